@@ -1,0 +1,107 @@
+"""The whole build: spec -> raw -> SDTM -> validation -> XPT, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from sdtmgen import __version__
+from sdtmgen.errors import BuildError, Finding
+from sdtmgen.output import atomic_folder
+from sdtmgen.sdtm.build import SdtmResult, build_sdtm
+from sdtmgen.spec.loader import load_spec
+from sdtmgen.spec.models import DomainSpec, Spec
+from sdtmgen.validate.conformance import Package, run_rules
+from sdtmgen.validate.schema import validate_dataset
+from sdtmgen.xpt import XptVariable, write_xpt
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    records: dict[str, int]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
+def resolve_raw(spec: Spec, raw: str | Path | None) -> Path:
+    return Path(raw) if raw else (Path(spec.folder) / spec.study.raw).resolve()
+
+
+def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
+    return [XptVariable(name=v.name, label=v.label, type=v.type, length=v.length, format=v.format)
+            for v in spec.variables]
+
+
+def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
+    findings = list(result.findings)
+    for name, frame in result.datasets.items():
+        findings += validate_dataset(result.specs[name], frame, spec.terminology, result.lineage.get(name))
+    findings += run_rules(Package(result.datasets, result.specs, result.lineage))
+    return findings
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findings: list[Finding]) -> None:
+    reports = folder / "reports"
+    reports.mkdir()
+    (reports / "validation.json").write_text(json.dumps(
+        [f.__dict__ for f in findings], indent=1, default=list) + "\n", encoding="utf-8")
+    text = "\n".join(f.describe() for f in findings) or "No findings."
+    (reports / "validation.txt").write_text(text + "\n", encoding="utf-8")
+    counts = pd.DataFrame([c.__dict__ for c in result.counts])
+    counts.to_csv(reports / "reconciliation.csv", index=False, lineterminator="\n")
+    lineage = reports / "lineage"
+    lineage.mkdir()
+    for name, frame in sorted(result.lineage.items()):
+        if len(frame.columns):
+            out = frame.rename(columns={"_FILE": "raw_file", "_ROW": "raw_row"})
+            out.insert(0, "record", range(1, len(out) + 1))
+            out.to_csv(lineage / f"{name.lower()}.csv", index=False, lineterminator="\n")
+    spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
+    raw_files = sorted(raw.glob("*.csv"))
+    manifest = {
+        "tool": "sdtmgen", "version": __version__, "studyid": spec.study.studyid,
+        "spec": {str(p.relative_to(spec.folder)): _sha256(p) for p in spec_files},
+        "raw": {p.name: _sha256(p) for p in raw_files},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output",
+          progress: Progress | None = None) -> BuildSummary:
+    say = progress or (lambda _msg: None)
+    say("loading spec")
+    spec = load_spec(spec_folder)
+    raw_folder = resolve_raw(spec, raw)
+    say(f"mapping SDTM from {raw_folder}")
+    result = build_sdtm(spec, raw_folder)
+    say("validating")
+    findings = validate_sdtm(spec, result)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
+    out = Path(out)
+    with atomic_folder(out) as work:
+        sdtm = work / "sdtm"
+        sdtm.mkdir()
+        for name in sorted(result.datasets):
+            say(f"writing {name.lower()}.xpt")
+            dspec = result.specs[name]
+            write_xpt(sdtm / f"{name.lower()}.xpt", result.datasets[name], dataset_name=name,
+                      dataset_label=dspec.label, variables=xpt_variables(dspec))
+        write_reports(work, spec, raw_folder, result, findings)
+    return BuildSummary(out=out, records={n: len(f) for n, f in sorted(result.datasets.items())}, findings=findings)

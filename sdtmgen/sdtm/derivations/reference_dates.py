@@ -1,0 +1,50 @@
+"""Subject-level values taken from another domain: first/last dates (RFSTDTC, RFXENDTC...)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import pandas as pd
+
+from sdtmgen.conditions import Condition
+from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
+
+
+def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optional[Condition]) -> pd.Series:
+    """Earliest/latest non-missing ISO 8601 value per USUBJID (ISO text sorts chronologically)."""
+    rows = frame if where is None else frame[where.evaluate(frame)]
+    values = rows[["USUBJID", variable]].dropna()
+    values = values[values[variable].astype(str) != ""]
+    grouped = values.groupby("USUBJID")[variable]
+    return grouped.min() if agg == "min" else grouped.max()
+
+
+@register_derivation("subject_date", "first or last date per subject of a variable of another domain")
+class SubjectDate(Derivation):
+    derive: Literal["subject_date"]
+    target: str
+    domain: str
+    variable: str
+    agg: Literal["min", "max"]
+    where: Optional[Condition] = None
+    date_only: bool = False
+
+    def needs(self) -> set[tuple[str, str]]:
+        cols = self.where.columns() if self.where else set()
+        return {(self.domain, self.variable)} | {(self.domain, c) for c in cols}
+
+    def apply(self, ctx: DeriveContext) -> None:
+        table = subject_extreme(ctx.datasets[self.domain], self.variable, self.agg, self.where)
+        values = ctx.frame["USUBJID"].map(table).astype("string")
+        ctx.frame[self.target] = values.str.slice(0, 10) if self.date_only else values
+
+
+@register_derivation("flag_if_present", "'Y' when another variable of the record is not missing")
+class FlagIfPresent(Derivation):
+    derive: Literal["flag_if_present"]
+    target: str
+    variable: str
+
+    def apply(self, ctx: DeriveContext) -> None:
+        present = ctx.frame[self.variable].notna() & (ctx.frame[self.variable].astype("string") != "")
+        ctx.frame[self.target] = pd.Series(pd.NA, index=ctx.frame.index, dtype="string").mask(present, "Y")

@@ -1,0 +1,117 @@
+"""Map the raw rows of each source of a domain through the spec's rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sdtmgen.errors import Finding, RawDataError
+from sdtmgen.raw import RawExport
+from sdtmgen.sdtm.rules import MapContext
+from sdtmgen.spec.models import DomainSpec, Lookup, Source, Spec, Unpivot
+
+
+@dataclass
+class SourceCount:
+    """Reconciliation of one source: every raw row is mapped or excluded by a named rule."""
+
+    domain: str
+    form: str
+    rows_read: int
+    rows_mapped: int
+    rows_excluded: int
+    exclude_rule: str
+
+
+def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: str) -> pd.DataFrame:
+    raw.require_columns(lookup.form, set(lookup.key) | set(lookup.columns), used_by)
+    other = raw.read(lookup.form)
+    table = other[lookup.key + lookup.columns]
+    dup = table.duplicated(lookup.key, keep=False)
+    if lookup.take == "unique" and dup.any():
+        rows = other.loc[dup, "_ROW"].tolist()[:10]
+        raise RawDataError(f"{raw.file_name(lookup.form)}: more than one row per {lookup.key} (rows {rows}), "
+                           f"but {used_by} looks it up as unique\n"
+                           f"  what to do: remove the duplicate rows, or set take: first/last in the spec")
+    table = table.drop_duplicates(lookup.key, keep="last" if lookup.take == "last" else "first")
+    table = table.rename(columns={c: f"{lookup.form}.{c}" for c in lookup.columns})
+    joined = frame.merge(table, on=lookup.key, how="left", sort=False)
+    joined.index = frame.index
+    return joined
+
+
+def _unpivot(frame: pd.DataFrame, spec: Unpivot) -> pd.DataFrame:
+    parts = []
+    for m in spec.measurements:
+        part = frame.copy()
+        part[spec.test_column] = m["test"]
+        part[spec.result_column] = frame[m["result"]]
+        part[spec.unit_column] = frame[m["unit"]] if m.get("unit") else ""
+        part["_MEASURE"] = len(parts)
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True)
+    return long.sort_values(["_ROW", "_MEASURE"], kind="mergesort").reset_index(drop=True)
+
+
+def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
+               findings: list[Finding]) -> tuple[pd.DataFrame, SourceCount]:
+    used_by = f"{domain.domain} (form {source.form})"
+    frame = raw.read(source.form)
+    rows_read = len(frame)
+    for lookup in source.lookups:
+        frame = _join_lookup(frame, raw, lookup, used_by)
+    needed: set[str] = set()
+    for rule in source.map.values():
+        needed |= rule.columns()
+    if source.where:
+        needed |= source.where.columns()
+    if source.unpivot:
+        for m in source.unpivot.measurements:
+            needed |= {m["result"]} | ({m["unit"]} if m.get("unit") else set())
+        needed -= {source.unpivot.test_column, source.unpivot.result_column, source.unpivot.unit_column}
+    raw_needed = {c for c in needed if "." not in c}
+    raw.require_columns(source.form, raw_needed, used_by)
+
+    excluded = 0
+    if source.where is not None:
+        keep = source.where.evaluate(frame)
+        excluded = int((~keep).sum())
+        frame = frame[keep]
+    frame = frame.reset_index(drop=True)
+    if source.unpivot:
+        frame = _unpivot(frame, source.unpivot)
+    if source.drop_empty:
+        keep = frame[source.drop_empty].astype("string").str.strip().fillna("") != ""
+        frame = frame[keep.to_numpy()].reset_index(drop=True)
+
+    out = pd.DataFrame(index=frame.index)
+    variables = {v.name: v for v in domain.variables}
+    for target, rule in source.map.items():
+        ctx = MapContext(frame=frame, form_file=raw.file_name(source.form), domain=domain.domain, target=target,
+                         study=spec.study, terminology=spec.terminology, variable=variables.get(target),
+                         findings=findings)
+        out[target] = rule.apply(ctx)
+    out["_FILE"] = frame["_FILE"].to_numpy()
+    out["_ROW"] = frame["_ROW"].to_numpy()
+    mapped_rows = int(pd.unique(frame["_ROW"]).size) if len(frame) else 0
+    count = SourceCount(domain.domain, raw.file_name(source.form), rows_read, mapped_rows,
+                        excluded, source.exclude_reason or ("where" if source.where else ""))
+    # rows emptied by unpivot/drop_empty are excluded too: every raw row must be accounted for
+    count.rows_excluded = rows_read - mapped_rows
+    return out, count
+
+
+def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport,
+               findings: list[Finding]) -> tuple[pd.DataFrame, list[SourceCount]]:
+    frames, counts = [], []
+    for source in domain.sources:
+        frame, count = map_source(spec, domain, source, raw, findings)
+        frames.append(frame)
+        counts.append(count)
+    if not frames:
+        return pd.DataFrame(), counts
+    return pd.concat(frames, ignore_index=True), counts
+
+

@@ -1,0 +1,4 @@
+"""Mapping rules, one module per family; importing this package registers them all."""
+
+from sdtmgen.sdtm.rules import assign, codelist, conditional, datetime  # noqa: F401
+from sdtmgen.sdtm.rules.base import RULES, MapContext, MappingRule, register_rule  # noqa: F401

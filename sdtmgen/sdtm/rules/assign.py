@@ -1,0 +1,102 @@
+"""Direct rules: copy a raw column, hardcode a value, read a number, study-level values."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+import pandas as pd
+
+from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
+
+
+@register_rule("assign", "copy a raw column as collected (trimmed; optionally upper-cased)")
+class Assign(MappingRule):
+    rule: Literal["assign"]
+    column: str
+    upper: bool = False
+
+    def columns(self) -> set[str]:
+        return {self.column}
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        text = as_text(ctx.frame[self.column], ctx.frame.index)
+        return text.str.upper() if self.upper else text
+
+
+@register_rule("hardcode", "the same value on every record")
+class Hardcode(MappingRule):
+    rule: Literal["hardcode"]
+    value: str | float | int
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        if isinstance(self.value, str):
+            return pd.Series(self.value, index=ctx.frame.index, dtype="string")
+        return pd.Series(float(self.value), index=ctx.frame.index, dtype="float64")
+
+
+@register_rule("number", "a numeric raw column; non-numeric text stops the build")
+class Number(MappingRule):
+    rule: Literal["number"]
+    column: str
+
+    def columns(self) -> set[str]:
+        return {self.column}
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        text = as_text(ctx.frame[self.column], ctx.frame.index)
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
+        bad = (text.notna() & (numbers.isna() | ~np.isfinite(numbers.fillna(0)))).to_numpy(dtype=bool)
+        if bad.any():
+            ctx.fail(bad, self.column, "number", "value is not a finite number",
+                     "correct the value in the EDC, or map the column with 'assign' if it is text")
+        return numbers
+
+
+@register_rule("study", "a value from the study metadata (e.g. studyid)")
+class StudyValue(MappingRule):
+    rule: Literal["study"]
+    field: Literal["studyid"]
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        return pd.Series(getattr(ctx.study, self.field), index=ctx.frame.index, dtype="string")
+
+
+@register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies")
+class Usubjid(MappingRule):
+    rule: Literal["usubjid"]
+    column: str = "SUBJECT"
+    separator: str = "-"
+
+    def columns(self) -> set[str]:
+        return {self.column}
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        subject = as_text(ctx.frame[self.column], ctx.frame.index)
+        missing = subject.isna().to_numpy(dtype=bool)
+        if missing.any():
+            ctx.fail(missing, self.column, "usubjid", "subject number is empty",
+                     "every raw record needs its subject number")
+        return (ctx.study.studyid + self.separator + subject).astype("string")
+
+
+@register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)")
+class RecordPosition(MappingRule):
+    rule: Literal["record_position"]
+    column: str = "RECORDPOSITION"
+    prefix: Optional[str] = None
+
+    def columns(self) -> set[str]:
+        return {self.column}
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        text = as_text(ctx.frame[self.column], ctx.frame.index)
+        return (self.prefix + text) if self.prefix else text
+
+
+@register_rule("not_collected", "present in the dataset (Expected by the IG) but not collected: always missing")
+class NotCollected(MappingRule):
+    rule: Literal["not_collected"]
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        return pd.Series(pd.NA, index=ctx.frame.index, dtype="string")

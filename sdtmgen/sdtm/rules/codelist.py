@@ -1,0 +1,39 @@
+"""Assign through a codelist: collected text or synonym -> submission value (or decode)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import pandas as pd
+
+from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
+from sdtmgen.terminology import map_to_codelist
+
+
+@register_rule("codelist", "collected value, decode or synonym mapped to the codelist's submission value")
+class CodelistRule(MappingRule):
+    rule: Literal["codelist"]
+    column: str
+    codelist: Optional[str] = None  # default: the target variable's codelist
+    output: Literal["value", "decode"] = "value"
+
+    def columns(self) -> set[str]:
+        return {self.column}
+
+    def codelist_id(self, variable_codelist: Optional[str]) -> Optional[str]:
+        return self.codelist or variable_codelist
+
+    def apply(self, ctx: MapContext) -> pd.Series:
+        cl_id = self.codelist_id(ctx.variable.codelist if ctx.variable else None)
+        codelist = ctx.terminology.get(cl_id)
+        mapped, unmatched = map_to_codelist(ctx.frame[self.column], codelist, self.output)
+        if unmatched.any():
+            if codelist.extensible:
+                ctx.warn(unmatched, self.column, "CT-EXTENSIBLE",
+                         f"value not in extensible codelist {codelist.id}; submitted as collected")
+            else:
+                ctx.fail(unmatched, self.column, "codelist",
+                         f"value not in non-extensible codelist {codelist.id} ({codelist.name}); "
+                         f"allowed: {', '.join(codelist.values())}",
+                         f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
+        return mapped

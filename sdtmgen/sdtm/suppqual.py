@@ -1,0 +1,57 @@
+"""SUPP-- datasets from the spec's supplemental qualifiers (SDTMIG 3.4 section 8.4)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sdtmgen.spec.models import DomainSpec, Variable
+
+SUPP_VARIABLES = [
+    Variable(name="STUDYID", label="Study Identifier", type="Char", core="Req", role="Identifier", origin="Assigned"),
+    Variable(name="RDOMAIN", label="Related Domain Abbreviation", type="Char", core="Req", role="Identifier", origin="Assigned"),
+    Variable(name="USUBJID", label="Unique Subject Identifier", type="Char", core="Req", role="Identifier", origin="Assigned"),
+    Variable(name="IDVAR", label="Identifying Variable", type="Char", core="Exp", role="Identifier", origin="Assigned"),
+    Variable(name="IDVARVAL", label="Identifying Variable Value", type="Char", core="Exp", role="Identifier", origin="Assigned"),
+    Variable(name="QNAM", label="Qualifier Variable Name", type="Char", core="Req", role="Topic", origin="Assigned"),
+    Variable(name="QLABEL", label="Qualifier Variable Label", type="Char", core="Req", role="Synonym Qualifier", origin="Assigned"),
+    Variable(name="QVAL", label="Data Value", type="Char", core="Req", role="Result Qualifier", origin="Collected"),
+    Variable(name="QORIG", label="Origin", type="Char", core="Req", role="Record Qualifier", origin="Assigned"),
+    Variable(name="QEVAL", label="Evaluator", type="Char", core="Exp", role="Record Qualifier", origin="Assigned"),
+]
+SUPP_KEYS = ["STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "QNAM"]
+
+
+def supp_name(domain: str) -> str:
+    return f"SUPP{domain}"
+
+
+def build_supp(domain: DomainSpec, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """One SUPP record per parent record and QNAM with a non-missing value."""
+    if not domain.supplemental:
+        return None
+    seq_var = f"{domain.domain}SEQ"
+    has_seq = seq_var in frame.columns and domain.domain != "DM"
+    parts = []
+    for supp in domain.supplemental:
+        values = frame[supp.column].astype("string").str.strip()
+        present = (values.notna() & (values != "")).to_numpy(dtype=bool)
+        rows = frame[present]
+        idvarval = (rows[seq_var].astype("int64").astype(str) if has_seq else pd.Series("", index=rows.index))
+        parts.append(pd.DataFrame({
+            "STUDYID": rows["STUDYID"].to_numpy(), "RDOMAIN": domain.domain, "USUBJID": rows["USUBJID"].to_numpy(),
+            "IDVAR": seq_var if has_seq else "", "IDVARVAL": idvarval.to_numpy(), "QNAM": supp.qnam,
+            "QLABEL": supp.qlabel, "QVAL": values[present].to_numpy(), "QORIG": supp.qorig, "QEVAL": supp.qeval,
+            "_FILE": rows["_FILE"].to_numpy() if "_FILE" in rows else "", "_ROW": rows["_ROW"].to_numpy() if "_ROW" in rows else 0,
+        }))
+    supp = pd.concat(parts, ignore_index=True)
+    for col in SUPP_VARIABLES:
+        supp[col.name] = supp[col.name].astype("string").replace("", pd.NA)
+    return supp
+
+
+def supp_spec(domain: DomainSpec) -> DomainSpec:
+    """The DomainSpec describing SUPP--, so it is validated and written like any dataset."""
+    return DomainSpec.model_construct(
+        domain=supp_name(domain.domain), label=f"Supplemental Qualifiers for {domain.domain}"[:40],
+        dataset_class="RELATIONSHIP", structure="One record per IDVAR, IDVARVAL, and QNAM value per subject",
+        keys=SUPP_KEYS, variables=SUPP_VARIABLES, sources=[], derivations=[], supplemental=[], value_level=[])

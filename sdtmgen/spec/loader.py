@@ -1,0 +1,131 @@
+"""Load a spec folder safely and report every problem with its file and line.
+
+Layout::
+
+    specs/study.yaml          study metadata, visits, elements
+    specs/terminology.yaml    codelists (NCI C-codes) and external dictionaries
+    specs/sdtm/<domain>.yaml  one SDTM domain each
+
+YAML is read with the safe loader only; nothing in a spec is executed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from sdtmgen.errors import SpecError
+from sdtmgen.spec.models import DomainSpec, Spec, StudySpec
+from sdtmgen.terminology import Terminology
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to a line number."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            if match is None:
+                key = next((k for k, v in node.value if k.value == part), None)
+                if key is None:
+                    continue  # a union tag in the location, not a key
+                node = key
+            else:
+                node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            continue
+        line = node.start_mark.line + 1
+    return line
+
+
+def _read(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: spec file not found") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> Any:
+    data, node = _read(path)
+    if key is not None:
+        if not isinstance(data, dict) or key not in data:
+            raise SpecError(f"{path}:1: expected a top-level '{key}:' mapping")
+        data = data[key]
+        node = next((v for k, v in node.value if k.value == key), node) if isinstance(node, yaml.MappingNode) else node
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            line = _line_of(node, tuple(err["loc"]))
+            where = ".".join(str(p) for p in err["loc"])
+            lines.append(f"{path}:{line or 1}: {where}: {err['msg']}")
+        raise SpecError("invalid spec\n" + "\n".join(lines)) from None
+
+
+def load_spec(folder: str | Path) -> Spec:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError(f"{folder}: spec folder not found")
+    study = load_model(folder / "study.yaml", StudySpec, key="study")
+    terminology = load_model(folder / "terminology.yaml", Terminology)
+    domain_files = sorted((folder / "sdtm").glob("*.yaml"))
+    if not domain_files:
+        raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")
+    domains = [load_model(path, DomainSpec) for path in domain_files]
+    spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder))
+    check_references(spec, {d.domain: p for d, p in zip(domains, domain_files)})
+    return spec
+
+
+def check_references(spec: Spec, files: dict[str, Path]) -> None:
+    """Names that must point at something: codelists, domains, variables, elements."""
+    problems: list[str] = []
+    names = [d.domain for d in spec.domains]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"domain {dup} is specified twice")
+    codelists = spec.terminology.ids()
+    variables = {d.domain: {v.name for v in d.variables} for d in spec.domains}
+    etcds = {e.etcd for e in spec.study.elements}
+    for domain in spec.domains:
+        where = files.get(domain.domain, domain.domain)
+        for var in domain.variables:
+            if var.codelist and var.codelist not in codelists:
+                problems.append(f"{where}: {var.name} uses unknown codelist {var.codelist}")
+        for supp in domain.supplemental:
+            if supp.codelist and supp.codelist not in codelists:
+                problems.append(f"{where}: SUPP QNAM {supp.qnam} uses unknown codelist {supp.codelist}")
+        for i, source in enumerate(domain.sources):
+            for target, rule in source.map.items():
+                cl = getattr(rule, "codelist_id", None)
+                if cl is None:
+                    continue
+                var_cl = domain.variable(target).codelist if target in variables[domain.domain] else None
+                cl_id = rule.codelist_id(var_cl)
+                if cl_id is None:
+                    problems.append(f"{where}: sources[{i}].map.{target}: codelist rule needs a codelist")
+                elif cl_id not in codelists:
+                    problems.append(f"{where}: sources[{i}].map.{target}: unknown codelist {cl_id}")
+        for step in domain.derivations:
+            for other, var in step.needs():
+                if other not in variables:
+                    problems.append(f"{where}: derivation {step.derivation_name} needs domain {other}, which has no spec")
+                elif var not in variables[other] and var != "USUBJID" and not var.startswith("_"):
+                    problems.append(f"{where}: derivation {step.derivation_name} needs {other}.{var}, not a variable of {other}")
+            for el in getattr(step, "elements", []) or []:
+                if getattr(el, "etcd", None) and el.etcd not in etcds:
+                    problems.append(f"{where}: element {el.etcd} is not among the study's elements")
+    if problems:
+        raise SpecError("inconsistent spec\n" + "\n".join(f"  {p}" for p in problems))

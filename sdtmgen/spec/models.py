@@ -1,0 +1,203 @@
+"""The study spec as pydantic models. Every spec file is checked against these at load time.
+
+The JSON Schema of these models (``sdtmgen schema``) lets an editor check spec files as they
+are typed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sdtmgen.conditions import Condition
+from sdtmgen.sdtm.derivations import DERIVATIONS
+from sdtmgen.sdtm.rules import RULES
+from sdtmgen.terminology import Terminology
+
+NAME = r"^[A-Z][A-Z0-9_]{0,7}$"
+TEMP = r"^_[A-Z][A-Z0-9_]*$"
+
+MappingRuleSpec = Annotated[Union[tuple(RULES.values())], Field(discriminator="rule")]  # type: ignore[valid-type]
+DerivationSpec = Annotated[Union[tuple(DERIVATIONS.values())], Field(discriminator="derive")]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Visit(Strict):
+    visitnum: float
+    visit: str = Field(max_length=200)
+    day: Optional[int] = Field(default=None, description="planned study day (VISITDY)")
+    collected: list[str] = Field(default_factory=list, description="EDC folder names of this visit")
+    window_before: Optional[int] = None
+    window_after: Optional[int] = None
+
+
+class UnplannedVisits(Strict):
+    visit: str = "UNSCHEDULED"
+    collected: list[str] = Field(default_factory=lambda: ["Unscheduled"])
+
+
+class Element(Strict):
+    etcd: str = Field(max_length=8)
+    element: str = Field(max_length=200)
+    epoch: str
+    start_rule: str = ""
+    end_rule: str = ""
+
+
+class StudySpec(Strict):
+    studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
+    title: str
+    sponsor: str
+    protocol: str = ""
+    registry_id: str = ""
+    raw: str = Field(description="default raw export folder, relative to the spec folder")
+    sdtmig_version: str = "3.4"
+    sdtm_version: str = "2.0"
+    visits: list[Visit]
+    unplanned_visits: UnplannedVisits = UnplannedVisits()
+    elements: list[Element] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "StudySpec":
+        nums = [v.visitnum for v in self.visits]
+        if len(nums) != len(set(nums)):
+            raise ValueError("VISITNUM values must be unique")
+        return self
+
+
+class Variable(Strict):
+    name: str = Field(pattern=NAME)
+    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
+    type: Literal["Char", "Num"]
+    length: Optional[int] = Field(default=None, ge=1, le=200, description="Char only; default = longest value")
+    role: str = ""
+    core: Literal["Req", "Exp", "Perm"]
+    origin: Literal["Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available"] = "Collected"
+    codelist: Optional[str] = None
+    format: Optional[str] = None
+    significant_digits: Optional[int] = None
+    method: Optional[str] = Field(default=None, description="how it is derived, in words (define.xml MethodDef)")
+    comment: Optional[str] = None
+    crf_pages: list[int] = Field(default_factory=list)
+
+
+class Lookup(Strict):
+    """Columns of another raw form joined onto this source's rows, available as ``FORM.COLUMN``."""
+
+    form: str
+    key: list[str] = Field(default_factory=lambda: ["SUBJECT"])
+    columns: list[str]
+    take: Literal["unique", "first", "last"] = "unique"
+
+
+class Unpivot(Strict):
+    """Wide form -> one row per measurement (e.g. vital signs)."""
+
+    measurements: list[dict[str, str]] = Field(
+        description="each {test: <test name>, result: <column>, unit: <column>} (unit optional)")
+    test_column: str = "_TEST"
+    result_column: str = "_RESULT"
+    unit_column: str = "_UNIT"
+
+
+class Source(Strict):
+    form: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="raw file name without .csv")
+    where: Optional[Condition] = None
+    exclude_reason: str = ""
+    lookups: list[Lookup] = Field(default_factory=list)
+    unpivot: Optional[Unpivot] = None
+    drop_empty: Optional[str] = Field(default=None, description="after unpivot, drop rows with this column empty")
+    map: dict[str, MappingRuleSpec]  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _targets(self) -> "Source":
+        import re
+
+        for target in self.map:
+            if not (re.match(NAME, target) or re.match(TEMP, target)):
+                raise ValueError(f"map target {target!r} is neither a variable name nor a _TEMPORARY")
+        return self
+
+
+class SuppQual(Strict):
+    qnam: str = Field(pattern=NAME)
+    qlabel: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
+    column: str = Field(pattern=TEMP, description="the temporary column mapped in the sources")
+    qorig: str = "CRF"
+    qeval: str = ""
+    codelist: Optional[str] = None
+
+
+class ValueLevel(Strict):
+    """Metadata of a variable that depends on another's value (LBORRES where LBTESTCD = NEUT)."""
+
+    variable: str
+    where_variable: str
+    where_value: str
+    label: Optional[str] = None
+    type: Literal["Char", "Num"] = "Char"
+    codelist: Optional[str] = None
+    unit: Optional[str] = None
+    origin: str = "Collected"
+
+
+class DomainSpec(Strict):
+    domain: str = Field(pattern=r"^[A-Z]{2,8}$")
+    label: str = Field(max_length=40)
+    dataset_class: str = Field(alias="class")
+    structure: str
+    keys: list[str]
+    variables: list[Variable]
+    sources: list[Source] = Field(default_factory=list)
+    derivations: list[DerivationSpec] = Field(default_factory=list)  # type: ignore[valid-type]
+    supplemental: list[SuppQual] = Field(default_factory=list)
+    value_level: list[ValueLevel] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DomainSpec":
+        names = [v.name for v in self.variables]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"variables listed twice: {dupes}")
+        known = set(names)
+        unknown_keys = [k for k in self.keys if k not in known]
+        if unknown_keys:
+            raise ValueError(f"keys not among the variables: {unknown_keys}")
+        for i, source in enumerate(self.sources):
+            stray = [t for t in source.map if not t.startswith("_") and t not in known]
+            if stray:
+                raise ValueError(f"sources[{i}] maps variables not in 'variables': {stray}")
+        produced = set().union(*(s.map.keys() for s in self.sources)) if self.sources else set()
+        for d in self.derivations:
+            produced |= d.produces()
+        missing = [n for n in names if n not in produced]
+        if missing:
+            raise ValueError(f"variables with no mapping or derivation: {missing}")
+        return self
+
+    def variable(self, name: str) -> Variable:
+        for var in self.variables:
+            if var.name == name:
+                return var
+        raise KeyError(name)
+
+
+class Spec(BaseModel):
+    """A whole study: metadata, terminology and the domains."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    study: StudySpec
+    terminology: Terminology
+    domains: list[DomainSpec]
+    folder: str
+
+    def domain(self, name: str) -> DomainSpec:
+        for d in self.domains:
+            if d.domain == name:
+                return d
+        raise KeyError(name)

@@ -1,0 +1,1 @@
+"""Validation: Pandera schemas generated from the spec, and cross-dataset conformance rules."""

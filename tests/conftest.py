@@ -1,0 +1,44 @@
+"""Shared fixtures: paths to the project's specs and example export, and to ../shared/reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+EXAMPLE_RAW = ROOT / "examples" / "raw"
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    if not REFERENCE.is_dir():
+        pytest.skip("../shared/reference is not available")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def spec_folder() -> Path:
+    return SPECS
+
+
+@pytest.fixture(scope="session")
+def example_raw() -> Path:
+    return EXAMPLE_RAW
+
+
+@pytest.fixture(scope="session")
+def spec():
+    from sdtmgen.spec.loader import load_spec
+
+    return load_spec(SPECS)
+
+
+@pytest.fixture(scope="session")
+def sdtm(spec):
+    """The example study mapped to SDTM (not written)."""
+    from sdtmgen.sdtm.build import build_sdtm
+
+    return build_sdtm(spec, EXAMPLE_RAW)

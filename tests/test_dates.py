@@ -1,0 +1,62 @@
+import numpy as np
+import pandas as pd
+from hypothesis import given, strategies as st
+
+from sdtmgen.dates import ISO8601_PATTERN, parse_collected_dates, parse_collected_times, study_day
+
+
+def test_collected_dates_to_iso_keeping_partial_dates_partial():
+    values = pd.Series(["12 MAR 2025", "UN MAR 2025", "UN UNK 2025", "12 UNK 2025", "1 jan 2024", "", None,
+                        "UN UNK UNKN"])
+    parsed = parse_collected_dates(values)
+    assert parsed.iso.tolist()[:5] == ["2025-03-12", "2025-03", "2025", "2025---12", "2024-01-01"]
+    assert parsed.iso.iloc[5:].isna().all()
+    assert parsed.partial.tolist() == [False, True, True, True, False, False, False, False]
+    assert not parsed.invalid.any()
+
+
+def test_impossible_dates_are_flagged_not_guessed():
+    parsed = parse_collected_dates(pd.Series(["30 FEB 2025", "31 APR 2025", "12 13 2025", "2025-03-12", "12 MAR 25",
+                                              "29 FEB 2024", "UN MAR UNKN"]))
+    assert parsed.invalid.tolist() == [True, True, True, True, True, False, True]
+    assert parsed.iso.iloc[5] == "2024-02-29"
+
+
+def test_times():
+    times, bad = parse_collected_times(pd.Series(["14:05", "9:30", "24:00", "12:60", "", "07:15:30"]))
+    assert times.tolist()[:2] == ["14:05", "09:30"]
+    assert bad.tolist() == [False, False, True, True, False, False]
+    assert times.iloc[5] == "07:15:30"
+
+
+def test_study_day_has_no_day_zero():
+    ref = pd.Series(["2025-03-10"] * 5)
+    days = study_day(pd.Series(["2025-03-09", "2025-03-10", "2025-03-11", "2025-03", "2025-03-10T08:00"]), ref)
+    assert days.iloc[:3].tolist() == [-1.0, 1.0, 2.0]
+    assert np.isnan(days.iloc[3])
+    assert days.iloc[4] == 1.0
+
+
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+
+
+@given(st.dates(min_value=pd.Timestamp("1900-01-01").date(), max_value=pd.Timestamp("2100-12-31").date()),
+       st.booleans(), st.booleans())
+def test_any_real_date_round_trips(day, unknown_day, unknown_month):
+    text = f"{'UN' if unknown_day else f'{day.day:02d}'} {'UNK' if unknown_month else MONTHS[day.month - 1]} {day.year}"
+    parsed = parse_collected_dates(pd.Series([text]))
+    iso = parsed.iso.iloc[0]
+    assert not parsed.invalid[0]
+    assert pd.Series([iso]).str.fullmatch(ISO8601_PATTERN).iloc[0]
+    assert iso.startswith(f"{day.year:04d}")
+    if not unknown_day and not unknown_month:
+        assert iso == day.isoformat()
+    assert parsed.partial[0] == (unknown_day or unknown_month)
+
+
+@given(st.text(max_size=12))
+def test_arbitrary_text_is_either_a_date_or_flagged(text):
+    parsed = parse_collected_dates(pd.Series([text]))
+    iso = parsed.iso.iloc[0]
+    blank = text.strip() == ""
+    assert blank or parsed.invalid[0] or (iso is not pd.NA and isinstance(iso, str)) or text.strip().upper() == "UN UNK UNKN"
