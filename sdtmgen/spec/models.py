@@ -33,10 +33,13 @@ class Visit(Strict):
     collected: list[str] = Field(default_factory=list, description="EDC folder names of this visit")
     window_before: Optional[int] = None
     window_after: Optional[int] = None
+    start_rule: str = ""
+    end_rule: str = ""
 
 
 class UnplannedVisits(Strict):
     visit: str = "UNSCHEDULED"
+    description: str = "Unscheduled visit"
     collected: list[str] = Field(default_factory=lambda: ["Unscheduled"])
 
 
@@ -46,6 +49,13 @@ class Element(Strict):
     epoch: str
     start_rule: str = ""
     end_rule: str = ""
+    duration: Optional[str] = Field(default=None, description="planned duration, ISO 8601 (TEDUR)")
+
+
+class Arm(Strict):
+    armcd: str = Field(max_length=20)
+    arm: str = Field(max_length=200)
+    elements: list[str] = Field(description="ETCDs in planned order")
 
 
 class StudySpec(Strict):
@@ -60,12 +70,18 @@ class StudySpec(Strict):
     visits: list[Visit]
     unplanned_visits: UnplannedVisits = UnplannedVisits()
     elements: list[Element] = Field(default_factory=list)
+    arms: list[Arm] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
         nums = [v.visitnum for v in self.visits]
         if len(nums) != len(set(nums)):
             raise ValueError("VISITNUM values must be unique")
+        etcds = {e.etcd for e in self.elements}
+        for arm in self.arms:
+            unknown = [e for e in arm.elements if e not in etcds]
+            if unknown:
+                raise ValueError(f"arm {arm.armcd} lists unknown elements {unknown}")
         return self
 
 
