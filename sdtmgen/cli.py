@@ -48,13 +48,17 @@ def build(spec_folder: Path, raw: Path | None, out: Path) -> None:
     except SdtmgenError as exc:
         _fail(exc)
         return
+    except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
+        click.echo(f"internal error ({type(exc).__name__}: {exc}); the output folder was not changed. "
+                   f"Please report this with the spec and raw files.", err=True)
+        sys.exit(2)
     table = Table(title=f"sdtmgen {__version__}: {summary.out}")
     table.add_column("dataset")
     table.add_column("records", justify="right")
     for name, count in summary.records.items():
         table.add_row(f"{name.lower()}.xpt", str(count))
     Console().print(table)
-    click.echo(f"{len(summary.warnings)} warning(s), 0 errors; report: {summary.out / 'reports' / 'validation.txt'}")
+    click.echo(f"{len(summary.warnings)} warning(s), 0 errors; report: {summary.out / 'reports' / 'conformance.txt'}")
 
 
 @main.command()

@@ -16,7 +16,9 @@ from sdtmgen.output import atomic_folder
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
+from sdtmgen.standards import load_ig_variables
 from sdtmgen.validate.conformance import Package, run_rules
+from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
 from sdtmgen.xpt import XptVariable, write_xpt
 
@@ -43,11 +45,23 @@ def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
             for v in spec.variables]
 
 
+def load_ig(spec: Spec) -> tuple[pd.DataFrame | None, list[Finding]]:
+    rel = spec.study.standards.sdtmig_variables
+    path = (Path(spec.folder) / rel) if rel else None
+    if path is None or not path.is_file():
+        return None, [Finding(rule="IG-METADATA", severity="warning", dataset="*",
+                              message=f"SDTMIG metadata not found ({path}); IG-REQ/IG-EXP/IG-LABEL were not run")]
+    return load_ig_variables(path), []
+
+
 def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
     findings = list(result.findings)
     for name, frame in result.datasets.items():
         findings += validate_dataset(result.specs[name], frame, spec.terminology, result.lineage.get(name))
-    findings += run_rules(Package(result.datasets, result.specs, result.lineage))
+    ig, notes = load_ig(spec)
+    findings += notes
+    findings += run_rules(Package(result.datasets, result.specs, result.lineage, ig=ig,
+                                  unplanned_visit=spec.study.unplanned_visits.visit))
     return findings
 
 
@@ -58,10 +72,7 @@ def _sha256(path: Path) -> str:
 def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findings: list[Finding]) -> None:
     reports = folder / "reports"
     reports.mkdir()
-    (reports / "validation.json").write_text(json.dumps(
-        [f.__dict__ for f in findings], indent=1, default=list) + "\n", encoding="utf-8")
-    text = "\n".join(f.describe() for f in findings) or "No findings."
-    (reports / "validation.txt").write_text(text + "\n", encoding="utf-8")
+    write_conformance_report(reports, findings)
     counts = pd.DataFrame([c.__dict__ for c in result.counts])
     counts.to_csv(reports / "reconciliation.csv", index=False, lineterminator="\n")
     lineage = reports / "lineage"

@@ -58,6 +58,11 @@ class Arm(Strict):
     elements: list[str] = Field(description="ETCDs in planned order")
 
 
+class Standards(Strict):
+    sdtmig_variables: Optional[str] = Field(
+        default=None, description="SDTMIG variable metadata CSV (CDISC Library export), relative to the spec folder")
+
+
 class StudySpec(Strict):
     studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
     title: str
@@ -71,6 +76,7 @@ class StudySpec(Strict):
     unplanned_visits: UnplannedVisits = UnplannedVisits()
     elements: list[Element] = Field(default_factory=list)
     arms: list[Arm] = Field(default_factory=list)
+    standards: Standards = Standards()
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":

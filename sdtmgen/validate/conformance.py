@@ -24,6 +24,8 @@ class Package:
     datasets: dict[str, pd.DataFrame]
     specs: dict[str, DomainSpec]
     lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
+    ig: pd.DataFrame | None = None          # SDTMIG variable metadata (dataset, name, label, core)
+    unplanned_visit: str = "UNSCHEDULED"    # VISIT prefix of unplanned visits
 
     def sources(self, dataset: str, mask: np.ndarray) -> tuple[str, ...]:
         lin = self.lineage.get(dataset)
@@ -42,6 +44,7 @@ class Hit:
     mask: np.ndarray
     values: tuple[str, ...] = ()
     detail: str = ""
+    dataset_level: bool = False  # about the dataset or its metadata, not particular records
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,11 @@ def run_rules(package: Package, rule_ids: Iterable[str] | None = None) -> list[F
         for hit in rule.check(package):
             if not hit.mask.any():
                 continue
-            rows = tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
+            rows = () if hit.dataset_level else tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
             findings.append(Finding(rule=rule.id, severity=rule.severity, dataset=hit.dataset,
                                     variable=hit.variable, message=rule.message + (f" ({hit.detail})" if hit.detail else ""),
-                                    rows=rows, values=hit.values, sources=package.sources(hit.dataset, hit.mask)))
+                                    rows=rows, values=hit.values,
+                                    sources=() if hit.dataset_level else package.sources(hit.dataset, hit.mask)))
     return findings
 
 
@@ -98,7 +102,7 @@ def subjects_in_dm(package: Package) -> Iterable[Hit]:
 def seq_unique(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
         seq = f"{name}SEQ"
-        if seq in frame.columns:
+        if seq in frame.columns and "USUBJID" in frame.columns:
             mask = frame.duplicated(["USUBJID", seq], keep=False).to_numpy(dtype=bool)
             mask |= frame[seq].isna().to_numpy(dtype=bool)
             yield Hit(name, seq, mask)
@@ -157,3 +161,136 @@ def supp_parent(package: Package) -> Iterable[Hit]:
                 found = pd.Series((merged["_merge"] == "both").to_numpy(), index=asked.index)
             keys[rows] = ~found
         yield Hit(name, "IDVARVAL", keys.to_numpy(dtype=bool))
+
+
+def _study_day_expected(frame: pd.DataFrame, dtc: str, rfstdtc: pd.Series) -> pd.Series:
+    from sdtmgen.dates import study_day
+
+    return study_day(frame[dtc], rfstdtc)
+
+
+@conformance_rule("XD-DY-RFSTDTC", "error", "--DY does not match the date and DM.RFSTDTC")
+def study_day_consistent(package: Package) -> Iterable[Hit]:
+    if "DM" not in package.datasets:
+        return
+    dm = package.datasets["DM"].drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
+    for name, frame in _subject_datasets(package):
+        for dy in [c for c in frame.columns if c.endswith("DY") and c != "VISITDY"]:
+            dtc = dy[:-2] + "DTC"
+            if dtc not in frame.columns:
+                continue
+            expected = _study_day_expected(frame, dtc, frame["USUBJID"].map(dm)).to_numpy()
+            actual = frame[dy].to_numpy(dtype=float)
+            mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
+            yield Hit(name, dy, mask)
+
+
+@conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
+def epoch_consistent(package: Package) -> Iterable[Hit]:
+    from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
+
+    se = package.datasets.get("SE")
+    if se is None or se.empty:
+        return
+    starts = pd.DataFrame({"USUBJID": se["USUBJID"].astype(str), "_T": iso_to_timestamp(se["SESTDTC"]),
+                           "_E": se["EPOCH"].astype(str)}).dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
+    for name, frame in _subject_datasets(package):
+        if "EPOCH" not in frame.columns or name == "SE":
+            continue
+        dtc = next((c for c in (f"{name}STDTC", f"{name}DTC", "SVSTDTC") if c in frame.columns), None)
+        if dtc is None:
+            continue
+        obs = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": iso_to_timestamp(frame[dtc]),
+                            "_P": np.arange(len(frame))}).dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
+        found = pd.merge_asof(obs, starts, on="_T", by="USUBJID", direction="backward")
+        expected = pd.Series(pd.NA, index=range(len(frame)), dtype="string")
+        expected.iloc[found["_P"].to_numpy()] = found["_E"].to_numpy()
+        actual = frame["EPOCH"].astype("string").reset_index(drop=True)
+        mask = ~((expected.isna() & actual.isna()) | (expected == actual).fillna(False)).to_numpy(dtype=bool)
+        yield Hit(name, "EPOCH", mask, tuple(sorted(set(actual[mask].fillna("<missing>"))))[:10])
+
+
+@conformance_rule("XD-VISIT-TV", "error", "VISITNUM/VISIT pair is neither a planned visit in TV nor unplanned")
+def visits_in_tv(package: Package) -> Iterable[Hit]:
+    tv = package.datasets.get("TV")
+    if tv is None:
+        return
+    planned = set(zip(tv["VISITNUM"].astype(float), tv["VISIT"].astype(str)))
+    for name, frame in _subject_datasets(package):
+        if "VISITNUM" not in frame.columns or "VISIT" not in frame.columns:
+            continue
+        pairs = pd.DataFrame({"N": frame["VISITNUM"].astype(float), "V": frame["VISIT"].astype("string")})
+        known = pd.DataFrame(sorted(planned), columns=["N", "V"]).astype({"V": "string"})
+        merged = pairs.merge(known.assign(_ok=True), how="left", on=["N", "V"])
+        unplanned = pairs["V"].str.startswith(package.unplanned_visit).fillna(False).to_numpy(dtype=bool)
+        mask = ~merged["_ok"].fillna(False).to_numpy(dtype=bool) & ~unplanned & pairs["N"].notna().to_numpy()
+        yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(pairs["N"][mask], pairs["V"][mask])}))[:10])
+
+
+@conformance_rule("XD-RELREC", "error", "RELREC points at no record")
+def relrec_resolves(package: Package) -> Iterable[Hit]:
+    relrec = package.datasets.get("RELREC")
+    if relrec is None or relrec.empty:
+        return
+    mask = np.zeros(len(relrec), dtype=bool)
+    for (domain, idvar), rows in relrec.groupby(["RDOMAIN", "IDVAR"], sort=True).groups.items():
+        target = package.datasets.get(domain)
+        if target is None or idvar not in target.columns:
+            mask[relrec.index.get_indexer(rows)] = True
+            continue
+        values = target[idvar]
+        text = values.astype("Int64").astype("string") if values.dtype.kind == "f" else values.astype("string")
+        known = pd.DataFrame({"USUBJID": target["USUBJID"].astype("string"), "IDVARVAL": text, "_ok": True}).drop_duplicates()
+        asked = relrec.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string")
+        merged = asked.merge(known, how="left", on=["USUBJID", "IDVARVAL"])
+        mask[relrec.index.get_indexer(rows)] = ~merged["_ok"].fillna(False).to_numpy(dtype=bool)
+    yield Hit("RELREC", "IDVARVAL", mask)
+    sizes = relrec.groupby(["USUBJID", "RELID"])["RELID"].transform("size").to_numpy()
+    yield Hit("RELREC", "RELID", sizes < 2, detail="a relationship needs at least two records")
+
+
+def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
+    if package.ig is None:
+        return None
+    base = "SUPPQUAL" if name.startswith("SUPP") else name
+    rows = package.ig[package.ig["dataset"] == base]
+    return rows if len(rows) else None
+
+
+@conformance_rule("IG-REQ", "error", "SDTMIG Required variable is absent or has missing values")
+def ig_required(package: Package) -> Iterable[Hit]:
+    for name, frame in package.datasets.items():
+        rows = _ig_rows(package, name)
+        if rows is None:
+            continue
+        for var in rows.loc[rows["core"] == "Req", "name"]:
+            if var not in frame.columns:
+                yield Hit(name, var, np.array([True]), detail="variable absent", dataset_level=True)
+            else:
+                values = frame[var]
+                blank = values.isna() | (values.astype("string").str.strip() == "")
+                yield Hit(name, var, blank.to_numpy(dtype=bool))
+
+
+@conformance_rule("IG-EXP", "error", "SDTMIG Expected variable is absent from the dataset")
+def ig_expected(package: Package) -> Iterable[Hit]:
+    for name, frame in package.datasets.items():
+        rows = _ig_rows(package, name)
+        if rows is None:
+            continue
+        for var in rows.loc[rows["core"] == "Exp", "name"]:
+            if var not in frame.columns:
+                yield Hit(name, var, np.array([True]), detail="variable absent", dataset_level=True)
+
+
+@conformance_rule("IG-LABEL", "error", "variable label differs from the SDTMIG label")
+def ig_labels(package: Package) -> Iterable[Hit]:
+    for name, spec in package.specs.items():
+        rows = _ig_rows(package, name)
+        if rows is None:
+            continue
+        labels = dict(zip(rows["name"], rows["label"]))
+        for var in spec.variables:
+            if var.name in labels and labels[var.name] != var.label:
+                yield Hit(name, var.name, np.array([True]), (var.label, labels[var.name]),
+                          detail=f"spec says {var.label!r}, SDTMIG says {labels[var.name]!r}", dataset_level=True)

@@ -90,7 +90,7 @@ def validate_dataset(spec: DomainSpec, frame: pd.DataFrame, terminology: Termino
             for (column, check), group in cases.groupby(["column", "check"], sort=True):
                 rule = _rule_of(check, column)
                 level, meaning = SCHEMA_RULES.get(rule, ("error", check))
-                rows = tuple(int(i) + 1 for i in group["index"].dropna().astype(int).unique())
+                rows = tuple(sorted(int(i) + 1 for i in group["index"].dropna().astype(int).unique()))
                 values = tuple(sorted({str(v) for v in group["failure_case"].dropna()}))
                 sources: tuple[str, ...] = ()
                 if lineage is not None and len(lineage.columns) == 2 and rows:

@@ -75,7 +75,8 @@ class StandardResults(Derivation):
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
         factor = self._factors(ctx)
-        text = frame[self.orres].astype("string").str.strip()
+        text = frame[self.orres].astype("string").str.strip().fillna("")
+        missing = (text == "").to_numpy(dtype=bool)
         parts = text.str.extract(r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
         number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
         qualified = parts[0].notna().to_numpy(dtype=bool)
@@ -84,14 +85,13 @@ class StandardResults(Derivation):
         stresn = np.where(qualified, np.nan, standard)
         stresc = format_number(standard)
         stresc = np.where(qualified, parts[0].fillna("").to_numpy(dtype=object) + stresc.astype(str), stresc)
-        non_numeric = text.notna().to_numpy(dtype=bool) & (text != "").to_numpy(dtype=bool) & np.isnan(number)
+        non_numeric = ~missing & np.isnan(number)
         stresc = np.where(non_numeric, text.str.upper().to_numpy(dtype=object), stresc)
-        missing = text.isna().to_numpy(dtype=bool) | (text == "").fillna(True).to_numpy(dtype=bool)
         stresc = np.where(missing, None, stresc)
         frame[self.stresc] = pd.array(stresc, dtype="string")
         frame[self.stresn] = stresn
         unit_std = frame[self.test].astype("string").map(self.standard_units).astype("string")
-        frame[self.stresu] = unit_std.where(~missing | frame[self.orresu].notna().to_numpy()).where(~missing).to_numpy()
+        frame[self.stresu] = unit_std.where(~missing).to_numpy()
         for original, target in ((self.ornrlo, self.stnrlo), (self.ornrhi, self.stnrhi)):
             if original and target:
                 limit = pd.to_numeric(frame[original], errors="coerce").to_numpy(dtype=float)

@@ -27,13 +27,10 @@ class CodelistRule(MappingRule):
         cl_id = self.codelist_id(ctx.variable.codelist if ctx.variable else None)
         codelist = ctx.terminology.get(cl_id)
         mapped, unmatched = map_to_codelist(ctx.frame[self.column], codelist, self.output)
-        if unmatched.any():
-            if codelist.extensible:
-                ctx.warn(unmatched, self.column, "CT-EXTENSIBLE",
-                         f"value not in extensible codelist {codelist.id}; submitted as collected")
-            else:
-                ctx.fail(unmatched, self.column, "codelist",
-                         f"value not in non-extensible codelist {codelist.id} ({codelist.name}); "
-                         f"allowed: {', '.join(codelist.values())}",
-                         f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
+        # extensible codelists keep the collected value; the dataset schema reports it (SCH-CT-EXT)
+        if unmatched.any() and not codelist.extensible:
+            ctx.fail(unmatched, self.column, "codelist",
+                     f"value not in non-extensible codelist {codelist.id} ({codelist.name}); "
+                     f"allowed: {', '.join(codelist.values())}",
+                     f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
         return mapped

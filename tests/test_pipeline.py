@@ -1,0 +1,153 @@
+"""The whole build on the embedded example study, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+from click.testing import CliRunner
+
+from sdtmgen.cli import main
+from sdtmgen.errors import BuildError
+from sdtmgen.pipeline import build
+
+EXPECTED = {"dm", "ex", "lb", "ae", "cm", "vs", "mh", "ds", "sv", "se", "ts", "ta", "te", "tv", "ti", "relrec",
+            "suppdm", "suppae", "suppmh"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, spec_folder, example_raw):
+    out = tmp_path_factory.mktemp("build") / "out"
+    summary = build(spec_folder, example_raw, out)
+    return out, summary
+
+
+def test_default_build_writes_every_dataset_readable_by_pyreadstat(built):
+    out, summary = built
+    files = {p.stem for p in (out / "sdtm").glob("*.xpt")}
+    assert files == EXPECTED
+    for path in (out / "sdtm").glob("*.xpt"):
+        frame, meta = pyreadstat.read_xport(str(path))
+        assert len(frame) == summary.records[path.stem.upper()], path.name
+        assert meta.table_name == path.stem.upper()
+    dm, _ = pyreadstat.read_xport(str(out / "sdtm" / "dm.xpt"))
+    assert dm["USUBJID"].nunique() == len(dm) == 9
+
+
+def test_conformance_report_has_no_errors(built):
+    out, _ = built
+    report = json.loads((out / "reports" / "conformance.json").read_text())
+    assert report["summary"]["errors"] == 0
+    ran = {r["id"] for r in report["rules"]}
+    assert {"XD-SUBJ-DM", "XD-EPOCH-SE", "XD-VISIT-TV", "XD-RELREC", "IG-REQ", "IG-EXP", "IG-LABEL"} <= ran
+    assert "No findings." in (out / "reports" / "conformance.txt").read_text() or report["summary"]["warnings"] >= 0
+
+
+def test_every_raw_row_is_accounted_for(built):
+    out, _ = built
+    counts = pd.read_csv(out / "reports" / "reconciliation.csv")
+    assert (counts["rows_read"] == counts["rows_mapped"] + counts["rows_excluded"]).all()
+    assert set(counts["form"]) >= {"dm.csv", "ae.csv", "cm.csv", "hem.csv", "exo.csv", "chemo.csv", "transfusion.csv"}
+
+
+def test_same_input_gives_byte_identical_output(built, tmp_path, spec_folder, example_raw):
+    out, _ = built
+    again = tmp_path / "again"
+    build(spec_folder, example_raw, again)
+    for path in sorted(out.rglob("*")):
+        if path.is_file():
+            assert (again / path.relative_to(out)).read_bytes() == path.read_bytes(), path
+
+
+def test_sdtm_rules_users_check(built):
+    out, _ = built
+    read = lambda name: pyreadstat.read_xport(str(out / "sdtm" / f"{name}.xpt"))[0]  # noqa: E731
+    for name in ("ae", "cm", "lb", "ex", "vs", "ds", "mh", "se"):
+        frame = read(name)
+        seq = f"{name.upper()}SEQ"
+        assert not frame.duplicated(["USUBJID", seq]).any()
+        for dy in [c for c in frame.columns if c.endswith("DY") and c != "VISITDY"]:
+            assert not (frame[dy] == 0).any(), f"{name}.{dy} has day 0"
+    lb = read("lb")
+    hgb = lb[(lb["LBTESTCD"] == "HGB") & (lb["LBORRESU"] == "g/dL") & lb["LBSTRESN"].notna()]
+    assert len(hgb) > 0 and (hgb["LBSTRESU"] == "g/L").all()
+    assert (abs(hgb["LBSTRESN"] - 10 * hgb["LBORRES"].astype(float)) < 1e-6).all()
+    assert lb.groupby(["USUBJID", "LBTESTCD"])["LBLOBXFL"].apply(lambda s: (s == "Y").sum()).max() == 1
+    keys = ["STUDYID", "USUBJID", "LBTESTCD", "LBDTC", "VISITNUM"]
+    assert lb[keys].astype(str).equals(lb[keys].astype(str).sort_values(keys).reset_index(drop=True)) or \
+        lb.sort_values(keys, kind="mergesort").index.equals(lb.index)
+    ae = read("ae")
+    assert ae["AETOXGR"].isin(["1", "2", "3", "4", "5"]).all()
+
+
+def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_folder, example_raw):
+    specs = tmp_path / "specs"
+    shutil.copytree(spec_folder, specs)
+    standards = "../../shared/reference/implementation-guides/sdtmig-3.4-variables.csv"
+    study = (specs / "study.yaml").read_text()
+    (specs / "study.yaml").write_text(study.replace(standards, str((spec_folder / standards).resolve())))
+    dm = (specs / "sdtm" / "dm.yaml").read_text()
+    (specs / "sdtm" / "dm.yaml").write_text(dm.replace("label: Subject Identifier for the Study",
+                                                       "label: Subject Number"))
+    terms = (specs / "terminology.yaml").read_text()
+    (specs / "terminology.yaml").write_text(terms.replace("{value: DL1, decode: UCMSC-Exo 50 ug/kg",
+                                                          "{value: DOSE1, decode: UCMSC-Exo 50 ug/kg"))
+    with pytest.raises(BuildError) as failed:
+        build(specs, example_raw, tmp_path / "out")
+    # the IG label rule notices the changed label; the new term flows into DM
+    assert any(f.rule == "IG-LABEL" and f.variable == "SUBJID" for f in failed.value.findings)
+    (specs / "study.yaml").write_text(study.replace(f"    sdtmig_variables: {standards}\n", ""))
+    build(specs, example_raw, tmp_path / "out")
+    frame, meta = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "dm.xpt"))
+    assert meta.column_names_to_labels["SUBJID"] == "Subject Number"
+    assert "DOSE1" in set(frame["ARMCD"]) and "DL1" not in set(frame["ARMCD"])
+
+
+def test_subject_missing_from_demographics_fails_naming_subject_file_and_row(tmp_path, spec_folder, example_raw):
+    raw = tmp_path / "raw"
+    shutil.copytree(example_raw, raw)
+    ae = pd.read_csv(raw / "ae.csv", dtype=str, keep_default_na=False)
+    stray = ae.iloc[[0]].assign(SUBJECT="01-999")
+    pd.concat([ae, stray]).to_csv(raw / "ae.csv", index=False, lineterminator="\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", "--spec", str(spec_folder), "--raw", str(raw), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "XD-SUBJ-DM" in result.output and "01-999" in result.output
+    assert f"ae.csv:{len(ae) + 2}" in result.output
+    assert not out.exists()
+
+
+def test_a_failed_build_leaves_the_previous_output_untouched(tmp_path, spec_folder, example_raw, monkeypatch):
+    out = tmp_path / "out"
+    build(spec_folder, example_raw, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    import sdtmgen.pipeline as pipeline
+
+    calls = {"n": 0}
+    real = pipeline.write_xpt
+
+    def dies_half_way(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "write_xpt", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        build(spec_folder, example_raw, out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert not list(tmp_path.glob(".out.tmp-*"))
+
+
+def test_cli_help_for_every_command():
+    runner = CliRunner()
+    for args in ([], ["build"], ["simulate"], ["schema"]):
+        result = runner.invoke(main, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output
