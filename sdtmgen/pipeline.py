@@ -16,6 +16,7 @@ from sdtmgen.output import atomic_folder
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
+from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
 from sdtmgen.standards import load_ig_variables
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.report import write_conformance_report
@@ -45,9 +46,16 @@ def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
             for v in spec.variables]
 
 
+def standards_path(spec: Spec, relative: str | None, what: str) -> Path | None:
+    """A standards file named in study.yaml, confined to the spec/reference folders."""
+    if not relative:
+        return None
+    folder = Path(spec.folder)
+    return resolve_spec_path(folder, relative, allowed_roots(folder, None, spec.study.reference), what)
+
+
 def load_ig(spec: Spec) -> tuple[pd.DataFrame | None, list[Finding]]:
-    rel = spec.study.standards.sdtmig_variables
-    path = (Path(spec.folder) / rel) if rel else None
+    path = standards_path(spec, spec.study.standards.sdtmig_variables, "standards.sdtmig_variables")
     if path is None or not path.is_file():
         return None, [Finding(rule="IG-METADATA", severity="warning", dataset="*",
                               message=f"SDTMIG metadata not found ({path}); IG-REQ/IG-EXP/IG-LABEL were not run")]

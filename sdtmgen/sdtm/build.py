@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -11,7 +12,7 @@ from sdtmgen.raw import RawExport
 from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.derivations.sequence import sort_by_keys
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
-from sdtmgen.sdtm.suppqual import build_supp, supp_spec
+from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 
 LINEAGE_COLUMNS = ["_FILE", "_ROW"]
@@ -76,11 +77,20 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         datasets[domain.domain] = frame
         counts += domain_counts
     run_derivations(spec, datasets, findings)
+    unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
+    for name in unread:
+        findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,
+                                message=f"raw form {name} is read by no spec source; its rows are not in the package"))
 
     result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings)
     for domain in spec.domains:
         frame = datasets[domain.domain]
-        supp = build_supp(domain, frame)
+        overflow = split_long_text(domain, frame)
+        if overflow:
+            findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,
+                                    message=f"{len(overflow)} text value part(s) beyond 200 bytes moved to "
+                                            f"SUPP{domain.domain} (SDTMIG 4.5.3.2)"))
+        supp = build_supp(domain, frame, overflow)
         result.datasets[domain.domain], result.lineage[domain.domain] = finalise(domain, frame)
         result.specs[domain.domain] = domain
         if supp is not None:

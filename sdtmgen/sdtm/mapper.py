@@ -74,33 +74,61 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     raw_needed = {c for c in needed if "." not in c}
     raw.require_columns(source.form, raw_needed, used_by)
 
-    excluded = 0
+    reasons: dict[str, int] = {}
     if source.where is not None:
         keep = source.where.evaluate(frame)
-        excluded = int((~keep).sum())
+        if (~keep).any():
+            reasons[source.exclude_reason or "outside the source's 'where' condition"] = int((~keep).sum())
         frame = frame[keep]
     frame = frame.reset_index(drop=True)
     if source.unpivot:
         frame = _unpivot(frame, source.unpivot)
     if source.drop_empty:
-        keep = frame[source.drop_empty].astype("string").str.strip().fillna("") != ""
-        frame = frame[keep.to_numpy()].reset_index(drop=True)
+        keep = (frame[source.drop_empty].astype("string").str.strip().fillna("") != "").to_numpy()
+        emptied = set(frame.loc[~keep, "_ROW"]) - set(frame.loc[keep, "_ROW"])
+        if emptied:
+            reasons[f"no value in {source.drop_empty} (nothing collected)"] = len(emptied)
+        frame = frame[keep].reset_index(drop=True)
 
     out = pd.DataFrame(index=frame.index)
     variables = {v.name: v for v in domain.variables}
+    file_name = raw.file_name(source.form)
     for target, rule in source.map.items():
-        ctx = MapContext(frame=frame, form_file=raw.file_name(source.form), domain=domain.domain, target=target,
+        ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
                          findings=findings)
-        out[target] = rule.apply(ctx)
+        values = rule.apply(ctx)
+        if values.dtype != "float64":
+            values = _to_ascii(values, spec, domain.domain, target, rule, frame, file_name)
+        out[target] = values
     out["_FILE"] = frame["_FILE"].to_numpy()
     out["_ROW"] = frame["_ROW"].to_numpy()
     mapped_rows = int(pd.unique(frame["_ROW"]).size) if len(frame) else 0
-    count = SourceCount(domain.domain, raw.file_name(source.form), rows_read, mapped_rows,
-                        excluded, source.exclude_reason or ("where" if source.where else ""))
-    # rows emptied by unpivot/drop_empty are excluded too: every raw row must be accounted for
-    count.rows_excluded = rows_read - mapped_rows
+    excluded = sum(reasons.values())
+    if rows_read != mapped_rows + excluded:
+        raise RawDataError(f"{file_name}: {rows_read} rows read but {mapped_rows} mapped and {excluded} excluded "
+                           f"for {domain.domain}; rows are unaccounted for (a defect in the spec's source)")
+    count = SourceCount(domain.domain, file_name, rows_read, mapped_rows, excluded,
+                        "; ".join(f"{n}: {why}" for why, n in sorted(reasons.items())))
     return out, count
+
+
+def _to_ascii(values: pd.Series, spec: Spec, domain: str, target: str, rule, frame: pd.DataFrame,
+              file_name: str) -> pd.Series:
+    """Apply the study's transliteration table; stop on any character still outside ASCII."""
+    text = values.astype("string")
+    if spec.study.transliteration:
+        text = text.str.translate(str.maketrans(spec.study.transliteration))
+    bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if bad.any():
+        columns = sorted(rule.columns()) or ["(value)"]
+        cells = "\n".join(f"    {file_name} row {r}, column {', '.join(columns)}: {v!r}"
+                          for r, v in list(zip(frame["_ROW"].to_numpy()[bad], values.to_numpy()[bad]))[:20])
+        raise RawDataError(
+            f"{domain}.{target} (ascii): text is not ASCII, which XPT v5 cannot carry\n{cells}\n"
+            f"  what to do: translate the text in the EDC, or add the characters to the study's "
+            f"'transliteration' table in study.yaml")
+    return text
 
 
 def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport,

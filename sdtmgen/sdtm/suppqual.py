@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from sdtmgen.spec.models import DomainSpec, Variable
@@ -25,13 +26,55 @@ def supp_name(domain: str) -> str:
     return f"SUPP{domain}"
 
 
-def build_supp(domain: DomainSpec, frame: pd.DataFrame) -> pd.DataFrame | None:
+MAX_BYTES = 200
+
+
+def _cut(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:
+    """Split before ``limit`` bytes, at the last space when there is one (SDTMIG 4.5.3.2)."""
+    head = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+    if len(head) < len(text) and " " in head[1:]:
+        head = head[: head.rindex(" ")]
+    return head, text[len(head):]
+
+
+def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFrame]:
+    """Move text beyond 200 bytes of Char variables into SUPP-- records (QNAM VAR1, VAR2, ...).
+
+    Only the rare long values are touched, one by one; the parent keeps the first part.
+    """
+    seq_var = f"{domain.domain}SEQ"
+    has_seq = seq_var in frame.columns and domain.domain != "DM"
+    extra = []
+    for var in domain.variables:
+        if var.type != "Char" or var.name not in frame.columns:
+            continue
+        values = frame[var.name].astype("string")
+        long = (values.str.encode("utf-8").str.len() > MAX_BYTES).fillna(False).to_numpy(dtype=bool)
+        for pos in np.flatnonzero(long):
+            head, rest = _cut(values.iloc[pos])
+            frame.iloc[pos, frame.columns.get_loc(var.name)] = head
+            part = 0
+            while rest:
+                part += 1
+                piece, rest = _cut(rest)
+                row = frame.iloc[pos]
+                extra.append(pd.DataFrame({
+                    "STUDYID": [row["STUDYID"]], "RDOMAIN": domain.domain, "USUBJID": [row["USUBJID"]],
+                    "IDVAR": seq_var if has_seq else "",
+                    "IDVARVAL": str(int(row[seq_var])) if has_seq else "",
+                    "QNAM": f"{var.name[:7]}{part}", "QLABEL": f"{var.label[:38]} {part}",
+                    "QVAL": piece, "QORIG": "CRF", "QEVAL": "",
+                    "_FILE": [row.get("_FILE", "")], "_ROW": [row.get("_ROW", 0)]}))
+    return extra
+
+
+def build_supp(domain: DomainSpec, frame: pd.DataFrame, extra: list[pd.DataFrame] | None = None) -> pd.DataFrame | None:
     """One SUPP record per parent record and QNAM with a non-missing value."""
-    if not domain.supplemental:
+    if not domain.supplemental and not extra:
         return None
     seq_var = f"{domain.domain}SEQ"
     has_seq = seq_var in frame.columns and domain.domain != "DM"
-    parts = []
+    parts = list(extra or [])
     for supp in domain.supplemental:
         values = frame[supp.column].astype("string").str.strip()
         present = (values.notna() & (values != "")).to_numpy(dtype=bool)

@@ -77,12 +77,20 @@ class StudySpec(Strict):
     elements: list[Element] = Field(default_factory=list)
     arms: list[Arm] = Field(default_factory=list)
     standards: Standards = Standards()
+    reference: Optional[str] = Field(
+        default=None, description="folder of standards files (IG metadata, CTCAE, stylesheet), relative to the "
+                                  "spec folder; 'standards' paths must lie inside it, the spec folder or the raw folder")
+    transliteration: dict[str, str] = Field(
+        default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
         nums = [v.visitnum for v in self.visits]
         if len(nums) != len(set(nums)):
             raise ValueError("VISITNUM values must be unique")
+        for char, ascii_text in self.transliteration.items():
+            if len(char) != 1 or not ascii_text.isascii():
+                raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
         etcds = {e.etcd for e in self.elements}
         for arm in self.arms:
             unknown = [e for e in arm.elements if e not in etcds]

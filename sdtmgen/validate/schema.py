@@ -28,7 +28,9 @@ SCHEMA_RULES: dict[str, tuple[str, str]] = {
     "SCH-ASCII": ("error", "text is not ASCII (XPT v5 requires ASCII)"),
     "SCH-LENGTH": ("error", f"text longer than {MAX_TEXT_BYTES} bytes"),
     "SCH-KEYS": ("error", "key variables do not identify records uniquely"),
+    "SCH-NUMRANGE": ("error", "number beyond what an XPT v5 (IBM) float holds (|x| >= 7.2E75)"),
 }
+IBM_MAX = 7.2e75
 
 
 def _text_checks(var: Variable, terminology: Terminology, severity: str) -> list[pa.Check]:
@@ -53,7 +55,9 @@ def build_schema(spec: DomainSpec, terminology: Terminology, severity: str = "er
     columns = {}
     for var in spec.variables:
         if var.type == "Num":
-            dtype, checks = "float64", []
+            dtype = "float64"
+            checks = [pa.Check(lambda s: ~(s.abs() >= IBM_MAX) | s.abs().eq(float("inf")), name="SCH-NUMRANGE",
+                               ignore_na=True)] if severity == "error" else []
         else:
             dtype, checks = pd.StringDtype(), _text_checks(var, terminology, severity)
         nullable = not (severity == "error" and var.core == "Req")
