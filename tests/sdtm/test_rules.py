@@ -1,0 +1,291 @@
+"""Mapping rules (sdtmgen/sdtm/rules): each rule applied to a small synthetic raw frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from sdtmgen.errors import RawDataError
+from sdtmgen.sdtm.rules import RULES, MapContext
+from sdtmgen.spec.models import MappingRuleSpec, StudySpec, Variable
+from sdtmgen.terminology import Terminology
+
+STUDY = StudySpec(studyid="STUDY-1", title="t", sponsor="s", raw="raw",
+                  visits=[{"visitnum": 1, "visit": "SCREENING", "collected": ["Screening"]}])
+
+TERMINOLOGY = Terminology.model_validate({
+    "ct_package": "2025-03-28",
+    "codelists": [
+        {"id": "NY", "name": "No Yes Response", "code": "C66742", "extensible": False, "terms": [
+            {"value": "N", "decode": "No", "synonyms": ["No"]},
+            {"value": "Y", "decode": "Yes", "synonyms": ["Yes"]},
+            {"value": "U", "decode": "Unknown", "synonyms": ["UNK"]},
+        ]},
+        {"id": "UNIT", "name": "Unit", "code": "C71620", "extensible": True, "terms": [
+            {"value": "10^9/L", "decode": "Billion per Liter", "synonyms": ["G/L", "10^3/uL"]},
+            {"value": "g/L", "decode": "Gram per Liter", "synonyms": ["mg/mL"]},
+            {"value": "g/dL", "decode": "Gram per Deciliter"},
+        ]},
+    ],
+})
+
+
+def rule(**params):
+    """A rule as the spec loader builds it (through the registry's discriminated union)."""
+    return TypeAdapter(MappingRuleSpec).validate_python(params)
+
+
+def context(columns: dict, target: str = "XXVAR", variable: Variable | None = None,
+            terminology: Terminology = TERMINOLOGY, study: StudySpec = STUDY) -> MapContext:
+    frame = pd.DataFrame(columns)
+    frame["_ROW"] = np.arange(2, len(frame) + 2)  # line numbers as the raw reader gives them
+    return MapContext(frame=frame, form_file="xx.csv", domain="XX", target=target, study=study,
+                      terminology=terminology, variable=variable)
+
+
+def test_registry_holds_every_documented_rule():
+    assert {"assign", "codelist", "hardcode", "number", "iso8601", "conditional", "usubjid", "study",
+            "record_position", "not_collected"} <= set(RULES)
+
+
+# --- assign -----------------------------------------------------------------------------------
+
+def test_assign_trims_and_blanks_become_missing():
+    out = rule(rule="assign", column="A").apply(context({"A": ["  nausea ", "", "   ", "Fever"]}))
+    assert out.iloc[0] == "nausea"
+    assert out.iloc[1:3].isna().all()
+    assert out.iloc[3] == "Fever"
+    assert out.dtype == "string"
+
+
+def test_assign_upper():
+    out = rule(rule="assign", column="A", upper=True).apply(context({"A": [" nausea", "Fever "]}))
+    assert out.tolist() == ["NAUSEA", "FEVER"]
+
+
+def test_assign_unknown_parameter_is_refused():
+    with pytest.raises(ValidationError):
+        rule(rule="assign", colum="A")
+
+
+# --- hardcode ---------------------------------------------------------------------------------
+
+def test_hardcode_text_on_every_record():
+    out = rule(rule="hardcode", value="AE").apply(context({"A": ["x", "y", "z"]}))
+    assert out.tolist() == ["AE", "AE", "AE"]
+    assert out.dtype == "string"
+
+
+def test_hardcode_number_is_numeric():
+    out = rule(rule="hardcode", value=2).apply(context({"A": ["x", "y"]}))
+    assert out.dtype == "float64"
+    assert out.tolist() == [2.0, 2.0]
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: YAML 1.1 reads an unquoted `value: No` as False and the Hardcode "
+                                       "model (str | float | int) silently turns it into 0.0")
+def test_hardcode_yaml_boolean_is_not_silently_a_number():
+    params = yaml.safe_load("{rule: hardcode, value: No}")
+    try:
+        parsed = rule(**params)
+    except ValidationError:
+        return  # refusing the spec ("quote the value") is a correct outcome too
+    assert parsed.apply(context({"A": ["x"]})).tolist() == ["No"]
+
+
+# --- number -----------------------------------------------------------------------------------
+
+def test_number_reads_numbers_and_blanks():
+    out = rule(rule="number", column="N").apply(context({"N": ["1", " 2.5 ", "", "-3e2"]}))
+    assert out.dtype == "float64"
+    assert out.iloc[[0, 1, 3]].tolist() == [1.0, 2.5, -300.0]
+    assert np.isnan(out.iloc[2])
+
+
+def test_number_non_numeric_names_file_row_and_value():
+    with pytest.raises(RawDataError) as err:
+        rule(rule="number", column="N").apply(context({"N": ["1", "2", "12,5"]}))
+    message = str(err.value)
+    assert "xx.csv row 4" in message
+    assert "column N" in message
+    assert "'12,5'" in message
+    assert "row 2," not in message and "row 3," not in message
+
+
+def test_number_infinity_is_not_a_number():
+    with pytest.raises(RawDataError, match=r"xx.csv row 2, column N: 'inf'"):
+        rule(rule="number", column="N").apply(context({"N": ["inf"]}))
+
+
+# --- codelist ---------------------------------------------------------------------------------
+
+def test_codelist_maps_value_decode_and_synonym_case_insensitively():
+    var = Variable(name="XXSER", label="Serious", type="Char", core="Exp", codelist="NY")
+    ctx = context({"A": ["Yes", "no", "Y", " UNK ", "Unknown", ""]}, variable=var)
+    out = rule(rule="codelist", column="A").apply(ctx)
+    assert out.iloc[:5].tolist() == ["Y", "N", "Y", "U", "U"]
+    assert pd.isna(out.iloc[5])
+    assert ctx.findings == []
+
+
+def test_codelist_output_decode():
+    out = rule(rule="codelist", column="A", codelist="NY", output="decode").apply(context({"A": ["Y", "no"]}))
+    assert out.tolist() == ["Yes", "No"]
+
+
+def test_codelist_exact_case_wins_for_units():
+    """g/L is gram per litre; G/L is giga per litre (10^9/L): case decides (the example spec: test_terminology)."""
+    ctx = context({"U": ["g/L", "G/L", "Gram per Liter", "g/dl", "MG/ML"]})
+    out = rule(rule="codelist", column="U", codelist="UNIT").apply(ctx)
+    assert out.tolist() == ["g/L", "10^9/L", "g/L", "g/dL", "g/L"]
+    assert ctx.findings == []
+
+
+def test_codelist_non_extensible_unknown_names_file_row_and_value():
+    with pytest.raises(RawDataError) as err:
+        rule(rule="codelist", column="A", codelist="NY").apply(context({"A": ["Yes", "Maybe"]}))
+    message = str(err.value)
+    assert "xx.csv row 3, column A: 'Maybe'" in message
+    assert "NY" in message
+    assert "row 2," not in message
+
+
+def test_codelist_extensible_unknown_kept_upper_cased():
+    var = Variable(name="XXU", label="Unit", type="Char", core="Exp", codelist="UNIT")
+    ctx = context({"U": ["g/L", "mmol/L", ""]}, variable=var)
+    out = rule(rule="codelist", column="U").apply(ctx)
+    assert out.iloc[:2].tolist() == ["g/L", "MMOL/L"]
+    assert pd.isna(out.iloc[2])
+    # the variable carries the codelist, so the dataset schema warns (SCH-CT-EXT); not reported twice
+    assert ctx.findings == []
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: since the codelist rule stopped warning (rules/codelist.py), a value "
+                                       "outside an extensible codelist named by the rule for a variable without "
+                                       "a codelist (DS.DSDECOD via NCOMPLT) is submitted with no warning at all")
+def test_codelist_extensible_unknown_warns_when_the_schema_cannot():
+    var = Variable(name="XXDECOD", label="Decode", type="Char", core="Req")  # no codelist: the schema won't check
+    ctx = context({"U": ["g/L", "mmol/L"]}, variable=var)
+    out = rule(rule="codelist", column="U", codelist="UNIT").apply(ctx)
+    assert out.tolist() == ["g/L", "MMOL/L"]
+    assert len(ctx.findings) == 1
+    finding = ctx.findings[0]
+    assert finding.severity == "warning"
+    assert finding.values == ("mmol/L",)
+    assert finding.sources == ("xx.csv:3",)
+
+
+def test_codelist_defaults_to_the_variables_codelist():
+    var = Variable(name="XXSER", label="Serious", type="Char", core="Exp", codelist="NY")
+    with pytest.raises(RawDataError):
+        rule(rule="codelist", column="A").apply(context({"A": ["mg/mL"]}, variable=var))
+    unit = Variable(name="XXU", label="Unit", type="Char", core="Exp", codelist="UNIT")
+    assert rule(rule="codelist", column="A").apply(context({"A": ["mg/mL"]}, variable=unit)).tolist() == ["g/L"]
+
+
+# --- iso8601 ----------------------------------------------------------------------------------
+
+def test_iso8601_date_and_time():
+    ctx = context({"D": ["12 MAR 2025", "12 mar 2025", "UN MAR 2025", "UN UNK 2025", ""],
+                   "T": ["08:30", "", "", "", ""]})
+    out = rule(rule="iso8601", date="D", time="T").apply(ctx)
+    assert out.iloc[:4].tolist() == ["2025-03-12T08:30", "2025-03-12", "2025-03", "2025"]
+    assert pd.isna(out.iloc[4])
+    assert ctx.findings == []
+
+
+def test_iso8601_date_only():
+    out = rule(rule="iso8601", date="D").apply(context({"D": ["01 JAN 2024", "12 UNK 2025"]}))
+    assert out.tolist() == ["2024-01-01", "2025---12"]
+
+
+def test_iso8601_impossible_date_names_the_cell():
+    with pytest.raises(RawDataError) as err:
+        rule(rule="iso8601", date="D").apply(context({"D": ["12 MAR 2025", "30 FEB 2025"]}))
+    assert "xx.csv row 3, column D: '30 FEB 2025'" in str(err.value)
+    assert "row 2," not in str(err.value)
+
+
+def test_iso8601_invalid_time_names_the_cell():
+    with pytest.raises(RawDataError, match=r"xx.csv row 2, column T: '25:10'"):
+        rule(rule="iso8601", date="D", time="T").apply(context({"D": ["12 MAR 2025"], "T": ["25:10"]}))
+
+
+def test_iso8601_time_without_complete_date_warns_and_drops_time():
+    ctx = context({"D": ["UN MAR 2025", "", "12 MAR 2025"], "T": ["09:00", "10:00", "11:00"]})
+    out = rule(rule="iso8601", date="D", time="T").apply(ctx)
+    assert out.iloc[0] == "2025-03"
+    assert pd.isna(out.iloc[1])
+    assert out.iloc[2] == "2025-03-12T11:00"
+    assert len(ctx.findings) == 1
+    finding = ctx.findings[0]
+    assert finding.severity == "warning"
+    assert finding.sources == ("xx.csv:2", "xx.csv:3")
+    assert set(finding.values) == {"09:00", "10:00"}
+
+
+# --- conditional ------------------------------------------------------------------------------
+
+def test_conditional_first_matching_case_wins_else_otherwise():
+    r = rule(rule="conditional", otherwise="OTHER", cases=[
+        {"when": {"column": "A", "equals": "x"}, "value": "FIRST"},
+        {"when": {"column": "B", "equals": "y"}, "value": "SECOND"},
+    ])
+    out = r.apply(context({"A": ["x", "x", "z", "z"], "B": ["y", "n", "y", "n"]}))
+    assert out.tolist() == ["FIRST", "FIRST", "SECOND", "OTHER"]
+
+
+def test_conditional_without_otherwise_is_missing():
+    r = rule(rule="conditional", cases=[{"when": {"column": "A", "equals": "Yes", "ignore_case": True},
+                                         "value": "ONGOING"}])
+    out = r.apply(context({"A": ["YES", "No", ""]}))
+    assert out.iloc[0] == "ONGOING"
+    assert out.iloc[1:].isna().all()
+
+
+def test_conditional_otherwise_column_and_case_column():
+    r = rule(rule="conditional", otherwise_column="C", cases=[
+        {"when": {"column": "C", "equals": "China", "ignore_case": True}, "value": "CHN"},
+        {"when": {"column": "C", "missing": True}, "column": "D"},
+    ])
+    assert r.columns() == {"C", "D"}
+    out = r.apply(context({"C": ["china", " Japan ", ""], "D": ["d1", "d2", " d3 "]}))
+    assert out.tolist() == ["CHN", "Japan", "d3"]
+
+
+def test_conditional_case_needs_exactly_one_output():
+    with pytest.raises(ValidationError):
+        rule(rule="conditional", cases=[{"when": {"column": "A", "equals": "x"}, "value": "V", "column": "B"}])
+    with pytest.raises(ValidationError):
+        rule(rule="conditional", cases=[{"when": {"column": "A", "equals": "x"}}])
+
+
+# --- identifiers ------------------------------------------------------------------------------
+
+def test_usubjid_is_studyid_separator_subject():
+    out = rule(rule="usubjid").apply(context({"SUBJECT": ["01-001", " 01-002 "]}))
+    assert out.tolist() == ["STUDY-1-01-001", "STUDY-1-01-002"]
+    out = rule(rule="usubjid", column="SUBJ", separator="/").apply(context({"SUBJ": ["7"]}))
+    assert out.tolist() == ["STUDY-1/7"]
+
+
+def test_usubjid_empty_subject_stops_the_build():
+    with pytest.raises(RawDataError, match=r"xx.csv row 3, column SUBJECT"):
+        rule(rule="usubjid").apply(context({"SUBJECT": ["01-001", ""]}))
+
+
+def test_study_and_record_position():
+    ctx = context({"RECORDPOSITION": ["1", "2"]})
+    assert rule(rule="study", field="studyid").apply(ctx).tolist() == ["STUDY-1", "STUDY-1"]
+    assert rule(rule="record_position").apply(ctx).tolist() == ["1", "2"]
+    assert rule(rule="record_position", prefix="AE-").apply(ctx).tolist() == ["AE-1", "AE-2"]
+
+
+def test_not_collected_is_always_missing():
+    out = rule(rule="not_collected").apply(context({"A": ["x", "y"]}))
+    assert len(out) == 2
+    assert out.isna().all()
+    assert out.dtype == "string"
