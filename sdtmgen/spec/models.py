@@ -61,6 +61,9 @@ class Arm(Strict):
 class Standards(Strict):
     sdtmig_variables: Optional[str] = Field(
         default=None, description="SDTMIG variable metadata CSV (CDISC Library export), relative to the spec folder")
+    define_stylesheet: Optional[str] = Field(
+        default=None, description="CDISC define2-1.xsl, copied next to each define.xml so a browser renders it; "
+                                  "relative to the spec folder")
 
 
 class StudySpec(Strict):
@@ -113,6 +116,9 @@ class Variable(Strict):
     method: Optional[str] = Field(default=None, description="how it is derived, in words (define.xml MethodDef)")
     comment: Optional[str] = None
     crf_pages: list[int] = Field(default_factory=list)
+    dictionary: Optional[str] = Field(
+        default=None, description="id of the external dictionary (terminology.dictionaries) that codes this variable, "
+                                  "e.g. MEDDRA; define.xml ExternalCodeList")
 
 
 class Lookup(Strict):
