@@ -112,8 +112,8 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
     """Map collected text to submission values.
 
     Returns the mapped series (missing stays missing) and a boolean mask of the non-missing values
-    that matched no term. For extensible codelists unmatched values are kept upper-cased as
-    collected; for non-extensible ones they are set missing (the caller raises).
+    that matched no term. For extensible codelists unmatched values are kept as
+    collected (trimmed); for non-extensible ones they are set missing (the caller raises).
     """
     text = values.astype("string").str.strip()
     key = text.str.upper()
@@ -122,5 +122,5 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
     present = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
     unmatched = present & mapped.isna().to_numpy(dtype=bool)
     if codelist.extensible and unmatched.any():
-        mapped = mapped.where(~unmatched, key)
+        mapped = mapped.where(~unmatched, text)
     return mapped, unmatched

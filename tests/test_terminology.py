@@ -86,9 +86,9 @@ def test_non_extensible_unknown_is_missing_and_flagged():
     assert isinstance(unmatched, np.ndarray)
 
 
-def test_extensible_unknown_is_kept_upper_cased_and_flagged():
+def test_extensible_unknown_is_kept_as_collected_and_flagged():
     mapped, unmatched = map_to_codelist(pd.Series([" mmol/L ", "g/L"]), UNIT)
-    assert mapped.tolist() == ["MMOL/L", "g/L"]
+    assert mapped.tolist() == ["mmol/L", "g/L"]
     assert unmatched.tolist() == [True, False]
 
 

@@ -65,14 +65,32 @@ def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> An
         data = data[key]
         node = next((v for k, v in node.value if k.value == key), node) if isinstance(node, yaml.MappingNode) else node
     try:
-        return model.model_validate(data)
+        result = model.model_validate(data)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            line = _line_of(node, tuple(err["loc"]))
+            loc = tuple(err["loc"])
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                loc += (str(err.get("ctx", {}).get("discriminator", "")).strip("'"),)
+            line = _line_of(node, loc)
             where = ".".join(str(p) for p in err["loc"])
             lines.append(f"{path}:{line or 1}: {where}: {err['msg']}")
         raise SpecError("invalid spec\n" + "\n".join(lines)) from None
+    problems = result.problems() if hasattr(result, "problems") else []
+    if problems:
+        raise SpecError("invalid spec\n" + "\n".join(
+            f"{path}:{_line_of(node, loc) or 1}: {message}" for loc, message in problems))
+    NODES[id(result)] = (path, node)
+    return result
+
+
+NODES: dict[int, tuple[Path, yaml.Node | None]] = {}
+"""Where each loaded model came from, so later checks can name file and line."""
+
+
+def _where(model: Any, loc: tuple) -> str:
+    path, node = NODES.get(id(model), (None, None))
+    return f"{path}:{_line_of(node, loc) or 1}" if path else "spec"
 
 
 def load_spec(folder: str | Path) -> Spec:
@@ -86,40 +104,41 @@ def load_spec(folder: str | Path) -> Spec:
         raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")
     domains = [load_model(path, DomainSpec) for path in domain_files]
     spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder))
-    check_references(spec, {d.domain: p for d, p in zip(domains, domain_files)})
+    check_references(spec)
     return spec
 
 
-def check_references(spec: Spec, files: dict[str, Path]) -> None:
+def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
     """Names that must point at something: codelists, domains, variables, elements."""
     problems: list[str] = []
     names = [d.domain for d in spec.domains]
-    for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"domain {dup} is specified twice")
+    for d in spec.domains:
+        if names.count(d.domain) > 1:
+            problems.append(f"{_where(d, ('domain',))}: domain {d.domain} is specified twice")
     codelists = spec.terminology.ids()
     variables = {d.domain: {v.name for v in d.variables} for d in spec.domains}
     etcds = {e.etcd for e in spec.study.elements}
     for domain in spec.domains:
-        where = files.get(domain.domain, domain.domain)
-        for var in domain.variables:
+        for j, var in enumerate(domain.variables):
             if var.codelist and var.codelist not in codelists:
-                problems.append(f"{where}: {var.name} uses unknown codelist {var.codelist}")
-        for supp in domain.supplemental:
+                problems.append(f"{_where(domain, ('variables', j, 'codelist'))}: {var.name} uses unknown codelist {var.codelist}")
+        for k, supp in enumerate(domain.supplemental):
             if supp.codelist and supp.codelist not in codelists:
-                problems.append(f"{where}: SUPP QNAM {supp.qnam} uses unknown codelist {supp.codelist}")
+                problems.append(f"{_where(domain, ('supplemental', k, 'codelist'))}: SUPP QNAM {supp.qnam} uses unknown codelist {supp.codelist}")
         for i, source in enumerate(domain.sources):
             for target, rule in source.map.items():
-                cl = getattr(rule, "codelist_id", None)
-                if cl is None:
+                if getattr(rule, "codelist_id", None) is None:
                     continue
                 var_cl = domain.variable(target).codelist if target in variables[domain.domain] else None
                 cl_id = rule.codelist_id(var_cl)
+                where = _where(domain, ("sources", i, "map", target))
                 if cl_id is None:
-                    problems.append(f"{where}: sources[{i}].map.{target}: codelist rule needs a codelist")
+                    problems.append(f"{where}: {target}: codelist rule needs a codelist")
                 elif cl_id not in codelists:
-                    problems.append(f"{where}: sources[{i}].map.{target}: unknown codelist {cl_id}")
-        for step in domain.derivations:
-            for other, var in step.needs():
+                    problems.append(f"{where}: {target}: unknown codelist {cl_id}")
+        for k, step in enumerate(domain.derivations):
+            where = _where(domain, ("derivations", k))
+            for other, var in sorted(step.needs()):
                 if other not in variables:
                     problems.append(f"{where}: derivation {step.derivation_name} needs domain {other}, which has no spec")
                 elif var not in variables[other] and var != "USUBJID" and not var.startswith("_"):

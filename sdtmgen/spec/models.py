@@ -193,27 +193,28 @@ class DomainSpec(Strict):
     supplemental: list[SuppQual] = Field(default_factory=list)
     value_level: list[ValueLevel] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "DomainSpec":
+    def problems(self) -> list[tuple[tuple, str]]:
+        """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
+        found: list[tuple[tuple, str]] = []
         names = [v.name for v in self.variables]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"variables listed twice: {dupes}")
+        for j, name in enumerate(names):
+            if name in names[:j]:
+                found.append((("variables", j, "name"), f"variable {name} is listed twice"))
         known = set(names)
-        unknown_keys = [k for k in self.keys if k not in known]
-        if unknown_keys:
-            raise ValueError(f"keys not among the variables: {unknown_keys}")
+        for j, key in enumerate(self.keys):
+            if key not in known:
+                found.append((("keys", j), f"key {key} is not among the variables"))
         for i, source in enumerate(self.sources):
-            stray = [t for t in source.map if not t.startswith("_") and t not in known]
-            if stray:
-                raise ValueError(f"sources[{i}] maps variables not in 'variables': {stray}")
+            for target in source.map:
+                if not target.startswith("_") and target not in known:
+                    found.append((("sources", i, "map", target), f"map target {target} is not among the variables"))
         produced = set().union(*(s.map.keys() for s in self.sources)) if self.sources else set()
         for d in self.derivations:
             produced |= d.produces()
-        missing = [n for n in names if n not in produced]
-        if missing:
-            raise ValueError(f"variables with no mapping or derivation: {missing}")
-        return self
+        for j, name in enumerate(names):
+            if name not in produced:
+                found.append((("variables", j, "name"), f"variable {name} has no mapping or derivation"))
+        return found
 
     def variable(self, name: str) -> Variable:
         for var in self.variables:

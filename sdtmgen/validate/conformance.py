@@ -110,8 +110,9 @@ def seq_unique(package: Package) -> Iterable[Hit]:
 
 def _compare_iso(start: pd.Series, end: pd.Series) -> np.ndarray:
     """True where end is before start, at the precision both have (partial dates compare by prefix)."""
-    s = start.astype("string")
-    e = end.astype("string")
+    # a date with an unknown month ("2025---12") is known only to its year
+    s = start.astype("string").str.replace(r"---.*$", "", regex=True)
+    e = end.astype("string").str.replace(r"---.*$", "", regex=True)
     width = np.minimum(s.str.len().fillna(0).to_numpy(), e.str.len().fillna(0).to_numpy())
     width = np.minimum(width, 16)
     both = (s.notna() & e.notna()).to_numpy(dtype=bool) & (width >= 4)

@@ -28,6 +28,7 @@ SCHEMA_RULES: dict[str, tuple[str, str]] = {
     "SCH-ASCII": ("error", "text is not ASCII (XPT v5 requires ASCII)"),
     "SCH-LENGTH": ("error", f"text longer than {MAX_TEXT_BYTES} bytes"),
     "SCH-KEYS": ("error", "key variables do not identify records uniquely"),
+    "SCH-COLUMNS": ("error", "dataset columns differ from the spec's variables (missing, extra or out of order)"),
     "SCH-NUMRANGE": ("error", "number beyond what an XPT v5 (IBM) float holds (|x| >= 7.2E75)"),
 }
 IBM_MAX = 7.2e75
@@ -62,9 +63,10 @@ def build_schema(spec: DomainSpec, terminology: Terminology, severity: str = "er
             dtype, checks = pd.StringDtype(), _text_checks(var, terminology, severity)
         nullable = not (severity == "error" and var.core == "Req")
         columns[var.name] = pa.Column(dtype if severity == "error" else None, checks=checks,
-                                      nullable=nullable, required=True)
+                                      nullable=nullable, required=severity == "error")
     unique = [k for k in spec.keys] if severity == "error" and spec.keys else None
-    return pa.DataFrameSchema(columns, name=spec.domain, strict=True, ordered=True, unique=unique,
+    structural = severity == "error"
+    return pa.DataFrameSchema(columns, name=spec.domain, strict=structural, ordered=structural, unique=unique,
                               report_duplicates="all")
 
 
@@ -91,6 +93,10 @@ def validate_dataset(spec: DomainSpec, frame: pd.DataFrame, terminology: Termino
         except pa.errors.SchemaErrors as exc:
             cases = exc.failure_cases
             cases = cases.assign(column=cases["column"].fillna(""), check=cases["check"].astype(str))
+            # one finding per duplicated key, not one per key column
+            keys = cases["check"].isin(["multiple_fields_uniqueness", "field_uniqueness"])
+            cases.loc[keys, "column"] = ", ".join(spec.keys)
+            cases.loc[keys, "failure_case"] = None
             for (column, check), group in cases.groupby(["column", "check"], sort=True):
                 rule = _rule_of(check, column)
                 level, meaning = SCHEMA_RULES.get(rule, ("error", check))

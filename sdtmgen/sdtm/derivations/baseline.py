@@ -28,9 +28,13 @@ class BaselineFlag(Derivation):
         when = iso_to_timestamp(frame[self.date])
         ref_iso = ctx.subject_values(self.reference).astype("string")
         ref = iso_to_timestamp(ref_iso)
-        # a record with a date but no time counts on the reference day (taken pre-dose)
+        # compare at date level when either side has no time: a record of the reference day without
+        # a time counts as pre-dose, and so does any record of that day when the reference has no time
         date_only = ~frame[self.date].astype("string").str.contains("T", regex=False).fillna(False)
-        ref_cmp = ref.where(~date_only, ref.dt.normalize())
+        ref_date_only = ~ref_iso.str.contains("T", regex=False).fillna(False)
+        by_date = (date_only | ref_date_only).to_numpy()
+        when = when.where(~by_date, when.dt.normalize())
+        ref_cmp = ref.where(~by_date, ref.dt.normalize())
         result = frame[self.result].astype("string")
         eligible = (when.notna() & ref.notna() & (when <= ref_cmp) & result.notna() & (result != "")).to_numpy()
         candidates = pd.DataFrame({"_T": when, "_POS": np.arange(len(frame))})

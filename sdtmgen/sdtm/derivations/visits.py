@@ -44,7 +44,8 @@ class Visits(Derivation):
             ctx.fail(unknown, self.column, "visits", "folder name is neither a planned visit nor an unplanned-visit name",
                      "add the folder to the study's visits (collected names) or to unplanned_visits")
         if unplanned.any():
-            when = iso_to_timestamp(frame[self.date])
+            # unscheduled visits are counted per day: records of one day are one visit
+            when = iso_to_timestamp(frame[self.date]).dt.normalize()
             planned = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": when, "_N": visitnum})
             planned = planned[~unplanned].dropna().sort_values("_T", kind="mergesort")
             planned = planned.groupby(["USUBJID", "_T"], as_index=False)["_N"].max()
@@ -57,9 +58,10 @@ class Visits(Derivation):
             visits["_K"] = visits.groupby(["USUBJID", "_N"]).cumcount() + 1
             found = found.merge(visits[["USUBJID", "_T", "_K"]], on=["USUBJID", "_T"], how="left")
             nums = (found["_N"] + 0.01 * found["_K"]).round(2)
-            visitnum.iloc[found["_POS"].to_numpy()] = nums.to_numpy()
             label = ctx.study.unplanned_visits.visit
-            visit.iloc[found["_POS"].to_numpy()] = (label + " " + nums.map("{:.2f}".format)).to_numpy()
+            if len(found):
+                visitnum.iloc[found["_POS"].to_numpy()] = nums.to_numpy()
+                visit.iloc[found["_POS"].to_numpy()] = (label + " " + nums.map("{:.2f}".format).astype(str)).to_numpy()
             undated = unplanned & ~np.isin(np.arange(len(frame)), found["_POS"].to_numpy())
             if undated.any():
                 visit[undated] = label

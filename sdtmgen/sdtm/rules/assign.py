@@ -6,6 +6,7 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
+from pydantic import StrictFloat, StrictInt, StrictStr
 
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
@@ -27,7 +28,7 @@ class Assign(MappingRule):
 @register_rule("hardcode", "the same value on every record")
 class Hardcode(MappingRule):
     rule: Literal["hardcode"]
-    value: str | float | int
+    value: StrictStr | StrictInt | StrictFloat  # quote text: YAML reads a bare No as false
 
     def apply(self, ctx: MapContext) -> pd.Series:
         if isinstance(self.value, str):

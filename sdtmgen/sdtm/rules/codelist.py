@@ -28,6 +28,11 @@ class CodelistRule(MappingRule):
         codelist = ctx.terminology.get(cl_id)
         mapped, unmatched = map_to_codelist(ctx.frame[self.column], codelist, self.output)
         # extensible codelists keep the collected value; the dataset schema reports it (SCH-CT-EXT)
+        # unless the variable itself carries another codelist (or none), so the rule reports it here
+        own = ctx.variable.codelist if ctx.variable else None
+        if unmatched.any() and codelist.extensible and own != codelist.id:
+            ctx.warn(unmatched, self.column, "CT-EXT",
+                     f"value not in extensible codelist {codelist.id}; submitted as collected")
         if unmatched.any() and not codelist.extensible:
             ctx.fail(unmatched, self.column, "codelist",
                      f"value not in non-extensible codelist {codelist.id} ({codelist.name}); "
