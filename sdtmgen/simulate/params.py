@@ -1,0 +1,564 @@
+"""The simulator's parameters: a pydantic model of ``specs/simulation.yaml``.
+
+Everything study-specific (dose levels, regimen, visit plan, lab kinetics and ranges, the AE and
+medication catalogues with their coding, event probabilities) is data in that file; the modules of
+``sdtmgen.simulate`` only know generic concepts (a curve through control points, an event anchored
+to a window, a transfusion triggered by a lab value).
+
+Days are *chemotherapy days*: day 1 is the first dose of the regimen, the day before it is day -1
+(there is no day 0). Ranges written ``[lo, hi]`` are inclusive and drawn uniformly; mappings of
+``value: weight`` are drawn with probabilities proportional to the weights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sdtmgen.errors import SpecError
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _ordered(span: tuple[float, float]) -> tuple[float, float]:
+    if span[0] > span[1]:
+        raise ValueError(f"range {list(span)} has low > high")
+    return span
+
+
+def _time(text: str) -> str:
+    if not _TIME.match(text):
+        raise ValueError(f"'{text}' is not a time HH:MM")
+    return text
+
+
+def _weights(weights: dict) -> dict:
+    if not weights:
+        raise ValueError("needs at least one value")
+    if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        raise ValueError("weights must be >= 0 and not all 0")
+    return weights
+
+
+Span = Annotated[tuple[float, float], AfterValidator(_ordered)]
+IntSpan = Annotated[tuple[int, int], AfterValidator(_ordered)]
+Time = Annotated[str, AfterValidator(_time)]
+TimeSpan = tuple[Time, Time]
+Weights = Annotated[dict[str, float], AfterValidator(_weights)]
+IntWeights = Annotated[dict[int, float], AfterValidator(_weights)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+SERIOUS_CRITERIA = ("AESDTH", "AESLIFE", "AESHOSP", "AESDISAB", "AESCONG", "AESMIE")  # ae.csv columns
+
+
+def minutes(text: str) -> int:
+    """'HH:MM' -> minutes after midnight."""
+    hours, mins = text.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- study and subjects
+
+
+class ConsentVersion(Strict):
+    version: str
+    effective: dt.date = Field(description="subjects consenting on or after this date sign this version")
+
+
+class Study(Strict):
+    site_number: str
+    country: str
+    subject_number_width: int = Field(3, ge=1, description="digits of the subject part of SUBJECT; widened when needed")
+    first_chemo_date: dt.date = Field(description="chemotherapy day 1 of the first subject")
+    consent_versions: list[ConsentVersion] = Field(min_length=1)
+    consent_time: TimeSpan
+
+
+class Enrolment(Strict):
+    cohort_size: int = Field(ge=1)
+    within_cohort_gap_days: IntSpan = Field(description="days between chemo day 1 of consecutive subjects of a cohort")
+    between_cohort_gap_days: IntSpan = Field(description="days from the last subject of a cohort to the first of the next")
+    max_span_days: int = Field(ge=1, description="enrolment longer than this is compressed (large simulations)")
+
+
+class DoseLevel(Strict):
+    name: str
+    dose: float = Field(gt=0)
+    unit: str
+
+
+class Demographics(Strict):
+    age: IntSpan
+    age_unit: str
+    sex: Weights
+    race: Weights
+    ethnic: Weights
+    ethnic_group: Weights
+    weight_kg: dict[str, Span] = Field(description="baseline body weight by SEX value")
+
+
+# --------------------------------------------------------------------------- treatments
+
+
+class Chemotherapy(Strict):
+    cycle: str
+    treatment: str
+    decod: str
+    atc_code: str
+    atc_class: str
+    dose: float
+    reduced_dose: Optional[float] = Field(None, description="dose for subjects older than reduced_dose_above_age")
+    reduced_dose_above_age: Optional[int] = None
+    dose_unit: str
+    route: str
+    frequency: str
+    days: list[int] = Field(min_length=1, description="chemotherapy days with administrations")
+    administration_times: list[Time] = Field(min_length=1, description="planned start times on each day")
+    time_jitter_minutes: int = Field(ge=0)
+    duration_hours: float = Field(gt=0)
+
+
+class Infusion(Strict):
+    chemo_day: int = Field(description="chemotherapy day of the single UCMSC-Exo infusion")
+    route: str
+    start_time: TimeSpan
+    duration_minutes: IntSpan
+
+
+# --------------------------------------------------------------------------- visits
+
+
+class Visit(Strict):
+    name: str
+    day: int = Field(description="planned chemotherapy day")
+    kind: Literal["screening", "treatment", "follow_up"]
+    earliest: Optional[int] = None
+    latest: Optional[int] = None
+
+    @model_validator(mode="after")
+    def _window(self) -> "Visit":
+        lo = self.day if self.earliest is None else self.earliest
+        hi = self.day if self.latest is None else self.latest
+        if not lo <= self.day <= hi:
+            raise ValueError(f"visit '{self.name}': planned day outside its window")
+        if self.day == 0 or lo <= 0 <= hi:
+            raise ValueError(f"visit '{self.name}': there is no chemotherapy day 0")
+        return self
+
+
+class Unscheduled(Strict):
+    name: str
+    probability: Probability = Field(description="chance that a subject has one unscheduled blood count")
+    days: IntSpan
+
+
+# --------------------------------------------------------------------------- labs
+
+
+class CurvePoint(Strict):
+    """One control point of a latent lab curve; values move log-linearly between points."""
+
+    day: Optional[Span] = Field(None, description="absolute chemotherapy day range")
+    after: Optional[Span] = Field(None, description="days after the previous point")
+    value: Optional[Span] = Field(None, description="absolute value range")
+    factor: Optional[Span] = Field(None, description="multiple of the value of point `of`")
+    of: int = Field(0, ge=0, description="index of the reference point for `factor`")
+    recovery: bool = Field(False, description="shifted by the subject's marrow-recovery delay")
+
+    @model_validator(mode="after")
+    def _one_each(self) -> "CurvePoint":
+        if (self.day is None) == (self.after is None):
+            raise ValueError("a curve point needs exactly one of day, after")
+        if (self.value is None) == (self.factor is None):
+            raise ValueError("a curve point needs exactly one of value, factor")
+        return self
+
+
+class LatentCurve(Strict):
+    name: str
+    points: list[CurvePoint] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _refs(self) -> "LatentCurve":
+        if self.points[0].after is not None or self.points[0].factor is not None:
+            raise ValueError(f"curve '{self.name}': the first point needs an absolute day and value")
+        for i, p in enumerate(self.points):
+            if p.factor is not None and p.of >= i:
+                raise ValueError(f"curve '{self.name}': point {i} refers to a later point")
+        return self
+
+
+class RecoveryDelay(Strict):
+    sd_days: float = Field(ge=0, description="subject-level normal shift of recovery points")
+    slow_probability: Probability
+    slow_days: Span = Field(description="extra delay of slow recoverers")
+
+
+class LabUnit(Strict):
+    unit: str
+    factor: float = Field(gt=0, description="reported = canonical value x factor")
+    decimals: int = Field(ge=0)
+    weight: float = Field(1.0, ge=0, description="share of samples reported in this unit")
+    normal_range: Optional[tuple[float, float]] = None
+    normal_range_by_sex: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
+class LabTest(Strict):
+    name: str = Field(description="LBTEST as collected")
+    sum_of: list[str] = Field(min_length=1, description="latent curves whose sum is the true value (canonical unit)")
+    noise_sd: float = Field(ge=0, description="log-scale measurement noise")
+    minimum: float = Field(gt=0, description="smallest true value")
+    units: list[LabUnit] = Field(min_length=1)
+    below_limit: Optional[float] = Field(None, description="values below are reported as '<limit'")
+
+
+class NotDone(Strict):
+    probability: Probability
+    reasons: Weights
+
+
+class BloodCounts(Strict):
+    days: IntSpan = Field(description="first and last chemotherapy day of the inpatient schedule")
+    gap_days: IntWeights = Field(description="days between consecutive draws")
+    time: TimeSpan = Field(description="draw time on schedule days")
+    clinic_time: TimeSpan = Field(description="draw time at screening, follow-up and unscheduled visits")
+    recovery: RecoveryDelay
+    curves: list[LatentCurve] = Field(min_length=1)
+    tests: list[LabTest] = Field(min_length=1)
+    not_done: NotDone
+
+
+class LabWindow(Strict):
+    test: str
+    below: float
+
+
+class Transfusion(Strict):
+    product: str = Field(description="TRPROD")
+    decod: str
+    atc_code: str
+    test: str = Field(description="lab test that triggers it and that it raises")
+    trigger_below: dict[float, float] = Field(description="subject-level trigger threshold: weight")
+    days: IntSpan = Field(description="chemotherapy days in which transfusions are given")
+    increment_per_unit: Span = Field(description="rise of the trigger test per unit (canonical unit)")
+    decay_days: float = Field(gt=0, description="e-folding time of the rise")
+    units: IntWeights
+    volume_per_unit_ml: IntSpan
+    delay_minutes: IntSpan = Field(description="from the triggering blood draw to the transfusion")
+    time: TimeSpan = Field(description="time of transfusions not triggered by a draw (bleeding)")
+    indication: str = Field(description="TRINDC when no AE line is linked")
+
+
+# --------------------------------------------------------------------------- events
+
+
+class Coded(Strict):
+    name: str
+    code: str = Field(pattern=r"^\d{8}$")
+
+
+class AETerm(Strict):
+    verbatim: list[str] = Field(min_length=1)
+    llt: Coded
+    pt: Coded
+    hlt: Coded
+    hlgt: Coded
+    soc: Coded
+
+
+class Medication(Strict):
+    verbatim: list[str] = Field(min_length=1)
+    decod: str
+    atc_code: str
+    atc_class: str = Field(description="ATC level-2 text")
+    dose: str
+    dose_unit: str
+    route: str
+    frequency: str
+
+
+class Fever(Strict):
+    peak: Span = Field(description="highest temperature of a febrile day (C)")
+    days: IntSpan = Field(description="febrile days from the event start")
+
+
+class TransfusionTreatment(Strict):
+    product: str
+    probability: Probability
+
+
+Anchor = str  # "chemotherapy", "infusion", "period" or a lab window name
+
+
+class EventTiming(Strict):
+    anchor: Anchor
+    start: IntSpan = Field(description="start, in days after the anchor window starts")
+    start_margin: Optional[int] = Field(None, description="start at least this many days before the anchor window ends")
+    duration: Optional[IntSpan] = None
+    end_after_anchor: Optional[IntSpan] = Field(None, description="end, in days after the anchor window ends")
+
+    @model_validator(mode="after")
+    def _one_end(self) -> "EventTiming":
+        if (self.duration is None) == (self.end_after_anchor is None):
+            raise ValueError("timing needs exactly one of duration, end_after_anchor")
+        return self
+
+
+class AEScenario(Strict):
+    name: str
+    term: str = Field(description="key in ae_terms")
+    probability: Probability = Field(0.0, description="per-subject chance (ignored when per_cohort_cycle is set)")
+    per_cohort_cycle: Optional[Probability] = Field(
+        None, description="chance that one subject of each cycle of dose-level cohorts has it (at most one)"
+    )
+    dose_levels: Optional[list[str]] = Field(None, description="only subjects at these dose levels")
+    timing: EventTiming
+    record_time: bool = Field(False, description="AESTTIM/AEENTIM collected")
+    grade: Weights
+    rel_exo: Weights
+    rel_chemo: Weights
+    serious: Probability = 0.0
+    serious_criteria: Weights = Field(default_factory=lambda: {"AESHOSP": 1.0}, description="which criterion is Yes")
+    action: Weights = Field(default_factory=lambda: {"Not applicable": 1.0})
+    ongoing: Probability = Field(0.0, description="chance the event is still ongoing at the end")
+    dlt: bool = Field(False, description="investigator assesses it as a DLT")
+    infusion_adjustment: Optional[str] = Field(None, description="EXADJ for subjects with this event")
+    fever: Optional[Fever] = None
+    treatments: list[list[str]] = Field(default_factory=list, description="alternative sets of medications")
+    treatment_probability: Probability = 1.0
+    treatment_start: IntSpan = (0, 1)
+    treatment_end: IntSpan = (0, 2)
+    transfusion: Optional[TransfusionTreatment] = Field(None, description="transfusion given on the start day")
+    covers_transfusions: list[str] = Field(default_factory=list, description="products it is the indication for")
+
+
+class AEDefaults(Strict):
+    time: TimeSpan = Field(description="AESTTIM/AEENTIM window for events not timed by the infusion or a fever")
+    after_infusion_minutes: IntSpan = Field(description="onset of timed events on the infusion day, after its end")
+    same_day_minutes: IntSpan = Field(description="duration of timed events that end on their start day")
+    partial_start: Probability
+    partial_end: Probability
+    outcome_resolved: Weights
+    outcome_ongoing: Weights
+
+
+class MedicationScenario(Strict):
+    name: str
+    medication: str
+    probability: Probability
+    timing: EventTiming
+    indication: str
+    ongoing: Probability = 0.0
+
+
+class HistoryItem(Strict):
+    terms: Weights
+    probability: Probability = 1.0
+    years_before: Span = Field(description="start, in years before chemotherapy day 1")
+    duration_days: Optional[IntSpan] = Field(None, description="ended history items; empty = ongoing")
+    partial_day: Probability = 0.0
+    partial_month: Probability = Field(0.0, description="chance month (and day) unknown")
+    medication: Optional[str] = Field(None, description="ongoing prior medication for it")
+
+
+class Diagnosis(Strict):
+    category: str
+    terms: Weights
+    before_cr_days: IntSpan
+    partial_day: Probability
+    risk: Weights = Field(description="ELNRISK")
+
+
+class Induction(Strict):
+    category: str
+    terms: Weights
+    after_diagnosis_days: IntSpan
+    duration_days: IntSpan
+    partial_day: Probability
+
+
+class MedicalHistory(Strict):
+    cr_before_chemo_days: IntSpan = Field(description="complete remission, days before chemo day 1")
+    diagnosis: Diagnosis
+    induction: Induction
+    other_category: str
+    other: list[HistoryItem] = Field(default_factory=list)
+
+
+class DiscontinuationReason(Strict):
+    decod: str
+    term: str
+    probability: Probability
+    days: IntSpan
+
+
+class DeathCause(Strict):
+    cause: str = Field(description="DTHCAUS")
+    term: str = Field(description="key in ae_terms of the fatal AE")
+    weight: float = Field(gt=0)
+    days: IntSpan
+    onset_days_before: IntSpan
+    rel_exo: Weights
+    rel_chemo: Weights
+
+
+class Death(Strict):
+    probability: Probability
+    causes: list[DeathCause] = Field(min_length=1)
+    decod: str
+    term: str
+    action: str = Field(description="AEACN of the fatal AE")
+
+
+class Disposition(Strict):
+    category: str = Field(description="DSSCAT")
+    completed_decod: str
+    completed_term: str
+    min_subjects: int = Field(description="discontinuations and deaths only in simulations at least this large")
+    discontinuation: list[DiscontinuationReason] = Field(default_factory=list)
+    death: Death
+
+
+# --------------------------------------------------------------------------- vital signs
+
+
+class VitalMeasure(Strict):
+    mean: Span = Field(description="subject-level mean")
+    sd: float = Field(ge=0, description="day-to-day variation")
+    decimals: int = Field(0, ge=0)
+    clip: Span = Field(description="values kept inside this range (afebrile temperatures stay below 38)")
+
+
+class VitalSigns(Strict):
+    days: IntSpan = Field(description="daily assessments on these chemotherapy days")
+    time: TimeSpan
+    clinic_time: TimeSpan
+    weight_days: list[int] = Field(description="treatment days with a weight; screening and follow-up always")
+    units: dict[str, str] = Field(description="TEMPU, BPU, PULSEU, RESPU, WEIGHTU")
+    temperature: VitalMeasure
+    systolic: VitalMeasure
+    diastolic: VitalMeasure
+    pulse: VitalMeasure
+    respiration: VitalMeasure
+    weight_sd: float = Field(ge=0)
+    weight_change_by_day_42: Span = Field(description="relative change over days 1-42")
+    weight_regained: float = Field(ge=0, le=1, description="share of that change regained by the follow-up visits")
+    pulse_per_degree: float = Field(description="beats/min added per degree of fever")
+    fever_time: TimeSpan = Field(description="time of a febrile spike")
+    fever_recheck_minutes: IntSpan
+    fever_recheck_drop: Span
+    fever_morning: Span = Field(description="morning temperature on febrile days")
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+class SimulationParams(Strict):
+    study: Study
+    enrolment: Enrolment
+    dose_levels: list[DoseLevel] = Field(min_length=1)
+    demographics: Demographics
+    chemotherapy: Chemotherapy
+    infusion: Infusion
+    visits: list[Visit] = Field(min_length=1)
+    unscheduled: Unscheduled
+    blood_counts: BloodCounts
+    lab_windows: dict[str, LabWindow]
+    transfusions: list[Transfusion]
+    ae_terms: dict[str, AETerm]
+    medications: dict[str, Medication]
+    ae_defaults: AEDefaults
+    adverse_events: list[AEScenario]
+    dlt_window_days: int = Field(ge=1, description="investigator DLT assessment collected for AEs starting this many days from the infusion")
+    medication_scenarios: list[MedicationScenario]
+    medical_history: MedicalHistory
+    disposition: Disposition
+    vital_signs: VitalSigns
+
+    @model_validator(mode="after")
+    def _references(self) -> "SimulationParams":
+        problems: list[str] = []
+        criteria = set(SERIOUS_CRITERIA)
+        curves = {c.name for c in self.blood_counts.curves}
+        tests = {t.name for t in self.blood_counts.tests}
+        for t in self.blood_counts.tests:
+            problems += [f"lab test '{t.name}': unknown curve '{c}'" for c in t.sum_of if c not in curves]
+        for name, w in self.lab_windows.items():
+            if w.test not in tests:
+                problems.append(f"lab window '{name}': unknown test '{w.test}'")
+        products = set()
+        for tr in self.transfusions:
+            products.add(tr.product)
+            if tr.test not in tests:
+                problems.append(f"transfusion '{tr.product}': unknown test '{tr.test}'")
+        anchors = {"chemotherapy", "infusion", "period", *self.lab_windows}
+        levels = {d.name for d in self.dose_levels}
+        for sc in self.adverse_events:
+            where = f"adverse event '{sc.name}'"
+            if sc.term not in self.ae_terms:
+                problems.append(f"{where}: unknown term '{sc.term}'")
+            if sc.timing.anchor not in anchors:
+                problems.append(f"{where}: unknown anchor '{sc.timing.anchor}'")
+            for option in sc.treatments:
+                problems += [f"{where}: unknown medication '{m}'" for m in option if m not in self.medications]
+            for p in sc.covers_transfusions + ([sc.transfusion.product] if sc.transfusion else []):
+                if p not in products:
+                    problems.append(f"{where}: unknown transfusion product '{p}'")
+            problems += [f"{where}: unknown dose level '{d}'" for d in sc.dose_levels or [] if d not in levels]
+            problems += [f"{where}: unknown serious criterion '{c}'" for c in sc.serious_criteria if c not in criteria]
+        for ms in self.medication_scenarios:
+            if ms.medication not in self.medications:
+                problems.append(f"medication '{ms.name}': unknown medication '{ms.medication}'")
+            if ms.timing.anchor not in anchors:
+                problems.append(f"medication '{ms.name}': unknown anchor '{ms.timing.anchor}'")
+        for item in self.medical_history.other:
+            if item.medication and item.medication not in self.medications:
+                problems.append(f"medical history {list(item.terms)}: unknown medication '{item.medication}'")
+        for cause in self.disposition.death.causes:
+            if cause.term not in self.ae_terms:
+                problems.append(f"death cause '{cause.cause}': unknown term '{cause.term}'")
+        kinds = [v.kind for v in self.visits]
+        if kinds.count("screening") != 1:
+            problems.append("visits: exactly one screening visit needed")
+        days = [v.day for v in self.visits if v.kind == "treatment"]
+        if len(days) != len(set(days)):
+            problems.append("visits: two treatment visits share a planned day")
+        planned = set(days)
+        needed = set(range(self.blood_counts.days[0], self.blood_counts.days[1] + 1))
+        needed |= set(range(self.vital_signs.days[0], self.vital_signs.days[1] + 1))
+        needed |= {self.infusion.chemo_day}
+        missing = sorted(needed - planned)
+        if missing:
+            problems.append(f"visits: no treatment visit planned on days {missing}")
+        for unit in ("TEMPU", "BPU", "PULSEU", "RESPU", "WEIGHTU"):
+            if unit not in self.vital_signs.units:
+                problems.append(f"vital_signs.units: missing {unit}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def load_simulation_params(path: Union[str, Path]) -> SimulationParams:
+    """Read and validate a simulation spec (``specs/simulation.yaml``)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read: {exc}") from exc
+    try:
+        return SimulationParams.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid simulation parameters"]
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise SpecError("\n".join(lines)) from exc
