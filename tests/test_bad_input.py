@@ -1,0 +1,78 @@
+"""The corpus of broken raw exports (tests/corpus/cases.yaml): each gets its defined outcome, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyreadstat
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sdtmgen.cli import main
+
+CASES = yaml.safe_load((Path(__file__).parent / "corpus" / "cases.yaml").read_text(encoding="utf-8"))
+
+
+def apply_edit(raw: Path, edit: dict) -> None:
+    path = raw / f"{edit['form']}.csv"
+    op = edit["op"]
+    if op == "delete":
+        path.unlink()
+        return
+    if op == "zero_bytes":
+        path.write_bytes(b"")
+        return
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if op == "set":
+        frame.loc[edit["row"] - 1, edit["column"]] = edit["value"]
+    elif op == "append_copy":
+        row = frame.iloc[[edit["row"] - 1]].copy()
+        for column, value in (edit.get("set") or {}).items():
+            row[column] = value
+        frame = pd.concat([frame, row], ignore_index=True)
+    elif op == "drop_column":
+        frame = frame.drop(columns=[edit["column"]])
+    elif op == "header_only":
+        frame = frame.iloc[0:0]
+    else:
+        raise ValueError(op)
+    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_broken_export_gets_its_defined_outcome(case, tmp_path, spec_folder, example_raw):
+    raw = tmp_path / "raw"
+    shutil.copytree(example_raw, raw)
+    for edit in case["edits"]:
+        apply_edit(raw, edit)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", "--spec", str(spec_folder), "--raw", str(raw), "--out", str(out)])
+    text = result.output
+    assert "Traceback" not in text and not isinstance(result.exception, (AttributeError, KeyError, TypeError)), text
+    expect = case["expect"]
+    if expect["outcome"] == "error":
+        assert result.exit_code == 1, text
+        for fragment in expect["contains"]:
+            assert fragment in text, f"{fragment!r} not in:\n{text}"
+        assert not out.exists(), "a failed build must not write output"
+        return
+    assert result.exit_code == 0, text
+    report = json.loads((out / "reports" / "conformance.json").read_text())
+    if "finding" in expect:
+        assert any(f["rule"] == expect["finding"] for f in report["findings"]), report["findings"]
+    if "dataset" in expect:
+        frame, _ = pyreadstat.read_xport(str(out / "sdtm" / f"{expect['dataset']}.xpt"))
+        rows = frame
+        for column, value in expect["where"].items():
+            rows = rows[rows[column] == value]
+        assert len(rows) >= 1, expect
+        for column, value in expect["equals"].items():
+            got = rows.iloc[0][column]
+            if value is None:
+                assert pd.isna(got) or got == "", (column, got)
+            else:
+                assert got == value, (column, got)
