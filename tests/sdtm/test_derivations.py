@@ -181,6 +181,17 @@ def test_visits_unscheduled_records_on_one_date_share_a_visit_whatever_their_tim
     assert out["VISITNUM"].tolist() == [101.0, 101.01, 101.01, 101.01]
 
 
+def test_visits_unscheduled_for_several_subjects_with_interleaved_dates():
+    # planned visits of two subjects interleave in time: the as-of match must still find each one's own
+    frame = pd.DataFrame({
+        "USUBJID": ["S1", "S2", "S1", "S2", "S2", "S1"],
+        "_VISIT": ["Day 1", "Day 1", "Day 2", "Unscheduled", "Day 2", "Unscheduled"],
+        "LBDTC": ["2025-03-10", "2025-03-01", "2025-03-11", "2025-03-01T12:00", "2025-03-20", "2025-03-15"]})
+    out = run(derivation(derive="visits", column="_VISIT", date="LBDTC"), frame).frame
+    assert out["VISITNUM"].tolist() == [101.0, 101.0, 102.0, 101.01, 102.0, 102.01]
+    assert out["VISIT"].tolist()[3] == "UNSCHEDULED 101.01"
+
+
 def test_visits_unknown_folder_names_the_raw_row():
     frame = pd.DataFrame({"USUBJID": ["S1", "S1"], "_VISIT": ["Day 1", "Week 9"],
                           "LBDTC": ["2025-03-10", "2025-03-11"], "_FILE": "hem.csv", "_ROW": [2, 3]})

@@ -48,7 +48,7 @@ class Visits(Derivation):
             when = iso_to_timestamp(frame[self.date]).dt.normalize()
             planned = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": when, "_N": visitnum})
             planned = planned[~unplanned].dropna().sort_values("_T", kind="mergesort")
-            planned = planned.groupby(["USUBJID", "_T"], as_index=False)["_N"].max()
+            planned = planned.groupby(["USUBJID", "_T"], as_index=False)["_N"].max().sort_values("_T", kind="mergesort")
             extra = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": when, "_POS": np.arange(len(frame))})[unplanned]
             extra_dated = extra.dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
             found = pd.merge_asof(extra_dated, planned, on="_T", by="USUBJID", direction="backward")
