@@ -5,6 +5,7 @@ Layout::
     specs/study.yaml          study metadata, visits, elements
     specs/terminology.yaml    codelists (NCI C-codes) and external dictionaries
     specs/sdtm/<domain>.yaml  one SDTM domain each
+    specs/adam/<dataset>.yaml one ADaM dataset each (optional folder)
 
 YAML is read with the safe loader only; nothing in a spec is executed.
 """
@@ -17,8 +18,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sdtmgen.adam.checks import adam_reference_problems
 from sdtmgen.errors import SpecError
-from sdtmgen.spec.models import DomainSpec, Spec, StudySpec
+from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec, Spec, StudySpec
 from sdtmgen.terminology import Terminology
 
 
@@ -103,7 +105,8 @@ def load_spec(folder: str | Path) -> Spec:
     if not domain_files:
         raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")
     domains = [load_model(path, DomainSpec) for path in domain_files]
-    spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder))
+    adam = [load_model(path, AdamDatasetSpec) for path in sorted((folder / "adam").glob("*.yaml"))]
+    spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder), adam=adam)
     check_references(spec)
     return spec
 
@@ -146,5 +149,6 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
             for el in getattr(step, "elements", []) or []:
                 if getattr(el, "etcd", None) and el.etcd not in etcds:
                     problems.append(f"{where}: element {el.etcd} is not among the study's elements")
+    problems += adam_reference_problems(spec, _where)
     if problems:
         raise SpecError("inconsistent spec\n" + "\n".join(f"  {p}" for p in problems))

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sdtmgen.adam import ADAM_DERIVATIONS
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations import DERIVATIONS
 from sdtmgen.sdtm.rules import RULES
@@ -20,6 +21,7 @@ TEMP = r"^_[A-Z][A-Z0-9_]*$"
 
 MappingRuleSpec = Annotated[Union[tuple(RULES.values())], Field(discriminator="rule")]  # type: ignore[valid-type]
 DerivationSpec = Annotated[Union[tuple(DERIVATIONS.values())], Field(discriminator="derive")]  # type: ignore[valid-type]
+AdamDerivationSpec = Annotated[Union[tuple(ADAM_DERIVATIONS.values())], Field(discriminator="derive")]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -61,6 +63,8 @@ class Arm(Strict):
 class Standards(Strict):
     sdtmig_variables: Optional[str] = Field(
         default=None, description="SDTMIG variable metadata CSV (CDISC Library export), relative to the spec folder")
+    ctcae: Optional[str] = Field(
+        default=None, description="CTCAE lab grading criteria (JSON, admiral layout), relative to the spec folder")
     define_stylesheet: Optional[str] = Field(
         default=None, description="CDISC define2-1.xsl, copied next to each define.xml so a browser renders it; "
                                   "relative to the spec folder")
@@ -108,7 +112,7 @@ class Variable(Strict):
     type: Literal["Char", "Num"]
     length: Optional[int] = Field(default=None, ge=1, le=200, description="Char only; default = longest value")
     role: str = ""
-    core: Literal["Req", "Exp", "Perm"]
+    core: Literal["Req", "Exp", "Perm", "Cond"]
     origin: Literal["Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available"] = "Collected"
     codelist: Optional[str] = None
     format: Optional[str] = None
@@ -223,6 +227,50 @@ class DomainSpec(Strict):
         raise KeyError(name)
 
 
+class AdamDatasetSpec(Strict):
+    """One ADaM dataset: metadata, variables and the registered derivations that build it, in order."""
+
+    dataset: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$")
+    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
+    dataset_class: str = Field(alias="class")
+    structure: str
+    keys: list[str]
+    variables: list[Variable]
+    derivations: list[AdamDerivationSpec] = Field(min_length=1)  # type: ignore[valid-type]
+
+    @property
+    def domain(self) -> str:
+        """The dataset name (what the SDTM validators call the domain)."""
+        return self.dataset
+
+    def problems(self) -> list[tuple[tuple, str]]:
+        """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
+        found: list[tuple[tuple, str]] = []
+        names = [v.name for v in self.variables]
+        for j, name in enumerate(names):
+            if name in names[:j]:
+                found.append((("variables", j, "name"), f"variable {name} is listed twice"))
+        for j, key in enumerate(self.keys):
+            if key not in names:
+                found.append((("keys", j), f"key {key} is not among the variables"))
+        if not self.derivations[0].creates_records():
+            found.append((("derivations", 0), f"the first derivation ({self.derivations[0].derivation_name}) "
+                                               f"does not create the records"))
+        produced: set[str] = {"USUBJID"}
+        for d in self.derivations:
+            produced |= d.produces()
+        for j, name in enumerate(names):
+            if name not in produced:
+                found.append((("variables", j, "name"), f"variable {name} is produced by no derivation"))
+        return found
+
+    def variable(self, name: str) -> Variable:
+        for var in self.variables:
+            if var.name == name:
+                return var
+        raise KeyError(name)
+
+
 class Spec(BaseModel):
     """A whole study: metadata, terminology and the domains."""
 
@@ -232,6 +280,7 @@ class Spec(BaseModel):
     terminology: Terminology
     domains: list[DomainSpec]
     folder: str
+    adam: list[AdamDatasetSpec] = []
 
     def domain(self, name: str) -> DomainSpec:
         for d in self.domains:

@@ -1,0 +1,229 @@
+"""Subject level (ADSL): treatment groups, subject dates, populations, disposition, record-based flags."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Params, flag_series, iso_date,
+                               iso_datetime, present, register_adam_derivation, relative_day, to_sas_date,
+                               to_sas_datetime)
+from sdtmgen.conditions import Condition
+
+
+@register_adam_derivation("treatment_group", "treatment group text and number (TRTxxP/TRTxxPN, TRTxxA/TRTxxAN): "
+                                             "the arm's description, numbered by the position of its code in 'order'")
+class TreatmentGroup(AdamDerivation):
+    derive: Literal["treatment_group"]
+    target: str
+    numeric: str = Field(description="the numeric variable (TRT01PN)")
+    code: str = Field(description="variable of this dataset holding the arm code (e.g. a copy of DM.ARMCD)")
+    text: str = Field(description="variable of this dataset holding the arm description (DM.ARM)")
+    order: list[str] = Field(default_factory=list,
+                             description="arm codes in dose order (N = position); default: the study's arms")
+
+    def produces(self) -> set[str]:
+        return {self.target, self.numeric}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        order = self.order or [a.armcd for a in ctx.study.arms]
+        numbers = {code: float(i) for i, code in enumerate(order, start=1)}
+        code = ctx.column(self.code).astype("string").str.strip()
+        text = ctx.column(self.text).astype("string").str.strip()
+        number = code.map(numbers).astype("float64")
+        stray = (present(code) & number.isna().to_numpy()) if len(frame) else np.zeros(0, dtype=bool)
+        if stray.any():
+            ctx.warn("ADSL-TRTN", self.numeric, f"arm codes not in the order list {order}: "
+                     f"{sorted(set(code[stray]))}; {self.numeric} left empty", stray)
+        frame[self.target] = text.where(present(text)).to_numpy()
+        frame[self.numeric] = number.to_numpy()
+
+
+class DateSource(Params):
+    dataset: str
+    variable: str = Field(description="an ISO 8601 --DTC variable; only complete dates count")
+    where: Optional[Condition] = None
+
+
+@register_adam_derivation("subject_date", "first (min) or last (max) complete date of the subject over one or "
+                                          "more SDTM variables, as a SAS date or datetime")
+class SubjectDate(AdamDerivation):
+    derive: Literal["subject_date"]
+    target: str
+    sources: list[DateSource] = Field(min_length=1)
+    agg: Literal["min", "max"]
+    kind: Literal["date", "datetime"] = "date"
+
+    def needs(self) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for src in self.sources:
+            found |= {(src.dataset, src.variable), (src.dataset, "USUBJID")}
+            if src.where is not None:
+                found |= {(src.dataset, c) for c in src.where.columns()}
+        return found
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        parts = []
+        for src in self.sources:
+            data = ctx.source(src.dataset)
+            if src.where is not None:
+                data = data[src.where.evaluate(data)]
+            stamps = (iso_datetime if self.kind == "datetime" else iso_date)(data[src.variable])
+            parts.append(pd.DataFrame({"USUBJID": data["USUBJID"].astype(str).to_numpy(), "_T": stamps.to_numpy()}))
+        every = pd.concat(parts, ignore_index=True).dropna(subset=["_T"])
+        per_subject = every.groupby("USUBJID")["_T"].agg(self.agg)
+        stamps = pd.Series(frame["USUBJID"].astype(str).map(per_subject).to_numpy(), index=frame.index)
+        frame[self.target] = (to_sas_datetime(stamps) if self.kind == "datetime" else to_sas_date(stamps)).to_numpy()
+
+
+class Prefixes(Params):
+    """Text starting with any of the prefixes (e.g. ATC classes J01, J02, J05 in CMCLASCD)."""
+
+    column: str
+    starts_with: list[str] = Field(min_length=1)
+    ignore_case: bool = True
+
+
+class DayWindow(Params):
+    """A source date counted in days from a date variable of this dataset (anchor = day 1, no day 0)."""
+
+    anchor: str = Field(description="SAS date variable of this dataset, e.g. CHEMSDT")
+    date: str = Field(description="ISO 8601 variable of the source, e.g. CMSTDTC")
+    from_day: int
+    to_day: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DayWindow":
+        if self.to_day < self.from_day:
+            raise ValueError("to_day is before from_day")
+        return self
+
+
+@register_adam_derivation("record_flag", "Y when the subject has at least one record of a dataset that meets a "
+                                         "condition (and optionally starts within a day window), else N")
+class RecordFlag(AdamDerivation):
+    derive: Literal["record_flag"]
+    target: str
+    dataset: str
+    where: Optional[Condition] = None
+    prefixes: Optional[Prefixes] = None
+    window: Optional[DayWindow] = None
+    yes: str = "Y"
+    no: Optional[str] = "N"
+
+    def needs(self) -> set[tuple[str, str]]:
+        read = {"USUBJID"}
+        if self.where is not None:
+            read |= self.where.columns()
+        if self.prefixes is not None:
+            read.add(self.prefixes.column)
+        if self.window is not None:
+            read.add(self.window.date)
+        return {(self.dataset, c) for c in read}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        data = ctx.source(self.dataset)
+        keep = np.ones(len(data), dtype=bool)
+        if self.where is not None:
+            keep &= self.where.evaluate(data)
+        if self.prefixes is not None:
+            text = data[self.prefixes.column].astype("string").str.strip()
+            starts = self.prefixes.starts_with
+            if self.prefixes.ignore_case:
+                text, starts = text.str.upper(), [s.upper() for s in starts]
+            keep &= text.str.startswith(tuple(starts)).fillna(False).to_numpy(dtype=bool)
+        data = data[keep]
+        subjects = data["USUBJID"].astype(str)
+        if self.window is not None:
+            anchor = pd.Series(ctx.column(self.window.anchor).to_numpy(), index=frame["USUBJID"].astype(str))
+            anchor_dates = subjects.map(anchor[~anchor.index.duplicated()])
+            day = relative_day(to_sas_date(iso_date(data[self.window.date])), anchor_dates)
+            inside = ((day >= self.window.from_day) & (day <= self.window.to_day)).to_numpy(dtype=bool)
+            subjects = subjects[inside]
+        hit = frame["USUBJID"].astype(str).isin(set(subjects)).to_numpy(dtype=bool)
+        frame[self.target] = flag_series(hit, frame.index, self.yes, self.no).to_numpy()
+
+
+@register_adam_derivation("disposition_status", "end-of-study status (COMPLETED / DISCONTINUED / ONGOING) and "
+                                                "reason for discontinuation from the disposition records")
+class DispositionStatus(AdamDerivation):
+    derive: Literal["disposition_status"]
+    target: str = "EOSSTT"
+    reason: str = "DCSREAS"
+    dataset: str = "DS"
+    where: Optional[Condition] = None
+    decod: str = "DSDECOD"
+    date: str = "DSSTDTC"
+    completed: list[str] = Field(default_factory=lambda: ["COMPLETED"])
+    completed_value: str = "COMPLETED"
+    discontinued_value: str = "DISCONTINUED"
+    ongoing_value: str = "ONGOING"
+
+    def produces(self) -> set[str]:
+        return {self.target, self.reason}
+
+    def needs(self) -> set[tuple[str, str]]:
+        read = {"USUBJID", self.decod, self.date} | (self.where.columns() if self.where is not None else set())
+        return {(self.dataset, c) for c in read}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        data = ctx.source(self.dataset)
+        if self.where is not None:
+            data = data[self.where.evaluate(data)]
+        data = data.assign(_T=iso_datetime(data[self.date]).to_numpy())
+        last = data.sort_values("_T", kind="mergesort", na_position="first").drop_duplicates("USUBJID", keep="last")
+        decod = last.set_index(last["USUBJID"].astype(str))[self.decod].astype("string").str.strip()
+        subject_decod = pd.Series(frame["USUBJID"].astype(str).map(decod).to_numpy(), index=frame.index,
+                                  dtype="string")
+        done = subject_decod.str.upper().isin([c.upper() for c in self.completed]).fillna(False).to_numpy(dtype=bool)
+        has = present(subject_decod)
+        status = pd.Series(self.ongoing_value, index=frame.index, dtype="string")
+        status[has & done] = self.completed_value
+        status[has & ~done] = self.discontinued_value
+        reason = subject_decod.where(has & ~done)
+        frame[self.target] = status.to_numpy()
+        frame[self.reason] = reason.to_numpy()
+
+
+class FlagValue(Params):
+    variable: str
+    equals: str = "Y"
+
+
+@register_adam_derivation("dlt_evaluable", "DLT-evaluable: in the population and followed to the end of the DLT "
+                                           "window (start + window_days - 1), or had a DLT")
+class DltEvaluable(AdamDerivation):
+    derive: Literal["dlt_evaluable"]
+    target: str = "DLTEVLFL"
+    population: FlagValue = FlagValue(variable="SAFFL")
+    start: str = Field("TRTSDT", description="SAS date of day 1 of the DLT window")
+    followed_until: str = Field("LSTALVDT", description="SAS date the subject is known to be followed to")
+    window_days: int = Field(ge=1)
+    dlt: DatasetVariable = DatasetVariable(dataset="ADAE", variable="DLTFL")
+    dlt_value: str = "Y"
+    yes: str = "Y"
+    no: str = "N"
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(self.dlt.dataset, self.dlt.variable), (self.dlt.dataset, "USUBJID")}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        in_pop = (ctx.column(self.population.variable).astype("string") == self.population.equals)
+        in_pop = in_pop.fillna(False).to_numpy(dtype=bool)
+        start = pd.to_numeric(ctx.column(self.start), errors="coerce").to_numpy(dtype=float)
+        until = pd.to_numeric(ctx.column(self.followed_until), errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            completed = until >= start + self.window_days - 1
+        events = ctx.source(self.dlt.dataset)
+        with_dlt = set(events.loc[(events[self.dlt.variable].astype("string") == self.dlt_value).fillna(False)
+                                  .to_numpy(dtype=bool), "USUBJID"].astype(str))
+        had = frame["USUBJID"].astype(str).isin(with_dlt).to_numpy(dtype=bool)
+        frame[self.target] = flag_series(in_pop & (completed | had), frame.index, self.yes, self.no).to_numpy()

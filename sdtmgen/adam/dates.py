@@ -1,0 +1,188 @@
+"""Analysis dates: partial-date imputation, analysis dates, relative days, day windows, durations.
+
+Partial ISO 8601 dates are imputed to the first or the last day of the known month or year (never
+a missing year). The imputed date can be moved to a reference date (e.g. TRTSDT) when the
+reference lies within the possible range of the partial date, so an AE collected as
+``2024-06`` starting in the month of the infusion (2024-06-16) starts on the infusion day, not on
+2024-06-01. The flag says the level of imputation (ADaM DATEFL: D = day, M = month and day).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, flag_series, iso_date, iso_datetime, present,
+                               register_adam_derivation, relative_day, to_sas_date, to_sas_datetime)
+from sdtmgen.conditions import Condition
+
+ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
+
+
+def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first possible SAS date, last possible SAS date, level) of ISO 8601 dates, complete or partial.
+
+    level: "" complete, "D" day unknown, "M" month (and day) unknown, None when there is no year.
+    """
+    text = pd.Series(iso, copy=False).astype("string").str.strip()
+    parts = text.str.extract(ISO_PARTS)
+    year = pd.to_numeric(parts[0], errors="coerce")
+    month = pd.to_numeric(parts[1].where(parts[1] != "-"), errors="coerce")
+    day = pd.to_numeric(parts[2], errors="coerce")
+    has_year = year.notna().to_numpy(dtype=bool)
+    has_month = has_year & month.notna().to_numpy(dtype=bool)
+    complete = has_month & day.notna().to_numpy(dtype=bool)
+
+    def stamp(y, m, d) -> pd.Series:
+        frame = pd.DataFrame({"year": y, "month": m, "day": d}).astype("float64")
+        ok = frame.notna().all(axis=1)
+        out = pd.to_datetime(frame.where(ok, 1.0).astype("int64"), errors="coerce")
+        return out.where(ok.to_numpy())
+
+    y = year.where(has_year, 2000).to_numpy(dtype=float)
+    m = month.where(has_month, 1).to_numpy(dtype=float)
+    d = day.where(complete, 1).to_numpy(dtype=float)
+    first_of_month = stamp(y, m, np.ones_like(y))
+    exact = stamp(y, m, d)
+    lo = np.where(complete, to_sas_date(exact), np.where(has_month, to_sas_date(first_of_month),
+                                                         to_sas_date(stamp(y, np.ones_like(y), np.ones_like(y)))))
+    month_end = to_sas_date(first_of_month + pd.offsets.MonthEnd(0))
+    year_end = to_sas_date(stamp(y, np.full_like(y, 12.0), np.full_like(y, 31.0)))
+    hi = np.where(complete, lo, np.where(has_month, month_end, year_end))
+    lo = np.where(has_year, lo, np.nan)
+    hi = np.where(has_year, hi, np.nan)
+    level = np.where(complete, "", np.where(has_month, "D", "M")).astype(object)
+    level[~has_year] = None
+    return lo.astype(float), hi.astype(float), level
+
+
+@register_adam_derivation("impute_date", "SAS date from an ISO 8601 date, partial dates imputed to the first or last "
+                                         "day of the month/year, kept within reference dates; flag D/M")
+class ImputeDate(AdamDerivation):
+    derive: Literal["impute_date"]
+    target: str
+    flag: Optional[str] = Field(None, description="imputation flag variable (e.g. ASTDTF)")
+    source: str = Field(description="ISO 8601 variable, e.g. AESTDTC")
+    impute: Literal["first", "last"]
+    not_before: list[str] = Field(default_factory=list,
+                                  description="SAS dates of this dataset the imputed date may not precede when "
+                                              "they fall within the partial date's range (e.g. TRTSDT)")
+    not_after: list[str] = Field(default_factory=list,
+                                 description="SAS dates the imputed date may not follow when they fall within "
+                                             "the partial date's range (e.g. DTHDT, EOSDT)")
+
+    def produces(self) -> set[str]:
+        return {self.target} | ({self.flag} if self.flag else set())
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        lo, hi, level = date_range(ctx.column(self.source))
+        value = (lo if self.impute == "first" else hi).copy()
+        imputed = np.array([lv not in ("", None) for lv in level], dtype=bool)
+        for name in self.not_before:
+            ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                move = imputed & (ref >= lo) & (ref <= hi) & (value < ref)
+            value = np.where(move, ref, value)
+        for name in self.not_after:
+            ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                move = imputed & (ref >= lo) & (ref <= hi) & (value > ref)
+            value = np.where(move, ref, value)
+        frame[self.target] = value
+        if self.flag:
+            flag = pd.Series([lv if lv else pd.NA for lv in level], index=frame.index, dtype="string")
+            frame[self.flag] = flag.to_numpy()
+
+
+@register_adam_derivation("analysis_date", "analysis date (and datetime when a time was collected) from a complete "
+                                           "ISO 8601 date")
+class AnalysisDate(AdamDerivation):
+    derive: Literal["analysis_date"]
+    target: str = "ADT"
+    datetime_target: Optional[str] = Field(None, description="e.g. ADTM; empty when no time was collected")
+    source: str
+
+    def produces(self) -> set[str]:
+        return {self.target} | ({self.datetime_target} if self.datetime_target else set())
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        source = ctx.column(self.source).astype("string")
+        frame[self.target] = to_sas_date(iso_date(source)).to_numpy()
+        if self.datetime_target:
+            timed = source.str.contains(r"T\d{2}:\d{2}", regex=True).fillna(False).to_numpy(dtype=bool)
+            stamps = to_sas_datetime(iso_datetime(source)).to_numpy()
+            frame[self.datetime_target] = np.where(timed, stamps, np.nan)
+
+
+@register_adam_derivation("relative_day", "days from an anchor date: anchor = day 1, the day before = -1 (no day 0)")
+class RelativeDay(AdamDerivation):
+    derive: Literal["relative_day"]
+    target: str
+    date: str = Field(description="SAS date variable of this dataset")
+    anchor: str = Field(description="SAS date variable of this dataset (e.g. TRTSDT, CHEMSDT)")
+    day_zero: bool = Field(False, description="true: date - anchor + 1 also before the anchor (day 0 exists)")
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        frame[self.target] = relative_day(ctx.column(self.date), ctx.column(self.anchor), self.day_zero).to_numpy()
+
+
+@register_adam_derivation("window_flag", "Y when a relative day lies in [from_day, to_day] (and required variables "
+                                         "are present); records with no day are flagged when 'missing_day' holds")
+class WindowFlag(AdamDerivation):
+    derive: Literal["window_flag"]
+    target: str
+    day: str
+    from_day: int
+    to_day: int
+    missing_day: Optional[Condition] = Field(None, description="flag records with no day when this holds "
+                                                               "(e.g. TRTEMFL = Y for a missing start)")
+    require: list[str] = Field(default_factory=list, description="variables that must be present")
+    yes: str = "Y"
+    no: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "WindowFlag":
+        if self.to_day < self.from_day:
+            raise ValueError("to_day is before from_day")
+        return self
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        day = pd.to_numeric(ctx.column(self.day), errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            hit = (day >= self.from_day) & (day <= self.to_day)
+        if self.missing_day is not None:
+            hit |= np.isnan(day) & self.missing_day.evaluate(frame)
+        for name in self.require:
+            hit &= present(ctx.column(name))
+        frame[self.target] = flag_series(hit, frame.index, self.yes, self.no).to_numpy()
+
+
+@register_adam_derivation("duration", "duration = end - start + 1 (days), with its unit")
+class Duration(AdamDerivation):
+    derive: Literal["duration"]
+    target: str = "ADURN"
+    unit_target: Optional[str] = "ADURU"
+    start: str = "ASTDT"
+    end: str = "AENDT"
+    unit: str = "DAYS"
+
+    def produces(self) -> set[str]:
+        return {self.target} | ({self.unit_target} if self.unit_target else set())
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        start = pd.to_numeric(ctx.column(self.start), errors="coerce").to_numpy(dtype=float)
+        end = pd.to_numeric(ctx.column(self.end), errors="coerce").to_numpy(dtype=float)
+        days = end - start + 1
+        frame[self.target] = days
+        if self.unit_target:
+            unit = pd.Series(pd.NA, index=frame.index, dtype="string")
+            unit[~np.isnan(days)] = self.unit
+            frame[self.unit_target] = unit.to_numpy()

@@ -1,0 +1,443 @@
+"""Lab toxicity grades from CTCAE criteria held as data (``standards.ctcae`` in study.yaml).
+
+The criteria file (NCI CTCAE v5.0 as published by pharmaverse/admiral) is a list of terms; each
+has a DIRECTION (L/H), an optional UNIT_CHECK and, per grade, a ``case_when`` clause list such as::
+
+    GRADE_NA_CODE: is.na(AVAL) ~ NA_character_
+    GRADE_4_CODE:  signif(AVAL, signif_dig) < 0.5 ~ "4"
+    GRADE_1_CODE:  is.na(ANRLO) ~ NA_character_,  signif(AVAL, signif_dig) < signif(ANRLO, signif_dig) ~ "1"
+
+These clauses are *parsed* by the small grammar below (comparisons, arithmetic, ``&``, ``|``, ``!``,
+``is.na()``, ``signif()``, ``%in%``) and evaluated on whole columns with R's three-valued logic
+(a comparison with a missing value is NA, and a clause fires only when its condition is TRUE).
+Nothing is ever executed as code; no threshold is typed here. Clauses are tried in the order
+NA, 4, 3, 2, 1; a value that meets none is grade "0".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal, Optional, Union
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, register_adam_derivation
+from sdtmgen.errors import SpecError
+
+GRADE_FIELDS = ("GRADE_NA_CODE", "GRADE_4_CODE", "GRADE_3_CODE", "GRADE_2_CODE", "GRADE_1_CODE")
+NA_TEXT = "NA_character_"
+
+_TOKEN = re.compile(r"""\s*(?:
+    (?P<num>\d+\.\d*|\.\d+|\d+)
+  | (?P<str>"[^"]*")
+  | (?P<in>%in%)
+  | (?P<op><=|>=|==|!=|<|>|&|\||!|~|,|\(|\)|\*|/|\+|-)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+)""", re.VERBOSE)
+
+
+class CriteriaSyntaxError(ValueError):
+    pass
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.rstrip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None or match.end() == pos:
+            raise CriteriaSyntaxError(f"cannot read {text[pos:pos + 20]!r}")
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return tokens
+
+
+Node = tuple
+
+
+class _Parser:
+    """clauses := clause (',' clause)* ; clause := or '~' (string | NA_character_)"""
+
+    def __init__(self, text: str):
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self, value: str | None = None, kind: str | None = None) -> tuple[str, str]:
+        tok = self.peek()
+        if tok is None or (value is not None and tok[1] != value) or (kind is not None and tok[0] != kind):
+            raise CriteriaSyntaxError(f"expected {value or kind} at token {self.i + 1}, found {tok and tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def at(self, *values: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] == "op" and tok[1] in values
+
+    def clauses(self) -> list[tuple[Node, Optional[str]]]:
+        out = [self.clause()]
+        while self.at(","):
+            self.take(",")
+            out.append(self.clause())
+        if self.peek() is not None:
+            raise CriteriaSyntaxError(f"unexpected {self.peek()[1]!r}")
+        return out
+
+    def clause(self) -> tuple[Node, Optional[str]]:
+        cond = self.or_()
+        self.take("~")
+        tok = self.peek()
+        if tok is not None and tok[0] == "str":
+            self.i += 1
+            return cond, tok[1].strip('"')
+        self.take(NA_TEXT, kind="name")
+        return cond, None
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.at("|"):
+            self.take("|")
+            node = ("or", node, self.and_())
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.at("&"):
+            self.take("&")
+            node = ("and", node, self.not_())
+        return node
+
+    def not_(self) -> Node:
+        if self.at("!"):
+            self.take("!")
+            return ("not", self.not_())
+        return self.compare()
+
+    def compare(self) -> Node:
+        left = self.arith()
+        tok = self.peek()
+        if tok is not None and tok[0] == "in":
+            self.i += 1
+            return ("in", left, self.take(kind="name")[1])
+        if self.at("<", "<=", ">", ">=", "==", "!="):
+            op = self.take()[1]
+            return ("cmp", op, left, self.arith())
+        return left
+
+    def arith(self) -> Node:
+        node = self.term()
+        while self.at("+", "-"):
+            op = self.take()[1]
+            node = ("math", op, node, self.term())
+        return node
+
+    def term(self) -> Node:
+        node = self.unary()
+        while self.at("*", "/"):
+            op = self.take()[1]
+            node = ("math", op, node, self.unary())
+        return node
+
+    def unary(self) -> Node:
+        if self.at("-"):
+            self.take("-")
+            return ("neg", self.unary())
+        return self.atom()
+
+    def atom(self) -> Node:
+        tok = self.peek()
+        if tok is None:
+            raise CriteriaSyntaxError("unexpected end")
+        kind, value = tok
+        if kind == "num":
+            self.i += 1
+            return ("num", float(value))
+        if kind == "op" and value == "(":
+            self.take("(")
+            node = self.or_()
+            self.take(")")
+            return node
+        if kind == "name":
+            self.i += 1
+            if self.at("("):
+                self.take("(")
+                args = [self.or_()]
+                while self.at(","):
+                    self.take(",")
+                    args.append(self.or_())
+                self.take(")")
+                if value not in ("signif", "is.na") or (value == "signif") != (len(args) == 2) or \
+                        (value == "is.na" and len(args) != 1):
+                    raise CriteriaSyntaxError(f"unknown function {value}() with {len(args)} argument(s)")
+                return ("call", value, args)
+            return ("var", value)
+        raise CriteriaSyntaxError(f"unexpected {value!r}")
+
+
+def parse_clauses(text: str) -> list[tuple[Node, Optional[str]]]:
+    return _Parser(text).clauses()
+
+
+def names_in(node: Node) -> set[str]:
+    kind = node[0]
+    if kind == "var":
+        return {node[1]}
+    if kind == "in":
+        return names_in(node[1]) | {node[2]}
+    if kind == "call":
+        return set().union(*(names_in(a) for a in node[2]))
+    return set().union(*(names_in(c) for c in node[1:] if isinstance(c, tuple)))
+
+
+def signif(values: np.ndarray, digits: int) -> np.ndarray:
+    """R's signif(): round to ``digits`` significant digits."""
+    x = np.asarray(values, dtype=float)
+    out = x.copy()
+    ok = np.isfinite(x) & (x != 0)
+    magnitude = np.floor(np.log10(np.abs(x[ok])))
+    scale = 10.0 ** (digits - 1 - magnitude)
+    out[ok] = np.round(x[ok] * scale) / scale
+    return out
+
+
+@dataclass
+class Env:
+    n: int
+    numbers: dict[str, np.ndarray]      # numeric variables
+    texts: dict[str, np.ndarray]        # character variables (object arrays, None = missing)
+    constants: dict[str, Union[float, list[str]]]
+
+
+def _tri(mask_true: np.ndarray, mask_na: np.ndarray) -> np.ndarray:
+    out = np.where(mask_true, 1.0, 0.0)
+    out[mask_na] = np.nan
+    return out
+
+
+def evaluate(node: Node, env: Env) -> np.ndarray:
+    """Numbers as float arrays (NaN = NA); logicals as 1.0 / 0.0 / NaN (R's TRUE / FALSE / NA)."""
+    kind = node[0]
+    if kind == "num":
+        return np.full(env.n, node[1])
+    if kind == "var":
+        name = node[1]
+        if name in env.numbers:
+            return env.numbers[name]
+        constant = env.constants.get(name)
+        if isinstance(constant, (int, float)):
+            return np.full(env.n, float(constant))
+        raise CriteriaSyntaxError(f"{name} is not a numeric variable or constant")
+    if kind == "neg":
+        return -evaluate(node[1], env)
+    if kind == "math":
+        a, b = evaluate(node[2], env), evaluate(node[3], env)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[node[1]]
+    if kind == "cmp":
+        a, b = evaluate(node[2], env), evaluate(node[3], env)
+        with np.errstate(invalid="ignore"):
+            result = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[node[1]]
+        return _tri(result, np.isnan(a) | np.isnan(b))
+    if kind == "call":
+        name, args = node[1], node[2]
+        if name == "is.na":
+            arg = args[0]
+            if arg[0] == "var" and arg[1] in env.texts:
+                return np.array([v is None for v in env.texts[arg[1]]], dtype=float)
+            return np.isnan(evaluate(arg, env)).astype(float)
+        digits = evaluate(args[1], env)
+        return signif(evaluate(args[0], env), int(digits[0]) if env.n else 15)
+    if kind == "in":
+        values = node[1]
+        if values[0] != "var" or values[1] not in env.texts:
+            raise CriteriaSyntaxError("%in% needs a character variable on its left")
+        allowed = env.constants.get(node[2])
+        if not isinstance(allowed, list):
+            raise CriteriaSyntaxError(f"{node[2]} is not a list constant (set it in 'constants')")
+        return np.array([v in allowed for v in env.texts[values[1]]], dtype=float)
+    if kind == "not":
+        return 1.0 - evaluate(node[1], env)
+    if kind in ("and", "or"):
+        a, b = evaluate(node[1], env), evaluate(node[2], env)
+        if kind == "and":
+            false = (a == 0) | (b == 0)
+            return _tri((a == 1) & (b == 1), ~false & (np.isnan(a) | np.isnan(b)))
+        true = (a == 1) | (b == 1)
+        return _tri(true, ~true & (np.isnan(a) | np.isnan(b)))
+    raise CriteriaSyntaxError(f"cannot evaluate {kind}")
+
+
+@dataclass
+class Criterion:
+    term: str
+    direction: str
+    unit: Optional[str]
+    clauses: list[tuple[Node, Optional[str]]]
+
+    def names(self) -> set[str]:
+        return set().union(*(names_in(c) for c, _ in self.clauses)) if self.clauses else set()
+
+    def grade(self, env: Env) -> np.ndarray:
+        """Grade text per row ("0"-"5"), None where not gradable."""
+        result = np.full(env.n, None, dtype=object)
+        decided = np.zeros(env.n, dtype=bool)
+        for cond, value in self.clauses:
+            fires = (evaluate(cond, env) == 1.0) & ~decided
+            result[fires] = value
+            decided |= fires
+        result[~decided] = "0"
+        return result
+
+
+@lru_cache(maxsize=8)
+def _read_criteria(path: str) -> tuple[dict[str, Any], ...]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SpecError(f"{path}: CTCAE criteria cannot be read ({exc})") from None
+    if not isinstance(data, list) or not all(isinstance(e, dict) and "TERM" in e for e in data):
+        raise SpecError(f"{path}: expected a JSON list of criteria, each with TERM")
+    return tuple(data)
+
+
+def load_criteria(path: str | Path, term: str) -> list[Criterion]:
+    """Every entry of ``term`` in the criteria file (several when they differ by UNIT_CHECK)."""
+    entries = [e for e in _read_criteria(str(path)) if str(e["TERM"]).strip().lower() == term.strip().lower()]
+    if not entries:
+        raise SpecError(f"{path}: no CTCAE term {term!r}")
+    out = []
+    for entry in entries:
+        clauses = []
+        for name in GRADE_FIELDS:
+            if entry.get(name):
+                try:
+                    clauses += parse_clauses(str(entry[name]))
+                except CriteriaSyntaxError as exc:
+                    raise SpecError(f"{path}: {term} {name}: {exc}: {entry[name]!r}") from None
+        out.append(Criterion(term=term, direction=str(entry.get("DIRECTION", "")).upper(),
+                             unit=entry.get("UNIT_CHECK") or None, clauses=clauses))
+    return out
+
+
+class Term(Params):
+    paramcd: str
+    low: Optional[str] = Field(None, description="CTCAE term graded in the low direction (e.g. Anemia)")
+    high: Optional[str] = Field(None, description="CTCAE term graded in the high direction")
+    analysis: Optional[Literal["low", "high"]] = Field(None, description="direction of ATOXGR (default: low if any)")
+
+    @model_validator(mode="after")
+    def _some(self) -> "Term":
+        if not self.low and not self.high:
+            raise ValueError(f"{self.paramcd}: give a low and/or a high CTCAE term")
+        if self.analysis and not getattr(self, self.analysis):
+            raise ValueError(f"{self.paramcd}: analysis direction {self.analysis} has no term")
+        return self
+
+
+@register_adam_derivation("ctcae_grade", "CTCAE toxicity grade per direction (ATOXGRL/ATOXGRH) and for analysis "
+                                         "(ATOXGR), evaluated from the criteria file named in standards.ctcae")
+class CtcaeGrade(AdamDerivation):
+    derive: Literal["ctcae_grade"]
+    target: str = "ATOXGR"
+    low: Optional[str] = "ATOXGRL"
+    high: Optional[str] = "ATOXGRH"
+    param: str = "PARAMCD"
+    unit: Optional[str] = Field(None, description="variable holding the unit of AVAL, checked against UNIT_CHECK")
+    variables: dict[str, str] = Field(default_factory=dict,
+                                      description="name in the criteria -> variable of this dataset (default: same)")
+    constants: dict[str, Union[float, list[str]]] = Field(default_factory=dict,
+                                                          description="e.g. high_indicator: [HIGH]")
+    signif_digits: int = Field(15, ge=1, le=17, description="signif_dig in the criteria")
+    terms: list[Term] = Field(min_length=1)
+
+    def produces(self) -> set[str]:
+        return {self.target} | {v for v in (self.low, self.high) if v}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        out = {name: np.full(len(frame), None, dtype=object) for name in self.produces()}
+        path = self._criteria_path(ctx)
+        if path is None:
+            for name, values in out.items():
+                frame[name] = pd.Series(values, index=frame.index, dtype="string").to_numpy()
+            return
+        param = ctx.column(self.param).astype("string").to_numpy()
+        units = ctx.column(self.unit).astype("string").str.strip().to_numpy() if self.unit else None
+        for term in self.terms:
+            rows = np.asarray(pd.Series(param == term.paramcd).fillna(False), dtype=bool)
+            analysis = term.analysis or ("low" if term.low else "high")
+            for direction in ("low", "high"):
+                name = getattr(term, direction)
+                if not name:
+                    continue
+                grade = self._grade(ctx, frame, path, name, direction, rows, units)
+                if getattr(self, direction):
+                    out[getattr(self, direction)][rows] = grade[rows]
+                if direction == analysis:
+                    out[self.target][rows] = grade[rows]
+        for name, values in out.items():
+            frame[name] = pd.Series(values, index=frame.index, dtype="string").to_numpy()
+
+    def _criteria_path(self, ctx: AdamContext) -> Optional[Path]:
+        from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+
+        relative = ctx.study.standards.ctcae
+        path = resolve_spec_path(ctx.spec_folder, relative, allowed_roots(ctx.spec_folder, None, ctx.reference),
+                                 "standards.ctcae") if relative else None
+        if path is None or not path.is_file():
+            ctx.warn("CTCAE-CRITERIA", self.target,
+                     f"CTCAE criteria not found ({path or 'standards.ctcae not set in study.yaml'}); "
+                     f"{', '.join(sorted(self.produces()))} left empty")
+            return None
+        return path
+
+    def _grade(self, ctx: AdamContext, frame: pd.DataFrame, path: Path, term: str, direction: str,
+               rows: np.ndarray, units: Optional[np.ndarray]) -> np.ndarray:
+        criteria = load_criteria(path, term)
+        wanted = "L" if direction == "low" else "H"
+        result = np.full(len(frame), None, dtype=object)
+        unmatched = rows.copy()
+        for crit in criteria:
+            if crit.direction and crit.direction != wanted:
+                raise SpecError(f"{path}: CTCAE term {term!r} grades the {crit.direction} direction, "
+                                f"listed as '{direction}' for {ctx.name}")
+            apply_to = rows.copy()
+            if crit.unit and units is not None:
+                apply_to &= np.array([u == crit.unit for u in units], dtype=bool)
+            if not apply_to.any():
+                continue
+            env = self._env(ctx, frame, crit)
+            result[apply_to] = crit.grade(env)[apply_to]
+            unmatched &= ~apply_to
+        if unmatched.any():
+            ctx.warn("CTCAE-UNIT", self.target, f"{term}: unit differs from the criteria's UNIT_CHECK "
+                     f"({', '.join(sorted({c.unit for c in criteria if c.unit}))}); not graded", unmatched)
+        return result
+
+    def _env(self, ctx: AdamContext, frame: pd.DataFrame, crit: Criterion) -> Env:
+        numbers: dict[str, np.ndarray] = {}
+        texts: dict[str, np.ndarray] = {}
+        constants: dict[str, Union[float, list[str]]] = {"signif_dig": float(self.signif_digits), **self.constants}
+        for name in sorted(crit.names() - set(constants)):
+            column = self.variables.get(name, name)
+            if column not in frame.columns:
+                raise SpecError(f"ADaM {ctx.name}: CTCAE criteria of {crit.term!r} read {name}; {column} is not a "
+                                f"variable of {ctx.name} (derive it earlier or map it in 'variables')")
+            values = frame[column]
+            if pd.api.types.is_numeric_dtype(values):
+                numbers[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+            else:
+                text = values.astype("string").str.strip()
+                texts[name] = np.array([None if pd.isna(v) or v == "" else v for v in text], dtype=object)
+        return Env(n=len(frame), numbers=numbers, texts=texts, constants=constants)

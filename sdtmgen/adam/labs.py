@@ -1,0 +1,189 @@
+"""Laboratory BDS: parameters, analysis values (qualified results imputed), baseline and change, criteria."""
+
+from __future__ import annotations
+
+import operator
+from typing import Literal, Optional
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_series, present, register_adam_derivation
+
+
+class Parameter(Params):
+    test: str = Field(description="value of the source test code (e.g. LBTESTCD NEUT)")
+    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")
+    param: str = Field(max_length=200)
+    paramn: float
+
+
+@register_adam_derivation("parameters", "PARAMCD/PARAM/PARAMN from the test code; records of unlisted tests are dropped")
+class Parameters(AdamDerivation):
+    derive: Literal["parameters"]
+    test: str = Field(description="variable of this dataset holding the test code")
+    target: str = "PARAMCD"
+    text: str = "PARAM"
+    number: str = "PARAMN"
+    parameters: list[Parameter] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Parameters":
+        for attr in ("test", "paramcd", "paramn"):
+            seen = [getattr(p, attr) for p in self.parameters]
+            if len(seen) != len(set(seen)):
+                raise ValueError(f"parameters: {attr} listed twice")
+        return self
+
+    def produces(self) -> set[str]:
+        return {self.target, self.text, self.number}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        test = ctx.column(self.test).astype("string").str.strip()
+        by_test = {p.test: p for p in self.parameters}
+        frame = frame[test.isin(list(by_test)).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
+        test = frame[self.test].astype("string").str.strip()
+        frame[self.target] = test.map({k: p.paramcd for k, p in by_test.items()}).astype("string").to_numpy()
+        frame[self.text] = test.map({k: p.param for k, p in by_test.items()}).astype("string").to_numpy()
+        frame[self.number] = test.map({k: p.paramn for k, p in by_test.items()}).astype("float64").to_numpy()
+        ctx.frame = frame
+
+
+QUALIFIED = r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*$"
+
+
+@register_adam_derivation("analysis_value", "AVAL from the numeric result; qualified results ('<0.1') imputed by rule "
+                                            "and flagged; AVALC the character result")
+class AnalysisValue(AdamDerivation):
+    derive: Literal["analysis_value"]
+    target: str = "AVAL"
+    text_target: Optional[str] = "AVALC"
+    numeric: str = Field(description="numeric result variable of this dataset (e.g. a copy of LBSTRESN)")
+    text: str = Field(description="character result variable (e.g. a copy of LBSTRESC)")
+    below_limit: Literal["limit", "half_limit", "missing"] = Field(
+        description="'<x' / '<=x' results: x, x/2, or left missing")
+    above_limit: Literal["limit", "missing"] = Field(description="'>x' / '>=x' results: x, or left missing")
+    flag: Optional[str] = Field("AVALIMFL", description="Y where AVAL was imputed from a qualified result")
+
+    def produces(self) -> set[str]:
+        return {self.target} | {v for v in (self.text_target, self.flag) if v}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        value = pd.to_numeric(ctx.column(self.numeric), errors="coerce").to_numpy(dtype=float).copy()
+        text = ctx.column(self.text).astype("string").str.strip()
+        parts = text.str.extract(QUALIFIED)
+        limit = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        sign = parts[0].astype("string")
+        below = (sign.str.startswith("<").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
+        above = (sign.str.startswith(">").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
+        imputed = np.zeros(len(frame), dtype=bool)
+        if self.below_limit != "missing":
+            factor = 0.5 if self.below_limit == "half_limit" else 1.0
+            value = np.where(below, limit * factor, value)
+            imputed |= below
+        if self.above_limit != "missing":
+            value = np.where(above, limit, value)
+            imputed |= above
+        frame[self.target] = value
+        if self.text_target:
+            frame[self.text_target] = text.where(present(text)).to_numpy()
+        if self.flag:
+            frame[self.flag] = flag_series(imputed, frame.index).to_numpy()
+
+
+@register_adam_derivation("baseline", "baseline = last non-missing value on or before the anchor date, per subject and "
+                                      "parameter: ABLFL, BASE, CHG (and PCHG) after it")
+class Baseline(AdamDerivation):
+    derive: Literal["baseline"]
+    flag: str = "ABLFL"
+    target: str = "BASE"
+    change: Optional[str] = "CHG"
+    percent_change: Optional[str] = "PCHG"
+    by: list[str] = Field(default_factory=lambda: ["PARAMCD"])
+    value: str = "AVAL"
+    date: str = Field("ADT", description="SAS date of the record")
+    order: Optional[str] = Field("ADTM", description="SAS datetime ordering records of one day")
+    anchor: str = Field(description="SAS date variable, e.g. CHEMSDT (on or before it = baseline candidate)")
+    change_after_anchor_only: bool = Field(True, description="CHG/PCHG only on records after the anchor date")
+
+    def produces(self) -> set[str]:
+        return {self.flag, self.target} | {v for v in (self.change, self.percent_change) if v}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        value = pd.to_numeric(ctx.column(self.value), errors="coerce").to_numpy(dtype=float)
+        date = pd.to_numeric(ctx.column(self.date), errors="coerce").to_numpy(dtype=float)
+        anchor = pd.to_numeric(ctx.column(self.anchor), errors="coerce").to_numpy(dtype=float)
+        order = (pd.to_numeric(ctx.column(self.order), errors="coerce").to_numpy(dtype=float)
+                 if self.order else np.full(len(frame), np.nan))
+        with np.errstate(invalid="ignore"):
+            eligible = ~np.isnan(value) & (date <= anchor)
+        keys = ["USUBJID", *self.by]
+        work = frame[keys].copy()
+        work["_D"], work["_O"], work["_POS"] = date, np.nan_to_num(order, nan=-np.inf), np.arange(len(frame))
+        chosen = (work[eligible].sort_values(["_D", "_O", "_POS"], kind="mergesort")
+                  .groupby(keys, sort=False)["_POS"].last().to_numpy())
+        is_base = np.zeros(len(frame), dtype=bool)
+        is_base[chosen] = True
+        frame[self.flag] = flag_series(is_base, frame.index).to_numpy()
+        base_rows = work.iloc[chosen][keys].assign(_B=value[chosen])
+        base = work[keys].merge(base_rows, on=keys, how="left")["_B"].to_numpy(dtype=float)
+        frame[self.target] = base
+        with np.errstate(invalid="ignore", divide="ignore"):
+            post = (date > anchor) if self.change_after_anchor_only else np.ones(len(frame), dtype=bool)
+            if self.change:
+                frame[self.change] = np.where(post, value - base, np.nan)
+            if self.percent_change:
+                frame[self.percent_change] = np.where(post & (base != 0), (value - base) / base * 100, np.nan)
+
+
+class Criterion(Params):
+    paramcd: str
+    operator: Literal["lt", "le", "gt", "ge"]
+    value: float
+    text: str = Field(max_length=200, description="CRITy text, e.g. 'ANC < 0.5 x10^9/L'")
+
+
+OPERATORS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge}
+
+
+@register_adam_derivation("criterion_flag", "CRITy text and CRITyFL (Y/N) per parameter from a threshold in the spec; "
+                                            "parameters without a criterion get neither")
+class CriterionFlag(AdamDerivation):
+    derive: Literal["criterion_flag"]
+    target: str = Field(description="the flag, e.g. CRIT1FL")
+    text: str = Field(description="the criterion text variable, e.g. CRIT1")
+    value: str = "AVAL"
+    param: str = "PARAMCD"
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_each(self) -> "CriterionFlag":
+        codes = [c.paramcd for c in self.criteria]
+        if len(codes) != len(set(codes)):
+            raise ValueError("one criterion per parameter (use another CRITy for a second threshold)")
+        return self
+
+    def produces(self) -> set[str]:
+        return {self.target, self.text}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        value = pd.to_numeric(ctx.column(self.value), errors="coerce").to_numpy(dtype=float)
+        param = ctx.column(self.param).astype("string").to_numpy()
+        flag = pd.Series(pd.NA, index=frame.index, dtype="string")
+        text = pd.Series(pd.NA, index=frame.index, dtype="string")
+        for crit in self.criteria:
+            rows = param == crit.paramcd
+            rows = np.asarray(pd.Series(rows).fillna(False), dtype=bool)
+            text[rows] = crit.text
+            known = rows & ~np.isnan(value)
+            with np.errstate(invalid="ignore"):
+                met = OPERATORS[crit.operator](value, crit.value)
+            flag[known & met] = "Y"
+            flag[known & ~met] = "N"
+        frame[self.target] = flag.to_numpy()
+        frame[self.text] = text.to_numpy()

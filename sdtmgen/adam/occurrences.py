@@ -1,0 +1,139 @@
+"""Occurrence flags (OCCDS): treatment emergence, relationship, term/category flags, DLT."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_series, register_adam_derivation
+
+
+def _text(values: pd.Series, ignore_case: bool) -> pd.Series:
+    text = values.astype("string").str.strip()
+    return text.str.upper() if ignore_case else text
+
+
+@register_adam_derivation("treatment_emergent", "Y when the event starts on or after the first treatment date "
+                                                "(optionally up to N days after the last); a missing start counts "
+                                                "as emergent when 'missing_start' says so")
+class TreatmentEmergent(AdamDerivation):
+    derive: Literal["treatment_emergent"]
+    target: str = "TRTEMFL"
+    start: str = "ASTDT"
+    reference: str = "TRTSDT"
+    end_reference: Optional[str] = Field(None, description="e.g. TRTEDT; with days_after, the emergence window end")
+    days_after: Optional[int] = Field(None, ge=0)
+    missing_start: Literal["emergent", "not_emergent"] = "emergent"
+
+    @model_validator(mode="after")
+    def _pair(self) -> "TreatmentEmergent":
+        if (self.end_reference is None) != (self.days_after is None):
+            raise ValueError("end_reference and days_after go together")
+        return self
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        start = pd.to_numeric(ctx.column(self.start), errors="coerce").to_numpy(dtype=float)
+        ref = pd.to_numeric(ctx.column(self.reference), errors="coerce").to_numpy(dtype=float)
+        treated = ~np.isnan(ref)
+        with np.errstate(invalid="ignore"):
+            hit = treated & (start >= ref)
+            if self.end_reference is not None:
+                end = pd.to_numeric(ctx.column(self.end_reference), errors="coerce").to_numpy(dtype=float)
+                hit &= start <= end + self.days_after
+        if self.missing_start == "emergent":
+            hit |= treated & np.isnan(start)
+        frame[self.target] = flag_series(hit, frame.index).to_numpy()
+
+
+@register_adam_derivation("relatedness", "analysis relationship: 'related' when the collected causality is in the "
+                                         "list of related terms, else 'not related'")
+class Relatedness(AdamDerivation):
+    derive: Literal["relatedness"]
+    target: str = "AREL"
+    source: str = "AEREL"
+    related: list[str] = Field(min_length=1, description="collected values that count as related")
+    related_value: str = "RELATED"
+    not_related_value: str = "NOT RELATED"
+    missing_as: Literal["related", "not_related", "missing"] = "related"
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        text = _text(ctx.column(self.source), True)
+        related = text.isin([r.upper() for r in self.related]).fillna(False).to_numpy(dtype=bool)
+        missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
+        out = pd.Series(np.where(related, self.related_value, self.not_related_value), index=frame.index,
+                        dtype="string")
+        if self.missing_as == "related":
+            out[missing] = self.related_value
+        elif self.missing_as == "missing":
+            out[missing] = pd.NA
+        frame[self.target] = out.to_numpy()
+
+
+@register_adam_derivation("term_flag", "Y when a coded term (PT, SOC, ...) is in a list, e.g. febrile neutropenia, "
+                                       "infections, the bleeding terms")
+class TermFlag(AdamDerivation):
+    derive: Literal["term_flag"]
+    target: str
+    variable: str
+    values: list[str] = Field(min_length=1)
+    ignore_case: bool = True
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        wanted = [v.strip().upper() if self.ignore_case else v.strip() for v in self.values]
+        hit = _text(ctx.column(self.variable), self.ignore_case).isin(wanted).fillna(False).to_numpy(dtype=bool)
+        frame[self.target] = flag_series(hit, frame.index).to_numpy()
+
+
+class Fallback(Params):
+    """DLT criteria used when the investigator's assessment was not collected for an event."""
+
+    grade: str = Field("ATOXGR", description="toxicity grade variable (text 1-5)")
+    min_grade: int = Field(ge=1, le=5)
+    term: str = "AEDECOD"
+    exclude_terms: list[str] = Field(default_factory=list, description="never DLTs (e.g. expected cytopenias)")
+
+
+@register_adam_derivation("dlt_flag", "DLT: starts within the DLT window (relative day in [from_day, to_day]), "
+                                      "related, and the investigator says DLT where assessed (else the fallback "
+                                      "criteria, if any)")
+class DltFlag(AdamDerivation):
+    derive: Literal["dlt_flag"]
+    target: str = "DLTFL"
+    day: str = Field("ASTDY", description="relative day from the infusion (infusion day = day 1)")
+    from_day: int = 1
+    to_day: int
+    related: str = "AREL"
+    related_value: str = "RELATED"
+    assessment: Optional[str] = Field("AEDLT", description="investigator's DLT assessment (e.g. from SUPPAE)")
+    assessment_yes: str = "Y"
+    when_not_assessed: Optional[Fallback] = Field(None, description="no fallback: unassessed events are not DLTs")
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        day = pd.to_numeric(ctx.column(self.day), errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            in_window = (day >= self.from_day) & (day <= self.to_day)
+        related = (_text(ctx.column(self.related), True) == self.related_value.upper()).fillna(False)
+        candidate = in_window & related.to_numpy(dtype=bool)
+        if self.assessment is not None:
+            said = _text(ctx.column(self.assessment), True)
+            assessed = (said.notna() & (said != "")).to_numpy(dtype=bool)
+            yes = (said == self.assessment_yes.upper()).fillna(False).to_numpy(dtype=bool)
+        else:
+            assessed = np.zeros(len(frame), dtype=bool)
+            yes = assessed.copy()
+        dlt = candidate & assessed & yes
+        if self.when_not_assessed is not None:
+            fb = self.when_not_assessed
+            grade = pd.to_numeric(ctx.column(fb.grade), errors="coerce").to_numpy(dtype=float)
+            excluded = _text(ctx.column(fb.term), True).isin([t.upper() for t in fb.exclude_terms])
+            with np.errstate(invalid="ignore"):
+                meets = (grade >= fb.min_grade) & ~excluded.fillna(False).to_numpy(dtype=bool)
+            dlt |= candidate & ~assessed & meets
+        frame[self.target] = flag_series(dlt, frame.index).to_numpy()

@@ -1,0 +1,144 @@
+"""Assembling records: take SDTM records, add subject-level variables, SUPP-- qualifiers, constants, --SEQ."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation
+from sdtmgen.conditions import Condition
+from sdtmgen.errors import SpecError
+from sdtmgen.sdtm.derivations.sequence import sort_by_keys
+
+
+@register_adam_derivation("source_records", "the dataset's records: one per record of an SDTM (or ADaM) dataset, "
+                                            "optionally filtered, with variables copied or renamed")
+class SourceRecords(AdamDerivation):
+    derive: Literal["source_records"]
+    dataset: str = Field(description="SDTM domain (or ADaM dataset) the records come from")
+    where: Optional[Condition] = None
+    variables: list[str] = Field(default_factory=list, description="copied with the same name")
+    rename: dict[str, str] = Field(default_factory=dict, description="new name -> variable of the source")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "SourceRecords":
+        twice = sorted(set(self.variables) & set(self.rename))
+        if twice:
+            raise ValueError(f"both copied and renamed: {twice}")
+        return self
+
+    def produces(self) -> set[str]:
+        return set(self.variables) | set(self.rename)
+
+    def needs(self) -> set[tuple[str, str]]:
+        read = set(self.variables) | set(self.rename.values()) | {"USUBJID"}
+        if self.where is not None:
+            read |= self.where.columns()
+        return {(self.dataset, v) for v in read}
+
+    def creates_records(self) -> bool:
+        return True
+
+    def apply(self, ctx: AdamContext) -> None:
+        source = ctx.source(self.dataset)
+        if self.where is not None:
+            source = source[self.where.evaluate(source)]
+        out = pd.DataFrame(index=range(len(source)))
+        for name in ["USUBJID", *self.variables]:
+            out[name] = source[name].to_numpy()
+        for target, name in self.rename.items():
+            out[target] = source[name].to_numpy()
+        ctx.frame = out
+
+
+@register_adam_derivation("merge_subject", "subject-level variables of another dataset (usually ADSL) on every record")
+class MergeSubject(AdamDerivation):
+    derive: Literal["merge_subject"]
+    dataset: str = "ADSL"
+    variables: list[str] = Field(min_length=1)
+
+    def produces(self) -> set[str]:
+        return set(self.variables)
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(self.dataset, v) for v in self.variables} | {(self.dataset, "USUBJID")}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        for name in self.variables:
+            frame[name] = ctx.subject_values(self.dataset, name).to_numpy()
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """Values as SUPP-- IDVARVAL text: integral numbers without '.0'."""
+    if pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        whole = numbers.notna() & (numbers == numbers.round())
+        text = numbers.astype("string")
+        text[whole] = numbers[whole].astype("int64").astype("string")
+        return text
+    return values.astype("string").str.strip()
+
+
+@register_adam_derivation("supp_qualifier", "a supplemental qualifier (SUPP-- QNAM) as a variable, "
+                                            "matched on USUBJID and IDVAR/IDVARVAL")
+class SuppQualifier(AdamDerivation):
+    derive: Literal["supp_qualifier"]
+    target: str
+    dataset: str = Field(description="the SUPP-- dataset, e.g. SUPPAE")
+    qnam: str
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(self.dataset, v) for v in ("USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL")}
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        supp = ctx.source(self.dataset)
+        supp = supp[supp["QNAM"].astype("string") == self.qnam]
+        value = pd.Series(pd.NA, index=frame.index, dtype="string")
+        for idvar, rows in supp.groupby(supp["IDVAR"].astype("string"), sort=True):
+            if idvar not in frame.columns:
+                raise SpecError(f"ADaM {ctx.name}: {self.dataset} QNAM {self.qnam} is linked by {idvar}, "
+                                f"which is not a variable of {ctx.name} (copy it in source_records)")
+            table = pd.Series(rows["QVAL"].astype("string").to_numpy(),
+                              index=pd.MultiIndex.from_arrays([rows["USUBJID"].astype("string"),
+                                                               rows["IDVARVAL"].astype("string").str.strip()]))
+            table = table[~table.index.duplicated(keep="first")]
+            keys = pd.MultiIndex.from_arrays([frame["USUBJID"].astype("string"), _id_text(frame[idvar])])
+            found = table.reindex(keys).to_numpy()
+            mask = pd.notna(found)
+            value[mask] = found[mask]
+        frame[self.target] = value.to_numpy()
+
+
+@register_adam_derivation("constant", "variables with one value on every record (e.g. SRCDOM, ADURU)")
+class Constant(AdamDerivation):
+    derive: Literal["constant"]
+    values: dict[str, Union[str, float]] = Field(min_length=1)
+
+    def produces(self) -> set[str]:
+        return set(self.values)
+
+    def apply(self, ctx: AdamContext) -> None:
+        frame = ctx.frame
+        for name, value in self.values.items():
+            if isinstance(value, str):
+                frame[name] = pd.Series(value, index=frame.index, dtype="string")
+            else:
+                frame[name] = np.full(len(frame), float(value))
+
+
+@register_adam_derivation("seq", "sequence number 1..n within subject, in the dataset's key order")
+class Seq(AdamDerivation):
+    derive: Literal["seq"]
+    target: str
+    by: str = "USUBJID"
+
+    def apply(self, ctx: AdamContext) -> None:
+        keys = [k for k in ctx.dataset.keys if k != self.target]
+        frame = sort_by_keys(ctx.frame, keys)
+        frame[self.target] = (frame.groupby(self.by, sort=False).cumcount() + 1).astype("float64")
+        ctx.frame = frame
