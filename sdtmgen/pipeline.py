@@ -11,6 +11,9 @@ from typing import Callable
 import pandas as pd
 
 from sdtmgen import __version__
+from sdtmgen.adam.build import build_adam, validate_adam
+from sdtmgen.dataset_json import write_dataset_json
+from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding
 from sdtmgen.output import atomic_folder
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
@@ -100,9 +103,34 @@ def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findi
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
+#: --format choices -> the files written per dataset
+FORMATS = {"xpt": ("xpt",), "dataset-json": ("dataset-json",), "ndjson": ("ndjson",),
+           "all": ("xpt", "dataset-json", "ndjson")}
+
+
+def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
+                  standard: str, say: Progress) -> list[Finding]:
+    """Write every dataset of one package (sdtm/, adam/) in the chosen formats, then its define.xml."""
+    kinds = FORMATS[formats]
+    for name in sorted(datasets):
+        dspec, stem = specs[name], folder / name.lower()
+        say(f"writing {name.lower()}")
+        if "xpt" in kinds:
+            write_xpt(stem.with_suffix(".xpt"), datasets[name], dataset_name=name, dataset_label=dspec.label,
+                      variables=xpt_variables(dspec))
+        for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
+            if kind in kinds:
+                write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
+                                   standard=standard, ndjson=kind == "ndjson")
+    say(f"writing {folder.name}/define.xml")
+    return write_define_package(folder, spec, datasets, specs, None, standard)
+
+
 def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output",
-          progress: Progress | None = None) -> BuildSummary:
+          progress: Progress | None = None, formats: str = "xpt") -> BuildSummary:
     say = progress or (lambda _msg: None)
+    if formats not in FORMATS:
+        raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
     say("loading spec")
     spec = load_spec(spec_folder)
     raw_folder = resolve_raw(spec, raw)
@@ -113,14 +141,25 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
+    say("deriving ADaM")
+    adam = build_adam(spec, result.datasets)
+    findings += validate_adam(adam, spec.terminology)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
     out = Path(out)
     with atomic_folder(out) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
-        for name in sorted(result.datasets):
-            say(f"writing {name.lower()}.xpt")
-            dspec = result.specs[name]
-            write_xpt(sdtm / f"{name.lower()}.xpt", result.datasets[name], dataset_name=name,
-                      dataset_label=dspec.label, variables=xpt_variables(dspec))
+        findings += write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
+        if adam.datasets:
+            adam_folder = work / "adam"
+            adam_folder.mkdir()
+            findings += write_package(adam_folder, spec, adam.datasets, adam.specs, formats, "ADaMIG", say)
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:  # define.xml disagrees with the files written: keep the previous output
+            raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
         write_reports(work, spec, raw_folder, result, findings)
-    return BuildSummary(out=out, records={n: len(f) for n, f in sorted(result.datasets.items())}, findings=findings)
+    records = {n: len(f) for n, f in sorted(result.datasets.items())}
+    records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
+    return BuildSummary(out=out, records=records, findings=findings)
