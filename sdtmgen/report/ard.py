@@ -1,0 +1,132 @@
+"""The analysis results dataset (ARD): one row per statistic, long form (pharmaverse cards style).
+
+Columns: ``outcome`` (measure number), ``analysis`` (id of one table block) and its label,
+``group1``/``group1_level`` (dose group or the overall level), optional ``group2``/``group2_level``
+(e.g. SOC above PT), ``variable``/``variable_level`` with a readable ``variable_label``,
+``context`` (categorical, continuous, survival, dlt, mtd), ``stat_name``, ``stat_label``,
+``stat`` (the value, fixed formatting: integers as such, other numbers with 6 decimals, text as is,
+missing empty) and ``stat_fmt`` (the value as a table shows it).
+
+Rows are sorted by outcome, then the order the analyses were added, then dose group (by dose level,
+overall last), then the order within the analysis, so two builds give identical bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["outcome", "analysis", "analysis_label", "group1", "group1_level", "group2", "group2_level",
+           "variable", "variable_level", "variable_label", "context", "stat_name", "stat_label", "stat", "stat_fmt"]
+
+STAT_LABELS = {
+    "n": "n", "N": "N", "pct": "%", "n_events": "Events (records)",
+    "n_subjects": "Subjects with an episode", "n_episodes": "Episodes", "mean": "Mean", "sd": "SD",
+    "median": "Median", "min": "Min", "max": "Max", "n_cut": "Episodes cut at window end",
+    "n_risk": "Subjects at risk", "events": "Recovered (events)", "censored": "Censored",
+    "estimate": "Estimate", "conf.low": "CI lower", "conf.high": "CI upper",
+    "decision": "3+3 decision", "rule": "Rule", "reason": "Reason", "mtd": "MTD",
+}
+
+# digits shown in tables (stat_fmt); the stat column always keeps 6
+DISPLAY_DIGITS = {"pct": 1, "mean": 1, "sd": 2, "median": 1, "min": 0, "max": 0,
+                  "estimate": 3, "conf.low": 3, "conf.high": 3}
+
+
+def _missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def format_stat(value: Any) -> str:
+    """The value in the ``stat`` column: deterministic text."""
+    if _missing(value):
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "Y" if value else "N"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if math.isinf(value):
+            return "Inf" if value > 0 else "-Inf"
+        text = f"{float(value):.6f}"
+        return "0.000000" if text == "-0.000000" else text
+    return str(value)
+
+
+def round_half_up(value: float, digits: int) -> str:
+    """Fixed-point text rounded half away from zero (5.25 -> 5.3, as tables are read), via the shortest repr."""
+    quantum = Decimal(1).scaleb(-digits)
+    text = str(Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP))
+    return text[1:] if text.startswith("-") and Decimal(text) == 0 else text
+
+
+def format_display(stat_name: str, value: Any, context: str = "", digits: int | None = None) -> str:
+    """The value as a reader sees it (``stat_fmt``): NE for a KM quantity that is not estimable."""
+    if _missing(value) or (isinstance(value, float) and math.isinf(value)):
+        return "NE" if context == "survival" else ""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return round_half_up(value, DISPLAY_DIGITS.get(stat_name, 1) if digits is None else digits)
+    return str(value)
+
+
+@dataclass
+class Ard:
+    """Collects ARD rows; ``frame()`` returns them sorted and formatted."""
+
+    groups: list[str]
+    overall: str
+    group_variable: str = "TRT01P"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    _analyses: dict[tuple[int, str], int] = field(default_factory=dict)
+
+    def add(self, outcome: int, analysis: str, analysis_label: str, level: str, variable: str,
+            stat_name: str, value: Any, *, variable_level: str = "", variable_label: str = "",
+            context: str = "categorical", stat_label: str | None = None, group2: str = "",
+            group2_level: str = "", digits: int | None = None) -> None:
+        key = (outcome, analysis)
+        self._analyses.setdefault(key, len(self._analyses))
+        levels = [*self.groups, self.overall]
+        self.rows.append({
+            "outcome": outcome, "analysis": analysis, "analysis_label": analysis_label,
+            "group1": self.group_variable, "group1_level": level, "group2": group2, "group2_level": group2_level,
+            "variable": variable, "variable_level": variable_level, "variable_label": variable_label or variable,
+            "context": context, "stat_name": stat_name,
+            "stat_label": stat_label if stat_label is not None else STAT_LABELS.get(stat_name, stat_name),
+            "stat": format_stat(value), "stat_fmt": format_display(stat_name, value, context, digits),
+            "_a": self._analyses[key], "_g": levels.index(level) if level in levels else len(levels),
+            "_s": len(self.rows),
+        })
+
+    def add_proportion(self, outcome: int, analysis: str, analysis_label: str, level: str, variable: str,
+                       n: int, denominator: int, *, variable_level: str = "Y", variable_label: str = "",
+                       group2: str = "", group2_level: str = "", events: int | None = None) -> None:
+        common = dict(variable_level=variable_level, variable_label=variable_label, group2=group2,
+                      group2_level=group2_level)
+        pct = 100.0 * n / denominator if denominator else float("nan")
+        self.add(outcome, analysis, analysis_label, level, variable, "n", int(n), **common)
+        self.add(outcome, analysis, analysis_label, level, variable, "N", int(denominator), **common)
+        self.add(outcome, analysis, analysis_label, level, variable, "pct", pct, **common)
+        if events is not None:
+            self.add(outcome, analysis, analysis_label, level, variable, "n_events", int(events), **common)
+
+    def frame(self) -> pd.DataFrame:
+        if not self.rows:
+            return pd.DataFrame(columns=COLUMNS)
+        frame = pd.DataFrame(self.rows)
+        frame = frame.sort_values(["outcome", "_a", "_g", "_s"], kind="stable")
+        return frame[COLUMNS].reset_index(drop=True)
+
+
+def write_ard(frame: pd.DataFrame, path: Path) -> None:
+    frame[COLUMNS].astype(str).to_csv(path, index=False, lineterminator="\n", encoding="utf-8")

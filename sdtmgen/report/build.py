@@ -1,0 +1,114 @@
+"""The report folder: ard.csv, report.html and plots/*.png from the ADaM datasets.
+
+``make_report`` computes everything in memory; ``write_report`` writes it into a folder (the
+build's atomic output folder, or the ``sdtmgen report`` target).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+
+from sdtmgen.report import dlt, durations, incidence, km, plots
+from sdtmgen.report.ard import Ard, write_ard
+from sdtmgen.report.config import ReportConfig
+from sdtmgen.report.data import Inputs, prepare
+from sdtmgen.report.html import Figure, render
+
+DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM")
+
+
+@dataclass
+class Report:
+    ard: pd.DataFrame
+    html: str
+    figures: list[Figure] = field(default_factory=list)
+    mtd: dlt.MtdResult | None = None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "x"
+
+
+def populations(inputs: Inputs) -> pd.DataFrame:
+    rows = []
+    for level in inputs.levels:
+        members = inputs.members(level)
+        rows.append({"Group": level, "Safety population": len(members),
+                     "DLT-evaluable": int(members["DLTEVL"].sum())})
+    return pd.DataFrame(rows)
+
+
+def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
+    ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable)
+    figures: list[Figure] = []
+    counts: list[dlt.DoseCount] | None = None
+    mtd_outcome = cfg.outcome("mtd")
+    mtd = None
+    for o in sorted(cfg.outcomes, key=lambda x: (x.kind == "mtd", x.number)):
+        if o.kind == "ae_summary":
+            incidence.ae_summary(ard, inputs, o)
+        elif o.kind == "dlt":
+            counts = dlt.dlt_table(ard, inputs, o, mtd_outcome.rules if mtd_outcome else None)
+        elif o.kind == "mtd":
+            mtd = dlt.mtd_table(ard, inputs, o, counts or [])
+        elif o.kind == "recovery":
+            fits = km.recovery(ard, inputs, o)
+            for paramcd, by_level in (fits.items() if draw else ()):
+                title = next(r["analysis_label"] for r in ard.rows if r["analysis"] == paramcd and r["outcome"] == o.number)
+                figures.append(Figure(o.number, f"km_{_slug(paramcd)}.png", f"Kaplan-Meier: {title}",
+                                      plots.km_plot(title, by_level, inputs.groups, cfg)))
+        elif o.kind == "event_incidence":
+            incidence.event_incidence(ard, inputs, o, cfg)
+        elif o.kind == "episode_duration":
+            durations.episode_duration(ard, inputs, o, cfg)
+        elif o.kind == "lab_incidence":
+            incidence.lab_incidence(ard, inputs, o, cfg)
+        elif o.kind == "subject_flags":
+            incidence.subject_flags(ard, inputs, o)
+    bc = cfg.plots.blood_counts
+    if bc is not None and draw:
+        fn = (durations.episodes(inputs, bc.febrile_neutropenia_flag, cfg,
+                                 _gap_of(cfg, bc.febrile_neutropenia_flag))
+              if bc.febrile_neutropenia_flag else None)
+        order = {g: i for i, g in enumerate(inputs.groups, start=1)}
+        for level in inputs.groups:
+            figures.append(Figure(None, f"blood_counts_group{order[level]}.png",
+                                  f"{level}: {', '.join(p.label for p in bc.panels)} by subject, "
+                                  f"days {cfg.window.first_day}-{cfg.window.last_day}",
+                                  plots.blood_count_plot(level, inputs, cfg, fn)))
+    return ard, figures, mtd
+
+
+def _gap_of(cfg: ReportConfig, flag: str) -> int:
+    """The merge gap of the duration outcome of this flag (episodes drawn as the table counts them)."""
+    match = next((o for o in cfg.outcomes if o.kind == "episode_duration" and o.flag == flag), None)
+    return match.merge_gap_days if match else 0
+
+
+def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitle: str = "",
+                draw: bool = True) -> Report:
+    """Everything in memory; ``draw=False`` skips the figures (the ARD is the same)."""
+    inputs = prepare(datasets, cfg)
+    ard, figures, mtd = compute(inputs, cfg, draw)
+    frame = ard.frame()
+    outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
+    indent = frozenset(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt"))
+    page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
+                  indent=indent)
+    return Report(ard=frame, html=page, figures=figures, mtd=mtd)
+
+
+def write_report(folder: Path, report: Report) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_ard(report.ard, folder / "ard.csv")
+    (folder / "report.html").write_text(report.html, encoding="utf-8", newline="\n")
+    plot_dir = folder / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    for fig in report.figures:
+        (plot_dir / fig.name).write_bytes(fig.png)

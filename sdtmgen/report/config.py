@@ -1,0 +1,223 @@
+"""The report configuration (``specs/report.yaml``) as pydantic models.
+
+Everything study-specific the results need lives here: which ADaM variables and PARAMCDs feed
+which outcome measure, the chemotherapy-day window, the 3+3 rule numbers, what the plots show.
+Thresholds that define an event (ANC < 0.5, the bleeding term list, ...) are ADaM's business and
+reach the report only through ADaM flags and parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FILE = "report.yaml"
+VAR = r"^[A-Z][A-Z0-9_]{0,7}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Groups(Strict):
+    variable: str = Field("TRT01P", pattern=VAR, description="ADSL dose group (text)")
+    order_variable: str = Field("TRT01PN", pattern=VAR, description="ADSL numeric dose level, orders the groups")
+    overall: str = Field("Overall", min_length=1, description="group1_level of the all-groups rows")
+
+
+class Populations(Strict):
+    safety: str = Field("SAFFL", pattern=VAR, description="ADSL flag of the denominator population")
+    dlt_evaluable: str = Field("DLTEVLFL", pattern=VAR)
+
+
+class DayWindow(Strict):
+    """Days counted from an ADSL anchor date (day 1 = the anchor), inclusive."""
+
+    anchor: str = Field("CHEMSDT", pattern=VAR, description="ADSL date variable of day 1")
+    first_day: int = 1
+    last_day: int = 42
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DayWindow":
+        if self.last_day < self.first_day:
+            raise ValueError("last_day is before first_day")
+        return self
+
+
+class AeWindow(Strict):
+    flag: str = Field(pattern=VAR, description="ADAE window flag, e.g. AWIN28FL")
+    label: str
+
+
+class _Outcome(Strict):
+    number: int = Field(ge=1, description="outcome measure number (registration record)")
+    title: str
+    note: str = ""
+
+
+class AeSummary(_Outcome):
+    """Subjects with AEs and SAEs: any, by worst CTCAE grade, grade >= severe, by SOC and PT."""
+
+    kind: Literal["ae_summary"]
+    windows: list[AeWindow] = Field(min_length=1)
+    treatment_emergent: Optional[str] = Field("TRTEMFL", pattern=VAR)
+    serious: str = Field("AESER", pattern=VAR)
+    grade: str = Field("ATOXGR", pattern=VAR)
+    grades: list[str] = Field(default_factory=lambda: ["1", "2", "3", "4", "5"])
+    severe_grade: int = Field(3, description="'severe' = this grade or worse")
+    soc: str = Field("AESOC", pattern=VAR)
+    term: str = Field("AEDECOD", pattern=VAR)
+
+
+class Dlt(_Outcome):
+    """DLT counts among DLT-evaluable subjects and the 3+3 decision, per dose level."""
+
+    kind: Literal["dlt"]
+    flag: str = Field("DLTFL", pattern=VAR, description="ADAE flag of a DLT event")
+    term: str = Field("AEDECOD", pattern=VAR)
+
+
+class ThreePlusThree(Strict):
+    cohort_size: int = Field(3, ge=1, description="fewer evaluable subjects: the cohort is incomplete")
+    expanded_size: int = Field(6, ge=1, description="cohort size after expansion")
+    escalate_max_dlt: int = Field(0, ge=0, description="at most this many DLTs in a cohort: escalate")
+    stop_min_dlt: int = Field(2, ge=1, description="at least this many DLTs: dose too toxic, stop")
+    mtd_max_dlt: int = Field(1, ge=0, description="MTD: at most this many DLTs ...")
+    mtd_min_evaluable: int = Field(6, ge=1, description="... among at least this many evaluable subjects")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ThreePlusThree":
+        if self.expanded_size < self.cohort_size:
+            raise ValueError("expanded_size is smaller than cohort_size")
+        if self.stop_min_dlt <= self.escalate_max_dlt:
+            raise ValueError("stop_min_dlt must be above escalate_max_dlt")
+        return self
+
+
+class Mtd(_Outcome):
+    kind: Literal["mtd"]
+    rules: ThreePlusThree = ThreePlusThree()
+
+
+class Recovery(_Outcome):
+    """Kaplan-Meier time to recovery from ADTTE, one analysis per PARAMCD."""
+
+    kind: Literal["recovery"]
+    paramcds: list[str] = Field(min_length=1)
+    timepoints: list[int] = Field(default_factory=list, description="days at which S(t) is reported")
+    conf_level: float = Field(0.95, gt=0, lt=1)
+
+
+class EventIncidence(_Outcome):
+    """Subjects with at least one ADAE record flagged, starting in the chemotherapy window."""
+
+    kind: Literal["event_incidence"]
+    flag: str = Field(pattern=VAR)
+
+
+class EpisodeDuration(_Outcome):
+    """Durations of episodes of flagged ADAE records: merged, cut at the window end."""
+
+    kind: Literal["episode_duration"]
+    flag: str = Field(pattern=VAR)
+    merge_gap_days: int = Field(0, ge=0, description="episodes with at most this many event-free days between them "
+                                                     "are merged (0 = overlapping or touching: one ends on day d, "
+                                                     "the next starts on d or d+1)")
+
+
+class LabIncidence(_Outcome):
+    """Subjects with at least one ADLB value flagged (e.g. CRIT1FL) in the chemotherapy window."""
+
+    kind: Literal["lab_incidence"]
+    paramcds: list[str] = Field(min_length=1)
+    flag: str = Field("CRIT1FL", pattern=VAR)
+
+
+class Flag(Strict):
+    flag: str = Field(pattern=VAR)
+    label: str
+
+
+class SubjectFlags(_Outcome):
+    """Subjects with ADSL flags = "Y" (transfusion, anti-infective use)."""
+
+    kind: Literal["subject_flags"]
+    flags: list[Flag] = Field(min_length=1)
+
+
+Outcome = Annotated[Union[AeSummary, Dlt, Mtd, Recovery, EventIncidence, EpisodeDuration, LabIncidence,
+                          SubjectFlags], Field(discriminator="kind")]
+
+
+class TransfusionType(Strict):
+    value: str = Field(description="value of type_variable")
+    label: str
+    panel: Optional[str] = Field(None, description="PARAMCD of the panel it is marked on (all panels if empty)")
+    color: str = "tab:red"
+
+
+class Transfusions(Strict):
+    category: str = Field("BLOOD TRANSFUSION", description="CM CMCAT of transfusions")
+    date: str = Field("CMSTDTC", pattern=VAR)
+    type_variable: str = Field("CMCLASCD", pattern=VAR)
+    types: list[TransfusionType] = Field(default_factory=list)
+
+
+class CountPanel(Strict):
+    paramcd: str
+    label: str
+    log_scale: bool = False
+
+
+class BloodCounts(Strict):
+    panels: list[CountPanel] = Field(min_length=1)
+    flag: Optional[str] = Field("CRIT1FL", description="ADLB flag drawn as filled red points")
+    febrile_neutropenia_flag: Optional[str] = Field("FNFL", description="ADAE flag of the shaded episodes")
+    febrile_neutropenia_label: str = "Febrile neutropenia"
+    transfusions: Transfusions = Transfusions()
+
+
+class Plots(Strict):
+    dpi: int = Field(100, ge=50, le=300)
+    km_width: float = 6.0
+    km_height: float = 4.0
+    blood_counts: Optional[BloodCounts] = None
+    embed: bool = Field(True, description="embed PNGs in report.html (else link plots/*.png)")
+
+
+class ReportConfig(Strict):
+    title: str
+    groups: Groups = Groups()
+    populations: Populations = Populations()
+    window: DayWindow = DayWindow()
+    ae_day: str = Field("CADY", pattern=VAR, description="ADAE day counted from the window anchor")
+    lab_day: str = Field("ADY", pattern=VAR, description="ADLB day counted from the window anchor")
+    last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
+    outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
+    plots: Plots = Plots()
+
+    @model_validator(mode="after")
+    def _unique(self) -> "ReportConfig":
+        numbers = [o.number for o in self.outcomes]
+        dupes = sorted({n for n in numbers if numbers.count(n) > 1})
+        if dupes:
+            raise ValueError(f"outcome numbers listed twice: {dupes}")
+        kinds = [o.kind for o in self.outcomes]
+        if "mtd" in kinds and "dlt" not in kinds:
+            raise ValueError("an 'mtd' outcome needs a 'dlt' outcome (the DLT flag)")
+        return self
+
+    def outcome(self, kind: str):
+        return next((o for o in self.outcomes if o.kind == kind), None)
+
+
+def load_report_config(spec_folder: str | Path) -> ReportConfig | None:
+    """``<spec>/report.yaml`` or None when the study has no report configuration."""
+    from sdtmgen.spec.loader import load_model
+
+    path = Path(spec_folder) / FILE
+    if not path.is_file():
+        return None
+    return load_model(path, ReportConfig, key="report")

@@ -1,0 +1,96 @@
+"""Episode durations of one ADAE category (febrile neutropenia, infection, bleeding).
+
+Records of a subject flagged for the category are merged into episodes when they overlap, touch
+(one ends on day d, the next starts on d + 1) or leave at most ``merge_gap_days`` event-free days
+between them (default 0).
+An episode without an end, or ending after the window end (day ``last_day`` from the anchor, or the
+subject's last contact if earlier), is cut there and flagged ``CUT``. Only episodes starting on
+window days are kept (the incidence counts records starting there, so the two agree except for a
+record that merges into an episode begun before day ``first_day``).
+Duration = end - start + 1 days.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sdtmgen.report.ard import Ard
+from sdtmgen.report.config import EpisodeDuration, ReportConfig
+from sdtmgen.report.data import Inputs, is_y, relative_day
+
+EPISODE_COLUMNS = ["USUBJID", "GROUP", "START", "END", "START_DAY", "END_DAY", "DURATION", "CUT", "RECORDS"]
+
+
+def merge_episodes(records: pd.DataFrame, gap: int) -> pd.DataFrame:
+    """Merge one category's records per subject.
+
+    ``records``: USUBJID, START, END (SAS dates; END NaN = ongoing). Returns USUBJID, START, END
+    (NaN when an ongoing record is part of the episode) and RECORDS (how many were merged).
+    """
+    out: list[dict] = []
+    frame = records.dropna(subset=["START"]).sort_values(["USUBJID", "START", "END"], kind="stable")
+    for usubjid, rows in frame.groupby("USUBJID", sort=True):
+        current: dict | None = None
+        for start, end in zip(rows["START"].to_numpy(float), rows["END"].to_numpy(float)):
+            end = math.inf if math.isnan(end) else max(end, start)
+            if current is not None and start <= current["END"] + 1 + gap:
+                current["END"] = max(current["END"], end)
+                current["RECORDS"] += 1
+                continue
+            if current is not None:
+                out.append(current)
+            current = {"USUBJID": usubjid, "START": start, "END": end, "RECORDS": 1}
+        if current is not None:
+            out.append(current)
+    merged = pd.DataFrame(out, columns=["USUBJID", "START", "END", "RECORDS"])
+    merged["END"] = merged["END"].replace(math.inf, np.nan)
+    return merged
+
+
+def episodes(inputs: Inputs, flag: str, cfg: ReportConfig, gap: int) -> pd.DataFrame:
+    """Merged, window-cut episodes of the safety population for one ADAE flag."""
+    ae = inputs.group_of(inputs.adae)
+    ae = ae[is_y(ae[flag])]
+    records = pd.DataFrame({"USUBJID": ae["USUBJID"].to_numpy(),
+                            "START": pd.to_numeric(ae["ASTDT"], errors="coerce").to_numpy(float),
+                            "END": pd.to_numeric(ae["AENDT"], errors="coerce").to_numpy(float)})
+    merged = merge_episodes(records, gap).merge(inputs.subjects, on="USUBJID", how="inner")
+    start_day = relative_day(merged["START"], merged["ANCHOR"])
+    keep = (start_day >= cfg.window.first_day) & (start_day <= cfg.window.last_day)
+    merged = merged[keep].copy()
+    limit = merged["WEND"].to_numpy(float)
+    end = merged["END"].to_numpy(float)
+    cut = np.isnan(end) | (end > limit)
+    merged["END"] = np.where(cut, np.fmax(limit, merged["START"].to_numpy(float)), end)
+    merged["CUT"] = cut
+    merged["START_DAY"] = relative_day(merged["START"], merged["ANCHOR"])
+    merged["END_DAY"] = relative_day(merged["END"], merged["ANCHOR"])
+    merged["DURATION"] = merged["END"] - merged["START"] + 1
+    return merged[EPISODE_COLUMNS].sort_values(["USUBJID", "START"], kind="stable").reset_index(drop=True)
+
+
+def episode_duration(ard: Ard, inputs: Inputs, outcome: EpisodeDuration, cfg: ReportConfig) -> pd.DataFrame:
+    eps = episodes(inputs, outcome.flag, cfg, outcome.merge_gap_days)
+    analysis = f"{outcome.flag}.DURATION"
+    merge = ("overlapping or touching records merged" if not outcome.merge_gap_days else
+             f"records with <= {outcome.merge_gap_days} event-free day(s) between them merged")
+    label = (f"{outcome.title} (episodes starting on days {cfg.window.first_day}-{cfg.window.last_day}, "
+             f"{merge}, cut at day {cfg.window.last_day})")
+    for level in inputs.levels:
+        members = inputs.members(level)
+        rows = eps[eps["USUBJID"].isin(members["USUBJID"])]
+        d = rows["DURATION"].astype(float)
+        stats = {
+            "n_subjects": int(rows["USUBJID"].nunique()), "n": int(len(rows)),
+            "mean": d.mean() if len(d) else float("nan"), "median": d.median() if len(d) else float("nan"),
+            "min": d.min() if len(d) else float("nan"), "max": d.max() if len(d) else float("nan"),
+            "n_cut": int(rows["CUT"].sum()),
+        }
+        for name, value in stats.items():
+            ard.add(outcome.number, analysis, label, level, "DURATION", name, value,
+                    variable_label="Episode duration (days)", context="continuous",
+                    stat_label={"n": "n (episodes)"}.get(name))
+    return eps

@@ -1,0 +1,147 @@
+"""The one-page HTML report: a table per analysis (made from the ARD rows), the figures.
+
+Every piece of text (spec titles, data values, subject ids) goes through ``html.escape``.
+No timestamp is written, so the page is byte-stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sdtmgen import __version__
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; line-height: 1.35; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; border-bottom: 1px solid #ccc; margin-top: 2em; }
+h3 { font-size: 1em; margin-bottom: .3em; }
+table { border-collapse: collapse; margin: .4em 0 1em; font-size: .85em; }
+th, td { border: 1px solid #ccc; padding: .2em .6em; text-align: right; vertical-align: top; }
+th:first-child, td:first-child { text-align: left; }
+td.text { text-align: left; max-width: 22em; }
+td.sub { padding-left: 1.8em; }
+thead th { background: #f2f2f2; }
+.note { color: #555; font-size: .85em; }
+figure { margin: .5em 0 1.5em; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: .85em; color: #555; }
+.mtd { background: #f7f7e8; border-left: 4px solid #cc9; padding: .5em 1em; }
+"""
+
+
+@dataclass
+class Figure:
+    outcome: int | None  # None: the blood count section
+    name: str  # file name under plots/
+    caption: str
+    png: bytes
+
+
+def esc(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
+    """(text, is_text) of one table cell from {stat_name: stat_fmt}."""
+    if context == "categorical" and "n" in stats:
+        text = stats["n"]
+        if "N" in stats:
+            text = f"{text}/{stats['N']}"
+        if stats.get("pct"):
+            text += f" ({stats['pct']}%)"
+        if "n_events" in stats:
+            text += f" [{stats['n_events']}]"
+        return text, False
+    if {"estimate", "conf.low", "conf.high"} <= stats.keys():
+        return f"{stats['estimate']} ({stats['conf.low']}, {stats['conf.high']})", False
+    (value,) = stats.values()
+    return value, not value.replace(".", "", 1).replace("-", "", 1).isdigit()
+
+
+def _row_key(row: pd.Series) -> tuple[str, ...]:
+    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "pct", "n_events"):
+        return (row["variable"], row["variable_level"], row["group2_level"], "")
+    if row["context"] == "survival" and row["variable"] in ("prob", "time"):
+        return (row["variable"], row["variable_level"], row["group2_level"], "")
+    return (row["variable"], row["variable_level"], row["group2_level"], row["stat_name"])
+
+
+def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
+    """Rows = statistics (n/N/% and estimate/CI merged into one cell), columns = groups present.
+
+    Rows whose variable is in ``indent`` (preferred terms under their SOC) are indented.
+    """
+    present = [lv for lv in levels if lv in set(rows["group1_level"])]
+    keys: dict[tuple[str, ...], dict] = {}
+    for _, row in rows.iterrows():
+        key = _row_key(row)
+        entry = keys.setdefault(key, {"label": None, "context": row["context"], "cells": {},
+                                      "sub": row["variable"] in indent})
+        if entry["label"] is None:
+            entry["label"] = row["variable_label"] if key[3] == "" else (
+                row["stat_label"] if row["context"] in ("continuous", "dlt", "mtd") or row["variable_label"] == row["variable"]
+                else row["variable_label"])
+        entry["cells"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
+    head = "".join(f"<th>{esc(lv)}</th>" for lv in present)
+    body = []
+    for entry in keys.values():
+        cells = []
+        for lv in present:
+            stats = entry["cells"].get(lv)
+            if not stats:
+                cells.append("<td></td>")
+                continue
+            text, is_text = _cell(stats, entry["context"])
+            cells.append(f'<td class="text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
+        first = '<td class="sub">' if entry["sub"] else "<td>"
+        body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
+    events = any("n_events" in c for e in keys.values() for c in e["cells"].values())
+    note = '<p class="note">n/N (%) of subjects; [k] = number of records.</p>' if events else ""
+    return (f'<table><thead><tr><th></th>{head}</tr></thead><tbody>\n' + "\n".join(body)
+            + "\n</tbody></table>" + note)
+
+
+def _img(fig: Figure, embed: bool) -> str:
+    src = ("data:image/png;base64," + base64.b64encode(fig.png).decode("ascii")) if embed else f"plots/{fig.name}"
+    return (f'<figure><img src="{esc(src)}" alt="{esc(fig.caption)}">'
+            f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
+
+
+def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outcomes: list, figures: list[Figure],
+           populations: pd.DataFrame, embed: bool, counts_title: str = "Blood counts by subject",
+           indent: frozenset[str] = frozenset()) -> str:
+    parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{esc(title)}</title>\n'
+             f"<style>{CSS}</style>\n</head>\n<body>\n<h1>{esc(title)}</h1>\n"
+             f'<p class="note">{esc(subtitle + " " if subtitle else "")}Generated by sdtmgen {esc(__version__)} from the ADaM datasets; '
+             f"every number below is a row of ard.csv.</p>\n"]
+    parts.append("<h2>Populations</h2>\n<table><thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in populations.columns)
+                 + "</tr></thead><tbody>\n" + "\n".join(
+                     "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in populations.itertuples(index=False))
+                 + "\n</tbody></table>\n")
+    parts.append("<nav><ol>" + "".join(f'<li value="{o.number}"><a href="#outcome-{o.number}">{esc(o.title)}</a></li>'
+                                      for o in outcomes) + "</ol></nav>\n")
+    for o in outcomes:
+        parts.append(f'<section id="outcome-{o.number}">\n<h2>{o.number}. {esc(o.title)}</h2>\n')
+        if o.note:
+            parts.append(f'<p class="note">{esc(o.note)}</p>\n')
+        rows = ard[ard["outcome"] == o.number]
+        if o.kind == "mtd" and len(rows):
+            stat = dict(zip(rows["stat_name"], rows["stat"]))
+            parts.append(f'<p class="mtd"><strong>MTD: {esc(stat.get("mtd"))}</strong> (rule {esc(stat.get("rule"))}: '
+                         f"{esc(stat.get('reason'))})</p>\n")
+        for analysis in dict.fromkeys(rows["analysis"]):
+            block = rows[rows["analysis"] == analysis]
+            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n" + analysis_table(block, levels, indent) + "\n")
+        for fig in figures:
+            if fig.outcome == o.number:
+                parts.append(_img(fig, embed) + "\n")
+        parts.append("</section>\n")
+    counts = [f for f in figures if f.outcome is None]
+    if counts:
+        parts.append(f'<section id="blood-counts">\n<h2>{esc(counts_title)}</h2>\n')
+        parts.extend(_img(f, embed) + "\n" for f in counts)
+        parts.append("</section>\n")
+    parts.append("</body>\n</html>\n")
+    return "".join(parts)

@@ -1,0 +1,111 @@
+"""Incidences: subjects with at least one qualifying record / safety population, by group and overall.
+
+Outcome kinds: ``ae_summary`` (AEs and SAEs in the ADAE windows: any, by worst CTCAE grade,
+grade >= severe, by SOC and PT), ``event_incidence`` (ADAE flag, record starting on window days),
+``lab_incidence`` (ADLB flag on window days, per PARAMCD) and ``subject_flags`` (ADSL flags).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sdtmgen.report.ard import Ard
+from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
+from sdtmgen.report.data import Inputs, is_y
+
+
+def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
+                  records: pd.DataFrame, *, variable_level: str = "Y", variable_label: str = "",
+                  group2: str = "", group2_level: str = "", count_events: bool = False) -> None:
+    """n/N/pct for every level; ``records`` hold USUBJID and GROUP of the qualifying records."""
+    for level in inputs.levels:
+        members = inputs.members(level)
+        hits = records[records["USUBJID"].isin(members["USUBJID"])]
+        ard.add_proportion(outcome, analysis, analysis_label, level, variable, hits["USUBJID"].nunique(),
+                           len(members), variable_level=variable_level, variable_label=variable_label,
+                           group2=group2, group2_level=group2_level,
+                           events=len(hits) if count_events else None)
+
+
+def in_window(days: pd.Series, cfg: ReportConfig) -> pd.Series:
+    values = pd.to_numeric(days, errors="coerce")
+    return values.ge(cfg.window.first_day) & values.le(cfg.window.last_day)
+
+
+def window_text(cfg: ReportConfig) -> str:
+    return f"days {cfg.window.first_day}-{cfg.window.last_day} from {cfg.window.anchor}"
+
+
+def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
+    ae = inputs.group_of(inputs.adae)
+    if outcome.treatment_emergent:
+        ae = ae[is_y(ae[outcome.treatment_emergent])]
+    grade = pd.to_numeric(ae[outcome.grade], errors="coerce")
+    ae = ae.assign(_GRADE=grade)
+    for window in outcome.windows:
+        in_win = ae[is_y(ae[window.flag])]
+        for kind, subset in (("AE", in_win), ("SAE", in_win[is_y(in_win[outcome.serious])])):
+            analysis = f"{kind}.{window.flag}"
+            label = f"{'Serious adverse events' if kind == 'SAE' else 'Adverse events'}, {window.label}"
+            add_incidence(ard, inputs, outcome.number, analysis, label, "ANY", subset,
+                          variable_label=f"Subjects with any {kind}", count_events=True)
+            worst = subset.groupby("USUBJID", sort=True)["_GRADE"].max()
+            for g in outcome.grades:
+                ids = worst.index[worst.eq(float(g))]
+                add_incidence(ard, inputs, outcome.number, analysis, label, outcome.grade,
+                              subset[subset["USUBJID"].isin(ids)], variable_level=g,
+                              variable_label=f"Worst CTCAE grade {g}")
+            if worst.isna().any():
+                ids = worst.index[worst.isna()]
+                add_incidence(ard, inputs, outcome.number, analysis, label, outcome.grade,
+                              subset[subset["USUBJID"].isin(ids)], variable_level="",
+                              variable_label="Worst CTCAE grade missing")
+            add_incidence(ard, inputs, outcome.number, analysis, label, outcome.grade,
+                          subset[subset["_GRADE"] >= outcome.severe_grade],
+                          variable_level=f">={outcome.severe_grade}",
+                          variable_label=f"Any CTCAE grade >= {outcome.severe_grade}")
+            socs = sorted(subset[outcome.soc].dropna().astype(str).unique())
+            for soc in socs:
+                in_soc = subset[subset[outcome.soc].astype(str) == soc]
+                add_incidence(ard, inputs, outcome.number, analysis, label, outcome.soc, in_soc,
+                              variable_level=soc, variable_label=soc)
+                for term in sorted(in_soc[outcome.term].dropna().astype(str).unique()):
+                    add_incidence(ard, inputs, outcome.number, analysis, label, outcome.term,
+                                  in_soc[in_soc[outcome.term].astype(str) == term], variable_level=term,
+                                  variable_label=term, group2=outcome.soc, group2_level=soc)
+
+
+def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: ReportConfig) -> None:
+    ae = inputs.group_of(inputs.adae)
+    hits = ae[is_y(ae[outcome.flag]) & in_window(ae[cfg.ae_day], cfg)]
+    add_incidence(ard, inputs, outcome.number, outcome.flag, f"{outcome.title} ({window_text(cfg)})",
+                  outcome.flag, hits, variable_label=f"Subjects with {outcome.flag} = Y", count_events=True)
+
+
+def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportConfig) -> None:
+    lb = inputs.group_of(inputs.adlb)
+    for paramcd in outcome.paramcds:
+        rows = lb[(lb["PARAMCD"].astype(str) == paramcd) & is_y(lb[outcome.flag]) & in_window(lb[cfg.lab_day], cfg)]
+        criterion = " ".join(filter(None, [paramcd, _criterion_text(inputs.adlb, paramcd, outcome.flag)]))
+        add_incidence(ard, inputs, outcome.number, f"{paramcd}.{outcome.flag}",
+                      f"{outcome.title}: {criterion} ({window_text(cfg)})",
+                      outcome.flag, rows, variable_label=f"Subjects with {paramcd} {outcome.flag} = Y",
+                      group2="PARAMCD", group2_level=paramcd)
+
+
+def _criterion_text(adlb: pd.DataFrame, paramcd: str, flag: str) -> str:
+    """The ADLB criterion text (CRIT1 for CRIT1FL) when ADaM provides it."""
+    column = flag[:-2] if flag.endswith("FL") else ""
+    if column not in adlb.columns:
+        return ""
+    values = adlb.loc[adlb["PARAMCD"].astype(str) == paramcd, column].dropna().astype(str)
+    values = sorted(v for v in values.unique() if v.strip())
+    return "; ".join(values)
+
+
+def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags) -> None:
+    adsl = inputs.adsl.assign(USUBJID=inputs.adsl["USUBJID"].astype(str))
+    for item in outcome.flags:
+        hits = adsl[is_y(adsl[item.flag])][["USUBJID"]]
+        add_incidence(ard, inputs, outcome.number, item.flag, f"{outcome.title}: {item.label}", item.flag, hits,
+                      variable_label=f"{item.label} ({item.flag} = Y)")

@@ -1,0 +1,86 @@
+"""The ARD's shape, order and formatting; two runs give identical bytes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sdtmgen.report import make_report, write_report
+from sdtmgen.report.ard import COLUMNS, format_display, format_stat, round_half_up
+
+CARDS = ["group1", "group1_level", "variable", "variable_level", "stat_name", "stat_label", "stat"]
+
+
+def test_columns_follow_the_cards_convention(ard):
+    assert set(CARDS) <= set(ard.columns)
+    assert list(ard.columns) == COLUMNS
+    assert (ard["group1"] == "TRT01P").all()
+
+
+def test_every_outcome_has_every_group_and_overall(ard, study):
+    levels = [*study.GROUPS.values(), "Overall"]
+    assert sorted(ard["outcome"].unique()) == list(range(1, 17))
+    for outcome, rows in ard.groupby("outcome"):
+        expected = ["Overall"] if outcome == 3 else levels
+        assert list(dict.fromkeys(rows["group1_level"])) == expected, outcome
+
+
+def test_rows_are_sorted_outcome_then_group_by_dose(ard, study):
+    assert ard["outcome"].is_monotonic_increasing
+    order = {g: i for i, g in enumerate([*study.GROUPS.values(), "Overall"])}
+    for _, rows in ard.groupby(["outcome", "analysis"], sort=False):
+        ranks = rows["group1_level"].map(order)
+        assert ranks.is_monotonic_increasing
+
+
+def test_groups_are_ordered_by_dose_level_not_by_name(study, report_config):
+    frames = study.datasets()
+    names = {1: "Low", 2: "Mid", 3: "A high dose"}  # alphabetical order differs from TRT01PN
+    for name in ("ADSL", "ADAE", "ADLB", "ADTTE"):
+        frames[name]["TRT01P"] = frames[name]["USUBJID"].map(
+            dict(zip(frames["ADSL"]["USUBJID"], frames["ADSL"]["TRT01PN"].map(names))))
+    ard = make_report(frames, report_config, draw=False).ard
+    assert list(dict.fromkeys(ard.loc[ard["outcome"] == 5, "group1_level"])) == ["Low", "Mid", "A high dose", "Overall"]
+
+
+def test_stat_formatting_is_fixed():
+    assert format_stat(3) == "3"
+    assert format_stat(1 / 3) == "0.333333"
+    assert format_stat(-1e-9) == "0.000000"
+    assert format_stat(float("nan")) == "" and format_stat(None) == ""
+    assert format_stat("escalate") == "escalate"
+    assert round_half_up(5.25, 1) == "5.3" and round_half_up(0.125, 2) == "0.13" and round_half_up(-0.04, 1) == "0.0"
+    assert format_display("pct", 200 / 3) == "66.7"
+    assert format_display("estimate", math.inf, "survival") == "NE"
+
+
+def test_two_runs_give_identical_bytes(report, frames, report_config, tmp_path):
+    again = make_report(frames, report_config, subtitle="hand-made test data")
+    write_report(tmp_path / "a", report)
+    write_report(tmp_path / "b", again)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) == 2 + len(report.figures)
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+
+
+def test_pngs_carry_no_software_or_date_metadata(report):
+    for fig in report.figures:
+        assert fig.png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert b"Software" not in fig.png and b"matplotlib" not in fig.png.lower()
+        assert b"tIME" not in fig.png
+
+
+def test_csv_is_plain_text_with_unix_newlines(report, tmp_path):
+    write_report(tmp_path, report)
+    data = (tmp_path / "ard.csv").read_bytes()
+    assert b"\r\n" not in data
+    assert data.split(b"\n", 1)[0].decode() == ",".join(COLUMNS)
+    assert len(data.decode("utf-8").splitlines()) == len(report.ard) + 1
+
+
+@pytest.mark.parametrize("outcome, contexts", [(1, {"categorical"}), (2, {"categorical", "dlt"}), (3, {"mtd"}),
+                                               (4, {"survival"}), (6, {"continuous"}), (15, {"categorical"})])
+def test_contexts(ard, outcome, contexts):
+    assert set(ard.loc[ard["outcome"] == outcome, "context"]) == contexts
