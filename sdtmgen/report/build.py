@@ -15,7 +15,7 @@ import pandas as pd
 
 from sdtmgen.report import dlt, durations, incidence, km, plots
 from sdtmgen.report.ard import Ard, write_ard
-from sdtmgen.report.config import ReportConfig
+from sdtmgen.report.config import ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
 
@@ -112,3 +112,72 @@ def write_report(folder: Path, report: Report) -> None:
     plot_dir.mkdir(exist_ok=True)
     for fig in report.figures:
         (plot_dir / fig.name).write_bytes(fig.png)
+
+
+def report_datasets(sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """What the report reads: the ADaM datasets, and SDTM CM for the transfusion markers."""
+    found = {name: adam[name] for name in DATASETS if name in adam}
+    if "CM" in sdtm:
+        found["CM"] = sdtm["CM"]
+    return found
+
+
+def subtitle_of(spec) -> str:
+    study = spec.study
+    registry = f" ({study.registry_id})" if study.registry_id else ""
+    return f"Study {study.studyid}{registry}, {study.sponsor}."
+
+
+def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame],
+                  progress=None) -> bool:
+    """The build's report step: ``folder`` (``<out>/report``) when the spec has a report.yaml and ADaM exists.
+
+    Returns whether a report was written.
+    """
+    cfg = load_report_config(spec.folder)
+    if cfg is None or not adam:
+        return False
+    if progress:
+        progress("writing report")
+    write_report(folder, make_report(report_datasets(sdtm, adam), cfg, subtitle_of(spec)))
+    return True
+
+
+def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output/report",
+                     progress=None) -> Report:
+    """``sdtmgen report``: SDTM and ADaM built and validated in memory, the report folder written atomically."""
+    from sdtmgen.adam.build import build_adam, validate_adam
+    from sdtmgen.errors import BuildError, SpecError
+    from sdtmgen.output import atomic_folder
+    from sdtmgen.pipeline import resolve_raw, validate_sdtm
+    from sdtmgen.sdtm.build import build_sdtm
+    from sdtmgen.spec.loader import load_spec
+
+    say = progress or (lambda _msg: None)
+    say("loading spec")
+    spec = load_spec(spec_folder)
+    cfg = load_report_config(spec.folder)
+    if cfg is None:
+        raise SpecError(f"{Path(spec.folder) / 'report.yaml'}: not found; the report needs it")
+    raw_folder = resolve_raw(spec, raw)
+    say(f"mapping SDTM from {raw_folder}")
+    sdtm = build_sdtm(spec, raw_folder)
+    findings = validate_sdtm(spec, sdtm)
+
+    def stop_on_errors() -> None:
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise BuildError(f"{len(errors)} validation error(s); no report was written", findings)
+
+    stop_on_errors()
+    say("deriving ADaM")
+    adam = build_adam(spec, sdtm.datasets)
+    findings += validate_adam(adam, spec.terminology)
+    stop_on_errors()
+    if not adam.datasets:
+        raise SpecError(f"{spec.folder}: no ADaM dataset specs (adam/*.yaml); nothing to report")
+    say("computing results")
+    report = make_report(report_datasets(sdtm.datasets, adam.datasets), cfg, subtitle_of(spec))
+    with atomic_folder(Path(out)) as work:
+        write_report(work, report)
+    return report

@@ -128,11 +128,13 @@ class EpisodeDuration(_Outcome):
 
 
 class LabIncidence(_Outcome):
-    """Subjects with at least one ADLB value flagged (e.g. CRIT1FL) in the chemotherapy window."""
+    """Subjects with at least one ADLB value flagged in the chemotherapy window, per PARAMCD and flag
+    (CRIT1FL the severe threshold, CRIT2FL an alternative one; a flag ADLB does not fill for a
+    PARAMCD is skipped for it)."""
 
     kind: Literal["lab_incidence"]
     paramcds: list[str] = Field(min_length=1)
-    flag: str = Field("CRIT1FL", pattern=VAR)
+    flags: list[str] = Field(default_factory=lambda: ["CRIT1FL"], min_length=1)
 
 
 class Flag(Strict):

@@ -106,7 +106,7 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
         elif o.kind == "episode_duration":
             need["ADAE"] |= {"USUBJID", o.flag, "ASTDT", "AENDT", cfg.ae_day}
         elif o.kind == "lab_incidence":
-            need["ADLB"] |= {"USUBJID", "PARAMCD", o.flag, cfg.lab_day}
+            need["ADLB"] |= {"USUBJID", "PARAMCD", cfg.lab_day, *o.flags}
         elif o.kind == "subject_flags":
             need["ADSL"] |= {f.flag for f in o.flags}
     bc = cfg.plots.blood_counts

@@ -85,12 +85,16 @@ def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: Repo
 def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportConfig) -> None:
     lb = inputs.group_of(inputs.adlb)
     for paramcd in outcome.paramcds:
-        rows = lb[(lb["PARAMCD"].astype(str) == paramcd) & is_y(lb[outcome.flag]) & in_window(lb[cfg.lab_day], cfg)]
-        criterion = " ".join(filter(None, [paramcd, _criterion_text(inputs.adlb, paramcd, outcome.flag)]))
-        add_incidence(ard, inputs, outcome.number, f"{paramcd}.{outcome.flag}",
-                      f"{outcome.title}: {criterion} ({window_text(cfg)})",
-                      outcome.flag, rows, variable_label=f"Subjects with {paramcd} {outcome.flag} = Y",
-                      group2="PARAMCD", group2_level=paramcd)
+        param = lb[lb["PARAMCD"].astype(str) == paramcd]
+        for i, flag in enumerate(outcome.flags):
+            if i and not param[flag].notna().any():
+                continue  # an extra criterion ADaM does not define for this parameter
+            rows = param[is_y(param[flag]) & in_window(param[cfg.lab_day], cfg)]
+            criterion = _criterion_text(inputs.adlb, paramcd, flag) or f"{paramcd} {flag} = Y"
+            add_incidence(ard, inputs, outcome.number, f"{paramcd}.{flag}",
+                          f"{outcome.title}: {criterion} ({window_text(cfg)})",
+                          flag, rows, variable_label=f"Subjects with {criterion}",
+                          group2="PARAMCD", group2_level=paramcd)
 
 
 def _criterion_text(adlb: pd.DataFrame, paramcd: str, flag: str) -> str:

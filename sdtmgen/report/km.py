@@ -86,11 +86,10 @@ def recovery(ard: Ard, inputs: Inputs, outcome: Recovery) -> dict[str, dict[str,
     ci_pct = f"{100 * outcome.conf_level:g}%"
     for paramcd in outcome.paramcds:
         rows = tte[tte["PARAMCD"].astype(str) == paramcd]
-        param = paramcd
-        if "PARAM" in inputs.adtte.columns:
-            texts = inputs.adtte.loc[inputs.adtte["PARAMCD"].astype(str) == paramcd, "PARAM"].dropna().astype(str)
-            param = texts.iloc[0] if len(texts) else paramcd
-        label = f"{param} ({paramcd})"
+        texts = (inputs.adtte.loc[inputs.adtte["PARAMCD"].astype(str) == paramcd, "PARAM"].dropna().astype(str)
+                 if "PARAM" in inputs.adtte.columns else pd.Series(dtype=str))
+        label = (f"{texts.iloc[0]} ({paramcd})" if len(texts)
+                 else f"{paramcd} (no ADTTE record: no subject fell below the threshold)")
         fits[paramcd] = {}
         for level in inputs.levels:
             sub = rows[rows["USUBJID"].isin(inputs.members(level)["USUBJID"])]

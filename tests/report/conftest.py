@@ -27,7 +27,7 @@ def adsl() -> pd.DataFrame:
             "USUBJID": usubjid, "TRT01P": GROUPS[level], "TRT01PN": level, "TRT01A": GROUPS[level], "TRT01AN": level,
             "SAFFL": "N" if usubjid == "S10" else "Y",
             "DLTEVLFL": "N" if usubjid in ("S06", "S10") else "Y",
-            "TRTSDT": chem + 6, "CHEMSDT": chem,
+            "TRTSDT": chem + 6, "CHEMSDT": chem, "LSTALVDT": chem + 365,
             "TRANSFL": "Y" if usubjid in ("S01", "S02", "S04", "S10") else "N",
             "RBCTRFL": "Y" if usubjid in ("S01",) else "N",
             "PLTTRFL": "Y" if usubjid in ("S01", "S02", "S04", "S10") else "N",
@@ -112,6 +112,11 @@ def adlb() -> pd.DataFrame:
     # severe anemia: S04 only
     flag("S04", "HGB", 16)
     frame["CRIT1"] = np.where(frame["PARAMCD"] == "PLAT", "AVAL < 50", np.where(frame["PARAMCD"] == "HGB", "AVAL < 80", ""))
+    # the alternative cut-off: defined for PLAT only (S02 on day 16), so HGB has no CRIT2FL analysis
+    plat = frame["PARAMCD"] == "PLAT"
+    frame["CRIT2"] = np.where(plat, "AVAL < 20", None)
+    frame["CRIT2FL"] = np.where(plat, "N", None)
+    frame.loc[plat & (frame["USUBJID"] == "S02") & (frame["ADY"] == 16), "CRIT2FL"] = "Y"
     return frame
 
 

@@ -40,6 +40,14 @@ def test_severe_cytopenia_incidence_from_the_adlb_flag(ard, stat, study):
     assert "AVAL < 50" in label  # the ADaM criterion text, not a number of the report's own
 
 
+def test_the_alternative_cut_off_is_an_extra_analysis(ard, stat, study):
+    assert npct(ard, stat, 7, "PLAT.CRIT2FL", study.GROUPS[1]) == ("1", "3", "33.333333")
+    assert npct(ard, stat, 7, "PLAT.CRIT2FL", "Overall") == ("1", "9", "11.111111")
+    assert "AVAL < 20" in ard.loc[ard["analysis"] == "PLAT.CRIT2FL", "analysis_label"].iloc[0]
+    # ADLB leaves CRIT2FL empty for HGB: no analysis rather than a row of zeros
+    assert "HGB.CRIT2FL" not in set(ard["analysis"])
+
+
 @pytest.mark.parametrize("flag, expected", [
     ("TRANSFL", {1: "2", 2: "1", 3: "0", "Overall": "3"}),
     ("RBCTRFL", {1: "1", 2: "0", 3: "0", "Overall": "1"}),
