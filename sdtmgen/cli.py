@@ -62,6 +62,34 @@ def build(spec_folder: Path, raw: Path | None, out: Path) -> None:
 
 
 @main.command()
+@click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
+              show_default=True, help="Spec folder (study.yaml, sdtm/, adam/ and report.yaml).")
+@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output/report"),
+              show_default=True, help="Report folder (ard.csv, report.html, plots/); replaced only on success.")
+def report(spec_folder: Path, raw: Path | None, out: Path) -> None:
+    """Build SDTM and ADaM in memory and write the results: ARD, HTML report and plots."""
+    from sdtmgen.report.build import report_from_spec
+
+    try:
+        with console.status("reporting", spinner="dots") as status:
+            result = report_from_spec(spec_folder, raw, out, progress=lambda msg: status.update(msg))
+    except SdtmgenError as exc:
+        _fail(exc)
+        return
+    except Exception as exc:  # a defect, not bad input
+        click.echo(f"internal error ({type(exc).__name__}: {exc}); the report folder was not changed. "
+                   f"Please report this with the spec and raw files.", err=True)
+        sys.exit(2)
+    outcomes = sorted(set(result.ard["outcome"]))
+    click.echo(f"{len(result.ard)} results for {len(outcomes)} outcome measures, {len(result.figures)} plots: "
+               f"{out / 'report.html'}")
+    if result.mtd is not None:
+        click.echo(f"MTD: {result.mtd.mtd} ({result.mtd.rule})")
+
+
+@main.command()
 @click.option("--subjects", type=click.IntRange(min=1), default=9, show_default=True, help="Number of subjects.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the CSV files.")

@@ -160,6 +160,10 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         if errors:  # define.xml disagrees with the files written: keep the previous output
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
         write_reports(work, spec, raw_folder, result, findings)
+        if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
+            from sdtmgen.report.build import write_results
+
+            write_results(work / "report", spec, result.datasets, adam.datasets, say)
     records = {n: len(f) for n, f in sorted(result.datasets.items())}
     records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
     return BuildSummary(out=out, records=records, findings=findings)
