@@ -32,6 +32,8 @@ class Codelist(BaseModel):
     code: Optional[str] = Field(default=None, pattern=r"^C\d+$", description="NCI codelist C-code; empty for sponsor codelists")
     extensible: bool
     data_type: Literal["text", "integer", "float"] = "text"
+    case_sensitive: bool = Field(default=False, description="values differ by case (units): sponsor extensions "
+                                                            "are kept as collected instead of upper-cased")
     terms: list[Term]
 
     @model_validator(mode="after")
@@ -113,7 +115,7 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
 
     Returns the mapped series (missing stays missing) and a boolean mask of the non-missing values
     that matched no term. For extensible codelists unmatched values are kept as
-    collected (trimmed); for non-extensible ones they are set missing (the caller raises).
+    collected (upper-cased unless the codelist is case-sensitive, like units); for non-extensible ones they are set missing (the caller raises).
     """
     text = values.astype("string").str.strip()
     key = text.str.upper()
@@ -122,5 +124,5 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
     present = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
     unmatched = present & mapped.isna().to_numpy(dtype=bool)
     if codelist.extensible and unmatched.any():
-        mapped = mapped.where(~unmatched, text)
+        mapped = mapped.where(~unmatched, text if codelist.case_sensitive else key)
     return mapped, unmatched

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,14 @@ def sdtm(spec):
     from sdtmgen.sdtm.build import build_sdtm
 
     return build_sdtm(spec, EXAMPLE_RAW)
+
+
+@pytest.fixture
+def spec_copy(tmp_path, spec_folder) -> Path:
+    """A copy of the example spec laid out like the project (specs/ with ../../shared beside it)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copytree(spec_folder, project / "specs")
+    if REFERENCE.is_dir():
+        (tmp_path / "shared").symlink_to(REFERENCE.parent, target_is_directory=True)
+    return project / "specs"

@@ -10,15 +10,16 @@ from pydantic import ValidationError
 from sdtmgen.terminology import Codelist, Terminology, map_to_codelist
 
 
-def codelist(terms: list[dict], extensible: bool = False, id_: str = "CL") -> Codelist:
-    return Codelist.model_validate({"id": id_, "name": "Test", "extensible": extensible, "terms": terms})
+def codelist(terms: list[dict], extensible: bool = False, id_: str = "CL", case_sensitive: bool = False) -> Codelist:
+    return Codelist.model_validate({"id": id_, "name": "Test", "extensible": extensible, "terms": terms,
+                                    "case_sensitive": case_sensitive})
 
 
 UNIT = codelist([
     {"value": "10^9/L", "decode": "Billion per Liter", "synonyms": ["G/L", "GI/L"]},
     {"value": "g/L", "decode": "Gram per Liter", "synonyms": ["mg/mL"]},
     {"value": "g/dL", "decode": "Gram per Deciliter"},
-], extensible=True)
+], extensible=True, case_sensitive=True)
 
 SEX = codelist([
     {"value": "F", "code": "C16576", "decode": "Female"},
@@ -84,6 +85,12 @@ def test_non_extensible_unknown_is_missing_and_flagged():
     assert mapped.iloc[0] == "F" and pd.isna(mapped.iloc[1])
     assert unmatched.tolist() == [False, True]
     assert isinstance(unmatched, np.ndarray)
+
+
+def test_extensible_unknown_is_upper_cased_unless_the_codelist_is_case_sensitive():
+    route = codelist([{"value": "ORAL"}], extensible=True)
+    mapped, unmatched = map_to_codelist(pd.Series(["Intravitreal", "Oral"]), route)
+    assert mapped.tolist() == ["INTRAVITREAL", "ORAL"] and unmatched.tolist() == [True, False]
 
 
 def test_extensible_unknown_is_kept_as_collected_and_flagged():

@@ -38,8 +38,8 @@ def test_unknown_values_are_flagged_never_guessed(codelist, collected):
             assert not bad and out in codelist.values()
         else:
             assert bad
-            # extensible: kept as collected; non-extensible: nothing is submitted (the rule stops the build)
-            assert (out == text.strip()) if codelist.extensible else pd.isna(out)
+            # extensible: kept as collected (upper-cased); non-extensible: nothing submitted (the rule stops the build)
+            assert (out == text.strip().upper()) if codelist.extensible else pd.isna(out)
 
 
 @given(st.lists(st.one_of(st.none(), st.just(""), st.just("   ")), min_size=1, max_size=5))

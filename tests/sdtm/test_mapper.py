@@ -113,13 +113,13 @@ def test_missing_form_is_reported(raw):
         map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
 
 
-def test_extensible_unknown_values_pass_mapping_as_collected(raw):
+def test_extensible_unknown_values_pass_mapping_upper_cased(raw):
     terminology = Terminology.model_validate({"ct_package": "x", "codelists": [
         {"id": "NY", "name": "NY", "extensible": True, "terms": [{"value": "N", "decode": "No"}]}]})
     domain = domain_spec([{"form": "xx", "map": MAP}])
     spec = Spec.model_construct(study=STUDY, terminology=terminology, domains=[domain], folder=".")
     out, count = map_source(spec, domain, domain.sources[0], RawExport(raw), [])
-    assert out["XXSER"].tolist() == ["N", "Yes", "N"]
+    assert out["XXSER"].tolist() == ["N", "YES", "N"]
     assert count.rows_mapped == 3
 
 

@@ -24,7 +24,7 @@ TERMINOLOGY = Terminology.model_validate({
             {"value": "Y", "decode": "Yes", "synonyms": ["Yes"]},
             {"value": "U", "decode": "Unknown", "synonyms": ["UNK"]},
         ]},
-        {"id": "UNIT", "name": "Unit", "code": "C71620", "extensible": True, "terms": [
+        {"id": "UNIT", "name": "Unit", "code": "C71620", "extensible": True, "case_sensitive": True, "terms": [
             {"value": "10^9/L", "decode": "Billion per Liter", "synonyms": ["G/L", "10^3/uL"]},
             {"value": "g/L", "decode": "Gram per Liter", "synonyms": ["mg/mL"]},
             {"value": "g/dL", "decode": "Gram per Deciliter"},
