@@ -26,6 +26,12 @@ def apply_edit(raw: Path, edit: dict) -> None:
     if op == "zero_bytes":
         path.write_bytes(b"")
         return
+    if op == "reencode":
+        path.write_bytes(path.read_text(encoding="utf-8").encode(edit["encoding"]))
+        return
+    if op == "copy":
+        shutil.copy(path, raw / f"{edit['to']}.csv")
+        return
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     if op == "set":
         frame.loc[edit["row"] - 1, edit["column"]] = edit["value"]

@@ -149,3 +149,25 @@ def test_cli_help_for_every_command():
     for args in ([], ["build"], ["simulate"], ["schema"]):
         result = runner.invoke(main, [*args, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_manifest_records_tool_version_and_input_checksums(built, spec_folder, example_raw):
+    import hashlib
+
+    from sdtmgen import __version__
+
+    out, _ = built
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["version"] == __version__
+    raw_files = sorted(p.name for p in example_raw.glob("*.csv"))
+    assert sorted(manifest["raw"]) == raw_files
+    for name, digest in manifest["raw"].items():
+        assert hashlib.sha256((example_raw / name).read_bytes()).hexdigest() == digest
+    assert manifest["spec"]["study.yaml"] == hashlib.sha256((spec_folder / "study.yaml").read_bytes()).hexdigest()
+    lineage = pd.read_csv(out / "reports" / "lineage" / "ae.csv")
+    ae, _ = pyreadstat.read_xport(str(out / "sdtm" / "ae.xpt"))
+    raw_ae = pd.read_csv(example_raw / "ae.csv", dtype=str, keep_default_na=False)
+    # the lineage row of each AE record points at the raw line it came from
+    assert len(lineage) == len(ae)
+    first = raw_ae.iloc[lineage.loc[0, "raw_row"] - 2]
+    assert ae.loc[0, "AETERM"] == first["AETERM"].upper()
