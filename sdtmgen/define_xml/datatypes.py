@@ -1,0 +1,142 @@
+"""Define-XML data types, lengths and significant digits, from a variable's spec and its values.
+
+* Num variables are ``integer`` when every value is a whole number, else ``float`` (with
+  ``SignificantDigits``: the spec's ``significant_digits`` or the most decimals in the data).
+* Char variables named ``--DTC`` / ``--DUR`` hold ISO 8601 text; their type follows the content:
+  ``date`` (all YYYY-MM-DD), ``datetime`` (all YYYY-MM-DDThh:mm:ss), ``partialDate``,
+  ``partialDatetime`` (reduced precision), ``incompleteDatetime`` (missing middle components),
+  ``durationDatetime`` (ISO 8601 durations); other Char variables are ``text``.
+* Value-level items (one test's results) are typed by content: ``integer`` / ``float`` when every
+  value is a number written as text, ISO types as above, else ``text``.
+* ``Length`` is the XPT length written (Char: bytes; Num: 8). Define-XML 2.1 gives a Length only
+  for text, integer and float; ISO 8601 types carry none.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+NUM_LENGTH = 8
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?\Z")
+_PARTIAL_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?\Z")
+_PARTIAL_DATETIME = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?)?\Z")
+_INCOMPLETE = re.compile(r"(\d{4}|-)(-(\d{2}|-)(-(\d{2}|-)(T(\d{2}|-)(:(\d{2}|-)(:(\d{2}|-))?)?)?)?)?\Z")
+_DURATION = re.compile(r"-?P(?=[\dT])(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
+                       r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?\Z")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\Z")
+
+#: Define-XML data types whose values are ISO 8601 text (no Length attribute)
+ISO_TYPES = frozenset({"date", "datetime", "time", "partialDate", "partialTime", "partialDatetime",
+                       "incompleteDatetime", "incompleteDate", "incompleteTime", "durationDatetime",
+                       "intervalDatetime"})
+LENGTH_TYPES = frozenset({"text", "integer", "float"})
+
+
+def present_text(values: pd.Series | None) -> list[str]:
+    """The distinct non-missing, non-blank values as stripped strings, in order of first appearance."""
+    if values is None or len(values) == 0:
+        return []
+    seen: dict[str, None] = {}
+    for value in pd.unique(values.dropna()):
+        text = str(value).strip()
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+def present_numbers(values: pd.Series | None) -> np.ndarray:
+    if values is None or len(values) == 0:
+        return np.array([], dtype=float)
+    nums = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return nums[np.isfinite(nums)]
+
+
+def iso8601_type(texts: Iterable[str]) -> str | None:
+    """The Define-XML ISO 8601 type all ``texts`` fit, or None (at least one value needed)."""
+    texts = list(texts)
+    if not texts:
+        return None
+    for kind, pattern in (("date", _DATE), ("datetime", _DATETIME), ("partialDate", _PARTIAL_DATE),
+                          ("partialDatetime", _PARTIAL_DATETIME), ("incompleteDatetime", _INCOMPLETE),
+                          ("durationDatetime", _DURATION)):
+        if all(pattern.match(t) for t in texts):
+            return kind
+    return None
+
+
+def decimals(number_text: str) -> int:
+    """Digits after the decimal point of a number written as text ("1.50" -> 2, "1e-3" -> 3)."""
+    try:
+        exponent = Decimal(number_text).as_tuple().exponent
+    except InvalidOperation:
+        return 0
+    return max(0, -int(exponent)) if isinstance(exponent, int) else 0
+
+
+def number_decimals(values: np.ndarray) -> int:
+    """Most decimals needed to write the numbers (shortest round-trip text, at most 15 digits)."""
+    most = 0
+    for v in np.unique(values):
+        if math.isfinite(v) and v != int(v):
+            most = max(most, decimals(format(float(v), ".15g")))
+    return most
+
+
+def num_type(values: pd.Series | None, declared_digits: int | None = None) -> tuple[str, int | None]:
+    """(DataType, SignificantDigits) of a Num variable."""
+    nums = present_numbers(values)
+    if declared_digits is None and (len(nums) == 0 or np.all(nums == np.floor(nums))):
+        return "integer", None
+    return "float", declared_digits if declared_digits is not None else max(1, number_decimals(nums))
+
+
+def is_iso_name(name: str) -> bool:
+    return name.endswith("DTC") or name.endswith("DUR")
+
+
+def char_type(name: str, values: pd.Series | None) -> str:
+    """DataType of a Char variable: ISO 8601 types for --DTC/--DUR, else text."""
+    if not is_iso_name(name):
+        return "text"
+    texts = present_text(values)
+    if not texts:
+        return "durationDatetime" if name.endswith("DUR") else "datetime"
+    return iso8601_type(texts) or "text"
+
+
+def content_type(values: pd.Series | None, var_type: str) -> tuple[str, int | None]:
+    """(DataType, SignificantDigits) judged from the values alone (value-level metadata)."""
+    if var_type == "Num":
+        return num_type(values)
+    texts = present_text(values)
+    if texts and all(_NUMBER.match(t) for t in texts):
+        if all(re.fullmatch(r"[+-]?\d+", t) for t in texts):
+            return "integer", None
+        return "float", max(1, max(decimals(t) for t in texts))
+    # a bare year ("2024") is too easily a code: ISO types need a date with a month or a duration
+    if texts and all("-" in t or t.startswith("P") for t in texts):
+        iso = iso8601_type(texts)
+        if iso:
+            return iso, None
+    return "text", None
+
+
+def byte_length(values: pd.Series | None) -> int:
+    """Longest value in UTF-8 bytes, at least 1 (the XPT writer's rule for undeclared lengths)."""
+    texts = [] if values is None else pd.unique(values.dropna())
+    return max([1] + [len(str(t).encode("utf-8")) for t in texts])
+
+
+def xpt_length(var_type: str, declared: int | None, values: pd.Series | None) -> int:
+    """The length the XPT writer gives a variable: Num 8; Char the declared length or the longest value."""
+    if var_type == "Num":
+        return NUM_LENGTH
+    return int(declared) if declared else byte_length(values)
