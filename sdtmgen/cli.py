@@ -14,6 +14,7 @@ from sdtmgen import __version__
 from sdtmgen.errors import BuildError, SdtmgenError
 
 console = Console(stderr=True)
+SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": ".xpt/.json/.ndjson"}
 
 
 def _fail(exc: SdtmgenError) -> None:
@@ -38,13 +39,16 @@ def main() -> None:
               help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
               help="Output folder; replaced only when the build succeeds.")
-def build(spec_folder: Path, raw: Path | None, out: Path) -> None:
-    """Build and validate the SDTM package and write it as XPT v5 files."""
+@click.option("--format", "formats", type=click.Choice(["xpt", "dataset-json", "ndjson", "all"]), default="xpt",
+              show_default=True, help="Dataset files: SAS XPT v5, CDISC Dataset-JSON 1.1, its NDJSON form, or all three "
+                                      "(define.xml is written in every case).")
+def build(spec_folder: Path, raw: Path | None, out: Path, formats: str) -> None:
+    """Build and validate the SDTM package and write its datasets and define.xml."""
     from sdtmgen.pipeline import build as run_build
 
     try:
         with console.status("building", spinner="dots") as status:
-            summary = run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg))
+            summary = run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg), formats=formats)
     except SdtmgenError as exc:
         _fail(exc)
         return
@@ -56,7 +60,7 @@ def build(spec_folder: Path, raw: Path | None, out: Path) -> None:
     table.add_column("dataset")
     table.add_column("records", justify="right")
     for name, count in summary.records.items():
-        table.add_row(f"{name.lower()}.xpt", str(count))
+        table.add_row(f"{name.lower()}{SUFFIXES[formats]}", str(count))
     Console().print(table)
     click.echo(f"{len(summary.warnings)} warning(s), 0 errors; report: {summary.out / 'reports' / 'conformance.txt'}")
 
