@@ -171,3 +171,21 @@ def test_manifest_records_tool_version_and_input_checksums(built, spec_folder, e
     assert len(lineage) == len(ae)
     first = raw_ae.iloc[lineage.loc[0, "raw_row"] - 2]
     assert ae.loc[0, "AETERM"] == first["AETERM"].upper()
+
+
+def test_trial_summary_has_the_parameters_fda_expects(built):
+    out, _ = built
+    ts, _ = pyreadstat.read_xport(str(out / "sdtm" / "ts.xpt"))
+    dm, _ = pyreadstat.read_xport(str(out / "sdtm" / "dm.xpt"))
+    expected = {"SSTDTC", "SPONSOR", "TITLE", "TPHASE", "TTYPE", "INTMODEL", "INTTYPE", "TBLIND", "NARMS", "PLANSUB",
+                "AGEMIN", "AGEMAX", "SEXPOP", "REGID", "TRT", "PCLAS", "STYPE", "ADDON", "DCUTDTC", "SDTIGVER",
+                "SDTMVER", "ACTSUB"}
+    assert expected <= set(ts["TSPARMCD"])
+    value = dict(zip(ts["TSPARMCD"], ts["TSVAL"]))
+    assert value["SSTDTC"] == dm["RFICDTC"].str.slice(0, 10).min()
+    assert value["ACTSUB"] == str(len(dm))
+    coded = ts[ts["TSPARMCD"].isin(["TPHASE", "TBLIND", "INTMODEL", "STYPE", "SEXPOP"])]
+    assert (coded["TSVALCD"].str.match(r"^C\d+$")).all() and (coded["TSVCDREF"] == "CDISC CT").all()
+    # a parameter without a value says why
+    pclas = ts[ts["TSPARMCD"] == "PCLAS"].iloc[0]
+    assert pclas["TSVAL"] == "" and pclas["TSVALNF"] == "UNK"

@@ -68,7 +68,7 @@ def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.
 
 
 def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
-    raw = RawExport(raw_folder)
+    raw = RawExport(Path(raw_folder))
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}

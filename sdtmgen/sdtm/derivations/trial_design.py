@@ -6,6 +6,7 @@ from typing import Literal, Union
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 
@@ -107,3 +108,40 @@ class SubjectVisits(Derivation):
         sv.insert(0, "DOMAIN", "SV")
         sv.insert(0, "STUDYID", ctx.study.studyid)
         ctx.frame = sv
+
+
+class DataParameter(BaseModel):
+    """A trial summary parameter whose value comes from the data (e.g. SSTDTC, ACTSUB)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    TSPARMCD: str
+    TSPARM: str
+    domain: str
+    variable: str
+    agg: Literal["min_date", "max_date", "count_unique"]
+
+
+@register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)")
+class DataParameters(Derivation):
+    derive: Literal["data_parameters"]
+    parameters: list[DataParameter]
+
+    def produces(self) -> set[str]:
+        return {"TSSEQ", "TSPARMCD", "TSPARM", "TSVAL"}
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(p.domain, p.variable) for p in self.parameters}
+
+    def apply(self, ctx: DeriveContext) -> None:
+        rows = []
+        for p in self.parameters:
+            values = ctx.datasets[p.domain][p.variable].dropna()
+            if p.agg == "count_unique":
+                value = str(values.nunique())
+            else:
+                dates = values.astype("string").str.slice(0, 10)
+                dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
+                value = (dates.min() if p.agg == "min_date" else dates.max()) if len(dates) else None
+            rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value})
+        ctx.frame = pd.concat([ctx.frame, _frame(ctx, rows, ctx.domain.domain)], ignore_index=True)
