@@ -216,3 +216,23 @@ def test_string_and_categorical_dtypes_write_like_object(write_ours, write_pyrea
     assert write_ours(as_string, [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]).data == expected
     as_category = as_object.assign(C=pd.Categorical(values, categories=["unused and long", "ccc", "b", "a", ""]))
     assert write_ours(as_category, [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]).data == expected
+
+
+@pytest.mark.parametrize("dictionary", [True, False], ids=["dictionary", "direct"])
+def test_string_dtype_matches_object_on_both_encodings(write_ours, monkeypatch, dictionary):
+    # StringDtype columns (what the SDTM build produces) are read through their own object
+    # array, missing = pd.NA; the bytes must equal those of the same values as object.
+    import sdtmgen.xpt.writer as writer
+
+    monkeypatch.setattr(writer, "_use_dictionary", lambda values: dictionary)
+    n = 70_000
+    rng = np.random.default_rng(3)
+    values = np.array([f"V-{i:06d}" for i in rng.permutation(n)], dtype=object)
+    values[rng.integers(0, n, 700)] = None
+    values[rng.integers(0, n, 700)] = ""
+    as_object = pd.DataFrame({"C": values, "N": rng.random(n)})
+    as_string = as_object.assign(C=as_object["C"].astype("string"))
+    before = as_string["C"].copy()
+    variables = [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]
+    assert write_ours(as_string, variables).data == write_ours(as_object, variables).data
+    pd.testing.assert_series_equal(as_string["C"], before)  # the write does not touch the frame
