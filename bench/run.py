@@ -1,0 +1,549 @@
+"""Benchmark: simulate studies of 100 / 1,000 / 10,000 subjects and time every build stage.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/run.py                      # sizes 100 1000 10000
+    .venv/bin/python bench/run.py --sizes 100 1000 --repeat 5
+    .venv/bin/python bench/run.py --profile 10000      # cProfile one build, print the hot spots
+
+What it does, per size:
+
+1. simulates the raw export once with ``sdtmgen.simulate.simulate_study`` (timed and reported
+   separately: simulation is not part of a build), in its own process;
+2. runs the real ``sdtmgen.pipeline.build`` N times (median reported), each time in a fresh
+   child process, so that the peak memory is that of one build: ``ru_maxrss`` of the child
+   (interpreter and imports included);
+3. attributes the build's wall time to stages by wrapping the functions the pipeline calls
+   (``RawExport.read``, ``map_domain``, ``run_derivations``, ``validate_dataset``,
+   ``write_xpt`` ...) with timers, *exclusive* of nested timed calls: the stage times add up
+   to the build time; what no wrapper covers is shown as "other". These wrappers live only in
+   this file; the engine is not changed. Stages the pipeline does not have yet (ADaM,
+   define.xml, report) show as "-" and are picked up automatically once ``pipeline`` imports
+   functions with those names (see ``HOOKS``).
+
+Validation errors do not stop the benchmark: they are counted, reported, and downgraded to
+warnings inside the child so that the later stages (XPT, reports) still run and are timed.
+
+Then it folds in bench/xpt_bench.py: ``sdtmgen.xpt.write_xpt`` against
+``pyreadstat.write_xport`` on the same 2,000,000-row LB-like frame in one child process, and
+-- for the largest size -- on the LB dataset that build actually produced.
+
+Figures go to bench/results/<YYYY-MM-DD>.json (gitignored) and a table is printed. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import functools
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+_T0 = time.perf_counter()  # child processes measure their import time from here
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+DEFAULT_SIZES = (100, 1000, 10000)
+LARGE = 1000  # sizes above this get --repeat-large runs by default (1), others --repeat (3)
+
+# (module, attribute, stage). Attributes that do not exist are skipped, so the list may name
+# functions the pipeline does not call yet. Order matters only for display.
+HOOKS: list[tuple[str, str, str]] = [
+    ("sdtmgen.pipeline", "load_spec", "load spec"),
+    ("sdtmgen.raw", "RawExport.read", "read raw"),
+    ("sdtmgen.sdtm.build", "map_domain", "SDTM map"),
+    ("sdtmgen.sdtm.build", "run_derivations", "derivations"),
+    ("sdtmgen.sdtm.build", "build_supp", "finalise"),
+    ("sdtmgen.sdtm.build", "finalise", "finalise"),
+    ("sdtmgen.pipeline", "validate_sdtm", "validate: conformance"),
+    ("sdtmgen.pipeline", "validate_dataset", "validate: schema"),
+    ("sdtmgen.pipeline", "load_ig", "validate: conformance"),
+    ("sdtmgen.pipeline", "run_rules", "validate: conformance"),
+    ("sdtmgen.pipeline", "build_adam", "ADaM"),
+    ("sdtmgen.pipeline", "run_adam", "ADaM"),
+    ("sdtmgen.pipeline", "validate_adam", "ADaM"),
+    ("sdtmgen.pipeline", "write_xpt", "write XPT"),
+    ("sdtmgen.pipeline", "write_define", "define.xml"),
+    ("sdtmgen.pipeline", "write_define_xml", "define.xml"),
+    ("sdtmgen.pipeline", "build_define", "define.xml"),
+    ("sdtmgen.pipeline", "write_reports", "reports (conformance, lineage)"),
+    ("sdtmgen.pipeline", "build_report", "report"),
+    ("sdtmgen.pipeline", "write_report", "report"),
+]
+STAGES = ["load spec", "read raw", "SDTM map", "derivations", "finalise", "validate: schema",
+          "validate: conformance", "ADaM", "write XPT", "define.xml", "reports (conformance, lineage)",
+          "report", "other"]
+# functions whose returned findings get their errors counted and downgraded (see module doc)
+FINDING_FUNCTIONS = {"validate_sdtm", "validate_adam"}
+
+
+# ------------------------------------------------------------------------------------------
+# machine
+
+
+def machine_info() -> dict:
+    info: dict = {"nproc": os.cpu_count(), "platform": platform.platform(),
+                  "python": platform.python_version()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["ram_gib"] = round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    try:
+        info["loadavg_at_start"] = os.getloadavg()
+    except OSError:
+        pass
+    for mod in ("pandas", "numpy", "pyreadstat", "pandera", "pyarrow"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 - absent or broken: say so
+            info[mod] = None
+    import sdtmgen
+
+    info["sdtmgen"] = getattr(sdtmgen, "__version__", "?")
+    info["sdtmgen_path"] = str(Path(sdtmgen.__file__).parent)
+    try:
+        tree = Path(sdtmgen.__file__).resolve().parents[1]
+        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "sdtmgen", "specs"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        info["git"] = commit + ("+uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        info["git"] = None
+    return info
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# ------------------------------------------------------------------------------------------
+# child: stage timers
+
+
+class Stopwatch:
+    """Exclusive time per stage: a timed call nested in another is subtracted from its parent."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._stack: list[list] = []  # [stage, start, nested time]
+
+    def wrap(self, fn, stage: str):
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            frame = [stage, time.perf_counter(), 0.0]
+            self._stack.append(frame)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._stack.pop()
+                elapsed = time.perf_counter() - frame[1]
+                self.times[stage] = self.times.get(stage, 0.0) + elapsed - frame[2]
+                self.calls[stage] = self.calls.get(stage, 0) + 1
+                if self._stack:
+                    self._stack[-1][2] += elapsed
+
+        return timed
+
+
+def install_hooks(watch: Stopwatch, downgraded: list) -> list[str]:
+    """Wrap every hook that exists; returns the stages that are present in this engine."""
+    import importlib
+
+    present = []
+    for module_name, attr, stage in HOOKS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        owner, _, name = attr.rpartition(".")
+        target = getattr(module, owner) if owner else module
+        fn = getattr(target, name, None)
+        if fn is None or not callable(fn):
+            continue
+        if name in FINDING_FUNCTIONS:
+            fn = _downgrading(fn, downgraded)
+        setattr(target, name, watch.wrap(fn, stage))
+        present.append(stage)
+    return present
+
+
+def _downgrading(fn, downgraded: list):
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        findings = fn(*args, **kwargs)
+        out = []
+        for f in findings:
+            if getattr(f, "severity", None) == "error":
+                downgraded.append(f"{f.rule} {f.dataset}.{f.variable}")
+                f = dataclasses.replace(f, severity="warning")
+            out.append(f)
+        return out
+
+    return call
+
+
+def child_build(args: argparse.Namespace) -> dict:
+    import sdtmgen.pipeline as pipeline  # noqa: F401 - imports pandas, pandera, ...
+
+    import_s = time.perf_counter() - _T0
+    watch, downgraded = Stopwatch(), []
+    present = install_hooks(watch, downgraded)
+    captured: dict = {}
+    build_sdtm = pipeline.build_sdtm
+
+    def keep_result(*a, **k):
+        captured["sdtm"] = result = build_sdtm(*a, **k)
+        return result
+
+    pipeline.build_sdtm = keep_result
+    out = Path(args.out)
+    t = time.perf_counter()
+    summary = pipeline.build(args.spec, raw=args.raw, out=out)
+    total = time.perf_counter() - t
+    times = dict(watch.times)
+    times["other"] = total - sum(times.values())
+    result = {
+        "ok": True, "build_s": total, "import_s": import_s, "stages": times, "present": present,
+        "calls": watch.calls, "records": summary.records,
+        "validation_errors": len(downgraded), "validation_error_rules": sorted(set(downgraded))[:20],
+        "warnings": len(summary.findings) - len(downgraded),
+        "peak_rss_mib": peak_rss_mib(),
+        "xpt_bytes": sum(p.stat().st_size for p in (out / "sdtm").glob("*.xpt")),
+    }
+    if args.compare_lb and "sdtm" in captured and "LB" in captured["sdtm"].datasets:
+        result["xpt_vs_pyreadstat_lb"] = compare_writers_on_dataset(
+            captured["sdtm"], "LB", Path(args.out).parent, args.xpt_repeat)
+    return result
+
+
+def compare_writers_on_dataset(sdtm, name: str, folder: Path, repeat: int) -> dict:
+    """Our writer vs pyreadstat on one dataset the build produced (same frame, same process)."""
+    import pyreadstat
+
+    from sdtmgen.pipeline import xpt_variables
+    from sdtmgen.xpt import write_xpt
+
+    frame, spec = sdtm.datasets[name], sdtm.specs[name]
+    variables = xpt_variables(spec)
+    ours, theirs = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        write_xpt(folder / "lb_ours.xpt", frame, dataset_name=name, dataset_label=spec.label, variables=variables)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        pyreadstat.write_xport(frame, str(folder / "lb_pyreadstat.xpt"), table_name=name,
+                               file_label=spec.label, column_labels=[v.label for v in variables],
+                               file_format_version=5)
+        theirs.append(time.perf_counter() - t)
+    for f in ("lb_ours.xpt", "lb_pyreadstat.xpt"):
+        (folder / f).unlink(missing_ok=True)
+    return {"rows": len(frame), "ours_s": statistics.median(ours), "pyreadstat_s": statistics.median(theirs),
+            "ours_runs": ours, "pyreadstat_runs": theirs,
+            "ratio": statistics.median(theirs) / statistics.median(ours)}
+
+
+def child_simulate(args: argparse.Namespace) -> dict:
+    from sdtmgen.simulate import load_simulation_params, simulate_study
+
+    import_s = time.perf_counter() - _T0
+    params = load_simulation_params(Path(args.params))
+    t = time.perf_counter()
+    counts = simulate_study(params, args.subjects, args.seed, Path(args.raw))
+    return {"ok": True, "simulate_s": time.perf_counter() - t, "import_s": import_s, "rows": counts,
+            "raw_bytes": sum(p.stat().st_size for p in Path(args.raw).glob("*.csv")),
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def child_xpt(args: argparse.Namespace) -> dict:
+    sys.path.insert(0, str(ROOT / "bench"))
+    from xpt_bench import build_frame, same_data
+
+    import pyreadstat
+
+    from sdtmgen.xpt import write_xpt
+
+    frame, variables = build_frame(args.rows)
+    ours, theirs = [], []
+    with tempfile.TemporaryDirectory(prefix="sdtmgen_bench_xpt_", dir=args.tmp) as tmp:
+        a, b = Path(tmp) / "ours.xpt", Path(tmp) / "pyreadstat.xpt"
+        for _ in range(args.xpt_repeat):
+            t = time.perf_counter()
+            write_xpt(a, frame, dataset_name="LB", dataset_label="Laboratory Test Results", variables=variables)
+            ours.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            pyreadstat.write_xport(frame, str(b), file_label="Laboratory Test Results",
+                                   column_labels=[v.label for v in variables], table_name="LB",
+                                   file_format_version=5)
+            theirs.append(time.perf_counter() - t)
+        identical = same_data(a, b, len(variables))
+        size = a.stat().st_size
+    return {"ok": True, "rows": len(frame), "bytes": size, "ours_s": statistics.median(ours),
+            "pyreadstat_s": statistics.median(theirs), "ours_runs": ours, "pyreadstat_runs": theirs,
+            "ratio": statistics.median(theirs) / statistics.median(ours), "identical_observations": identical}
+
+
+def child_profile(args: argparse.Namespace) -> dict:
+    import cProfile
+    import pstats
+
+    import sdtmgen.pipeline as pipeline
+
+    downgraded: list = []
+    install_hooks(Stopwatch(), downgraded)  # same behaviour as a timed run (errors downgraded)
+    prof = cProfile.Profile()
+    t = time.perf_counter()
+    prof.enable()
+    pipeline.build(args.spec, raw=args.raw, out=Path(args.out))
+    prof.disable()
+    total = time.perf_counter() - t
+    prof.dump_stats(args.profile_out)
+    stats = pstats.Stats(args.profile_out)
+    stats.sort_stats("cumulative").print_stats(r"sdtmgen", 40)
+    stats.sort_stats("tottime").print_stats(25)
+    return {"ok": True, "profiled_build_s": total, "profile": args.profile_out}
+
+
+def run_child(kind: str, argv: list[str], timeout: float | None) -> dict:
+    """Run this script as a child doing one job; it writes its result as JSON to a file."""
+    with tempfile.NamedTemporaryFile(prefix="sdtmgen_bench_", suffix=".json", delete=False) as fh:
+        result_path = fh.name
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--result", result_path, *argv]
+    try:
+        proc = subprocess.run(cmd, timeout=timeout, stdout=None if kind == "profile" else subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        text = Path(result_path).read_text() if Path(result_path).stat().st_size else ""
+        if proc.returncode != 0 or not text:
+            tail = (proc.stderr or "").strip().splitlines()[-6:]
+            return {"ok": False, "error": "\n".join(tail) or f"exit code {proc.returncode}"}
+        return json.loads(text)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
+    finally:
+        Path(result_path).unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------------------
+# parent
+
+
+def summarise(runs: list[dict]) -> dict:
+    good = [r for r in runs if r.get("ok")]
+    if not good:
+        return {"ok": False, "error": runs[0].get("error") if runs else "no run"}
+    stages = {s: statistics.median(r["stages"].get(s, 0.0) for r in good) for s in STAGES}
+    present = set(good[0]["present"]) | {"other"}
+    return {
+        "ok": True, "runs": len(good), "build_s": statistics.median(r["build_s"] for r in good),
+        "build_runs_s": [r["build_s"] for r in good],
+        "import_s": statistics.median(r["import_s"] for r in good),
+        "stages_s": {s: (v if s in present else None) for s, v in stages.items()},
+        "peak_rss_mib": max(r["peak_rss_mib"] for r in good),
+        "records": good[0]["records"], "xpt_bytes": good[0]["xpt_bytes"],
+        "validation_errors": good[0]["validation_errors"],
+        "validation_error_rules": good[0]["validation_error_rules"],
+        "warnings": good[0]["warnings"],
+        **({"xpt_vs_pyreadstat_lb": good[0]["xpt_vs_pyreadstat_lb"]} if "xpt_vs_pyreadstat_lb" in good[0] else {}),
+    }
+
+
+def fmt_s(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
+def print_table(report: dict) -> None:
+    sizes = report["sizes"]
+    keys = list(sizes)
+    w = 13
+    head = f"{'stage (median s)':<32}" + "".join(f"{int(k):>{w},}" for k in keys)
+    print("\n" + head + "\n" + "-" * len(head))
+
+    def row(label: str, cells: list[str]) -> None:
+        print(f"{label:<32}" + "".join(f"{c:>{w}}" for c in cells))
+
+    row("simulate (not in build)", [fmt_s(sizes[k]["simulate"].get("simulate_s")) for k in keys])
+    row("python + imports (not in build)", [fmt_s(sizes[k]["build"].get("import_s")) for k in keys])
+    for stage in STAGES:
+        row("  " + stage, [fmt_s(sizes[k]["build"].get("stages_s", {}).get(stage)) if sizes[k]["build"].get("ok")
+                           else "FAILED" for k in keys])
+    row("full build", [fmt_s(sizes[k]["build"].get("build_s")) if sizes[k]["build"].get("ok") else "FAILED"
+                       for k in keys])
+    row("peak RSS of a build (MiB)", [f"{sizes[k]['build']['peak_rss_mib']:.0f}" if sizes[k]["build"].get("ok")
+                                      else "-" for k in keys])
+    row("runs (median of)", [str(sizes[k]["build"].get("runs", 0)) for k in keys])
+    row("raw rows (all forms)", [f"{sum(sizes[k]['simulate'].get('rows', {}).values()):,}" for k in keys])
+    row("SDTM records (all datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
+    row("  of which LB", [f"{sizes[k]['build'].get('records', {}).get('LB', 0):,}" for k in keys])
+    row("validation errors (downgraded)", [str(sizes[k]["build"].get("validation_errors", "-")) for k in keys])
+    for k in keys:
+        if not sizes[k]["build"].get("ok"):
+            print(f"\n{int(k):,} subjects: build FAILED:\n    " + sizes[k]["build"]["error"].replace("\n", "\n    "))
+    print()
+    for line in report["verdicts"]:
+        print(line)
+
+
+def verdicts(report: dict) -> list[str]:
+    out = []
+    sizes = report["sizes"]
+    big = sizes.get("10000", {}).get("build", {})
+    if big.get("ok"):
+        out.append(f"10,000 subjects: full build {big['build_s']:.1f} s (target < 60 s: "
+                   f"{'PASS' if big['build_s'] < 60 else 'FAIL'}), peak {big['peak_rss_mib'] / 1024:.2f} GiB "
+                   f"(target < 4 GiB: {'PASS' if big['peak_rss_mib'] < 4096 else 'FAIL'})")
+    small = sizes.get("1000", {}).get("build", {})
+    if big.get("ok") and small.get("ok"):
+        ratio = big["build_s"] / small["build_s"]
+        report["scaling_1000_to_10000"] = ratio
+        out.append(f"scaling 1,000 -> 10,000 subjects: {ratio:.1f}x the time (target <= 11x: "
+                   f"{'PASS' if ratio <= 11 else 'FAIL'})")
+    xpt = report.get("xpt")
+    if xpt and xpt.get("ok"):
+        out.append(f"XPT, {xpt['rows']:,}-row LB frame: write_xpt {xpt['ours_s']:.2f} s, pyreadstat.write_xport "
+                   f"{xpt['pyreadstat_s']:.2f} s -> {xpt['ratio']:.1f}x (target >= 5x: "
+                   f"{'PASS' if xpt['ratio'] >= 5 else 'FAIL'}); observations identical: {xpt['identical_observations']}")
+    elif xpt:
+        out.append(f"XPT comparison FAILED: {xpt.get('error')}")
+    for k, size in sizes.items():
+        lb = size.get("build", {}).get("xpt_vs_pyreadstat_lb")
+        if lb:
+            out.append(f"XPT, the LB of the {int(k):,}-subject build ({lb['rows']:,} rows): write_xpt "
+                       f"{lb['ours_s']:.2f} s, pyreadstat {lb['pyreadstat_s']:.2f} s -> {lb['ratio']:.1f}x")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="numbers of subjects")
+    ap.add_argument("--repeat", type=int, default=3, help=f"builds per size <= {LARGE:,} subjects (median)")
+    ap.add_argument("--repeat-large", type=int, default=1, help=f"builds per size > {LARGE:,} subjects")
+    ap.add_argument("--seed", type=int, default=20240304)
+    ap.add_argument("--spec", default=str(ROOT / "specs"), help="spec folder")
+    ap.add_argument("--params", default=None, help="simulation parameters (default <spec>/simulation.yaml)")
+    ap.add_argument("--work", default=None, help="folder for raw exports and outputs (default: a temp folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--out", default=None, help="results file (default bench/results/<date>.json)")
+    ap.add_argument("--xpt-rows", type=int, default=2_000_000, help="rows of the XPT writer comparison (0: skip)")
+    ap.add_argument("--xpt-repeat", type=int, default=1, help="runs of each writer in the comparisons")
+    ap.add_argument("--no-lb-compare", action="store_true",
+                    help="skip our writer vs pyreadstat on the largest build's LB")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds before a child is killed")
+    ap.add_argument("--profile", type=int, metavar="SUBJECTS", default=None,
+                    help="instead of timing: cProfile one build of this size and print the hot spots")
+    # internal: the child processes
+    ap.add_argument("--child", choices=["build", "simulate", "xpt", "profile"], help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    ap.add_argument("--raw", help=argparse.SUPPRESS)
+    ap.add_argument("--subjects", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--rows", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", help=argparse.SUPPRESS)
+    ap.add_argument("--compare-lb", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--profile-out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+
+    if args.child:
+        try:
+            job = {"build": child_build, "simulate": child_simulate, "xpt": child_xpt, "profile": child_profile}
+            result = job[args.child](args)
+        except BaseException as exc:  # noqa: BLE001 - report any failure to the parent
+            result = {"ok": False, "error": "".join(traceback.format_exception_only(exc)).strip()[-2000:]}
+            traceback.print_exc()
+        Path(args.result).write_text(json.dumps(result, default=str))
+        return
+
+    params = args.params or str(Path(args.spec) / "simulation.yaml")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="sdtmgen_bench_"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = _dt.datetime.now()
+    report: dict = {"date": started.isoformat(timespec="seconds"), "machine": machine_info(),
+                    "settings": {k: getattr(args, k) for k in ("sizes", "repeat", "repeat_large", "seed", "spec",
+                                                               "xpt_rows", "xpt_repeat")},
+                    "sizes": {}}
+    m = report["machine"]
+    print(f"machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('ram_gib')} GiB RAM; Python {m['python']}, "
+          f"pandas {m['pandas']}, numpy {m['numpy']}; sdtmgen from {m['sdtmgen_path']} ({m.get('git')})")
+    try:
+        if args.profile:
+            n = args.profile
+            raw = work / f"raw{n}"
+            if not any(raw.glob("*.csv")):
+                print(f"simulating {n:,} subjects ...", flush=True)
+                sim = run_child("simulate", ["--subjects", str(n), "--seed", str(args.seed), "--raw", str(raw),
+                                             "--params", params], args.timeout)
+                if not sim.get("ok"):
+                    sys.exit(f"simulation failed: {sim.get('error')}")
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            prof_out = args.out or str(RESULTS / f"profile-{n}-{started:%Y-%m-%d}.prof")
+            res = run_child("profile", ["--raw", str(raw), "--spec", args.spec, "--profile-out", prof_out,
+                                        "--out", str(work / f"out{n}")], args.timeout)
+            print(res if not res.get("ok") else f"profiled build: {res['profiled_build_s']:.1f} s; stats in {prof_out}")
+            return
+
+        for n in args.sizes:
+            entry: dict = {}
+            report["sizes"][str(n)] = entry
+            raw = work / f"raw{n}"
+            print(f"{n:,} subjects: simulating ...", flush=True)
+            entry["simulate"] = run_child("simulate", ["--subjects", str(n), "--seed", str(args.seed),
+                                                       "--raw", str(raw), "--params", params], args.timeout)
+            if not entry["simulate"].get("ok"):
+                entry["build"] = {"ok": False, "error": "simulation failed: " + entry["simulate"]["error"]}
+                print("  simulation FAILED: " + entry["simulate"]["error"])
+                continue
+            repeats = args.repeat if n <= LARGE else args.repeat_large
+            runs = []
+            for i in range(repeats):
+                print(f"  build {i + 1}/{repeats} ...", end=" ", flush=True)
+                argv = ["--raw", str(raw), "--spec", args.spec, "--out", str(work / f"out{n}"),
+                        "--xpt-repeat", str(args.xpt_repeat)]
+                if n == max(args.sizes) and i == 0 and not args.no_lb_compare:
+                    argv.append("--compare-lb")
+                run = run_child("build", argv, args.timeout)
+                runs.append(run)
+                print(f"{run['build_s']:.1f} s, peak {run['peak_rss_mib']:.0f} MiB" if run.get("ok") else "FAILED",
+                      flush=True)
+                if not run.get("ok"):
+                    break  # a failing build fails the same way every time
+            entry["build"] = summarise(runs)
+            entry["build"]["all_runs"] = runs
+            (work / f"out{n}").exists() and subprocess.run(["rm", "-rf", str(work / f"out{n}")], check=False)
+
+        if args.xpt_rows:
+            print(f"XPT writers on a {args.xpt_rows:,}-row LB frame ...", flush=True)
+            report["xpt"] = run_child("xpt", ["--rows", str(args.xpt_rows), "--xpt-repeat", str(args.xpt_repeat),
+                                              "--tmp", str(work)], args.timeout)
+    finally:
+        if not args.keep and not args.work:
+            subprocess.run(["rm", "-rf", str(work)], check=False)
+
+    report["verdicts"] = verdicts(report)
+    report["elapsed_s"] = (_dt.datetime.now() - started).total_seconds()
+    out = Path(args.out) if args.out else RESULTS / f"{started:%Y-%m-%d}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    print_table(report)
+    print(f"\nfigures written to {out}")
+
+
+if __name__ == "__main__":
+    main()
