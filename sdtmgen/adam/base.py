@@ -118,16 +118,14 @@ class AdamContext:
                             f"(list the step that makes it earlier)")
         return frame[variable]
 
-    def warn(self, rule: str, variable: str, message: str, mask: np.ndarray | None = None) -> None:
-        frame = self.frame
-        rows: tuple[int, ...] = ()
-        values: tuple[str, ...] = ()
-        if mask is not None:
-            rows = tuple(int(i) + 1 for i in np.flatnonzero(mask))
-            if "USUBJID" in frame:
-                values = tuple(sorted({str(v) for v in frame["USUBJID"].to_numpy()[mask]}))
+    def warn(self, rule: str, variable: str, message: str, mask: np.ndarray | None = None,
+             values: tuple[str, ...] = ()) -> None:
+        """A warning finding; ``mask`` marks records of this dataset, named by their subjects (record numbers
+        would not survive the final sort)."""
+        if mask is not None and "USUBJID" in self.frame:
+            values = tuple(sorted({str(v) for v in self.frame["USUBJID"].to_numpy()[np.asarray(mask, dtype=bool)]}))
         self.findings.append(Finding(rule=rule, severity="warning", dataset=self.name, variable=variable,
-                                     message=message, rows=rows, values=values))
+                                     message=message, values=values))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,6 +107,11 @@ class Recovery(AdamDerivation):
         anchors = anchors[~anchors.index.duplicated()]
         subject = labs["USUBJID"].astype(str)
         start = subject.map(anchors).to_numpy(dtype=float)
+        no_anchor = sorted(set(subject[np.isnan(start)]))
+        if no_anchor:
+            ctx.warn("TTE-NO-START", "STARTDT", f"{len(no_anchor)} subject(s) with {self.source} records have no "
+                     f"{self.anchor.dataset}.{self.anchor.variable}: not at risk for any endpoint",
+                     values=tuple(no_anchor))
         adt = pd.to_numeric(labs[self.date], errors="coerce").to_numpy(dtype=float)
         when = (pd.to_numeric(labs[self.datetime], errors="coerce").to_numpy(dtype=float)
                 if self.datetime else np.full(len(labs), np.nan))

@@ -105,3 +105,9 @@ def test_one_record_per_endpoint_and_output_types(run_step):
     # never below 20 (20 is not below 20): no PLTREC20 record
     assert out["PARAMCD"].tolist() == ["PLTREC50"]
     assert str(out["PARAMCD"].dtype) == "string" and out["CNSR"].dtype == np.float64
+
+
+def test_subjects_without_a_start_date_are_reported(run_step):
+    lab = labs({"A": [(1, 120), (6, 20)], "B": [(1, 120), (6, 20)]})
+    out, ctx = run_step(step(), name="ADTTE", ADLB=lab, ADSL=adsl("A").assign(CHEMSDT=[float("nan")]))
+    assert out.empty and [(f.rule, f.values) for f in ctx.findings] == [("TTE-NO-START", ("A", "B"))]
