@@ -87,7 +87,8 @@ def report(spec_folder: Path, raw: Path | None, out: Path) -> None:
                    f"Please report this with the spec and raw files.", err=True)
         sys.exit(2)
     outcomes = sorted(set(result.ard["outcome"]))
-    click.echo(f"{len(result.ard)} results for {len(outcomes)} outcome measures, {len(result.figures)} plots: "
+    measures = f"{len(outcomes)} outcome measure{'' if len(outcomes) == 1 else 's'}"
+    click.echo(f"{len(result.ard)} results for {measures}, {len(result.figures)} plots: "
                f"{out / 'report.html'}")
     if result.mtd is not None:
         click.echo(f"MTD: {result.mtd.mtd} ({result.mtd.rule})")

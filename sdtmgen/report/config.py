@@ -115,6 +115,7 @@ class EventIncidence(_Outcome):
 
     kind: Literal["event_incidence"]
     flag: str = Field(pattern=VAR)
+    label: str = Field("", description="row label (default: 'Subjects with <flag> = Y')")
 
 
 class EpisodeDuration(_Outcome):

@@ -79,7 +79,8 @@ def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: Repo
     ae = inputs.group_of(inputs.adae)
     hits = ae[is_y(ae[outcome.flag]) & in_window(ae[cfg.ae_day], cfg)]
     add_incidence(ard, inputs, outcome.number, outcome.flag, f"{outcome.title} ({window_text(cfg)})",
-                  outcome.flag, hits, variable_label=f"Subjects with {outcome.flag} = Y", count_events=True)
+                  outcome.flag, hits, variable_label=outcome.label or f"Subjects with {outcome.flag} = Y",
+                  count_events=True)
 
 
 def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportConfig) -> None:
