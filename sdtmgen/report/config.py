@@ -1,6 +1,6 @@
 """The report configuration (``specs/report.yaml``) as pydantic models.
 
-Everything study-specific the results need lives here: which ADaM variables and PARAMCDs feed
+Everything study-specific the results need lives here (required fields, no study defaults in code): which ADaM variables and PARAMCDs feed
 which outcome measure, the chemotherapy-day window, the 3+3 rule numbers, what the plots show.
 Thresholds that define an event (ANC < 0.5, the bleeding term list, ...) are ADaM's business and
 reach the report only through ADaM flags and parameters.
@@ -35,9 +35,9 @@ class Populations(Strict):
 class DayWindow(Strict):
     """Days counted from an ADSL anchor date (day 1 = the anchor), inclusive."""
 
-    anchor: str = Field("CHEMSDT", pattern=VAR, description="ADSL date variable of day 1")
-    first_day: int = 1
-    last_day: int = 42
+    anchor: str = Field(pattern=VAR, description="ADSL date variable of day 1")
+    first_day: int
+    last_day: int
 
     @model_validator(mode="after")
     def _ordered(self) -> "DayWindow":
@@ -66,7 +66,7 @@ class AeSummary(_Outcome):
     serious: str = Field("AESER", pattern=VAR)
     grade: str = Field("ATOXGR", pattern=VAR)
     grades: list[str] = Field(default_factory=lambda: ["1", "2", "3", "4", "5"])
-    severe_grade: int = Field(3, description="'severe' = this grade or worse")
+    severe_grade: int = Field(description="'severe' = this CTCAE grade or worse")
     soc: str = Field("AESOC", pattern=VAR)
     term: str = Field("AEDECOD", pattern=VAR)
 
@@ -75,17 +75,17 @@ class Dlt(_Outcome):
     """DLT counts among DLT-evaluable subjects and the 3+3 decision, per dose level."""
 
     kind: Literal["dlt"]
-    flag: str = Field("DLTFL", pattern=VAR, description="ADAE flag of a DLT event")
+    flag: str = Field(pattern=VAR, description="ADAE flag of a DLT event")
     term: str = Field("AEDECOD", pattern=VAR)
 
 
 class ThreePlusThree(Strict):
-    cohort_size: int = Field(3, ge=1, description="fewer evaluable subjects: the cohort is incomplete")
-    expanded_size: int = Field(6, ge=1, description="cohort size after expansion")
-    escalate_max_dlt: int = Field(0, ge=0, description="at most this many DLTs in a cohort: escalate")
-    stop_min_dlt: int = Field(2, ge=1, description="at least this many DLTs: dose too toxic, stop")
-    mtd_max_dlt: int = Field(1, ge=0, description="MTD: at most this many DLTs ...")
-    mtd_min_evaluable: int = Field(6, ge=1, description="... among at least this many evaluable subjects")
+    cohort_size: int = Field(ge=1, description="fewer evaluable subjects: the cohort is incomplete")
+    expanded_size: int = Field(ge=1, description="cohort size after expansion")
+    escalate_max_dlt: int = Field(ge=0, description="at most this many DLTs in a cohort: escalate")
+    stop_min_dlt: int = Field(ge=1, description="at least this many DLTs: dose too toxic, stop")
+    mtd_max_dlt: int = Field(ge=0, description="MTD: at most this many DLTs ...")
+    mtd_min_evaluable: int = Field(ge=1, description="... among at least this many evaluable subjects")
 
     @model_validator(mode="after")
     def _consistent(self) -> "ThreePlusThree":
@@ -98,7 +98,7 @@ class ThreePlusThree(Strict):
 
 class Mtd(_Outcome):
     kind: Literal["mtd"]
-    rules: ThreePlusThree = ThreePlusThree()
+    rules: ThreePlusThree
 
 
 class Recovery(_Outcome):
@@ -123,7 +123,7 @@ class EpisodeDuration(_Outcome):
 
     kind: Literal["episode_duration"]
     flag: str = Field(pattern=VAR)
-    merge_gap_days: int = Field(0, ge=0, description="episodes with at most this many event-free days between them "
+    merge_gap_days: int = Field(ge=0, description="episodes with at most this many event-free days between them "
                                                      "are merged (0 = overlapping or touching: one ends on day d, "
                                                      "the next starts on d or d+1)")
 
@@ -135,7 +135,7 @@ class LabIncidence(_Outcome):
 
     kind: Literal["lab_incidence"]
     paramcds: list[str] = Field(min_length=1)
-    flags: list[str] = Field(default_factory=lambda: ["CRIT1FL"], min_length=1)
+    flags: list[str] = Field(min_length=1)
 
 
 class Flag(Strict):
@@ -162,9 +162,9 @@ class TransfusionType(Strict):
 
 
 class Transfusions(Strict):
-    category: str = Field("BLOOD TRANSFUSION", description="CM CMCAT of transfusions")
-    date: str = Field("CMSTDTC", pattern=VAR)
-    type_variable: str = Field("CMCLASCD", pattern=VAR)
+    category: str = Field(description="CM CMCAT of transfusions")
+    date: str = Field(pattern=VAR, description="CM start date/time (ISO 8601)")
+    type_variable: str = Field(pattern=VAR, description="CM variable telling the product (e.g. its ATC code)")
     types: list[TransfusionType] = Field(default_factory=list)
 
 
@@ -176,10 +176,10 @@ class CountPanel(Strict):
 
 class BloodCounts(Strict):
     panels: list[CountPanel] = Field(min_length=1)
-    flag: Optional[str] = Field("CRIT1FL", description="ADLB flag drawn as filled red points")
-    febrile_neutropenia_flag: Optional[str] = Field("FNFL", description="ADAE flag of the shaded episodes")
+    flag: Optional[str] = Field(description="ADLB flag drawn as filled red points (null: none)")
+    febrile_neutropenia_flag: Optional[str] = Field(description="ADAE flag of the shaded episodes (null: none)")
     febrile_neutropenia_label: str = "Febrile neutropenia"
-    transfusions: Transfusions = Transfusions()
+    transfusions: Optional[Transfusions] = None
 
 
 class Plots(Strict):
@@ -194,9 +194,9 @@ class ReportConfig(Strict):
     title: str
     groups: Groups = Groups()
     populations: Populations = Populations()
-    window: DayWindow = DayWindow()
-    ae_day: str = Field("CADY", pattern=VAR, description="ADAE day counted from the window anchor")
-    lab_day: str = Field("ADY", pattern=VAR, description="ADLB day counted from the window anchor")
+    window: DayWindow
+    ae_day: str = Field(pattern=VAR, description="ADAE day counted from the window anchor")
+    lab_day: str = Field(pattern=VAR, description="ADLB day counted from the window anchor")
     last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
     plots: Plots = Plots()

@@ -73,7 +73,7 @@ def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportCo
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
         ax.grid(alpha=0.3)
         if drawn:
-            ax.legend(fontsize=8, loc="upper right")
+            ax.legend(fontsize=8, loc="lower left")  # recovery curves stay at 1 early on: that corner is free
         return _png(fig, cfg.plots.dpi)
 
 
@@ -82,7 +82,7 @@ def transfusion_days(inputs: Inputs, bc: BloodCounts) -> pd.DataFrame:
     cm = inputs.cm
     t = bc.transfusions
     columns = ["USUBJID", "DAY", "LABEL", "PANEL", "COLOR"]
-    if cm.empty or not {"USUBJID", "CMCAT", t.date}.issubset(cm.columns):
+    if t is None or cm.empty or not {"USUBJID", "CMCAT", t.date}.issubset(cm.columns):
         return pd.DataFrame(columns=columns)
     rows = cm[cm["CMCAT"].astype(str) == t.category]
     rows = rows.assign(_DATE=iso_to_sas(rows[t.date])).merge(inputs.subjects, on="USUBJID", how="inner")
@@ -151,7 +151,7 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
         handles = [Line2D([], [], color="0.2", marker="o", markersize=3, label="value")]
         if bc.flag:
             handles.append(Line2D([], [], color="tab:red", marker="o", lw=0, markersize=4, label=f"{bc.flag} = Y"))
-        for t in bc.transfusions.types:
+        for t in (bc.transfusions.types if bc.transfusions else []):
             handles.append(Line2D([], [], color=t.color, ls="--", label=f"{t.label} transfusion"))
         if bc.febrile_neutropenia_flag:
             handles.append(Patch(color=FN_COLOR, alpha=0.45,

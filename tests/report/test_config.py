@@ -62,3 +62,9 @@ def test_a_missing_adam_variable_is_named(frames, report_config):
         make_report(broken, report_config, draw=False)
     with pytest.raises(ReportDataError, match="ADTTE is missing"):
         make_report({k: v for k, v in frames.items() if k != "ADTTE"}, report_config, draw=False)
+
+
+def test_a_missing_rule_number_is_named_not_defaulted(spec_folder, tmp_path):
+    folder = copy_with(spec_folder, tmp_path, "        mtd_min_evaluable: 6", "")
+    with pytest.raises(SpecError, match=r"report\.yaml:\d+: outcomes\.2\.mtd\.rules\.mtd_min_evaluable: Field required"):
+        load_report_config(folder)

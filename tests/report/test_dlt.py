@@ -7,7 +7,8 @@ import pytest
 from sdtmgen.report.config import ThreePlusThree
 from sdtmgen.report.dlt import NOT_DETERMINED, DoseCount, decide, determine_mtd
 
-RULES = ThreePlusThree()
+RULES = ThreePlusThree(cohort_size=3, expanded_size=6, escalate_max_dlt=0, stop_min_dlt=2, mtd_max_dlt=1,
+                       mtd_min_evaluable=6)
 
 
 @pytest.mark.parametrize("evaluable, dlt, decision, rule", [
@@ -49,13 +50,13 @@ def test_mtd_and_the_rule_that_decided_it(doses, mtd, rule):
 
 
 def test_rule_numbers_come_from_the_spec():
-    lenient = ThreePlusThree(mtd_min_evaluable=3)
+    lenient = RULES.model_copy(update={"mtd_min_evaluable": 3})
     got = determine_mtd(counts((3, 0), (3, 0), (3, 0)), lenient)
     assert (got.mtd, got.rule) == ("DL3", "MTD-HIGHEST-TESTED")
-    strict = ThreePlusThree(stop_min_dlt=1)
+    strict = RULES.model_copy(update={"stop_min_dlt": 1})
     assert decide(DoseCount("D", 3, 1), strict).decision == "stop"
     with pytest.raises(ValueError):
-        ThreePlusThree(escalate_max_dlt=2, stop_min_dlt=2)
+        ThreePlusThree(**(RULES.model_dump() | {"escalate_max_dlt": 2, "stop_min_dlt": 2}))
 
 
 def test_ard_rows_per_dose_level(ard, stat, study):
