@@ -21,6 +21,8 @@ h3 { font-size: 1em; margin-bottom: .3em; }
 table { border-collapse: collapse; margin: .4em 0 1em; font-size: .85em; }
 th, td { border: 1px solid #ccc; padding: .2em .6em; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
+td { white-space: nowrap; }
+td.text, td:first-child { white-space: normal; }
 td.text { text-align: left; max-width: 22em; }
 td.sub { padding-left: 1.8em; }
 thead th { background: #f2f2f2; }

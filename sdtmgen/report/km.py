@@ -106,13 +106,13 @@ def recovery(ard: Ard, inputs: Inputs, outcome: Recovery) -> dict[str, dict[str,
             add("AVAL", "n_risk", km.n, variable_label="Subjects at risk (fell below the threshold)")
             add("AVAL", "events", km.events, variable_label="Recovered (events)")
             add("AVAL", "censored", km.censored, variable_label="Censored")
-            median_label = "Median time to recovery, days"
+            median_label = f"Median time to recovery, days ({ci_pct} CI)"
             add("prob", "estimate", km.median, "0.5", median_label, "Median")
             add("prob", "conf.low", km.median_low, "0.5", median_label, f"{ci_pct} CI lower")
             add("prob", "conf.high", km.median_high, "0.5", median_label, f"{ci_pct} CI upper")
             for t in outcome.timepoints:
                 s, lo, hi = km.at(t) if km.n else (math.nan, math.nan, math.nan)
-                day_label = f"Not yet recovered at day {t}, KM"
+                day_label = f"Not yet recovered at day {t}, KM ({ci_pct} CI)"
                 add("time", "estimate", s, str(t), day_label, "S(t)")
                 add("time", "conf.low", lo, str(t), day_label, f"{ci_pct} CI lower")
                 add("time", "conf.high", hi, str(t), day_label, f"{ci_pct} CI upper")
