@@ -96,3 +96,15 @@ def test_report_command_help():
     result = CliRunner().invoke(main, ["report", "--help"])
     assert result.exit_code == 0
     assert "--spec" in result.output and "--raw" in result.output and "--out" in result.output
+
+
+def test_the_build_step_is_skipped_without_adam_or_report_yaml(tmp_path, spec_folder, frames):
+    from types import SimpleNamespace
+
+    from sdtmgen.report.build import write_results
+
+    with_config = SimpleNamespace(folder=str(spec_folder))
+    without_config = SimpleNamespace(folder=str(tmp_path))
+    assert write_results(tmp_path / "a", with_config, {}, {}) is False  # no ADaM datasets
+    assert write_results(tmp_path / "b", without_config, {}, frames) is False  # no report.yaml
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
