@@ -134,19 +134,25 @@ class AdamContext:
 
 def iso_date(iso: pd.Series) -> pd.Series:
     """The calendar date (midnight) of ISO 8601 values with a complete date; partial or missing -> NaT."""
-    text = pd.Series(iso, copy=False).astype("string").str.slice(0, 10)
-    complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-    return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
+    text = pd.Series(iso, copy=False).astype("string")
+    complete = (text.str.len() >= 10).fillna(False)
+    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+
+
+def iso_clock(iso: pd.Series) -> pd.Series:
+    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
+    text = pd.Series(iso, copy=False).astype("string")
+    timed = (text.str.slice(10, 11) == "T").fillna(False)
+    hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
+    minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
+    seconds = pd.to_numeric(text.str.slice(17, 19).where(timed & (text.str.len() >= 19)), errors="coerce")
+    return (hours * 3600 + minutes * 60 + seconds.fillna(0)).astype("float64")
 
 
 def iso_datetime(iso: pd.Series) -> pd.Series:
     """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
-    text = pd.Series(iso, copy=False).astype("string")
-    day = iso_date(text)
-    clock = text.str.extract(r"T(\d{2}):(\d{2})(?::(\d{2}))?")
-    seconds = (pd.to_numeric(clock[0], errors="coerce") * 3600 + pd.to_numeric(clock[1], errors="coerce") * 60
-               + pd.to_numeric(clock[2], errors="coerce").fillna(0)).fillna(0)
-    return day + pd.to_timedelta(seconds.to_numpy(), unit="s")
+    seconds = iso_clock(iso).fillna(0).to_numpy()
+    return iso_date(iso) + pd.to_timedelta(seconds, unit="s")
 
 
 def to_sas_date(stamps: pd.Series) -> pd.Series:

@@ -56,8 +56,8 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
 
 
 def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult:
-    """ADaM datasets from the (final) SDTM datasets; the SDTM frames are not modified."""
-    datasets = {name: frame.copy() for name, frame in sdtm_datasets.items()}
+    """ADaM datasets from the (final) SDTM datasets; the SDTM frames are only read, never modified."""
+    datasets = dict(sdtm_datasets)
     findings: list[Finding] = []
     run_adam_derivations(spec, datasets, findings)
     result = AdamResult(datasets={}, specs={}, findings=findings)

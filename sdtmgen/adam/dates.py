@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, flag_series, iso_date, iso_datetime, present,
-                               register_adam_derivation, relative_day, to_sas_date, to_sas_datetime)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, flag_series, iso_clock, iso_date, present,
+                               register_adam_derivation, relative_day, to_sas_date)
 from sdtmgen.conditions import Condition
 
 ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
@@ -114,9 +114,9 @@ class AnalysisDate(AdamDerivation):
         source = ctx.column(self.source).astype("string")
         frame[self.target] = to_sas_date(iso_date(source)).to_numpy()
         if self.datetime_target:
-            timed = source.str.contains(r"T\d{2}:\d{2}", regex=True).fillna(False).to_numpy(dtype=bool)
-            stamps = to_sas_datetime(iso_datetime(source)).to_numpy()
-            frame[self.datetime_target] = np.where(timed, stamps, np.nan)
+            clock = iso_clock(source).to_numpy(dtype=float)
+            days = frame[self.target].to_numpy(dtype=float)
+            frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
 
 
 @register_adam_derivation("relative_day", "days from an anchor date: anchor = day 1, the day before = -1 (no day 0)")

@@ -124,67 +124,65 @@ class Recovery(AdamDerivation):
         base = pd.DataFrame({"USUBJID": subject.to_numpy(), "_PARAM": labs[self.param].astype("string").to_numpy(),
                              "_V": value, "_ADT": adt, "_T": when, "_START": start,
                              "_SEQ": pd.to_numeric(labs[self.seq], errors="coerce").to_numpy(dtype=float)})[usable]
-        records = []
+        parts = []
         for ep in self.endpoints:
             data = base[base["_PARAM"] == ep.lab].sort_values(["USUBJID", "_T", "_SEQ"], kind="mergesort")
-            supported = self._supported(ctx, ep, data)
-            data = data.assign(_SUP=supported)
-            for usubjid, rows in data.groupby("USUBJID", sort=True):
-                record = self._one(ep, rows)
-                if record is not None:
-                    records.append({"USUBJID": usubjid, **record})
+            parts.append(self._endpoint(ep, data.reset_index(drop=True), self._supported(ctx, ep, data)))
         columns = ["USUBJID", *sorted(self.produces())]
-        out = pd.DataFrame(records, columns=columns)
-        for name in ("PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"):
+        out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+        out = out.sort_values(["USUBJID", "PARAMN"], kind="mergesort").reset_index(drop=True)
+        for name in ("USUBJID", "PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"):
             out[name] = out[name].astype("string")
         for name in ("PARAMN", "STARTDT", "ADT", "AVAL", "CNSR", "SRCSEQ"):
             out[name] = out[name].astype("float64")
         ctx.frame = out
 
     def _supported(self, ctx: AdamContext, ep: Endpoint, data: pd.DataFrame) -> np.ndarray:
-        """True where a matching transfusion started in the days before the assessment."""
+        """True where a matching transfusion started in the ``days_before`` days before the assessment."""
         tf = ep.transfusion_free
         if tf is None or data.empty:
             return np.zeros(len(data), dtype=bool)
         given = ctx.source(tf.dataset)
         given = given[tf.where.evaluate(given)]
-        times = pd.DataFrame({"USUBJID": given["USUBJID"].astype(str).to_numpy(),
-                              "_S": to_sas_datetime(iso_datetime(given[tf.date])).to_numpy()}).dropna()
-        by_subject = {k: np.sort(g["_S"].to_numpy()) for k, g in times.groupby("USUBJID")}
+        starts = pd.DataFrame({"USUBJID": given["USUBJID"].astype(str).to_numpy(),
+                               "_S": to_sas_datetime(iso_datetime(given[tf.date])).to_numpy()}).dropna()
+        probe = pd.DataFrame({"USUBJID": data["USUBJID"].to_numpy(), "_T": data["_T"].to_numpy(dtype=float),
+                              "_POS": np.arange(len(data))}).sort_values("_T", kind="mergesort")
+        # the latest transfusion strictly before each assessment
+        last = pd.merge_asof(probe, starts.sort_values("_S", kind="mergesort"), left_on="_T", right_on="_S",
+                             by="USUBJID", direction="backward", allow_exact_matches=False)
+        near = (last["_T"] - last["_S"] <= tf.days_before * DAY_SECONDS).fillna(False).to_numpy(dtype=bool)
         out = np.zeros(len(data), dtype=bool)
-        for i, (usubjid, t) in enumerate(zip(data["USUBJID"].to_numpy(), data["_T"].to_numpy())):
-            starts = by_subject.get(usubjid)
-            if starts is not None:
-                out[i] = bool(((starts >= t - tf.days_before * DAY_SECONDS) & (starts < t)).any())
+        out[last["_POS"].to_numpy()] = near
         return out
 
-    def _one(self, ep: Endpoint, rows: pd.DataFrame) -> Optional[dict]:
-        values = rows["_V"].to_numpy()
-        below = np.flatnonzero(values < ep.threshold)
-        if below.size == 0:
-            return None
-        supported = rows["_SUP"].to_numpy(dtype=bool)
-        above = values >= ep.threshold
+    def _endpoint(self, ep: Endpoint, data: pd.DataFrame, supported: np.ndarray) -> pd.DataFrame:
+        """One record per subject at risk: the first qualifying run, else the last assessment (censored)."""
+        value = data["_V"].to_numpy(dtype=float)
+        below = value < ep.threshold
+        above = value >= ep.threshold
+        # at risk from the first value below the threshold: only later assessments may start a run
+        below_before = pd.Series(below.astype(int), index=data.index).groupby(data["USUBJID"], sort=False).cumsum()
+        after_nadir = (below_before.to_numpy() - below) > 0
+        clean = above & ~supported
         every = ep.transfusion_free is None or ep.transfusion_free.applies_to == "all"
-        counts = above & ~supported if every else above
-        first_ok = above & ~supported
-        n, k = len(values), self.consecutive
-        hit = None
-        for j in range(below[0] + 1, n - k + 1):
-            if first_ok[j] and counts[j:j + k].all():
-                hit = j
-                break
-        start = float(rows["_START"].iloc[0])
-        at = hit if hit is not None else n - 1
-        adt = float(rows["_ADT"].iloc[at])
-        last_day = relative_day(pd.Series([adt]), pd.Series([start])).iloc[0]
-        censor = self.censor_at_window_end if last_day >= self.to_day else self.censor_before_window_end
-        return {
-            "PARAMCD": ep.paramcd, "PARAM": ep.param, "PARAMN": ep.paramn,
-            "STARTDT": start, "ADT": adt, "AVAL": adt - start + 1,
-            "CNSR": 0.0 if hit is not None else 1.0,
-            "EVNTDESC": ep.event if hit is not None else censor,
-            "CNSDTDSC": None if hit is not None else censor,
-            "SRCDOM": self.source_domain, "SRCVAR": self.source_variable,
-            "SRCSEQ": float(rows["_SEQ"].iloc[at]),
-        }
+        counts = pd.Series(clean if every else above, index=data.index)
+        run = clean.copy()
+        for i in range(1, self.consecutive):
+            run &= counts.groupby(data["USUBJID"], sort=False).shift(-i, fill_value=False).to_numpy(dtype=bool)
+        hit = run & after_nadir
+        at_risk = pd.Series(below, index=data.index).groupby(data["USUBJID"], sort=False).transform("any")
+        data = data.assign(_HIT=hit, _RISK=at_risk.to_numpy(dtype=bool))[at_risk.to_numpy(dtype=bool)]
+        events = data[data["_HIT"]].drop_duplicates("USUBJID", keep="first")
+        censored = data[~data["USUBJID"].isin(events["USUBJID"])].drop_duplicates("USUBJID", keep="last")
+        chosen = pd.concat([events.assign(_CNSR=0.0), censored.assign(_CNSR=1.0)], ignore_index=True)
+        day = relative_day(chosen["_ADT"], chosen["_START"]).to_numpy(dtype=float)
+        censor = np.where(day >= self.to_day, self.censor_at_window_end, self.censor_before_window_end)
+        is_event = chosen["_CNSR"].to_numpy() == 0.0
+        return pd.DataFrame({
+            "USUBJID": chosen["USUBJID"].to_numpy(), "PARAMCD": ep.paramcd, "PARAM": ep.param, "PARAMN": ep.paramn,
+            "STARTDT": chosen["_START"].to_numpy(), "ADT": chosen["_ADT"].to_numpy(),
+            "AVAL": chosen["_ADT"].to_numpy() - chosen["_START"].to_numpy() + 1, "CNSR": chosen["_CNSR"].to_numpy(),
+            "EVNTDESC": np.where(is_event, ep.event, censor), "CNSDTDSC": np.where(is_event, None, censor),
+            "SRCDOM": self.source_domain, "SRCVAR": self.source_variable, "SRCSEQ": chosen["_SEQ"].to_numpy(),
+        })

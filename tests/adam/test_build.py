@@ -55,7 +55,11 @@ def built(tmp_path_factory, spec_folder, raw):
 def in_memory(spec_folder, raw):
     spec = load_spec(spec_folder)
     sdtm = build_sdtm(spec, raw)
-    return spec, sdtm.datasets, build_adam(spec, sdtm.datasets)
+    untouched = {name: frame.copy() for name, frame in sdtm.datasets.items()}
+    result = build_adam(spec, sdtm.datasets)
+    assert set(untouched) == set(sdtm.datasets) and all(untouched[n].equals(f) for n, f in sdtm.datasets.items()), \
+        "build_adam must only read the SDTM datasets"
+    return spec, sdtm.datasets, result
 
 
 def test_default_build_writes_the_adam_datasets(built):
