@@ -90,8 +90,10 @@ def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_copy, exam
     (specs / "sdtm" / "dm.yaml").write_text(dm.replace("label: Subject Identifier for the Study",
                                                        "label: Subject Number"))
     terms = (specs / "terminology.yaml").read_text()
-    (specs / "terminology.yaml").write_text(terms.replace("{value: DL1, decode: UCMSC-Exo 50 ug/kg",
-                                                          "{value: DOSE1, decode: UCMSC-Exo 50 ug/kg"))
+    # a sponsor term renamed; the CRF's text becomes its synonym
+    assert "      - {value: MEDICAL HISTORY}" in terms
+    (specs / "terminology.yaml").write_text(terms.replace(
+        "      - {value: MEDICAL HISTORY}", "      - {value: GENERAL MEDICAL HISTORY, synonyms: [MEDICAL HISTORY]}"))
     with pytest.raises(BuildError) as failed:
         build(specs, example_raw, tmp_path / "out")
     # the IG label rule notices the changed label; the new term flows into DM
@@ -100,9 +102,10 @@ def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_copy, exam
     line = next(ln for ln in study.splitlines() if "sdtmig_variables:" in ln)
     (specs / "study.yaml").write_text(study.replace(line + "\n", ""))
     build(specs, example_raw, tmp_path / "out")
-    frame, meta = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "dm.xpt"))
+    _, meta = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "dm.xpt"))
     assert meta.column_names_to_labels["SUBJID"] == "Subject Number"
-    assert "DOSE1" in set(frame["ARMCD"]) and "DL1" not in set(frame["ARMCD"])
+    mh, _ = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "mh.xpt"))
+    assert "GENERAL MEDICAL HISTORY" in set(mh["MHCAT"]) and "MEDICAL HISTORY" not in set(mh["MHCAT"])
 
 
 def test_subject_missing_from_demographics_fails_naming_subject_file_and_row(tmp_path, spec_folder, example_raw):
