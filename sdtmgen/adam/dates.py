@@ -72,7 +72,8 @@ class ImputeDate(AdamDerivation):
                                               "they fall within the partial date's range (e.g. TRTSDT)")
     not_after: list[str] = Field(default_factory=list,
                                  description="SAS dates the imputed date may not follow when they fall within "
-                                             "the partial date's range (e.g. DTHDT, EOSDT)")
+                                             "the partial date's range (e.g. DTHDT, EOSDT; AENDT for a start); "
+                                             "they win over not_before")
 
     def produces(self) -> set[str]:
         return {self.target} | ({self.flag} if self.flag else set())
@@ -80,18 +81,26 @@ class ImputeDate(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         lo, hi, level = date_range(ctx.column(self.source))
-        value = (lo if self.impute == "first" else hi).copy()
+        base = lo if self.impute == "first" else hi
+        value = base.copy()
         imputed = np.array([lv not in ("", None) for lv in level], dtype=bool)
+
+        def in_range(name: str) -> tuple[np.ndarray, np.ndarray]:
+            ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                return ref, imputed & (ref >= lo) & (ref <= hi)
+
         for name in self.not_before:
-            ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
-            with np.errstate(invalid="ignore"):
-                move = imputed & (ref >= lo) & (ref <= hi) & (value < ref)
-            value = np.where(move, ref, value)
+            ref, inside = in_range(name)
+            value = np.where(inside & (value < ref), ref, value)
+        cap = np.full(len(frame), np.nan)
         for name in self.not_after:
-            ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
-            with np.errstate(invalid="ignore"):
-                move = imputed & (ref >= lo) & (ref <= hi) & (value > ref)
-            value = np.where(move, ref, value)
+            ref, inside = in_range(name)
+            cap = np.where(inside, np.fmin(cap, ref), cap)
+        with np.errstate(invalid="ignore"):
+            # a cap wins over a 'not before' reference: back to the plain imputation, itself capped
+            over = value > cap
+        value = np.where(over, np.fmin(base, cap), value)
         frame[self.target] = value
         if self.flag:
             flag = pd.Series([lv if lv else pd.NA for lv in level], index=frame.index, dtype="string")

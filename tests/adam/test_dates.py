@@ -73,3 +73,12 @@ def test_duration_is_end_minus_start_plus_one(run_step, sas):
     out, _ = run_step({"derive": "duration"}, frame)
     assert out["ADURN"].iloc[0] == 1.0 and np.isnan(out["ADURN"].iloc[1])
     assert list(out["ADURU"].fillna("-")) == ["DAYS", "-"]
+
+
+def test_start_kept_before_treatment_when_the_event_ended_before_it(run_step, sas):
+    frame = pd.DataFrame({"USUBJID": ["A", "B"], "AESTDTC": ["2024-06", "2024-06"],
+                          "TRTSDT": sas("2024-06-16", "2024-06-16"), "AENDT": sas("2024-06-10", "2024-06-20")})
+    out, _ = run_step({"derive": "impute_date", "target": "ASTDT", "source": "AESTDTC", "impute": "first",
+                       "not_before": ["TRTSDT"], "not_after": ["AENDT"]}, frame)
+    # A ended before the infusion: its start stays the first of the month, not moved to TRTSDT
+    assert out["ASTDT"].tolist() == sas("2024-06-01", "2024-06-16")
