@@ -48,7 +48,22 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
+def _on_uniques(values: pd.Series, parse):
+    """Run ``parse`` on the distinct values only and spread the results back (dates repeat a lot)."""
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    unique_series = pd.Series(uniques, dtype="string")
+    parsed = parse(pd.concat([unique_series, pd.Series([pd.NA], dtype="string")], ignore_index=True))
+    take = np.where(codes < 0, len(uniques), codes)
+    return parsed, take
+
+
 def parse_collected_dates(values: pd.Series) -> ParsedDates:
+    parsed, take = _on_uniques(values, _parse_collected_dates)
+    return ParsedDates(iso=pd.Series(parsed.iso.to_numpy()[take], index=values.index, dtype="string"),
+                       invalid=parsed.invalid[take], partial=parsed.partial[take])
+
+
+def _parse_collected_dates(values: pd.Series) -> ParsedDates:
     text = values.astype("string").str.strip().str.upper()
     blank = _blank(text)
     parts = text.str.extract(r"^(\d{1,2}|[A-Z]{2})\s+([A-Z]{3}|\d{1,2})\s+(\d{4}|[A-Z]{3,4})$")
@@ -91,6 +106,11 @@ def parse_collected_dates(values: pd.Series) -> ParsedDates:
 
 def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``HH:MM`` or ``HH:MM:SS`` (24 h) -> the same text; returns (time, invalid mask)."""
+    (times, bad), take = _on_uniques(values, _parse_collected_times)
+    return pd.Series(times.to_numpy()[take], index=values.index, dtype="string"), bad[take]
+
+
+def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = values.astype("string").str.strip()
     blank = _blank(text)
     parts = text.str.extract(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
@@ -106,6 +126,11 @@ def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def to_date(iso: pd.Series) -> pd.Series:
     """The calendar date of complete ISO 8601 values (partial or missing -> NaT)."""
+    stamps, take = _on_uniques(iso, _to_date)
+    return pd.Series(stamps.to_numpy()[take], index=iso.index)
+
+
+def _to_date(iso: pd.Series) -> pd.Series:
     text = iso.astype("string").str.slice(0, 10)
     complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
     return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")

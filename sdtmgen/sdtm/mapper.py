@@ -117,9 +117,12 @@ def _to_ascii(values: pd.Series, spec: Spec, domain: str, target: str, rule, fra
               file_name: str) -> pd.Series:
     """Apply the study's transliteration table; stop on any character still outside ASCII."""
     text = values.astype("string")
-    if spec.study.transliteration:
-        text = text.str.translate(str.maketrans(spec.study.transliteration))
     bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)
+    if bad.any() and spec.study.transliteration:  # rare: translate only the cells that need it
+        fixed = text[bad].str.translate(str.maketrans(spec.study.transliteration))
+        text = text.copy()
+        text[bad] = fixed
+        bad = text.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)
     if bad.any():
         columns = sorted(rule.columns()) or ["(value)"]
         cells = "\n".join(f"    {file_name} row {r}, column {', '.join(columns)}: {v!r}"

@@ -49,7 +49,8 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
         if var.type != "Char" or var.name not in frame.columns:
             continue
         values = frame[var.name].astype("string")
-        long = (values.str.encode("utf-8").str.len() > MAX_BYTES).fillna(False).to_numpy(dtype=bool)
+        # text reaching here is ASCII (the mapper stops on anything else): characters == bytes
+        long = (values.str.len() > MAX_BYTES).fillna(False).to_numpy(dtype=bool)
         for pos in np.flatnonzero(long):
             head, rest = _cut(values.iloc[pos])
             frame.iloc[pos, frame.columns.get_loc(var.name)] = head

@@ -224,7 +224,7 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
         known = pd.DataFrame(sorted(planned), columns=["N", "V"]).astype({"V": "string"})
         merged = pairs.merge(known.assign(_ok=True), how="left", on=["N", "V"])
         unplanned = pairs["V"].str.startswith(package.unplanned_visit).fillna(False).to_numpy(dtype=bool)
-        mask = ~merged["_ok"].fillna(False).to_numpy(dtype=bool) & ~unplanned & pairs["N"].notna().to_numpy()
+        mask = ~merged["_ok"].eq(True).to_numpy(dtype=bool) & ~unplanned & pairs["N"].notna().to_numpy()
         yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(pairs["N"][mask], pairs["V"][mask])}))[:10])
 
 
@@ -244,7 +244,7 @@ def relrec_resolves(package: Package) -> Iterable[Hit]:
         known = pd.DataFrame({"USUBJID": target["USUBJID"].astype("string"), "IDVARVAL": text, "_ok": True}).drop_duplicates()
         asked = relrec.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string")
         merged = asked.merge(known, how="left", on=["USUBJID", "IDVARVAL"])
-        mask[relrec.index.get_indexer(rows)] = ~merged["_ok"].fillna(False).to_numpy(dtype=bool)
+        mask[relrec.index.get_indexer(rows)] = ~merged["_ok"].eq(True).to_numpy(dtype=bool)
     yield Hit("RELREC", "IDVARVAL", mask)
     sizes = relrec.groupby(["USUBJID", "RELID"])["RELID"].transform("size").to_numpy()
     yield Hit("RELREC", "RELID", sizes < 2, detail="a relationship needs at least two records")

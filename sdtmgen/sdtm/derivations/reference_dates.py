@@ -14,9 +14,11 @@ def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optiona
     """Earliest/latest non-missing ISO 8601 value per USUBJID (ISO text sorts chronologically)."""
     rows = frame if where is None else frame[where.evaluate(frame)]
     values = rows[["USUBJID", variable]].dropna()
-    values = values[values[variable].astype(str) != ""]
-    grouped = values.groupby("USUBJID")[variable]
-    return grouped.min() if agg == "min" else grouped.max()
+    values = values[(values[variable].astype("string") != "").to_numpy(dtype=bool)]
+    ordered = values.sort_values(["USUBJID", variable], ascending=[True, agg == "min"], kind="mergesort")
+    first = ordered.drop_duplicates("USUBJID", keep="first")
+    return pd.Series(first[variable].to_numpy(), index=pd.Index(first["USUBJID"].to_numpy(), name="USUBJID"),
+                     name=variable)
 
 
 @register_derivation("subject_date", "first or last date per subject of a variable of another domain")

@@ -13,6 +13,13 @@ from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef
 
 def iso_to_timestamp(iso: pd.Series) -> pd.Series:
     """Complete dates (with or without time) as timestamps; partial or missing -> NaT."""
+    codes, uniques = pd.factorize(iso.astype("string"), use_na_sentinel=True)
+    stamps = _iso_to_timestamp(pd.Series(uniques, dtype="string")).to_numpy()
+    values = np.where(codes < 0, np.datetime64("NaT"), stamps[np.maximum(codes, 0)] if len(stamps) else np.datetime64("NaT"))
+    return pd.Series(values.astype("datetime64[ns]"), index=iso.index)
+
+
+def _iso_to_timestamp(iso: pd.Series) -> pd.Series:
     text = iso.astype("string")
     date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
     stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")

@@ -94,8 +94,13 @@ class SubjectVisits(Derivation):
                                        "VISIT": frame["VISIT"], "_D": frame[dtc].astype("string").str.slice(0, 10)}))
         seen = pd.concat(parts, ignore_index=True).dropna(subset=["VISITNUM"])
         seen = seen[seen["_D"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
-        sv = (seen.groupby(["USUBJID", "VISITNUM"], as_index=False)
-              .agg(VISIT=("VISIT", "first"), SVSTDTC=("_D", "min"), SVENDTC=("_D", "max")))
+        # first and last date per subject and visit by sorting once (no per-group Python)
+        seen = seen.sort_values(["USUBJID", "VISITNUM", "_D"], kind="mergesort")
+        first = seen.drop_duplicates(["USUBJID", "VISITNUM"], keep="first")
+        last = seen.drop_duplicates(["USUBJID", "VISITNUM"], keep="last")
+        sv = pd.DataFrame({"USUBJID": first["USUBJID"].to_numpy(), "VISITNUM": first["VISITNUM"].to_numpy(),
+                           "VISIT": first["VISIT"].to_numpy(), "SVSTDTC": first["_D"].to_numpy(),
+                           "SVENDTC": last["_D"].to_numpy()})
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
         unplanned = ~sv["VISITNUM"].isin(list(planned_day))
