@@ -122,6 +122,10 @@ def simulate_vitals(
         }
     )
     extra = extra[extra["time"] < 24 * 60]
+    # two fevers of one day can land on the same minute (or on the ward round): one measurement per minute
+    extra = extra.drop_duplicates(["subject", "day", "time"], keep="first")
+    taken = base.set_index(["subject", "day", "time"]).index
+    extra = extra[~extra.set_index(["subject", "day", "time"]).index.isin(taken)]
     rows = pd.concat([base, extra], ignore_index=True).sort_values(["subject", "day", "time"], kind="stable")
     s = rows["subject"].to_numpy(np.int64)
     full = rows["full"].to_numpy(bool)
