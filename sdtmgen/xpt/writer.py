@@ -149,6 +149,9 @@ def _short(value: Any) -> str:
 #   heavily, so this is the fast path.
 # * direct: for high-cardinality columns hashing costs more than it saves; each chunk is cast
 #   from the object array straight to a fixed-width ``S{n}`` numpy array.
+# Arrow-backed string columns (``string[pyarrow]``, what the build produces) are dictionary
+# encoded by Arrow itself, without making a Python object per cell; only when that gives too
+# many distinct values do they go the direct way through an object array.
 _SAMPLE_ROWS = 20_000
 _BLOCK_ROWS = 65_536  # pass-1 work unit: bounds temporary memory (hash tables, masks)
 _DICTIONARY_MAX_RATIO = 0.25  # use the dictionary when a sample has <= 25% distinct values
@@ -246,6 +249,32 @@ class _Dictionary:
         return out
 
 
+def _is_arrow_string(dtype: Any) -> bool:
+    """``string[pyarrow]`` or ``ArrowDtype(string / large_string)``."""
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage in ("pyarrow", "pyarrow_numpy")
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(dtype.pyarrow_dtype)
+    return False
+
+
+def _arrow_dictionary(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, distinct values) of an Arrow string column, or None when a dictionary does not pay
+    (too many distinct values: the table would be as large as the column)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = pa.array(series.array).dictionary_encode()  # Arrow hash kernel; codes in order of appearance
+    n = len(series)
+    if n >= 2 * _SAMPLE_ROWS and len(encoded.dictionary) > _DICTIONARY_MAX_RATIO * n:
+        return None
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    small = np.int16 if len(encoded.dictionary) < 2**15 else np.int32
+    return codes.astype(small, copy=False), encoded.dictionary.to_numpy(zero_copy_only=False)
+
+
 def _length_problem(why: str, var: XptVariable, limit: int) -> str:
     if var.length is not None:
         return f"{why}, longer than the declared length {limit}"
@@ -271,7 +300,9 @@ def _char_column(frame: pd.DataFrame, var: XptVariable) -> _Column:
         remap = np.full(len(categories) + 1, -1, dtype=small)  # [-1] (missing) stays -1
         remap[used] = np.arange(len(used))
         codes, uniques = remap[cat_codes], categories[used]
-    elif dtype == object or isinstance(dtype, pd.StringDtype):
+    elif _is_arrow_string(dtype) and (encoded := _arrow_dictionary(series)) is not None:
+        codes, uniques = encoded
+    elif dtype == object or isinstance(dtype, pd.StringDtype) or _is_arrow_string(dtype):
         # StringDtype: its own object array (missing = pd.NA), no copy. ``to_numpy(dtype=object)``
         # would build an isna mask and a copy first: ~1/3 of the whole write on string columns.
         values = series.to_numpy() if dtype == object else np.asarray(series.array, dtype=object)

@@ -218,21 +218,47 @@ def test_string_and_categorical_dtypes_write_like_object(write_ours, write_pyrea
     assert write_ours(as_category, [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]).data == expected
 
 
+STRING_DTYPES = {
+    "python": lambda: pd.StringDtype("python"),
+    "pyarrow": lambda: pd.StringDtype("pyarrow"),
+    "arrow-large-string": lambda: pd.ArrowDtype(__import__("pyarrow").large_string()),
+}
+
+
+@pytest.mark.parametrize("storage", list(STRING_DTYPES))
 @pytest.mark.parametrize("dictionary", [True, False], ids=["dictionary", "direct"])
-def test_string_dtype_matches_object_on_both_encodings(write_ours, monkeypatch, dictionary):
-    # StringDtype columns (what the SDTM build produces) are read through their own object
-    # array, missing = pd.NA; the bytes must equal those of the same values as object.
+def test_string_dtypes_match_object_on_both_encodings(write_ours, monkeypatch, dictionary, storage):
+    # StringDtype columns (what the SDTM build produces) are read through their own arrays:
+    # python storage as its object array (missing = pd.NA), Arrow storage dictionary-encoded by
+    # Arrow. The bytes must equal those of the same values as object, on both encodings.
+    pytest.importorskip("pyarrow")
     import sdtmgen.xpt.writer as writer
 
     monkeypatch.setattr(writer, "_use_dictionary", lambda values: dictionary)
+    monkeypatch.setattr(writer, "_DICTIONARY_MAX_RATIO", 1.0 if dictionary else 0.0)
     n = 70_000
     rng = np.random.default_rng(3)
     values = np.array([f"V-{i:06d}" for i in rng.permutation(n)], dtype=object)
     values[rng.integers(0, n, 700)] = None
     values[rng.integers(0, n, 700)] = ""
     as_object = pd.DataFrame({"C": values, "N": rng.random(n)})
-    as_string = as_object.assign(C=as_object["C"].astype("string"))
-    before = as_string["C"].copy()
+    typed = as_object.assign(C=as_object["C"].astype(STRING_DTYPES[storage]()))
+    before = typed["C"].copy()
     variables = [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]
-    assert write_ours(as_string, variables).data == write_ours(as_object, variables).data
-    pd.testing.assert_series_equal(as_string["C"], before)  # the write does not touch the frame
+    assert write_ours(typed, variables).data == write_ours(as_object, variables).data
+    pd.testing.assert_series_equal(typed["C"], before)  # the write does not touch the frame
+
+
+@pytest.mark.parametrize("storage", list(STRING_DTYPES))
+def test_string_dtypes_report_bad_values_like_object(write_ours, storage):
+    pytest.importorskip("pyarrow")
+    variables = [XptVariable("C", "c", "Char")]
+    non_ascii = pd.DataFrame({"C": pd.Series(["ok", None, "caf\u00e9", "caf\u00e9"]).astype(STRING_DTYPES[storage]())})
+    with pytest.raises(XptError, match=r"'C'.*row 2.*non-ASCII"):
+        write_ours(non_ascii, variables)
+    too_long = pd.DataFrame({"C": pd.Series([None, "x", "y" * 201]).astype(STRING_DTYPES[storage]())})
+    with pytest.raises(XptError, match=r"'C'.*row 2.*201 bytes"):
+        write_ours(too_long, variables)
+    declared = [XptVariable("C", "c", "Char", length=3)]
+    assert write_ours(pd.DataFrame({"C": pd.Series(["ab", None]).astype(STRING_DTYPES[storage]())}),
+                      declared).data.startswith(b"ab    ")
