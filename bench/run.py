@@ -174,7 +174,11 @@ class Stopwatch:
         return timed
 
 
-def install_hooks(watch: Stopwatch, downgraded: list) -> list[str]:
+# stages --skip can turn off (their function is replaced by one returning this value)
+SKIPPABLE = {"report": False, "define.xml": []}
+
+
+def install_hooks(watch: Stopwatch, downgraded: list, skip: list[str] = ()) -> list[str]:
     """Wrap every hook that exists; returns the stages that are present in this engine."""
     import importlib
 
@@ -189,11 +193,22 @@ def install_hooks(watch: Stopwatch, downgraded: list) -> list[str]:
         fn = getattr(target, name, None)
         if fn is None or not callable(fn):
             continue
-        if name in FINDING_FUNCTIONS:
+        if stage in skip:
+            fn = _no_op(fn, SKIPPABLE[stage])
+            stage = f"{stage} (skipped)"
+        elif name in FINDING_FUNCTIONS:
             fn = _downgrading(fn, downgraded)
         setattr(target, name, watch.wrap(fn, stage))
         present.append(stage)
     return present
+
+
+def _no_op(fn, value):
+    @functools.wraps(fn)
+    def skipped(*args, **kwargs):
+        return list(value) if isinstance(value, list) else value
+
+    return skipped
 
 
 def _downgrading(fn, downgraded: list):
@@ -216,7 +231,7 @@ def child_build(args: argparse.Namespace) -> dict:
 
     import_s = time.perf_counter() - _T0
     watch, downgraded = Stopwatch(), []
-    present = install_hooks(watch, downgraded)
+    present = install_hooks(watch, downgraded, args.skip or [])
     captured: dict = {}
     build_sdtm = pipeline.build_sdtm
 
@@ -338,7 +353,7 @@ def child_profile(args: argparse.Namespace) -> dict:
     import sdtmgen.pipeline as pipeline
 
     downgraded: list = []
-    install_hooks(Stopwatch(), downgraded)  # same behaviour as a timed run (errors downgraded)
+    install_hooks(Stopwatch(), downgraded, args.skip or [])  # same behaviour as a timed run
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
@@ -381,8 +396,10 @@ def summarise(runs: list[dict]) -> dict:
         return {"ok": False, "error": runs[0].get("error") if runs else "no run"}
     stages = {s: statistics.median(r["stages"].get(s, 0.0) for r in good) for s in STAGES}
     stages_cpu = {s: statistics.median(r["stages_cpu"].get(s, 0.0) for r in good) for s in STAGES}
-    present = set(good[0]["present"]) | {"other"}
+    present = {s for s in good[0]["present"] if good[0]["calls"].get(s)} | {"other"}  # hooked and called
+    skipped = sorted(s[: -len(" (skipped)")] for s in present if s.endswith(" (skipped)"))
     return {
+        "skipped": skipped,
         "ok": True, "runs": len(good), "build_s": statistics.median(r["build_s"] for r in good),
         "build_runs_s": [r["build_s"] for r in good],
         "build_cpu_s": statistics.median(r["build_cpu_s"] for r in good),
@@ -418,6 +435,8 @@ def print_table(report: dict) -> None:
     def both(build: dict, stage: str | None) -> str:
         if not build.get("ok"):
             return "FAILED"
+        if stage in build.get("skipped", []):
+            return "skipped"
         wall = build["build_s"] if stage is None else build["stages_s"].get(stage)
         cpu = build["build_cpu_s"] if stage is None else build["stages_cpu_s"].get(stage)
         return "-" if wall is None else f"{fmt_s(wall)} ({fmt_s(cpu)})"
@@ -431,7 +450,7 @@ def print_table(report: dict) -> None:
                                       else "-" for k in keys])
     row("runs (median of)", [str(sizes[k]["build"].get("runs", 0)) for k in keys])
     row("raw rows (all forms)", [f"{sum(sizes[k]['simulate'].get('rows', {}).values()):,}" for k in keys])
-    row("SDTM records (all datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
+    row("records (SDTM + ADaM datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
     row("  of which LB", [f"{sizes[k]['build'].get('records', {}).get('LB', 0):,}" for k in keys])
     row("validation errors (downgraded)", [str(sizes[k]["build"].get("validation_errors", "-")) for k in keys])
     for k in keys:
@@ -498,6 +517,9 @@ def main() -> None:
     ap.add_argument("--no-lb-compare", action="store_true",
                     help="skip our writer vs pyreadstat on the largest build's LB")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds before a child is killed")
+    ap.add_argument("--skip", nargs="+", choices=sorted(SKIPPABLE), default=[],
+                    help="replace these stages by a no-op (e.g. a report that cannot be drawn at this size); "
+                         "the table shows them as skipped")
     ap.add_argument("--profile", type=int, metavar="SUBJECTS", default=None,
                     help="instead of timing: cProfile one build of this size and print the hot spots")
     # internal: the child processes
@@ -527,7 +549,7 @@ def main() -> None:
     started = _dt.datetime.now()
     report: dict = {"date": started.isoformat(timespec="seconds"), "machine": machine_info(),
                     "settings": {k: getattr(args, k) for k in ("sizes", "repeat", "repeat_large", "seed", "spec",
-                                                               "xpt_rows", "xpt_repeat")},
+                                                               "xpt_rows", "xpt_repeat", "skip")},
                     "sizes": {}}
     m = report["machine"]
     print(f"machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('ram_gib')} GiB RAM; Python {m['python']}, "
@@ -545,7 +567,8 @@ def main() -> None:
             RESULTS.mkdir(parents=True, exist_ok=True)
             prof_out = args.out or str(RESULTS / f"profile-{n}-{started:%Y-%m-%d}.prof")
             res = run_child("profile", ["--raw", str(raw), "--spec", args.spec, "--profile-out", prof_out,
-                                        "--out", str(work / f"out{n}")], args.timeout)
+                                        "--out", str(work / f"out{n}"),
+                                        *(["--skip", *args.skip] if args.skip else [])], args.timeout)
             print(res if not res.get("ok") else f"profiled build: {res['profiled_build_s']:.1f} s; stats in {prof_out}")
             return
 
@@ -565,7 +588,7 @@ def main() -> None:
             for i in range(repeats):
                 print(f"  build {i + 1}/{repeats} ...", end=" ", flush=True)
                 argv = ["--raw", str(raw), "--spec", args.spec, "--out", str(work / f"out{n}"),
-                        "--xpt-repeat", str(args.xpt_repeat)]
+                        "--xpt-repeat", str(args.xpt_repeat), *(["--skip", *args.skip] if args.skip else [])]
                 if n == max(args.sizes) and i == 0 and not args.no_lb_compare:
                     argv.append("--compare-lb")
                 run = run_child("build", argv, args.timeout)
