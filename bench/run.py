@@ -151,12 +151,13 @@ class Stopwatch:
         self.times: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
-        self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu]
+        self.rss_growth: dict[str, float] = {}  # MiB the peak RSS grew while the stage ran (exclusive)
+        self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu, peak at start, nested growth]
 
     def wrap(self, fn, stage: str):
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            frame = [time.perf_counter(), time.process_time(), 0.0, 0.0]
+            frame = [time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0]
             self._stack.append(frame)
             try:
                 return fn(*args, **kwargs)
@@ -164,12 +165,15 @@ class Stopwatch:
                 self._stack.pop()
                 wall = time.perf_counter() - frame[0]
                 cpu = time.process_time() - frame[1]
+                growth = peak_rss_mib() - frame[4]
                 self.times[stage] = self.times.get(stage, 0.0) + wall - frame[2]
                 self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - frame[3]
+                self.rss_growth[stage] = self.rss_growth.get(stage, 0.0) + growth - frame[5]
                 self.calls[stage] = self.calls.get(stage, 0) + 1
                 if self._stack:
                     self._stack[-1][2] += wall
                     self._stack[-1][3] += cpu
+                    self._stack[-1][5] += growth
 
         return timed
 
@@ -251,6 +255,7 @@ def child_build(args: argparse.Namespace) -> dict:
         "ok": True, "build_s": total, "build_cpu_s": total_cpu, "import_s": import_s, "stages": times,
         "stages_cpu": cpu, "present": present,
         "calls": watch.calls, "records": summary.records,
+        "peak_rss_growth_mib": {k: round(v) for k, v in watch.rss_growth.items() if v >= 1},
         "validation_errors": len(downgraded), "validation_error_rules": sorted(set(downgraded))[:20],
         "warnings": len(summary.findings) - len(downgraded),
         "peak_rss_mib": peak_rss_mib(),
@@ -409,6 +414,7 @@ def summarise(runs: list[dict]) -> dict:
         "peak_rss_mib": max(r["peak_rss_mib"] for r in good),
         "records": good[0]["records"], "xpt_bytes": good[0]["xpt_bytes"],
         "validation_errors": good[0]["validation_errors"],
+        "peak_rss_growth_mib": good[0].get("peak_rss_growth_mib", {}),
         "validation_error_rules": good[0]["validation_error_rules"],
         "warnings": good[0]["warnings"],
         **({"xpt_vs_pyreadstat_lb": good[0]["xpt_vs_pyreadstat_lb"]} if "xpt_vs_pyreadstat_lb" in good[0] else {}),
@@ -449,6 +455,15 @@ def print_table(report: dict) -> None:
     row("peak RSS of a build (MiB)", [f"{sizes[k]['build']['peak_rss_mib']:.0f}" if sizes[k]["build"].get("ok")
                                       else "-" for k in keys])
     row("runs (median of)", [str(sizes[k]["build"].get("runs", 0)) for k in keys])
+
+    def grew(build: dict) -> str:
+        growth = build.get("peak_rss_growth_mib") or {}
+        if not growth:
+            return "-"
+        stage = max(growth, key=growth.get)
+        return f"{stage.split(':')[0][:9]} +{growth[stage]:.0f}"
+
+    row("peak grew most in (MiB)", [grew(sizes[k]["build"]) for k in keys])
     row("raw rows (all forms)", [f"{sum(sizes[k]['simulate'].get('rows', {}).values()):,}" for k in keys])
     row("records (SDTM + ADaM datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
     row("  of which LB", [f"{sizes[k]['build'].get('records', {}).get('LB', 0):,}" for k in keys])
