@@ -14,6 +14,7 @@ import pandas as pd
 
 from sdtmgen.adam.base import AdamContext
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.build import finalise
 from sdtmgen.spec.models import AdamDatasetSpec, Spec
 from sdtmgen.terminology import Terminology
@@ -28,31 +29,18 @@ class AdamResult:
 
 
 def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
-    pending = {d.dataset: list(d.derivations) for d in spec.adam}
+    adam = {d.dataset: d for d in spec.adam}
     available = {(name, col) for name, frame in datasets.items() for col in frame.columns}
-    progress = True
-    while progress and any(pending.values()):
-        progress = False
-        for dataset in spec.adam:
-            queue = pending[dataset.dataset]
-            while queue and queue[0].needs() <= available:
-                step = queue.pop(0)
-                ctx = AdamContext(dataset=dataset, datasets=datasets, study=spec.study, spec_folder=Path(spec.folder),
-                                  reference=spec.study.reference, findings=findings)
-                if not step.creates_records() and dataset.dataset not in datasets:
-                    raise SpecError(f"ADaM {dataset.dataset}: derivation {step.derivation_name} runs before any "
-                                    f"step has created the records")
-                step.apply(ctx)
-                produced = step.produces() | ({"USUBJID"} if step.creates_records() else set())
-                available |= {(dataset.dataset, v) for v in produced}
-                progress = True
-    stuck = {name: steps for name, steps in pending.items() if steps}
-    if stuck:
-        lines = [f"  {name}: {steps[0].derivation_name} waits for "
-                 f"{', '.join(f'{d}.{v}' for d, v in sorted(steps[0].needs() - available))}"
-                 for name, steps in stuck.items()]
-        raise SpecError("ADaM derivations can never run (a cycle, or a variable nothing produces):\n"
-                        + "\n".join(lines))
+
+    def run(name: str, step) -> set[str]:
+        if not step.creates_records() and name not in datasets:
+            raise SpecError(f"ADaM {name}: derivation {step.derivation_name} runs before any "
+                            f"step has created the records")
+        step.apply(AdamContext(dataset=adam[name], datasets=datasets, study=spec.study, spec_folder=Path(spec.folder),
+                               reference=spec.study.reference, findings=findings))
+        return step.produces() | ({"USUBJID"} if step.creates_records() else set())
+
+    run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations")
 
 
 def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdtmgen.errors import Finding, SpecError
+from sdtmgen.errors import Finding
 from sdtmgen.raw import RawExport
+from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.derivations.sequence import sort_by_keys
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
@@ -29,27 +30,15 @@ class SdtmResult:
 
 def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
     """Run each domain's steps in order, each as soon as the variables it needs exist."""
-    pending = {d.domain: list(d.derivations) for d in spec.domains}
+    domains = {d.domain: d for d in spec.domains}
     available = {(name, col) for name, frame in datasets.items() for col in frame.columns}
-    available |= {(name, "USUBJID") for name in datasets if "USUBJID" in datasets[name].columns}
-    progress = True
-    while progress and any(pending.values()):
-        progress = False
-        for domain in spec.domains:
-            queue = pending[domain.domain]
-            while queue and queue[0].needs() <= available:
-                step = queue.pop(0)
-                ctx = DeriveContext(domain=domain, datasets=datasets, study=spec.study,
-                                    terminology=spec.terminology, findings=findings)
-                step.apply(ctx)
-                available |= {(domain.domain, v) for v in step.produces()}
-                progress = True
-    stuck = {name: steps for name, steps in pending.items() if steps}
-    if stuck:
-        lines = [f"  {name}: {steps[0].derivation_name} waits for "
-                 f"{', '.join(f'{d}.{v}' for d, v in sorted(steps[0].needs() - available))}"
-                 for name, steps in stuck.items()]
-        raise SpecError("derivations can never run (a cycle, or a variable nothing produces):\n" + "\n".join(lines))
+
+    def run(name: str, step) -> set[str]:
+        step.apply(DeriveContext(domain=domains[name], datasets=datasets, study=spec.study,
+                                 terminology=spec.terminology, findings=findings))
+        return step.produces()
+
+    run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations")
 
 
 def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
