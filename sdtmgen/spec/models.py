@@ -185,7 +185,29 @@ class ValueLevel(Strict):
     origin: str = "Collected"
 
 
-class DomainSpec(Strict):
+class DatasetSpecBase(Strict):
+    """What SDTM and ADaM dataset specs share: variables, keys and their consistency checks."""
+
+    def variable(self, name: str) -> Variable:
+        for var in self.variables:
+            if var.name == name:
+                return var
+        raise KeyError(name)
+
+    def variable_problems(self) -> list[tuple[tuple, str]]:
+        """Variables listed twice and keys that are not variables."""
+        found: list[tuple[tuple, str]] = []
+        names = [v.name for v in self.variables]
+        for j, name in enumerate(names):
+            if name in names[:j]:
+                found.append((("variables", j, "name"), f"variable {name} is listed twice"))
+        for j, key in enumerate(self.keys):
+            if key not in names:
+                found.append((("keys", j), f"key {key} is not among the variables"))
+        return found
+
+
+class DomainSpec(DatasetSpecBase):
     domain: str = Field(pattern=r"^[A-Z]{2,8}$")
     label: str = Field(max_length=40)
     dataset_class: str = Field(alias="class")
@@ -199,15 +221,9 @@ class DomainSpec(Strict):
 
     def problems(self) -> list[tuple[tuple, str]]:
         """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
-        found: list[tuple[tuple, str]] = []
+        found = self.variable_problems()
         names = [v.name for v in self.variables]
-        for j, name in enumerate(names):
-            if name in names[:j]:
-                found.append((("variables", j, "name"), f"variable {name} is listed twice"))
         known = set(names)
-        for j, key in enumerate(self.keys):
-            if key not in known:
-                found.append((("keys", j), f"key {key} is not among the variables"))
         for i, source in enumerate(self.sources):
             for target in source.map:
                 if not target.startswith("_") and target not in known:
@@ -220,14 +236,8 @@ class DomainSpec(Strict):
                 found.append((("variables", j, "name"), f"variable {name} has no mapping or derivation"))
         return found
 
-    def variable(self, name: str) -> Variable:
-        for var in self.variables:
-            if var.name == name:
-                return var
-        raise KeyError(name)
 
-
-class AdamDatasetSpec(Strict):
+class AdamDatasetSpec(DatasetSpecBase):
     """One ADaM dataset: metadata, variables and the registered derivations that build it, in order."""
 
     dataset: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$")
@@ -245,14 +255,8 @@ class AdamDatasetSpec(Strict):
 
     def problems(self) -> list[tuple[tuple, str]]:
         """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
-        found: list[tuple[tuple, str]] = []
+        found = self.variable_problems()
         names = [v.name for v in self.variables]
-        for j, name in enumerate(names):
-            if name in names[:j]:
-                found.append((("variables", j, "name"), f"variable {name} is listed twice"))
-        for j, key in enumerate(self.keys):
-            if key not in names:
-                found.append((("keys", j), f"key {key} is not among the variables"))
         if not self.derivations[0].creates_records():
             found.append((("derivations", 0), f"the first derivation ({self.derivations[0].derivation_name}) "
                                                f"does not create the records"))
@@ -263,12 +267,6 @@ class AdamDatasetSpec(Strict):
             if name not in produced:
                 found.append((("variables", j, "name"), f"variable {name} is produced by no derivation"))
         return found
-
-    def variable(self, name: str) -> Variable:
-        for var in self.variables:
-            if var.name == name:
-                return var
-        raise KeyError(name)
 
 
 class Spec(BaseModel):
