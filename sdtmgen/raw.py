@@ -28,7 +28,7 @@ class RawExport:
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
                                f"  what to do: export the form, or point --raw at the export folder")
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+            frame = pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, na_filter=False, encoding="utf-8")
         except UnicodeDecodeError as exc:
             raise RawDataError(f"{path}: not UTF-8 (byte {exc.start}); re-export the form as UTF-8") from None
         except pd.errors.EmptyDataError:

@@ -120,8 +120,11 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
         fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, top=1 - 0.55 / height, bottom=0.85 / height,
                             wspace=0.25, hspace=0.15)
         axes = fig.subplots(rows, len(bc.panels), squeeze=False, sharex=True)
+        axes[0][0].set_xlim(first - 0.5, last + 0.5)  # shared by every axes: set once, not once per axes (O(n^2))
+        by_subject = dict(tuple(lb.groupby("USUBJID", sort=False, observed=True)))
+        empty = lb.iloc[:0]
         for r, usubjid in enumerate(subjects):
-            mine = lb[lb["USUBJID"] == usubjid]
+            mine = by_subject.get(usubjid, empty)
             for c, panel in enumerate(bc.panels):
                 ax = axes[r][c]
                 values = mine[mine["PARAMCD"].astype(str) == panel.paramcd].sort_values(["_DAY"], kind="stable")
@@ -137,7 +140,6 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
                     ax.plot(hit["_DAY"], hit["_AVAL"], "o", color="tab:red", markersize=3.5)
                 if panel.log_scale:
                     ax.set_yscale("log")
-                ax.set_xlim(first - 0.5, last + 0.5)
                 ax.grid(alpha=0.3)
                 ax.tick_params(labelsize=7)
                 if r == 0:

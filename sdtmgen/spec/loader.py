@@ -48,7 +48,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
-        return yaml.safe_load(text), yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster, same nodes and marks
+        return yaml.load(text, Loader=loader), yaml.compose(text, Loader=loader)
     except FileNotFoundError:
         raise SpecError(f"{path}: spec file not found") from None
     except UnicodeDecodeError as exc:

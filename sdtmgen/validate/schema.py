@@ -12,6 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from sdtmgen.dates import ISO8601_PATTERN
+from sdtmgen.textcheck import non_ascii
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec, Variable
 from sdtmgen.terminology import Terminology
@@ -37,7 +38,7 @@ IBM_MAX = 7.2e75
 def _fits_in_bytes(values: pd.Series) -> pd.Series:
     """UTF-8 length <= 200; characters == bytes for ASCII, so only other text is encoded."""
     fits = values.str.len() <= MAX_TEXT_BYTES
-    wide = values.str.contains(r"[^\x00-\x7f]", regex=True).fillna(False)
+    wide = pd.Series(non_ascii(values), index=values.index)
     if wide.any():
         fits[wide] = values[wide].str.encode("utf-8").str.len() <= MAX_TEXT_BYTES
     return fits
@@ -46,7 +47,7 @@ def _fits_in_bytes(values: pd.Series) -> pd.Series:
 def _text_checks(var: Variable, terminology: Terminology, severity: str) -> list[pa.Check]:
     checks: list[pa.Check] = []
     if severity == "error":
-        checks.append(pa.Check(lambda s: s.str.fullmatch(r"[\x00-\x7f]*"), name="SCH-ASCII", ignore_na=True))
+        checks.append(pa.Check(lambda s: pd.Series(~non_ascii(s), index=s.index), name="SCH-ASCII", ignore_na=True))
         checks.append(pa.Check(_fits_in_bytes, name="SCH-LENGTH", ignore_na=True))
         if var.name.endswith("DTC"):
             checks.append(pa.Check(lambda s: s.str.fullmatch(ISO8601_PATTERN), name="SCH-ISO8601", ignore_na=True))

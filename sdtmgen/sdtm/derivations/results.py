@@ -77,7 +77,10 @@ class StandardResults(Derivation):
         factor = self._factors(ctx)
         text = frame[self.orres].astype("string").str.strip().fillna("")
         missing = (text == "").to_numpy(dtype=bool)
-        parts = text.str.extract(r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
+        # results repeat (a 10,000-subject LB has ~1,300 distinct ones): parse each once
+        codes, distinct = pd.factorize(text)
+        parts = pd.Series(distinct, dtype="string").str.extract(
+            r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$").iloc[codes].set_axis(frame.index)
         number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
         qualified = parts[0].notna().to_numpy(dtype=bool)
         standard = np.round(number * factor, 8)
@@ -86,7 +89,8 @@ class StandardResults(Derivation):
         stresc = format_number(standard)
         stresc = np.where(qualified, parts[0].fillna("").to_numpy(dtype=object) + stresc.astype(str), stresc)
         non_numeric = ~missing & np.isnan(number)
-        stresc = np.where(non_numeric, text.str.upper().to_numpy(dtype=object), stresc)
+        upper = pd.Series(distinct, dtype="string").str.upper().to_numpy(dtype=object)[codes]
+        stresc = np.where(non_numeric, upper, stresc)
         stresc = np.where(missing, None, stresc)
         frame[self.stresc] = pd.array(stresc, dtype="string")
         frame[self.stresn] = stresn
