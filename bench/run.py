@@ -299,11 +299,29 @@ def compare_writers_on_dataset(sdtm, name: str, folder: Path, repeat: int) -> di
             "ratio_cpu": statistics.median(theirs_cpu) / statistics.median(ours_cpu)}
 
 
+def merge_overrides(base, over):
+    """``over`` laid over ``base``: mappings merge key by key, anything else replaces."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge_overrides(base[k], v) if k in base else v
+        return out
+    return over
+
+
 def child_simulate(args: argparse.Namespace) -> dict:
     from sdtmgen.simulate import load_simulation_params, simulate_study
 
     import_s = time.perf_counter() - _T0
     params = load_simulation_params(Path(args.params))
+    if args.overrides and args.overrides != "none":
+        import yaml
+
+        from sdtmgen.simulate.params import SimulationParams
+
+        merged = merge_overrides(params.model_dump(mode="python", by_alias=True),
+                                 yaml.safe_load(Path(args.overrides).read_text(encoding="utf-8")) or {})
+        params = SimulationParams.model_validate(merged)
     t = time.perf_counter()
     counts = simulate_study(params, args.subjects, args.seed, Path(args.raw))
     return {"ok": True, "simulate_s": time.perf_counter() - t, "import_s": import_s, "rows": counts,
@@ -529,6 +547,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20240304)
     ap.add_argument("--spec", default=str(ROOT / "specs"), help="spec folder")
     ap.add_argument("--params", default=None, help="simulation parameters (default <spec>/simulation.yaml)")
+    ap.add_argument("--overrides", default=str(ROOT / "bench" / "scale.yaml"),
+                    help="YAML laid over the simulation parameters (default bench/scale.yaml: ~200 LB rows per "
+                         "subject); 'none' for the parameters as they are")
     ap.add_argument("--work", default=None, help="folder for raw exports and outputs (default: a temp folder)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--out", default=None, help="results file (default bench/results/<date>.json)")
@@ -581,7 +602,7 @@ def main() -> None:
             if not any(raw.glob("*.csv")):
                 print(f"simulating {n:,} subjects ...", flush=True)
                 sim = run_child("simulate", ["--subjects", str(n), "--seed", str(args.seed), "--raw", str(raw),
-                                             "--params", params], args.timeout)
+                                             "--params", params, "--overrides", args.overrides], args.timeout)
                 if not sim.get("ok"):
                     sys.exit(f"simulation failed: {sim.get('error')}")
             RESULTS.mkdir(parents=True, exist_ok=True)
@@ -598,7 +619,7 @@ def main() -> None:
             raw = work / f"raw{n}"
             print(f"{n:,} subjects: simulating ...", flush=True)
             entry["simulate"] = run_child("simulate", ["--subjects", str(n), "--seed", str(args.seed),
-                                                       "--raw", str(raw), "--params", params], args.timeout)
+                                                       "--raw", str(raw), "--params", params, "--overrides", args.overrides], args.timeout)
             if not entry["simulate"].get("ok"):
                 entry["build"] = {"ok": False, "error": "simulation failed: " + entry["simulate"]["error"]}
                 print("  simulation FAILED: " + entry["simulate"]["error"])
