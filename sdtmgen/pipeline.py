@@ -12,6 +12,7 @@ import pandas as pd
 
 from sdtmgen import __version__
 from sdtmgen.adam.build import build_adam, validate_adam
+from sdtmgen.csv_text import write_csv
 from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding
@@ -92,7 +93,7 @@ def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findi
         if len(frame.columns):
             out = frame.rename(columns={"_FILE": "raw_file", "_ROW": "raw_row"})
             out.insert(0, "record", range(1, len(out) + 1))
-            out.to_csv(lineage / f"{name.lower()}.csv", index=False, lineterminator="\n")
+            write_csv(lineage / f"{name.lower()}.csv", out)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
     raw_files = sorted(raw.glob("*.csv"))
     manifest = {

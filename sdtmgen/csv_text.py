@@ -1,0 +1,58 @@
+"""CSV files written column-wise with Arrow kernels: the same bytes as
+``DataFrame.to_csv(index=False, lineterminator="\\n")`` for integer and text columns, without the
+per-cell Python formatting pandas does (the lineage files have a row per record: millions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NEEDS_QUOTES = r'[,"\n]'  # csv.QUOTE_MINIMAL: delimiter, quote char or a line terminator ("\n") character
+
+
+def _quote(text: pa.Array) -> pa.Array:
+    """Fields as csv.QUOTE_MINIMAL writes them: quoted (inner quotes doubled) only when needed."""
+    mark = pa.scalar('"', pa.large_string())
+    quoted = pc.binary_join_element_wise(mark, pc.replace_substring(text, '"', '""'), mark,
+                                         pa.scalar("", pa.large_string()))
+    return pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text)
+
+
+def _field_text(values: pd.Series) -> pa.Array | None:
+    """The CSV text of one column; None for dtypes this writer does not format like pandas."""
+    dtype = values.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return pc.fill_null(pc.cast(pa.array(values), pa.large_string()), "")
+    if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+        try:
+            text = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # object column holding non-text values
+            return None
+        coded = pc.dictionary_encode(pc.fill_null(text, ""))  # quote each distinct value once
+        return pc.take(_quote(coded.dictionary), coded.indices)
+    return None
+
+
+def write_csv(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` (integer and text columns) as CSV; other dtypes go through pandas."""
+    fields = [_field_text(frame[c]) for c in frame.columns]
+    if any(f is None for f in fields) or len(frame.columns) < 2:  # (one column: csv quotes an empty line)
+        frame.to_csv(path, index=False, lineterminator="\n")
+        return
+    header = ",".join(_quote(pa.array([str(c)], pa.large_string()))[0].as_py() for c in frame.columns) + "\n"
+    comma, newline, empty = (pa.scalar(t, pa.large_string()) for t in (",", "\n", ""))
+    lines = pc.binary_join_element_wise(*fields, comma) if len(fields) > 1 else fields[0]
+    lines = pc.binary_join_element_wise(lines, empty, newline)  # every line ends with "\n"
+    with open(path, "wb") as fh:
+        fh.write(header.encode("utf-8"))
+        for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
+            if len(chunk):
+                offsets = chunk.buffers()[1]
+                width = 8 if pa.types.is_large_string(chunk.type) else 4
+                start = int.from_bytes(offsets[chunk.offset * width:(chunk.offset + 1) * width], "little")
+                end = int.from_bytes(offsets[(chunk.offset + len(chunk)) * width:
+                                             (chunk.offset + len(chunk) + 1) * width], "little")
+                fh.write(chunk.buffers()[2][start:end])
