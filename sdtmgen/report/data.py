@@ -22,10 +22,43 @@ class ReportDataError(SdtmgenError):
     """An input dataset lacks what the report configuration needs."""
 
 
-def is_y(values: pd.Series) -> pd.Series:
-    """True where a flag is "Y" (case and blanks tolerated); missing counts as not flagged."""
+def per_distinct(values: pd.Series, test) -> pd.Series:
+    """``test`` (Series of distinct values -> bool Series) evaluated once per distinct value, not per row.
+
+    Missing values are passed to ``test`` too (as one more distinct value), so the answer for them is
+    the test's own.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), pd.Series(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = pd.Series(uniques)
+    answers = np.append(np.asarray(test(uniques.astype(object)), dtype=bool),
+                        bool(np.asarray(test(pd.Series([np.nan], dtype=object)), dtype=bool)[0]))
+    return pd.Series(answers[codes], index=values.index)  # code -1 (missing) takes the last answer
+
+
+def _flag_y(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip().str.upper()
     return text.eq("Y").fillna(False).astype(bool)
+
+
+def is_y(values: pd.Series) -> pd.Series:
+    """True where a flag is "Y" (case and blanks tolerated); missing counts as not flagged."""
+    return per_distinct(values, _flag_y)
+
+
+def text_is(values: pd.Series, text: str) -> pd.Series:
+    """``values.astype(str) == text``, judged once per distinct value."""
+    return per_distinct(values, lambda u: u.astype(str).eq(text))
+
+
+def distinct_texts(values: pd.Series) -> list[str]:
+    """The sorted distinct non-missing values as text."""
+    present = values.dropna()
+    if isinstance(present.dtype, pd.CategoricalDtype):
+        present = present.cat.remove_unused_categories().cat.categories.to_series()
+    return sorted(set(present.astype(str).unique()))
 
 
 def iso_to_sas(values: pd.Series) -> pd.Series:
@@ -74,14 +107,42 @@ class Inputs:
             return self.subjects
         return self.subjects[self.subjects["GROUP"] == level]
 
+    def size(self, level: str) -> int:
+        """Number of safety-population subjects of one group (or all of them for the overall level)."""
+        return len(self.members(level))
+
     def group_of(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """``frame`` restricted to safety-population subjects, with their GROUP, ANCHOR and WEND."""
-        return frame.merge(self.subjects, on="USUBJID", how="inner", suffixes=("", "_ADSL"))
+        """``frame`` restricted to safety-population subjects, with their GROUP, ANCHOR, WEND and DLTEVL.
+
+        Rows keep their order and index; the subject columns are looked up by position, not merged.
+        """
+        position = subject_positions(frame["USUBJID"], self.subjects["USUBJID"])
+        keep = position >= 0
+        rows, position = frame[keep], position[keep]
+        return rows.assign(**{name: self.subjects[name].to_numpy()[position] for name in SUBJECT_COLUMNS})
 
 
-def _frame(datasets: Mapping[str, pd.DataFrame], name: str) -> pd.DataFrame:
+SUBJECT_COLUMNS = ("GROUP", "ANCHOR", "WEND", "DLTEVL")
+
+
+def subject_positions(usubjid: pd.Series, subjects: pd.Series) -> np.ndarray:
+    """Row of ``subjects`` (unique USUBJIDs) for each value, -1 when not there."""
+    return pd.Categorical(usubjid, categories=pd.Index(subjects)).codes.astype(np.int64)
+
+
+def _frame(datasets: Mapping[str, pd.DataFrame], name: str, keep: set[str], numbers: set[str]) -> pd.DataFrame:
+    """The columns the report reads; text (not ``numbers``) as categories, compared once per distinct value."""
     frame = datasets.get(name)
-    return frame.copy() if frame is not None else pd.DataFrame()
+    if frame is None:
+        return pd.DataFrame()
+    columns = [c for c in frame.columns if c in keep]
+    out = pd.DataFrame(index=frame.index)
+    for column in columns:
+        values = frame[column]
+        textual = pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype)
+        categorise = textual and column not in numbers and not isinstance(values.dtype, pd.CategoricalDtype)
+        out[column] = values.astype("category") if categorise else values
+    return out
 
 
 def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
@@ -119,13 +180,31 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
     return need
 
 
+def optional_columns(cfg: ReportConfig) -> dict[str, set[str]]:
+    """Columns read when present: texts shown in labels (PARAM, CRITn) and the transfusion markers."""
+    optional: dict[str, set[str]] = {"ADSL": set(), "ADAE": set(), "ADLB": set(), "ADTTE": {"PARAM"}, "CM": set()}
+    for o in cfg.outcomes:
+        if o.kind == "lab_incidence":
+            optional["ADLB"] |= {f[:-2] for f in o.flags if f.endswith("FL")}
+    bc = cfg.plots.blood_counts
+    if bc is not None and bc.transfusions is not None:
+        t = bc.transfusions
+        optional["CM"] |= {"USUBJID", "CMCAT", t.date, t.type_variable}
+    return optional
+
+
 def prepare(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig) -> Inputs:
-    frames = {name: _frame(datasets, name) for name in ("ADSL", "ADAE", "ADLB", "ADTTE", "CM")}
-    for name, columns in needed_columns(cfg).items():
+    need, optional = needed_columns(cfg), optional_columns(cfg)
+    for name, columns in need.items():
         if columns and (name != "CM"):
-            if frames[name].empty and not len(frames[name].columns):
+            found = datasets.get(name)
+            if found is None or (found.empty and not len(found.columns)):
                 raise ReportDataError(f"{name} is missing; the report configuration uses it")
-            require(frames[name], name, columns)
+            require(found, name, columns)
+    numbers = {"AVAL", "CNSR", "ASTDT", "AENDT", cfg.ae_day, cfg.lab_day}
+    frames = {name: _frame(datasets, name, need[name] | optional[name], numbers)
+              for name in ("ADAE", "ADLB", "ADTTE", "CM")}
+    frames["ADSL"] = datasets["ADSL"].copy()
     adsl = frames["ADSL"]
     safety = adsl[is_y(adsl[cfg.populations.safety])]
     order = (safety[[cfg.groups.variable, cfg.groups.order_variable]].drop_duplicates()
@@ -149,8 +228,5 @@ def prepare(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig) -> Inputs:
         "DLTEVL": (is_y(safety[cfg.populations.dlt_evaluable]).to_numpy()
                    if cfg.populations.dlt_evaluable in safety.columns else False),
     }).sort_values("USUBJID", kind="stable").reset_index(drop=True)
-    for name in ("ADAE", "ADLB", "ADTTE", "CM"):
-        if "USUBJID" in frames[name].columns:
-            frames[name]["USUBJID"] = frames[name]["USUBJID"].astype(str)
     return Inputs(adsl=adsl, adae=frames["ADAE"], adlb=frames["ADLB"], adtte=frames["ADTTE"], cm=frames["CM"],
                   subjects=subjects, groups=groups, overall=cfg.groups.overall)

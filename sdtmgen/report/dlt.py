@@ -29,7 +29,7 @@ import pandas as pd
 
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import Dlt, Mtd, ThreePlusThree
-from sdtmgen.report.data import Inputs, is_y
+from sdtmgen.report.data import Inputs, distinct_texts, is_y, text_is
 
 NOT_DETERMINED = "not determined"
 
@@ -122,8 +122,8 @@ def dlt_table(ard: Ard, inputs: Inputs, outcome: Dlt, rules: ThreePlusThree | No
         rows = dlt[dlt["USUBJID"].isin(ids)]
         ard.add_proportion(outcome.number, "DLT", label, level, outcome.flag, rows["USUBJID"].nunique(), len(ids),
                            variable_label="Subjects with a DLT", events=len(rows))
-        for term in sorted(dlt[outcome.term].dropna().astype(str).unique()):
-            hits = rows[rows[outcome.term].astype(str) == term]
+        for term in distinct_texts(dlt[outcome.term]):
+            hits = rows[text_is(rows[outcome.term], term)]
             ard.add_proportion(outcome.number, "DLT", label, level, outcome.term, hits["USUBJID"].nunique(),
                                len(ids), variable_level=term, variable_label=term)
         if rules is not None and level != inputs.overall:

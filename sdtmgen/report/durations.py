@@ -28,24 +28,26 @@ def merge_episodes(records: pd.DataFrame, gap: int) -> pd.DataFrame:
     """Merge one category's records per subject.
 
     ``records``: USUBJID, START, END (SAS dates; END NaN = ongoing). Returns USUBJID, START, END
-    (NaN when an ongoing record is part of the episode) and RECORDS (how many were merged).
+    (NaN when an ongoing record is part of the episode) and RECORDS (how many were merged), by
+    USUBJID and START. Records sorted by start: a record opens a new episode when it starts more than
+    ``gap`` + 1 days after the latest end of the subject's earlier records (which is the open
+    episode's end, every earlier episode having ended before it started).
     """
-    out: list[dict] = []
     frame = records.dropna(subset=["START"]).sort_values(["USUBJID", "START", "END"], kind="stable")
-    for usubjid, rows in frame.groupby("USUBJID", sort=True):
-        current: dict | None = None
-        for start, end in zip(rows["START"].to_numpy(float), rows["END"].to_numpy(float)):
-            end = math.inf if math.isnan(end) else max(end, start)
-            if current is not None and start <= current["END"] + 1 + gap:
-                current["END"] = max(current["END"], end)
-                current["RECORDS"] += 1
-                continue
-            if current is not None:
-                out.append(current)
-            current = {"USUBJID": usubjid, "START": start, "END": end, "RECORDS": 1}
-        if current is not None:
-            out.append(current)
-    merged = pd.DataFrame(out, columns=["USUBJID", "START", "END", "RECORDS"])
+    usubjid = frame["USUBJID"].to_numpy(dtype=object)
+    start = frame["START"].to_numpy(float)
+    end = frame["END"].to_numpy(float)
+    end = np.where(np.isnan(end), math.inf, np.fmax(end, start))
+    first = np.ones(len(frame), dtype=bool)
+    first[1:] = usubjid[1:] != usubjid[:-1]
+    subject = np.cumsum(first) - 1
+    latest = pd.Series(end).groupby(subject).cummax().to_numpy()  # latest end so far, within the subject
+    before = np.concatenate(([-math.inf], latest[:-1]))
+    opens = first | (start > before + 1 + gap)
+    episode = np.cumsum(opens) - 1
+    merged = pd.DataFrame({"USUBJID": usubjid[opens], "START": start[opens],
+                           "END": np.maximum.reduceat(end, np.flatnonzero(opens)) if len(end) else end,
+                           "RECORDS": np.bincount(episode, minlength=int(opens.sum())) if len(end) else episode})
     merged["END"] = merged["END"].replace(math.inf, np.nan)
     return merged
 

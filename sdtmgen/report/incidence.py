@@ -11,18 +11,18 @@ import pandas as pd
 
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
-from sdtmgen.report.data import Inputs, is_y
+from sdtmgen.report.data import Inputs, distinct_texts, is_y, text_is
 
 
 def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
                   records: pd.DataFrame, *, variable_level: str = "Y", variable_label: str = "",
                   group2: str = "", group2_level: str = "", count_events: bool = False) -> None:
-    """n/N/pct for every level; ``records`` hold USUBJID and GROUP of the qualifying records."""
+    """n/N/pct for every level; ``records`` hold USUBJID and GROUP of the qualifying records (``group_of``)."""
+    group = records["GROUP"].to_numpy()
     for level in inputs.levels:
-        members = inputs.members(level)
-        hits = records[records["USUBJID"].isin(members["USUBJID"])]
+        hits = records if level == inputs.overall else records[group == level]
         ard.add_proportion(outcome, analysis, analysis_label, level, variable, hits["USUBJID"].nunique(),
-                           len(members), variable_level=variable_level, variable_label=variable_label,
+                           inputs.size(level), variable_level=variable_level, variable_label=variable_label,
                            group2=group2, group2_level=group2_level,
                            events=len(hits) if count_events else None)
 
@@ -49,7 +49,7 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
             label = f"{'Serious adverse events' if kind == 'SAE' else 'Adverse events'}, {window.label}"
             add_incidence(ard, inputs, outcome.number, analysis, label, "ANY", subset,
                           variable_label=f"Subjects with any {kind}", count_events=True)
-            worst = subset.groupby("USUBJID", sort=True)["_GRADE"].max()
+            worst = subset.groupby("USUBJID", sort=True, observed=True)["_GRADE"].max()
             for g in outcome.grades:
                 ids = worst.index[worst.eq(float(g))]
                 add_incidence(ard, inputs, outcome.number, analysis, label, outcome.grade,
@@ -64,14 +64,14 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
                           subset[subset["_GRADE"] >= outcome.severe_grade],
                           variable_level=f">={outcome.severe_grade}",
                           variable_label=f"Any CTCAE grade >= {outcome.severe_grade}")
-            socs = sorted(subset[outcome.soc].dropna().astype(str).unique())
+            socs = distinct_texts(subset[outcome.soc])
             for soc in socs:
-                in_soc = subset[subset[outcome.soc].astype(str) == soc]
+                in_soc = subset[text_is(subset[outcome.soc], soc)]
                 add_incidence(ard, inputs, outcome.number, analysis, label, outcome.soc, in_soc,
                               variable_level=soc, variable_label=soc)
-                for term in sorted(in_soc[outcome.term].dropna().astype(str).unique()):
+                for term in distinct_texts(in_soc[outcome.term]):
                     add_incidence(ard, inputs, outcome.number, analysis, label, outcome.term,
-                                  in_soc[in_soc[outcome.term].astype(str) == term], variable_level=term,
+                                  in_soc[text_is(in_soc[outcome.term], term)], variable_level=term,
                                   variable_label=term, group2=outcome.soc, group2_level=soc)
 
 
@@ -86,7 +86,7 @@ def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: Repo
 def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportConfig) -> None:
     lb = inputs.group_of(inputs.adlb)
     for paramcd in outcome.paramcds:
-        param = lb[lb["PARAMCD"].astype(str) == paramcd]
+        param = lb[text_is(lb["PARAMCD"], paramcd)]
         for i, flag in enumerate(outcome.flags):
             if i and not param[flag].notna().any():
                 continue  # an extra criterion ADaM does not define for this parameter
@@ -103,14 +103,13 @@ def _criterion_text(adlb: pd.DataFrame, paramcd: str, flag: str) -> str:
     column = flag[:-2] if flag.endswith("FL") else ""
     if column not in adlb.columns:
         return ""
-    values = adlb.loc[adlb["PARAMCD"].astype(str) == paramcd, column].dropna().astype(str)
-    values = sorted(v for v in values.unique() if v.strip())
-    return "; ".join(values)
+    values = distinct_texts(adlb.loc[text_is(adlb["PARAMCD"], paramcd), column])
+    return "; ".join(v for v in values if v.strip())
 
 
 def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags) -> None:
-    adsl = inputs.adsl.assign(USUBJID=inputs.adsl["USUBJID"].astype(str))
+    adsl = inputs.group_of(inputs.adsl)
     for item in outcome.flags:
-        hits = adsl[is_y(adsl[item.flag])][["USUBJID"]]
+        hits = adsl[is_y(adsl[item.flag])]
         add_incidence(ard, inputs, outcome.number, item.flag, f"{outcome.title}: {item.label}", item.flag, hits,
                       variable_label=f"{item.label} ({item.flag} = Y)")
