@@ -81,9 +81,12 @@ class DeriveContext:
 
     def subject_values(self, ref: VariableRef) -> pd.Series:
         """One value per subject of another domain's subject-level variable, aligned to this frame."""
-        other = self.datasets[ref.domain]
-        table = other.drop_duplicates("USUBJID").set_index("USUBJID")[ref.variable]
-        return self.frame["USUBJID"].map(table)
+        from sdtmgen.sdtm.derivations.ordering import lookup
+
+        other = self.datasets[ref.domain].drop_duplicates("USUBJID")
+        rows = lookup(self.frame["USUBJID"], pd.Index(other["USUBJID"]))
+        values = other[ref.variable].array.take(rows, allow_fill=True)
+        return pd.Series(values, index=self.frame.index, name="USUBJID")
 
     def raw_sources(self, mask: np.ndarray) -> tuple[str, ...]:
         frame = self.frame

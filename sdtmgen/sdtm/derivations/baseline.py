@@ -5,10 +5,22 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pandas as pd
+import pyarrow.compute as pc
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
-from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
+from sdtmgen.sdtm.derivations.columns import flag
+from sdtmgen.sdtm.derivations.isodates import MISSING, arrow_text
+from sdtmgen.sdtm.derivations.ordering import group_codes
+from sdtmgen.sdtm.derivations.timing import iso_to_minutes, subject_positions
+
+
+def _has_time(text) -> np.ndarray:
+    """Whether each value carries a time ("T"); missing values count as date-only."""
+    return np.asarray(pc.match_substring(arrow_text(text), "T").fill_null(False))
+
+
+def _day_start(minutes: np.ndarray) -> np.ndarray:
+    return np.where(minutes == MISSING, MISSING, minutes // 1440 * 1440)
 
 
 @register_derivation("baseline_flag", "'Y' on the last non-missing result at or before the reference date/time, per subject and test")
@@ -25,23 +37,28 @@ class BaselineFlag(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
-        when = iso_to_timestamp(frame[self.date])
-        ref_iso = ctx.subject_values(self.reference).astype("string")
-        ref = iso_to_timestamp(ref_iso)
+        subjects, rows = subject_positions(ctx, self.reference.domain)
+        found = rows >= 0
+        take = np.maximum(rows, 0)
+        ref_text = subjects[self.reference.variable]
+        ref = np.where(found, iso_to_minutes(ref_text)[take] if len(subjects) else MISSING, MISSING)
+        ref_timed = found & (_has_time(ref_text)[take] if len(subjects) else False)
+        when = iso_to_minutes(frame[self.date])
         # compare at date level when either side has no time: a record of the reference day without
         # a time counts as pre-dose, and so does any record of that day when the reference has no time
-        date_only = ~frame[self.date].astype("string").str.contains("T", regex=False).fillna(False)
-        ref_date_only = ~ref_iso.str.contains("T", regex=False).fillna(False)
-        by_date = (date_only | ref_date_only).to_numpy()
-        when = when.where(~by_date, when.dt.normalize())
-        ref_cmp = ref.where(~by_date, ref.dt.normalize())
-        result = frame[self.result].astype("string")
-        eligible = (when.notna() & ref.notna() & (when <= ref_cmp) & result.notna() & (result != "")).to_numpy()
-        candidates = pd.DataFrame({"_T": when, "_POS": np.arange(len(frame))})
-        for col in ["USUBJID", *self.by]:
-            candidates[col] = frame[col].to_numpy()
-        candidates = candidates[eligible].sort_values("_T", kind="mergesort")
-        last = candidates.groupby(["USUBJID", *self.by], sort=False)["_POS"].last().to_numpy()
-        flag = pd.Series(pd.NA, index=frame.index, dtype="string")
-        flag.iloc[last] = "Y"
-        frame[self.target] = flag.to_numpy()
+        by_date = ~(_has_time(frame[self.date]) & ref_timed)
+        when = np.where(by_date, _day_start(when), when)
+        ref_cmp = np.where(by_date, _day_start(ref), ref)
+        result = arrow_text(frame[self.result])
+        has_result = np.asarray(pc.greater(pc.binary_length(result), 0).fill_null(False))
+        groups = group_codes(frame, ["USUBJID", *self.by])
+        eligible = np.flatnonzero((when != MISSING) & (ref != MISSING) & (when <= ref_cmp) & has_result
+                                  & (groups >= 0))
+        # the latest eligible record of each group; of records at the same time the last one
+        order = eligible[np.lexsort((when[eligible], groups[eligible]))]
+        ranked = groups[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = ranked[1:] != ranked[:-1]
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[order[last]] = True
+        frame[self.target] = flag(mask, "Y")

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
+from sdtmgen.sdtm.derivations.columns import take_text
 
 
 class UnitConversion(BaseModel):
@@ -48,58 +49,82 @@ class StandardResults(Derivation):
     def produces(self) -> set[str]:
         return {v for v in (self.stresc, self.stresn, self.stresu, self.stnrlo, self.stnrhi) if v}
 
-    def _factors(self, ctx: DeriveContext) -> np.ndarray:
-        frame = ctx.frame
-        test = frame[self.test].astype("string")
-        unit = frame[self.orresu].astype("string").str.strip()
+    def _pairs(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+        """Code of each record's (test, original unit) pair, and the distinct pairs (few)."""
+        test_codes, tests = pd.factorize(frame[self.test].astype("string"), use_na_sentinel=False)
+        unit_codes, units = pd.factorize(frame[self.orresu].astype("string"), use_na_sentinel=False)
+        n_units = max(len(units), 1)
+        codes, pairs = pd.factorize(test_codes.astype(np.int64) * n_units + unit_codes)
+        return codes, pd.DataFrame({"test": pd.Series(tests, dtype="string").take(pairs // n_units).to_numpy(),
+                                    "unit": pd.Series(units, dtype="string").take(pairs % n_units).to_numpy()})
+
+    def _factors(self, pairs: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+        """Conversion factor to the standard unit (NaN: none) and the standard unit of each pair."""
+        test = pairs["test"].astype("string")
+        unit = pairs["unit"].astype("string").str.strip()
         target = test.map(self.standard_units).astype("string")
-        factor = pd.Series(np.nan, index=frame.index)
+        factor = pd.Series(np.nan, index=pairs.index)
         factor[(unit == target).fillna(False)] = 1.0
         for conv in self.conversions:
             hit = (unit == conv.from_unit) & (target == conv.to_unit)
             if conv.tests is not None:
                 hit &= test.isin(conv.tests)
             factor[hit.fillna(False)] = conv.factor
-        has_result = frame[self.orres].astype("string").fillna("").str.strip() != ""
-        no_standard = (has_result & target.isna()).to_numpy(dtype=bool)
+        return factor.to_numpy(dtype=float), target
+
+    def _check(self, ctx: DeriveContext, has_result: np.ndarray, no_target: np.ndarray, no_factor: np.ndarray) -> None:
+        no_standard = has_result & no_target
         if no_standard.any():
             ctx.fail(no_standard, self.test, "standard_results", "test has no standard unit in the spec",
                      "add the test code to standard_units")
-        unknown = (has_result & target.notna() & factor.isna()).to_numpy(dtype=bool)
+        unknown = has_result & ~no_target & no_factor
         if unknown.any():
             ctx.fail(unknown, self.orresu, "standard_results",
                      "no conversion from this unit to the test's standard unit",
                      "add the unit conversion to the spec, or correct the unit in the EDC")
-        return factor.to_numpy(dtype=float)
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
-        factor = self._factors(ctx)
-        text = frame[self.orres].astype("string").str.strip().fillna("")
-        missing = (text == "").to_numpy(dtype=bool)
-        # results repeat (a 10,000-subject LB has ~1,300 distinct ones): parse each once
-        codes, distinct = pd.factorize(text)
-        parts = pd.Series(distinct, dtype="string").str.extract(
-            r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$").iloc[codes].set_axis(frame.index)
-        number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
-        qualified = parts[0].notna().to_numpy(dtype=bool)
-        standard = np.round(number * factor, 8)
+        # results, tests and units repeat (a 10,000-subject LB has ~1,300 distinct results): work on
+        # distinct results, distinct (test, unit) pairs and distinct combinations of the two
+        pair, pairs = self._pairs(frame)
+        pair_factor, pair_target = self._factors(pairs)
+        result, distinct = pd.factorize(frame[self.orres].astype("string"), use_na_sentinel=False)
+        text = pd.Series(distinct, dtype="string").str.strip().fillna("")
+        result_missing = (text == "").to_numpy(dtype=bool)
+        missing = result_missing[result]
+        self._check(ctx, ~missing, pair_target.isna().to_numpy(dtype=bool)[pair], np.isnan(pair_factor)[pair])
+        factor = pair_factor[pair]
+        parts = text.str.extract(r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
+        result_number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        result_qualified = parts[0].notna().to_numpy(dtype=bool)
+        standard = np.round(result_number[result] * factor, 8)
         # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
-        stresn = np.where(qualified, np.nan, standard)
-        stresc = format_number(standard)
-        stresc = np.where(qualified, parts[0].fillna("").to_numpy(dtype=object) + stresc.astype(str), stresc)
-        non_numeric = ~missing & np.isnan(number)
-        upper = pd.Series(distinct, dtype="string").str.upper().to_numpy(dtype=object)[codes]
-        stresc = np.where(non_numeric, upper, stresc)
-        stresc = np.where(missing, None, stresc)
-        frame[self.stresc] = pd.array(stresc, dtype="string")
-        frame[self.stresn] = stresn
-        unit_std = frame[self.test].astype("string").map(self.standard_units).astype("string")
-        frame[self.stresu] = unit_std.where(~missing).to_numpy()
+        frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
+        combo, combos = pd.factorize(result.astype(np.int64) * len(pairs) + pair)
+        of_result = combos // len(pairs)
+        stresc = self._standard_text(text.take(of_result), parts[0].take(of_result).to_numpy(dtype=object),
+                                     result_number[of_result], pair_factor[combos % len(pairs)])
+        frame[self.stresc] = take_text(stresc, combo)
+        frame[self.stresu] = take_text(pair_target, np.where(missing, -1, pair))
         for original, target in ((self.ornrlo, self.stnrlo), (self.ornrhi, self.stnrhi)):
             if original and target:
-                limit = pd.to_numeric(frame[original], errors="coerce").to_numpy(dtype=float)
-                frame[target] = np.round(limit * factor, 8)
+                codes, limits = pd.factorize(frame[original].astype("string"), use_na_sentinel=False)
+                limit = pd.to_numeric(pd.Series(limits, dtype="string"), errors="coerce").to_numpy(dtype=float)
+                frame[target] = np.round(limit[codes] * factor, 8)
+
+    @staticmethod
+    def _standard_text(text: pd.Series, qualifier: np.ndarray, number: np.ndarray, factor: np.ndarray) -> pd.Series:
+        """--STRESC of distinct (result, factor) combinations."""
+        missing = (text == "").to_numpy(dtype=bool)
+        qualified = pd.notna(qualifier)
+        standard = np.round(number * factor, 8)
+        stresc = format_number(standard)
+        stresc = np.where(qualified, np.where(qualified, qualifier, "").astype(object) + stresc.astype(str), stresc)
+        non_numeric = ~missing & np.isnan(number)
+        stresc = np.where(non_numeric, text.str.upper().to_numpy(dtype=object), stresc)
+        stresc = np.where(missing, None, stresc)
+        return pd.Series(pd.array(stresc, dtype="string"))
 
 
 @register_derivation("reference_range_indicator", "--NRIND: LOW/HIGH/NORMAL from the standard result and range")

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+import pandas as pd
+
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
+from sdtmgen.sdtm.derivations.ordering import cumcount, key_order, sort_columns, take_rows
 
 
-def sort_by_keys(frame, keys: list[str]):
-    """Stable sort by the key variables present, then by raw file order for ties."""
-    by = [k for k in keys if k in frame.columns]
-    tie = [c for c in ("_FILE", "_ROW") if c in frame.columns]
-    return frame.sort_values(by + tie, kind="mergesort", na_position="first").reset_index(drop=True)
+def sort_by_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Stable sort by the key variables present (missing first), then by raw file order for ties.
+
+    Returns ``frame`` itself (with a 0..n-1 index) when it is already in that order.
+    """
+    return take_rows(frame, key_order(frame, sort_columns(frame, keys)))
 
 
 @register_derivation("seq", "sequence number 1..n within subject, in the domain's key order")
@@ -23,5 +28,6 @@ class Seq(Derivation):
     def apply(self, ctx: DeriveContext) -> None:
         keys = [k for k in ctx.domain.keys if k != self.target]
         frame = sort_by_keys(ctx.frame, keys)
-        frame[self.target] = (frame.groupby(self.by, sort=False).cumcount() + 1).astype("float64")
+        codes, _ = pd.factorize(frame[self.by], use_na_sentinel=True)
+        frame[self.target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
         ctx.frame = frame

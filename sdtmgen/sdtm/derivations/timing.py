@@ -7,25 +7,58 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sdtmgen.dates import study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
+from sdtmgen.sdtm.derivations.columns import take_text
+from sdtmgen.sdtm.derivations.isodates import MISSING, iso_days, iso_minutes, minutes_to_timestamps
+from sdtmgen.sdtm.derivations.ordering import lookup
+
+_NS_PER_MINUTE = 60_000_000_000
+
+
+def iso_to_minutes(iso: pd.Series) -> np.ndarray:
+    """Complete dates (with or without time) as int64 minutes since 1970; partial or missing -> MISSING."""
+    return iso_minutes(iso, _fallback_minutes)
 
 
 def iso_to_timestamp(iso: pd.Series) -> pd.Series:
     """Complete dates (with or without time) as timestamps; partial or missing -> NaT."""
-    codes, uniques = pd.factorize(iso.astype("string"), use_na_sentinel=True)
-    stamps = _iso_to_timestamp(pd.Series(uniques, dtype="string")).to_numpy()
-    values = np.where(codes < 0, np.datetime64("NaT"), stamps[np.maximum(codes, 0)] if len(stamps) else np.datetime64("NaT"))
-    return pd.Series(values.astype("datetime64[ns]"), index=iso.index)
+    return minutes_to_timestamps(iso_to_minutes(iso), iso.index)
 
 
-def _iso_to_timestamp(iso: pd.Series) -> pd.Series:
+def iso_to_days(iso: pd.Series) -> np.ndarray:
+    """The calendar day (days since 1970) of complete ISO 8601 values; partial or missing -> MISSING."""
+    return iso_days(iso, lambda uniques: _to_day(_fallback_minutes(uniques.str.slice(0, 10))))
+
+
+def _to_day(minutes: np.ndarray) -> np.ndarray:
+    return np.where(minutes == MISSING, MISSING, minutes // 1440)
+
+
+def _fallback_minutes(iso: pd.Series) -> np.ndarray:
+    """The reference reading of any text (regular expressions), for shapes the fast path does not read."""
     text = iso.astype("string")
     date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
     stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
     clock = text.str.extract(r"T(\d{2}):(\d{2})")
     minutes = (pd.to_numeric(clock[0], errors="coerce") * 60 + pd.to_numeric(clock[1], errors="coerce")).fillna(0)
-    return stamp + pd.to_timedelta(minutes, unit="m")
+    ns = (stamp + pd.to_timedelta(minutes, unit="m")).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return np.where(ns == MISSING, MISSING, ns // _NS_PER_MINUTE)
+
+
+def subject_positions(ctx: DeriveContext, domain: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The first record per subject of ``domain``, and for each record of this frame its row there (-1: none)."""
+    other = ctx.datasets[domain].drop_duplicates("USUBJID")
+    return other, lookup(ctx.frame["USUBJID"], pd.Index(other["USUBJID"]))
+
+
+def study_days(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """SDTM --DY from day numbers: day - reference + 1 on or after the reference, day - reference before.
+
+    There is no day 0; missing (NaN) when either day is MISSING.
+    """
+    known = (days != MISSING) & (reference != MISSING)
+    delta = np.where(known, days - reference, 0)
+    return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan).astype("float64")
 
 
 @register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)")
@@ -40,7 +73,10 @@ class StudyDay(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
-        frame[self.target] = study_day(frame[self.date], ctx.subject_values(self.reference)).to_numpy()
+        subjects, rows = subject_positions(ctx, self.reference.domain)
+        ref_days = iso_to_days(subjects[self.reference.variable])
+        reference = np.where(rows >= 0, ref_days[np.maximum(rows, 0)] if len(ref_days) else MISSING, MISSING)
+        frame[self.target] = study_days(iso_to_days(frame[self.date]), reference)
 
 
 @register_derivation("epoch", "EPOCH of the subject element (SE) in which the record's date falls")
@@ -56,14 +92,31 @@ class Epoch(Derivation):
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
         se = ctx.datasets[self.elements]
-        starts = pd.DataFrame({"USUBJID": se["USUBJID"].astype(str),
-                               "_T": iso_to_timestamp(se["SESTDTC"]),
-                               "_EPOCH": se["EPOCH"].astype("string")}).dropna(subset=["_T"])
-        obs = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": iso_to_timestamp(frame[self.date]),
-                            "_POS": np.arange(len(frame))})
-        known = obs.dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
-        matched = pd.merge_asof(known, starts.sort_values("_T", kind="mergesort"), on="_T", by="USUBJID",
-                                direction="backward")
-        epoch = pd.Series(pd.NA, index=range(len(frame)), dtype="string")
-        epoch.iloc[matched["_POS"].to_numpy()] = matched["_EPOCH"].to_numpy()
-        frame[self.target] = epoch.to_numpy()
+        frame[self.target] = element_epochs(se["USUBJID"], iso_to_minutes(se["SESTDTC"]), se["EPOCH"],
+                                            frame["USUBJID"], iso_to_minutes(frame[self.date]))
+
+
+def element_epochs(se_subject: pd.Series, se_start: np.ndarray, se_epoch: pd.Series,
+                   subject: pd.Series, when: np.ndarray):
+    """EPOCH of the last element a subject started at or before each time (missing when none).
+
+    Elements of one subject starting at the same time: the later one in SE wins.
+    """
+    se_codes, subjects = pd.factorize(se_subject, use_na_sentinel=True)
+    codes = lookup(subject, pd.Index(subjects))
+    se_known = (se_start != MISSING) & (se_codes >= 0)
+    known = (when != MISSING) & (codes >= 0)
+    times = np.concatenate([se_start[se_known], when[known]])
+    low = times.min() if len(times) else 0
+    span = (times.max() - low + 1) if len(times) else 1
+    se_key = se_codes[se_known].astype(np.int64) * span + (se_start[se_known] - low)
+    order = np.argsort(se_key, kind="stable")
+    se_key = se_key[order]
+    se_rows = np.flatnonzero(se_known)[order]
+    key = codes[known].astype(np.int64) * span + (when[known] - low)
+    at = np.searchsorted(se_key, key, side="right") - 1
+    hit = at >= 0
+    hit[hit] = se_key[at[hit]] // span == codes[known][hit]
+    positions = np.full(len(when), -1, dtype=np.int64)
+    positions[np.flatnonzero(known)[hit]] = se_rows[at[hit]]
+    return take_text(se_epoch.astype("string"), positions)

@@ -13,7 +13,45 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
+from sdtmgen.sdtm.derivations.columns import take_text
+from sdtmgen.sdtm.derivations.isodates import MISSING
+from sdtmgen.sdtm.derivations.ordering import cumcount
+from sdtmgen.sdtm.derivations.timing import iso_to_days
+
+
+def unscheduled_numbers(subject: np.ndarray, day: np.ndarray, planned: np.ndarray, visitnum: np.ndarray,
+                        unplanned: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VISITNUM of dated unplanned records: last planned visit on or before the day + 0.01 x rank.
+
+    The planned visit of a day is the highest VISITNUM the subject had that day; unplanned records
+    of one subject and day are one visit, ranked by day among the subject's unplanned visits after
+    the same planned visit. Returns (rows, their VISITNUM).
+    """
+    dated = day != MISSING
+    low = day[dated].min() if dated.any() else 0
+    span = (day[dated].max() - low + 1) if dated.any() else 1
+    key = subject.astype(np.int64) * span + (day - low)
+    # highest planned VISITNUM per subject and day, in key order
+    p_rows = np.flatnonzero(planned & dated & ~np.isnan(visitnum))
+    p_rows = p_rows[np.argsort(key[p_rows], kind="stable")]
+    p_key = key[p_rows]
+    p_first = np.ones(len(p_rows), dtype=bool)
+    p_first[1:] = p_key[1:] != p_key[:-1]
+    starts = np.flatnonzero(p_first)
+    p_key = p_key[starts]
+    p_num = np.maximum.reduceat(visitnum[p_rows], starts) if len(starts) else np.zeros(0)
+    # each unplanned subject-day: the last planned day of the subject on or before it
+    rows = np.flatnonzero(unplanned & dated)
+    days, where = np.unique(key[rows], return_inverse=True)
+    at = np.searchsorted(p_key, days, side="right") - 1
+    hit = at >= 0
+    hit[hit] = p_key[at[hit]] // span == days[hit] // span
+    after = np.where(hit, p_num[np.maximum(at, 0)] if len(p_num) else 0.0, 0.0)
+    # rank of the day among the subject's unplanned days after the same planned visit
+    group = pd.factorize(pd.MultiIndex.from_arrays([days // span, after]))[0] if len(days) else np.zeros(0, int)
+    rank = cumcount(group) + 1
+    numbers = np.round(after + 0.01 * rank, 2)
+    return rows, numbers[where.reshape(-1)]
 
 
 @register_derivation("visits", "VISITNUM and VISIT from the collected folder name and the study's visit table")
@@ -29,43 +67,41 @@ class Visits(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
-        collected = frame[self.column].astype("string").str.strip().str.upper()
+        # few distinct folder names: look each up once
+        codes, names = pd.factorize(frame[self.column].astype("string"), use_na_sentinel=True)
+        collected = pd.Series(names, dtype="string").str.strip().str.upper()
         table_num, table_name = {}, {}
         for v in ctx.study.visits:
             for name in [v.visit, *v.collected]:
                 table_num[name.upper()] = float(v.visitnum)
                 table_name[name.upper()] = v.visit
         unplanned_names = {n.upper() for n in ctx.study.unplanned_visits.collected}
-        visitnum = collected.map(table_num).astype("float64")
-        visit = collected.map(table_name).astype("string")
-        unplanned = collected.isin(unplanned_names).fillna(False).to_numpy(dtype=bool)
-        unknown = collected.notna().to_numpy(dtype=bool) & visitnum.isna().to_numpy(dtype=bool) & ~unplanned
+        seen = codes >= 0
+        take = np.maximum(codes, 0)
+        name_num = collected.map(table_num).astype("float64").to_numpy()
+        visitnum = np.where(seen, name_num[take] if len(names) else np.nan, np.nan)
+        # VISIT: a position in a table of texts -- the visit of each folder name, then unscheduled labels
+        texts = [collected.map(table_name).astype("string")]
+        text_at = codes.astype(np.int64)
+        unplanned = seen & (collected.isin(unplanned_names).to_numpy(dtype=bool)[take] if len(names) else False)
+        unknown = seen & np.isnan(visitnum) & ~unplanned
         if unknown.any():
             ctx.fail(unknown, self.column, "visits", "folder name is neither a planned visit nor an unplanned-visit name",
                      "add the folder to the study's visits (collected names) or to unplanned_visits")
         if unplanned.any():
             # unscheduled visits are counted per day: records of one day are one visit
-            when = iso_to_timestamp(frame[self.date]).dt.normalize()
-            planned = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": when, "_N": visitnum})
-            planned = planned[~unplanned].dropna().sort_values("_T", kind="mergesort")
-            planned = planned.groupby(["USUBJID", "_T"], as_index=False)["_N"].max().sort_values("_T", kind="mergesort")
-            extra = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": when, "_POS": np.arange(len(frame))})[unplanned]
-            extra_dated = extra.dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
-            found = pd.merge_asof(extra_dated, planned, on="_T", by="USUBJID", direction="backward")
-            found["_N"] = found["_N"].fillna(0.0)
-            # one unscheduled visit per subject and date; rank them after their planned visit
-            visits = found.drop_duplicates(["USUBJID", "_T"]).copy()
-            visits["_K"] = visits.groupby(["USUBJID", "_N"]).cumcount() + 1
-            found = found.merge(visits[["USUBJID", "_T", "_K"]], on=["USUBJID", "_T"], how="left")
-            nums = (found["_N"] + 0.01 * found["_K"]).round(2)
+            day = iso_to_days(frame[self.date])
+            subject, _ = pd.factorize(frame["USUBJID"].astype("string"), use_na_sentinel=False)
+            rows, numbers = unscheduled_numbers(subject, day, ~unplanned, visitnum, unplanned)
             label = ctx.study.unplanned_visits.visit
-            if len(found):
-                visitnum.iloc[found["_POS"].to_numpy()] = nums.to_numpy()
-                visit.iloc[found["_POS"].to_numpy()] = (label + " " + nums.map("{:.2f}".format).astype(str)).to_numpy()
-            undated = unplanned & ~np.isin(np.arange(len(frame)), found["_POS"].to_numpy())
+            visitnum[rows] = numbers
+            distinct, which = np.unique(numbers, return_inverse=True)
+            text_at[rows] = len(names) + which.reshape(-1)
+            undated = unplanned & (day == MISSING)
+            text_at[undated] = len(names) + len(distinct)
+            texts.append(pd.Series([f"{label} {n:.2f}" for n in distinct] + [label], dtype="string"))
             if undated.any():
-                visit[undated] = label
                 ctx.warn(undated, self.column, "VISIT-UNDATED",
                          "unscheduled visit without a complete date: VISITNUM left missing")
-        frame[self.visitnum] = visitnum.to_numpy()
-        frame[self.visit] = visit.to_numpy()
+        frame[self.visitnum] = visitnum
+        frame[self.visit] = take_text(pd.concat(texts, ignore_index=True), text_at)

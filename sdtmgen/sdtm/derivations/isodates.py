@@ -1,0 +1,151 @@
+"""ISO 8601 text to integer days/minutes straight from the Arrow string buffers.
+
+Derivations compare, sort and subtract dates of every record (500k+ date-times per domain, most of
+them distinct), so parsing through regular expressions or ``pd.to_datetime`` per value dominated
+their cost. The common shapes ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM`` and ``YYYY-MM-DDTHH:MM:SS`` are
+read here with a handful of vectorised byte gathers; any other non-missing text is handed to the
+caller's ``fallback`` (the reference implementation), so odd values keep their exact meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+MISSING = np.iinfo(np.int64).min
+"""Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""
+
+# years whose midnight fits datetime64[ns]; values outside take the fallback
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+_ZERO = ord("0")
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """The values as one contiguous Arrow (large_)string array, without copying Arrow-backed text."""
+    if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
+        values = values.astype("string[pyarrow]")
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
+
+
+def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start offset, byte length, data bytes) of each value of a string array."""
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64)
+    return starts, offsets[1:] - offsets[:-1], data
+
+
+def _number(data: np.ndarray, starts: np.ndarray, first: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal number in bytes [first, first + width) of each value, and whether all were digits."""
+    value = np.zeros(len(starts), dtype=np.int64)
+    digits = np.ones(len(starts), dtype=bool)
+    for pos in range(first, first + width):
+        byte = data[starts + pos].astype(np.int64) - _ZERO
+        digits &= (byte >= 0) & (byte <= 9)
+        value = value * 10 + byte
+    return value, digits
+
+
+def _is(data: np.ndarray, starts: np.ndarray, pos: int, char: str) -> np.ndarray:
+    return data[starts + pos] == ord(char)
+
+
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (valid dates only)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+def _calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+    last = month_days[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    return (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+
+
+def _parse_dates(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``YYYY-MM-DD`` at each start: (days, well-shaped, valid calendar date, year)."""
+    year, y_ok = _number(data, starts, 0, 4)
+    month, m_ok = _number(data, starts, 5, 2)
+    day, d_ok = _number(data, starts, 8, 2)
+    shaped = y_ok & m_ok & d_ok & _is(data, starts, 4, "-") & _is(data, starts, 7, "-")
+    valid = shaped & _calendar_ok(year, month, day)
+    return np.where(valid, days_from_civil(year, month, day), MISSING), shaped, valid, year
+
+
+def _spread(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.full(n, MISSING, dtype=np.int64)
+    out[rows] = values
+    return out
+
+
+def _with_fallback(values: pd.Series, result: np.ndarray, odd: np.ndarray,
+                   fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """Fill the rows the fast path did not read from ``fallback`` run on their distinct values."""
+    if odd.any():
+        codes, uniques = pd.factorize(values[odd].astype("string"))
+        result[odd] = fallback(pd.Series(uniques, dtype="string"))[codes]
+    return result
+
+
+def iso_days(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """Days since 1970 of the date in the first 10 characters (``YYYY-MM-DD``); else ``MISSING``."""
+    arr = arrow_text(values)
+    starts, lengths, data = _buffers(arr)
+    valid_rows = ~np.asarray(arr.is_null()) if arr.null_count else np.ones(len(arr), dtype=bool)
+    rows = np.flatnonzero(valid_rows & (lengths >= 10))
+    days, _, valid, year = _parse_dates(data, starts[rows])
+    in_range = (year >= _FIRST_YEAR) & (year <= _LAST_YEAR)
+    odd = np.zeros(len(arr), dtype=bool)
+    odd[rows[valid & ~in_range]] = True
+    return _with_fallback(values, _spread(len(arr), rows, days), odd, fallback)
+
+
+def iso_minutes(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """Minutes since 1970 of complete dates (midnight without a time; seconds ignored); else ``MISSING``.
+
+    Read here: ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM``, ``YYYY-MM-DDTHH:MM:SS``; other non-missing text
+    goes to ``fallback``, which returns minutes (or ``MISSING``) for a Series of distinct values.
+    """
+    arr = arrow_text(values)
+    n = len(arr)
+    starts, lengths, data = _buffers(arr)
+    present = ~np.asarray(arr.is_null()) if arr.null_count else np.ones(n, dtype=bool)
+    rows = np.flatnonzero(present & ((lengths == 10) | (lengths == 16) | (lengths == 19)))
+    at, length = starts[rows], lengths[rows]
+    days, shaped, valid, year = _parse_dates(data, at)
+    minutes = np.zeros(len(rows), dtype=np.int64)
+    timed = np.flatnonzero(length >= 16)
+    t_at = at[timed]
+    hour, h_ok = _number(data, t_at, 11, 2)
+    minute, mi_ok = _number(data, t_at, 14, 2)
+    t_ok = h_ok & mi_ok & _is(data, t_at, 10, "T") & _is(data, t_at, 13, ":")
+    secs = np.flatnonzero(length[timed] == 19)
+    _, s_ok = _number(data, t_at[secs], 17, 2)
+    t_ok[secs] &= s_ok & _is(data, t_at[secs], 16, ":")
+    minutes[timed] = hour * 60 + minute
+    shaped[timed] &= t_ok
+    read = shaped & ((year >= _FIRST_YEAR) & (year <= _LAST_YEAR) | ~valid)
+    result = _spread(n, rows[read], np.where(valid[read], days[read] * 1440 + minutes[read], MISSING))
+    # shorter text cannot hold a complete date
+    odd = present & (lengths >= 10)
+    odd[rows[read]] = False
+    return _with_fallback(values, result, odd, fallback)
+
+
+def minutes_to_timestamps(minutes: np.ndarray, index: pd.Index) -> pd.Series:
+    """datetime64[ns] Series of integer minutes (``MISSING`` -> NaT)."""
+    missing = minutes == MISSING
+    ns = np.where(missing, MISSING, minutes * 60_000_000_000)
+    return pd.Series(ns.view("datetime64[ns]"), index=index)
