@@ -72,16 +72,55 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
             incidence.subject_flags(ard, inputs, o)
     bc = cfg.plots.blood_counts
     if bc is not None and draw:
-        fn = (durations.episodes(inputs, bc.febrile_neutropenia_flag, cfg,
-                                 _gap_of(cfg, bc.febrile_neutropenia_flag))
-              if bc.febrile_neutropenia_flag else None)
-        order = {g: i for i, g in enumerate(inputs.groups, start=1)}
-        for level in inputs.groups:
-            figures.append(Figure(None, f"blood_counts_group{order[level]}.png",
-                                  f"{level}: {', '.join(p.label for p in bc.panels)} by subject, "
-                                  f"days {cfg.window.first_day}-{cfg.window.last_day}",
-                                  plots.blood_count_plot(level, inputs, cfg, fn)))
+        figures += blood_count_figures(inputs, cfg)
     return ard, figures, mtd
+
+
+def blood_count_figures(inputs: Inputs, cfg: ReportConfig) -> list[Figure]:
+    """One figure per dose group: by subject up to ``max_subjects`` safety subjects, else the daily summary."""
+    bc = cfg.plots.blood_counts
+    assert bc is not None
+    values = plots.window_values(inputs, cfg)
+    large = [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
+    small = [level for level in inputs.groups if level not in large]
+    summary = plots.daily_summary(values[values["GROUP"].isin(large)]) if large else None
+    transfusions = plots.transfusion_days(inputs, bc) if small else None
+    fn = (durations.episodes(inputs, bc.febrile_neutropenia_flag, cfg, _gap_of(cfg, bc.febrile_neutropenia_flag))
+          if bc.febrile_neutropenia_flag and small else None)
+    labels = ", ".join(p.label for p in bc.panels)
+    days = f"days {cfg.window.first_day}-{cfg.window.last_day}"
+    figures = []
+    for number, level in enumerate(inputs.groups, start=1):
+        name = f"blood_counts_group{number}.png"
+        if level in large:
+            n = inputs.size(level)
+            figures.append(Figure(None, name, f"{level}: {labels}, daily median and quartiles of {n} subjects, {days} "
+                                              f"(more than the {bc.max_subjects} subjects drawn one by one)",
+                                  plots.blood_count_summary_plot(level, n, cfg, summary)))
+        else:
+            figures.append(Figure(None, name, f"{level}: {labels} by subject, {days}",
+                                  plots.blood_count_plot(level, inputs, cfg, values, transfusions, fn)))
+    return figures
+
+
+def blood_count_note(inputs: Inputs, cfg: ReportConfig) -> str:
+    """What the blood-count section says when a group is summarised: which, why, and what is not drawn."""
+    bc = cfg.plots.blood_counts
+    if bc is None:
+        return ""
+    large = [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
+    if not large:
+        return ""
+    flagged = f" and with {bc.flag} = Y" if bc.flag else ""
+    markers = [m for m in ([f"{bc.flag} = Y points"] if bc.flag else [])
+               + ([f"{bc.febrile_neutropenia_label.lower()} episodes"] if bc.febrile_neutropenia_flag else [])
+               + (["transfusions"] if bc.transfusions else [])]
+    return (f"Dose groups of more than {bc.max_subjects} safety subjects (plots.blood_counts.max_subjects in "
+            f"report.yaml) are drawn as the median and quartiles (25%-75%) over subjects by day, one value per "
+            f"subject and day (the median of that day's values), above the number of subjects with a value"
+            f"{flagged} on each day"
+            + (f"; per-subject markers ({', '.join(markers)}) are drawn only subject by subject" if markers else "")
+            + f". Drawn this way: {'; '.join(f'{level} ({inputs.size(level)} subjects)' for level in large)}.")
 
 
 def _gap_of(cfg: ReportConfig, flag: str) -> int:
@@ -98,8 +137,10 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     frame = ard.frame()
     outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
     indent = frozenset(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt"))
+    note = blood_count_note(inputs, cfg) if draw else ""
     page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
-                  indent=indent)
+                  counts_title="Blood counts by subject" if not note else "Blood counts",
+                  counts_note=note, indent=indent)
     return Report(ard=frame, html=page, figures=figures, mtd=mtd)
 
 

@@ -175,7 +175,17 @@ class CountPanel(Strict):
 
 
 class BloodCounts(Strict):
+    """One figure per dose group: each subject's curves while the group is small, else the group's daily summary.
+
+    A group of more than ``max_subjects`` safety subjects is drawn as the median and quartiles over
+    subjects by day (one value per subject and day: the median of that day's values), above the
+    number of subjects with a value and with ``flag`` = Y on each day; the page says which groups were
+    summarised and why.
+    """
+
     panels: list[CountPanel] = Field(min_length=1)
+    max_subjects: int = Field(12, ge=1, description="largest dose group drawn subject by subject; larger groups "
+                                                     "are drawn as the daily median and quartiles")
     flag: Optional[str] = Field(description="ADLB flag drawn as filled red points (null: none)")
     febrile_neutropenia_flag: Optional[str] = Field(description="ADAE flag of the shaded episodes (null: none)")
     febrile_neutropenia_label: str = "Febrile neutropenia"

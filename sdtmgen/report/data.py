@@ -7,6 +7,7 @@ a date into a day counted from an anchor with no day 0 (anchor = day 1, the day 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -22,8 +23,8 @@ class ReportDataError(SdtmgenError):
     """An input dataset lacks what the report configuration needs."""
 
 
-def per_distinct(values: pd.Series, test) -> pd.Series:
-    """``test`` (Series of distinct values -> bool Series) evaluated once per distinct value, not per row.
+def per_distinct(values: pd.Series, test, dtype=bool) -> pd.Series:
+    """``test`` (Series of distinct values -> array) evaluated once per distinct value, not per row.
 
     Missing values are passed to ``test`` too (as one more distinct value), so the answer for them is
     the test's own.
@@ -33,8 +34,8 @@ def per_distinct(values: pd.Series, test) -> pd.Series:
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
         uniques = pd.Series(uniques)
-    answers = np.append(np.asarray(test(uniques.astype(object)), dtype=bool),
-                        bool(np.asarray(test(pd.Series([np.nan], dtype=object)), dtype=bool)[0]))
+    answers = np.append(np.asarray(test(uniques.astype(object)), dtype=dtype),
+                        np.asarray(test(pd.Series([np.nan], dtype=object)), dtype=dtype)[:1])
     return pd.Series(answers[codes], index=values.index)  # code -1 (missing) takes the last answer
 
 
@@ -107,9 +108,13 @@ class Inputs:
             return self.subjects
         return self.subjects[self.subjects["GROUP"] == level]
 
+    @cached_property
+    def _sizes(self) -> dict[str, int]:
+        return {level: len(self.members(level)) for level in self.levels}
+
     def size(self, level: str) -> int:
         """Number of safety-population subjects of one group (or all of them for the overall level)."""
-        return len(self.members(level))
+        return self._sizes[level] if level in self._sizes else len(self.members(level))
 
     def group_of(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` restricted to safety-population subjects, with their GROUP, ANCHOR, WEND and DLTEVL.

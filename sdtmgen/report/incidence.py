@@ -18,13 +18,50 @@ def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysi
                   records: pd.DataFrame, *, variable_level: str = "Y", variable_label: str = "",
                   group2: str = "", group2_level: str = "", count_events: bool = False) -> None:
     """n/N/pct for every level; ``records`` hold USUBJID and GROUP of the qualifying records (``group_of``)."""
+    add_counts(ard, inputs, outcome, analysis, analysis_label, variable, level_counts(inputs, records),
+               variable_level=variable_level, variable_label=variable_label, group2=group2,
+               group2_level=group2_level, count_events=count_events)
+
+
+Counts = dict[str, tuple[int, int]]  # level -> (subjects, records)
+
+
+def level_counts(inputs: Inputs, records: pd.DataFrame) -> Counts:
     group = records["GROUP"].to_numpy()
+    counts = {}
     for level in inputs.levels:
         hits = records if level == inputs.overall else records[group == level]
-        ard.add_proportion(outcome, analysis, analysis_label, level, variable, hits["USUBJID"].nunique(),
-                           inputs.size(level), variable_level=variable_level, variable_label=variable_label,
-                           group2=group2, group2_level=group2_level,
-                           events=len(hits) if count_events else None)
+        counts[level] = (int(hits["USUBJID"].nunique()), len(hits))
+    return counts
+
+
+def counts_by(inputs: Inputs, records: pd.DataFrame, keys: list[str]) -> dict[tuple[str, ...], Counts]:
+    """``level_counts`` for every combination of the (text) values of ``keys``, in one grouping.
+
+    Records with a missing key are left out; combinations without records are absent.
+    """
+    frame = records.dropna(subset=keys)
+    key_text = {k: frame[k].astype(str).to_numpy() for k in keys}
+    table = pd.DataFrame({**key_text, "GROUP": frame["GROUP"].to_numpy(), "USUBJID": frame["USUBJID"].to_numpy()})
+    out: dict[tuple[str, ...], Counts] = {}
+    for by_level, level_keys in ((True, [*keys, "GROUP"]), (False, keys)):
+        grouped = table.groupby(level_keys, sort=False)["USUBJID"].agg(["nunique", "size"])
+        for key, (subjects, size) in zip(grouped.index, grouped.to_numpy()):
+            key = key if isinstance(key, tuple) else (key,)
+            level = key[-1] if by_level else inputs.overall
+            out.setdefault(key[:-1] if by_level else key, {})[level] = (int(subjects), int(size))
+    return out
+
+
+def add_counts(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
+               counts: Counts, *, variable_level: str = "Y", variable_label: str = "", group2: str = "",
+               group2_level: str = "", count_events: bool = False) -> None:
+    """n/N/pct rows for every level from counts (a level without records counts 0)."""
+    for level in inputs.levels:
+        subjects, records = counts.get(level, (0, 0))
+        ard.add_proportion(outcome, analysis, analysis_label, level, variable, subjects, inputs.size(level),
+                           variable_level=variable_level, variable_label=variable_label, group2=group2,
+                           group2_level=group2_level, events=records if count_events else None)
 
 
 def in_window(days: pd.Series, cfg: ReportConfig) -> pd.Series:
@@ -64,15 +101,14 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
                           subset[subset["_GRADE"] >= outcome.severe_grade],
                           variable_level=f">={outcome.severe_grade}",
                           variable_label=f"Any CTCAE grade >= {outcome.severe_grade}")
-            socs = distinct_texts(subset[outcome.soc])
-            for soc in socs:
-                in_soc = subset[text_is(subset[outcome.soc], soc)]
-                add_incidence(ard, inputs, outcome.number, analysis, label, outcome.soc, in_soc,
-                              variable_level=soc, variable_label=soc)
-                for term in distinct_texts(in_soc[outcome.term]):
-                    add_incidence(ard, inputs, outcome.number, analysis, label, outcome.term,
-                                  in_soc[text_is(in_soc[outcome.term], term)], variable_level=term,
-                                  variable_label=term, group2=outcome.soc, group2_level=soc)
+            by_soc = counts_by(inputs, subset, [outcome.soc])
+            by_term = counts_by(inputs, subset, [outcome.soc, outcome.term])
+            for soc in distinct_texts(subset[outcome.soc]):
+                add_counts(ard, inputs, outcome.number, analysis, label, outcome.soc, by_soc[(soc,)],
+                           variable_level=soc, variable_label=soc)
+                for term in sorted(t for s, t in by_term if s == soc):
+                    add_counts(ard, inputs, outcome.number, analysis, label, outcome.term, by_term[(soc, term)],
+                               variable_level=term, variable_label=term, group2=outcome.soc, group2_level=soc)
 
 
 def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: ReportConfig) -> None:

@@ -1,4 +1,4 @@
-"""Figures as PNG bytes: Kaplan-Meier curves by dose group, per-subject blood counts.
+"""Figures as PNG bytes: Kaplan-Meier curves by dose group, blood counts by subject or by day.
 
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no global backend switch), in the
 default style whatever the user's matplotlibrc, and saved without the Software/date metadata so the
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.report.config import BloodCounts, ReportConfig
-from sdtmgen.report.data import Inputs, is_y, iso_to_sas, relative_day
+from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, text_is
 from sdtmgen.report.km import KmFit
 
 COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
@@ -61,8 +61,8 @@ def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportCo
             y = np.append(km.survival, km.survival[-1])
             ax.step(x, y, where="post", color=color, label=f"{level} (n={km.n}, recovered {km.events})")
             if len(km.censor_times):
-                ax.plot(km.censor_times, [km.at(t)[0] for t in km.censor_times], "+", color=color, markersize=9,
-                        markeredgewidth=1.5)
+                at = np.searchsorted(km.timeline, km.censor_times, side="right") - 1  # S(t) right-continuous
+                ax.plot(km.censor_times, list(km.survival[at]), "+", color=color, markersize=9, markeredgewidth=1.5)
             drawn = True
         if not drawn:
             ax.text(0.5, 0.5, "no subject at risk", ha="center", va="center", transform=ax.transAxes)
@@ -84,34 +84,60 @@ def transfusion_days(inputs: Inputs, bc: BloodCounts) -> pd.DataFrame:
     columns = ["USUBJID", "DAY", "LABEL", "PANEL", "COLOR"]
     if t is None or cm.empty or not {"USUBJID", "CMCAT", t.date}.issubset(cm.columns):
         return pd.DataFrame(columns=columns)
-    rows = cm[cm["CMCAT"].astype(str) == t.category]
-    rows = rows.assign(_DATE=iso_to_sas(rows[t.date])).merge(inputs.subjects, on="USUBJID", how="inner")
-    rows = rows.assign(DAY=relative_day(rows["_DATE"], rows["ANCHOR"]))
+    rows = inputs.group_of(cm[text_is(cm["CMCAT"], t.category)])
+    rows = rows.assign(DAY=relative_day(iso_to_sas(rows[t.date]), rows["ANCHOR"]))
     types = {x.value: x for x in t.types}
-    kind = rows[t.type_variable].astype(str) if t.type_variable in rows.columns else pd.Series("", index=rows.index)
+    kind = (per_distinct(rows[t.type_variable], lambda u: u.astype(str), dtype=object) if t.type_variable in rows.columns
+            else pd.Series("", index=rows.index, dtype=object))
     out = pd.DataFrame({
-        "USUBJID": rows["USUBJID"], "DAY": rows["DAY"],
-        "LABEL": [types[k].label if k in types else "Transfusion" for k in kind],
-        "PANEL": [types[k].panel if k in types else None for k in kind],
-        "COLOR": [types[k].color if k in types else "tab:red" for k in kind],
+        "USUBJID": rows["USUBJID"].to_numpy(dtype=object), "DAY": rows["DAY"].to_numpy(),
+        "LABEL": kind.map(lambda k: types[k].label if k in types else "Transfusion").to_numpy(dtype=object),
+        "PANEL": kind.map(lambda k: types[k].panel if k in types else None).to_numpy(dtype=object),
+        "COLOR": kind.map(lambda k: types[k].color if k in types else "tab:red").to_numpy(dtype=object),
     })
     return out.dropna(subset=["DAY"]).sort_values(["USUBJID", "DAY", "LABEL"], kind="stable")[columns]
 
 
-def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes: pd.DataFrame | None) -> bytes:
-    """Rows = subjects of one dose group, columns = the configured parameters, days of the window."""
+def window_values(inputs: Inputs, cfg: ReportConfig) -> pd.DataFrame:
+    """ADLB values of the blood-count panels on window days, safety population, in ADLB row order.
+
+    USUBJID, GROUP, _PANEL (index in the configured panels), _DAY, _AVAL, _FLAG (the drawn flag = Y).
+    """
+    bc = cfg.plots.blood_counts
+    assert bc is not None
+    paramcds = [p.paramcd for p in bc.panels]
+    def panel_of(paramcd: pd.Series) -> np.ndarray:
+        return per_distinct(paramcd, lambda u: [paramcds.index(v) if v in paramcds else -1 for v in u.astype(str)],
+                            dtype=np.int64).to_numpy()
+
+    lb = inputs.group_of(inputs.adlb[panel_of(inputs.adlb["PARAMCD"]) >= 0])
+    panel = panel_of(lb["PARAMCD"])
+    day = pd.to_numeric(lb[cfg.lab_day], errors="coerce").to_numpy(float)
+    aval = pd.to_numeric(lb["AVAL"], errors="coerce").to_numpy(float)
+    keep = (day >= cfg.window.first_day) & (day <= cfg.window.last_day) & ~np.isnan(aval)
+    flag = is_y(lb[bc.flag]).to_numpy() if bc.flag else np.zeros(len(lb), dtype=bool)
+    return pd.DataFrame({"USUBJID": lb["USUBJID"].to_numpy()[keep], "GROUP": lb["GROUP"].to_numpy()[keep],
+                         "_PANEL": panel[keep], "_DAY": day[keep], "_AVAL": aval[keep],
+                         "_FLAG": flag[keep]})
+
+
+def _legend(fig, handles: list) -> None:
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+
+
+def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.DataFrame,
+                     transfusions: pd.DataFrame, fn_episodes: pd.DataFrame | None) -> bytes:
+    """Rows = subjects of one dose group, columns = the configured parameters, days of the window.
+
+    ``values`` from ``window_values``, ``transfusions`` from ``transfusion_days``.
+    """
     bc = cfg.plots.blood_counts
     assert bc is not None
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    lb = inputs.group_of(inputs.adlb)
-    lb = lb[lb["PARAMCD"].astype(str).isin([p.paramcd for p in bc.panels])]
-    day = pd.to_numeric(lb[cfg.lab_day], errors="coerce")
-    lb = lb.assign(_DAY=day, _AVAL=pd.to_numeric(lb["AVAL"], errors="coerce"))
-    lb = lb[lb["_DAY"].between(cfg.window.first_day, cfg.window.last_day) & lb["_AVAL"].notna()]
-    transfusions = transfusion_days(inputs, bc)
     subjects = list(inputs.members(level)["USUBJID"])
+    lb = values[values["GROUP"].to_numpy() == level]
     first, last = cfg.window.first_day, cfg.window.last_day
     with _style():
         rows = max(len(subjects), 1)
@@ -127,7 +153,7 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
             mine = by_subject.get(usubjid, empty)
             for c, panel in enumerate(bc.panels):
                 ax = axes[r][c]
-                values = mine[mine["PARAMCD"].astype(str) == panel.paramcd].sort_values(["_DAY"], kind="stable")
+                values = mine[mine["_PANEL"].to_numpy() == c].sort_values(["_DAY"], kind="stable")
                 if fn_episodes is not None:
                     for _, ep in fn_episodes[fn_episodes["USUBJID"] == usubjid].iterrows():
                         ax.axvspan(ep["START_DAY"] - 0.5, ep["END_DAY"] + 0.5, color=FN_COLOR, alpha=0.45, lw=0)
@@ -135,8 +161,8 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
                     if tr["PANEL"] in (None, panel.paramcd) or (isinstance(tr["PANEL"], float) and math.isnan(tr["PANEL"])):
                         ax.axvline(tr["DAY"], color=tr["COLOR"], lw=1, ls="--")
                 ax.plot(values["_DAY"], values["_AVAL"], "-o", color="0.2", markersize=2.5, lw=1)
-                if bc.flag and bc.flag in values.columns:
-                    hit = values[is_y(values[bc.flag])]
+                if bc.flag:
+                    hit = values[values["_FLAG"].to_numpy()]
                     ax.plot(hit["_DAY"], hit["_AVAL"], "o", color="tab:red", markersize=3.5)
                 if panel.log_scale:
                     ax.set_yscale("log")
@@ -158,6 +184,70 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, fn_episodes:
         if bc.febrile_neutropenia_flag:
             handles.append(Patch(color=FN_COLOR, alpha=0.45,
                                  label=f"{bc.febrile_neutropenia_label} ({bc.febrile_neutropenia_flag})"))
-        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+        _legend(fig, handles)
         fig.suptitle(f"{level}: blood counts, days {first}-{last}", fontsize=10)
+        return _png(fig, cfg.plots.dpi)
+
+
+def daily_summary(values: pd.DataFrame) -> pd.DataFrame:
+    """Per GROUP, _PANEL and _DAY: subjects with a value (N), with the flag (FLAGGED), quartiles Q1/MEDIAN/Q3.
+
+    A subject contributes one value per day (the median of that day's values) and counts as flagged
+    when any of that day's values is; quartiles interpolate linearly between order statistics.
+    """
+    subject = pd.factorize(values["USUBJID"])[0]
+    per_subject = (values.assign(_SUBJECT=subject)
+                   .groupby(["GROUP", "_PANEL", "_DAY", "_SUBJECT"], sort=True)
+                   .agg(_AVAL=("_AVAL", "median"), _FLAG=("_FLAG", "any")))
+    by_day = per_subject.groupby(level=["GROUP", "_PANEL", "_DAY"], sort=True)
+    quartiles = by_day["_AVAL"].quantile([0.25, 0.5, 0.75]).unstack()
+    return pd.DataFrame({"N": by_day.size(), "FLAGGED": by_day["_FLAG"].sum(), "Q1": quartiles[0.25],
+                         "MEDIAN": quartiles[0.5], "Q3": quartiles[0.75]}).reset_index()
+
+
+def blood_count_summary_plot(level: str, n_subjects: int, cfg: ReportConfig, summary: pd.DataFrame) -> bytes:
+    """Columns = the configured parameters: the daily median and quartile band, and below it the number of
+    subjects with a value and with the flag on each day. ``summary`` from ``daily_summary``."""
+    bc = cfg.plots.blood_counts
+    assert bc is not None
+    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D
+
+    first, last = cfg.window.first_day, cfg.window.last_day
+    days = np.arange(first, last + 1, dtype=float)
+    edges = np.arange(first - 0.5, last + 1, dtype=float)
+    mine = summary[summary["GROUP"].to_numpy() == level]
+    with _style():
+        width, height = 3.3 * len(bc.panels), 4.6
+        fig = _figure(width, height, constrained=False)
+        fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, top=1 - 0.55 / height, bottom=0.85 / height,
+                            wspace=0.25, hspace=0.08)
+        axes = fig.subplots(2, len(bc.panels), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        axes[0][0].set_xlim(first - 0.5, last + 0.5)
+        for c, panel in enumerate(bc.panels):
+            stats = mine[mine["_PANEL"].to_numpy() == c].set_index("_DAY").reindex(days)
+            ax, counts = axes[0][c], axes[1][c]
+            ax.fill_between(days, stats["Q1"].to_numpy(float), stats["Q3"].to_numpy(float), color="tab:blue",
+                            alpha=0.25, lw=0)
+            ax.plot(days, stats["MEDIAN"].to_numpy(float), "-", color="0.2", lw=1.2)
+            if panel.log_scale:
+                ax.set_yscale("log")
+            ax.set_title(panel.label, fontsize=9)
+            # one step patch per series, not a patch per day
+            counts.stairs(stats["N"].fillna(0).to_numpy(float), edges, fill=True, color="0.75", lw=0)
+            if bc.flag:
+                counts.stairs(stats["FLAGGED"].fillna(0).to_numpy(float), edges, fill=True, color="tab:red", lw=0)
+            counts.set_xlabel(f"Day from {cfg.window.anchor}", fontsize=8)
+            for a in (ax, counts):
+                a.grid(alpha=0.3)
+                a.tick_params(labelsize=7)
+        axes[0][0].set_ylabel("median, quartiles", fontsize=7)
+        axes[1][0].set_ylabel("subjects", fontsize=7)
+        handles = [Line2D([], [], color="0.2", lw=1.2, label="median"),
+                   Patch(color="tab:blue", alpha=0.25, label="quartiles (25%-75%)"),
+                   Patch(color="0.75", label="subjects with a value")]
+        if bc.flag:
+            handles.append(Patch(color="tab:red", label=f"subjects with {bc.flag} = Y"))
+        _legend(fig, handles)
+        fig.suptitle(f"{level}: blood counts of {n_subjects} subjects by day, days {first}-{last}", fontsize=10)
         return _png(fig, cfg.plots.dpi)

@@ -72,7 +72,10 @@ def test_two_runs_give_identical_bytes(report, frames, report_config, tmp_path):
     png = {f.name: f.png for f in report.figures}
     assert plots.km_plot(title, fits[paramcd], inputs.groups, report_config) == png[f"km_{paramcd.lower()}.png"]
     fn = durations.episodes(inputs, "FNFL", report_config, 0)
-    assert plots.blood_count_plot(inputs.groups[0], inputs, report_config, fn) == png["blood_counts_group1.png"]
+    values = plots.window_values(inputs, report_config)
+    transfusions = plots.transfusion_days(inputs, report_config.plots.blood_counts)
+    assert (plots.blood_count_plot(inputs.groups[0], inputs, report_config, values, transfusions, fn)
+            == png["blood_counts_group1.png"])
 
 
 def test_pngs_carry_no_software_or_date_metadata(report):
