@@ -48,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -155,12 +156,13 @@ class Stopwatch:
         self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.rss_growth: dict[str, float] = {}  # MiB the peak RSS grew while the stage ran (exclusive)
-        self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu, peak at start, nested growth]
+        self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu, peak at start, nested growth, stage]
+        self.max_rss: dict[str, float] = {}  # MiB: highest RSS sampled while the stage was innermost
 
     def wrap(self, fn, stage: str):
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            frame = [time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0]
+            frame = [time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0, stage]
             self._stack.append(frame)
             try:
                 return fn(*args, **kwargs)
@@ -179,6 +181,23 @@ class Stopwatch:
                     self._stack[-1][5] += growth
 
         return timed
+
+    def sample_rss(self, every: float = 0.02) -> threading.Event:
+        """Sample the RSS in a thread and keep its maximum per innermost stage; set the event to stop."""
+        stop = threading.Event()
+        page = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+        def run() -> None:
+            with open("/proc/self/statm", "rb") as fh:
+                while not stop.wait(every):
+                    fh.seek(0)
+                    rss = int(fh.read().split()[1]) * page
+                    stage = self._stack[-1][6] if self._stack else "other"
+                    if rss > self.max_rss.get(stage, 0.0):
+                        self.max_rss[stage] = rss
+
+        threading.Thread(target=run, daemon=True).start()
+        return stop
 
 
 # stages --skip can turn off (their function is replaced by one returning this value)
@@ -246,10 +265,13 @@ def child_build(args: argparse.Namespace) -> dict:
         captured["sdtm"] = result = build_sdtm(*a, **k)
         return result
 
-    pipeline.build_sdtm = keep_result
+    if args.compare_lb:  # (keeping the SDTM datasets alive would change the memory figures otherwise)
+        pipeline.build_sdtm = keep_result
     out = Path(args.out)
+    sampling = watch.sample_rss() if Path("/proc/self/statm").exists() else threading.Event()
     t, c = time.perf_counter(), time.process_time()
     summary = pipeline.build(args.spec, raw=args.raw, out=out)
+    sampling.set()
     total, total_cpu = time.perf_counter() - t, time.process_time() - c
     times, cpu = dict(watch.times), dict(watch.cpu)
     times["other"] = total - sum(times.values())
@@ -259,6 +281,7 @@ def child_build(args: argparse.Namespace) -> dict:
         "stages_cpu": cpu, "present": present,
         "calls": watch.calls, "records": summary.records,
         "peak_rss_growth_mib": {k: round(v) for k, v in watch.rss_growth.items() if v >= 1},
+        "max_rss_mib": {k: round(v) for k, v in watch.max_rss.items()},
         "validation_errors": len(downgraded), "validation_error_rules": sorted(set(downgraded))[:20],
         "warnings": len(summary.findings) - len(downgraded),
         "peak_rss_mib": peak_rss_mib(),
@@ -436,6 +459,7 @@ def summarise(runs: list[dict]) -> dict:
         "records": good[0]["records"], "xpt_bytes": good[0]["xpt_bytes"],
         "validation_errors": good[0]["validation_errors"],
         "peak_rss_growth_mib": good[0].get("peak_rss_growth_mib", {}),
+        "max_rss_mib": good[0].get("max_rss_mib", {}),
         "validation_error_rules": good[0]["validation_error_rules"],
         "warnings": good[0]["warnings"],
         **({"xpt_vs_pyreadstat_lb": good[0]["xpt_vs_pyreadstat_lb"]} if "xpt_vs_pyreadstat_lb" in good[0] else {}),
@@ -485,6 +509,15 @@ def print_table(report: dict) -> None:
         return f"{stage.split(':')[0][:9]} +{growth[stage]:.0f}"
 
     row("peak grew most in (MiB)", [grew(sizes[k]["build"]) for k in keys])
+
+    def highest(build: dict) -> str:
+        rss = build.get("max_rss_mib") or {}
+        if not rss:
+            return "-"
+        stage = max(rss, key=rss.get)
+        return f"{stage.split(':')[0][:9]} {rss[stage]:.0f}"
+
+    row("highest RSS sampled in (MiB)", [highest(sizes[k]["build"]) for k in keys])
     row("raw rows (all forms)", [f"{sum(sizes[k]['simulate'].get('rows', {}).values()):,}" for k in keys])
     row("records (SDTM + ADaM datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
     row("  of which LB", [f"{sizes[k]['build'].get('records', {}).get('LB', 0):,}" for k in keys])
@@ -492,6 +525,10 @@ def print_table(report: dict) -> None:
     for k in keys:
         if not sizes[k]["build"].get("ok"):
             print(f"\n{int(k):,} subjects: build FAILED:\n    " + sizes[k]["build"]["error"].replace("\n", "\n    "))
+    largest = sizes[keys[-1]]["build"] if keys else {}
+    if largest.get("max_rss_mib"):
+        print(f"\nhighest RSS sampled while each stage ran, {int(keys[-1]):,} subjects (MiB): "
+              + ", ".join(f"{s} {v:,}" for s, v in largest["max_rss_mib"].items()))
     print()
     for line in report["verdicts"]:
         print(line)
