@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec
@@ -26,6 +28,22 @@ class Package:
     lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
     ig: pd.DataFrame | None = None          # SDTMIG variable metadata (dataset, name, label, core)
     unplanned_visit: str = "UNSCHEDULED"    # VISIT prefix of unplanned visits
+
+    _distinct: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def distinct(self, dataset: str, column: str) -> tuple[np.ndarray, pd.Series]:
+        """Codes (-1: missing) and distinct values of a column, computed once for all the rules.
+
+        Rules test each distinct value (subject, date, epoch) once and spread the answer to the
+        records through the codes, instead of comparing text record by record.
+        """
+        frame = self.datasets[dataset]
+        cached = self._distinct.get((dataset, column))
+        if cached is None or cached[0] is not frame:
+            codes, uniques = pd.factorize(frame[column].array, use_na_sentinel=True)
+            cached = (frame, codes.astype(np.int64, copy=False), pd.Series(uniques))
+            self._distinct[(dataset, column)] = cached
+        return cached[1], cached[2]
 
     def sources(self, dataset: str, mask: np.ndarray) -> tuple[str, ...]:
         lin = self.lineage.get(dataset)
@@ -88,14 +106,36 @@ def _subject_datasets(package: Package):
             yield name, frame
 
 
+def _spread(per_value: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
+    """Per-record values from per-distinct-value ones (code -1, a missing value, gets ``missing``)."""
+    return np.append(per_value, np.asarray([missing], dtype=per_value.dtype))[codes]
+
+
+def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """``values.isin(known)`` (missing values never match), by Arrow's hash lookup for Arrow text."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(known.array, pd.arrays.ArrowStringArray):
+        target = pa.array(values.array)
+        found = pc.is_in(target, value_set=pa.array(known.array).drop_null().cast(target.type))
+        return found.to_numpy(zero_copy_only=False)
+    return values.isin(set(known.dropna())).to_numpy(dtype=bool)
+
+
+def _text(values: pd.Series) -> list[str]:
+    """The values as ``astype(str)`` writes them (missing -> '<NA>')."""
+    return values.astype(str).tolist()
+
+
 @conformance_rule("XD-SUBJ-DM", "error", "subject not in DM")
 def subjects_in_dm(package: Package) -> Iterable[Hit]:
     if "DM" not in package.datasets:
         return
-    known = set(package.datasets["DM"]["USUBJID"].dropna())
+    known = package.datasets["DM"]["USUBJID"]
     for name, frame in _subject_datasets(package):
-        mask = ~frame["USUBJID"].isin(known).to_numpy(dtype=bool)
-        yield Hit(name, "USUBJID", mask, tuple(sorted(set(frame.loc[mask, "USUBJID"].astype(str)))))
+        codes, subjects = package.distinct(name, "USUBJID")
+        unknown = ~_is_in(subjects, known)
+        mask = _spread(unknown, codes, True)
+        shown = _text(subjects[unknown]) + _text(frame["USUBJID"][codes < 0])
+        yield Hit(name, "USUBJID", mask, tuple(sorted(set(shown))))
 
 
 @conformance_rule("XD-SEQ-UNIQUE", "error", "--SEQ is not unique within subject")
@@ -103,7 +143,9 @@ def seq_unique(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
         seq = f"{name}SEQ"
         if seq in frame.columns and "USUBJID" in frame.columns:
-            mask = frame.duplicated(["USUBJID", seq], keep=False).to_numpy(dtype=bool)
+            subject, _ = package.distinct(name, "USUBJID")
+            keys = pd.DataFrame({"USUBJID": subject, seq: frame[seq].to_numpy()})
+            mask = keys.duplicated(keep=False).to_numpy(dtype=bool)
             mask |= frame[seq].isna().to_numpy(dtype=bool)
             yield Hit(name, seq, mask)
 
@@ -164,23 +206,39 @@ def supp_parent(package: Package) -> Iterable[Hit]:
         yield Hit(name, "IDVARVAL", keys.to_numpy(dtype=bool))
 
 
-def _study_day_expected(frame: pd.DataFrame, dtc: str, rfstdtc: pd.Series) -> pd.Series:
-    from sdtmgen.dates import study_day
+def _pair_codes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of the distinct (first, second) code pairs per record, and each pair's two codes."""
+    span = int(second.max(initial=-1)) + 2
+    pairs, keys = pd.factorize((first + 1) * span + (second + 1))
+    return pairs, keys // span - 1, keys % span - 1
 
-    return study_day(frame[dtc], rfstdtc)
+
+def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
+    """``values`` at positions ``codes`` (-1: missing)."""
+    return values.reset_index(drop=True).reindex(codes).reset_index(drop=True)
 
 
 @conformance_rule("XD-DY-RFSTDTC", "error", "--DY does not match the date and DM.RFSTDTC")
 def study_day_consistent(package: Package) -> Iterable[Hit]:
+    from sdtmgen.dates import study_day
+
     if "DM" not in package.datasets:
         return
-    dm = package.datasets["DM"].drop_duplicates("USUBJID").set_index("USUBJID")["RFSTDTC"]
+    dm = package.datasets["DM"].drop_duplicates("USUBJID")
+    # a missing USUBJID takes the reference date of DM's record without USUBJID, if there is one
+    dm_missing = next(iter(np.flatnonzero(dm["USUBJID"].isna().to_numpy())), -1)
     for name, frame in _subject_datasets(package):
         for dy in [c for c in frame.columns if c.endswith("DY") and c != "VISITDY"]:
             dtc = dy[:-2] + "DTC"
             if dtc not in frame.columns:
                 continue
-            expected = _study_day_expected(frame, dtc, frame["USUBJID"].map(dm)).to_numpy()
+            # the study day of each distinct (date, subject) pair, spread to the records
+            subject, subjects = package.distinct(name, "USUBJID")
+            date, dates = package.distinct(name, dtc)
+            pairs, pair_date, pair_subject = _pair_codes(date, subject)
+            in_dm = pd.Index(dm["USUBJID"]).get_indexer(subjects.astype(object))
+            reference = _at(dm["RFSTDTC"], _spread(in_dm, pair_subject, dm_missing))
+            expected = study_day(_at(dates, pair_date), reference).to_numpy()[pairs]
             actual = frame[dy].to_numpy(dtype=float)
             mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
             yield Hit(name, dy, mask)
@@ -193,22 +251,57 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
     se = package.datasets.get("SE")
     if se is None or se.empty:
         return
-    starts = pd.DataFrame({"USUBJID": se["USUBJID"].astype(str), "_T": iso_to_timestamp(se["SESTDTC"]),
-                           "_E": se["EPOCH"].astype(str)}).dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
+    se_start = iso_to_timestamp(se["SESTDTC"]).to_numpy()
+    se_epochs = _text(se["EPOCH"])
+    epochs = pd.Index(se_epochs).unique()
+    se_epoch = epochs.get_indexer(se_epochs)
     for name, frame in _subject_datasets(package):
         if "EPOCH" not in frame.columns or name == "SE":
             continue
         dtc = next((c for c in (f"{name}STDTC", f"{name}DTC", "SVSTDTC") if c in frame.columns), None)
         if dtc is None:
             continue
-        obs = pd.DataFrame({"USUBJID": frame["USUBJID"].astype(str), "_T": iso_to_timestamp(frame[dtc]),
-                            "_P": np.arange(len(frame))}).dropna(subset=["_T"]).sort_values("_T", kind="mergesort")
-        found = pd.merge_asof(obs, starts, on="_T", by="USUBJID", direction="backward")
-        expected = pd.Series(pd.NA, index=range(len(frame)), dtype="string")
-        expected.iloc[found["_P"].to_numpy()] = found["_E"].to_numpy()
-        actual = frame["EPOCH"].astype("string").reset_index(drop=True)
-        mask = ~((expected.isna() & actual.isna()) | (expected == actual).fillna(False)).to_numpy(dtype=bool)
-        yield Hit(name, "EPOCH", mask, tuple(sorted(set(actual[mask].fillna("<missing>"))))[:10])
+        subject, subjects = package.distinct(name, "USUBJID")
+        date, dates = package.distinct(name, dtc)
+        # the element of each distinct (date, subject) pair, spread to the records
+        pairs, pair_date, pair_subject = _pair_codes(date, subject)
+        times = _spread(iso_to_timestamp(dates).to_numpy(), pair_date, np.datetime64("NaT"))
+        element = _element_at(se["USUBJID"], se_start, subjects, pair_subject, times)
+        expected = _spread(np.where(element >= 0, se_epoch[element], -1), pairs, -1)
+        # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
+        epoch, values = package.distinct(name, "EPOCH")
+        values = values.astype("string").astype(object)
+        known = epochs.get_indexer(values)
+        actual = _spread(np.where(known >= 0, known, -3), epoch, -2)
+        mask = ~(((expected == -1) & (actual == -2)) | (expected == actual))
+        shown = ["<missing>" if c < 0 else values.iloc[c] for c in np.unique(epoch[mask])]
+        yield Hit(name, "EPOCH", mask, tuple(sorted(set(shown)))[:10])
+
+
+def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Series, subject: np.ndarray,
+                times: np.ndarray) -> np.ndarray:
+    """Row of SE with the last start on or before each (subject code, time); -1 when none.
+
+    ``subject`` are codes into ``subjects`` (-1: missing, which matches a missing SE USUBJID). Of
+    equal starts of one subject the later SE row wins, as in an as-of merge.
+    """
+    out = np.full(len(subject), -1, dtype=np.int64)
+    rows = np.flatnonzero(~np.isnat(se_start))
+    timed = np.flatnonzero(~np.isnat(times))
+    if not len(rows) or not len(timed):
+        return out
+    position = pd.Index(subjects.astype(object)).get_indexer(se_subjects.iloc[rows].astype(object))
+    se_subject = np.where(se_subjects.iloc[rows].isna().to_numpy(), -1, np.where(position < 0, -2, position))
+    # one sortable integer per (subject, time): subject code * number of distinct times + time rank
+    _, rank = np.unique(np.concatenate([se_start[rows], times[timed]]), return_inverse=True)
+    span = int(rank.max()) + 1
+    se_key = se_subject * span + rank[:len(rows)]
+    order = np.argsort(se_key, kind="stable")
+    se_key, rows, se_subject = se_key[order], rows[order], se_subject[order]
+    at = np.searchsorted(se_key, subject[timed] * span + rank[len(rows):], side="right") - 1
+    hit = (at >= 0) & (se_subject[np.maximum(at, 0)] == subject[timed])
+    out[timed[hit]] = rows[at[hit]]
+    return out
 
 
 @conformance_rule("XD-VISIT-TV", "error", "VISITNUM/VISIT pair is neither a planned visit in TV nor unplanned")
@@ -258,6 +351,18 @@ def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
     return rows if len(rows) else None
 
 
+def _blank(values: pd.Series) -> np.ndarray:
+    """Missing, or text that is empty once stripped (tested once per distinct value)."""
+    blank = values.isna().to_numpy(dtype=bool)
+    if values.dtype.kind in "biufcmM":  # numbers and dates never print as blank text
+        return blank
+    distinct = pd.Series(values.unique()).dropna()
+    empty = distinct[(distinct.astype("string").str.strip() == "").to_numpy(dtype=bool)]
+    if len(empty):
+        blank |= values.isin(empty).to_numpy(dtype=bool)
+    return blank
+
+
 @conformance_rule("IG-REQ", "error", "SDTMIG Required variable is absent or has missing values")
 def ig_required(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
@@ -268,9 +373,7 @@ def ig_required(package: Package) -> Iterable[Hit]:
             if var not in frame.columns:
                 yield Hit(name, var, np.array([True]), detail="variable absent", dataset_level=True)
             else:
-                values = frame[var]
-                blank = values.isna() | (values.astype("string").str.strip() == "")
-                yield Hit(name, var, blank.to_numpy(dtype=bool))
+                yield Hit(name, var, _blank(frame[var]))
 
 
 @conformance_rule("IG-EXP", "error", "SDTMIG Expected variable is absent from the dataset")
