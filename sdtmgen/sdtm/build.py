@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sdtmgen.errors import Finding
 from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext
-from sdtmgen.sdtm.derivations.sequence import sort_by_keys
+from sdtmgen.sdtm.derivations.columns import blank_to_missing, missing_text
+from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.models import DomainSpec, Spec
@@ -42,18 +44,24 @@ def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: lis
 
 
 def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Spec column order and types, sorted by keys; returns (dataset, lineage)."""
-    frame = sort_by_keys(frame, domain.keys)
-    out = pd.DataFrame(index=frame.index)
+    """Spec column order and types, sorted by keys; returns (dataset, lineage).
+
+    Only the spec's columns are converted and, when the records are not yet in key order, moved.
+    """
+    order = key_order(frame, sort_columns(frame, domain.keys))
+    n = len(frame)
+    columns = {}
     for var in domain.variables:
-        values = frame[var.name] if var.name in frame.columns else pd.Series(pd.NA, index=frame.index)
         if var.type == "Num":
-            out[var.name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            values = (pd.to_numeric(frame[var.name], errors="coerce").to_numpy(dtype="float64")
+                      if var.name in frame.columns else np.full(n, np.nan))
+            columns[var.name] = values if order is None else values[order]
         else:
-            text = values.astype("string")
-            out[var.name] = text.mask(text.str.strip() == "")
-    lineage = frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]].copy()
-    return out.reset_index(drop=True), lineage.reset_index(drop=True)
+            text = blank_to_missing(frame[var.name]) if var.name in frame.columns else missing_text(n)
+            columns[var.name] = text if order is None else text.take(order)
+    out = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    lineage = take_rows(frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]], order)
+    return out, lineage
 
 
 def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:

@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sdtmgen.sdtm.derivations.isodates import text_buffers, arrow_text
+
 STRING = pd.StringDtype("pyarrow")
 
 
@@ -38,3 +40,30 @@ def missing_text(n: int) -> pd.api.extensions.ExtensionArray:
 def take_text(values, positions: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``values[positions]`` as Arrow strings; position -1 gives a missing value."""
     return as_text(values).take(positions, allow_fill=True)
+
+
+def blank_to_missing(values: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """Text with empty or all-whitespace values made missing (SAS has no empty-vs-missing distinction).
+
+    Only values starting with whitespace (or a non-ASCII byte) or empty can be blank, so only those
+    few are stripped and compared.
+    """
+    text = as_text(values)
+    arr = arrow_text(text)
+    offsets, lengths, data = text_buffers(arr)
+    maybe = lengths == 0
+    filled = np.flatnonzero(lengths > 0)
+    first = data[offsets[filled]]
+    maybe[filled] = (first <= 0x20) | (first >= 0x7F)
+    if arr.null_count:
+        maybe &= ~np.asarray(arr.is_null())
+    rows = np.flatnonzero(maybe)
+    if not len(rows):
+        return text
+    stripped = pd.Series(text.take(rows)).str.strip()
+    blank = rows[(stripped == "").to_numpy(dtype=bool)]
+    if not len(blank):
+        return text
+    mask = np.zeros(len(text), dtype=bool)
+    mask[blank] = True
+    return pd.Series(text).mask(mask).array

@@ -3,8 +3,9 @@
 Derivations compare, sort and subtract dates of every record (500k+ date-times per domain, most of
 them distinct), so parsing through regular expressions or ``pd.to_datetime`` per value dominated
 their cost. The common shapes ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM`` and ``YYYY-MM-DDTHH:MM:SS`` are
-read here with a handful of vectorised byte gathers; any other non-missing text is handed to the
-caller's ``fallback`` (the reference implementation), so odd values keep their exact meaning.
+read here with a handful of vectorised byte gathers, once per distinct value; any other text that
+may hold a date is handed to the caller's ``fallback`` (the reference implementation), so odd
+values keep their exact meaning.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MISSING = np.iinfo(np.int64).min
 """Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""
@@ -23,8 +25,11 @@ _FIRST_YEAR, _LAST_YEAR = 1678, 2261
 _ZERO = ord("0")
 
 
-def arrow_text(values: pd.Series) -> pa.Array:
-    """The values as one contiguous Arrow (large_)string array, without copying Arrow-backed text."""
+def arrow_text(values) -> pa.Array:
+    """The values (Series or array) as one contiguous Arrow (large_)string array, without copying
+    Arrow-backed text."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values, copy=False)
     if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
         values = values.astype("string[pyarrow]")
     arr = pa.array(values.array)
@@ -33,7 +38,7 @@ def arrow_text(values: pd.Series) -> pa.Array:
     return arr
 
 
-def _buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def text_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start offset, byte length, data bytes) of each value of a string array."""
     offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
@@ -74,12 +79,18 @@ def _calendar_ok(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.nda
     return (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
 
 
-def _parse_dates(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``YYYY-MM-DD`` at each start: (days, well-shaped, valid calendar date, year)."""
+def _read_date(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day, shaped as ``DDDD-DD-DD``) of the 10 bytes at each start."""
     year, y_ok = _number(data, starts, 0, 4)
     month, m_ok = _number(data, starts, 5, 2)
     day, d_ok = _number(data, starts, 8, 2)
     shaped = y_ok & m_ok & d_ok & _is(data, starts, 4, "-") & _is(data, starts, 7, "-")
+    return year, month, day, shaped
+
+
+def _parse_dates(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``YYYY-MM-DD`` at each start: (days, well-shaped, valid calendar date, year)."""
+    year, month, day, shaped = _read_date(data, starts)
     valid = shaped & _calendar_ok(year, month, day)
     return np.where(valid, days_from_civil(year, month, day), MISSING), shaped, valid, year
 
@@ -90,58 +101,81 @@ def _spread(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _with_fallback(values: pd.Series, result: np.ndarray, odd: np.ndarray,
+def _per_distinct(values: pd.Series, parse: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
+    """Run ``parse`` once per distinct value (dates repeat across the tests of a visit) and spread it."""
+    encoded = pc.dictionary_encode(arrow_text(values))
+    parsed = np.append(parse(encoded.dictionary), MISSING)
+    indices = encoded.indices.fill_null(len(encoded.dictionary))
+    return parsed[indices.to_numpy(zero_copy_only=False)]
+
+
+def _with_fallback(arr: pa.Array, result: np.ndarray, odd: np.ndarray,
                    fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
-    """Fill the rows the fast path did not read from ``fallback`` run on their distinct values."""
+    """Fill the values the fast path did not read from ``fallback``."""
     if odd.any():
-        codes, uniques = pd.factorize(values[odd].astype("string"))
-        result[odd] = fallback(pd.Series(uniques, dtype="string"))[codes]
+        result[odd] = fallback(pd.Series(pd.arrays.ArrowStringArray(arr.filter(pa.array(odd)))))
     return result
 
 
+def date_numbers(values: pd.Series) -> np.ndarray:
+    """YYYYMMDD where the first 10 characters are digits shaped ``DDDD-DD-DD`` (not checked against
+    the calendar); else ``MISSING``. The numbers sort like the text."""
+    return _per_distinct(values, _date_numbers)
+
+
+def _date_numbers(arr: pa.Array) -> np.ndarray:
+    starts, lengths, data = text_buffers(arr)
+    rows = np.flatnonzero(lengths >= 10)
+    year, month, day, shaped = _read_date(data, starts[rows])
+    return _spread(len(arr), rows[shaped], (year * 10000 + month * 100 + day)[shaped])
+
+
 def iso_days(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
-    """Days since 1970 of the date in the first 10 characters (``YYYY-MM-DD``); else ``MISSING``."""
-    arr = arrow_text(values)
-    starts, lengths, data = _buffers(arr)
-    valid_rows = ~np.asarray(arr.is_null()) if arr.null_count else np.ones(len(arr), dtype=bool)
-    rows = np.flatnonzero(valid_rows & (lengths >= 10))
-    days, _, valid, year = _parse_dates(data, starts[rows])
-    in_range = (year >= _FIRST_YEAR) & (year <= _LAST_YEAR)
-    odd = np.zeros(len(arr), dtype=bool)
-    odd[rows[valid & ~in_range]] = True
-    return _with_fallback(values, _spread(len(arr), rows, days), odd, fallback)
+    """Days since 1970 of the date in the first 10 characters (``YYYY-MM-DD``); else ``MISSING``.
+
+    Dates outside the years datetime64[ns] holds go to ``fallback`` (days or ``MISSING`` per value).
+    """
+    def parse(arr: pa.Array) -> np.ndarray:
+        starts, lengths, data = text_buffers(arr)
+        rows = np.flatnonzero(lengths >= 10)
+        days, _, valid, year = _parse_dates(data, starts[rows])
+        odd = np.zeros(len(arr), dtype=bool)
+        odd[rows[valid & ((year < _FIRST_YEAR) | (year > _LAST_YEAR))]] = True
+        return _with_fallback(arr, _spread(len(arr), rows, days), odd, fallback)
+
+    return _per_distinct(values, parse)
 
 
 def iso_minutes(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
     """Minutes since 1970 of complete dates (midnight without a time; seconds ignored); else ``MISSING``.
 
-    Read here: ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM``, ``YYYY-MM-DDTHH:MM:SS``; other non-missing text
-    goes to ``fallback``, which returns minutes (or ``MISSING``) for a Series of distinct values.
+    Read here: ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM``, ``YYYY-MM-DDTHH:MM:SS``; other text that may
+    hold a date goes to ``fallback``, which returns minutes (or ``MISSING``) per value.
     """
-    arr = arrow_text(values)
-    n = len(arr)
-    starts, lengths, data = _buffers(arr)
-    present = ~np.asarray(arr.is_null()) if arr.null_count else np.ones(n, dtype=bool)
-    rows = np.flatnonzero(present & ((lengths == 10) | (lengths == 16) | (lengths == 19)))
-    at, length = starts[rows], lengths[rows]
-    days, shaped, valid, year = _parse_dates(data, at)
-    minutes = np.zeros(len(rows), dtype=np.int64)
-    timed = np.flatnonzero(length >= 16)
-    t_at = at[timed]
-    hour, h_ok = _number(data, t_at, 11, 2)
-    minute, mi_ok = _number(data, t_at, 14, 2)
-    t_ok = h_ok & mi_ok & _is(data, t_at, 10, "T") & _is(data, t_at, 13, ":")
-    secs = np.flatnonzero(length[timed] == 19)
-    _, s_ok = _number(data, t_at[secs], 17, 2)
-    t_ok[secs] &= s_ok & _is(data, t_at[secs], 16, ":")
-    minutes[timed] = hour * 60 + minute
-    shaped[timed] &= t_ok
-    read = shaped & ((year >= _FIRST_YEAR) & (year <= _LAST_YEAR) | ~valid)
-    result = _spread(n, rows[read], np.where(valid[read], days[read] * 1440 + minutes[read], MISSING))
-    # shorter text cannot hold a complete date
-    odd = present & (lengths >= 10)
-    odd[rows[read]] = False
-    return _with_fallback(values, result, odd, fallback)
+    def parse(arr: pa.Array) -> np.ndarray:
+        starts, lengths, data = text_buffers(arr)
+        rows = np.flatnonzero((lengths == 10) | (lengths == 16) | (lengths == 19))
+        at, length = starts[rows], lengths[rows]
+        days, shaped, valid, year = _parse_dates(data, at)
+        minutes = np.zeros(len(rows), dtype=np.int64)
+        timed = np.flatnonzero(length >= 16)
+        t_at = at[timed]
+        hour, h_ok = _number(data, t_at, 11, 2)
+        minute, mi_ok = _number(data, t_at, 14, 2)
+        t_ok = h_ok & mi_ok & _is(data, t_at, 10, "T") & _is(data, t_at, 13, ":")
+        secs = np.flatnonzero(length[timed] == 19)
+        _, s_ok = _number(data, t_at[secs], 17, 2)
+        t_ok[secs] &= s_ok & _is(data, t_at[secs], 16, ":")
+        minutes[timed] = hour * 60 + minute
+        shaped[timed] &= t_ok
+        read = shaped & ((year >= _FIRST_YEAR) & (year <= _LAST_YEAR) | ~valid)
+        result = _spread(len(arr), rows[read], np.where(valid[read], days[read] * 1440 + minutes[read], MISSING))
+        # shorter text cannot hold a complete date
+        odd = lengths >= 10
+        odd[rows[read]] = False
+        return _with_fallback(arr, result, odd, fallback)
+
+    return _per_distinct(values, parse)
 
 
 def minutes_to_timestamps(minutes: np.ndarray, index: pd.Index) -> pd.Series:

@@ -4,13 +4,18 @@ Sorting or grouping half a million records by several text columns through ``sor
 ``groupby`` compares strings again and again and copies the whole frame. Here every column becomes
 integer codes once (Arrow's dictionary encoding for text), codes of several columns are packed into
 one int64 where they fit, and the order is one stable integer sort -- or nothing at all when the
-records are already in order (finalise sees frames that --SEQ has just sorted).
+records are already in order (finalise sees frames that --SEQ has just sorted), which comparing
+neighbouring rows tells cheaply.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sdtmgen.sdtm.derivations.isodates import arrow_text
 
 _PACK_LIMIT = 2 ** 62
 
@@ -43,22 +48,6 @@ def pack(columns: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
     return keys
 
 
-def is_sorted(keys: list[np.ndarray]) -> bool:
-    """Whether rows are in ascending lexicographic order of ``keys`` (most significant first)."""
-    undecided = None
-    for key in keys:
-        step = np.sign(key[1:] - key[:-1])
-        down = step < 0
-        if undecided is not None:
-            down &= undecided
-        if down.any():
-            return False
-        undecided = step == 0 if undecided is None else undecided & (step == 0)
-        if not undecided.any():
-            return True
-    return True
-
-
 def stable_order(keys: list[np.ndarray]) -> np.ndarray:
     """The stable permutation that sorts rows by ``keys`` (most significant first)."""
     if len(keys) == 1:
@@ -66,12 +55,47 @@ def stable_order(keys: list[np.ndarray]) -> np.ndarray:
     return np.lexsort(keys[::-1])
 
 
+def _neighbours(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row r in ``rows``: value[r] < value[r + 1], value[r] == value[r + 1] (missing first)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+        numbers = values.to_numpy()
+        a, b = numbers[rows], numbers[rows + 1]
+        a_missing, b_missing = pd.isna(a), pd.isna(b)
+        with np.errstate(invalid="ignore"):
+            less, equal = a < b, a == b
+    else:
+        if values.dtype == object:  # e.g. _FILE: convert only the rows compared
+            objects = values.to_numpy()
+            a = pa.array(objects[rows], type=pa.large_string(), from_pandas=True)
+            b = pa.array(objects[rows + 1], type=pa.large_string(), from_pandas=True)
+        else:
+            text = arrow_text(values)
+            a, b = text.take(pa.array(rows)), text.take(pa.array(rows + 1))
+        a_missing, b_missing = np.asarray(a.is_null()), np.asarray(b.is_null())
+        less = np.asarray(pc.less(a, b).fill_null(False))
+        equal = np.asarray(pc.equal(a, b).fill_null(False))
+    return less & ~a_missing | a_missing & ~b_missing, equal & ~a_missing | a_missing & b_missing
+
+
+def already_sorted(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """Whether the rows are in ascending order of ``columns`` (missing first), comparing neighbours
+    only -- far cheaper than encoding every column when they are (the usual case in finalise)."""
+    undecided = np.arange(len(frame) - 1)
+    for col in columns:
+        if not len(undecided):
+            break
+        less, equal = _neighbours(frame[col], undecided)
+        if not (less | equal).all():
+            return False
+        undecided = undecided[equal]
+    return True
+
+
 def key_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
     """Stable permutation sorting ``frame`` by ``columns`` (missing first); None when already sorted."""
-    if len(frame) < 2 or not columns:
+    if len(frame) < 2 or not columns or already_sorted(frame, columns):
         return None
-    keys = pack([order_codes(frame[col]) for col in columns])
-    return None if is_sorted(keys) else stable_order(keys)
+    return stable_order(pack([order_codes(frame[col]) for col in columns]))
 
 
 def sort_columns(frame: pd.DataFrame, keys: list[str]) -> list[str]:

@@ -9,6 +9,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
+from sdtmgen.sdtm.derivations.columns import STRING, missing_text, take_text
+from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
+from sdtmgen.sdtm.derivations.ordering import order_codes, pack, stable_order
 
 
 def _frame(ctx: DeriveContext, records: list[dict], domain: str) -> pd.DataFrame:
@@ -87,20 +90,28 @@ class SubjectVisits(Derivation):
         return {(d, v) for d, dtc in self.domains.items() for v in ("VISITNUM", "VISIT", dtc)}
 
     def apply(self, ctx: DeriveContext) -> None:
-        parts = []
-        for domain, dtc in self.domains.items():
-            frame = ctx.datasets[domain]
-            parts.append(pd.DataFrame({"USUBJID": frame["USUBJID"], "VISITNUM": frame["VISITNUM"],
-                                       "VISIT": frame["VISIT"], "_D": frame[dtc].astype("string").str.slice(0, 10)}))
-        seen = pd.concat(parts, ignore_index=True).dropna(subset=["VISITNUM"])
-        seen = seen[seen["_D"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
+        frames = [ctx.datasets[domain] for domain in self.domains]
+        subject = pd.concat([f["USUBJID"].astype("string") for f in frames], ignore_index=True)
+        visitnum = np.concatenate([f["VISITNUM"].to_numpy(dtype="float64") for f in frames])
+        visit = pd.concat([f["VISIT"].astype("string") for f in frames], ignore_index=True)
+        dtc = pd.concat([f[col].astype("string") for f, col in zip(frames, self.domains.values())],
+                        ignore_index=True)
+        day = date_numbers(dtc)
+        rows = np.flatnonzero(~np.isnan(visitnum) & (day != MISSING))
         # first and last date per subject and visit by sorting once (no per-group Python)
-        seen = seen.sort_values(["USUBJID", "VISITNUM", "_D"], kind="mergesort")
-        first = seen.drop_duplicates(["USUBJID", "VISITNUM"], keep="first")
-        last = seen.drop_duplicates(["USUBJID", "VISITNUM"], keep="last")
-        sv = pd.DataFrame({"USUBJID": first["USUBJID"].to_numpy(), "VISITNUM": first["VISITNUM"].to_numpy(),
-                           "VISIT": first["VISIT"].to_numpy(), "SVSTDTC": first["_D"].to_numpy(),
-                           "SVENDTC": last["_D"].to_numpy()})
+        subject_code, n_subjects = order_codes(subject.take(rows), na_first=False)
+        visit_code, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
+        low = day[rows].min() if len(rows) else 0
+        span = int(day[rows].max() - low + 1) if len(rows) else 1
+        perm = stable_order(pack([(subject_code, n_subjects), (visit_code, n_visits), (day[rows] - low, span)]))
+        rows, subject_code, visit_code = rows[perm], subject_code[perm], visit_code[perm]
+        starts = np.ones(len(rows), dtype=bool)
+        starts[1:] = (subject_code[1:] != subject_code[:-1]) | (visit_code[1:] != visit_code[:-1])
+        first = rows[starts]
+        last = rows[np.append(starts[1:], True)] if len(rows) else rows
+        sv = pd.DataFrame({"USUBJID": take_text(subject, first), "VISITNUM": visitnum[first],
+                           "VISIT": take_text(visit, first), "SVSTDTC": _date_text(dtc, first),
+                           "SVENDTC": _date_text(dtc, last)})
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
         unplanned = ~sv["VISITNUM"].isin(list(planned_day))
@@ -108,11 +119,16 @@ class SubjectVisits(Derivation):
             unplanned, ctx.study.unplanned_visits.description)
         # visits are derived from data that exist, so each one occurred; SVPRESP/SVOCCUR apply to
         # pre-specified visits collected on a visit form, which this export does not have
-        sv["SVPRESP"] = pd.NA
-        sv["SVOCCUR"] = pd.NA
-        sv.insert(0, "DOMAIN", "SV")
-        sv.insert(0, "STUDYID", ctx.study.studyid)
+        sv["SVPRESP"] = missing_text(len(sv))
+        sv["SVOCCUR"] = missing_text(len(sv))
+        sv.insert(0, "DOMAIN", pd.Series("SV", index=sv.index, dtype=STRING))
+        sv.insert(0, "STUDYID", pd.Series(ctx.study.studyid, index=sv.index, dtype=STRING))
         ctx.frame = sv
+
+
+def _date_text(dtc: pd.Series, rows: np.ndarray):
+    """The date part (first 10 characters) of the given rows."""
+    return pd.Series(take_text(dtc, rows)).str.slice(0, 10).array
 
 
 class DataParameter(BaseModel):
