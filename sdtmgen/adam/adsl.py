@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Params, flag_series, iso_date,
-                               iso_datetime, present, register_adam_derivation, relative_day, to_sas_date,
-                               to_sas_datetime)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Distinct, Params, first_positions,
+                               flag_array, iso_date, iso_datetime, present, register_adam_derivation, relative_day,
+                               take_rows, to_sas_date, to_sas_datetime)
 from sdtmgen.conditions import Condition
 
 
@@ -39,7 +39,7 @@ class TreatmentGroup(AdamDerivation):
         if stray.any():
             ctx.warn("ADSL-TRTN", self.numeric, f"arm codes not in the order list {order}: "
                      f"{sorted(set(code[stray]))}; {self.numeric} left empty", stray)
-        frame[self.target] = text.where(present(text)).to_numpy()
+        frame[self.target] = text.where(present(text)).array
         frame[self.numeric] = number.to_numpy()
 
 
@@ -68,17 +68,20 @@ class SubjectDate(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
-        parts = []
+        subjects = frame["USUBJID"]
+        to_sas = (lambda iso: to_sas_datetime(iso_datetime(iso))) if self.kind == "datetime" else \
+            (lambda iso: to_sas_date(iso_date(iso)))
+        pick = np.fmin if self.agg == "min" else np.fmax
+        found = np.full(len(frame), np.nan)
         for src in self.sources:
             data = ctx.source(src.dataset)
-            if src.where is not None:
-                data = data[src.where.evaluate(data)]
-            stamps = (iso_datetime if self.kind == "datetime" else iso_date)(data[src.variable])
-            parts.append(pd.DataFrame({"USUBJID": data["USUBJID"].astype(str).to_numpy(), "_T": stamps.to_numpy()}))
-        every = pd.concat(parts, ignore_index=True).dropna(subset=["_T"])
-        per_subject = every.groupby("USUBJID")["_T"].agg(self.agg)
-        stamps = pd.Series(frame["USUBJID"].astype(str).map(per_subject).to_numpy(), index=frame.index)
-        frame[self.target] = (to_sas_datetime(stamps) if self.kind == "datetime" else to_sas_date(stamps)).to_numpy()
+            keep = src.where.evaluate(data) if src.where is not None else np.ones(len(data), dtype=bool)
+            distinct = Distinct(data[src.variable][keep])
+            value = distinct.expand(to_sas(distinct.values).to_numpy(dtype=float))
+            row = first_positions(data["USUBJID"][keep], subjects)
+            known = (row >= 0) & ~np.isnan(value)
+            pick.at(found, row[known], value[known])  # ordered dates: the extreme date is the extreme number
+        frame[self.target] = found[first_positions(subjects, subjects)]
 
 
 class Prefixes(Params):
@@ -138,16 +141,14 @@ class RecordFlag(AdamDerivation):
             if self.prefixes.ignore_case:
                 text, starts = text.str.upper(), [s.upper() for s in starts]
             keep &= text.str.startswith(tuple(starts)).fillna(False).to_numpy(dtype=bool)
-        data = data[keep]
-        subjects = data["USUBJID"].astype(str)
+        subjects = data["USUBJID"][keep]
         if self.window is not None:
-            anchor = pd.Series(ctx.column(self.window.anchor).to_numpy(), index=frame["USUBJID"].astype(str))
-            anchor_dates = subjects.map(anchor[~anchor.index.duplicated()])
-            day = relative_day(to_sas_date(iso_date(data[self.window.date])), anchor_dates)
+            anchor = take_rows(ctx.column(self.window.anchor), first_positions(subjects, frame["USUBJID"]))
+            day = relative_day(to_sas_date(iso_date(data[self.window.date][keep])), pd.Series(anchor))
             inside = ((day >= self.window.from_day) & (day <= self.window.to_day)).to_numpy(dtype=bool)
             subjects = subjects[inside]
-        hit = frame["USUBJID"].astype(str).isin(set(subjects)).to_numpy(dtype=bool)
-        frame[self.target] = flag_series(hit, frame.index, self.yes, self.no).to_numpy()
+        hit = first_positions(frame["USUBJID"], subjects) >= 0
+        frame[self.target] = flag_array(hit, self.yes, self.no)
 
 
 @register_adam_derivation("disposition_status", "end-of-study status (COMPLETED / DISCONTINUED / ONGOING) and "
@@ -188,8 +189,8 @@ class DispositionStatus(AdamDerivation):
         status[has & done] = self.completed_value
         status[has & ~done] = self.discontinued_value
         reason = subject_decod.where(has & ~done)
-        frame[self.target] = status.to_numpy()
-        frame[self.reason] = reason.to_numpy()
+        frame[self.target] = status.array
+        frame[self.reason] = reason.array
 
 
 class FlagValue(Params):
@@ -226,4 +227,4 @@ class DltEvaluable(AdamDerivation):
         with_dlt = set(events.loc[(events[self.dlt.variable].astype("string") == self.dlt_value).fillna(False)
                                   .to_numpy(dtype=bool), "USUBJID"].astype(str))
         had = frame["USUBJID"].astype(str).isin(with_dlt).to_numpy(dtype=bool)
-        frame[self.target] = flag_series(in_pop & (completed | had), frame.index, self.yes, self.no).to_numpy()
+        frame[self.target] = flag_array(in_pop & (completed | had), self.yes, self.no)

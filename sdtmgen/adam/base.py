@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, ClassVar, Optional, TypeVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Optional, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.errors import Finding, SpecError
@@ -105,11 +107,14 @@ class AdamContext:
             raise SpecError(f"ADaM {self.name}: dataset {name} is not available")
         return self.datasets[name]
 
+    def subject_rows(self, dataset: str) -> np.ndarray:
+        """Per record of this frame, the row of another dataset holding its subject (the first), -1 for none."""
+        return first_positions(self.frame["USUBJID"], self.source(dataset)["USUBJID"])
+
     def subject_values(self, dataset: str, variable: str) -> pd.Series:
         """One value per subject of another dataset's subject-level variable, aligned to this frame."""
-        other = self.source(dataset)
-        table = other.drop_duplicates("USUBJID").set_index("USUBJID")[variable]
-        return pd.Series(self.frame["USUBJID"].map(table).to_numpy(), index=self.frame.index)
+        rows = self.subject_rows(dataset)
+        return pd.Series(take_rows(self.source(dataset)[variable], rows), index=self.frame.index)
 
     def column(self, variable: str) -> pd.Series:
         frame = self.frame
@@ -129,30 +134,112 @@ class AdamContext:
 
 
 # ---------------------------------------------------------------------------------------------
+# columns: lookups by hashing, work per distinct value, text built from codes (no Python object per row)
+
+
+def column_values(column: pd.Series):
+    """The column's array as stored: Arrow-backed (and other extension) arrays stay as they are."""
+    return column.array if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) else column.to_numpy()
+
+
+def take_rows(column: pd.Series, rows: np.ndarray):
+    """The column's values at ``rows`` (-1 = missing: NaN, or NA for text), in the column's own type."""
+    return pd.api.extensions.take(column_values(column), np.asarray(rows, dtype=np.intp), allow_fill=True)
+
+
+def first_positions(values: pd.Series, table: pd.Series) -> np.ndarray:
+    """Position in ``table`` of each value (its first occurrence there), -1 where it does not occur."""
+    values, table = pd.Series(values, copy=False), pd.Series(table, copy=False)
+    if isinstance(values.dtype, pd.StringDtype) and isinstance(table.dtype, pd.StringDtype):
+        found = pc.index_in(_arrow_text(values), value_set=_arrow_text(table))
+        return np.asarray(found.fill_null(-1), dtype=np.intp)
+    first = np.flatnonzero(~table.duplicated().to_numpy())
+    found = pd.Index(table.iloc[first]).get_indexer(values)
+    return np.where(found >= 0, first[found.clip(0)] if len(first) else -1, -1)
+
+
+def group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """One integer per distinct combination of the key variables (in order of appearance), -1 where a key is
+    missing (as pandas groupby drops such records)."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    missing = np.zeros(len(frame), dtype=bool)
+    for key in keys:
+        part, distinct = pd.factorize(frame[key])
+        missing |= part < 0
+        codes, _ = pd.factorize(codes * (len(distinct) + 1) + part + 1)  # stays below the number of records
+    return np.where(missing, -1, codes)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("string[pyarrow]").array)
+
+
+class Distinct:
+    """The distinct values of a column, so that costly work (parsing, regular expressions) runs once per
+    value instead of once per record; missing is one more value, at the end."""
+
+    def __init__(self, values: pd.Series):
+        codes, uniques = pd.factorize(pd.Series(values, copy=False))
+        self.codes = np.where(codes < 0, len(uniques), codes)
+        self.values = pd.Series(uniques).reindex(range(len(uniques) + 1))
+
+    def expand(self, per_value) -> np.ndarray:
+        """A result per distinct value (aligned to ``values``) -> the result per record."""
+        return np.asarray(per_value)[self.codes]
+
+
+def text_from_codes(codes: np.ndarray, labels: Sequence[Optional[str]]) -> pd.arrays.ArrowStringArray:
+    """Text column ``labels[code]`` per record (code -1 or a None label: missing), Arrow-backed."""
+    codes = np.asarray(codes)
+    index = pa.array(codes.astype(np.int32, copy=False), mask=codes < 0)
+    return pd.arrays.ArrowStringArray(pa.array(list(labels), type=pa.large_string()).take(index))
+
+
+def flag_array(mask: np.ndarray, yes: str = "Y", no: Optional[str] = None) -> pd.arrays.ArrowStringArray:
+    """A Y/N (or Y/null) flag column from a boolean mask."""
+    return text_from_codes(np.asarray(mask, dtype=bool).astype(np.int8), [no, yes])
+
+
+# ---------------------------------------------------------------------------------------------
 # dates
 
 
 def iso_date(iso: pd.Series) -> pd.Series:
     """The calendar date (midnight) of ISO 8601 values with a complete date; partial or missing -> NaT."""
-    text = pd.Series(iso, copy=False).astype("string")
-    complete = (text.str.len() >= 10).fillna(False)
-    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+    return _per_distinct(iso, _calendar_date)
 
 
 def iso_clock(iso: pd.Series) -> pd.Series:
     """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
-    text = pd.Series(iso, copy=False).astype("string")
+    return _per_distinct(iso, _clock)
+
+
+def iso_datetime(iso: pd.Series) -> pd.Series:
+    """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
+    return _per_distinct(iso, lambda text: _calendar_date(text) + pd.to_timedelta(_clock(text).fillna(0).to_numpy(),
+                                                                                     unit="s"))
+
+
+def _per_distinct(iso: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` run on the distinct values only (dates repeat a lot: one per visit, not per record)."""
+    iso = pd.Series(iso, copy=False)
+    distinct = Distinct(iso)
+    return pd.Series(distinct.expand(parse(distinct.values)), index=iso.index)
+
+
+def _calendar_date(iso: pd.Series) -> pd.Series:
+    text = iso.astype("string")
+    complete = (text.str.len() >= 10).fillna(False)
+    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+
+
+def _clock(iso: pd.Series) -> pd.Series:
+    text = iso.astype("string")
     timed = (text.str.slice(10, 11) == "T").fillna(False)
     hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
     minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
     seconds = pd.to_numeric(text.str.slice(17, 19).where(timed & (text.str.len() >= 19)), errors="coerce")
     return (hours * 3600 + minutes * 60 + seconds.fillna(0)).astype("float64")
-
-
-def iso_datetime(iso: pd.Series) -> pd.Series:
-    """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
-    seconds = iso_clock(iso).fillna(0).to_numpy()
-    return iso_date(iso) + pd.to_timedelta(seconds, unit="s")
 
 
 def to_sas_date(stamps: pd.Series) -> pd.Series:
@@ -191,10 +278,3 @@ def present(values: pd.Series) -> np.ndarray:
         return series.notna().to_numpy(dtype=bool)
     text = series.astype("string").str.strip()
     return (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)
-
-
-def flag_series(mask: np.ndarray, index: pd.Index, yes: str = "Y", no: Optional[str] = None) -> pd.Series:
-    """A Y/N (or Y/null) flag column from a boolean mask."""
-    out = pd.Series(no if no is not None else pd.NA, index=index, dtype="string")
-    out[np.asarray(mask, dtype=bool)] = yes
-    return out

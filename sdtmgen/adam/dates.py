@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, flag_series, iso_clock, iso_date, present,
-                               register_adam_derivation, relative_day, to_sas_date)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, iso_clock, iso_date, present,
+                               register_adam_derivation, relative_day, text_from_codes, to_sas_date)
 from sdtmgen.conditions import Condition
 
 ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
@@ -27,7 +27,12 @@ def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     level: "" complete, "D" day unknown, "M" month (and day) unknown, None when there is no year.
     """
-    text = pd.Series(iso, copy=False).astype("string").str.strip()
+    distinct = Distinct(pd.Series(iso, copy=False).astype("string").str.strip())
+    lo, hi, level = _distinct_date_range(distinct.values)
+    return distinct.expand(lo), distinct.expand(hi), distinct.expand(level)
+
+
+def _distinct_date_range(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     parts = text.str.extract(ISO_PARTS)
     year = pd.to_numeric(parts[0], errors="coerce")
     month = pd.to_numeric(parts[1].where(parts[1] != "-"), errors="coerce")
@@ -83,7 +88,7 @@ class ImputeDate(AdamDerivation):
         lo, hi, level = date_range(ctx.column(self.source))
         base = lo if self.impute == "first" else hi
         value = base.copy()
-        imputed = np.array([lv not in ("", None) for lv in level], dtype=bool)
+        imputed = (level == "D") | (level == "M")
 
         def in_range(name: str) -> tuple[np.ndarray, np.ndarray]:
             ref = pd.to_numeric(ctx.column(name), errors="coerce").to_numpy(dtype=float)
@@ -103,8 +108,7 @@ class ImputeDate(AdamDerivation):
         value = np.where(over, np.fmin(base, cap), value)
         frame[self.target] = value
         if self.flag:
-            flag = pd.Series([lv if lv else pd.NA for lv in level], index=frame.index, dtype="string")
-            frame[self.flag] = flag.to_numpy()
+            frame[self.flag] = text_from_codes(np.select([level == "D", level == "M"], [0, 1], -1), ["D", "M"])
 
 
 @register_adam_derivation("analysis_date", "analysis date (and datetime when a time was collected) from a complete "
@@ -120,11 +124,12 @@ class AnalysisDate(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
-        source = ctx.column(self.source).astype("string")
-        frame[self.target] = to_sas_date(iso_date(source)).to_numpy()
+        # one parse per distinct date-time: an assessment time is shared by all tests of a sample
+        distinct = Distinct(ctx.column(self.source).astype("string"))
+        days = distinct.expand(to_sas_date(iso_date(distinct.values)).to_numpy(dtype=float))
+        frame[self.target] = days
         if self.datetime_target:
-            clock = iso_clock(source).to_numpy(dtype=float)
-            days = frame[self.target].to_numpy(dtype=float)
+            clock = distinct.expand(iso_clock(distinct.values).to_numpy(dtype=float))
             frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
 
 
@@ -170,7 +175,7 @@ class WindowFlag(AdamDerivation):
             hit |= np.isnan(day) & self.missing_day.evaluate(frame)
         for name in self.require:
             hit &= present(ctx.column(name))
-        frame[self.target] = flag_series(hit, frame.index, self.yes, self.no).to_numpy()
+        frame[self.target] = flag_array(hit, self.yes, self.no)
 
 
 @register_adam_derivation("duration", "duration = end - start + 1 (days), with its unit")
@@ -194,4 +199,4 @@ class Duration(AdamDerivation):
         if self.unit_target:
             unit = pd.Series(pd.NA, index=frame.index, dtype="string")
             unit[~np.isnan(days)] = self.unit
-            frame[self.unit_target] = unit.to_numpy()
+            frame[self.unit_target] = unit.array

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, register_adam_derivation
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, register_adam_derivation, text_from_codes
 from sdtmgen.errors import SpecError
 
 GRADE_FIELDS = ("GRADE_NA_CODE", "GRADE_4_CODE", "GRADE_3_CODE", "GRADE_2_CODE", "GRADE_1_CODE")
@@ -254,7 +254,7 @@ def evaluate(node: Node, env: Env) -> np.ndarray:
         if name == "is.na":
             arg = args[0]
             if arg[0] == "var" and arg[1] in env.texts:
-                return np.array([v is None for v in env.texts[arg[1]]], dtype=float)
+                return pd.isna(env.texts[arg[1]]).astype(float)
             return np.isnan(evaluate(arg, env)).astype(float)
         digits = evaluate(args[1], env)
         return signif(evaluate(args[0], env), int(digits[0]) if env.n else 15)
@@ -265,7 +265,7 @@ def evaluate(node: Node, env: Env) -> np.ndarray:
         allowed = env.constants.get(node[2])
         if not isinstance(allowed, list):
             raise CriteriaSyntaxError(f"{node[2]} is not a list constant (set it in 'constants')")
-        return np.array([v in allowed for v in env.texts[values[1]]], dtype=float)
+        return pd.Series(env.texts[values[1]], dtype=object).isin(allowed).to_numpy(dtype=float)
     if kind == "not":
         return 1.0 - evaluate(node[1], env)
     if kind in ("and", "or"):
@@ -366,28 +366,27 @@ class CtcaeGrade(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
-        out = {name: np.full(len(frame), None, dtype=object) for name in self.produces()}
+        # grades as codes into ``labels`` (-1 = not graded), turned into text once at the end
+        labels: list[str] = []
+        out = {name: np.full(len(frame), -1, dtype=np.int32) for name in self.produces()}
         path = self._criteria_path(ctx)
-        if path is None:
-            for name, values in out.items():
-                frame[name] = pd.Series(values, index=frame.index, dtype="string").to_numpy()
-            return
-        param = ctx.column(self.param).astype("string").to_numpy()
-        units = ctx.column(self.unit).astype("string").str.strip().to_numpy() if self.unit else None
-        for term in self.terms:
-            rows = np.asarray(pd.Series(param == term.paramcd).fillna(False), dtype=bool)
-            analysis = term.analysis or ("low" if term.low else "high")
-            for direction in ("low", "high"):
-                name = getattr(term, direction)
-                if not name:
-                    continue
-                grade = self._grade(ctx, frame, path, name, direction, rows, units)
-                if getattr(self, direction):
-                    out[getattr(self, direction)][rows] = grade[rows]
-                if direction == analysis:
-                    out[self.target][rows] = grade[rows]
-        for name, values in out.items():
-            frame[name] = pd.Series(values, index=frame.index, dtype="string").to_numpy()
+        if path is not None:
+            param, params = pd.factorize(ctx.column(self.param).astype("string"))
+            units = ctx.column(self.unit).astype("string").str.strip() if self.unit else None
+            for term in self.terms:
+                rows = np.flatnonzero(param == (params.get_loc(term.paramcd) if term.paramcd in params else -2))
+                analysis = term.analysis or ("low" if term.low else "high")
+                for direction in ("low", "high"):
+                    name = getattr(term, direction)
+                    if not name:
+                        continue
+                    grade = _codes(self._grade(ctx, frame, path, name, direction, rows, units), labels)
+                    if getattr(self, direction):
+                        out[getattr(self, direction)][rows] = grade
+                    if direction == analysis:
+                        out[self.target][rows] = grade
+        for name, codes in out.items():
+            frame[name] = text_from_codes(codes, labels)
 
     def _criteria_path(self, ctx: AdamContext) -> Optional[Path]:
         from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
@@ -403,29 +402,32 @@ class CtcaeGrade(AdamDerivation):
         return path
 
     def _grade(self, ctx: AdamContext, frame: pd.DataFrame, path: Path, term: str, direction: str,
-               rows: np.ndarray, units: Optional[np.ndarray]) -> np.ndarray:
+               rows: np.ndarray, units: Optional[pd.Series]) -> np.ndarray:
+        """Grade text (None: not graded) of the records at ``rows``, all of the term's parameter."""
         criteria = load_criteria(path, term)
         wanted = "L" if direction == "low" else "H"
-        result = np.full(len(frame), None, dtype=object)
-        unmatched = rows.copy()
+        result = np.full(len(rows), None, dtype=object)
+        unmatched = np.ones(len(rows), dtype=bool)
         for crit in criteria:
             if crit.direction and crit.direction != wanted:
                 raise SpecError(f"{path}: CTCAE term {term!r} grades the {crit.direction} direction, "
                                 f"listed as '{direction}' for {ctx.name}")
-            apply_to = rows.copy()
+            apply_to = np.ones(len(rows), dtype=bool)
             if crit.unit and units is not None:
-                apply_to &= np.array([u == crit.unit for u in units], dtype=bool)
+                apply_to = (units.iloc[rows] == crit.unit).fillna(False).to_numpy(dtype=bool)
             if not apply_to.any():
                 continue
-            env = self._env(ctx, frame, crit)
-            result[apply_to] = crit.grade(env)[apply_to]
+            result[apply_to] = crit.grade(self._env(ctx, frame, crit, rows[apply_to]))
             unmatched &= ~apply_to
         if unmatched.any():
+            records = np.zeros(len(frame), dtype=bool)
+            records[rows[unmatched]] = True
             ctx.warn("CTCAE-UNIT", self.target, f"{term}: unit differs from the criteria's UNIT_CHECK "
-                     f"({', '.join(sorted({c.unit for c in criteria if c.unit}))}); not graded", unmatched)
+                     f"({', '.join(sorted({c.unit for c in criteria if c.unit}))}); not graded", records)
         return result
 
-    def _env(self, ctx: AdamContext, frame: pd.DataFrame, crit: Criterion) -> Env:
+    def _env(self, ctx: AdamContext, frame: pd.DataFrame, crit: Criterion, rows: np.ndarray) -> Env:
+        """The variables the criterion reads, at ``rows`` only."""
         numbers: dict[str, np.ndarray] = {}
         texts: dict[str, np.ndarray] = {}
         constants: dict[str, Union[float, list[str]]] = {"signif_dig": float(self.signif_digits), **self.constants}
@@ -434,10 +436,20 @@ class CtcaeGrade(AdamDerivation):
             if column not in frame.columns:
                 raise SpecError(f"ADaM {ctx.name}: CTCAE criteria of {crit.term!r} read {name}; {column} is not a "
                                 f"variable of {ctx.name} (derive it earlier or map it in 'variables')")
-            values = frame[column]
+            values = frame[column].iloc[rows]
             if pd.api.types.is_numeric_dtype(values):
                 numbers[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
             else:
                 text = values.astype("string").str.strip()
-                texts[name] = np.array([None if pd.isna(v) or v == "" else v for v in text], dtype=object)
-        return Env(n=len(frame), numbers=numbers, texts=texts, constants=constants)
+                texts[name] = text.where((text != "").fillna(False)).to_numpy(dtype=object, na_value=None)
+        return Env(n=len(rows), numbers=numbers, texts=texts, constants=constants)
+
+
+def _codes(grades: np.ndarray, labels: list[str]) -> np.ndarray:
+    """Grade texts (None = not graded) as codes into ``labels``, which gains the grades not seen before."""
+    codes, distinct = pd.factorize(grades)
+    for grade in distinct:
+        if grade not in labels:
+            labels.append(grade)
+    known = np.array([labels.index(g) for g in distinct], dtype=np.int32)
+    return np.where(codes >= 0, known[codes.clip(0)] if len(known) else -1, -1)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_series, present, register_adam_derivation
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, Params, first_positions, flag_array, group_codes,
+                               present, register_adam_derivation, text_from_codes)
 
 
 class Parameter(Params):
@@ -40,14 +41,14 @@ class Parameters(AdamDerivation):
         return {self.target, self.text, self.number}
 
     def apply(self, ctx: AdamContext) -> None:
-        frame = ctx.frame
         test = ctx.column(self.test).astype("string").str.strip()
-        by_test = {p.test: p for p in self.parameters}
-        frame = frame[test.isin(list(by_test)).fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
-        test = frame[self.test].astype("string").str.strip()
-        frame[self.target] = test.map({k: p.paramcd for k, p in by_test.items()}).astype("string").to_numpy()
-        frame[self.text] = test.map({k: p.param for k, p in by_test.items()}).astype("string").to_numpy()
-        frame[self.number] = test.map({k: p.paramn for k, p in by_test.items()}).astype("float64").to_numpy()
+        parameter = first_positions(test, pd.Series([p.test for p in self.parameters], dtype="string"))
+        listed = parameter >= 0
+        frame = ctx.frame[listed].reset_index(drop=True)
+        parameter = parameter[listed]
+        frame[self.target] = text_from_codes(parameter, [p.paramcd for p in self.parameters])
+        frame[self.text] = text_from_codes(parameter, [p.param for p in self.parameters])
+        frame[self.number] = np.array([p.paramn for p in self.parameters], dtype="float64")[parameter]
         ctx.frame = frame
 
 
@@ -74,11 +75,13 @@ class AnalysisValue(AdamDerivation):
         frame = ctx.frame
         value = pd.to_numeric(ctx.column(self.numeric), errors="coerce").to_numpy(dtype=float).copy()
         text = ctx.column(self.text).astype("string").str.strip()
-        parts = text.str.extract(QUALIFIED)
-        limit = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        # results repeat: read the qualifier and limit once per distinct text
+        distinct = Distinct(text)
+        parts = distinct.values.astype("string").str.extract(QUALIFIED)
+        limit = distinct.expand(pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float))
         sign = parts[0].astype("string")
-        below = (sign.str.startswith("<").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
-        above = (sign.str.startswith(">").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
+        below = distinct.expand(sign.str.startswith("<").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
+        above = distinct.expand(sign.str.startswith(">").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
         imputed = np.zeros(len(frame), dtype=bool)
         if self.below_limit != "missing":
             factor = 0.5 if self.below_limit == "half_limit" else 1.0
@@ -89,9 +92,9 @@ class AnalysisValue(AdamDerivation):
             imputed |= above
         frame[self.target] = value
         if self.text_target:
-            frame[self.text_target] = text.where(present(text)).to_numpy()
+            frame[self.text_target] = text.where(present(text)).array
         if self.flag:
-            frame[self.flag] = flag_series(imputed, frame.index).to_numpy()
+            frame[self.flag] = flag_array(imputed)
 
 
 @register_adam_derivation("baseline", "baseline = last non-missing value on or before the anchor date, per subject and "
@@ -121,16 +124,18 @@ class Baseline(AdamDerivation):
                  if self.order else np.full(len(frame), np.nan))
         with np.errstate(invalid="ignore"):
             eligible = ~np.isnan(value) & (date <= anchor)
-        keys = ["USUBJID", *self.by]
-        work = frame[keys].copy()
-        work["_D"], work["_O"], work["_POS"] = date, np.nan_to_num(order, nan=-np.inf), np.arange(len(frame))
-        chosen = (work[eligible].sort_values(["_D", "_O", "_POS"], kind="mergesort")
-                  .groupby(keys, sort=False)["_POS"].last().to_numpy())
+        group = group_codes(frame, ["USUBJID", *self.by])
+        # per group, the last eligible record by date, time (missing first) and record order
+        rows = np.flatnonzero(eligible & (group >= 0))
+        rows = rows[np.lexsort((rows, np.nan_to_num(order[rows], nan=-np.inf), date[rows], group[rows]))]
+        last = np.r_[group[rows][1:] != group[rows][:-1], True] if len(rows) else np.zeros(0, dtype=bool)
+        chosen = rows[last]
         is_base = np.zeros(len(frame), dtype=bool)
         is_base[chosen] = True
-        frame[self.flag] = flag_series(is_base, frame.index).to_numpy()
-        base_rows = work.iloc[chosen][keys].assign(_B=value[chosen])
-        base = work[keys].merge(base_rows, on=keys, how="left")["_B"].to_numpy(dtype=float)
+        frame[self.flag] = flag_array(is_base)
+        base_of = np.full(group.max() + 2 if len(group) else 1, np.nan)
+        base_of[group[chosen]] = value[chosen]
+        base = base_of[group]  # group -1 (a key missing) reads the last slot: NaN
         frame[self.target] = base
         with np.errstate(invalid="ignore", divide="ignore"):
             post = (date > anchor) if self.change_after_anchor_only else np.ones(len(frame), dtype=bool)
@@ -173,17 +178,16 @@ class CriterionFlag(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         value = pd.to_numeric(ctx.column(self.value), errors="coerce").to_numpy(dtype=float)
-        param = ctx.column(self.param).astype("string").to_numpy()
-        flag = pd.Series(pd.NA, index=frame.index, dtype="string")
-        text = pd.Series(pd.NA, index=frame.index, dtype="string")
-        for crit in self.criteria:
-            rows = param == crit.paramcd
-            rows = np.asarray(pd.Series(rows).fillna(False), dtype=bool)
-            text[rows] = crit.text
+        param, params = pd.factorize(ctx.column(self.param).astype("string"))
+        flag = np.full(len(frame), -1, dtype=np.int8)  # codes into [Y, N]
+        text = np.full(len(frame), -1, dtype=np.int32)  # codes into the criteria
+        for i, crit in enumerate(self.criteria):
+            rows = param == (params.get_loc(crit.paramcd) if crit.paramcd in params else -2)
+            text[rows] = i
             known = rows & ~np.isnan(value)
             with np.errstate(invalid="ignore"):
                 met = OPERATORS[crit.operator](value, crit.value)
-            flag[known & met] = "Y"
-            flag[known & ~met] = "N"
-        frame[self.target] = flag.to_numpy()
-        frame[self.text] = text.to_numpy()
+            flag[known & met] = 0
+            flag[known & ~met] = 1
+        frame[self.target] = text_from_codes(flag, ["Y", "N"])
+        frame[self.text] = text_from_codes(text, [c.text for c in self.criteria])

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_series, register_adam_derivation
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_array, register_adam_derivation
 
 
 def _text(values: pd.Series, ignore_case: bool) -> pd.Series:
@@ -46,7 +46,7 @@ class TreatmentEmergent(AdamDerivation):
                 hit &= start <= end + self.days_after
         if self.missing_start == "emergent":
             hit |= treated & np.isnan(start)
-        frame[self.target] = flag_series(hit, frame.index).to_numpy()
+        frame[self.target] = flag_array(hit)
 
 
 @register_adam_derivation("relatedness", "analysis relationship: 'related' when the collected causality is in the "
@@ -71,7 +71,7 @@ class Relatedness(AdamDerivation):
             out[missing] = self.related_value
         elif self.missing_as == "missing":
             out[missing] = pd.NA
-        frame[self.target] = out.to_numpy()
+        frame[self.target] = out.array
 
 
 @register_adam_derivation("term_flag", "Y when a coded term (PT, SOC, ...) is in a list, e.g. febrile neutropenia, "
@@ -87,7 +87,7 @@ class TermFlag(AdamDerivation):
         frame = ctx.frame
         wanted = [v.strip().upper() if self.ignore_case else v.strip() for v in self.values]
         hit = _text(ctx.column(self.variable), self.ignore_case).isin(wanted).fillna(False).to_numpy(dtype=bool)
-        frame[self.target] = flag_series(hit, frame.index).to_numpy()
+        frame[self.target] = flag_array(hit)
 
 
 class Fallback(Params):
@@ -136,4 +136,4 @@ class DltFlag(AdamDerivation):
             with np.errstate(invalid="ignore"):
                 meets = (grade >= fb.min_grade) & ~excluded.fillna(False).to_numpy(dtype=bool)
             dlt |= candidate & ~assessed & meets
-        frame[self.target] = flag_series(dlt, frame.index).to_numpy()
+        frame[self.target] = flag_array(dlt)

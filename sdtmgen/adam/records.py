@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation
+from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation, take_rows, text_from_codes
 from sdtmgen.conditions import Condition
 from sdtmgen.errors import SpecError
 from sdtmgen.sdtm.derivations.sequence import sort_by_keys
@@ -44,14 +44,15 @@ class SourceRecords(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         source = ctx.source(self.dataset)
-        if self.where is not None:
-            source = source[self.where.evaluate(source)]
-        out = pd.DataFrame(index=range(len(source)))
-        for name in ["USUBJID", *self.variables]:
-            out[name] = source[name].to_numpy()
-        for target, name in self.rename.items():
-            out[target] = source[name].to_numpy()
-        ctx.frame = out
+        keep = self.where.evaluate(source) if self.where is not None else None
+        columns = {name: name for name in ["USUBJID", *self.variables]} | self.rename
+
+        def records(name: str):
+            # text stays Arrow-backed; only the kept records of the read columns are copied
+            values = source[name].array if isinstance(source[name].dtype, pd.StringDtype) else source[name].to_numpy()
+            return values if keep is None else values[keep]
+
+        ctx.frame = pd.DataFrame({target: records(name) for target, name in columns.items()})
 
 
 @register_adam_derivation("merge_subject", "subject-level variables of another dataset (usually ADSL) on every record")
@@ -67,9 +68,10 @@ class MergeSubject(AdamDerivation):
         return {(self.dataset, v) for v in self.variables} | {(self.dataset, "USUBJID")}
 
     def apply(self, ctx: AdamContext) -> None:
-        frame = ctx.frame
+        frame, other = ctx.frame, ctx.source(self.dataset)
+        rows = ctx.subject_rows(self.dataset)
         for name in self.variables:
-            frame[name] = ctx.subject_values(self.dataset, name).to_numpy()
+            frame[name] = take_rows(other[name], rows)
 
 
 def _id_text(values: pd.Series) -> pd.Series:
@@ -111,7 +113,7 @@ class SuppQualifier(AdamDerivation):
             found = table.reindex(keys).to_numpy()
             mask = pd.notna(found)
             value[mask] = found[mask]
-        frame[self.target] = value.to_numpy()
+        frame[self.target] = value.array
 
 
 @register_adam_derivation("constant", "variables with one value on every record (e.g. SRCDOM, ADURU)")
@@ -126,7 +128,7 @@ class Constant(AdamDerivation):
         frame = ctx.frame
         for name, value in self.values.items():
             if isinstance(value, str):
-                frame[name] = pd.Series(value, index=frame.index, dtype="string")
+                frame[name] = text_from_codes(np.zeros(len(frame), dtype=np.int8), [value])
             else:
                 frame[name] = np.full(len(frame), float(value))
 

@@ -15,14 +15,15 @@ AVAL = ADT - STARTDT + 1 (days); SRCDOM/SRCVAR/SRCSEQ point at the assessment th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Params, iso_datetime,
-                               register_adam_derivation, relative_day, to_sas_datetime)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Params, first_positions, iso_datetime,
+                               register_adam_derivation, relative_day, take_rows, to_sas_datetime)
 from sdtmgen.conditions import Condition
 
 DAY_SECONDS = 86400.0
@@ -101,17 +102,17 @@ class Recovery(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         labs = ctx.source(self.source)
+        # subjects as codes in USUBJID order: records sort and group by integers, not text
+        subject, subjects = pd.factorize(labs["USUBJID"], sort=True)
         anchor_src = ctx.source(self.anchor.dataset)
-        anchors = pd.Series(anchor_src[self.anchor.variable].to_numpy(dtype=float),
-                            index=anchor_src["USUBJID"].astype(str))
-        anchors = anchors[~anchors.index.duplicated()]
-        subject = labs["USUBJID"].astype(str)
-        start = subject.map(anchors).to_numpy(dtype=float)
-        no_anchor = sorted(set(subject[np.isnan(start)]))
+        start_of = take_rows(pd.Series(anchor_src[self.anchor.variable].to_numpy(dtype=float)),
+                             first_positions(pd.Series(subjects), anchor_src["USUBJID"]))
+        no_anchor = sorted(str(s) for s in subjects[np.isnan(start_of)])
         if no_anchor:
             ctx.warn("TTE-NO-START", "STARTDT", f"{len(no_anchor)} subject(s) with {self.source} records have no "
                      f"{self.anchor.dataset}.{self.anchor.variable}: not at risk for any endpoint",
                      values=tuple(no_anchor))
+        start = np.where(subject >= 0, start_of[subject.clip(0)] if len(start_of) else np.nan, np.nan)
         adt = pd.to_numeric(labs[self.date], errors="coerce").to_numpy(dtype=float)
         when = (pd.to_numeric(labs[self.datetime], errors="coerce").to_numpy(dtype=float)
                 if self.datetime else np.full(len(labs), np.nan))
@@ -119,70 +120,111 @@ class Recovery(AdamDerivation):
         when = np.where(np.isnan(when), (adt + 1) * DAY_SECONDS - 1, when)
         day = relative_day(pd.Series(adt), pd.Series(start)).to_numpy(dtype=float)
         value = pd.to_numeric(labs[self.value], errors="coerce").to_numpy(dtype=float)
+        seq = pd.to_numeric(labs[self.seq], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             usable = ~np.isnan(value) & ~np.isnan(day) & (day >= self.from_day) & (day <= self.to_day)
-        base = pd.DataFrame({"USUBJID": subject.to_numpy(), "_PARAM": labs[self.param].astype("string").to_numpy(),
-                             "_V": value, "_ADT": adt, "_T": when, "_START": start,
-                             "_SEQ": pd.to_numeric(labs[self.seq], errors="coerce").to_numpy(dtype=float)})[usable]
+        param, params = pd.factorize(labs[self.param].astype("string"))
         parts = []
         for ep in self.endpoints:
-            data = base[base["_PARAM"] == ep.lab].sort_values(["USUBJID", "_T", "_SEQ"], kind="mergesort")
-            parts.append(self._endpoint(ep, data.reset_index(drop=True), self._supported(ctx, ep, data)))
-        columns = ["USUBJID", *sorted(self.produces())]
-        out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-        out = out.sort_values(["USUBJID", "PARAMN"], kind="mergesort").reset_index(drop=True)
-        for name in ("USUBJID", "PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"):
+            lab = np.flatnonzero(params == ep.lab)
+            rows = np.flatnonzero(usable & (param == (lab[0] if len(lab) else -2)))
+            rows = rows[np.lexsort((seq[rows], when[rows], subject[rows]))]  # per subject in time order
+            assessments = Assessments(subject[rows], value[rows], adt[rows], when[rows], start[rows], seq[rows])
+            parts.append(self._endpoint(ep, assessments, self._supported(ctx, ep, assessments, subjects)))
+        records = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        order = np.lexsort((records["PARAMN"], records["_SUBJECT"]))
+        out = pd.DataFrame({"USUBJID": take_rows(pd.Series(subjects.astype("string")), records.pop("_SUBJECT")[order]),
+                            **{name: records[name][order] for name in sorted(records)}})
+        for name in ("PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"):
             out[name] = out[name].astype("string")
         for name in ("PARAMN", "STARTDT", "ADT", "AVAL", "CNSR", "SRCSEQ"):
             out[name] = out[name].astype("float64")
         ctx.frame = out
 
-    def _supported(self, ctx: AdamContext, ep: Endpoint, data: pd.DataFrame) -> np.ndarray:
+    def _supported(self, ctx: AdamContext, ep: Endpoint, data: "Assessments", subjects: pd.Index) -> np.ndarray:
         """True where a matching transfusion started in the ``days_before`` days before the assessment."""
         tf = ep.transfusion_free
-        if tf is None or data.empty:
-            return np.zeros(len(data), dtype=bool)
+        if tf is None or not len(data.subject):
+            return np.zeros(len(data.subject), dtype=bool)
         given = ctx.source(tf.dataset)
-        given = given[tf.where.evaluate(given)]
-        starts = pd.DataFrame({"USUBJID": given["USUBJID"].astype(str).to_numpy(),
-                               "_S": to_sas_datetime(iso_datetime(given[tf.date])).to_numpy()}).dropna()
-        probe = pd.DataFrame({"USUBJID": data["USUBJID"].to_numpy(), "_T": data["_T"].to_numpy(dtype=float),
-                              "_POS": np.arange(len(data))}).sort_values("_T", kind="mergesort")
+        keep = tf.where.evaluate(given)
+        given_at = to_sas_datetime(iso_datetime(given[tf.date][keep])).to_numpy(dtype=float)
+        given_to = first_positions(given["USUBJID"][keep], pd.Series(subjects))
+        known = (given_to >= 0) & ~np.isnan(given_at)
         # the latest transfusion strictly before each assessment
-        last = pd.merge_asof(probe, starts.sort_values("_S", kind="mergesort"), left_on="_T", right_on="_S",
-                             by="USUBJID", direction="backward", allow_exact_matches=False)
-        near = (last["_T"] - last["_S"] <= tf.days_before * DAY_SECONDS).fillna(False).to_numpy(dtype=bool)
-        out = np.zeros(len(data), dtype=bool)
-        out[last["_POS"].to_numpy()] = near
-        return out
+        last = latest_before(data.subject, data.when, given_to[known], given_at[known])
+        found = last >= 0
+        near = np.zeros(len(data.subject), dtype=bool)
+        near[found] = data.when[found] - given_at[known][last[found]] <= tf.days_before * DAY_SECONDS
+        return near
 
-    def _endpoint(self, ep: Endpoint, data: pd.DataFrame, supported: np.ndarray) -> pd.DataFrame:
+    def _endpoint(self, ep: Endpoint, data: "Assessments", supported: np.ndarray) -> dict[str, np.ndarray]:
         """One record per subject at risk: the first qualifying run, else the last assessment (censored)."""
-        value = data["_V"].to_numpy(dtype=float)
-        below = value < ep.threshold
-        above = value >= ep.threshold
+        n = len(data.subject)
+        first = np.r_[True, data.subject[1:] != data.subject[:-1]] if n else np.zeros(0, dtype=bool)
+        group = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        ends = np.r_[starts[1:], n] - 1
+        below = data.value < ep.threshold
+        above = data.value >= ep.threshold
         # at risk from the first value below the threshold: only later assessments may start a run
-        below_before = pd.Series(below.astype(int), index=data.index).groupby(data["USUBJID"], sort=False).cumsum()
-        after_nadir = (below_before.to_numpy() - below) > 0
+        below_so_far = np.cumsum(below)
+        below_before = below_so_far - below - (below_so_far - below)[starts][group]
+        after_nadir = below_before > 0
         clean = above & ~supported
         every = ep.transfusion_free is None or ep.transfusion_free.applies_to == "all"
-        counts = pd.Series(clean if every else above, index=data.index)
+        counts = clean if every else above
         run = clean.copy()
         for i in range(1, self.consecutive):
-            run &= counts.groupby(data["USUBJID"], sort=False).shift(-i, fill_value=False).to_numpy(dtype=bool)
-        hit = run & after_nadir
-        at_risk = pd.Series(below, index=data.index).groupby(data["USUBJID"], sort=False).transform("any")
-        data = data.assign(_HIT=hit, _RISK=at_risk.to_numpy(dtype=bool))[at_risk.to_numpy(dtype=bool)]
-        events = data[data["_HIT"]].drop_duplicates("USUBJID", keep="first")
-        censored = data[~data["USUBJID"].isin(events["USUBJID"])].drop_duplicates("USUBJID", keep="last")
-        chosen = pd.concat([events.assign(_CNSR=0.0), censored.assign(_CNSR=1.0)], ignore_index=True)
-        day = relative_day(chosen["_ADT"], chosen["_START"]).to_numpy(dtype=float)
+            later = np.zeros(n, dtype=bool)
+            later[:n - i] = counts[i:] & (data.subject[i:] == data.subject[:n - i])  # same subject, i records on
+            run &= later
+        hit = np.flatnonzero(run & after_nadir)
+        at_risk = np.bincount(group, weights=below, minlength=len(starts)) > 0
+        event_groups, first_hit = np.unique(group[hit], return_index=True)
+        recovered = np.zeros(len(starts), dtype=bool)
+        recovered[event_groups] = True
+        chosen = np.concatenate([hit[first_hit], ends[at_risk & ~recovered]])
+        cnsr = np.r_[np.zeros(len(first_hit)), np.ones(len(chosen) - len(first_hit))]
+        adt, start = data.adt[chosen], data.start[chosen]
+        day = relative_day(pd.Series(adt), pd.Series(start)).to_numpy(dtype=float)
         censor = np.where(day >= self.to_day, self.censor_at_window_end, self.censor_before_window_end)
-        is_event = chosen["_CNSR"].to_numpy() == 0.0
-        return pd.DataFrame({
-            "USUBJID": chosen["USUBJID"].to_numpy(), "PARAMCD": ep.paramcd, "PARAM": ep.param, "PARAMN": ep.paramn,
-            "STARTDT": chosen["_START"].to_numpy(), "ADT": chosen["_ADT"].to_numpy(),
-            "AVAL": chosen["_ADT"].to_numpy() - chosen["_START"].to_numpy() + 1, "CNSR": chosen["_CNSR"].to_numpy(),
-            "EVNTDESC": np.where(is_event, ep.event, censor), "CNSDTDSC": np.where(is_event, None, censor),
-            "SRCDOM": self.source_domain, "SRCVAR": self.source_variable, "SRCSEQ": chosen["_SEQ"].to_numpy(),
-        })
+        is_event = cnsr == 0.0
+        size = len(chosen)
+        return {
+            "_SUBJECT": data.subject[chosen], "PARAMCD": np.full(size, ep.paramcd, dtype=object),
+            "PARAM": np.full(size, ep.param, dtype=object), "PARAMN": np.full(size, ep.paramn),
+            "STARTDT": start, "ADT": adt, "AVAL": adt - start + 1, "CNSR": cnsr,
+            "EVNTDESC": np.where(is_event, ep.event, censor).astype(object),
+            "CNSDTDSC": np.where(is_event, None, censor).astype(object),
+            "SRCDOM": np.full(size, self.source_domain, dtype=object),
+            "SRCVAR": np.full(size, self.source_variable, dtype=object), "SRCSEQ": data.seq[chosen],
+        }
+
+
+@dataclass
+class Assessments:
+    """One endpoint's usable assessments, sorted by subject (code) and time."""
+
+    subject: np.ndarray
+    value: np.ndarray
+    adt: np.ndarray
+    when: np.ndarray
+    start: np.ndarray
+    seq: np.ndarray
+
+
+def latest_before(group: np.ndarray, at: np.ndarray, other_group: np.ndarray, other_at: np.ndarray) -> np.ndarray:
+    """For each (group, at), the index of the ``other`` entry of the same group with the latest time strictly
+    before ``at`` (-1 for none): one sort of both sets together, then a running 'last other seen'."""
+    n = len(group)
+    groups = np.concatenate([group, other_group])
+    times = np.concatenate([at, other_at])
+    is_other = np.r_[np.zeros(n, dtype=np.int8), np.ones(len(other_group), dtype=np.int8)]
+    order = np.lexsort((is_other, times, groups))  # at equal times the probe comes first: strictly before
+    seen = np.maximum.accumulate(np.where(is_other[order] == 1, np.arange(len(order)), -1)) if len(order) else order
+    latest = np.where(seen >= 0, order[seen.clip(0)], -1) if len(order) else order
+    same = (latest >= 0) & (groups[latest.clip(0)] == groups[order]) if len(order) else np.zeros(0, dtype=bool)
+    found = np.full(len(order), -1)
+    found[order] = np.where(same, latest - n, -1)
+    return found[:n]
