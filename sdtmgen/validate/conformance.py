@@ -106,6 +106,9 @@ def _subject_datasets(package: Package):
             yield name, frame
 
 
+_NO_DAY = np.iinfo(np.int64).min  # day number of a missing or partial date
+
+
 def _spread(per_value: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
     """Per-record values from per-distinct-value ones (code -1, a missing value, gets ``missing``)."""
     return np.append(per_value, np.asarray([missing], dtype=per_value.dtype))[codes]
@@ -144,8 +147,9 @@ def seq_unique(package: Package) -> Iterable[Hit]:
         seq = f"{name}SEQ"
         if seq in frame.columns and "USUBJID" in frame.columns:
             subject, _ = package.distinct(name, "USUBJID")
-            keys = pd.DataFrame({"USUBJID": subject, seq: frame[seq].to_numpy()})
-            mask = keys.duplicated(keep=False).to_numpy(dtype=bool)
+            number, _ = pd.factorize(frame[seq].to_numpy())
+            pairs = _pair_codes(number.astype(np.int64), subject)
+            mask = np.bincount(pairs)[pairs] > 1
             mask |= frame[seq].isna().to_numpy(dtype=bool)
             yield Hit(name, seq, mask)
 
@@ -206,11 +210,10 @@ def supp_parent(package: Package) -> Iterable[Hit]:
         yield Hit(name, "IDVARVAL", keys.to_numpy(dtype=bool))
 
 
-def _pair_codes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes of the distinct (first, second) code pairs per record, and each pair's two codes."""
+def _pair_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Per record, a code of its distinct (first, second) pair of codes (-1 counts as a value)."""
     span = int(second.max(initial=-1)) + 2
-    pairs, keys = pd.factorize((first + 1) * span + (second + 1))
-    return pairs, keys // span - 1, keys % span - 1
+    return pd.factorize((first + 1) * span + (second + 1))[0]
 
 
 def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
@@ -220,11 +223,10 @@ def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
 
 @conformance_rule("XD-DY-RFSTDTC", "error", "--DY does not match the date and DM.RFSTDTC")
 def study_day_consistent(package: Package) -> Iterable[Hit]:
-    from sdtmgen.dates import study_day
-
     if "DM" not in package.datasets:
         return
     dm = package.datasets["DM"].drop_duplicates("USUBJID")
+    reference = _day_numbers(dm["RFSTDTC"])
     # a missing USUBJID takes the reference date of DM's record without USUBJID, if there is one
     dm_missing = next(iter(np.flatnonzero(dm["USUBJID"].isna().to_numpy())), -1)
     for name, frame in _subject_datasets(package):
@@ -232,16 +234,31 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
             dtc = dy[:-2] + "DTC"
             if dtc not in frame.columns:
                 continue
-            # the study day of each distinct (date, subject) pair, spread to the records
+            # calendar days of the distinct dates and of the subjects' DM.RFSTDTC, spread to the records
             subject, subjects = package.distinct(name, "USUBJID")
             date, dates = package.distinct(name, dtc)
-            pairs, pair_date, pair_subject = _pair_codes(date, subject)
-            in_dm = pd.Index(dm["USUBJID"]).get_indexer(subjects.astype(object))
-            reference = _at(dm["RFSTDTC"], _spread(in_dm, pair_subject, dm_missing))
-            expected = study_day(_at(dates, pair_date), reference).to_numpy()[pairs]
+            in_dm = _spread(pd.Index(dm["USUBJID"]).get_indexer(subjects.astype(object)), subject, dm_missing)
+            start = _spread(reference, in_dm, _NO_DAY)
+            day = _spread(_day_numbers(dates), date, _NO_DAY)
+            expected = _study_day(day, start)
             actual = frame[dy].to_numpy(dtype=float)
             mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
             yield Hit(name, dy, mask)
+
+
+def _day_numbers(iso: pd.Series) -> np.ndarray:
+    """Days since 1970 of complete ISO 8601 dates, as ``sdtmgen.dates.to_date`` reads them; else _NO_DAY."""
+    from sdtmgen.dates import to_date
+
+    stamps = to_date(iso.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
+    return np.where(np.isnat(stamps), _NO_DAY, stamps.astype("datetime64[D]").astype(np.int64))
+
+
+def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """SDTM --DY (``sdtmgen.dates.study_day``): day - start + 1 on or after the start, day - start before."""
+    known = (day != _NO_DAY) & (start != _NO_DAY)
+    delta = np.where(known, day - start, 0)
+    return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan)
 
 
 @conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
@@ -263,11 +280,8 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
             continue
         subject, subjects = package.distinct(name, "USUBJID")
         date, dates = package.distinct(name, dtc)
-        # the element of each distinct (date, subject) pair, spread to the records
-        pairs, pair_date, pair_subject = _pair_codes(date, subject)
-        times = _spread(iso_to_timestamp(dates).to_numpy(), pair_date, np.datetime64("NaT"))
-        element = _element_at(se["USUBJID"], se_start, subjects, pair_subject, times)
-        expected = _spread(np.where(element >= 0, se_epoch[element], -1), pairs, -1)
+        element = _element_at(se["USUBJID"], se_start, subjects, subject, iso_to_timestamp(dates).to_numpy(), date)
+        expected = np.where(element >= 0, se_epoch[element], -1)
         # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         epoch, values = package.distinct(name, "EPOCH")
         values = values.astype("string").astype(object)
@@ -279,26 +293,31 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
 
 
 def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Series, subject: np.ndarray,
-                times: np.ndarray) -> np.ndarray:
-    """Row of SE with the last start on or before each (subject code, time); -1 when none.
+                times: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Per record, the row of SE with the subject's last start on or before the record's time; -1 when none.
 
-    ``subject`` are codes into ``subjects`` (-1: missing, which matches a missing SE USUBJID). Of
-    equal starts of one subject the later SE row wins, as in an as-of merge.
+    Records are given as codes: ``subject`` into ``subjects`` and ``time`` into ``times`` (-1:
+    missing; a missing subject matches a missing SE USUBJID). Of equal starts of one subject the
+    later SE row wins, as in an as-of merge.
     """
     out = np.full(len(subject), -1, dtype=np.int64)
     rows = np.flatnonzero(~np.isnat(se_start))
-    timed = np.flatnonzero(~np.isnat(times))
-    if not len(rows) or not len(timed):
+    known = np.flatnonzero(~np.isnat(times))
+    if not len(rows) or not len(known):
         return out
     position = pd.Index(subjects.astype(object)).get_indexer(se_subjects.iloc[rows].astype(object))
     se_subject = np.where(se_subjects.iloc[rows].isna().to_numpy(), -1, np.where(position < 0, -2, position))
     # one sortable integer per (subject, time): subject code * number of distinct times + time rank
-    _, rank = np.unique(np.concatenate([se_start[rows], times[timed]]), return_inverse=True)
+    _, rank = np.unique(np.concatenate([se_start[rows], times[known]]), return_inverse=True)
     span = int(rank.max()) + 1
+    time_rank = np.full(len(times), -1, dtype=np.int64)
+    time_rank[known] = rank[len(rows):]
+    record_rank = _spread(time_rank, time, -1)
+    timed = np.flatnonzero(record_rank >= 0)
     se_key = se_subject * span + rank[:len(rows)]
     order = np.argsort(se_key, kind="stable")
     se_key, rows, se_subject = se_key[order], rows[order], se_subject[order]
-    at = np.searchsorted(se_key, subject[timed] * span + rank[len(rows):], side="right") - 1
+    at = np.searchsorted(se_key, subject[timed] * span + record_rank[timed], side="right") - 1
     hit = (at >= 0) & (se_subject[np.maximum(at, 0)] == subject[timed])
     out[timed[hit]] = rows[at[hit]]
     return out
@@ -309,16 +328,34 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
     tv = package.datasets.get("TV")
     if tv is None:
         return
-    planned = set(zip(tv["VISITNUM"].astype(float), tv["VISIT"].astype(str)))
+    planned = pd.DataFrame(sorted(set(zip(tv["VISITNUM"].astype(float), tv["VISIT"].astype(str)))), columns=["N", "V"])
+    names = pd.Index(planned["V"]).unique()
+    numbers = np.unique(planned["N"].to_numpy(dtype=float))
+    # in_tv[name, number]: the pair is planned; the last row and column stand for "not in TV"
+    in_tv = np.zeros((len(names) + 1, len(numbers) + 1), dtype=bool)
+    in_tv[names.get_indexer(planned["V"]), _position(numbers, planned["N"].to_numpy(dtype=float))] = True
+    in_tv[:, -1] = False
     for name, frame in _subject_datasets(package):
         if "VISITNUM" not in frame.columns or "VISIT" not in frame.columns:
             continue
-        pairs = pd.DataFrame({"N": frame["VISITNUM"].astype(float), "V": frame["VISIT"].astype("string")})
-        known = pd.DataFrame(sorted(planned), columns=["N", "V"]).astype({"V": "string"})
-        merged = pairs.merge(known.assign(_ok=True), how="left", on=["N", "V"])
-        unplanned = pairs["V"].str.startswith(package.unplanned_visit).fillna(False).to_numpy(dtype=bool)
-        mask = ~merged["_ok"].eq(True).to_numpy(dtype=bool) & ~unplanned & pairs["N"].notna().to_numpy()
-        yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(pairs["N"][mask], pairs["V"][mask])}))[:10])
+        # VISIT as codes of its distinct values; each distinct name is looked up in TV once
+        visit, values = package.distinct(name, "VISIT")
+        values = values.astype("string")
+        number = frame["VISITNUM"].to_numpy(dtype=float)
+        planned_name = _spread(names.get_indexer(values.astype(object)), visit, -1)
+        unplanned = _spread(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), visit, False)
+        mask = ~in_tv[planned_name, _position(numbers, number)] & ~unplanned & ~np.isnan(number)
+        shown = pd.DataFrame({"N": number[mask], "V": visit[mask]}).drop_duplicates()
+        text = _at(values, shown["V"].to_numpy())
+        yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(shown["N"], text)}))[:10])
+
+
+def _position(numbers: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each value in the sorted ``numbers``; len(numbers) when it is not one of them."""
+    at = np.searchsorted(numbers, values)
+    found = at < len(numbers)
+    found[found] = numbers[at[found]] == values[found]
+    return np.where(found, at, len(numbers))
 
 
 @conformance_rule("XD-RELREC", "error", "RELREC points at no record")
