@@ -80,6 +80,7 @@ HOOKS: list[tuple[str, str, str]] = [
     ("sdtmgen.pipeline", "write_dataset_json", "write Dataset-JSON"),
     ("sdtmgen.pipeline", "write_define_package", "define.xml"),
     ("sdtmgen.pipeline", "write_reports", "reports (conformance, lineage)"),
+    ("sdtmgen.pipeline", "write_lineage", "reports (conformance, lineage)"),
     ("sdtmgen.report.build", "write_results", "report"),
 ]
 STAGES = ["load spec", "read raw", "SDTM map", "derivations", "finalise", "validate: schema",

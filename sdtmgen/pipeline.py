@@ -81,10 +81,10 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findings: list[Finding]) -> None:
+def write_lineage(folder: Path, result: SdtmResult) -> None:
+    """reports/reconciliation.csv and reports/lineage/<dataset>.csv: where every record came from."""
     reports = folder / "reports"
-    reports.mkdir()
-    write_conformance_report(reports, findings)
+    reports.mkdir(exist_ok=True)
     counts = pd.DataFrame([c.__dict__ for c in result.counts])
     counts.to_csv(reports / "reconciliation.csv", index=False, lineterminator="\n")
     lineage = reports / "lineage"
@@ -94,6 +94,13 @@ def write_reports(folder: Path, spec: Spec, raw: Path, result: SdtmResult, findi
             out = frame.rename(columns={"_FILE": "raw_file", "_ROW": "raw_row"})
             out.insert(0, "record", range(1, len(out) + 1))
             write_csv(lineage / f"{name.lower()}.csv", out)
+
+
+def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) -> None:
+    """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file)."""
+    reports = folder / "reports"
+    reports.mkdir(exist_ok=True)
+    write_conformance_report(reports, findings)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
     raw_files = sorted(raw.glob("*.csv"))
     manifest = {
@@ -142,17 +149,30 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
-    say("deriving ADaM")
-    adam = build_adam(spec, result.datasets)
-    findings += validate_adam(adam, spec.terminology)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
+    records = {n: len(f) for n, f in sorted(result.datasets.items())}
     out = Path(out)
+    # Written in the order that keeps the fewest frames alive: SDTM files and lineage first, then
+    # ADaM from the SDTM frames, then only what the results report reads stays. Any error below
+    # discards the whole folder, so a failed build still writes nothing.
     with atomic_folder(out) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
-        findings += write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
+        sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
+        write_lineage(work, result)
+        sdtm_datasets = result.datasets
+        del result  # lineage and specs are written; the datasets live on in sdtm_datasets
+        say("deriving ADaM")
+        adam = build_adam(spec, sdtm_datasets)
+        findings += validate_adam(adam, spec.terminology)
+        errors = [f for f in findings if f.severity == "error"]
+        if errors:
+            raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
+        if adam.datasets:
+            from sdtmgen.report.build import report_datasets
+
+            read_by_report = report_datasets(sdtm_datasets, adam.datasets)
+            sdtm_datasets = {n: f for n, f in sdtm_datasets.items() if n in read_by_report}
+        findings += sdtm_define
         if adam.datasets:
             adam_folder = work / "adam"
             adam_folder.mkdir()
@@ -160,11 +180,10 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         errors = [f for f in findings if f.severity == "error"]
         if errors:  # define.xml disagrees with the files written: keep the previous output
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
-        write_reports(work, spec, raw_folder, result, findings)
+        write_reports(work, spec, raw_folder, findings)
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 
-            write_results(work / "report", spec, result.datasets, adam.datasets, say)
-    records = {n: len(f) for n, f in sorted(result.datasets.items())}
+            write_results(work / "report", spec, sdtm_datasets, adam.datasets, say)
     records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
     return BuildSummary(out=out, records=records, findings=findings)
