@@ -15,7 +15,7 @@ import pandas as pd
 
 from sdtmgen.report import dlt, durations, incidence, km, plots
 from sdtmgen.report.ard import Ard, write_ard
-from sdtmgen.report.config import ReportConfig, load_report_config
+from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
 
@@ -76,12 +76,17 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
     return ard, figures, mtd
 
 
+def summarised_groups(inputs: Inputs, bc: BloodCounts) -> list[str]:
+    """Dose groups with more safety subjects than ``max_subjects``: drawn as daily summaries."""
+    return [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
+
+
 def blood_count_figures(inputs: Inputs, cfg: ReportConfig) -> list[Figure]:
     """One figure per dose group: by subject up to ``max_subjects`` safety subjects, else the daily summary."""
     bc = cfg.plots.blood_counts
     assert bc is not None
     values = plots.window_values(inputs, cfg)
-    large = [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
+    large = summarised_groups(inputs, bc)
     small = [level for level in inputs.groups if level not in large]
     summary = plots.daily_summary(values[values["GROUP"].isin(large)]) if large else None
     transfusions = plots.transfusion_days(inputs, bc) if small else None
@@ -108,13 +113,13 @@ def blood_count_note(inputs: Inputs, cfg: ReportConfig) -> str:
     bc = cfg.plots.blood_counts
     if bc is None:
         return ""
-    large = [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
+    large = summarised_groups(inputs, bc)
     if not large:
         return ""
     flagged = f" and with {bc.flag} = Y" if bc.flag else ""
-    markers = [m for m in ([f"{bc.flag} = Y points"] if bc.flag else [])
+    markers = (([f"{bc.flag} = Y points"] if bc.flag else [])
                + ([f"{bc.febrile_neutropenia_label.lower()} episodes"] if bc.febrile_neutropenia_flag else [])
-               + (["transfusions"] if bc.transfusions else [])]
+               + (["transfusions"] if bc.transfusions else []))
     return (f"Dose groups of more than {bc.max_subjects} safety subjects (plots.blood_counts.max_subjects in "
             f"report.yaml) are drawn as the median and quartiles (25%-75%) over subjects by day, one value per "
             f"subject and day (the median of that day's values), above the number of subjects with a value"
