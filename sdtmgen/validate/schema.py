@@ -56,11 +56,42 @@ class ValueCheck:
 
     ``per_distinct``: the test is costly per value (regular expression, set lookup), so it runs
     once per distinct value; otherwise it is a column kernel and runs over the records.
+    ``all_pass``: a cheap proof that every value passes (False: not proven, run ``test``).
     """
 
     rule: str
     test: Callable[[pd.Series], pd.Series]
     per_distinct: bool = False
+    all_pass: Callable[[pd.Series], bool] | None = None
+
+
+def _text_buffers(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """(offsets, UTF-8 bytes) of each Arrow array holding Arrow-backed text; None for other dtypes."""
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    import pyarrow as pa_
+
+    array = pa_.array(values.array)
+    out = []
+    for chunk in array.chunks if isinstance(array, pa_.ChunkedArray) else [array]:
+        width = np.int64 if pa_.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
+        data = chunk.buffers()[2]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        out.append((offsets, data[offsets[0]: offsets[-1]] if len(offsets) else data[:0]))
+    return out
+
+
+def _all_ascii(values: pd.Series) -> bool:
+    """No byte of the text is above 0x7F: one pass over the bytes instead of per-value work."""
+    buffers = _text_buffers(values)
+    return buffers is not None and all(data.max(initial=0) <= 0x7F for _, data in buffers)
+
+
+def _all_fit_in_bytes(values: pd.Series) -> bool:
+    """No value spans more than 200 bytes, read from the offsets."""
+    buffers = _text_buffers(values)
+    return buffers is not None and all(np.diff(offsets).max(initial=0) <= MAX_TEXT_BYTES for offsets, _ in buffers)
 
 
 def _is_ascii(values: pd.Series) -> pd.Series:
@@ -92,13 +123,18 @@ def _fits_ibm_float(values: pd.Series) -> pd.Series:
     return ~(values.abs() >= IBM_MAX) | values.abs().eq(float("inf"))
 
 
+def _all_fit_ibm_float(values: pd.Series) -> bool:
+    return not (np.abs(values.to_numpy(dtype=float)) >= IBM_MAX).any()
+
+
 def value_checks(var: Variable, terminology: Terminology, severity: str) -> list[ValueCheck]:
     """The checks of one variable's values that a schema of this severity holds."""
     if var.type == "Num":
-        return [ValueCheck("SCH-NUMRANGE", _fits_ibm_float)] if severity == "error" else []
+        return [ValueCheck("SCH-NUMRANGE", _fits_ibm_float, all_pass=_all_fit_ibm_float)] if severity == "error" else []
     checks: list[ValueCheck] = []
     if severity == "error":
-        checks += [ValueCheck("SCH-ASCII", _is_ascii), ValueCheck("SCH-LENGTH", _fits_in_bytes)]
+        checks += [ValueCheck("SCH-ASCII", _is_ascii, all_pass=_all_ascii),
+                   ValueCheck("SCH-LENGTH", _fits_in_bytes, all_pass=_all_fit_in_bytes)]
         if var.name.endswith("DTC"):
             checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True))
     if var.codelist:
@@ -183,6 +219,8 @@ def _rows(labels) -> tuple[int, ...]:
 
 def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
     """Records and distinct values failing the check (missing values are not checked), or None."""
+    if check.all_pass is not None and check.all_pass(column):
+        return None
     if check.per_distinct:
         distinct = pd.Series(column.unique()).dropna()
         bad = distinct[~np.asarray(check.test(distinct), dtype=bool)]
@@ -198,6 +236,51 @@ def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...
     return _rows(labels), tuple(sorted({str(v) for v in bad}))
 
 
+def _duplicated_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Records whose keys occur more than once (missing equals missing): ``duplicated(keep=False)``.
+
+    The build sorts datasets by their keys, and then equal keys are neighbours: comparing each
+    record with the next suffices, and proves the order on the way. Other frames are hashed.
+    """
+    if len(frame) < 2:
+        return np.zeros(len(frame), dtype=bool)
+    same = np.ones(len(frame) - 1, dtype=bool)  # record i and i + 1 have equal keys so far
+    for key in keys:
+        compared = _compare_with_next(frame[key])
+        if compared is None or (same & ~compared[0] & ~compared[1]).any():  # not sorted by the keys
+            return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
+        same &= compared[1]
+        if not same.any():
+            break
+    duplicated = np.zeros(len(frame), dtype=bool)
+    duplicated[:-1] |= same
+    duplicated[1:] |= same
+    return duplicated
+
+
+def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        import pyarrow as pa_
+        import pyarrow.compute as pc
+
+        text = pa_.array(values.array)
+        text = text.combine_chunks() if isinstance(text, pa_.ChunkedArray) else text
+        this, after = text.slice(0, len(text) - 1), text.slice(1)
+        this_missing = this.is_null().to_numpy(zero_copy_only=False)
+        after_missing = after.is_null().to_numpy(zero_copy_only=False)
+        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
+        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
+    elif values.dtype == np.float64:
+        numbers = values.to_numpy()
+        this, after = numbers[:-1], numbers[1:]
+        this_missing, after_missing = np.isnan(this), np.isnan(after)
+        before, equal = this < after, this == after
+    else:
+        return None
+    return before | (~this_missing & after_missing), equal | (this_missing & after_missing)
+
+
 def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                        severity: str) -> list[Failure]:
     """What Pandera reports for a dataset with nothing structural to report, from the same checks."""
@@ -211,7 +294,7 @@ def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Termi
             if failed is not None:
                 failures.append((var.name, check.rule, *failed))
     if severity == "error" and spec.keys:
-        duplicated = frame.duplicated(spec.keys, keep=False).to_numpy(dtype=bool)
+        duplicated = _duplicated_keys(frame, spec.keys)
         if duplicated.any():
             failures.append((", ".join(spec.keys), KEYS_UNIQUE, _rows(frame.index[duplicated]), ()))
     return sorted(failures, key=lambda f: (f[0], f[1]))
