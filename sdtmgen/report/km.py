@@ -1,11 +1,9 @@
-"""Kaplan-Meier time to recovery from ADTTE.
+"""Kaplan-Meier time to recovery from ADTTE (lifelines ``KaplanMeierFitter``).
 
 Event = recovery (CNSR = 0), AVAL in days. S(t) is the product-limit probability of not yet having
-recovered by day t, its pointwise band the exponential Greenwood (log(-log)) interval. Median = the
-first time S(t) <= 0.5; its confidence interval = the first times the band's limits are <= 0.5.
-Quantities that are not reached are reported as missing (NE). The arithmetic follows lifelines'
-``KaplanMeierFitter`` and ``median_survival_times`` step for step (same values), computed here
-with numpy: the fits are a handful of vectors, and importing lifelines costs more than all of them.
+recovered by day t. Median = the first time S(t) <= 0.5 (lifelines convention); its confidence
+interval comes from lifelines' pointwise exponential Greenwood (log(-log)) band
+(``median_survival_times``). Quantities that are not reached are reported as missing (NE).
 ARD rows follow cardx ``ard_survival_survfit``: variable ``prob`` / level ``0.5`` for the median,
 variable ``time`` / level t for S(t), stat_name estimate / conf.low / conf.high.
 """
@@ -13,6 +11,7 @@ variable ``time`` / level t for S(t), stat_name estimate / conf.low / conf.high.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,53 +51,30 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else math.nan
 
 
-def _first_at_or_below(timeline: np.ndarray, curve: np.ndarray, q: float = 0.5) -> float:
-    """First time ``curve`` <= q (binary search on a non-increasing curve); inf when never reached."""
-    if not len(curve) or curve[-1] > q:
-        return math.inf
-    return float(timeline[np.searchsorted(-curve, -q, side="left")])
-
-
-def _normal_quantile(p: float) -> float:
-    from statistics import NormalDist
-
-    return NormalDist().inv_cdf(p)
-
-
 def fit(times: pd.Series | np.ndarray, censored: pd.Series | np.ndarray, conf_level: float = 0.95) -> KmFit:
     times = np.asarray(times, dtype=float)
     cnsr = np.asarray(censored, dtype=float)
     ok = ~np.isnan(times) & ~np.isnan(cnsr)
     times, cnsr = times[ok], cnsr[ok]
-    if np.isinf(times).any():
-        raise ValueError("infinite time to event")
     events = (cnsr == 0).astype(int)
     empty = np.array([], dtype=float)
     if not len(times):
         return KmFit(0, 0, 0, math.nan, math.nan, math.nan, empty, empty, empty, empty, empty)
-    # one step per distinct time, and the start (0, or the earliest time if negative)
-    timeline, where = np.unique(np.append(times, min(0.0, times.min())), return_inverse=True)
-    where = where[:-1]
-    removed = np.bincount(where, minlength=len(timeline))
-    deaths = np.bincount(where, weights=events, minlength=len(timeline))
-    at_risk = len(times) - np.concatenate(([0], np.cumsum(removed)[:-1]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_s = np.cumsum(np.log(at_risk - deaths) - np.log(at_risk))
-        at_risk_u = at_risk.astype(np.uint64)
-        greenwood_terms = deaths / (at_risk_u * (at_risk_u - deaths.astype(np.uint64)))
-        greenwood = np.cumsum(np.where(np.isposinf(greenwood_terms), 0.0, greenwood_terms))
-        survival = np.exp(log_s)
-        z = _normal_quantile(1 - (1 - conf_level) / 2)
-        v = np.log(survival)
-        low = np.exp(-np.exp(np.log(-v) - z * np.sqrt(greenwood) / v))
-        high = np.exp(-np.exp(np.log(-v) + z * np.sqrt(greenwood) / v))
-    low, high = np.where(np.isnan(low), 1.0, low), np.where(np.isnan(high), 1.0, high)  # S = 1: no band
+    from lifelines import KaplanMeierFitter
+    from lifelines.utils import median_survival_times
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kmf = KaplanMeierFitter(alpha=1 - conf_level).fit(times, event_observed=events)
+        ci = kmf.confidence_interval_
+        median_ci = median_survival_times(ci)
     return KmFit(
         n=int(len(times)), events=int(events.sum()), censored=int((events == 0).sum()),
-        median=_finite(_first_at_or_below(timeline, survival)),
-        median_low=_finite(_first_at_or_below(timeline, low)),
-        median_high=_finite(_first_at_or_below(timeline, high)),
-        timeline=timeline, survival=survival, low=low, high=high,
+        median=_finite(kmf.median_survival_time_),
+        median_low=_finite(median_ci.iloc[0, 0]), median_high=_finite(median_ci.iloc[0, 1]),
+        timeline=kmf.survival_function_.index.to_numpy(float),
+        survival=kmf.survival_function_.iloc[:, 0].to_numpy(float),
+        low=ci.iloc[:, 0].to_numpy(float), high=ci.iloc[:, 1].to_numpy(float),
         censor_times=np.sort(times[events == 0]),
     )
 
