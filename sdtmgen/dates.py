@@ -23,6 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sdtmgen.arrowtext import Distinct, arrow_text, concat_text, text_series
 
 MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
@@ -48,19 +52,17 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def _on_uniques(values: pd.Series, parse):
-    """Run ``parse`` on the distinct values only and spread the results back (dates repeat a lot)."""
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    unique_series = pd.Series(uniques, dtype="string")
-    parsed = parse(pd.concat([unique_series, pd.Series([pd.NA], dtype="string")], ignore_index=True))
-    take = np.where(codes < 0, len(uniques), codes)
-    return parsed, take
-
-
 def parse_collected_dates(values: pd.Series) -> ParsedDates:
-    parsed, take = _on_uniques(values, _parse_collected_dates)
-    return ParsedDates(iso=pd.Series(parsed.iso.to_numpy()[take], index=values.index, dtype="string"),
-                       invalid=parsed.invalid[take], partial=parsed.partial[take])
+    """Per row, parsing each distinct value once (dates repeat a lot)."""
+    distinct = Distinct.of(values)
+    parsed = parse_distinct_dates(distinct)
+    return ParsedDates(iso=distinct.spread_text(parsed.iso, values.index),
+                       invalid=distinct.spread_mask(parsed.invalid), partial=distinct.spread_mask(parsed.partial))
+
+
+def parse_distinct_dates(distinct: Distinct) -> ParsedDates:
+    """The distinct values of a date column parsed, one entry per ``distinct.values``."""
+    return _parse_collected_dates(distinct.values)
 
 
 def _parse_collected_dates(values: pd.Series) -> ParsedDates:
@@ -106,8 +108,37 @@ def _parse_collected_dates(values: pd.Series) -> ParsedDates:
 
 def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """``HH:MM`` or ``HH:MM:SS`` (24 h) -> the same text; returns (time, invalid mask)."""
-    (times, bad), take = _on_uniques(values, _parse_collected_times)
-    return pd.Series(times.to_numpy()[take], index=values.index, dtype="string"), bad[take]
+    distinct = Distinct.of(values)
+    times, bad = parse_distinct_times(distinct)
+    return distinct.spread_text(times, values.index), distinct.spread_mask(bad)
+
+
+def parse_distinct_times(distinct: Distinct) -> tuple[pd.Series, np.ndarray]:
+    """The distinct values of a time column parsed, one entry per ``distinct.values``."""
+    return _parse_collected_times(distinct.values)
+
+
+def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Series,
+                   index: pd.Index) -> pd.Series:
+    """Per row: ``date + 'T' + time`` where a complete date and a time are both present, else the date.
+
+    ``iso`` and ``hhmm`` hold the parsed distinct dates and times; the joining is done once per
+    distinct (date, time) pair.
+    """
+    width = len(times.values) + 1
+    pair_codes, pairs = pd.factorize((dates.codes + 1) * width + (times.codes + 1))
+    date_at = pa.array(np.asarray(pairs // width - 1, dtype=np.int64))
+    time_at = pa.array(np.asarray(pairs % width - 1, dtype=np.int64))
+    date_text = concat_text(arrow_text(iso), pa.nulls(1, pa.large_string()))
+    time_text = concat_text(arrow_text(hhmm), pa.nulls(1, pa.large_string()))
+    # code -1 (missing) takes the appended null
+    pair_date = date_text.take(pc.if_else(pc.less(date_at, 0), len(iso), date_at))
+    pair_time = time_text.take(pc.if_else(pc.less(time_at, 0), len(hhmm), time_at))
+    complete = pc.fill_null(pc.match_substring_regex(pair_date, r"^\d{4}-\d{2}-\d{2}$"), False)
+    joined = pc.if_else(pc.and_(complete, pc.is_valid(pair_time)),
+                        pc.binary_join_element_wise(pair_date, pair_time, pa.scalar("T", pa.large_string())),
+                        pair_date)
+    return text_series(joined.take(pa.array(pair_codes)), index)
 
 
 def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -126,8 +157,10 @@ def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def to_date(iso: pd.Series) -> pd.Series:
     """The calendar date of complete ISO 8601 values (partial or missing -> NaT)."""
-    stamps, take = _on_uniques(iso, _to_date)
-    return pd.Series(stamps.to_numpy()[take], index=iso.index)
+    distinct = Distinct.of(iso)
+    stamps = pd.concat([_to_date(distinct.values), pd.Series([pd.NaT], dtype="datetime64[ns]")],
+                       ignore_index=True).to_numpy()
+    return pd.Series(stamps[np.where(distinct.codes < 0, len(distinct.values), distinct.codes)], index=iso.index)
 
 
 def _to_date(iso: pd.Series) -> pd.Series:

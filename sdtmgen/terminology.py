@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sdtmgen.arrowtext import Distinct
+
 
 class Term(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -110,13 +112,21 @@ class Terminology(BaseModel):
         return {c.id for c in self.codelists}
 
 
-def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value") -> tuple[pd.Series, np.ndarray]:
+def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value",
+                    distinct: Distinct | None = None) -> tuple[pd.Series, np.ndarray]:
     """Map collected text to submission values.
 
     Returns the mapped series (missing stays missing) and a boolean mask of the non-missing values
     that matched no term. For extensible codelists unmatched values are kept as
     collected (upper-cased unless the codelist is case-sensitive, like units); for non-extensible ones they are set missing (the caller raises).
+    Each distinct collected text is looked up once (``distinct``: ``values`` factorised, if at hand).
     """
+    distinct = distinct or Distinct.of(values)
+    mapped, unmatched = _map_distinct(distinct.values, codelist, output)
+    return distinct.spread_text(mapped, values.index), distinct.spread_mask(unmatched)
+
+
+def _map_distinct(values: pd.Series, codelist: Codelist, output: str) -> tuple[pd.Series, np.ndarray]:
     text = values.astype("string").str.strip()
     key = text.str.upper()
     exact, folded = codelist.lookup_tables(output)

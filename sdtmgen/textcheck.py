@@ -17,6 +17,8 @@ def non_ascii(text: pd.Series) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        ascii_ = pc.fill_null(pc.string_is_ascii(pa.array(array)), True)
-        return ~ascii_.to_numpy(zero_copy_only=False)
+        ascii_ = pc.string_is_ascii(pa.array(array))
+        if pc.all(ascii_).as_py() is not False:  # the usual case: no mask to build
+            return np.zeros(len(text), dtype=bool)
+        return ~pc.fill_null(ascii_, True).to_numpy(zero_copy_only=False)
     return text.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)

@@ -60,3 +60,18 @@ def test_arbitrary_text_is_either_a_date_or_flagged(text):
     iso = parsed.iso.iloc[0]
     blank = text.strip() == ""
     assert blank or parsed.invalid[0] or (iso is not pd.NA and isinstance(iso, str)) or text.strip().upper() == "UN UNK UNKN"
+
+
+def test_date_and_time_joined_only_for_complete_dates():
+    from sdtmgen.arrowtext import Distinct
+    from sdtmgen.dates import join_date_time, parse_distinct_dates, parse_distinct_times
+
+    index = pd.Index([10, 11, 12, 13, 14, 15])
+    dates = Distinct.of(pd.Series(["12 MAR 2025", "12 MAR 2025", "UN MAR 2025", None, "12 MAR 2025", "01 APR 2025"],
+                                  index=index))
+    times = Distinct.of(pd.Series(["9:30", None, "10:00", "11:00", "9:30", "23:59"], index=index))
+    joined = join_date_time(dates, parse_distinct_dates(dates).iso, times, parse_distinct_times(times)[0], index)
+    assert joined.index.equals(index) and joined.dtype == "string[pyarrow]"
+    assert joined.tolist()[:3] == ["2025-03-12T09:30", "2025-03-12", "2025-03"]
+    assert pd.isna(joined.iloc[3])
+    assert joined.tolist()[4:] == ["2025-03-12T09:30", "2025-04-01T23:59"]

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from sdtmgen.arrowtext import Distinct, arrow_text, as_arrow_text, concat_text, is_blank, text_series
 from sdtmgen.textcheck import non_ascii
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.raw import RawExport
 from sdtmgen.sdtm.rules import MapContext
 from sdtmgen.spec.models import DomainSpec, Lookup, Source, Spec, Unpivot
+
+LINEAGE = ("_FILE", "_ROW")
 
 
 @dataclass
@@ -43,21 +47,47 @@ def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: s
     return joined
 
 
-def _unpivot(frame: pd.DataFrame, spec: Unpivot) -> pd.DataFrame:
-    """One row per raw row and measurement, in (raw row, measurement) order, built by index
-    arithmetic: no copy of the frame per measurement, no concat, no sort (10x faster on VS)."""
+def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str]) -> pd.DataFrame:
+    """One row per raw row and measurement, in (raw row, measurement) order.
+
+    Built by index arithmetic on Arrow arrays: the ``carry`` columns are repeated per
+    measurement, and each result/unit column is one ``take`` over the measurement columns laid
+    end to end, so no cell becomes a Python object.
+    """
     k, n = len(spec.measurements), len(frame)
-    long = frame.take(np.repeat(np.arange(n), k)).reset_index(drop=True)
+    long = frame[carry].take(np.repeat(np.arange(n), k)).reset_index(drop=True)
+    order = pa.array((np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel())
 
-    def interleaved(columns: list[str | None]) -> np.ndarray:
-        return np.column_stack([frame[c].to_numpy(dtype=object) if c else np.full(n, "", dtype=object)
-                                for c in columns]).ravel()
+    def interleaved(columns: list[str | None]) -> pd.Series:
+        parts = [arrow_text(frame[c]) if c else pa.repeat(pa.scalar("", pa.large_string()), n) for c in columns]
+        return text_series(concat_text(*parts).take(order), long.index)
 
-    long[spec.test_column] = np.tile(np.array([m["test"] for m in spec.measurements], dtype=object), n)
+    tests = pa.array([m["test"] for m in spec.measurements], pa.large_string())
+    long[spec.test_column] = text_series(tests.take(pa.array(np.tile(np.arange(k), n))), long.index)
     long[spec.result_column] = interleaved([m["result"] for m in spec.measurements])
     long[spec.unit_column] = interleaved([m.get("unit") for m in spec.measurements])
-    long["_MEASURE"] = np.tile(np.arange(k), n)
     return long
+
+
+def _columns_read(source: Source) -> set[str]:
+    """Every column the source's rules and conditions read (lookup columns as 'form.column')."""
+    needed: set[str] = set()
+    for rule in source.map.values():
+        needed |= rule.columns()
+    if source.where:
+        needed |= source.where.columns()
+    if source.drop_empty:
+        needed.add(source.drop_empty)
+    return needed
+
+
+def _count_distinct(rows: np.ndarray) -> int:
+    """How many different raw line numbers (small positive integers) occur."""
+    if not len(rows):
+        return 0
+    seen = np.zeros(int(rows.max()) + 1, dtype=bool)
+    seen[rows] = True
+    return int(np.count_nonzero(seen))
 
 
 def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
@@ -65,19 +95,18 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     used_by = f"{domain.domain} (form {source.form})"
     frame = raw.read(source.form)
     rows_read = len(frame)
-    for lookup in source.lookups:
-        frame = _join_lookup(frame, raw, lookup, used_by)
-    needed: set[str] = set()
-    for rule in source.map.values():
-        needed |= rule.columns()
-    if source.where:
-        needed |= source.where.columns()
+    read = _columns_read(source)
+    measured: set[str] = set()
     if source.unpivot:
         for m in source.unpivot.measurements:
-            needed |= {m["result"]} | ({m["unit"]} if m.get("unit") else set())
-        needed -= {source.unpivot.test_column, source.unpivot.result_column, source.unpivot.unit_column}
-    raw_needed = {c for c in needed if "." not in c}
-    raw.require_columns(source.form, raw_needed, used_by)
+            measured |= {m["result"]} | ({m["unit"]} if m.get("unit") else set())
+        read -= {source.unpivot.test_column, source.unpivot.result_column, source.unpivot.unit_column}
+    # only the columns the source uses travel through joins, filters and the unpivot
+    keys = {c for lookup in source.lookups for c in lookup.key}
+    frame = frame[[c for c in frame.columns if c in read | measured | keys or c in LINEAGE]]
+    for lookup in source.lookups:
+        frame = _join_lookup(frame, raw, lookup, used_by)
+    raw.require_columns(source.form, {c for c in read | measured if "." not in c}, used_by)
 
     reasons: dict[str, int] = {}
     if source.where is not None:
@@ -87,28 +116,31 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         frame = frame[keep]
     frame = frame.reset_index(drop=True)
     if source.unpivot:
-        frame = _unpivot(frame, source.unpivot)
+        frame = _unpivot(frame, source.unpivot, [c for c in frame.columns if c in read or c in LINEAGE])
     if source.drop_empty:
-        keep = (frame[source.drop_empty].astype("string").str.strip().fillna("") != "").to_numpy()
-        emptied = set(frame.loc[~keep, "_ROW"]) - set(frame.loc[keep, "_ROW"])
+        keep = ~is_blank(arrow_text(frame[source.drop_empty]))
+        rows = frame["_ROW"].to_numpy()
+        emptied = _count_distinct(rows) - _count_distinct(rows[keep])  # raw rows left with no record
         if emptied:
-            reasons[f"no value in {source.drop_empty} (nothing collected)"] = len(emptied)
+            reasons[f"no value in {source.drop_empty} (nothing collected)"] = emptied
         frame = frame[keep].reset_index(drop=True)
 
-    out = pd.DataFrame(index=frame.index)
+    columns = {}
     variables = {v.name: v for v in domain.variables}
     file_name = raw.file_name(source.form)
+    factorised: dict[str, Distinct] = {}
     for target, rule in source.map.items():
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
-                         findings=findings)
+                         findings=findings, factorised=factorised)
         values = rule.apply(ctx)
         if values.dtype != "float64":
             values = _to_ascii(values, spec, domain.domain, target, rule, frame, file_name)
-        out[target] = values
-    out["_FILE"] = frame["_FILE"].to_numpy()
-    out["_ROW"] = frame["_ROW"].to_numpy()
-    mapped_rows = int(pd.unique(frame["_ROW"]).size) if len(frame) else 0
+        columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
+    columns["_FILE"] = frame["_FILE"].to_numpy()
+    columns["_ROW"] = frame["_ROW"].to_numpy()
+    out = pd.DataFrame(columns, index=frame.index)
+    mapped_rows = _count_distinct(frame["_ROW"].to_numpy())
     excluded = sum(reasons.values())
     if rows_read != mapped_rows + excluded:
         raise RawDataError(f"{file_name}: {rows_read} rows read but {mapped_rows} mapped and {excluded} excluded "
@@ -121,7 +153,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
 def _to_ascii(values: pd.Series, spec: Spec, domain: str, target: str, rule, frame: pd.DataFrame,
               file_name: str) -> pd.Series:
     """Apply the study's transliteration table; stop on any character still outside ASCII."""
-    text = values.astype("string")
+    text = as_arrow_text(values)
     bad = non_ascii(text)
     if bad.any() and spec.study.transliteration:  # rare: translate only the cells that need it
         fixed = text[bad].str.translate(str.maketrans(spec.study.transliteration))

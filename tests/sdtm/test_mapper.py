@@ -168,3 +168,16 @@ def test_unpivot_and_drop_empty_account_for_every_raw_row(tmp_path):
     assert out["_ROW"].tolist() == [2, 2, 4]
     assert (count.rows_read, count.rows_mapped, count.rows_excluded) == (3, 2, 1)
     assert count.exclude_rule.startswith("1: ") and "_RESULT" in count.exclude_rule
+
+
+def test_mapped_text_is_arrow_backed_and_numbers_float(raw):
+    mapping = dict(MAP, XXNUM={"rule": "number", "column": "SUBJECT"}, XXCONST={"rule": "hardcode", "value": "C"})
+    variables = [var("STUDYID"), var("USUBJID"), var("XXTERM"), var("XXSER", codelist="NY"), var("XXDTC"),
+                 var("XXNUM", "Num"), var("XXCONST")]
+    domain = domain_spec([{"form": "xx", "map": mapping}], variables)
+    out, _ = map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
+    text = ["STUDYID", "USUBJID", "XXTERM", "XXSER", "XXDTC", "XXCONST"]
+    assert all(out[c].dtype == "string[pyarrow]" for c in text), out.dtypes
+    assert out["XXNUM"].dtype == "float64" and out["XXNUM"].tolist() == [1.0, 1.0, 2.0]
+    assert out["XXCONST"].tolist() == ["C"] * 3
+    assert out.columns.tolist() == list(mapping) + ["_FILE", "_ROW"]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import StrictFloat, StrictInt, StrictStr
 
+from sdtmgen.arrowtext import constant_text
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
 
@@ -32,7 +33,7 @@ class Hardcode(MappingRule):
 
     def apply(self, ctx: MapContext) -> pd.Series:
         if isinstance(self.value, str):
-            return pd.Series(self.value, index=ctx.frame.index, dtype="string")
+            return constant_text(self.value, ctx.frame.index)
         return pd.Series(float(self.value), index=ctx.frame.index, dtype="float64")
 
 
@@ -45,13 +46,15 @@ class Number(MappingRule):
         return {self.column}
 
     def apply(self, ctx: MapContext) -> pd.Series:
-        text = as_text(ctx.frame[self.column], ctx.frame.index)
-        numbers = pd.to_numeric(text, errors="coerce").astype("float64")
-        bad = (text.notna() & (numbers.isna() | ~np.isfinite(numbers.fillna(0)))).to_numpy(dtype=bool)
+        distinct = ctx.distinct(self.column)  # each distinct text converted once
+        text = as_text(distinct.values, distinct.values.index)
+        numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
+        bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
             ctx.fail(bad, self.column, "number", "value is not a finite number",
                      "correct the value in the EDC, or map the column with 'assign' if it is text")
-        return numbers
+        per_row = np.append(numbers, np.nan)[np.where(distinct.codes < 0, len(numbers), distinct.codes)]
+        return pd.Series(per_row, index=ctx.frame.index, dtype="float64")
 
 
 @register_rule("study", "a value from the study metadata (e.g. studyid)")
@@ -60,7 +63,7 @@ class StudyValue(MappingRule):
     field: Literal["studyid"]
 
     def apply(self, ctx: MapContext) -> pd.Series:
-        return pd.Series(getattr(ctx.study, self.field), index=ctx.frame.index, dtype="string")
+        return constant_text(getattr(ctx.study, self.field), ctx.frame.index)
 
 
 @register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies")
@@ -100,4 +103,4 @@ class NotCollected(MappingRule):
     rule: Literal["not_collected"]
 
     def apply(self, ctx: MapContext) -> pd.Series:
-        return pd.Series(pd.NA, index=ctx.frame.index, dtype="string")
+        return constant_text(None, ctx.frame.index)

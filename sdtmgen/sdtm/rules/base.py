@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing, text_series
 from sdtmgen.errors import Finding, RawDataError
 
 if TYPE_CHECKING:
@@ -65,6 +66,13 @@ class MapContext:
     terminology: "Terminology"
     variable: "Variable | None"
     findings: list[Finding] = field(default_factory=list)
+    factorised: dict[str, Distinct] = field(default_factory=dict)  # shared by a source's rules
+
+    def distinct(self, column: str) -> Distinct:
+        """The raw column factorised, once per source however many rules read it."""
+        if column not in self.factorised:
+            self.factorised[column] = Distinct.of(self.frame[column])
+        return self.factorised[column]
 
     def sources(self, mask: np.ndarray) -> tuple[str, ...]:
         rows = self.frame["_ROW"].to_numpy()[mask]
@@ -87,7 +95,6 @@ class MapContext:
 
 
 def as_text(values: Any, index: pd.Index) -> pd.Series:
-    """A string column with blanks as missing."""
+    """A string column, trimmed, with blanks as missing."""
     series = values if isinstance(values, pd.Series) else pd.Series(values, index=index)
-    text = series.astype("string").str.strip()
-    return text.mask(text == "")
+    return text_series(blank_as_missing(arrow_text(series)), series.index)

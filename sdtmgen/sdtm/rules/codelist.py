@@ -26,7 +26,7 @@ class CodelistRule(MappingRule):
     def apply(self, ctx: MapContext) -> pd.Series:
         cl_id = self.codelist_id(ctx.variable.codelist if ctx.variable else None)
         codelist = ctx.terminology.get(cl_id)
-        mapped, unmatched = map_to_codelist(ctx.frame[self.column], codelist, self.output)
+        mapped, unmatched = map_to_codelist(ctx.frame[self.column], codelist, self.output, ctx.distinct(self.column))
         # extensible codelists keep the collected value; the dataset schema reports it (SCH-CT-EXT)
         # unless the variable itself carries another codelist (or none), so the rule reports it here
         own = ctx.variable.codelist if ctx.variable else None

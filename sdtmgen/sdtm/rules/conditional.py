@@ -6,10 +6,13 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from sdtmgen.arrowtext import arrow_text, blank_as_missing, text_series
 from sdtmgen.conditions import Condition
-from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
+from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
 class Case(BaseModel):
@@ -41,15 +44,16 @@ class Conditional(MappingRule):
 
     def apply(self, ctx: MapContext) -> pd.Series:
         index = ctx.frame.index
-        if self.otherwise_column:
-            out = as_text(ctx.frame[self.otherwise_column], index)
-        else:
-            out = pd.Series(self.otherwise, index=index, dtype="string")
+        out = self._text(ctx, self.otherwise, self.otherwise_column)
         decided = np.zeros(len(index), dtype=bool)
         for case in self.cases:
             hit = case.when.evaluate(ctx.frame) & ~decided
-            new = (pd.Series(case.value, index=index, dtype="string") if case.value is not None
-                   else as_text(ctx.frame[case.column], index))
-            out = out.mask(hit, new)
+            out = pc.if_else(pa.array(hit), self._text(ctx, case.value, case.column), out)
             decided |= hit
-        return out
+        return text_series(out, index)
+
+    @staticmethod
+    def _text(ctx: MapContext, value: Optional[str], column: Optional[str]) -> pa.Array:
+        if column:
+            return blank_as_missing(arrow_text(ctx.frame[column]))
+        return pa.repeat(pa.scalar(value, pa.large_string()), len(ctx.frame))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-import numpy as np
 import pandas as pd
 
-from sdtmgen.dates import parse_collected_dates, parse_collected_times
+from sdtmgen.dates import join_date_time, parse_distinct_dates, parse_distinct_times
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
@@ -21,22 +20,27 @@ class Iso8601(MappingRule):
         return {self.date} | ({self.time} if self.time else set())
 
     def apply(self, ctx: MapContext) -> pd.Series:
-        parsed = parse_collected_dates(ctx.frame[self.date])
-        if parsed.invalid.any():
-            ctx.fail(parsed.invalid, self.date, "iso8601",
+        index = ctx.frame.index
+        dates = ctx.distinct(self.date)
+        parsed = parse_distinct_dates(dates)
+        invalid = dates.spread_mask(parsed.invalid)
+        if invalid.any():
+            ctx.fail(invalid, self.date, "iso8601",
                      "not a valid date (expected DD MON YYYY with UN/UNK/UNKN for unknown parts)",
                      "correct the date in the EDC; impossible dates cannot be submitted")
-        iso = parsed.iso
         if not self.time:
-            return iso
-        times, bad_time = parse_collected_times(ctx.frame[self.time])
+            return dates.spread_text(parsed.iso, index)
+        times = ctx.distinct(self.time)
+        hhmm, bad = parse_distinct_times(times)
+        bad_time = times.spread_mask(bad)
         if bad_time.any():
             ctx.fail(bad_time, self.time, "iso8601", "not a valid time (expected HH:MM, 24 hour)",
                      "correct the time in the EDC")
-        has_time = times.notna().to_numpy(dtype=bool)
-        complete = iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).to_numpy(dtype=bool)
+        has_time = times.spread_mask(hhmm.notna().to_numpy(dtype=bool))
+        complete = dates.spread_mask(parsed.iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+                                     .to_numpy(dtype=bool))
         orphan = has_time & ~complete
         if orphan.any():
             ctx.warn(orphan, self.time, "TIME-WITHOUT-DATE",
                      "time collected without a complete date; the time is not submitted")
-        return iso.mask(has_time & complete, iso + "T" + times)
+        return join_date_time(dates, parsed.iso, times, hhmm, index)

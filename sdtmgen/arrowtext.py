@@ -1,0 +1,86 @@
+"""Text columns held as Arrow strings, and work done once per distinct value.
+
+Raw forms are read as Arrow-backed strings (``string[pyarrow]``). Going through pandas' generic
+``mask``/``map``/``to_numpy`` turns every cell into a Python object and back, which dominated the
+mapping; the helpers here stay in Arrow kernels. Collected values repeat a lot (test names,
+units, dates, codes), so rules compute on the distinct values and spread the results back by
+integer codes, which keeps the cost linear in rows with a small constant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+TEXT = pd.StringDtype("pyarrow")
+
+
+def as_arrow_text(values: pd.Series) -> pd.Series:
+    """The column as ``string[pyarrow]`` (itself when it is already)."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and values.dtype.na_value is pd.NA:
+        return values
+    return values.astype(TEXT)
+
+
+def arrow_text(values: pd.Series) -> pa.ChunkedArray:
+    """The column as Arrow strings (no copy when it is ``string[pyarrow]`` already)."""
+    array = pa.array(as_arrow_text(values).array)
+    return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
+
+
+def concat_text(*arrays: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """Arrow string arrays laid end to end, without copying them."""
+    chunks = [chunk for array in arrays
+              for chunk in (array.chunks if isinstance(array, pa.ChunkedArray) else [array])]
+    return pa.chunked_array([chunk.cast(pa.large_string()) for chunk in chunks], pa.large_string())
+
+
+def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """A ``string[pyarrow]`` Series over an Arrow string array."""
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
+
+
+def constant_text(value: str | None, index: pd.Index) -> pd.Series:
+    """The same text (or missing) on every row, without a Python object per row."""
+    return text_series(pa.repeat(pa.scalar(value, pa.large_string()), len(index)), index)
+
+
+def blank_as_missing(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trimmed text with empty values as missing (the meaning of an empty raw cell)."""
+    trimmed = pc.utf8_trim_whitespace(array)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+
+
+def is_blank(array: pa.ChunkedArray) -> np.ndarray:
+    """True where missing or only white space."""
+    blank = pc.equal(pc.utf8_trim_whitespace(array), "")
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+
+
+@dataclass
+class Distinct:
+    """A column factorised: its distinct non-missing values and each row's code (-1: missing)."""
+
+    codes: np.ndarray
+    values: pd.Series  # string[pyarrow], one per distinct value
+
+    @classmethod
+    def of(cls, values: pd.Series) -> "Distinct":
+        codes, uniques = pd.factorize(as_arrow_text(values), use_na_sentinel=True)
+        return cls(codes=np.asarray(codes, dtype=np.int64),
+                   values=pd.Series(uniques, dtype=TEXT).reset_index(drop=True))
+
+    def spread_text(self, per_value: pd.Series, index: pd.Index) -> pd.Series:
+        """Per-distinct-value text back to one value per row; missing rows stay missing."""
+        table = concat_text(arrow_text(per_value), pa.nulls(1, pa.large_string())).combine_chunks()
+        take = np.where(self.codes < 0, len(per_value), self.codes)
+        return text_series(table.take(pa.array(take)), index)
+
+    def spread_mask(self, per_value: np.ndarray, missing: bool = False) -> np.ndarray:
+        """Per-distinct-value flags back to one flag per row (``missing`` for missing rows)."""
+        table = np.append(np.asarray(per_value, dtype=bool), missing)
+        return table[np.where(self.codes < 0, len(per_value), self.codes)]
