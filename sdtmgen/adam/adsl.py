@@ -9,8 +9,8 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Distinct, Params, first_positions,
-                               flag_array, iso_date, iso_datetime, present, register_adam_derivation, relative_day,
-                               take_rows, to_sas_date, to_sas_datetime)
+                               flag_array, iso_date, iso_datetime, parse_iso_date, parse_iso_datetime, present,
+                               register_adam_derivation, relative_day, take_rows, to_sas_date, to_sas_datetime)
 from sdtmgen.conditions import Condition
 
 
@@ -69,15 +69,14 @@ class SubjectDate(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         subjects = frame["USUBJID"]
-        to_sas = (lambda iso: to_sas_datetime(iso_datetime(iso))) if self.kind == "datetime" else \
-            (lambda iso: to_sas_date(iso_date(iso)))
+        to_sas = (lambda iso: to_sas_datetime(parse_iso_datetime(iso))) if self.kind == "datetime" else \
+            (lambda iso: to_sas_date(parse_iso_date(iso)))
         pick = np.fmin if self.agg == "min" else np.fmax
         found = np.full(len(frame), np.nan)
         for src in self.sources:
             data = ctx.source(src.dataset)
             keep = src.where.evaluate(data) if src.where is not None else np.ones(len(data), dtype=bool)
-            distinct = Distinct(data[src.variable][keep])
-            value = distinct.expand(to_sas(distinct.values).to_numpy(dtype=float))
+            value = Distinct(data[src.variable][keep]).map(lambda iso: to_sas(iso).to_numpy(dtype=float))
             row = first_positions(data["USUBJID"][keep], subjects)
             known = (row >= 0) & ~np.isnan(value)
             pick.at(found, row[known], value[known])  # ordered dates: the extreme date is the extreme number

@@ -187,6 +187,26 @@ class Distinct:
         """A result per distinct value (aligned to ``values``) -> the result per record."""
         return np.asarray(per_value)[self.codes]
 
+    def map(self, compute: Callable[[pd.Series], object]) -> np.ndarray:
+        """``compute`` (value by value) run on the distinct values, as a result per record."""
+        return self.expand(compute(self.values))
+
+
+@dataclass
+class Codes:
+    """A text column as integer codes (-1 = missing) numbering its distinct values."""
+
+    codes: np.ndarray
+    names: pd.Index
+
+    @classmethod
+    def of(cls, values: pd.Series) -> "Codes":
+        return cls(*pd.factorize(values))
+
+    def rows_with(self, value: str) -> np.ndarray:
+        """Mask of the records holding ``value``."""
+        return self.codes == (self.names.get_loc(value) if value in self.names else -2)
+
 
 def text_from_codes(codes: np.ndarray, labels: Sequence[Optional[str]]) -> pd.arrays.ArrowStringArray:
     """Text column ``labels[code]`` per record (code -1 or a None label: missing), Arrow-backed."""
@@ -206,34 +226,39 @@ def flag_array(mask: np.ndarray, yes: str = "Y", no: Optional[str] = None) -> pd
 
 def iso_date(iso: pd.Series) -> pd.Series:
     """The calendar date (midnight) of ISO 8601 values with a complete date; partial or missing -> NaT."""
-    return _per_distinct(iso, _calendar_date)
+    return _per_distinct(iso, parse_iso_date)
 
 
 def iso_clock(iso: pd.Series) -> pd.Series:
     """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
-    return _per_distinct(iso, _clock)
+    return _per_distinct(iso, parse_iso_clock)
 
 
 def iso_datetime(iso: pd.Series) -> pd.Series:
     """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
-    return _per_distinct(iso, lambda text: _calendar_date(text) + pd.to_timedelta(_clock(text).fillna(0).to_numpy(),
-                                                                                     unit="s"))
+    return _per_distinct(iso, parse_iso_datetime)
 
 
 def _per_distinct(iso: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """``parse`` run on the distinct values only (dates repeat a lot: one per visit, not per record)."""
     iso = pd.Series(iso, copy=False)
-    distinct = Distinct(iso)
-    return pd.Series(distinct.expand(parse(distinct.values)), index=iso.index)
+    return pd.Series(Distinct(iso).map(parse), index=iso.index)
 
 
-def _calendar_date(iso: pd.Series) -> pd.Series:
+def parse_iso_date(iso: pd.Series) -> pd.Series:
+    """:func:`iso_date` value by value (for values known to be distinct)."""
     text = iso.astype("string")
     complete = (text.str.len() >= 10).fillna(False)
-    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce")
+    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce", cache=False)
 
 
-def _clock(iso: pd.Series) -> pd.Series:
+def parse_iso_datetime(iso: pd.Series) -> pd.Series:
+    """:func:`iso_datetime` value by value (for values known to be distinct)."""
+    return parse_iso_date(iso) + pd.to_timedelta(parse_iso_clock(iso).fillna(0).to_numpy(), unit="s")
+
+
+def parse_iso_clock(iso: pd.Series) -> pd.Series:
+    """:func:`iso_clock` value by value (for values known to be distinct)."""
     text = iso.astype("string")
     timed = (text.str.slice(10, 11) == "T").fillna(False)
     hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
@@ -244,14 +269,19 @@ def _clock(iso: pd.Series) -> pd.Series:
 
 def to_sas_date(stamps: pd.Series) -> pd.Series:
     """Timestamps -> SAS dates (days since 1960-01-01, float64, NaN when missing)."""
-    stamps = pd.to_datetime(pd.Series(stamps, copy=False))
+    stamps = _timestamps(stamps)
     return ((stamps.dt.normalize() - SAS_EPOCH).dt.days).astype("float64")
 
 
 def to_sas_datetime(stamps: pd.Series) -> pd.Series:
     """Timestamps -> SAS datetimes (seconds since 1960-01-01 00:00:00, float64)."""
-    stamps = pd.to_datetime(pd.Series(stamps, copy=False))
+    stamps = _timestamps(stamps)
     return ((stamps - SAS_EPOCH).dt.total_seconds()).astype("float64")
+
+
+def _timestamps(stamps: pd.Series) -> pd.Series:
+    stamps = pd.Series(stamps, copy=False)
+    return stamps if pd.api.types.is_datetime64_dtype(stamps.dtype) else pd.to_datetime(stamps)
 
 
 def from_sas_date(days: pd.Series) -> pd.Series:

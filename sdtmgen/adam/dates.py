@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, iso_clock, iso_date, present,
-                               register_adam_derivation, relative_day, text_from_codes, to_sas_date)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, parse_iso_clock, parse_iso_date,
+                               present, register_adam_derivation, relative_day, text_from_codes, to_sas_date)
 from sdtmgen.conditions import Condition
 
 ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
@@ -126,10 +126,10 @@ class AnalysisDate(AdamDerivation):
         frame = ctx.frame
         # one parse per distinct date-time: an assessment time is shared by all tests of a sample
         distinct = Distinct(ctx.column(self.source).astype("string"))
-        days = distinct.expand(to_sas_date(iso_date(distinct.values)).to_numpy(dtype=float))
+        days = distinct.map(lambda iso: to_sas_date(parse_iso_date(iso)).to_numpy(dtype=float))
         frame[self.target] = days
         if self.datetime_target:
-            clock = distinct.expand(iso_clock(distinct.values).to_numpy(dtype=float))
+            clock = distinct.map(lambda iso: parse_iso_clock(iso).to_numpy(dtype=float))
             frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
 
 

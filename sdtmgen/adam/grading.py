@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, register_adam_derivation, text_from_codes
+from sdtmgen.adam.base import AdamContext, AdamDerivation, Codes, Params, register_adam_derivation, text_from_codes
 from sdtmgen.errors import SpecError
 
 GRADE_FIELDS = ("GRADE_NA_CODE", "GRADE_4_CODE", "GRADE_3_CODE", "GRADE_2_CODE", "GRADE_1_CODE")
@@ -217,6 +217,7 @@ class Env:
     numbers: dict[str, np.ndarray]      # numeric variables
     texts: dict[str, np.ndarray]        # character variables (object arrays, None = missing)
     constants: dict[str, Union[float, list[str]]]
+    calls: dict[str, np.ndarray] = field(default_factory=dict)  # signif(AVAL, ...) recurs in every clause
 
 
 def _tri(mask_true: np.ndarray, mask_na: np.ndarray) -> np.ndarray:
@@ -250,14 +251,10 @@ def evaluate(node: Node, env: Env) -> np.ndarray:
             result = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[node[1]]
         return _tri(result, np.isnan(a) | np.isnan(b))
     if kind == "call":
-        name, args = node[1], node[2]
-        if name == "is.na":
-            arg = args[0]
-            if arg[0] == "var" and arg[1] in env.texts:
-                return pd.isna(env.texts[arg[1]]).astype(float)
-            return np.isnan(evaluate(arg, env)).astype(float)
-        digits = evaluate(args[1], env)
-        return signif(evaluate(args[0], env), int(digits[0]) if env.n else 15)
+        key = repr(node)
+        if key not in env.calls:
+            env.calls[key] = _call(node[1], node[2], env)
+        return env.calls[key]
     if kind == "in":
         values = node[1]
         if values[0] != "var" or values[1] not in env.texts:
@@ -278,6 +275,16 @@ def evaluate(node: Node, env: Env) -> np.ndarray:
     raise CriteriaSyntaxError(f"cannot evaluate {kind}")
 
 
+def _call(name: str, args: list, env: Env) -> np.ndarray:
+    if name == "is.na":
+        arg = args[0]
+        if arg[0] == "var" and arg[1] in env.texts:
+            return pd.isna(env.texts[arg[1]]).astype(float)
+        return np.isnan(evaluate(arg, env)).astype(float)
+    digits = evaluate(args[1], env)
+    return signif(evaluate(args[0], env), int(digits[0]) if env.n else 15)
+
+
 @dataclass
 class Criterion:
     term: str
@@ -288,16 +295,24 @@ class Criterion:
     def names(self) -> set[str]:
         return set().union(*(names_in(c) for c, _ in self.clauses)) if self.clauses else set()
 
-    def grade(self, env: Env) -> np.ndarray:
-        """Grade text per row ("0"-"5"), None where not gradable."""
-        result = np.full(env.n, None, dtype=object)
+    def grade(self, env: Env, labels: list[str]) -> np.ndarray:
+        """Grade per row as a code into ``labels`` ("0"-"5", added when first met); -1 where not gradable."""
+        result = np.full(env.n, -1, dtype=np.int32)
         decided = np.zeros(env.n, dtype=bool)
         for cond, value in self.clauses:
             fires = (evaluate(cond, env) == 1.0) & ~decided
-            result[fires] = value
+            result[fires] = _label(value, labels)
             decided |= fires
-        result[~decided] = "0"
+        result[~decided] = _label("0", labels)
         return result
+
+
+def _label(value: Optional[str], labels: list[str]) -> int:
+    if value is None:
+        return -1
+    if value not in labels:
+        labels.append(value)
+    return labels.index(value)
 
 
 @lru_cache(maxsize=8)
@@ -371,16 +386,16 @@ class CtcaeGrade(AdamDerivation):
         out = {name: np.full(len(frame), -1, dtype=np.int32) for name in self.produces()}
         path = self._criteria_path(ctx)
         if path is not None:
-            param, params = pd.factorize(ctx.column(self.param).astype("string"))
-            units = ctx.column(self.unit).astype("string").str.strip() if self.unit else None
+            param = Codes.of(ctx.column(self.param).astype("string"))
+            units = Codes.of(ctx.column(self.unit).astype("string").str.strip()) if self.unit else None
             for term in self.terms:
-                rows = np.flatnonzero(param == (params.get_loc(term.paramcd) if term.paramcd in params else -2))
+                rows = np.flatnonzero(param.rows_with(term.paramcd))
                 analysis = term.analysis or ("low" if term.low else "high")
                 for direction in ("low", "high"):
                     name = getattr(term, direction)
                     if not name:
                         continue
-                    grade = _codes(self._grade(ctx, frame, path, name, direction, rows, units), labels)
+                    grade = self._grade(ctx, frame, path, name, direction, rows, units, labels)
                     if getattr(self, direction):
                         out[getattr(self, direction)][rows] = grade
                     if direction == analysis:
@@ -402,11 +417,11 @@ class CtcaeGrade(AdamDerivation):
         return path
 
     def _grade(self, ctx: AdamContext, frame: pd.DataFrame, path: Path, term: str, direction: str,
-               rows: np.ndarray, units: Optional[pd.Series]) -> np.ndarray:
-        """Grade text (None: not graded) of the records at ``rows``, all of the term's parameter."""
+               rows: np.ndarray, units: Optional["Codes"], labels: list[str]) -> np.ndarray:
+        """Grades (codes into ``labels``, -1: not graded) of the records at ``rows``, all of the term's parameter."""
         criteria = load_criteria(path, term)
         wanted = "L" if direction == "low" else "H"
-        result = np.full(len(rows), None, dtype=object)
+        result = np.full(len(rows), -1, dtype=np.int32)
         unmatched = np.ones(len(rows), dtype=bool)
         for crit in criteria:
             if crit.direction and crit.direction != wanted:
@@ -414,10 +429,10 @@ class CtcaeGrade(AdamDerivation):
                                 f"listed as '{direction}' for {ctx.name}")
             apply_to = np.ones(len(rows), dtype=bool)
             if crit.unit and units is not None:
-                apply_to = (units.iloc[rows] == crit.unit).fillna(False).to_numpy(dtype=bool)
+                apply_to = units.rows_with(crit.unit)[rows]
             if not apply_to.any():
                 continue
-            result[apply_to] = crit.grade(self._env(ctx, frame, crit, rows[apply_to]))
+            result[apply_to] = crit.grade(self._env(ctx, frame, crit, rows[apply_to]), labels)
             unmatched &= ~apply_to
         if unmatched.any():
             records = np.zeros(len(frame), dtype=bool)
@@ -436,20 +451,10 @@ class CtcaeGrade(AdamDerivation):
             if column not in frame.columns:
                 raise SpecError(f"ADaM {ctx.name}: CTCAE criteria of {crit.term!r} read {name}; {column} is not a "
                                 f"variable of {ctx.name} (derive it earlier or map it in 'variables')")
-            values = frame[column].iloc[rows]
+            values = frame[column]
             if pd.api.types.is_numeric_dtype(values):
-                numbers[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+                numbers[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)[rows]
             else:
-                text = values.astype("string").str.strip()
+                text = values.iloc[rows].astype("string").str.strip()
                 texts[name] = text.where((text != "").fillna(False)).to_numpy(dtype=object, na_value=None)
         return Env(n=len(rows), numbers=numbers, texts=texts, constants=constants)
-
-
-def _codes(grades: np.ndarray, labels: list[str]) -> np.ndarray:
-    """Grade texts (None = not graded) as codes into ``labels``, which gains the grades not seen before."""
-    codes, distinct = pd.factorize(grades)
-    for grade in distinct:
-        if grade not in labels:
-            labels.append(grade)
-    known = np.array([labels.index(g) for g in distinct], dtype=np.int32)
-    return np.where(codes >= 0, known[codes.clip(0)] if len(known) else -1, -1)

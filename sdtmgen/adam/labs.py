@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, Params, first_positions, flag_array, group_codes,
-                               present, register_adam_derivation, text_from_codes)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, Distinct, Params, first_positions, flag_array,
+                               group_codes, present, register_adam_derivation, text_from_codes)
 
 
 class Parameter(Params):
@@ -178,11 +178,11 @@ class CriterionFlag(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         value = pd.to_numeric(ctx.column(self.value), errors="coerce").to_numpy(dtype=float)
-        param, params = pd.factorize(ctx.column(self.param).astype("string"))
+        param = Codes.of(ctx.column(self.param).astype("string"))
         flag = np.full(len(frame), -1, dtype=np.int8)  # codes into [Y, N]
         text = np.full(len(frame), -1, dtype=np.int32)  # codes into the criteria
         for i, crit in enumerate(self.criteria):
-            rows = param == (params.get_loc(crit.paramcd) if crit.paramcd in params else -2)
+            rows = param.rows_with(crit.paramcd)
             text[rows] = i
             known = rows & ~np.isnan(value)
             with np.errstate(invalid="ignore"):

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Params, first_positions, iso_datetime,
-                               register_adam_derivation, relative_day, take_rows, to_sas_datetime)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, DatasetVariable, Params, first_positions,
+                               iso_datetime, register_adam_derivation, relative_day, take_rows, to_sas_datetime)
 from sdtmgen.conditions import Condition
 
 DAY_SECONDS = 86400.0
@@ -123,14 +123,18 @@ class Recovery(AdamDerivation):
         seq = pd.to_numeric(labs[self.seq], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             usable = ~np.isnan(value) & ~np.isnan(day) & (day >= self.from_day) & (day <= self.to_day)
-        param, params = pd.factorize(labs[self.param].astype("string"))
+        param = Codes.of(labs[self.param].astype("string"))
         parts = []
+        near: dict[tuple[str, str], np.ndarray] = {}  # endpoints of one lab and transfusion rule share it
         for ep in self.endpoints:
-            lab = np.flatnonzero(params == ep.lab)
-            rows = np.flatnonzero(usable & (param == (lab[0] if len(lab) else -2)))
-            rows = rows[np.lexsort((seq[rows], when[rows], subject[rows]))]  # per subject in time order
+            rows = np.flatnonzero(usable & param.rows_with(ep.lab))
+            rows = rows[_time_order(subject[rows], when[rows], seq[rows])]
             assessments = Assessments(subject[rows], value[rows], adt[rows], when[rows], start[rows], seq[rows])
-            parts.append(self._endpoint(ep, assessments, self._supported(ctx, ep, assessments, subjects)))
+            tf = ep.transfusion_free
+            key = (ep.lab, tf.model_dump_json() if tf is not None else "")
+            if key not in near:
+                near[key] = self._supported(ctx, tf, assessments, subjects)
+            parts.append(self._endpoint(ep, assessments, near[key]))
         records = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         order = np.lexsort((records["PARAMN"], records["_SUBJECT"]))
         out = pd.DataFrame({"USUBJID": take_rows(pd.Series(subjects.astype("string")), records.pop("_SUBJECT")[order]),
@@ -141,9 +145,9 @@ class Recovery(AdamDerivation):
             out[name] = out[name].astype("float64")
         ctx.frame = out
 
-    def _supported(self, ctx: AdamContext, ep: Endpoint, data: "Assessments", subjects: pd.Index) -> np.ndarray:
+    def _supported(self, ctx: AdamContext, tf: Optional[TransfusionFree], data: "Assessments",
+                   subjects: pd.Index) -> np.ndarray:
         """True where a matching transfusion started in the ``days_before`` days before the assessment."""
-        tf = ep.transfusion_free
         if tf is None or not len(data.subject):
             return np.zeros(len(data.subject), dtype=bool)
         given = ctx.source(tf.dataset)
@@ -212,6 +216,17 @@ class Assessments:
     when: np.ndarray
     start: np.ndarray
     seq: np.ndarray
+
+
+def _time_order(subject: np.ndarray, when: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """Stable permutation putting assessments per subject in time (then --SEQ) order; records that come in
+    that order already (a lab dataset sorted by its keys) only cost the check."""
+    with np.errstate(invalid="ignore"):
+        by_subject, by_time, by_seq = np.diff(subject), np.diff(when), np.diff(seq)
+        in_order = (by_subject > 0) | ((by_subject == 0) & ((by_time > 0) | ((by_time == 0) & (by_seq >= 0))))
+    if in_order.all():
+        return np.arange(len(subject))
+    return np.lexsort((seq, when, subject))
 
 
 def latest_before(group: np.ndarray, at: np.ndarray, other_group: np.ndarray, other_at: np.ndarray) -> np.ndarray:
