@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec
+from sdtmgen.validate.textbuffers import none_blank
 
 
 @dataclass
@@ -148,7 +149,7 @@ def seq_unique(package: Package) -> Iterable[Hit]:
         if seq in frame.columns and "USUBJID" in frame.columns:
             subject, _ = package.distinct(name, "USUBJID")
             number, _ = pd.factorize(frame[seq].to_numpy())
-            pairs = _pair_codes(number.astype(np.int64), subject)
+            pairs, _, _ = _pair_codes(number.astype(np.int64), subject)
             mask = np.bincount(pairs)[pairs] > 1
             mask |= frame[seq].isna().to_numpy(dtype=bool)
             yield Hit(name, seq, mask)
@@ -175,9 +176,13 @@ def start_before_end(package: Package) -> Iterable[Hit]:
         for start in [c for c in frame.columns if c.endswith("STDTC")]:
             end = start[:-5] + "ENDTC"
             if end in frame.columns:
-                mask = _compare_iso(frame[start], frame[end])
-                values = tuple(f"{a} > {b}" for a, b in zip(frame.loc[mask, start], frame.loc[mask, end]))
-                yield Hit(name, end, mask, values[:10])
+                # compared once per distinct (start, end) pair
+                starts, start_values = package.distinct(name, start)
+                ends, end_values = package.distinct(name, end)
+                pairs, first, last = _pair_codes(starts, ends)
+                mask = _compare_iso(_at(start_values, first), _at(end_values, last))[pairs]
+                shown = frame.iloc[np.flatnonzero(mask)[:10]]
+                yield Hit(name, end, mask, tuple(f"{a} > {b}" for a, b in zip(shown[start], shown[end])))
 
 
 @conformance_rule("XD-DY-ZERO", "error", "study day is 0 (there is no day 0)")
@@ -210,10 +215,11 @@ def supp_parent(package: Package) -> Iterable[Hit]:
         yield Hit(name, "IDVARVAL", keys.to_numpy(dtype=bool))
 
 
-def _pair_codes(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """Per record, a code of its distinct (first, second) pair of codes (-1 counts as a value)."""
+def _pair_codes(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per record, a code of its distinct (first, second) pair of codes; and each pair's two codes (-1 kept)."""
     span = int(second.max(initial=-1)) + 2
-    return pd.factorize((first + 1) * span + (second + 1))[0]
+    pairs, keys = pd.factorize((first + 1) * span + (second + 1))
+    return pairs, keys // span - 1, keys % span - 1
 
 
 def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
@@ -391,7 +397,7 @@ def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
 def _blank(values: pd.Series) -> np.ndarray:
     """Missing, or text that is empty once stripped (tested once per distinct value)."""
     blank = values.isna().to_numpy(dtype=bool)
-    if values.dtype.kind in "biufcmM":  # numbers and dates never print as blank text
+    if values.dtype.kind in "biufcmM" or none_blank(values):  # numbers and dates never print as blank text
         return blank
     distinct = pd.Series(values.unique()).dropna()
     empty = distinct[(distinct.astype("string").str.strip() == "").to_numpy(dtype=bool)]

@@ -22,10 +22,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 from pandera.engines.pandas_engine import Engine
 
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
+from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec, Variable
 from sdtmgen.terminology import Terminology
@@ -65,33 +68,8 @@ class ValueCheck:
     all_pass: Callable[[pd.Series], bool] | None = None
 
 
-def _text_buffers(values: pd.Series) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """(offsets, UTF-8 bytes) of each Arrow array holding Arrow-backed text; None for other dtypes."""
-    if not isinstance(values.array, pd.arrays.ArrowStringArray):
-        return None
-    import pyarrow as pa_
-
-    array = pa_.array(values.array)
-    out = []
-    for chunk in array.chunks if isinstance(array, pa_.ChunkedArray) else [array]:
-        width = np.int64 if pa_.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)[chunk.offset: chunk.offset + len(chunk) + 1]
-        data = chunk.buffers()[2]
-        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-        out.append((offsets, data[offsets[0]: offsets[-1]] if len(offsets) else data[:0]))
-    return out
-
-
-def _all_ascii(values: pd.Series) -> bool:
-    """No byte of the text is above 0x7F: one pass over the bytes instead of per-value work."""
-    buffers = _text_buffers(values)
-    return buffers is not None and all(data.max(initial=0) <= 0x7F for _, data in buffers)
-
-
 def _all_fit_in_bytes(values: pd.Series) -> bool:
-    """No value spans more than 200 bytes, read from the offsets."""
-    buffers = _text_buffers(values)
-    return buffers is not None and all(np.diff(offsets).max(initial=0) <= MAX_TEXT_BYTES for offsets, _ in buffers)
+    return all_within_bytes(values, MAX_TEXT_BYTES)
 
 
 def _is_ascii(values: pd.Series) -> pd.Series:
@@ -102,10 +80,7 @@ def _fits_in_bytes(values: pd.Series) -> pd.Series:
     """UTF-8 length <= 200 (Arrow strings are UTF-8: their byte length is the answer)."""
     array = values.array
     if isinstance(array, pd.arrays.ArrowStringArray):
-        import pyarrow as pa_
-        import pyarrow.compute as pc
-
-        fits = pc.fill_null(pc.less_equal(pc.binary_length(pa_.array(array)), MAX_TEXT_BYTES), True)
+        fits = pc.fill_null(pc.less_equal(pc.binary_length(pyarrow.array(array)), MAX_TEXT_BYTES), True)
         return pd.Series(fits.to_numpy(zero_copy_only=False), index=values.index)
     # characters == bytes for ASCII, so only other text is encoded
     fits = values.str.len() <= MAX_TEXT_BYTES
@@ -133,7 +108,7 @@ def value_checks(var: Variable, terminology: Terminology, severity: str) -> list
         return [ValueCheck("SCH-NUMRANGE", _fits_ibm_float, all_pass=_all_fit_ibm_float)] if severity == "error" else []
     checks: list[ValueCheck] = []
     if severity == "error":
-        checks += [ValueCheck("SCH-ASCII", _is_ascii, all_pass=_all_ascii),
+        checks += [ValueCheck("SCH-ASCII", _is_ascii, all_pass=all_ascii),
                    ValueCheck("SCH-LENGTH", _fits_in_bytes, all_pass=_all_fit_in_bytes)]
         if var.name.endswith("DTC"):
             checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True))
@@ -261,11 +236,8 @@ def _duplicated_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
 def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
     if isinstance(values.array, pd.arrays.ArrowStringArray):
-        import pyarrow as pa_
-        import pyarrow.compute as pc
-
-        text = pa_.array(values.array)
-        text = text.combine_chunks() if isinstance(text, pa_.ChunkedArray) else text
+        text = pyarrow.array(values.array)
+        text = text.combine_chunks() if isinstance(text, pyarrow.ChunkedArray) else text
         this, after = text.slice(0, len(text) - 1), text.slice(1)
         this_missing = this.is_null().to_numpy(zero_copy_only=False)
         after_missing = after.is_null().to_numpy(zero_copy_only=False)

@@ -130,3 +130,62 @@ def test_subject_level_supp_without_parent():
     datasets["SUPPDM"].loc[0, "USUBJID"] = "S9"
     findings = check(datasets, "XD-SUPP-PARENT")
     assert [(f.dataset, f.rows) for f in findings] == [("SUPPDM", (1,))]
+
+
+def epoch_package(records_epoch: list[str]) -> dict[str, pd.DataFrame]:
+    """S1 has two elements starting at the same time: the later SE record is the one in force."""
+    return {
+        "SE": pd.DataFrame({"USUBJID": text(["S1", "S1", "S1", "S2"]),
+                            "SESTDTC": text(["2025-03-01", "2025-03-10", "2025-03-10T00:00", "2025-03-01"]),
+                            "EPOCH": text(["SCREENING", "TREATMENT", "FOLLOW-UP", "SCREENING"])}),
+        "VS": pd.DataFrame({"USUBJID": text(["S1", "S1", "S1", "S2", "S3"]),
+                            "VSDTC": text(["2025-03-05", "2025-03-11", "2025-03", "2025-02-01", "2025-03-05"]),
+                            "EPOCH": pd.Series(records_epoch, dtype="string")}),
+    }
+
+
+def epoch_findings(records_epoch):
+    return run_rules(Package(datasets=epoch_package(records_epoch), specs={}), ["XD-EPOCH-SE"])
+
+
+def test_epoch_of_the_element_in_force():
+    # partial dates, dates before the first element and subjects without elements have no EPOCH
+    assert epoch_findings(["SCREENING", "FOLLOW-UP", None, None, None]) == []
+
+
+def test_epoch_differing_from_se():
+    [finding] = epoch_findings(["SCREENING", "TREATMENT", "SCREENING", None, "SCREENING"])
+    assert finding.variable == "EPOCH" and finding.rows == (2, 3, 5)
+    assert finding.values == ("SCREENING", "TREATMENT")
+    [finding] = epoch_findings([None, "FOLLOW-UP", None, None, None])
+    assert finding.rows == (1,) and finding.values == ("<missing>",)
+
+
+def test_record_without_subject_is_not_in_dm():
+    datasets = good_datasets()
+    datasets["AE"]["USUBJID"] = text(["S1", None, "S7"])
+    [finding] = check(datasets, "XD-SUBJ-DM")
+    assert finding.rows == (2, 3) and finding.values == ("<NA>", "S7")
+
+
+def visits(pairs) -> dict[str, pd.DataFrame]:
+    return {"TV": pd.DataFrame({"VISITNUM": [1.0, 2.0, np.nan], "VISIT": text(["SCREENING", "DAY 1", "DAY 8"])}),
+            "VS": pd.DataFrame({"USUBJID": text(["S1"] * len(pairs)), "VISITNUM": [p[0] for p in pairs],
+                                "VISIT": text([p[1] for p in pairs])})}
+
+
+def test_visit_pairs_against_tv():
+    pairs = [(1.0, "SCREENING"), (2.0, "DAY 1"), (2.0, "SCREENING"), (3.5, "UNSCHEDULED 2.1"), (8.0, "DAY 8"),
+             (np.nan, "DAY 99"), (1.0, None), (3.0, "DAY 99")]
+    [finding] = run_rules(Package(datasets=visits(pairs), specs={}), ["XD-VISIT-TV"])
+    assert finding.rows == (3, 5, 7, 8)
+    assert finding.values == ("1/<NA>", "2/SCREENING", "3/DAY 99", "8/DAY 8")
+
+
+def test_rules_see_a_replaced_dataset():
+    datasets = good_datasets()
+    package = Package(datasets=datasets, specs={})
+    assert run_rules(package, ["XD-SUBJ-DM"]) == []
+    datasets["AE"] = datasets["AE"].assign(USUBJID=text(["S1", "S1", "S9"]))
+    [finding] = run_rules(package, ["XD-SUBJ-DM"])
+    assert finding.rows == (3,)

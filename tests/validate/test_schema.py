@@ -156,3 +156,44 @@ def test_schemas_split_errors_and_warnings(ae, terminology):
     assert names(warnings, "EPOCH") == {"SCH-CT-EXT"}
     assert names(warnings, "AESER") == set()
     assert all(name in SCHEMA_RULES for name in names(errors, "AESTDTC") | {"SCH-REQUIRED", "SCH-KEYS"})
+
+
+def broken_records(ae) -> list[pd.DataFrame]:
+    """AE frames breaking every value check, with nulls and duplicate keys, sorted by key and not."""
+    rows = [GOOD, SECOND,
+            dict(GOOD, AESEQ=3.0, AESPID="3", AETERM="NAUSÉE", AESER="Yes", EPOCH="RUN-IN"),
+            dict(GOOD, AESEQ=9e75, AESPID="4", AETERM="A" * 199 + "É", AESTDTC="2025-3-1"),
+            dict(GOOD, AESEQ=None, AESPID=None, AETERM="A" * 201, AESTDY=float("inf")),
+            dict(GOOD, USUBJID=None, AESEQ=6.0, AESPID="6", AEENDTC=""),
+            dict(GOOD, AESEQ=7.0, AETERM="AGAIN")]  # same keys as GOOD
+    frame = frame_of(ae, rows)
+    by_key = frame.sort_values(ae.keys, kind="mergesort", na_position="last").reset_index(drop=True)
+    return [frame, by_key, by_key.iloc[::-1].reset_index(drop=True)]
+
+
+@pytest.mark.parametrize("severity", ["error", "warning"])
+def test_direct_checks_report_what_pandera_reports(ae, terminology, severity):
+    from sdtmgen.validate.schema import _failures_as_built, _failures_by_pandera
+
+    for frame in broken_records(ae):
+        direct = _failures_as_built(ae, frame, terminology, severity)
+        assert direct == _failures_by_pandera(ae, frame, terminology, severity)
+        assert direct, "the broken records must fail"
+
+
+def test_duplicate_keys_found_sorted_or_not(ae):
+    from sdtmgen.validate.schema import _duplicated_keys
+
+    for frame in broken_records(ae):
+        expected = frame.duplicated(ae.keys, keep=False).to_numpy()
+        assert expected.sum() == 2
+        assert (_duplicated_keys(frame, ae.keys) == expected).all()
+
+
+def test_missing_keys_equal_each_other():
+    from sdtmgen.validate.schema import _duplicated_keys
+
+    nan = float("nan")
+    frame = pd.DataFrame({"K": pd.Series(["a", "b", "b", None, None], dtype="string"), "N": [1.0, 1.0, nan, nan, nan]})
+    assert _duplicated_keys(frame, ["K", "N"]).tolist() == [False, False, False, True, True]
+    assert _duplicated_keys(frame.iloc[::-1], ["K", "N"]).tolist() == [True, True, False, False, False]
