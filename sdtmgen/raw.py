@@ -65,17 +65,18 @@ def read_form_csv(path: Path) -> pd.DataFrame:
 
 @dataclass
 class RawExport:
-    """The forms of one export, read lazily, each read once."""
+    """The forms of one export, read lazily; a form's rows stay in memory until released."""
 
     folder: Path
-    forms: dict[str, pd.DataFrame] = field(default_factory=dict)
+    forms: dict[str, int] = field(default_factory=dict)  # every form read so far -> its number of rows
+    _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def file_name(self, form: str) -> str:
         return f"{form}.csv"
 
     def read(self, form: str) -> pd.DataFrame:
-        if form in self.forms:
-            return self.forms[form]
+        if form in self._frames:
+            return self._frames[form]
         path = self.folder / self.file_name(form)
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
@@ -83,8 +84,13 @@ class RawExport:
         frame = read_form_csv(path)
         frame["_FILE"] = self.file_name(form)
         frame["_ROW"] = pd.RangeIndex(2, len(frame) + 2).to_numpy()  # line number in the file
-        self.forms[form] = frame
+        self._frames[form] = frame
+        self.forms[form] = len(frame)
         return frame
+
+    def release(self, form: str) -> None:
+        """Free the form's rows once nothing reads them again (a later read reads the file again)."""
+        self._frames.pop(form, None)
 
     def require_columns(self, form: str, columns: set[str], used_by: str) -> None:
         frame = self.read(form)

@@ -101,6 +101,10 @@ def test_read_adds_lineage_and_caches(tmp_path):
     assert frame["SUBJECT"].dtype == "string[pyarrow]" and frame["SUBJECT"].tolist() == ["001", "002"]
     assert frame["_FILE"].tolist() == ["xx.csv"] * 2 and frame["_ROW"].tolist() == [2, 3]
     assert raw.read("xx") is frame
+    raw.release("xx")
+    assert raw.forms == {"xx": 2}, "a released form still counts as read"
+    again = raw.read("xx")
+    assert again is not frame and again.equals(frame)
 
 
 FIELD = st.lists(st.sampled_from(["a", " ", '"', ",", "\n", "\r\n", "\u00e9", "\t", "1", "'", "\r", "\x00"]),

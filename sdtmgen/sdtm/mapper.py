@@ -178,8 +178,25 @@ def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport,
         frame, count = map_source(spec, domain, source, raw, findings)
         frames.append(frame)
         counts.append(count)
+    _release_finished_forms(spec, domain, raw)
     if not frames:
         return pd.DataFrame(), counts
+    if len(frames) == 1:
+        return frames[0], counts  # already indexed 0..n-1
     return pd.concat(frames, ignore_index=True), counts
 
 
+def _forms_read(domain: DomainSpec) -> set[str]:
+    return {s.form for s in domain.sources} | {lookup.form for s in domain.sources for lookup in s.lookups}
+
+
+def _release_finished_forms(spec: Spec, domain: DomainSpec, raw: RawExport) -> None:
+    """Free the raw forms no later domain of the spec reads, so raw text is not held through the
+    derivations. The build maps domains in spec order; mapped in another order, a released form
+    is simply read again."""
+    position = next((i for i, d in enumerate(spec.domains) if d is domain), None)
+    if position is None:
+        return
+    later = set().union(*(_forms_read(d) for d in spec.domains[position + 1:]))
+    for form in _forms_read(domain) - later:
+        raw.release(form)

@@ -181,3 +181,24 @@ def test_mapped_text_is_arrow_backed_and_numbers_float(raw):
     assert out["XXNUM"].dtype == "float64" and out["XXNUM"].tolist() == [1.0, 1.0, 2.0]
     assert out["XXCONST"].tolist() == ["C"] * 3
     assert out.columns.tolist() == list(mapping) + ["_FILE", "_ROW"]
+
+
+def test_forms_are_freed_after_the_last_domain_that_reads_them(raw, monkeypatch):
+    first = domain_spec([{"form": "xx", "map": MAP}, {"form": "yy", "map": MAP}])
+    second = domain_spec([{"form": "xx", "lookups": [{"form": "ic", "columns": ["ICDAT"]}], "map": MAP}])
+    spec = Spec.model_construct(study=STUDY, terminology=TERMINOLOGY, domains=[first, second], folder=".")
+    export = RawExport(raw)
+    reads = []
+    original = RawExport.read
+
+    def counting_read(self, form):
+        if form not in self._frames:
+            reads.append(form)
+        return original(self, form)
+
+    monkeypatch.setattr(RawExport, "read", counting_read)
+    map_domain(spec, first, export, [])
+    assert set(export._frames) == {"xx"}  # yy is read by no later domain
+    map_domain(spec, second, export, [])
+    assert export._frames == {}
+    assert sorted(export.forms) == ["ic", "xx", "yy"] and sorted(reads) == ["ic", "xx", "yy"]
