@@ -75,9 +75,10 @@ class SubjectDate(AdamDerivation):
         found = np.full(len(frame), np.nan)
         for src in self.sources:
             data = ctx.source(src.dataset)
-            keep = src.where.evaluate(data) if src.where is not None else np.ones(len(data), dtype=bool)
-            value = Distinct(data[src.variable][keep]).map(lambda iso: to_sas(iso).to_numpy(dtype=float))
-            row = first_positions(data["USUBJID"][keep], subjects)
+            if src.where is not None:
+                data = data[[src.variable, "USUBJID"]][src.where.evaluate(data)]
+            value = Distinct(data[src.variable]).map(lambda iso: to_sas(iso).to_numpy(dtype=float))
+            row = first_positions(data["USUBJID"], subjects)
             known = (row >= 0) & ~np.isnan(value)
             pick.at(found, row[known], value[known])  # ordered dates: the extreme date is the extreme number
         frame[self.target] = found[first_positions(subjects, subjects)]

@@ -111,3 +111,20 @@ def test_subjects_without_a_start_date_are_reported(run_step):
     lab = labs({"A": [(1, 120), (6, 20)], "B": [(1, 120), (6, 20)]})
     out, ctx = run_step(step(), name="ADTTE", ADLB=lab, ADSL=adsl("A").assign(CHEMSDT=[float("nan")]))
     assert out.empty and [(f.rule, f.values) for f in ctx.findings] == [("TTE-NO-START", ("A", "B"))]
+
+
+def test_records_out_of_time_order_give_the_same_records(run_step):
+    lab = labs({"A": [(1, 120), (5, 40), (8, 55), (9, 30), (10, 60), (12, 70), (14, 80), (16, 90)],
+                "B": [(1, 120), (6, 20), (9, 30), (20, 60), (25, 70)]})
+    shuffled = lab.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    assert not shuffled["ADTM"].is_monotonic_increasing
+    pd.testing.assert_frame_equal(run(run_step, shuffled), run(run_step, lab))
+
+
+def test_latest_before_is_per_group_and_strictly_earlier():
+    from sdtmgen.adam.tte import latest_before
+
+    # probes (group, time) against others (group, time): same group, time strictly before, the latest
+    found = latest_before(np.array([0, 0, 0, 1, 1]), np.array([5.0, 10.0, 20.0, 1.0, 30.0]),
+                          np.array([1, 0, 0, 0]), np.array([1.0, 10.0, 4.0, 15.0]))
+    assert found.tolist() == [2, 2, 3, -1, 0]
