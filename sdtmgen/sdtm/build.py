@@ -11,7 +11,7 @@ import pandas as pd
 from sdtmgen.errors import Finding
 from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
-from sdtmgen.sdtm.derivations import DeriveContext
+from sdtmgen.sdtm.derivations import DeriveContext, memo
 from sdtmgen.sdtm.derivations.columns import blank_to_missing, missing_text
 from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
@@ -40,7 +40,10 @@ def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: lis
                                  terminology=spec.terminology, findings=findings))
         return step.produces()
 
-    run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations")
+    try:
+        run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations")
+    finally:
+        memo.clear()
 
 
 def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -81,7 +84,7 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
 
     result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings)
     for domain in spec.domains:
-        frame = datasets[domain.domain]
+        frame = datasets.pop(domain.domain)  # the working frame is not needed once finalised
         overflow = split_long_text(domain, frame)
         if overflow:
             findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.sdtm.derivations.columns import flag
 from sdtmgen.sdtm.derivations.isodates import MISSING, arrow_text
-from sdtmgen.sdtm.derivations.ordering import group_codes
+from sdtmgen.sdtm.derivations.ordering import group_codes, pack, stable_order
 from sdtmgen.sdtm.derivations.timing import iso_to_minutes, subject_positions
 
 
@@ -55,7 +55,10 @@ class BaselineFlag(Derivation):
         eligible = np.flatnonzero((when != MISSING) & (ref != MISSING) & (when <= ref_cmp) & has_result
                                   & (groups >= 0))
         # the latest eligible record of each group; of records at the same time the last one
-        order = eligible[np.lexsort((when[eligible], groups[eligible]))]
+        times = when[eligible]
+        low = times.min() if len(times) else 0
+        span = (times.max() - low + 1) if len(times) else 1
+        order = eligible[stable_order(pack([(groups[eligible], int(groups.max()) + 1), (times - low, int(span))]))]
         ranked = groups[order]
         last = np.ones(len(order), dtype=bool)
         last[:-1] = ranked[1:] != ranked[:-1]

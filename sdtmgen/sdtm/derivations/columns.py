@@ -51,10 +51,11 @@ def blank_to_missing(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     text = as_text(values)
     arr = arrow_text(text)
     offsets, lengths, data = text_buffers(arr)
-    maybe = lengths == 0
-    filled = np.flatnonzero(lengths > 0)
-    first = data[offsets[filled]]
-    maybe[filled] = (first <= 0x20) | (first >= 0x7F)
+    if len(data):
+        first = data[np.minimum(offsets, len(data) - 1)]  # the first byte (of a neighbour when empty)
+        maybe = (lengths == 0) | (first <= 0x20) | (first >= 0x7F)
+    else:
+        maybe = np.ones(len(arr), dtype=bool)
     if arr.null_count:
         maybe &= ~np.asarray(arr.is_null())
     rows = np.flatnonzero(maybe)

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sdtmgen.sdtm.derivations import memo
+
 MISSING = np.iinfo(np.int64).min
 """Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""
 
@@ -103,7 +105,7 @@ def _spread(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _per_distinct(values: pd.Series, parse: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
     """Run ``parse`` once per distinct value (dates repeat across the tests of a visit) and spread it."""
-    encoded = pc.dictionary_encode(arrow_text(values))
+    encoded = memo.shared(values, "dictionary", lambda: pc.dictionary_encode(arrow_text(values)))
     parsed = np.append(parse(encoded.dictionary), MISSING)
     indices = encoded.indices.fill_null(len(encoded.dictionary))
     return parsed[indices.to_numpy(zero_copy_only=False)]

@@ -15,14 +15,27 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sdtmgen.sdtm.derivations import memo
 from sdtmgen.sdtm.derivations.isodates import arrow_text
 
 _PACK_LIMIT = 2 ** 62
 
 
+def factorize(values: pd.Series, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` (missing -> -1), shared by the steps that encode the same column."""
+    return memo.shared(values, f"factorize sort={sort}",
+                       lambda: pd.factorize(values, sort=sort, use_na_sentinel=True))
+
+
 def order_codes(values: pd.Series, na_first: bool = True) -> tuple[np.ndarray, int]:
     """Codes 0..k-1 that sort like ``values`` (missing values first or last), and k."""
-    codes, uniques = pd.factorize(values, sort=True, use_na_sentinel=True)
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and len(values):
+        # integers (e.g. _ROW) are their own order codes when their range is not much wider than n
+        numbers = values.to_numpy()
+        low, high = int(numbers.min()), int(numbers.max())
+        if high - low < 4 * len(numbers):
+            return numbers.astype(np.int64) - low, high - low + 1
+    codes, uniques = factorize(values, sort=True)
     codes = codes.astype(np.int64)
     n = len(uniques)
     if na_first:
@@ -59,7 +72,7 @@ def _neighbours(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     """For each row r in ``rows``: value[r] < value[r + 1], value[r] == value[r + 1] (missing first)."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
         numbers = values.to_numpy()
-        a, b = numbers[rows], numbers[rows + 1]
+        a, b = (numbers[:-1], numbers[1:]) if len(rows) == len(numbers) - 1 else (numbers[rows], numbers[rows + 1])
         a_missing, b_missing = pd.isna(a), pd.isna(b)
         with np.errstate(invalid="ignore"):
             less, equal = a < b, a == b
@@ -70,7 +83,10 @@ def _neighbours(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.nda
             b = pa.array(objects[rows + 1], type=pa.large_string(), from_pandas=True)
         else:
             text = arrow_text(values)
-            a, b = text.take(pa.array(rows)), text.take(pa.array(rows + 1))
+            if len(rows) == len(text) - 1:  # every pair: neighbours are two shifted slices
+                a, b = text.slice(0, len(rows)), text.slice(1)
+            else:
+                a, b = text.take(pa.array(rows)), text.take(pa.array(rows + 1))
         a_missing, b_missing = np.asarray(a.is_null()), np.asarray(b.is_null())
         less = np.asarray(pc.less(a, b).fill_null(False))
         equal = np.asarray(pc.equal(a, b).fill_null(False))
@@ -91,11 +107,16 @@ def already_sorted(frame: pd.DataFrame, columns: list[str]) -> bool:
     return True
 
 
-def key_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray | None:
-    """Stable permutation sorting ``frame`` by ``columns`` (missing first); None when already sorted."""
-    if len(frame) < 2 or not columns or already_sorted(frame, columns):
+def key_order(frame: pd.DataFrame, columns: list[str], likely_sorted: bool = True) -> np.ndarray | None:
+    """Stable permutation sorting ``frame`` by ``columns`` (missing first); None when already sorted.
+
+    ``likely_sorted``: compare neighbours first (cheap when they are in order); otherwise sort at
+    once and only then see whether anything moved.
+    """
+    if len(frame) < 2 or not columns or (likely_sorted and already_sorted(frame, columns)):
         return None
-    return stable_order(pack([order_codes(frame[col]) for col in columns]))
+    order = stable_order(pack([order_codes(frame[col]) for col in columns]))
+    return None if (order == np.arange(len(order))).all() else order
 
 
 def sort_columns(frame: pd.DataFrame, keys: list[str]) -> list[str]:
@@ -123,7 +144,7 @@ def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     combined = None
     missing = np.zeros(len(frame), dtype=bool)
     for col in columns:
-        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        codes, uniques = factorize(frame[col])
         missing |= codes < 0
         codes = codes.astype(np.int64)
         if combined is None:
@@ -153,6 +174,6 @@ def cumcount(codes: np.ndarray) -> np.ndarray:
 
 def lookup(values: pd.Series, table: pd.Index) -> np.ndarray:
     """Position of each value in the (small) ``table``; -1 when absent or missing."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorize(values)
     positions = table.get_indexer(pd.Index(uniques)) if len(uniques) else np.zeros(0, dtype=np.intp)
     return np.where(codes >= 0, positions[np.maximum(codes, 0)] if len(positions) else -1, -1)

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.ordering import cumcount, key_order, sort_columns, take_rows
+from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, sort_columns, take_rows
 
 
-def sort_by_keys(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def sort_by_keys(frame: pd.DataFrame, keys: list[str], likely_sorted: bool = True) -> pd.DataFrame:
     """Stable sort by the key variables present (missing first), then by raw file order for ties.
 
     Returns ``frame`` itself (with a 0..n-1 index) when it is already in that order.
     """
-    return take_rows(frame, key_order(frame, sort_columns(frame, keys)))
+    return take_rows(frame, key_order(frame, sort_columns(frame, keys), likely_sorted))
 
 
 @register_derivation("seq", "sequence number 1..n within subject, in the domain's key order")
@@ -27,7 +27,7 @@ class Seq(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         keys = [k for k in ctx.domain.keys if k != self.target]
-        frame = sort_by_keys(ctx.frame, keys)
-        codes, _ = pd.factorize(frame[self.by], use_na_sentinel=True)
+        frame = sort_by_keys(ctx.frame, keys, likely_sorted=False)  # mapped records come in raw order
+        codes, _ = factorize(frame[self.by])
         frame[self.target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
         ctx.frame = frame

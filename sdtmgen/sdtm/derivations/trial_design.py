@@ -91,27 +91,29 @@ class SubjectVisits(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         frames = [ctx.datasets[domain] for domain in self.domains]
-        subject = pd.concat([f["USUBJID"].astype("string") for f in frames], ignore_index=True)
+        # text as codes into small tables of distinct values, so nothing is copied per record
+        subject_code, subjects = pd.factorize(pd.concat([f["USUBJID"].astype("string") for f in frames]),
+                                              sort=True, use_na_sentinel=True)
+        visit_code, visits = pd.factorize(pd.concat([f["VISIT"].astype("string") for f in frames]),
+                                          use_na_sentinel=True)
         visitnum = np.concatenate([f["VISITNUM"].to_numpy(dtype="float64") for f in frames])
-        visit = pd.concat([f["VISIT"].astype("string") for f in frames], ignore_index=True)
-        dtc = pd.concat([f[col].astype("string") for f, col in zip(frames, self.domains.values())],
-                        ignore_index=True)
-        day = date_numbers(dtc)
+        day = np.concatenate([date_numbers(f[col]) for f, col in zip(frames, self.domains.values())])
         rows = np.flatnonzero(~np.isnan(visitnum) & (day != MISSING))
         # first and last date per subject and visit by sorting once (no per-group Python)
-        subject_code, n_subjects = order_codes(subject.take(rows), na_first=False)
-        visit_code, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
+        subject_key = np.where(subject_code[rows] < 0, len(subjects), subject_code[rows])
+        visit_key, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
         low = day[rows].min() if len(rows) else 0
         span = int(day[rows].max() - low + 1) if len(rows) else 1
-        perm = stable_order(pack([(subject_code, n_subjects), (visit_code, n_visits), (day[rows] - low, span)]))
-        rows, subject_code, visit_code = rows[perm], subject_code[perm], visit_code[perm]
+        perm = stable_order(pack([(subject_key, len(subjects) + 1), (visit_key, n_visits), (day[rows] - low, span)]))
+        rows, subject_key, visit_key = rows[perm], subject_key[perm], visit_key[perm]
         starts = np.ones(len(rows), dtype=bool)
-        starts[1:] = (subject_code[1:] != subject_code[:-1]) | (visit_code[1:] != visit_code[:-1])
+        starts[1:] = (subject_key[1:] != subject_key[:-1]) | (visit_key[1:] != visit_key[:-1])
         first = rows[starts]
         last = rows[np.append(starts[1:], True)] if len(rows) else rows
-        sv = pd.DataFrame({"USUBJID": take_text(subject, first), "VISITNUM": visitnum[first],
-                           "VISIT": take_text(visit, first), "SVSTDTC": _date_text(dtc, first),
-                           "SVENDTC": _date_text(dtc, last)})
+        sv = pd.DataFrame({"USUBJID": take_text(pd.Series(subjects), subject_code[first]),
+                           "VISITNUM": visitnum[first],
+                           "VISIT": take_text(pd.Series(visits), visit_code[first]),
+                           "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
         unplanned = ~sv["VISITNUM"].isin(list(planned_day))
@@ -126,9 +128,12 @@ class SubjectVisits(Derivation):
         ctx.frame = sv
 
 
-def _date_text(dtc: pd.Series, rows: np.ndarray):
-    """The date part (first 10 characters) of the given rows."""
-    return pd.Series(take_text(dtc, rows)).str.slice(0, 10).array
+def _date_text(numbers: np.ndarray):
+    """``YYYY-MM-DD`` of YYYYMMDD numbers (each distinct one formatted once)."""
+    distinct, at = np.unique(numbers, return_inverse=True)
+    text = pd.Series([f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}" for n in distinct.tolist()],
+                     dtype="string")
+    return take_text(text, at.reshape(-1))
 
 
 class DataParameter(BaseModel):

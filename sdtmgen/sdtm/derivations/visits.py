@@ -16,7 +16,7 @@ from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_de
 from sdtmgen.sdtm.derivations.columns import take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING
 from sdtmgen.sdtm.derivations.ordering import cumcount
-from sdtmgen.sdtm.derivations.timing import iso_to_days
+from sdtmgen.sdtm.derivations.timing import iso_to_minutes
 
 
 def unscheduled_numbers(subject: np.ndarray, day: np.ndarray, planned: np.ndarray, visitnum: np.ndarray,
@@ -90,7 +90,8 @@ class Visits(Derivation):
                      "add the folder to the study's visits (collected names) or to unplanned_visits")
         if unplanned.any():
             # unscheduled visits are counted per day: records of one day are one visit
-            day = iso_to_days(frame[self.date])
+            minutes = iso_to_minutes(frame[self.date])
+            day = np.where(minutes == MISSING, MISSING, minutes // 1440)  # the day the time falls in
             subject, _ = pd.factorize(frame["USUBJID"].astype("string"), use_na_sentinel=False)
             rows, numbers = unscheduled_numbers(subject, day, ~unplanned, visitnum, unplanned)
             label = ctx.study.unplanned_visits.visit
