@@ -1,0 +1,208 @@
+"""Helpers under the derivations: ISO dates from Arrow buffers, ordering on codes, Arrow text, memo.
+
+Each fast path is checked against the straightforward pandas formulation it replaces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sdtmgen.sdtm.build import finalise
+from sdtmgen.sdtm.derivations import memo
+from sdtmgen.sdtm.derivations.columns import blank_to_missing, flag, take_text
+from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
+from sdtmgen.sdtm.derivations.ordering import already_sorted, cumcount, group_codes, key_order, lookup
+from sdtmgen.sdtm.derivations.sequence import sort_by_keys
+from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
+from sdtmgen.spec.models import DomainSpec, Variable
+
+ISO_VALUES = [
+    "2024-02-26", "2024-02-26T11:10", "2024-02-26T11:10:59", "2024-02-29", "2023-02-29", "2024-13-01",
+    "2024-04-31", "2024-02", "2024", "2024---12", "", " ", None, "2024-02-26T11", "2024-02-26T1:10",
+    "2024-02-26X11:10", "2024-02-26T11:10:00.5", "2024-02-26garbage", "1600-01-01", "1600-01-01T10:00",
+    "2300-05-05", "1970-01-01T00:01", "1969-12-31T23:59", "2024-02-26T25:99", "abcd-ef-gh", "2024-02-26 ",
+    "0000-01-01", "2000-02-29T00:00",
+]
+
+
+def _reference_timestamps(values: pd.Series) -> pd.Series:
+    """The regular-expression reading the fast path must agree with."""
+    text = values.astype("string")
+    date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
+    stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
+    clock = text.str.extract(r"T(\d{2}):(\d{2})")
+    minutes = (pd.to_numeric(clock[0], errors="coerce") * 60 + pd.to_numeric(clock[1], errors="coerce")).fillna(0)
+    return stamp + pd.to_timedelta(minutes, unit="m")
+
+
+@pytest.fixture
+def iso() -> pd.Series:
+    # repeated and shuffled so that values are read once per distinct value and spread back
+    values = ISO_VALUES * 3
+    return pd.Series(np.random.default_rng(1).permutation(np.array(values, dtype=object)), dtype="string")
+
+
+def test_iso_to_timestamp_matches_the_regular_expression_reading(iso):
+    expected = _reference_timestamps(iso)
+    got = iso_to_timestamp(iso)
+    pd.testing.assert_series_equal(got, expected.astype("datetime64[ns]"), check_names=False)
+    assert got.notna().sum() > 10 and got.isna().sum() > 10
+
+
+def test_iso_minutes_and_days_agree_with_timestamps(iso):
+    stamps = _reference_timestamps(iso).astype("datetime64[ns]")
+    minutes = iso_to_minutes(iso)
+    known = stamps.notna().to_numpy()
+    assert (minutes[~known] == MISSING).all()
+    assert (minutes[known] == stamps[known].astype("int64").to_numpy() // 60_000_000_000).all()
+    days = iso_to_days(iso)
+    dates = pd.to_datetime(iso.str.slice(0, 10).where(iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}.*").fillna(False)),
+                           format="%Y-%m-%d", errors="coerce")
+    assert (days[dates.isna().to_numpy()] == MISSING).all()
+    assert (days[dates.notna().to_numpy()] == dates.dropna().astype("int64").to_numpy() // 86_400_000_000_000).all()
+
+
+def test_iso_reading_of_object_columns_and_empty_columns():
+    assert iso_to_minutes(pd.Series(["2024-01-01T00:02", None], dtype=object)).tolist() == [
+        pd.Timestamp("2024-01-01T00:02").value // 60_000_000_000, MISSING]
+    assert len(iso_to_minutes(pd.Series([], dtype="string"))) == 0
+
+
+def test_date_numbers_read_shape_not_calendar():
+    values = pd.Series(["2024-02-30", "2024-02-26T10:00", "2024-02", None, "x024-02-26"], dtype="string")
+    assert date_numbers(values).tolist() == [20240230, 20240226, MISSING, MISSING, MISSING]
+
+
+def _random_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    subjects = np.array(["S-10", "S-2", "S-1", None], dtype=object)
+    dates = np.array(["2024-01-02", "2024-01-02T08:00", "2024-01-01", None, "2023"], dtype=object)
+    return pd.DataFrame({
+        "STUDYID": pd.Series(["ST"] * n, dtype="string"),
+        "USUBJID": pd.Series(subjects[rng.integers(0, 4, n)], dtype="string"),
+        "DTC": pd.Series(dates[rng.integers(0, 5, n)], dtype="string"),
+        "VISITNUM": np.where(rng.random(n) < 0.2, np.nan, rng.integers(1, 4, n).astype(float)),
+        "_FILE": np.array(["b.csv", "a.csv"], dtype=object)[rng.integers(0, 2, n)],
+        "_ROW": rng.permutation(n) + 2,
+    })
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_key_order_sorts_like_sort_values_with_missing_first(seed):
+    frame = _random_frame(300, seed)
+    columns = ["STUDYID", "USUBJID", "DTC", "VISITNUM", "_FILE", "_ROW"]
+    expected = frame.sort_values(columns, kind="mergesort", na_position="first").reset_index(drop=True)
+    pd.testing.assert_frame_equal(sort_by_keys(frame, ["STUDYID", "USUBJID", "DTC", "VISITNUM"]), expected)
+    pd.testing.assert_frame_equal(sort_by_keys(frame, ["STUDYID", "USUBJID", "DTC", "VISITNUM"], likely_sorted=False),
+                                  expected)
+    # ties broken by the current row order when no tie-breaker columns are given
+    partial = frame.sort_values(["USUBJID"], kind="mergesort", na_position="first").index.to_numpy()
+    assert (key_order(frame, ["USUBJID"]) == partial).all()
+
+
+def test_sorted_frames_are_recognised_and_not_copied():
+    frame = _random_frame(200, 5).drop(columns="_FILE")
+    frame = frame.sort_values(["USUBJID", "DTC", "_ROW"], kind="mergesort", na_position="first").reset_index(drop=True)
+    assert already_sorted(frame, ["USUBJID", "DTC", "_ROW"])
+    assert key_order(frame, ["USUBJID", "DTC", "_ROW"]) is None
+    assert sort_by_keys(frame, ["USUBJID", "DTC"]) is frame
+    assert not already_sorted(frame, ["DTC"])
+    # the last two rows swapped: one step down in _ROW among equal keys is enough to say "not sorted"
+    tail = frame[frame.duplicated(["USUBJID", "DTC"], keep=False)].index[-2:].to_numpy()
+    swapped = frame.copy()
+    swapped.loc[tail, "_ROW"] = swapped.loc[tail[::-1], "_ROW"].to_numpy()
+    assert not already_sorted(swapped, ["USUBJID", "DTC", "_ROW"])
+    expected = swapped.sort_values(["USUBJID", "DTC", "_ROW"], kind="mergesort", na_position="first").index
+    assert (key_order(swapped, ["USUBJID", "DTC", "_ROW"]) == expected.to_numpy()).all()
+
+
+def test_missing_values_sort_first_in_the_neighbour_check():
+    frame = pd.DataFrame({"A": pd.Series([None, None, "a", "b"], dtype="string"),
+                          "N": [np.nan, 1.0, np.nan, 0.0]})
+    assert already_sorted(frame, ["A", "N"])
+    assert not already_sorted(frame.iloc[::-1].reset_index(drop=True), ["A", "N"])
+
+
+def test_cumcount_and_group_codes_match_groupby():
+    frame = _random_frame(500, 3)
+    groups = group_codes(frame, ["USUBJID", "DTC"])
+    missing = (frame["USUBJID"].isna() | frame["DTC"].isna()).to_numpy()
+    assert (groups[missing] == -1).all()
+    expected = frame.groupby(["USUBJID", "DTC"]).ngroup().to_numpy()
+    # same partition as groupby
+    pairs = pd.DataFrame({"a": groups[~missing], "b": expected[~missing]}).drop_duplicates()
+    assert pairs["a"].is_unique and pairs["b"].is_unique
+    counted = cumcount(groups)
+    reference = frame.groupby(["USUBJID", "DTC"]).cumcount().to_numpy()
+    assert (counted[~missing] == reference[~missing]).all()
+
+
+def test_lookup_positions_in_a_small_table():
+    values = pd.Series(["b", None, "z", "a", "b"], dtype="string")
+    assert lookup(values, pd.Index(["a", "b"])).tolist() == [1, -1, -1, 0, 1]
+
+
+def test_blank_to_missing_masks_empty_and_whitespace_only_text():
+    values = pd.Series(["a", "", "  ", " b", "\t", None, "é", "\u00a0", "x "], dtype="string")
+    got = pd.Series(blank_to_missing(values))
+    expected = values.mask(values.str.strip() == "")
+    pd.testing.assert_series_equal(got, expected)
+    untouched = pd.Series(["a", "b"], dtype="string")
+    assert blank_to_missing(untouched) is untouched.array
+
+
+def test_text_helpers_are_arrow_backed():
+    assert pd.Series(flag(np.array([True, False]), "Y")).tolist() == ["Y", pd.NA]
+    taken = take_text(pd.Series(["x", "y"], dtype=object), np.array([1, -1, 0]))
+    assert str(taken.dtype) == "string" and taken.dtype.storage == "pyarrow"
+    assert list(taken) == ["y", pd.NA, "x"]
+
+
+def test_element_epochs_match_merge_asof_including_ties():
+    se = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "A", "B"], dtype="string"),
+                       "SESTDTC": pd.Series(["2024-01-01", "2024-01-05", "2024-01-05", "2024-01-03"], dtype="string"),
+                       "EPOCH": pd.Series(["SCREENING", "TREATMENT", "LATER", "SCREENING"], dtype="string")})
+    obs = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "B", "B", "C", "A", None], dtype="string"),
+                        "DTC": pd.Series(["2023-12-31", "2024-01-05T10:00", "2024-01-03", "2024-01-02",
+                                          "2024-01-09", None, "2024-01-09"], dtype="string")})
+    got = element_epochs(se["USUBJID"], iso_to_minutes(se["SESTDTC"]), se["EPOCH"],
+                         obs["USUBJID"], iso_to_minutes(obs["DTC"]))
+    assert list(pd.Series(got).fillna("-")) == ["-", "LATER", "SCREENING", "-", "-", "-", "-"]
+
+
+def test_memo_shares_results_per_arrow_array_and_protects_them():
+    memo.clear()
+    calls = []
+    values = pd.Series(["a", "b"], dtype="string")
+
+    def compute():
+        calls.append(1)
+        return np.array([1, 2])
+
+    first = memo.shared(values, "k", compute)
+    assert memo.shared(values, "k", compute) is first and len(calls) == 1
+    with pytest.raises(ValueError):
+        first[0] = 5
+    assert memo.shared(pd.Series(["a", "b"], dtype="string"), "k", compute) is not first
+    assert memo.shared(pd.Series(["a"], dtype=object), "k", compute) is not first
+    assert len(calls) == 3
+    memo.clear()
+
+
+def test_finalise_types_blanks_and_key_order():
+    spec = DomainSpec.model_construct(
+        domain="XX", keys=["USUBJID", "XXSEQ"],
+        variables=[Variable(name="USUBJID", label="u", type="Char", core="Req", role="Identifier", origin="Assigned"),
+                   Variable(name="XXSEQ", label="s", type="Num", core="Req", role="Identifier", origin="Derived"),
+                   Variable(name="XXTEXT", label="t", type="Char", core="Perm", role="Qualifier", origin="Collected"),
+                   Variable(name="XXNONE", label="n", type="Num", core="Perm", role="Qualifier", origin="Collected")])
+    frame = pd.DataFrame({"USUBJID": ["B", "A", "A"], "XXSEQ": ["1", "2", "1"], "XXTEXT": [" ", "x", None],
+                          "_FILE": ["f.csv"] * 3, "_ROW": [4, 3, 2], "_TEMP": [1, 2, 3]})
+    data, lineage = finalise(spec, frame)
+    assert data.columns.tolist() == ["USUBJID", "XXSEQ", "XXTEXT", "XXNONE"]
+    assert data["USUBJID"].tolist() == ["A", "A", "B"] and data["XXSEQ"].tolist() == [1.0, 2.0, 1.0]
+    assert data["XXTEXT"].isna().tolist() == [True, False, True]
+    assert str(data["XXTEXT"].dtype) == "string" and data["XXNONE"].dtype == "float64"
+    assert lineage["_ROW"].tolist() == [2, 3, 4] and isinstance(data.index, pd.RangeIndex)
