@@ -44,15 +44,23 @@ def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
     return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
 
 
+def repeat_text(value: str | None, n: int) -> pa.Array:
+    """``n`` times the same text (or missing); a ``take`` is ~15x faster than ``pa.repeat``."""
+    return pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+
+
 def constant_text(value: str | None, index: pd.Index) -> pd.Series:
     """The same text (or missing) on every row, without a Python object per row."""
-    return text_series(pa.repeat(pa.scalar(value, pa.large_string()), len(index)), index)
+    return text_series(repeat_text(value, len(index)), index)
 
 
 def blank_as_missing(array: pa.ChunkedArray) -> pa.ChunkedArray:
     """Trimmed text with empty values as missing (the meaning of an empty raw cell)."""
     trimmed = pc.utf8_trim_whitespace(array)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, trimmed.type), trimmed)
+    blank = pc.equal(trimmed, "")
+    if not pc.any(blank).as_py():
+        return trimmed
+    return pc.if_else(blank, pa.scalar(None, trimmed.type), trimmed)
 
 
 def is_blank(array: pa.ChunkedArray) -> np.ndarray:

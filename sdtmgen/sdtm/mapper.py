@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sdtmgen.arrowtext import Distinct, arrow_text, as_arrow_text, concat_text, is_blank, text_series
+from sdtmgen.arrowtext import Distinct, arrow_text, as_arrow_text, concat_text, is_blank, repeat_text, text_series
 from sdtmgen.textcheck import non_ascii
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.raw import RawExport
@@ -59,7 +59,7 @@ def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str]) -> pd.DataFra
     order = pa.array((np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel())
 
     def interleaved(columns: list[str | None]) -> pd.Series:
-        parts = [arrow_text(frame[c]) if c else pa.repeat(pa.scalar("", pa.large_string()), n) for c in columns]
+        parts = [arrow_text(frame[c]) if c else repeat_text("", n) for c in columns]
         return text_series(concat_text(*parts).take(order), long.index)
 
     tests = pa.array([m["test"] for m in spec.measurements], pa.large_string())

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from sdtmgen.arrowtext import arrow_text, blank_as_missing, text_series
+from sdtmgen.arrowtext import arrow_text, blank_as_missing, repeat_text, text_series
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
@@ -56,4 +56,4 @@ class Conditional(MappingRule):
     def _text(ctx: MapContext, value: Optional[str], column: Optional[str]) -> pa.Array:
         if column:
             return blank_as_missing(arrow_text(ctx.frame[column]))
-        return pa.repeat(pa.scalar(value, pa.large_string()), len(ctx.frame))
+        return repeat_text(value, len(ctx.frame))
