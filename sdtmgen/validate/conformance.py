@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec
+from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import none_blank
 
 
@@ -148,9 +149,7 @@ def seq_unique(package: Package) -> Iterable[Hit]:
         seq = f"{name}SEQ"
         if seq in frame.columns and "USUBJID" in frame.columns:
             subject, _ = package.distinct(name, "USUBJID")
-            number, _ = pd.factorize(frame[seq].to_numpy())
-            pairs, _, _ = _pair_codes(number.astype(np.int64), subject)
-            mask = np.bincount(pairs)[pairs] > 1
+            mask = duplicated_rows(pd.DataFrame({"USUBJID": subject, seq: frame[seq].to_numpy()}), ["USUBJID", seq])
             mask |= frame[seq].isna().to_numpy(dtype=bool)
             yield Hit(name, seq, mask)
 

@@ -7,10 +7,12 @@ dataset, variable, rule, record number and the raw file and row behind the recor
 
 The value checks are plain functions (``ValueCheck``) that the Pandera schema wraps. When a
 dataset has the spec's columns, in order and of the spec's types (what the build produces),
-``validate_dataset`` runs those same functions itself: regular expressions and codelists once
-per distinct value, the rest as column kernels, and maps failures back to records. Pandera's
-per-check bookkeeping and frame copies cost more than the checks at 400,000+ records. A
-dataset whose structure differs goes through Pandera, which names the structural problem.
+``validate_dataset`` runs those same functions itself and maps failures back to records:
+regular expressions and codelists once per distinct value, ASCII and byte length first proven
+for the whole column from its Arrow buffers, key uniqueness by comparing neighbours of a
+key-sorted dataset. Pandera's per-check bookkeeping and frame copies cost more than the checks
+at 400,000+ records. A dataset whose structure differs goes through Pandera, which names the
+structural problem; both ways report the same findings.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pandera.engines.pandas_engine import Engine
 
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
+from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
 from sdtmgen.errors import Finding
 from sdtmgen.spec.models import DomainSpec, Variable
@@ -211,48 +214,6 @@ def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...
     return _rows(labels), tuple(sorted({str(v) for v in bad}))
 
 
-def _duplicated_keys(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Records whose keys occur more than once (missing equals missing): ``duplicated(keep=False)``.
-
-    The build sorts datasets by their keys, and then equal keys are neighbours: comparing each
-    record with the next suffices, and proves the order on the way. Other frames are hashed.
-    """
-    if len(frame) < 2:
-        return np.zeros(len(frame), dtype=bool)
-    same = np.ones(len(frame) - 1, dtype=bool)  # record i and i + 1 have equal keys so far
-    for key in keys:
-        compared = _compare_with_next(frame[key])
-        if compared is None or (same & ~compared[0] & ~compared[1]).any():  # not sorted by the keys
-            return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
-        same &= compared[1]
-        if not same.any():
-            break
-    duplicated = np.zeros(len(frame), dtype=bool)
-    duplicated[:-1] |= same
-    duplicated[1:] |= same
-    return duplicated
-
-
-def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
-    if isinstance(values.array, pd.arrays.ArrowStringArray):
-        text = pyarrow.array(values.array)
-        text = text.combine_chunks() if isinstance(text, pyarrow.ChunkedArray) else text
-        this, after = text.slice(0, len(text) - 1), text.slice(1)
-        this_missing = this.is_null().to_numpy(zero_copy_only=False)
-        after_missing = after.is_null().to_numpy(zero_copy_only=False)
-        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
-        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
-    elif values.dtype == np.float64:
-        numbers = values.to_numpy()
-        this, after = numbers[:-1], numbers[1:]
-        this_missing, after_missing = np.isnan(this), np.isnan(after)
-        before, equal = this < after, this == after
-    else:
-        return None
-    return before | (~this_missing & after_missing), equal | (this_missing & after_missing)
-
-
 def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                        severity: str) -> list[Failure]:
     """What Pandera reports for a dataset with nothing structural to report, from the same checks."""
@@ -266,7 +227,7 @@ def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Termi
             if failed is not None:
                 failures.append((var.name, check.rule, *failed))
     if severity == "error" and spec.keys:
-        duplicated = _duplicated_keys(frame, spec.keys)
+        duplicated = duplicated_rows(frame, spec.keys)
         if duplicated.any():
             failures.append((", ".join(spec.keys), KEYS_UNIQUE, _rows(frame.index[duplicated]), ()))
     return sorted(failures, key=lambda f: (f[0], f[1]))

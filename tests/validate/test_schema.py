@@ -179,21 +179,3 @@ def test_direct_checks_report_what_pandera_reports(ae, terminology, severity):
         direct = _failures_as_built(ae, frame, terminology, severity)
         assert direct == _failures_by_pandera(ae, frame, terminology, severity)
         assert direct, "the broken records must fail"
-
-
-def test_duplicate_keys_found_sorted_or_not(ae):
-    from sdtmgen.validate.schema import _duplicated_keys
-
-    for frame in broken_records(ae):
-        expected = frame.duplicated(ae.keys, keep=False).to_numpy()
-        assert expected.sum() == 2
-        assert (_duplicated_keys(frame, ae.keys) == expected).all()
-
-
-def test_missing_keys_equal_each_other():
-    from sdtmgen.validate.schema import _duplicated_keys
-
-    nan = float("nan")
-    frame = pd.DataFrame({"K": pd.Series(["a", "b", "b", None, None], dtype="string"), "N": [1.0, 1.0, nan, nan, nan]})
-    assert _duplicated_keys(frame, ["K", "N"]).tolist() == [False, False, False, True, True]
-    assert _duplicated_keys(frame.iloc[::-1], ["K", "N"]).tolist() == [True, True, False, False, False]
