@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from lxml import etree
@@ -42,9 +42,13 @@ def dictionary_oid(dictionary_id: str, data_type: str) -> str:
     return codelist_oid(dictionary_id) if data_type == "text" else codelist_oid(f"{dictionary_id}.{data_type.upper()}")
 
 
-def codelist_ref(ctx: DefineContext, dataset: str, var: Any, values: pd.Series | None,
+def codelist_ref(ctx: DefineContext, dataset: str, var: Any, values: pd.Series | Callable[[], pd.Series | None] | None,
                  data_type: str, codelist_id: str | None = None) -> str | None:
-    """The CodeListOID of a variable (its codelist, else its dictionary); registers what it uses."""
+    """The CodeListOID of a variable (its codelist, else its dictionary); registers what it uses.
+
+    ``values``: the variable's values (or its distinct values), or a function giving them, called
+    only for a codelist (to register the values used).
+    """
     codelist_id = codelist_id or getattr(var, "codelist", None)
     dictionary_id = getattr(var, "dictionary", None)
     if codelist_id:
@@ -54,7 +58,7 @@ def codelist_ref(ctx: DefineContext, dataset: str, var: Any, values: pd.Series |
         if dictionary_id:
             ctx.warn("DEFINE-CODELIST", dataset, f"both codelist {codelist_id} and dictionary {dictionary_id}; "
                      "define.xml references the codelist", var.name)
-        ctx.use_codelist(codelist_id, data_values(values, var.type))
+        ctx.use_codelist(codelist_id, data_values(values() if callable(values) else values, var.type))
         return codelist_oid(codelist_id)
     if dictionary_id:
         found = [d for d in getattr(ctx.terminology, "dictionaries", []) if d.id == dictionary_id]

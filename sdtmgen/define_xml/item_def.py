@@ -9,13 +9,15 @@ MethodOID), Assigned and Protocol (Source Sponsor), Predecessor (the predecessor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 from lxml import etree
 
 from .context import DefineContext, clean, translated
-from .datatypes import LENGTH_TYPES, char_type, num_type, xpt_length
+from .distinct import DistinctValues
+from .datatypes import LENGTH_TYPES, char_type, is_iso_name, num_type, xpt_length
 from .oids import ACRF_LEAF, define, item_oid, odm
 
 ORIGIN_SOURCE = {"Collected": "Investigator", "Derived": "Sponsor", "Assigned": "Sponsor", "Protocol": "Sponsor"}
@@ -45,13 +47,15 @@ class VariableMeta:
         return self.length if self.data_type in LENGTH_TYPES else None
 
 
-def describe_variable(dataset: str, var: Any, values: pd.Series | None, *, order: int, keys: list[str],
-                      lengths: dict[tuple[str, str], int] | None = None) -> VariableMeta:
+def describe_variable(dataset: str, var: Any, values: pd.Series | Callable[[], pd.Series | None] | None, *,
+                      order: int, keys: list[str], lengths: dict[tuple[str, str], int] | None = None) -> VariableMeta:
+    """``values``: the column (or its distinct values), or a function giving them, called only when needed."""
+    column = values if callable(values) else lambda: values
     if var.type == "Num":
-        data_type, digits = num_type(values, getattr(var, "significant_digits", None))
+        data_type, digits = num_type(column(), getattr(var, "significant_digits", None))
     else:
-        data_type, digits = char_type(var.name, values), None
-    length = (lengths or {}).get((dataset, var.name)) or xpt_length(var.type, getattr(var, "length", None), values)
+        data_type, digits = char_type(var.name, column() if is_iso_name(var.name) else None), None
+    length = (lengths or {}).get((dataset, var.name)) or xpt_length(var.type, getattr(var, "length", None), column())
     return VariableMeta(
         dataset=dataset, name=var.name, label=var.label, type=var.type, oid=item_oid(dataset, var.name),
         data_type=data_type, length=int(length), significant_digits=digits,
@@ -61,9 +65,19 @@ def describe_variable(dataset: str, var: Any, values: pd.Series | None, *, order
 
 
 def describe_dataset(dataset: str, frame: pd.DataFrame, spec: Any,
-                     lengths: dict[tuple[str, str], int] | None = None) -> list[VariableMeta]:
+                     lengths: dict[tuple[str, str], int] | None = None,
+                     distinct: DistinctValues | None = None) -> list[VariableMeta]:
+    """The metadata of every variable of the spec, its data read only where it decides something.
+
+    Num types are judged on the column itself (vectorised), Char types on its distinct values.
+    """
+    distinct = distinct if distinct is not None else DistinctValues(frame)
     keys = list(getattr(spec, "keys", []) or [])
-    return [describe_variable(dataset, var, frame[var.name] if var.name in frame.columns else None,
+
+    def numbers(name: str) -> pd.Series | None:
+        return frame[name] if name in frame.columns else None
+
+    return [describe_variable(dataset, var, partial(numbers if var.type == "Num" else distinct.values, var.name),
                               order=i, keys=keys, lengths=lengths)
             for i, var in enumerate(spec.variables, start=1)]
 

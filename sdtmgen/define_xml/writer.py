@@ -12,6 +12,7 @@ variable order, codelists/methods/comments sorted by OID.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from sdtmgen.errors import Finding
 from .codelist import codelist_elements, codelist_ref
 from .comments import CommentDef, comment_for
 from .context import DefineContext, clean
+from .distinct import DistinctValues
 from .item_def import ItemDef, describe_dataset, variable_origin
 from .item_group import ItemGroupDef, dataset_order, leaf
 from .methods import MethodDef, method_for
@@ -56,13 +58,14 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
     groups, items, value_lists, where_clauses = [], [], [], {}
     for name in dataset_order(specs, [n for n in datasets if n in specs]):
         frame, spec = datasets[name], specs[name]
-        metas = describe_dataset(name, frame, spec, ctx.lengths)
+        distinct = DistinctValues(frame)  # each column factorised once, for all the judgements below
+        metas = describe_dataset(name, frame, spec, ctx.lengths, distinct)
         method_oids = {var.name: method_for(ctx, name, spec, var) for var in spec.variables}
-        vlm = value_level(ctx, name, frame, spec, {m.name: m for m in metas}, method_oids)
+        vlm = value_level(ctx, name, frame, spec, {m.name: m for m in metas}, method_oids, distinct)
         for var, meta in zip(spec.variables, metas):
-            values = frame[var.name] if var.name in frame.columns else None
             items.append(ItemDef(ctx, meta, origin=variable_origin(ctx, name, var),
-                                 codelist_oid=codelist_ref(ctx, name, var, values, meta.data_type),
+                                 codelist_oid=codelist_ref(ctx, name, var, partial(distinct.values, var.name),
+                                                           meta.data_type),
                                  value_list_oid=vlm.refs.get(var.name),
                                  comment_oid=comment_for(ctx, name, var, var.name)))
         items += vlm.item_defs

@@ -12,6 +12,16 @@ by default as UTF-8, or as Latin-1 when it is not valid UTF-8.
 About 4x faster than pyreadstat on SDTM datasets (1,000-subject LB: 1.08 -> 0.30 s). ``meta`` carries what a consistency check needs from the header: dataset name
 and label, and each variable's name, label, type, length and format.
 
+``categorical=True`` gives every column as a ``pd.Categorical`` instead: the fixed-width bytes
+are hashed (one pass, no object per record; up to 8 bytes as an integer key, longer text as
+Arrow fixed-size binary) and only the distinct values are decoded; categories are the values in
+order of first appearance, all used; missing numbers have code -1. That is what a consistency
+check needs -- which values occur, and which occur together -- at a fraction of the cost and
+memory. (Num values are always converted this way, once per distinct value.)
+
+The observations are read in blocks of about a megabyte, keeping only the bytes of the wanted
+columns, so reading a few columns of a large file needs memory for those columns only.
+
 Meant for reading back large files this package wrote (define.xml checks, tests); it reads files
 of one member, as :func:`write_xpt` writes them.
 """
@@ -31,6 +41,7 @@ __all__ = ["XptMeta", "read_xpt_columns", "ibm_to_ieee"]
 
 _BLANK = 0x20
 _ROWS_PER_BLOCK = 262_144  # decode in blocks: bounds the temporary (rows, length) arrays
+_BLOCK_BYTES = 1 << 20  # observations are read about a megabyte at a time
 
 
 @dataclass(frozen=True)
@@ -112,56 +123,149 @@ def _read_header(path: str):
     return parse_layout(head)
 
 
+def _record_count(fh, offset: int, reclen: int) -> int:
+    """Observations in the file: the last 80-byte record is blank padded, and trailing all-blank
+    records are padding, as ReadStat reads it."""
+    if not reclen:
+        return 0
+    fh.seek(0, os.SEEK_END)
+    n = max(0, (fh.tell() - offset) // reclen)
+    while n:
+        rows = min(n, max(1, _BLOCK_BYTES // reclen))
+        fh.seek(offset + (n - rows) * reclen)
+        tail = np.frombuffer(fh.read(rows * reclen), dtype=np.uint8).reshape(rows, reclen)
+        filled = np.flatnonzero((tail != _BLANK).any(axis=1))
+        if len(filled):
+            return n - rows + int(filled[-1]) + 1
+        n -= rows
+    return 0
+
+
+def _read_columns(fh, offset: int, reclen: int, n: int, fields: list[tuple[int, int]]) -> list[np.ndarray]:
+    """For each ``(position, width)``, the ``width`` bytes at ``position`` of every record as ``n``
+    contiguous byte strings (numpy ``V<width>``), read block by block. A field may reach past its
+    variable (into the next one, or past the record: the buffer has room): callers mask it."""
+    out = [np.empty(n, dtype=f"V{width}") for _, width in fields]
+    block_rows = max(1, _BLOCK_BYTES // reclen) if reclen else 1
+    buffer = np.zeros(block_rows * reclen + 8, dtype=np.uint8)
+    fh.seek(offset)
+    for start in range(0, n, block_rows):
+        rows = min(block_rows, n - start)
+        if fh.readinto(memoryview(buffer)[: rows * reclen]) != rows * reclen:
+            raise ValueError(f"{fh.name}: file ends inside observation {start + 1}")
+        for (position, _), column in zip(fields, out):  # one field of every record: a strided view
+            column[start:start + rows] = np.ndarray((rows,), dtype=column.dtype, buffer=buffer, offset=position,
+                                                    strides=(reclen,))
+    return out
+
+
+def _key_width(length: int) -> int:
+    """Bytes read for a Char variable of ``length`` bytes: 1, 2, 4 or 8 (an integer key), else ``length``."""
+    return next((k for k in (1, 2, 4, 8) if length <= k), length)
+
+
+def _numbers(raw: np.ndarray, categorical: bool = False) -> np.ndarray | pd.Categorical:
+    """IBM doubles (``V<length>``; lengths 3-7: truncated fraction) -> float64 (or a Categorical of
+    them, missing values as NaN codes); each distinct value is converted once."""
+    width = raw.dtype.itemsize
+    if width != 8:
+        padded = np.zeros((len(raw), 8), dtype=np.uint8)
+        padded[:, :width] = raw.view(np.uint8).reshape(-1, width)
+        raw = padded.view("V8").reshape(-1)
+    codes, distinct = pd.factorize(raw.view("<u8"))  # the bits, as any integer
+    numbers = ibm_to_ieee(np.asarray(distinct, dtype="<u8").view(">u8"))
+    if not categorical:
+        return numbers[codes]
+    renumber, categories = pd.factorize(numbers)  # the missing values (., .A-.Z, ._) are one NaN: code -1
+    return pd.Categorical.from_codes(renumber[codes], categories=pd.Index(categories, dtype=np.float64))
+
+
+def _bytes(raw: np.ndarray) -> np.ndarray:
+    """``V<length>`` strings -> the ``(n, length)`` uint8 array of their bytes (a view)."""
+    return raw.view(np.uint8).reshape(len(raw), raw.dtype.itemsize)
+
+
+def _texts(raw: np.ndarray, encoding: str | None) -> pd.arrays.ArrowStringArray:
+    import pyarrow as pa
+
+    n, block = len(raw), _bytes(raw)
+    chunks = [_decode_char(block[start:min(start + _ROWS_PER_BLOCK, n)], encoding)
+              for start in range(0, n, _ROWS_PER_BLOCK)] or [pa.array([], type=pa.large_string())]
+    return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+
+
+def _categories(raw: np.ndarray, length: int, encoding: str | None) -> pd.Categorical:
+    """Fixed-width text (``raw``: ``V<_key_width(length)>``) -> Categorical; only the distinct values are decoded.
+
+    Up to 8 bytes the value is an integer key (the bytes past ``length`` masked off), longer ones
+    are dictionary-encoded by Arrow as fixed-size binary: one hash pass either way.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n, width = len(raw), raw.dtype.itemsize
+    if n == 0 or length == 0:
+        return pd.Categorical([""] * n)
+    if width <= 8:
+        keys = raw.view(f"<u{width}")
+        if length < width:
+            keys = keys & np.array((1 << 8 * length) - 1, dtype=keys.dtype)
+        codes, distinct = pd.factorize(keys)
+        distinct = np.asarray(distinct, dtype=f"<u{width}").view(np.uint8).reshape(-1, width)[:, :length]
+    else:
+        encoded = pc.dictionary_encode(pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
+                                                                            [None, pa.py_buffer(raw)]))
+        codes = encoded.indices.to_numpy()
+        distinct = np.frombuffer(encoded.dictionary.buffers()[1], dtype=np.uint8)
+        distinct = distinct[: len(encoded.dictionary) * width].reshape(-1, width)
+    texts = pd.arrays.ArrowStringArray(pa.chunked_array([_decode_char(np.ascontiguousarray(distinct), encoding)]))
+    # "A" padded with blanks and "A" padded with NULs are one value: renumber the distinct texts
+    renumber, categories = pd.factorize(texts)
+    return pd.Categorical.from_codes(renumber[codes], categories=pd.Index(np.asarray(categories, dtype=object)))
+
+
 def read_xpt_columns(path: str | os.PathLike[str], columns: Sequence[str] | None = None,
-                     metadata_only: bool = False, encoding: str | None = None) -> tuple[pd.DataFrame, XptMeta]:
+                     metadata_only: bool = False, encoding: str | None = None,
+                     categorical: bool = False) -> tuple[pd.DataFrame, XptMeta]:
     """Read one XPT v5 dataset (all columns, or ``columns`` in file order); see the module doc.
 
     ``encoding`` decodes text that is not ASCII (e.g. "cp1252"); by default UTF-8, else Latin-1.
+    ``categorical``: every column as a ``pd.Categorical`` (distinct values decoded once).
     """
-    import pyarrow as pa
-
-    layout = _read_header(os.fspath(path))
+    path = os.fspath(path)
+    layout = _read_header(path)
     names = [n.nname for n in layout.namestrs]
-    meta = XptMeta(
-        table_name=layout.dataset_name,
-        file_label=layout.dataset_label,
-        column_names=names,
-        column_labels=[n.nlabel for n in layout.namestrs],
-        types={n.nname: "Num" if n.ntype == 1 else "Char" for n in layout.namestrs},
-        lengths={n.nname: n.nlng for n in layout.namestrs},
-        formats={n.nname: (n.nform + (str(n.nfl) if n.nfl else "") + "." + (str(n.nfd) if n.nfd else "")
-                           if n.nform or n.nfl else "") for n in layout.namestrs},
-    )
-    reclen = layout.record_length
-    data = np.fromfile(os.fspath(path), dtype=np.uint8, offset=layout.data_offset)
-    n = len(data) // reclen if reclen else 0
-    records = data[: n * reclen].reshape(n, reclen) if reclen else np.empty((0, 0), np.uint8)
-    # the last 80-byte record is blank padded: trailing all-blank records are padding, as ReadStat reads it
-    while n and not (records[n - 1] != _BLANK).any():
-        n -= 1
-    records = records[:n]
-    meta = XptMeta(**{**meta.__dict__, "number_rows": n})
     wanted = names if columns is None else [c for c in names if c in set(columns)]
     missing = sorted(set(columns or []) - set(names))
     if missing:
         raise KeyError(f"{path}: no variable(s) {missing}")
-    if metadata_only:
-        return pd.DataFrame(columns=wanted), meta
+    reclen = layout.record_length
+    with open(path, "rb") as fh:
+        n = _record_count(fh, layout.data_offset, reclen)
+        meta = XptMeta(
+            table_name=layout.dataset_name,
+            file_label=layout.dataset_label,
+            column_names=names,
+            column_labels=[n.nlabel for n in layout.namestrs],
+            types={n.nname: "Num" if n.ntype == 1 else "Char" for n in layout.namestrs},
+            lengths={n.nname: n.nlng for n in layout.namestrs},
+            formats={n.nname: (n.nform + (str(n.nfl) if n.nfl else "") + "." + (str(n.nfd) if n.nfd else "")
+                               if n.nform or n.nfl else "") for n in layout.namestrs},
+            number_rows=n,
+        )
+        if metadata_only:
+            return pd.DataFrame(columns=wanted), meta
+        namestrs = [ns for ns in layout.namestrs if ns.nname in set(wanted)]
+        keyed = [categorical and ns.ntype != 1 for ns in namestrs]
+        raw = _read_columns(fh, layout.data_offset, reclen, n,
+                            [(ns.npos, _key_width(ns.nlng) if key else ns.nlng) for ns, key in zip(namestrs, keyed)])
     out: dict[str, object] = {}
-    for ns in layout.namestrs:
-        if ns.nname not in wanted:
-            continue
-        a, b = ns.npos, ns.npos + ns.nlng
+    for ns, key in zip(namestrs, keyed):
+        column = raw.pop(0)  # each column's bytes are freed once decoded
         if ns.ntype == 1:
-            values = np.empty(n, dtype=np.float64)
-            for start in range(0, n, _ROWS_PER_BLOCK):
-                stop = min(start + _ROWS_PER_BLOCK, n)
-                words = np.zeros((stop - start, 8), dtype=np.uint8)  # lengths 3-7: truncated fraction
-                words[:, : ns.nlng] = records[start:stop, a:b]
-                values[start:stop] = ibm_to_ieee(words)
-            out[ns.nname] = values
+            out[ns.nname] = _numbers(column, categorical)
+        elif key:
+            out[ns.nname] = _categories(column, ns.nlng, encoding)
         else:
-            chunks = [_decode_char(np.ascontiguousarray(records[start:min(start + _ROWS_PER_BLOCK, n), a:b]), encoding)
-                      for start in range(0, n, _ROWS_PER_BLOCK)] or [pa.array([], type=pa.large_string())]
-            out[ns.nname] = pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
+            out[ns.nname] = _texts(column, encoding)
     return pd.DataFrame(out, columns=wanted), meta

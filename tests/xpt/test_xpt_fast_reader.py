@@ -95,3 +95,42 @@ def test_ibm_missing_values_and_truncated_numbers():
     out = ibm_to_ieee(words)
     assert np.isnan(out[:3]).all()
     assert out[3:].tolist() == [1.0, -1.0, 0.0]
+
+
+def test_categorical_read_equals_the_plain_read(tmp_path):
+    """Every Char width (integer keys up to 8 bytes, Arrow beyond), NUL padding and missing numbers."""
+    n = 2000
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({f"C{w}": pd.Series(["", "a", "b" * w, "ab"[: min(w, 2)] + " " * (w > 3)])
+                          .iloc[rng.integers(0, 4, n)].reset_index(drop=True) for w in (1, 2, 3, 4, 5, 7, 8, 9, 30)})
+    frame["N"] = np.array([np.nan, 1.0, -2.5, 0.0, 1e-300])[rng.integers(0, 5, n)]
+    frame.loc[n - 1, "C1"] = "z"  # last record not all blank
+    variables = [XptVariable(c, c, "Num" if c == "N" else "Char", None if c == "N" else int(c[1:]))
+                 for c in frame.columns]
+    path = tmp_path / "w.xpt"
+    write_xpt(path, frame, dataset_name="W", dataset_label="W", variables=variables)
+    plain, meta = read_xpt_columns(path)
+    # another writer's padding: the value "a" of C5 padded with NULs instead of blanks in some records
+    data = bytearray(path.read_bytes())
+    from sdtmgen.xpt.reader import _read_header
+
+    layout = _read_header(str(path))
+    position = next(ns.npos for ns in layout.namestrs if ns.nname == "C5")
+    for row in np.flatnonzero(plain["C5"].to_numpy(dtype=object) == "a")[::2]:
+        start = layout.data_offset + int(row) * layout.record_length + position
+        data[start + 1:start + 5] = b"\0" * 4
+    path.write_bytes(bytes(data))
+    plain, _ = read_xpt_columns(path)
+    categorical, _ = read_xpt_columns(path, categorical=True)
+    assert list(categorical.columns) == list(plain.columns)
+    for column in plain.columns:
+        assert isinstance(categorical[column].dtype, pd.CategoricalDtype), column
+        got = np.asarray(categorical[column], dtype=float if column == "N" else object)
+        if column == "N":
+            np.testing.assert_array_equal(got, plain[column].to_numpy())
+        else:
+            assert got.tolist() == plain[column].astype(object).tolist(), column
+        categories = list(categorical[column].cat.categories)
+        assert categories == list(pd.unique(pd.Series(got).dropna())), column  # used, in order of appearance
+    assert set(categorical["C5"].cat.categories) >= {"a"} and len(set(categorical["C5"].cat.categories)) == len(
+        categorical["C5"].cat.categories)

@@ -1,0 +1,104 @@
+"""The distinct values of a frame's columns and column combinations, found once per column.
+
+What define.xml says about a variable from its data -- data type, significant digits, length,
+codelist values, the value-level items of each topic value -- and what the consistency checks
+compare depend only on which values occur (and, for "the first label" of a topic value, in which
+order they first appear), never on how often. So each column is factorised once (one hash pass:
+a code per record and the distinct values in order of first appearance), every judgement runs on
+the distinct values, and combinations of columns (a topic and its result, a where clause's
+columns and the variable it qualifies) come from the codes: the first record of each distinct
+combination, instead of a mask over all records per topic value or where clause.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_INT32_KEYS = 2**31  # combination keys below this hash as int32 (about 3x faster than int64)
+_MAX_KEY = 2**62
+_SMALL_KEYS = 2**20  # up to this many possible combinations (or one per record) are counted in an array
+
+
+class DistinctValues:
+    """Distinct values of the columns of ``frame``, each column factorised at most once.
+
+    ``factorised_categoricals``: the frame's categorical columns are already factorised -- their
+    categories are the values that occur, in order of first appearance, as
+    ``read_xpt_columns(..., categorical=True)`` gives them -- so their codes are used as they are.
+    """
+
+    def __init__(self, frame: pd.DataFrame, factorised_categoricals: bool = False):
+        self.frame = frame
+        self._codes: dict[str, tuple[np.ndarray, int]] = {}
+        self._values: dict[str, pd.Series] = {}
+        if factorised_categoricals:
+            for column in frame.columns:
+                series = frame[column]
+                if isinstance(series.dtype, pd.CategoricalDtype):
+                    categories = series.cat.categories
+                    self._codes[column] = (series.cat.codes.to_numpy(), len(categories))
+                    self._values[column] = pd.Series(np.asarray(categories))
+
+    def _factorise(self, column: str) -> tuple[np.ndarray, int]:
+        """(code of each record, -1 when missing; number of distinct values)."""
+        if column not in self._codes:
+            codes, uniques = self.frame[column].factorize()
+            dtype = np.int32 if len(uniques) < _INT32_KEYS - 1 else np.int64
+            self._codes[column] = (codes.astype(dtype, copy=False), len(uniques))
+            self._values.setdefault(column, _plain(pd.Series(uniques, copy=False)))
+        return self._codes[column]
+
+    def values(self, column: str) -> pd.Series | None:
+        """The distinct non-missing values of ``column`` in order of first appearance (None: no such column).
+
+        Values of a categorical column come as their categories' type (text, numbers), not as categoricals.
+        """
+        if column not in self.frame.columns:
+            return None
+        if column not in self._values:  # without the codes a hash pass is cheaper still
+            uniques = _plain(pd.Series(pd.unique(self.frame[column]), copy=False))
+            self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)
+        return self._values[column]
+
+    def first_rows(self, columns: list[str]) -> np.ndarray:
+        """Positions of the first record of each distinct combination of ``columns`` (missing counts as a value)."""
+        key: np.ndarray | None = None
+        size = 1
+        for column in columns:
+            codes, count = self._factorise(column)
+            width = count + 1
+            if key is None:
+                key = codes.astype(np.int64) + 1
+            else:
+                if size * width >= _MAX_KEY:  # renumber the combinations so far densely
+                    key = pd.factorize(key)[0].astype(np.int64)
+                    size = int(key.max()) + 1 if len(key) else 1
+                key = key * width + (codes.astype(np.int64, copy=False) + 1)
+            size *= width
+        if key is None:
+            return np.arange(min(len(self.frame), 1))
+        rows = len(key)
+        if size <= max(rows, _SMALL_KEYS):  # few possible combinations: the first record of each, by position
+            first = np.full(size, rows, dtype=np.int64)
+            np.minimum.at(first, key, np.arange(rows))
+            return np.sort(first[first < rows])
+        if size < _INT32_KEYS:
+            key = key.astype(np.int32)
+        return np.flatnonzero(~pd.Series(key, copy=False).duplicated().to_numpy())
+
+    def rows(self, columns: list[str]) -> pd.DataFrame:
+        """The distinct combinations of ``columns`` as records of the frame, in order of first appearance.
+
+        Equal to ``frame[columns].drop_duplicates()`` (columns named twice are kept once).
+        """
+        columns = list(dict.fromkeys(columns))
+        first = self.first_rows(columns)
+        return pd.DataFrame({column: _plain(self.frame[column].iloc[first]) for column in columns})
+
+
+def _plain(values: pd.Series) -> pd.Series:
+    """A categorical series as its categories' type (text: object; numbers: float64); others as they are."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.Series(np.asarray(values), index=values.index, name=values.name)
+    return values
