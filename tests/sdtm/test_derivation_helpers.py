@@ -125,6 +125,15 @@ def test_missing_values_sort_first_in_the_neighbour_check():
     assert not already_sorted(frame.iloc[::-1].reset_index(drop=True), ["A", "N"])
 
 
+def test_neighbour_check_compares_numbers_as_numbers_whatever_the_dtype():
+    for numbers in (pd.Series([9, 10, None], dtype="Float64")[::-1].reset_index(drop=True),
+                    pd.Series([None, 9, 10], dtype=object), pd.Series([None, "a", "b"], dtype=object)):
+        frame = pd.DataFrame({"K": numbers})
+        assert already_sorted(frame, ["K"]) == frame.sort_values("K", na_position="first").index.equals(frame.index)
+    assert already_sorted(pd.DataFrame({"K": pd.Series([None, 9, 10], dtype="Float64")}), ["K"])
+    assert not already_sorted(pd.DataFrame({"K": pd.Series([10, 9], dtype="Float64")}), ["K"])
+
+
 def test_cumcount_and_group_codes_match_groupby():
     frame = _random_frame(500, 3)
     groups = group_codes(frame, ["USUBJID", "DTC"])

@@ -16,6 +16,11 @@ from sdtmgen.sdtm.derivations.isodates import text_buffers, arrow_text
 
 STRING = pd.StringDtype("pyarrow")
 
+# first bytes of text that may strip to "": ASCII controls and space, and any non-ASCII lead byte
+_MAY_START_BLANK = np.zeros(256, dtype=bool)
+_MAY_START_BLANK[:0x21] = True
+_MAY_START_BLANK[0x7F:] = True
+
 
 def as_text(values) -> pd.api.extensions.ExtensionArray:
     """``values`` (Series or array) as an Arrow-backed string array."""
@@ -53,7 +58,7 @@ def blank_to_missing(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     offsets, lengths, data = text_buffers(arr)
     if len(data):
         first = data[np.minimum(offsets, len(data) - 1)]  # the first byte (of a neighbour when empty)
-        maybe = (lengths == 0) | (first <= 0x20) | (first >= 0x7F)
+        maybe = _MAY_START_BLANK[first] | (lengths == 0)
     else:
         maybe = np.ones(len(arr), dtype=bool)
     if arr.null_count:

@@ -46,7 +46,7 @@ def text_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
     data = arr.buffers()[2]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    starts = offsets[:-1].astype(np.int64)
+    starts = offsets[:-1].astype(np.int64, copy=False)
     return starts, offsets[1:] - offsets[:-1], data
 
 

@@ -70,27 +70,27 @@ def stable_order(keys: list[np.ndarray]) -> np.ndarray:
 
 def _neighbours(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row r in ``rows``: value[r] < value[r + 1], value[r] == value[r + 1] (missing first)."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
-        numbers = values.to_numpy()
-        a, b = (numbers[:-1], numbers[1:]) if len(rows) == len(numbers) - 1 else (numbers[rows], numbers[rows + 1])
-        a_missing, b_missing = pd.isna(a), pd.isna(b)
-        with np.errstate(invalid="ignore"):
-            less, equal = a < b, a == b
-    else:
-        if values.dtype == object:  # e.g. _FILE: convert only the rows compared
-            objects = values.to_numpy()
-            a = pa.array(objects[rows], type=pa.large_string(), from_pandas=True)
-            b = pa.array(objects[rows + 1], type=pa.large_string(), from_pandas=True)
-        else:
-            text = arrow_text(values)
-            if len(rows) == len(text) - 1:  # every pair: neighbours are two shifted slices
-                a, b = text.slice(0, len(rows)), text.slice(1)
-            else:
-                a, b = text.take(pa.array(rows)), text.take(pa.array(rows + 1))
+    n = len(values)
+    every = len(rows) > (n - 1) // 4  # comparing two shifted slices beats gathering most rows
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        text = arrow_text(values)
+        a, b = (text.slice(0, n - 1), text.slice(1)) if every else (text.take(pa.array(rows)),
+                                                                    text.take(pa.array(rows + 1)))
         a_missing, b_missing = np.asarray(a.is_null()), np.asarray(b.is_null())
         less = np.asarray(pc.less(a, b).fill_null(False))
         equal = np.asarray(pc.equal(a, b).fill_null(False))
-    return less & ~a_missing | a_missing & ~b_missing, equal & ~a_missing | a_missing & b_missing
+    else:
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iufbmM":
+            numbers = values.to_numpy()
+        else:  # text in object columns (e.g. _FILE), categories, nullable numbers: their sort codes
+            numbers = order_codes(values)[0]
+        a, b = (numbers[:-1], numbers[1:]) if every else (numbers[rows], numbers[rows + 1])
+        a_missing, b_missing = pd.isna(a), pd.isna(b)
+        with np.errstate(invalid="ignore"):
+            less, equal = a < b, a == b
+    less = less & ~a_missing | a_missing & ~b_missing
+    equal = equal & ~a_missing | a_missing & b_missing
+    return (less, equal) if not every or len(rows) == n - 1 else (less[rows], equal[rows])
 
 
 def already_sorted(frame: pd.DataFrame, columns: list[str]) -> bool:
