@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from sdtmgen.arrowtext import arrow_text, as_arrow_text
 
 from sdtmgen.spec.models import DomainSpec, Variable
 
@@ -37,6 +40,19 @@ def _cut(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:
     return head, text[len(head):]
 
 
+def _longer_than_limit(values: pd.Series) -> np.ndarray:
+    """Positions of values longer than MAX_BYTES characters.
+
+    Usually there are none, which the byte lengths (read off the Arrow offsets, never fewer than
+    the characters) show without decoding the text.
+    """
+    text = arrow_text(values)
+    if (pc.max(pc.binary_length(text)).as_py() or 0) <= MAX_BYTES:
+        return np.zeros(0, dtype=np.int64)
+    lengths = pc.utf8_length(text)
+    return np.flatnonzero(pc.fill_null(pc.greater(lengths, MAX_BYTES), False).to_numpy(zero_copy_only=False))
+
+
 def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFrame]:
     """Move text beyond 200 bytes of Char variables into SUPP-- records (QNAM VAR1, VAR2, ...).
 
@@ -48,10 +64,9 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
     for var in domain.variables:
         if var.type != "Char" or var.name not in frame.columns:
             continue
-        values = frame[var.name].astype("string")
+        values = as_arrow_text(frame[var.name])
         # text reaching here is ASCII (the mapper stops on anything else): characters == bytes
-        long = (values.str.len() > MAX_BYTES).fillna(False).to_numpy(dtype=bool)
-        for pos in np.flatnonzero(long):
+        for pos in _longer_than_limit(values):
             head, rest = _cut(values.iloc[pos])
             frame.iloc[pos, frame.columns.get_loc(var.name)] = head
             part = 0
