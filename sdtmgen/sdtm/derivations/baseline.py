@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
-from sdtmgen.sdtm.derivations.columns import flag
-from sdtmgen.sdtm.derivations.isodates import MISSING, arrow_text
+from sdtmgen.sdtm.derivations.columns import arrow_text, flag
+from sdtmgen.sdtm.derivations.isodates import MISSING
 from sdtmgen.sdtm.derivations.ordering import group_codes, pack, stable_order
 from sdtmgen.sdtm.derivations.timing import iso_to_minutes, subject_positions
 

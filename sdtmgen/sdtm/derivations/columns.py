@@ -12,8 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdtmgen.sdtm.derivations.isodates import text_buffers, arrow_text
-
 STRING = pd.StringDtype("pyarrow")
 
 # first bytes of text that may strip to "": ASCII controls and space, and any non-ASCII lead byte
@@ -22,9 +20,32 @@ _MAY_START_BLANK[:0x21] = True
 _MAY_START_BLANK[0x7F:] = True
 
 
+def arrow_text(values) -> pa.Array:
+    """The values (Series or array) as one contiguous Arrow (large_)string array, without copying
+    Arrow-backed text."""
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values, copy=False)
+    if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
+        values = values.astype("string[pyarrow]")
+    arr = pa.array(values.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
+
+
+def text_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start offset, byte length, data bytes) of each value of a string array."""
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
+    data = arr.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    starts = offsets[:-1].astype(np.int64, copy=False)
+    return starts, offsets[1:] - offsets[:-1], data
+
+
 def as_text(values) -> pd.api.extensions.ExtensionArray:
-    """``values`` (Series or array) as an Arrow-backed string array."""
-    if isinstance(values, pd.Series):
+    """``values`` (Series, Index or array) as an Arrow-backed string array."""
+    if isinstance(values, (pd.Series, pd.Index)):
         values = values.array
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return values

@@ -15,9 +15,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sdtmgen.sdtm.derivations import memo
+from sdtmgen.sdtm.derivations.columns import text_buffers
 
 MISSING = np.iinfo(np.int64).min
 """Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""
@@ -25,29 +25,6 @@ MISSING = np.iinfo(np.int64).min
 # years whose midnight fits datetime64[ns]; values outside take the fallback
 _FIRST_YEAR, _LAST_YEAR = 1678, 2261
 _ZERO = ord("0")
-
-
-def arrow_text(values) -> pa.Array:
-    """The values (Series or array) as one contiguous Arrow (large_)string array, without copying
-    Arrow-backed text."""
-    if not isinstance(values, pd.Series):
-        values = pd.Series(values, copy=False)
-    if not isinstance(values.dtype, pd.StringDtype) or values.dtype.storage != "pyarrow":
-        values = values.astype("string[pyarrow]")
-    arr = pa.array(values.array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    return arr
-
-
-def text_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start offset, byte length, data bytes) of each value of a string array."""
-    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
-    data = arr.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    starts = offsets[:-1].astype(np.int64, copy=False)
-    return starts, offsets[1:] - offsets[:-1], data
 
 
 def _number(data: np.ndarray, starts: np.ndarray, first: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +82,7 @@ def _spread(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _per_distinct(values: pd.Series, parse: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
     """Run ``parse`` once per distinct value (dates repeat across the tests of a visit) and spread it."""
-    encoded = memo.shared(values, "dictionary", lambda: pc.dictionary_encode(arrow_text(values)))
+    encoded = memo.dictionary_encoded(values)
     parsed = np.append(parse(encoded.dictionary), MISSING)
     indices = encoded.indices.fill_null(len(encoded.dictionary))
     return parsed[indices.to_numpy(zero_copy_only=False)]

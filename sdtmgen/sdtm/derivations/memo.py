@@ -3,21 +3,26 @@
 Several steps read the same column of a domain: USUBJID in every subject lookup and grouping,
 --DTC for the visit day, the baseline flag, EPOCH and --DY; each used to encode it again. Arrow
 arrays are immutable, so a result computed from one can be remembered under the array's identity
-(holding a reference, so that the identity cannot be reused) and handed to the next step that asks.
-``run_derivations`` clears it when it finishes; a small limit bounds it for any other caller.
+and handed to the next step that asks. The memo holds the array only weakly: a result goes when
+its column does (e.g. when --SEQ reorders the frame), so it never keeps old columns alive.
+``run_derivations`` clears it when it finishes; a limit bounds it for any other caller.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+
+from sdtmgen.sdtm.derivations.columns import arrow_text
 
 T = TypeVar("T")
 
-_LIMIT = 12
-_entries: dict[tuple[int, str], tuple[object, object]] = {}
+_LIMIT = 64
+_entries: dict[tuple[int, str], tuple[weakref.ref, object]] = {}
 
 
 def _arrow_identity(values: pd.Series):
@@ -39,10 +44,10 @@ def shared(values: pd.Series, kind: str, compute: Callable[[], T]) -> T:
         return compute()
     key = (id(identity), kind)
     entry = _entries.get(key)
-    if entry is not None and entry[0] is identity:
+    if entry is not None and entry[0]() is identity:
         return entry[1]  # type: ignore[return-value]
     result = _read_only(compute())
-    _entries[key] = (identity, result)
+    _entries[key] = (weakref.ref(identity, lambda _, key=key: _entries.pop(key, None)), result)
     while len(_entries) > _LIMIT:
         del _entries[next(iter(_entries))]
     return result
@@ -50,3 +55,9 @@ def shared(values: pd.Series, kind: str, compute: Callable[[], T]) -> T:
 
 def clear() -> None:
     _entries.clear()
+
+
+def dictionary_encoded(values: pd.Series):
+    """The Arrow dictionary encoding of a text column (distinct values + an index per record), shared
+    by everything that reads the column per distinct value: codes, sort order, dates."""
+    return shared(values, "dictionary", lambda: pc.dictionary_encode(arrow_text(values)))

@@ -16,15 +16,51 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.sdtm.derivations import memo
-from sdtmgen.sdtm.derivations.isodates import arrow_text
+from sdtmgen.sdtm.derivations.columns import arrow_text
 
 _PACK_LIMIT = 2 ** 62
 
 
-def factorize(values: pd.Series, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize`` (missing -> -1), shared by the steps that encode the same column."""
-    return memo.shared(values, f"factorize sort={sort}",
-                       lambda: pd.factorize(values, sort=sort, use_na_sentinel=True))
+def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` (missing -> -1, distinct values in order of appearance); for Arrow text the
+    column's shared dictionary encoding."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return pd.factorize(values, use_na_sentinel=True)
+
+    def from_dictionary():
+        encoded = memo.dictionary_encoded(values)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+        return codes, pd.Index(pd.arrays.ArrowStringArray(encoded.dictionary))
+
+    return memo.shared(values, "factorize", from_dictionary)
+
+
+def with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes where missing is a value of its own (the last one of the table), and that table as text."""
+    codes, uniques = factorize(values)
+    table = pd.concat([pd.Series(uniques).astype("string"), pd.Series([pd.NA], dtype="string")], ignore_index=True)
+    return np.where(codes < 0, len(uniques), codes), table
+
+
+def dense_codes(keys: np.ndarray, space: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of integer keys in [0, space) and the distinct keys (ascending)."""
+    if space > 4 * len(keys) + 4096:
+        codes, distinct = pd.factorize(keys, sort=True)
+        return codes, np.asarray(distinct)
+    seen = np.zeros(space, dtype=bool)
+    seen[keys] = True
+    return (np.cumsum(seen) - 1)[keys], np.flatnonzero(seen)
+
+
+def codes_over(parts: list[pd.Series], sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Codes over the concatenation of ``parts`` (missing -> -1) and their table of distinct values,
+    from each part's own (shared) encoding; ``sort``: codes in the order of the values."""
+    encoded = [factorize(part) for part in parts]
+    table = encoded[0][1].append([uniques for _, uniques in encoded[1:]]).unique()
+    if sort:
+        table = table.sort_values()
+    codes = [np.where(c >= 0, table.get_indexer(u)[np.maximum(c, 0)] if len(u) else -1, -1) for c, u in encoded]
+    return np.concatenate(codes), table
 
 
 def order_codes(values: pd.Series, na_first: bool = True) -> tuple[np.ndarray, int]:
@@ -35,9 +71,11 @@ def order_codes(values: pd.Series, na_first: bool = True) -> tuple[np.ndarray, i
         low, high = int(numbers.min()), int(numbers.max())
         if high - low < 4 * len(numbers):
             return numbers.astype(np.int64) - low, high - low + 1
-    codes, uniques = factorize(values, sort=True)
-    codes = codes.astype(np.int64)
+    codes, uniques = factorize(values)
     n = len(uniques)
+    rank = np.empty(n, dtype=np.int64)
+    rank[uniques.argsort()] = np.arange(n)
+    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)] if n else -1)
     if na_first:
         return codes + 1, n + 1
     return np.where(codes < 0, n, codes), n + 1

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
+from sdtmgen.sdtm.derivations.ordering import dense_codes, with_missing
 
 
 class UnitConversion(BaseModel):
@@ -51,12 +52,11 @@ class StandardResults(Derivation):
 
     def _pairs(self, frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         """Code of each record's (test, original unit) pair, and the distinct pairs (few)."""
-        test_codes, tests = pd.factorize(frame[self.test].astype("string"), use_na_sentinel=False)
-        unit_codes, units = pd.factorize(frame[self.orresu].astype("string"), use_na_sentinel=False)
-        n_units = max(len(units), 1)
-        codes, pairs = pd.factorize(test_codes.astype(np.int64) * n_units + unit_codes)
-        return codes, pd.DataFrame({"test": pd.Series(tests, dtype="string").take(pairs // n_units).to_numpy(),
-                                    "unit": pd.Series(units, dtype="string").take(pairs % n_units).to_numpy()})
+        test_codes, tests = with_missing(frame[self.test])
+        unit_codes, units = with_missing(frame[self.orresu])
+        codes, pairs = dense_codes(test_codes * len(units) + unit_codes, len(tests) * len(units))
+        return codes, pd.DataFrame({"test": tests.take(pairs // len(units)).to_numpy(),
+                                    "unit": units.take(pairs % len(units)).to_numpy()})
 
     def _factors(self, pairs: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
         """Conversion factor to the standard unit (NaN: none) and the standard unit of each pair."""
@@ -89,8 +89,8 @@ class StandardResults(Derivation):
         # distinct results, distinct (test, unit) pairs and distinct combinations of the two
         pair, pairs = self._pairs(frame)
         pair_factor, pair_target = self._factors(pairs)
-        result, distinct = pd.factorize(frame[self.orres].astype("string"), use_na_sentinel=False)
-        text = pd.Series(distinct, dtype="string").str.strip().fillna("")
+        result, distinct = with_missing(frame[self.orres])
+        text = distinct.str.strip().fillna("")
         result_missing = (text == "").to_numpy(dtype=bool)
         missing = result_missing[result]
         self._check(ctx, ~missing, pair_target.isna().to_numpy(dtype=bool)[pair], np.isnan(pair_factor)[pair])
@@ -101,7 +101,7 @@ class StandardResults(Derivation):
         standard = np.round(result_number[result] * factor, 8)
         # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
         frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
-        combo, combos = pd.factorize(result.astype(np.int64) * len(pairs) + pair)
+        combo, combos = dense_codes(result * len(pairs) + pair, len(text) * len(pairs))
         of_result = combos // len(pairs)
         stresc = self._standard_text(text.take(of_result), parts[0].take(of_result).to_numpy(dtype=object),
                                      result_number[of_result], pair_factor[combos % len(pairs)])
@@ -109,8 +109,8 @@ class StandardResults(Derivation):
         frame[self.stresu] = take_text(pair_target, np.where(missing, -1, pair))
         for original, target in ((self.ornrlo, self.stnrlo), (self.ornrhi, self.stnrhi)):
             if original and target:
-                codes, limits = pd.factorize(frame[original].astype("string"), use_na_sentinel=False)
-                limit = pd.to_numeric(pd.Series(limits, dtype="string"), errors="coerce").to_numpy(dtype=float)
+                codes, limits = with_missing(frame[original])
+                limit = pd.to_numeric(limits, errors="coerce").to_numpy(dtype=float)
                 frame[target] = np.round(limit[codes] * factor, 8)
 
     @staticmethod

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import STRING, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.sdtm.derivations.ordering import order_codes, pack, stable_order
+from sdtmgen.sdtm.derivations.ordering import codes_over, order_codes, pack, stable_order
 
 
 def _frame(ctx: DeriveContext, records: list[dict], domain: str) -> pd.DataFrame:
@@ -92,10 +92,8 @@ class SubjectVisits(Derivation):
     def apply(self, ctx: DeriveContext) -> None:
         frames = [ctx.datasets[domain] for domain in self.domains]
         # text as codes into small tables of distinct values, so nothing is copied per record
-        subject_code, subjects = pd.factorize(pd.concat([f["USUBJID"].astype("string") for f in frames]),
-                                              sort=True, use_na_sentinel=True)
-        visit_code, visits = pd.factorize(pd.concat([f["VISIT"].astype("string") for f in frames]),
-                                          use_na_sentinel=True)
+        subject_code, subjects = codes_over([f["USUBJID"] for f in frames], sort=True)
+        visit_code, visits = codes_over([f["VISIT"] for f in frames])
         visitnum = np.concatenate([f["VISITNUM"].to_numpy(dtype="float64") for f in frames])
         day = np.concatenate([date_numbers(f[col]) for f, col in zip(frames, self.domains.values())])
         rows = np.flatnonzero(~np.isnan(visitnum) & (day != MISSING))
@@ -110,9 +108,9 @@ class SubjectVisits(Derivation):
         starts[1:] = (subject_key[1:] != subject_key[:-1]) | (visit_key[1:] != visit_key[:-1])
         first = rows[starts]
         last = rows[np.append(starts[1:], True)] if len(rows) else rows
-        sv = pd.DataFrame({"USUBJID": take_text(pd.Series(subjects), subject_code[first]),
+        sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string"), subject_code[first]),
                            "VISITNUM": visitnum[first],
-                           "VISIT": take_text(pd.Series(visits), visit_code[first]),
+                           "VISIT": take_text(visits.astype("string"), visit_code[first]),
                            "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
