@@ -20,8 +20,10 @@ with what the dataset files actually hold, as ``sdtmgen.errors.Finding`` s (all 
 The data side is read from the files next to define.xml (``observe_folder``): XPT headers
 (labels, types, storage lengths), else Dataset-JSON (column metadata and rows). The values are
 read only for the variables a check looks at (a codelist, value-level metadata and the columns
-of its where clauses, integer Num variables), XPT text as categoricals (``read_xpt_columns(...,
-categorical=True)``: each distinct value decoded once).
+of its where clauses, integer Num variables), XPT columns as categoricals (``read_xpt_columns(...,
+categorical=True)``: each distinct value decoded once). The values come from the files, not
+from the frames the writer was given: the guarantee is about what was written, so a writer
+that lost or changed values is caught; the read costs one pass over each file.
 
 Every data check depends only on which values occur (a where clause: which values occur
 together with which), so it runs on the distinct values and distinct combinations of columns

@@ -54,6 +54,7 @@ def present_text(values: pd.Series | None) -> list[str]:
     return list(seen)
 
 
+_ARROW_MIN = 256  # fewer values are quicker one by one in Python than through a chain of Arrow calls
 #: what ``str.strip()`` strips from ASCII text
 _ASCII_SPACE = "".join(chr(c) for c in range(128) if chr(c).isspace())
 
@@ -61,10 +62,11 @@ _ASCII_SPACE = "".join(chr(c) for c in range(128) if chr(c).isspace())
 def _ascii_present_text(values: pd.Series):
     """``present_text`` of Arrow-backed text that is all ASCII, as an Arrow array, computed by Arrow.
 
-    None for other values (not Arrow text, or not ASCII: Python's ``strip`` and ``\\d`` know
-    more than ASCII, so those take the Python path).
+    None for other values (a few, not Arrow text, or not ASCII: Python's ``strip`` and ``\\d``
+    know more than ASCII, so those take the Python path).
     """
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+    arrow_text = isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+    if len(values) < _ARROW_MIN or not arrow_text:
         return None
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -109,7 +111,10 @@ def _iso8601_type_ascii(texts) -> str | None:
 
     if len(texts) == 0:
         return None
+    head = texts.slice(0, 64).to_pylist()
     for kind, pattern in _ISO_PATTERNS:
+        if not all(pattern.match(t) for t in head):  # most types fail on the first values
+            continue
         if "(?=" in pattern.pattern:
             fits = all(pattern.match(t) for t in texts.to_pylist())
         else:
@@ -134,7 +139,7 @@ def number_decimals(values: np.ndarray) -> int:
     That is the most ``decimals(format(v, ".15g"))`` over the values that are not whole numbers,
     computed for all distinct values at once (:func:`_fifteen_digit_decimals`).
     """
-    nums = np.abs(np.asarray(values, dtype=float))
+    nums = np.abs(pd.unique(np.asarray(values, dtype=float)))  # the distinct values first: one pass over all
     nums = nums[np.isfinite(nums) & (nums != np.floor(nums))]
     if not len(nums):
         return 0
@@ -184,10 +189,20 @@ def _fifteen_digit_decimals(nums: np.ndarray) -> np.ndarray:
 
 def num_type(values: pd.Series | None, declared_digits: int | None = None) -> tuple[str, int | None]:
     """(DataType, SignificantDigits) of a Num variable."""
-    nums = present_numbers(values)
-    if declared_digits is None and (len(nums) == 0 or np.all(nums == np.floor(nums))):
+    if declared_digits is None and _whole_numbers(values):
         return "integer", None
-    return "float", declared_digits if declared_digits is not None else max(1, number_decimals(nums))
+    if declared_digits is not None:
+        return "float", declared_digits
+    return "float", max(1, number_decimals(present_numbers(values)))
+
+
+def _whole_numbers(values: pd.Series | None) -> bool:
+    """Every finite value is a whole number (true when there are none)."""
+    if values is not None and values.dtype == np.float64:  # the usual column: no copies, no filtering
+        numbers = values.to_numpy()
+        return not np.any(numbers - np.floor(numbers) > 0)  # NaN and inf give NaN: not > 0
+    nums = present_numbers(values)
+    return len(nums) == 0 or bool(np.all(nums == np.floor(nums)))
 
 
 def is_iso_name(name: str) -> bool:

@@ -63,28 +63,26 @@ class DistinctValues:
 
     def first_rows(self, columns: list[str]) -> np.ndarray:
         """Positions of the first record of each distinct combination of ``columns`` (missing counts as a value)."""
-        key: np.ndarray | None = None
-        size = 1
-        for column in columns:
-            codes, count = self._factorise(column)
-            width = count + 1
-            if key is None:
-                key = codes.astype(np.int64) + 1
-            else:
-                if size * width >= _MAX_KEY:  # renumber the combinations so far densely
-                    key = pd.factorize(key)[0].astype(np.int64)
-                    size = int(key.max()) + 1 if len(key) else 1
-                key = key * width + (codes.astype(np.int64, copy=False) + 1)
-            size *= width
-        if key is None:
+        if not columns:
             return np.arange(min(len(self.frame), 1))
+        factorised = [self._factorise(column) for column in columns]
+        widths = [count + 1 for _, count in factorised]  # code + 1: missing is 0
+        dtype = np.int32 if np.prod(widths, dtype=float) < _INT32_KEYS else np.int64
+        key = factorised[0][0].astype(dtype) + 1
+        size = widths[0]
+        for (codes, _), width in zip(factorised[1:], widths[1:]):
+            if size * width >= _MAX_KEY:  # renumber the combinations so far densely
+                key = pd.factorize(key)[0].astype(dtype)
+                size = int(key.max()) + 1 if len(key) else 1
+            key *= width
+            key += codes
+            key += 1
+            size *= width
         rows = len(key)
         if size <= max(rows, _SMALL_KEYS):  # few possible combinations: the first record of each, by position
             first = np.full(size, rows, dtype=np.int64)
             np.minimum.at(first, key, np.arange(rows))
             return np.sort(first[first < rows])
-        if size < _INT32_KEYS:
-            key = key.astype(np.int32)
         return np.flatnonzero(~pd.Series(key, copy=False).duplicated().to_numpy())
 
     def rows(self, columns: list[str]) -> pd.DataFrame:

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyreadstat
 from lxml import etree
 
 from sdtmgen.errors import Finding, SdtmgenError
 from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+from sdtmgen.xpt import read_xpt_columns
 
 from .checks import check_define, observe_folder
 from .writer import write_define
@@ -51,8 +51,8 @@ def xpt_lengths(folder: Path) -> dict[tuple[str, str], int]:
     """(dataset, variable) -> length, as stored in the XPT files of ``folder``."""
     lengths = {}
     for path in sorted(Path(folder).glob("*.xpt")):
-        _, meta = pyreadstat.read_xport(str(path), metadataonly=True)
-        for name, width in meta.variable_storage_width.items():
+        _, meta = read_xpt_columns(path, metadata_only=True)
+        for name, width in meta.lengths.items():
             lengths[(meta.table_name, name)] = int(width)
     return lengths
 

@@ -130,14 +130,16 @@ def _record_count(fh, offset: int, reclen: int) -> int:
         return 0
     fh.seek(0, os.SEEK_END)
     n = max(0, (fh.tell() - offset) // reclen)
+    rows = 80 // reclen + 2  # the padding and a record: usually one small read
     while n:
-        rows = min(n, max(1, _BLOCK_BYTES // reclen))
+        rows = min(n, rows)
         fh.seek(offset + (n - rows) * reclen)
         tail = np.frombuffer(fh.read(rows * reclen), dtype=np.uint8).reshape(rows, reclen)
         filled = np.flatnonzero((tail != _BLANK).any(axis=1))
         if len(filled):
             return n - rows + int(filled[-1]) + 1
         n -= rows
+        rows = min(rows * 2, max(1, _BLOCK_BYTES // reclen))
     return 0
 
 
