@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation, take_rows, text_from_codes
 from sdtmgen.conditions import Condition
 from sdtmgen.errors import SpecError
-from sdtmgen.sdtm.derivations.sequence import sort_by_keys
+from sdtmgen.sdtm.derivations.ordering import key_order, move_rows, sort_columns
+from sdtmgen.sdtm.derivations.ordering import take_rows as take_frame_rows
 
 
 @register_adam_derivation("source_records", "the dataset's records: one per record of an SDTM (or ADaM) dataset, "
@@ -141,6 +142,11 @@ class Seq(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         keys = [k for k in ctx.dataset.keys if k != self.target]
-        frame = sort_by_keys(ctx.frame, keys)
+        frame = ctx.frame
+        order = key_order(frame, sort_columns(frame, keys))
+        if any(frame is other for name, other in ctx.datasets.items() if name != ctx.name):
+            frame = take_frame_rows(frame, order)  # the records are another dataset's frame: copy, never move
+        else:  # the dataset's own frame: move the columns over one at a time (never two copies of it)
+            frame = move_rows(frame, order)
         frame[self.target] = (frame.groupby(self.by, sort=False).cumcount() + 1).astype("float64")
         ctx.frame = frame
