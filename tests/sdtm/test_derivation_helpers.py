@@ -13,7 +13,8 @@ from sdtmgen.sdtm.build import finalise
 from sdtmgen.sdtm.derivations import memo
 from sdtmgen.sdtm.derivations.columns import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.sdtm.derivations.ordering import already_sorted, cumcount, group_codes, key_order, lookup
+from sdtmgen.sdtm.derivations.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_rows,
+                                               take_rows)
 from sdtmgen.sdtm.derivations.sequence import sort_by_keys
 from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
 from sdtmgen.spec.models import DomainSpec, Variable
@@ -116,6 +117,15 @@ def test_sorted_frames_are_recognised_and_not_copied():
     assert not already_sorted(swapped, ["USUBJID", "DTC", "_ROW"])
     expected = swapped.sort_values(["USUBJID", "DTC", "_ROW"], kind="mergesort", na_position="first").index
     assert (key_order(swapped, ["USUBJID", "DTC", "_ROW"]) == expected.to_numpy()).all()
+
+
+def test_move_rows_gives_the_taken_frame_and_empties_the_input():
+    frame = _random_frame(50, 7)
+    order = np.random.default_rng(0).permutation(len(frame))
+    expected = take_rows(frame, order)
+    moved = move_rows(frame, order)
+    pd.testing.assert_frame_equal(moved, expected)
+    assert frame.columns.empty
 
 
 def test_missing_values_sort_first_in_the_neighbour_check():

@@ -177,6 +177,21 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
     return taken
 
 
+def move_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
+    """``take_rows`` that moves the columns out of ``frame`` one at a time (``frame`` is left empty),
+    so that a reordered domain never exists twice in memory: only one column does, briefly."""
+    if order is None:
+        return take_rows(frame, None)
+    columns = {}
+    for name in list(frame.columns):
+        values = frame[name]
+        columns[name] = (values.array.take(order) if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+                         else values.to_numpy()[order])
+        del values
+        del frame[name]
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)))
+
+
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One code per distinct combination of ``columns``; -1 where any of them is missing."""
     combined = None

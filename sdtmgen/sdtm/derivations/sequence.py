@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, sort_columns, take_rows
+from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, move_rows, sort_columns, take_rows
 
 
 def sort_by_keys(frame: pd.DataFrame, keys: list[str], likely_sorted: bool = True) -> pd.DataFrame:
@@ -27,7 +27,8 @@ class Seq(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         keys = [k for k in ctx.domain.keys if k != self.target]
-        frame = sort_by_keys(ctx.frame, keys, likely_sorted=False)  # mapped records come in raw order
+        # mapped records come in raw order: sort at once, moving the columns rather than copying the frame
+        frame = move_rows(ctx.frame, key_order(ctx.frame, sort_columns(ctx.frame, keys), likely_sorted=False))
         codes, _ = factorize(frame[self.by])
         frame[self.target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
         ctx.frame = frame
