@@ -21,6 +21,8 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .distinct import unique_present
+
 NUM_LENGTH = 8
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
@@ -47,11 +49,12 @@ def present_text(values: pd.Series | None) -> list[str]:
     if ascii_text is not None:
         return ascii_text.to_pylist()
     seen: dict[str, None] = {}
-    for value in pd.unique(values.dropna()):
+    for value in unique_present(values):
         text = str(value).strip()
         if text:
             seen.setdefault(text, None)
     return list(seen)
+
 
 
 _ARROW_MIN = 256  # fewer values are quicker one by one in Python than through a chain of Arrow calls
@@ -241,7 +244,7 @@ def content_type(values: pd.Series | None, var_type: str) -> tuple[str, int | No
 
 def byte_length(values: pd.Series | None) -> int:
     """Longest value in UTF-8 bytes, at least 1 (the XPT writer's rule for undeclared lengths)."""
-    texts = [] if values is None else pd.unique(values.dropna())
+    texts = [] if values is None else unique_present(values)
     return max([1] + [len(str(t).encode("utf-8")) for t in texts])
 
 

@@ -12,12 +12,15 @@ combination, instead of a mask over all records per topic value or where clause.
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 import pandas as pd
 
 _INT32_KEYS = 2**31  # combination keys below this hash as int32 (about 3x faster than int64)
 _MAX_KEY = 2**62
 _SMALL_KEYS = 2**20  # up to this many possible combinations (or one per record) are counted in an array
+_FEW = 256  # fewer values are quicker one by one in plain Python than through pandas calls
 
 
 class DistinctValues:
@@ -57,8 +60,12 @@ class DistinctValues:
         if column not in self.frame.columns:
             return None
         if column not in self._values:  # without the codes a hash pass is cheaper still
-            uniques = _plain(pd.Series(pd.unique(self.frame[column]), copy=False))
-            self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)
+            series = self.frame[column]
+            if len(series) < _FEW:
+                self._values[column] = pd.Series(list(unique_present(series)), dtype=object)
+            else:
+                uniques = _plain(pd.Series(pd.unique(series), copy=False))
+                self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)
         return self._values[column]
 
     def first_rows(self, columns: list[str]) -> np.ndarray:
@@ -93,6 +100,13 @@ class DistinctValues:
         columns = list(dict.fromkeys(columns))
         first = self.first_rows(columns)
         return pd.DataFrame({column: _plain(self.frame[column].iloc[first]) for column in columns})
+
+
+def unique_present(values: pd.Series) -> Iterable:
+    """``pd.unique(values.dropna())``; a few values in plain Python (pandas' overhead is per call)."""
+    if len(values) >= _FEW:
+        return pd.unique(values.dropna())
+    return dict.fromkeys(v for v in values.tolist() if isinstance(v, str) or not pd.isna(v))
 
 
 def _plain(values: pd.Series) -> pd.Series:
