@@ -179,7 +179,14 @@ def _numbers(raw: np.ndarray, categorical: bool = False) -> np.ndarray | pd.Cate
     if not categorical:
         return numbers[codes]
     renumber, categories = pd.factorize(numbers)  # the missing values (., .A-.Z, ._) are one NaN: code -1
-    return pd.Categorical.from_codes(renumber[codes], categories=pd.Index(categories, dtype=np.float64))
+    return _categorical(codes, renumber, pd.Index(categories, dtype=np.float64))
+
+
+def _categorical(codes: np.ndarray, renumber: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """``Categorical`` of ``renumber[codes]`` (renumber: the distinct raw values -> categories, -1 missing)."""
+    if len(renumber) != len(categories) or not np.array_equal(renumber, np.arange(len(renumber))):
+        codes = renumber[codes]  # only when raw values merged (padding, missing values); usually they do not
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories), validate=False)
 
 
 def _bytes(raw: np.ndarray) -> np.ndarray:
@@ -223,7 +230,7 @@ def _categories(raw: np.ndarray, length: int, encoding: str | None) -> pd.Catego
     texts = pd.arrays.ArrowStringArray(pa.chunked_array([_decode_char(np.ascontiguousarray(distinct), encoding)]))
     # "A" padded with blanks and "A" padded with NULs are one value: renumber the distinct texts
     renumber, categories = pd.factorize(texts)
-    return pd.Categorical.from_codes(renumber[codes], categories=pd.Index(np.asarray(categories, dtype=object)))
+    return _categorical(codes, renumber, pd.Index(np.asarray(categories, dtype=object)))
 
 
 def read_xpt_columns(path: str | os.PathLike[str], columns: Sequence[str] | None = None,
