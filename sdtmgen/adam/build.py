@@ -50,7 +50,8 @@ def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult
     run_adam_derivations(spec, datasets, findings)
     result = AdamResult(datasets={}, specs={}, findings=findings)
     for dataset in spec.adam:
-        frame, _ = finalise(dataset, datasets[dataset.dataset])  # type: ignore[arg-type]
+        # the working frame goes once finalised (its helper columns and replaced values with it)
+        frame, _ = finalise(dataset, datasets.pop(dataset.dataset))  # type: ignore[arg-type]
         result.datasets[dataset.dataset] = frame
         result.specs[dataset.dataset] = dataset
     return result

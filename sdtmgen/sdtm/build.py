@@ -62,7 +62,9 @@ def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.
         else:
             text = blank_to_missing(frame[var.name]) if var.name in frame.columns else missing_text(n)
             columns[var.name] = text if order is None else text.take(order)
-    out = pd.DataFrame(columns, index=pd.RangeIndex(n))
+    # copy=False: the columns are not copied again into one 2-D block (the input frame is a
+    # working frame its caller drops; a dataset's numbers would otherwise exist twice at this point)
+    out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
     lineage = take_rows(frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]], order)
     return out, lineage
 
