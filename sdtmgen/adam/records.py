@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation, take_rows, text_from_codes
 from sdtmgen.conditions import Condition
 from sdtmgen.errors import SpecError
-from sdtmgen.sdtm.derivations.ordering import key_order, move_rows, sort_columns
+from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, move_rows, sort_columns
 from sdtmgen.sdtm.derivations.ordering import take_rows as take_frame_rows
 
 
@@ -148,5 +148,6 @@ class Seq(AdamDerivation):
             frame = take_frame_rows(frame, order)  # the records are another dataset's frame: copy, never move
         else:  # the dataset's own frame: move the columns over one at a time (never two copies of it)
             frame = move_rows(frame, order)
-        frame[self.target] = (frame.groupby(self.by, sort=False).cumcount() + 1).astype("float64")
+        codes, _ = factorize(frame[self.by])  # (a groupby on the text would make a Python string per record)
+        frame[self.target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
         ctx.frame = frame

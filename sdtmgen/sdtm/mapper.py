@@ -139,7 +139,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
     columns["_FILE"] = frame["_FILE"].to_numpy()
     columns["_ROW"] = frame["_ROW"].to_numpy()
-    out = pd.DataFrame(columns, index=frame.index)
+    out = pd.DataFrame(columns, index=frame.index, copy=False)  # the mapped columns are new: no second copy
     mapped_rows = _count_distinct(frame["_ROW"].to_numpy())
     excluded = sum(reasons.values())
     if rows_read != mapped_rows + excluded:

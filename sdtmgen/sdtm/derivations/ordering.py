@@ -189,7 +189,7 @@ def move_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
                          else values.to_numpy()[order])
         del values
         del frame[name]
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)))
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)  # (a dict is copied by default)
 
 
 def group_codes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
