@@ -76,7 +76,7 @@ HOOKS: list[tuple[str, str, str]] = [
     ("sdtmgen.pipeline", "run_rules", "validate: conformance"),
     ("sdtmgen.pipeline", "build_adam", "ADaM"),
     ("sdtmgen.pipeline", "validate_adam", "ADaM"),
-    ("sdtmgen.pipeline", "write_xpt", "write XPT"),
+    ("sdtmgen.pipeline", "write_xpt_files", "write XPT"),
     ("sdtmgen.pipeline", "write_dataset_json", "write Dataset-JSON"),
     ("sdtmgen.pipeline", "write_define_package", "define.xml"),
     ("sdtmgen.pipeline", "write_reports", "reports (conformance, lineage)"),

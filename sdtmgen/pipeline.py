@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -116,18 +118,36 @@ FORMATS = {"xpt": ("xpt",), "dataset-json": ("dataset-json",), "ndjson": ("ndjso
            "all": ("xpt", "dataset-json", "ndjson")}
 
 
+#: XPT files written at the same time: the writer spends most of its time in numpy, Arrow and the
+#: file system, which release the GIL, so two threads use both cores of a small machine
+XPT_WRITERS = min(2, os.cpu_count() or 1)
+
+
+def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress) -> None:
+    """One XPT file per dataset, the largest first, XPT_WRITERS at a time (each file is independent)."""
+    def write(name: str) -> None:
+        dspec = specs[name]
+        write_xpt((folder / name.lower()).with_suffix(".xpt"), datasets[name], dataset_name=name,
+                  dataset_label=dspec.label, variables=xpt_variables(dspec))
+
+    names = sorted(datasets, key=lambda n: (-len(datasets[n]), n))
+    say(f"writing {len(names)} XPT file(s) to {folder.name}/")
+    with ThreadPoolExecutor(max_workers=XPT_WRITERS) as pool:
+        for done in [pool.submit(write, name) for name in names]:
+            done.result()  # re-raises a writer's error here
+
+
 def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
                   standard: str, say: Progress) -> list[Finding]:
     """Write every dataset of one package (sdtm/, adam/) in the chosen formats, then its define.xml."""
     kinds = FORMATS[formats]
+    if "xpt" in kinds:
+        write_xpt_files(folder, datasets, specs, say)
     for name in sorted(datasets):
         dspec, stem = specs[name], folder / name.lower()
-        say(f"writing {name.lower()}")
-        if "xpt" in kinds:
-            write_xpt(stem.with_suffix(".xpt"), datasets[name], dataset_name=name, dataset_label=dspec.label,
-                      variables=xpt_variables(dspec))
         for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
             if kind in kinds:
+                say(f"writing {stem.with_suffix(suffix).name}")
                 write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
                                    standard=standard, ndjson=kind == "ndjson")
     say(f"writing {folder.name}/define.xml")
