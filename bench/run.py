@@ -4,8 +4,11 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/run.py                      # sizes 100 1000 10000
     .venv/bin/python bench/run.py --sizes 100 1000 --repeat 5
-    .venv/bin/python bench/run.py --sizes 100 1000 10000 --skip report
-    .venv/bin/python bench/run.py --profile 10000 --skip report   # cProfile one build, print the hot spots
+    .venv/bin/python bench/run.py --sizes 2000 --repeat 1 --skip report
+    .venv/bin/python bench/run.py --profile 10000   # cProfile one build, print the hot spots
+
+The raw exports are simulated from <spec>/simulation.yaml with bench/scale.yaml laid over it
+(``--overrides``): near-daily blood counts, ~211 LB rows per subject (2.1 M at 10,000).
 
 What it does, per size:
 
@@ -16,13 +19,14 @@ What it does, per size:
    (interpreter and imports included);
 3. attributes the build's wall time to stages by wrapping the functions the pipeline calls
    (``RawExport.read``, ``map_domain``, ``run_derivations``, ``validate_dataset``,
-   ``write_xpt`` ...) with timers, *exclusive* of nested timed calls: the stage times add up
+   ``write_xpt_files`` ...) with timers, *exclusive* of nested timed calls: the stage times add up
    to the build time; what no wrapper covers is shown as "other". CPU time is kept next to
-   wall time (on a shared machine the wall time includes waiting for a core), and so is how
-   much each stage raised the peak RSS. These wrappers live only in this file; the engine is
+   wall time (on a shared machine the wall time includes waiting for a core; XPT files are
+   written by two threads, so that stage's CPU time can exceed its wall time), and so are how
+   much each stage raised the peak RSS and the highest RSS sampled (every 20 ms) while it ran. These wrappers live only in this file; the engine is
    not changed. A hooked function the build does not call shows as "-" (see ``HOOKS``);
-   ``--skip report`` replaces the results report by a no-op (it does not finish at 10,000
-   subjects yet) and the table says "skipped".
+   ``--skip`` replaces a stage (the results report, define.xml) by a no-op and the table says
+   "skipped".
 
 Validation errors do not stop the benchmark: they are counted, reported, and downgraded to
 warnings inside the child so that the later stages (XPT, reports) still run and are timed.
