@@ -506,23 +506,16 @@ def print_table(report: dict) -> None:
                                       else "-" for k in keys])
     row("runs (median of)", [str(sizes[k]["build"].get("runs", 0)) for k in keys])
 
-    def grew(build: dict) -> str:
-        growth = build.get("peak_rss_growth_mib") or {}
-        if not growth:
+    def top_stage(build: dict, key: str, sign: str) -> str:
+        """The stage with the largest value of ``build[key]`` (a stage -> MiB mapping), as 'stage <sign>MiB'."""
+        per_stage = build.get(key) or {}
+        if not per_stage:
             return "-"
-        stage = max(growth, key=growth.get)
-        return f"{stage.split(':')[0][:9]} +{growth[stage]:.0f}"
+        stage = max(per_stage, key=per_stage.get)
+        return f"{stage.split(':')[0][:9]} {sign}{per_stage[stage]:.0f}"
 
-    row("peak grew most in (MiB)", [grew(sizes[k]["build"]) for k in keys])
-
-    def highest(build: dict) -> str:
-        rss = build.get("max_rss_mib") or {}
-        if not rss:
-            return "-"
-        stage = max(rss, key=rss.get)
-        return f"{stage.split(':')[0][:9]} {rss[stage]:.0f}"
-
-    row("highest RSS sampled in (MiB)", [highest(sizes[k]["build"]) for k in keys])
+    row("peak grew most in (MiB)", [top_stage(sizes[k]["build"], "peak_rss_growth_mib", "+") for k in keys])
+    row("highest RSS sampled in (MiB)", [top_stage(sizes[k]["build"], "max_rss_mib", "") for k in keys])
     row("raw rows (all forms)", [f"{sum(sizes[k]['simulate'].get('rows', {}).values()):,}" for k in keys])
     row("records (SDTM + ADaM datasets)", [f"{sum(sizes[k]['build'].get('records', {}).values()):,}" for k in keys])
     row("  of which LB", [f"{sizes[k]['build'].get('records', {}).get('LB', 0):,}" for k in keys])
