@@ -18,6 +18,7 @@ from sdtmgen.csv_text import write_csv
 from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding
+from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import atomic_folder
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
@@ -181,6 +182,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         write_lineage(work, result)
         sdtm_datasets = result.datasets
         del result  # lineage and specs are written; the datasets live on in sdtm_datasets
+        release_unused_memory()
         say("deriving ADaM")
         adam = build_adam(spec, sdtm_datasets)
         findings += validate_adam(adam, spec.terminology)
@@ -192,6 +194,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
 
             read_by_report = report_datasets(sdtm_datasets, adam.datasets)
             sdtm_datasets = {n: f for n, f in sdtm_datasets.items() if n in read_by_report}
+        release_unused_memory()
         findings += sdtm_define
         if adam.datasets:
             adam_folder = work / "adam"
