@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.sdtm.derivations.ordering import group_codes as sdtm_group_codes
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import AdamDatasetSpec, StudySpec
@@ -159,15 +160,14 @@ def first_positions(values: pd.Series, table: pd.Series) -> np.ndarray:
 
 
 def group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """One integer per distinct combination of the key variables (in order of appearance), -1 where a key is
-    missing (as pandas groupby drops such records)."""
-    codes = np.zeros(len(frame), dtype=np.int64)
-    missing = np.zeros(len(frame), dtype=bool)
-    for key in keys:
-        part, distinct = pd.factorize(frame[key])
-        missing |= part < 0
-        codes, _ = pd.factorize(codes * (len(distinct) + 1) + part + 1)  # stays below the number of records
-    return np.where(missing, -1, codes)
+    """One integer per distinct combination of the key variables, dense (0..groups-1, in order of
+    appearance: they index per-group arrays), -1 where a key is missing (as pandas groupby drops such
+    records). The combinations are those of the SDTM derivations' ``group_codes``."""
+    combined = sdtm_group_codes(frame, keys)
+    codes = np.full(len(frame), -1, dtype=np.int64)
+    present = combined >= 0
+    codes[present] = pd.factorize(combined[present])[0]
+    return codes
 
 
 def _arrow_text(values: pd.Series) -> pa.Array:
