@@ -213,9 +213,7 @@ class DefineView:
                 label, anchor = f"{name}.{item.get('Name')}", item.get("OID")
                 use(ref.get("MethodOID"), label, anchor)
                 self._use_item(use, item, label, anchor)
-                vl = self.value_lists.get(item.find("def:ValueListRef", NS).get("ValueListOID")) \
-                    if item.find("def:ValueListRef", NS) is not None else None
-                for vref in vl.iterfind("odm:ItemRef", NS) if vl is not None else ():
+                for vref in self.value_list_refs(item):
                     vitem = self.items.get(vref.get("ItemOID"))
                     if vitem is None:
                         continue
@@ -223,6 +221,15 @@ class DefineView:
                     vlabel = f"{label} [{self.where_text(vref)}]"
                     use(vref.get("MethodOID"), vlabel, vitem.get("OID"))
                     self._use_item(use, vitem, vlabel, vitem.get("OID"))
+
+    def value_list(self, item: etree._Element | None) -> etree._Element | None:
+        """The def:ValueListDef an ItemDef points at, if any."""
+        ref = item.find("def:ValueListRef", NS) if item is not None else None
+        return self.value_lists.get(ref.get("ValueListOID")) if ref is not None else None
+
+    def value_list_refs(self, item: etree._Element) -> list[etree._Element]:
+        vl = self.value_list(item)
+        return vl.findall("odm:ItemRef", NS) if vl is not None else []
 
     def _use_item(self, use, item: etree._Element, label: str, anchor: str) -> None:
         use(item.get(define("CommentOID")), label, anchor)
@@ -467,8 +474,7 @@ def _value_index(view: DefineView) -> etree._Element | None:
     for group in view.groups:
         for ref in group.iterfind("odm:ItemRef", NS):
             item = view.items.get(ref.get("ItemOID"))
-            vref = item.find("def:ValueListRef", NS) if item is not None else None
-            vl = view.value_lists.get(vref.get("ValueListOID")) if vref is not None else None
+            vl = view.value_list(item)
             if vl is None:
                 continue
             refs = vl.findall("odm:ItemRef", NS)
@@ -541,8 +547,7 @@ VALUE_HEAD = [("Where", "w-where"), ("Name", "w-name"), ("Description", "w-desc"
 
 
 def _value_list(view: DefineView, dataset: str, item: etree._Element) -> etree._Element | None:
-    vref = item.find("def:ValueListRef", NS)
-    vl = view.value_lists.get(vref.get("ValueListOID")) if vref is not None else None
+    vl = view.value_list(item)
     if vl is None:
         return None
     rows = []
