@@ -49,13 +49,13 @@ CSS = """
 body { font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
        color: var(--ink); margin: 0; padding: 0 24px 48px; }
 header.page { border-bottom: 3px solid var(--accent); padding: 18px 0 10px; margin-bottom: 6px; }
-h1 { font-size: 22px; margin: 0 0 2px; color: var(--accent); }
+h1 { font-size: 1.7em; margin: 0 0 2px; color: var(--accent); }
 h2 .code { font-size: inherit; }
-h1 small { color: var(--muted); font-weight: normal; font-size: 15px; }
-h2 { font-size: 17px; margin: 28px 0 8px; padding-bottom: 3px; border-bottom: 1px solid var(--line); color: var(--accent); }
-h3 { font-size: 14px; margin: 18px 0 6px; }
+h1 small { color: var(--muted); font-weight: normal; font-size: .68em; }
+h2 { font-size: 1.3em; margin: 28px 0 8px; padding-bottom: 3px; border-bottom: 1px solid var(--line); color: var(--accent); }
+h3 { font-size: 1.08em; margin: 18px 0 6px; }
 nav.toc { position: sticky; top: 0; background: #fff; border-bottom: 1px solid var(--line); padding: 6px 0;
-          z-index: 1; font-size: 12.5px; }
+          z-index: 1; font-size: .96em; }
 nav.toc a { margin-right: 14px; }
 a { color: var(--accent); text-decoration: none; }
 a:hover { text-decoration: underline; }
@@ -69,31 +69,32 @@ table.terms { width: auto; min-width: 60%; }
 table.terms td.code { min-width: 14em; }
 th.w-method { width: 17em; } th.w-mtype { width: 7.5em; } th.w-used { width: 22em; } th.w-comment { width: 11em; }
 table.fixed { table-layout: fixed; }
-th.w-ord { width: 2.8em; } th.w-name { width: 7.2em; } th.w-label { width: 11em; } th.w-key { width: 3.2em; }
-th.w-type { width: 9em; } th.w-len { width: 4.6em; } th.w-dig { width: 4.4em; } th.w-fmt { width: 7em; }
-th.w-ct { width: 9.5em; } th.w-origin { width: 9em; } th.w-mand { width: 6.6em; } th.w-role { width: 7em; }
-th.w-where { width: 15em; } th.w-desc { width: 16em; }
+th.w-ord { width: 2.8em; } th.w-name { width: 7.2em; } th.w-label { width: 10.5em; } th.w-key { width: 3.2em; }
+th.w-type { width: 9.6em; } th.w-len { width: 4.6em; } th.w-dig { width: 4.4em; } th.w-fmt { width: 7em; }
+th.w-ct { width: 10.5em; } th.w-origin { width: 9em; } th.w-mand { width: 6.6em; } th.w-role { width: 7em; }
+th.w-where { width: 13em; } th.w-desc { width: 13em; }
 td.nowrap { white-space: nowrap; }
 table.meta { width: auto; }
 table.meta th { background: var(--head); width: 13em; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-.code, td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 12px; }
+.code, td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: .92em; }
 td.name { white-space: nowrap; font-weight: 600; }
-.oid { color: var(--muted); font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 11px; }
+.oid { color: var(--muted); font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .85em; }
 .muted, .note { color: var(--muted); }
-.note { font-size: 12px; margin: 2px 0 8px; }
+.note { font-size: .92em; margin: 2px 0 8px; }
 .text { white-space: pre-wrap; }
 .facts { margin: 0 0 6px; color: var(--muted); }
 .facts b { color: var(--ink); font-weight: 600; }
 .ext { font-weight: 600; color: #9a3412; }
-.used { font-size: 12px; }
-.up { float: right; font-size: 12px; font-weight: normal; }
+.used { font-size: .92em; }
+.up { float: right; font-size: .7em; font-weight: normal; }
 @media print {
   @page { size: A4 landscape; margin: 12mm; }
   body { padding: 0; font-size: 10px; }
   nav.toc, .up { display: none; }
   a { color: inherit; }
   thead { display: table-header-group; }
+  thead th { white-space: normal; }
   tr { break-inside: avoid; }
   h2, h3 { break-after: avoid; }
   section.dataset, section.part { break-before: page; }
