@@ -264,13 +264,21 @@ def test_without_a_stylesheet_define_html_is_the_readable_form_and_nothing_is_re
     shutil.copytree(package / "sdtm", folder, ignore=shutil.ignore_patterns("*.json", "*.ndjson", "define*"))
     plain = spec.model_copy(deep=True)
     plain.study.standards.define_stylesheet = None
-    findings = write_define_package(folder, plain, sdtm.datasets, sdtm.specs, None, "SDTMIG")
+    specs = dict(sdtm.specs)
+    specs["DM"] = specs["DM"].model_copy(deep=True)  # a hostile comment travels spec -> define.xml -> define.html
+    next(v for v in specs["DM"].variables if v.name == "SEX").comment = HOSTILE
+    findings = write_define_package(folder, plain, sdtm.datasets, specs, None, "SDTMIG")
     assert not [f for f in findings if f.rule == "DEFINE-STYLESHEET"]
+    assert not [f for f in findings if f.severity == "error"]
     assert b"xml-stylesheet" not in (folder / "define.xml").read_bytes()
     assert not (folder / "define2-1.xsl").exists()
+    page = (folder / "define.html").read_bytes()
+    assert b"<script>" not in page
     doc = _page(folder / "define.html")
     assert _assert_links_resolve(doc, folder) > 500
     assert len(doc.xpath("//section[contains(@class, 'dataset')]")) == len(sdtm.specs.keys() & sdtm.datasets.keys())
+    assert _by_id(doc)["COM.DM.SEX"].xpath("td")[1].text_content() == HOSTILE
+    assert HOSTILE in _by_id(doc)["IT.DM.SEX"].text_content()
 
 
 def test_a_named_stylesheet_is_kept_next_to_define_html(package, reference):
@@ -306,3 +314,18 @@ def test_a_headless_browser_renders_define_html(pages, tmp_path):
         ids = set(dom.xpath("//@id"))
         assert {g.get("OID") for g in _xp(define_tree, "//odm:ItemGroupDef")} <= ids
         assert {i.get("OID") for i in _xp(define_tree, "//odm:ItemDef")} <= ids
+
+
+def test_crf_pages_link_to_the_annotated_crf_only_when_it_is_in_the_folder(pages, tmp_path):
+    define_tree, doc, _folder = pages["sdtm"]
+    collected = _xp(define_tree, "//odm:ItemDef[def:Origin/def:DocumentRef/def:PDFPageRef]")
+    assert collected
+    assert not doc.xpath("//a[starts-with(@href, 'acrf.pdf')]")  # the build has no annotated CRF to link
+    (tmp_path / "acrf.pdf").write_bytes(b"%PDF-1.4\n")
+    with_crf = html.fromstring(render_define_html(define_tree, tmp_path))
+    _assert_links_resolve(with_crf, tmp_path)
+    for item in collected:
+        page_refs = _xp(item, "string(def:Origin/def:DocumentRef/def:PDFPageRef/@PageRefs)").split()
+        row = _by_id(with_crf)[item.get("OID")]
+        assert row.xpath(".//a/@href") and set(page_refs) <= {
+            h.split("#page=")[1] for h in row.xpath(".//a/@href") if h.startswith("acrf.pdf#page=")}
