@@ -111,7 +111,7 @@ def _text(element: etree._Element | None, path: str = "odm:Description/odm:Trans
 
 
 def _children(items: Iterable[Any]) -> list[Any]:
-    """Element content: drops None, joins nothing, turns numbers into text."""
+    """Element content: drops None, flattens lists, turns numbers into text (elements and dicts pass)."""
     out = []
     for item in items:
         if item is None:
@@ -195,7 +195,6 @@ class DefineView:
     def _index_uses(self) -> None:
         """Who references each codelist, method and comment: (text, anchor) in page order."""
         self.uses: dict[str, list[tuple[str, str]]] = {}
-        self.item_dataset: dict[str, str] = {}
 
         def use(oid: str | None, text: str, anchor: str) -> None:
             if oid:
@@ -210,7 +209,6 @@ class DefineView:
                 item = self.items.get(ref.get("ItemOID"))
                 if item is None:
                     continue
-                self.item_dataset.setdefault(item.get("OID"), name)
                 label, anchor = f"{name}.{item.get('Name')}", item.get("OID")
                 use(ref.get("MethodOID"), label, anchor)
                 self._use_item(use, item, label, anchor)
@@ -218,7 +216,6 @@ class DefineView:
                     vitem = self.items.get(vref.get("ItemOID"))
                     if vitem is None:
                         continue
-                    self.item_dataset.setdefault(vitem.get("OID"), name)
                     vlabel = f"{label} [{self.where_text(vref)}]"
                     use(vref.get("MethodOID"), vlabel, vitem.get("OID"))
                     self._use_item(use, vitem, vlabel, vitem.get("OID"))
@@ -621,8 +618,7 @@ def _codelists(view: DefineView) -> list[etree._Element]:
             code = next((a.get("Name") for a in codelist.iterfind("odm:Alias", NS) if a.get("Context") == NCI), "")
             standard = view.standard_text(codelist.get(define("StandardOID")))
             kind = standard or ("sponsor-defined" if codelist.get(define("IsNonStandard")) == "Yes" else "")
-            items = codelist.findall("odm:CodeListItem", NS) + codelist.findall("odm:EnumeratedItem", NS)
-            items.sort(key=lambda i: int(i.get("OrderNumber")) if (i.get("OrderNumber") or "").isdigit() else 0)
+            items = codelist.xpath("odm:CodeListItem | odm:EnumeratedItem", namespaces=NS)  # define.xml's order
             decoded = any(i.tag.endswith("CodeListItem") for i in items)
             extended = any(i.get(define("ExtendedValue")) == "Yes" for i in items)
             head = ["Coded value"] + (["Decoded value"] if decoded else []) + ["NCI code"] + \
