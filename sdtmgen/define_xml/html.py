@@ -608,6 +608,10 @@ def _dataset_sections(view: DefineView) -> list[etree._Element]:
     return sections
 
 
+def _nci_code(element: etree._Element) -> str:
+    return next((a.get("Name", "") for a in element.iterfind("odm:Alias", NS) if a.get("Context") == NCI), "")
+
+
 def _codelists(view: DefineView) -> list[etree._Element]:
     coded = [c for c in view.codelists if c.find("odm:ExternalCodeList", NS) is None]
     external = [c for c in view.codelists if c.find("odm:ExternalCodeList", NS) is not None]
@@ -615,23 +619,24 @@ def _codelists(view: DefineView) -> list[etree._Element]:
     if coded:
         blocks = []
         for codelist in coded:
-            code = next((a.get("Name") for a in codelist.iterfind("odm:Alias", NS) if a.get("Context") == NCI), "")
+            code = _nci_code(codelist)
             standard = view.standard_text(codelist.get(define("StandardOID")))
             kind = standard or ("sponsor-defined" if codelist.get(define("IsNonStandard")) == "Yes" else "")
             items = codelist.xpath("odm:CodeListItem | odm:EnumeratedItem", namespaces=NS)  # define.xml's order
             decoded = any(i.tag.endswith("CodeListItem") for i in items)
             extended = any(i.get(define("ExtendedValue")) == "Yes" for i in items)
-            head = ["Coded value"] + (["Decoded value"] if decoded else []) + ["NCI code"] + \
+            with_codes = any(_nci_code(item) for item in items)
+            head = ["Coded value"] + (["Decoded value"] if decoded else []) + (["NCI code"] if with_codes else []) + \
                 (["Extended"] if extended else [])
             rows = []
             for item in items:
-                item_code = next((a.get("Name") for a in item.iterfind("odm:Alias", NS)
-                                  if a.get("Context") == NCI), "")
+                item_code = _nci_code(item)
                 is_ext = item.get(define("ExtendedValue")) == "Yes"
                 cells = [el("td", item.get("CodedValue", ""), cls="code")]
                 if decoded:
                     cells.append(el("td", _text(item, "odm:Decode/odm:TranslatedText")))
-                cells.append(el("td", item_code, cls="code"))
+                if with_codes:
+                    cells.append(el("td", item_code, cls="code"))
                 if extended:
                     cells.append(el("td", "extended value" if is_ext else "", cls="ext" if is_ext else None))
                 rows.append(el("tr", cells))
