@@ -1,11 +1,12 @@
-"""One call per package folder (sdtm/, adam/): define.xml, its stylesheet, and the consistency check.
+"""One call per package folder (sdtm/, adam/): define.xml, define.html, the stylesheet, the consistency check.
 
 ``write_define_package`` runs after the dataset files are written, so the lengths it documents
 are the ones in the files: read back from the XPT headers, or (Dataset-JSON only) computed with
-the XPT writer's rule. CDISC's define2-1.xsl, named in study.yaml (``standards.define_stylesheet``),
-is copied next to define.xml and referenced by an ``xml-stylesheet`` processing instruction, so a
-browser shows the define as HTML; without it define.xml is written all the same and a warning says
-so. The define is then read back and checked against the files (``check_define``).
+the XPT writer's rule. The define is then read back, checked against the files (``check_define``)
+and rendered from that same tree as ``define.html`` (:mod:`.html`), the readable form that needs
+no XSLT. When study.yaml names CDISC's define2-1.xsl (``standards.define_stylesheet``) it is also
+copied next to define.xml and referenced by an ``xml-stylesheet`` processing instruction; when it
+names none, define.xml has no instruction and nothing is reported (define.html is there to read).
 """
 
 from __future__ import annotations
@@ -22,19 +23,20 @@ from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
 from sdtmgen.xpt import read_xpt_columns
 
 from .checks import check_define, observe_folder
+from .html import write_define_html
 from .writer import write_define
 
 STYLESHEET_NAME = "define2-1.xsl"
+HTML_NAME = "define.html"
 DATA_EXTENSIONS = ("xpt", "json", "ndjson")
 
 
 def stylesheet_source(spec: Any) -> tuple[Path | None, list[Finding]]:
-    """The stylesheet file named in study.yaml, or None and a warning."""
+    """The stylesheet file named in study.yaml; None when none is named (silently: define.html is
+    the readable form), None and a warning when the named file cannot be used."""
     relative = getattr(getattr(spec.study, "standards", None), "define_stylesheet", None)
     if not relative:
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*",
-                              message="standards.define_stylesheet is not set: define.xml is written without "
-                                      "a stylesheet (a browser shows raw XML)")]
+        return None, []
     folder = Path(spec.folder)
     try:
         path = resolve_spec_path(folder, relative, allowed_roots(folder, None, getattr(spec.study, "reference", None)),
@@ -66,9 +68,10 @@ def data_extension(folder: Path) -> str:
 
 def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
                          lengths: dict[tuple[str, str], int] | None = None, standard: str = "SDTMIG") -> list[Finding]:
-    """Write ``folder/define.xml`` (+ stylesheet) for the datasets written in ``folder``; check it.
+    """Write ``folder/define.xml`` and ``folder/define.html`` (+ the stylesheet when one is named) for the
+    datasets written in ``folder``; check define.xml against the files.
 
-    Returns warnings (missing stylesheet, derived variables without method text) and any
+    Returns warnings (named stylesheet missing, derived variables without method text) and any
     DEFINE-* errors where the written define.xml disagrees with the dataset files.
     """
     folder = Path(folder)
@@ -85,6 +88,7 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
                              datasets=datasets, specs=specs, standard=standard, lengths=lengths,
                              stylesheet_href=href, data_ext=data_extension(folder))
     tree = etree.parse(str(folder / "define.xml"))
+    write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
     formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]
     for i, ext in enumerate(formats):  # the leaves point at the first format; every format is checked
         findings += check_define(tree, observe_folder(folder, ext), spec.terminology, folder if i == 0 else None)

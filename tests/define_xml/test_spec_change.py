@@ -38,18 +38,6 @@ def test_removing_a_variable_from_the_spec_removes_it_from_the_xpt_and_define(tm
     assert [int(o) for o in orders] == list(range(1, len(meta.column_names) + 1))
 
 
-def test_without_a_stylesheet_define_is_still_written_with_a_warning(tmp_path, spec, sdtm, package):
-    folder = tmp_path / "sdtm"
-    shutil.copytree(package / "sdtm", folder, ignore=shutil.ignore_patterns("*.json", "*.ndjson", "define*"))
-    plain = spec.model_copy(deep=True)
-    plain.study.standards.define_stylesheet = None
-    findings = write_define_package(folder, plain, sdtm.datasets, sdtm.specs, None, "SDTMIG")
-    assert (folder / "define.xml").is_file() and not (folder / "define2-1.xsl").exists()
-    assert b"xml-stylesheet" not in (folder / "define.xml").read_bytes()
-    assert [f.rule for f in findings if f.severity == "error"] == []
-    assert any(f.rule == "DEFINE-STYLESHEET" and f.severity == "warning" for f in findings)
-
-
 @pytest.mark.parametrize("formats", ["nonsense"])
 def test_an_unknown_format_is_refused(formats, spec_folder, tmp_path):
     with pytest.raises(ValueError):
