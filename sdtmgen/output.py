@@ -2,7 +2,8 @@
 
 ``check_target`` refuses a folder sdtmgen must not replace (the current folder and its ancestors,
 the home folder, ``/``, the spec and raw folders and anything inside or around them, a file, any
-non-empty folder that is not a previous sdtmgen output) before anything is read or written.
+non-empty folder that is not a previous sdtmgen output) before anything is read or written;
+``prepare_target`` also takes the lock and repairs what an interrupted run left.
 
 ``atomic_folder`` writes into a fresh ``.<name>.sdtmgen-new-<id>`` folder beside the target and,
 on success, swaps it in under a journal so that a kill at any instant can be repaired:
@@ -282,6 +283,20 @@ def _locked(target: Path) -> Iterator[None]:
         except FileNotFoundError:
             pass
         os.close(fd)
+
+
+def prepare_target(target: "str | os.PathLike[str]", protect: Protected = (),
+                   notify: Callable[[str], None] | None = None) -> Path:
+    """Before any work: refuse an unsafe target, fail at once if another run holds it, and repair what an
+    interrupted run left beside it (so even a run that then fails on its input leaves a whole output)."""
+    path = check_target(target, protect)
+    if path.parent.is_dir():
+        with _locked(path):
+            for note in recover(path):
+                if notify:
+                    notify(note)
+        path = check_target(target, protect)
+    return path
 
 
 @contextmanager

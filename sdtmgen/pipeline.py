@@ -19,7 +19,7 @@ from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
-from sdtmgen.output import atomic_folder, check_target, write_marker
+from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
@@ -161,7 +161,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     say = progress or (lambda _msg: None)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
-    check_target(out, [("spec", spec_folder), ("raw", raw)])  # an unsafe --out is refused before any work
+    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
     say("loading spec")
     spec = load_spec(spec_folder)
     raw_folder = resolve_raw(spec, raw)

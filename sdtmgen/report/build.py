@@ -198,13 +198,13 @@ def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out
     """
     from sdtmgen.adam.build import build_adam, validate_adam
     from sdtmgen.errors import BuildError, SpecError, raise_on_warnings
-    from sdtmgen.output import atomic_folder, check_target
+    from sdtmgen.output import atomic_folder, check_target, prepare_target
     from sdtmgen.pipeline import resolve_raw, validate_sdtm
     from sdtmgen.sdtm.build import build_sdtm
     from sdtmgen.spec.loader import load_spec
 
     say = progress or (lambda _msg: None)
-    check_target(out, [("spec", spec_folder), ("raw", raw)])  # an unsafe --out is refused before any work
+    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
     say("loading spec")
     spec = load_spec(spec_folder)
     cfg = load_report_config(spec.folder)
