@@ -11,13 +11,14 @@ from rich.console import Console
 from rich.table import Table
 
 from sdtmgen import __version__
-from sdtmgen.errors import EXIT_CODES, INTERNAL_ERROR, BuildError, EnvironmentFailure, Finding, SdtmgenError
+from sdtmgen.errors import (EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, BuildError, EnvironmentFailure, Finding,
+                            SdtmgenError)
 
 console = Console(stderr=True)
 SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": ".xpt/.json/.ndjson"}
 #: warnings printed on the console after a run (all of them are in reports/conformance.txt)
 WARNINGS_SHOWN = 5
-EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code}  {cause}" for code, cause in EXIT_CODES.items())
+EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {cause}" for code, cause in EXIT_CODES.items())
 OUT_HELP = ("it must be absent, empty or a previous sdtmgen output (marked by .sdtmgen-build); the current "
             "folder and its parents, the home folder, /, the spec and raw folders are refused")
 
@@ -42,6 +43,9 @@ def _run(action, unchanged: str):
         if failure is not None:
             _fail(EnvironmentFailure(f"{failure}; {unchanged}"))
         _internal(exc, unchanged)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; {unchanged}", err=True)
+        sys.exit(INTERRUPTED)
     except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
         _internal(exc, unchanged)
 

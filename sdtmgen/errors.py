@@ -18,8 +18,10 @@ EXIT_CODES = {
     3: "environment failures: no space left, permission denied, read-only file system (the path is named)",
     4: "the output folder is in use by another sdtmgen run",
     5: "internal error: a defect in sdtmgen, please report it",
+    130: "interrupted (Ctrl-C); the output folder was not changed",
 }
 INTERNAL_ERROR = 5
+INTERRUPTED = 130
 
 
 class SdtmgenError(Exception):

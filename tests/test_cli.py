@@ -143,6 +143,19 @@ def test_defects_are_internal_errors_with_their_own_code(tmp_path, monkeypatch, 
         assert "internal error" in result.stderr and "Please report" in result.stderr
 
 
+def test_ctrl_c_exits_130_and_changes_nothing(previous, tmp_path, monkeypatch, spec_folder, example_raw):
+    out, before = copy_of(previous, tmp_path)
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "build_adam", interrupted)
+    result = invoke("build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out))
+    assert result.exit_code == 130 and "interrupted" in result.stderr, result.output
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_a_second_build_into_the_same_folder_exits_4(tmp_path, spec_folder, example_raw):
     from sdtmgen.output import atomic_folder
 
