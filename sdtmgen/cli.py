@@ -56,6 +56,18 @@ def _internal(exc: Exception, unchanged: str) -> None:
     sys.exit(INTERNAL_ERROR)
 
 
+def _progress(status):
+    """The progress line; repairs of an interrupted run are also printed, to stay on the screen."""
+    from sdtmgen.output import REPAIRED
+
+    def say(message: str) -> None:
+        if message.startswith(REPAIRED):
+            console.print(message, markup=False, highlight=False, soft_wrap=True)
+        status.update(message)
+
+    return say
+
+
 def _show_warnings(findings: list[Finding], where: str) -> None:
     """The count and the first few warnings, on stderr."""
     warnings = [f for f in findings if f.severity == "warning"]
@@ -91,8 +103,7 @@ def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: b
 
     def work():
         with console.status("building", spinner="dots") as status:
-            return run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg), formats=formats,
-                             strict=strict)
+            return run_build(spec_folder, raw, out, progress=_progress(status), formats=formats, strict=strict)
 
     summary = _run(work, "the output folder was not changed")
     table = Table(title=f"sdtmgen {__version__}: {summary.out}")
@@ -120,7 +131,7 @@ def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
 
     def work():
         with console.status("reporting", spinner="dots") as status:
-            return report_from_spec(spec_folder, raw, out, progress=lambda msg: status.update(msg), strict=strict)
+            return report_from_spec(spec_folder, raw, out, progress=_progress(status), strict=strict)
 
     result = _run(work, "the report folder was not changed")
     outcomes = sorted(set(result.ard["outcome"]))

@@ -40,6 +40,8 @@ except ImportError:  # not POSIX: no lock (the swap is still journaled)
 
 #: the file that marks a folder as written by sdtmgen (so a later run may replace it)
 MARKER = ".sdtmgen-build"
+#: how the notes of a repair start (the command line shows them, not only in its progress line)
+REPAIRED = "repaired: "
 HINT = "choose a new or empty folder, or the folder of a previous sdtmgen build, with --out"
 
 #: test hook: called with the name of each swap step just after it ("journal", "old-moved", "new-moved",
@@ -184,14 +186,14 @@ def recover(target: Path) -> list[str]:
         if old.exists():
             if target.exists():  # killed after the new output was in place: finish
                 shutil.rmtree(old, ignore_errors=True)
-                done.append(f"finished an interrupted swap: removed the replaced output {old.name}")
+                done.append(f"{REPAIRED}finished an interrupted swap: removed the replaced output {old.name}")
             else:  # killed between the renames: the previous output goes back
                 os.rename(old, target)
                 _fsync_dir(parent)
-                done.append(f"restored the previous output {target} from an interrupted swap")
+                done.append(f"{REPAIRED}restored the previous output {target} from an interrupted swap")
         if new.exists():  # never swapped in: an interrupted run's unfinished output
             shutil.rmtree(new, ignore_errors=True)
-            done.append(f"removed {new.name}, the unfinished output of an interrupted run")
+            done.append(f"{REPAIRED}removed {new.name}, the unfinished output of an interrupted run")
         if not old.exists():
             journal.unlink(missing_ok=True)
             _fsync_dir(parent)
@@ -199,7 +201,7 @@ def recover(target: Path) -> list[str]:
     leftovers = sorted(parent.glob(f"{glob_escape(new_prefix)}*"))
     for stale in leftovers:  # under the lock no live run owns one: the unfinished output of a killed run
         shutil.rmtree(stale, ignore_errors=True)
-        done.append(f"removed {stale.name}, the unfinished output of an interrupted run")
+        done.append(f"{REPAIRED}removed {stale.name}, the unfinished output of an interrupted run")
     # a previous output moved aside without a journal (or by releases before the journal): never delete it,
     # put it back when the target is missing
     olds = (sorted(parent.glob(f"{glob_escape(old_prefix)}*"))
@@ -207,7 +209,10 @@ def recover(target: Path) -> list[str]:
     if len(olds) == 1 and not target.exists():
         os.rename(olds[0], target)
         _fsync_dir(parent)
-        done.append(f"restored the previous output {target} from {olds[0].name}")
+        done.append(f"{REPAIRED}restored the previous output {target} from {olds[0].name}")
+    else:
+        done += [f"{REPAIRED}{old} is a previous output moved aside by an interrupted run; it was kept, "
+                 f"remove it yourself when it is not needed" for old in olds]
     return done
 
 

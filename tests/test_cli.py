@@ -252,5 +252,6 @@ def test_a_build_killed_between_the_renames_is_repaired_by_the_next_failing_buil
     pd.concat([ae, stray]).to_csv(raw / "ae.csv", index=False, lineterminator="\n")
     failed = invoke("build", "--spec", str(spec_folder), "--raw", str(raw), "--out", str(out))
     assert failed.exit_code == 1 and "XD-SUBJ-DM" in failed.stderr, failed.output
+    assert f"repaired: restored the previous output {out}" in failed.stderr
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "raw"]
