@@ -11,10 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from sdtmgen import __version__
-from sdtmgen.errors import BuildError, SdtmgenError
+from sdtmgen.errors import (EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, BuildError, EnvironmentFailure, Finding,
+                            SdtmgenError)
 
 console = Console(stderr=True)
 SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": ".xpt/.json/.ndjson"}
+#: warnings printed on the console after a run (all of them are in reports/conformance.txt)
+WARNINGS_SHOWN = 5
+EPILOG = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {cause}" for code, cause in EXIT_CODES.items())
+OUT_HELP = ("it must be absent, empty or a previous sdtmgen output (marked by .sdtmgen-build); the current "
+            "folder and its parents, the home folder, /, the spec and raw folders are refused")
 
 
 def _fail(exc: SdtmgenError) -> None:
@@ -23,78 +29,121 @@ def _fail(exc: SdtmgenError) -> None:
         for finding in exc.findings:
             if finding.severity == "error":
                 click.echo(finding.describe(), err=True)
-    sys.exit(1)
+    sys.exit(exc.exit_code)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _run(action, unchanged: str):
+    """Run a command's work; every failure becomes a message and the exit code of its cause (EXIT_CODES)."""
+    try:
+        return action()
+    except SdtmgenError as exc:
+        _fail(exc)
+    except OSError as exc:
+        failure = EnvironmentFailure.from_oserror(exc)
+        if failure is not None:
+            _fail(EnvironmentFailure(f"{failure}; {unchanged}"))
+        _internal(exc, unchanged)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; {unchanged}", err=True)
+        sys.exit(INTERRUPTED)
+    except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
+        _internal(exc, unchanged)
+
+
+def _internal(exc: Exception, unchanged: str) -> None:
+    click.echo(f"internal error ({type(exc).__name__}: {exc}); {unchanged}. "
+               f"Please report this with the spec and raw files.", err=True)
+    sys.exit(INTERNAL_ERROR)
+
+
+def _progress(status):
+    """The progress line; repairs of an interrupted run are also printed, to stay on the screen."""
+    from sdtmgen.output import REPAIRED
+
+    def say(message: str) -> None:
+        if message.startswith(REPAIRED):
+            console.print(message, markup=False, highlight=False, soft_wrap=True)
+        status.update(message)
+
+    return say
+
+
+def _show_warnings(findings: list[Finding], where: str) -> None:
+    """The count and the first few warnings, on stderr."""
+    warnings = [f for f in findings if f.severity == "warning"]
+    if not warnings:
+        return
+    click.echo(f"{len(warnings)} warning(s) (--strict makes them errors):", err=True)
+    for finding in warnings[:WARNINGS_SHOWN]:
+        click.echo("  " + finding.describe().splitlines()[0], err=True)
+    if len(warnings) > WARNINGS_SHOWN:
+        click.echo(f"  ... and {len(warnings) - WARNINGS_SHOWN} more{where}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="sdtmgen")
 def main() -> None:
     """Raw CRF/EDC exports to CDISC SDTM datasets (SAS XPT v5), driven by a study spec."""
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, terminology.yaml, sdtm/*.yaml).")
 @click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output"), show_default=True,
-              help="Output folder; replaced only when the build succeeds.")
+@click.option("--out", type=click.Path(file_okay=False), default="output", show_default=True,
+              help=f"Output folder, replaced only when the build succeeds; {OUT_HELP}.")
 @click.option("--format", "formats", type=click.Choice(["xpt", "dataset-json", "ndjson", "all"]), default="xpt",
               show_default=True, help="Dataset files: SAS XPT v5, CDISC Dataset-JSON 1.1, its NDJSON form, or all three "
                                       "(define.xml is written in every case).")
-def build(spec_folder: Path, raw: Path | None, out: Path, formats: str) -> None:
+@click.option("--strict", is_flag=True, help="Warnings are errors: the build fails (exit code 1) and writes nothing.")
+def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: bool) -> None:
     """Build and validate the SDTM package and write its datasets and define.xml."""
     from sdtmgen.pipeline import build as run_build
 
-    try:
+    def work():
         with console.status("building", spinner="dots") as status:
-            summary = run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg), formats=formats)
-    except SdtmgenError as exc:
-        _fail(exc)
-        return
-    except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
-        click.echo(f"internal error ({type(exc).__name__}: {exc}); the output folder was not changed. "
-                   f"Please report this with the spec and raw files.", err=True)
-        sys.exit(2)
+            return run_build(spec_folder, raw, out, progress=_progress(status), formats=formats, strict=strict)
+
+    summary = _run(work, "the output folder was not changed")
     table = Table(title=f"sdtmgen {__version__}: {summary.out}")
     table.add_column("dataset")
     table.add_column("records", justify="right")
     for name, count in summary.records.items():
         table.add_row(f"{name.lower()}{SUFFIXES[formats]}", str(count))
     Console().print(table)
-    click.echo(f"{len(summary.warnings)} warning(s), 0 errors; report: {summary.out / 'reports' / 'conformance.txt'}")
+    conformance = summary.out / "reports" / "conformance.txt"
+    click.echo(f"{len(summary.warnings)} warning(s), 0 errors; report: {conformance}")
+    _show_warnings(summary.findings, f" in {conformance}")
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, sdtm/, adam/ and report.yaml).")
 @click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("output/report"),
-              show_default=True, help="Report folder (ard.csv, report.html, plots/); replaced only on success.")
-def report(spec_folder: Path, raw: Path | None, out: Path) -> None:
+@click.option("--out", type=click.Path(file_okay=False), default="output/report", show_default=True,
+              help=f"Report folder (ard.csv, report.html, plots/), replaced only on success; {OUT_HELP}.")
+@click.option("--strict", is_flag=True, help="Warnings are errors: the report fails (exit code 1) and writes nothing.")
+def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
     """Build SDTM and ADaM in memory and write the results: ARD, HTML report and plots."""
     from sdtmgen.report.build import report_from_spec
 
-    try:
+    def work():
         with console.status("reporting", spinner="dots") as status:
-            result = report_from_spec(spec_folder, raw, out, progress=lambda msg: status.update(msg))
-    except SdtmgenError as exc:
-        _fail(exc)
-        return
-    except Exception as exc:  # a defect, not bad input
-        click.echo(f"internal error ({type(exc).__name__}: {exc}); the report folder was not changed. "
-                   f"Please report this with the spec and raw files.", err=True)
-        sys.exit(2)
+            return report_from_spec(spec_folder, raw, out, progress=_progress(status), strict=strict)
+
+    result = _run(work, "the report folder was not changed")
     outcomes = sorted(set(result.ard["outcome"]))
     measures = f"{len(outcomes)} outcome measure{'' if len(outcomes) == 1 else 's'}"
     click.echo(f"{len(result.ard)} results for {measures}, {len(result.figures)} plots: "
-               f"{out / 'report.html'}")
+               f"{Path(out) / 'report.html'}")
     if result.mtd is not None:
         click.echo(f"MTD: {result.mtd.mtd} ({result.mtd.rule})")
+    _show_warnings(result.findings, "")
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @click.option("--subjects", type=click.IntRange(min=1), default=9, show_default=True, help="Number of subjects.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the CSV files.")
@@ -104,16 +153,13 @@ def simulate(subjects: int, seed: int, out: Path, params: Path) -> None:
     """Write a simulated raw EDC export (one CSV per CRF form) for the example study."""
     from sdtmgen.simulate import load_simulation_params, simulate_study
 
-    try:
-        counts = simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out)
-    except SdtmgenError as exc:
-        _fail(exc)
-        return
+    counts = _run(lambda: simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out),
+                  "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
         click.echo(f"{form}.csv: {rows} rows")
 
 
-@main.command()
+@main.command(epilog=EPILOG)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON Schema here instead of standard output.")
 def schema(out: Path | None) -> None:
@@ -122,7 +168,7 @@ def schema(out: Path | None) -> None:
 
     text = json.dumps(DomainSpec.model_json_schema(by_alias=True), indent=1, sort_keys=True)
     if out:
-        out.write_text(text + "\n", encoding="utf-8")
+        _run(lambda: out.write_text(text + "\n", encoding="utf-8"), "the schema file may be incomplete")
     else:
         click.echo(text)
 

@@ -1,16 +1,33 @@
 """Errors and findings shared by every stage of a build.
 
 A build never shows a traceback for bad input: everything the user can fix is raised as one of
-these, and the CLI prints its message and exits non-zero.
+these, and the CLI prints its message and exits with the class's ``exit_code`` (see EXIT_CODES).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import errno
+import os
+from dataclasses import dataclass, field, replace
+
+#: exit code -> cause, as listed by ``sdtmgen build --help`` and the README
+EXIT_CODES = {
+    0: "success",
+    1: "input errors: the spec, the raw data or validation (and warnings under --strict); nothing written",
+    2: "usage errors: a bad option, or an --out folder refused as unsafe; nothing touched",
+    3: "environment failures: no space left, permission denied, read-only file system (the path is named)",
+    4: "the output folder is in use by another sdtmgen run",
+    5: "internal error: a defect in sdtmgen, please report it",
+    130: "interrupted (Ctrl-C); the output folder was not changed",
+}
+INTERNAL_ERROR = 5
+INTERRUPTED = 130
 
 
 class SdtmgenError(Exception):
     """Base class for errors the user can act on."""
+
+    exit_code = 1
 
 
 class SpecError(SdtmgenError):
@@ -19,6 +36,45 @@ class SpecError(SdtmgenError):
 
 class RawDataError(SdtmgenError):
     """Raw input cannot be mapped; the message names the raw file, row, column and value."""
+
+
+class UsageError(SdtmgenError):
+    """The command line asks for something sdtmgen refuses to do (e.g. an unsafe --out folder)."""
+
+    exit_code = 2
+
+
+class OutputRefused(UsageError):
+    """The --out folder is not one sdtmgen may replace; nothing was touched."""
+
+
+class EnvironmentFailure(SdtmgenError):
+    """The machine stopped the run: disk full, permission denied, read-only file system."""
+
+    exit_code = 3
+
+    #: errno values that are the environment's doing, not a defect
+    ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+              errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+              errno.EROFS: "read-only file system", errno.EIO: "input/output error",
+              errno.EFBIG: "file too large", errno.EMFILE: "too many open files",
+              errno.ENFILE: "too many open files in system", errno.ENAMETOOLONG: "file name too long"}
+
+    @classmethod
+    def from_oserror(cls, exc: OSError) -> "EnvironmentFailure | None":
+        """The failure an OSError stands for, naming its path; None when its errno is not environmental."""
+        if exc.errno not in cls.ERRNOS:
+            return None
+        paths = [os.fsdecode(p) for p in (exc.filename, exc.filename2) if p is not None]
+        where = f"{' -> '.join(paths)}: " if paths else ""
+        return cls(f"{where}{cls.ERRNOS[exc.errno]} ({errno.errorcode.get(exc.errno, exc.errno)}); "
+                   f"free space or fix the permissions, or choose another --out folder")
+
+
+class OutputBusy(SdtmgenError):
+    """Another sdtmgen run holds the lock of the same output folder."""
+
+    exit_code = 4
 
 
 class BuildError(SdtmgenError):
@@ -54,3 +110,11 @@ class Finding:
         if self.sources:
             text += "\n    raw: " + ", ".join(self.sources[:10])
         return text
+
+
+def raise_on_warnings(findings: list[Finding], consequence: str) -> None:
+    """--strict: any warning fails the run as an error (BuildError, exit code 1)."""
+    warnings = [f for f in findings if f.severity == "warning"]
+    if warnings:
+        raise BuildError(f"--strict: {len(warnings)} warning(s) treated as errors; {consequence}",
+                         [replace(f, severity="error") for f in warnings])

@@ -17,9 +17,9 @@ from sdtmgen.adam.build import build_adam, validate_adam
 from sdtmgen.csv_text import write_csv
 from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
-from sdtmgen.errors import BuildError, Finding
+from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
-from sdtmgen.output import atomic_folder
+from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
@@ -156,13 +156,17 @@ def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], s
 
 
 def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output",
-          progress: Progress | None = None, formats: str = "xpt") -> BuildSummary:
+          progress: Progress | None = None, formats: str = "xpt", strict: bool = False) -> BuildSummary:
+    """``strict``: warnings fail the build like errors (BuildError), before anything is written."""
     say = progress or (lambda _msg: None)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
+    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
     say("loading spec")
     spec = load_spec(spec_folder)
     raw_folder = resolve_raw(spec, raw)
+    protect = [("spec", spec_folder), ("spec", spec.folder), ("raw", raw_folder)]
+    check_target(out, protect)
     say(f"mapping SDTM from {raw_folder}")
     result = build_sdtm(spec, raw_folder)
     say("validating")
@@ -170,12 +174,13 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
+    if strict:
+        raise_on_warnings(findings, "nothing was written")
     records = {n: len(f) for n, f in sorted(result.datasets.items())}
-    out = Path(out)
     # Written in the order that keeps the fewest frames alive: SDTM files and lineage first, then
     # ADaM from the SDTM frames, then only what the results report reads stays. Any error below
     # discards the whole folder, so a failed build still writes nothing.
-    with atomic_folder(out) as work:
+    with atomic_folder(out, protect, notify=say) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
         sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
@@ -203,10 +208,14 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         errors = [f for f in findings if f.severity == "error"]
         if errors:  # define.xml disagrees with the files written: keep the previous output
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
+        if strict:
+            raise_on_warnings(findings, "nothing was written")
         write_reports(work, spec, raw_folder, findings)
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 
-            write_results(work / "report", spec, sdtm_datasets, adam.datasets, say)
+            if write_results(work / "report", spec, sdtm_datasets, adam.datasets, say):
+                write_marker(work / "report", "report")  # `sdtmgen report` may replace it later
     records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
+    out = Path(out)
     return BuildSummary(out=out, records=records, findings=findings)

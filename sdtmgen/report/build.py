@@ -28,6 +28,7 @@ class Report:
     html: str
     figures: list[Figure] = field(default_factory=list)
     mtd: dlt.MtdResult | None = None
+    findings: list = field(default_factory=list)  # validation warnings of the SDTM and ADaM built for it
 
 
 def _slug(text: str) -> str:
@@ -190,22 +191,28 @@ def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Ma
 
 
 def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output/report",
-                     progress=None) -> Report:
-    """``sdtmgen report``: SDTM and ADaM built and validated in memory, the report folder written atomically."""
+                     progress=None, strict: bool = False) -> Report:
+    """``sdtmgen report``: SDTM and ADaM built and validated in memory, the report folder written atomically.
+
+    ``strict``: warnings fail it like errors (BuildError), before anything is written.
+    """
     from sdtmgen.adam.build import build_adam, validate_adam
-    from sdtmgen.errors import BuildError, SpecError
-    from sdtmgen.output import atomic_folder
+    from sdtmgen.errors import BuildError, SpecError, raise_on_warnings
+    from sdtmgen.output import atomic_folder, check_target, prepare_target
     from sdtmgen.pipeline import resolve_raw, validate_sdtm
     from sdtmgen.sdtm.build import build_sdtm
     from sdtmgen.spec.loader import load_spec
 
     say = progress or (lambda _msg: None)
+    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
     say("loading spec")
     spec = load_spec(spec_folder)
     cfg = load_report_config(spec.folder)
     if cfg is None:
         raise SpecError(f"{Path(spec.folder) / 'report.yaml'}: not found; the report needs it")
     raw_folder = resolve_raw(spec, raw)
+    protect = [("spec", spec_folder), ("spec", spec.folder), ("raw", raw_folder)]
+    check_target(out, protect)
     say(f"mapping SDTM from {raw_folder}")
     sdtm = build_sdtm(spec, raw_folder)
     findings = validate_sdtm(spec, sdtm)
@@ -222,8 +229,11 @@ def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out
     stop_on_errors()
     if not adam.datasets:
         raise SpecError(f"{spec.folder}: no ADaM dataset specs (adam/*.yaml); nothing to report")
+    if strict:
+        raise_on_warnings(findings, "no report was written")
     say("computing results")
     report = make_report(report_datasets(sdtm.datasets, adam.datasets), cfg, subtitle_of(spec))
-    with atomic_folder(Path(out)) as work:
+    report.findings = findings
+    with atomic_folder(out, protect, kind="report", notify=say) as work:
         write_report(work, report)
     return report
