@@ -89,7 +89,7 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     counts = pd.DataFrame([c.__dict__ for c in result.counts])
-    counts.to_csv(reports / "reconciliation.csv", index=False, lineterminator="\n")
+    write_csv(reports / "reconciliation.csv", counts)
     lineage = reports / "lineage"
     lineage.mkdir()
     for name, frame in sorted(result.lineage.items()):
