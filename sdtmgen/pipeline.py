@@ -20,6 +20,7 @@ from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import atomic_folder
+from sdtmgen.review import run_review, write_review_csv
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
@@ -99,11 +100,14 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
             write_csv(lineage / f"{name.lower()}.csv", out)
 
 
-def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) -> None:
-    """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file)."""
+def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
+                  review: pd.DataFrame | None = None) -> None:
+    """reports/conformance.txt|json, data-review.csv and manifest.json (SHA-256 of every spec and raw file)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     write_conformance_report(reports, findings)
+    if review is not None:
+        write_review_csv(reports / "data-review.csv", review)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
     raw_files = sorted(raw.glob("*.csv"))
     manifest = {
@@ -167,6 +171,8 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     result = build_sdtm(spec, raw_folder)
     say("validating")
     findings = validate_sdtm(spec, result)
+    review = run_review(spec, result.datasets, result.lineage)  # data-review checks (DR-...)
+    findings += review.findings
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
@@ -203,7 +209,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         errors = [f for f in findings if f.severity == "error"]
         if errors:  # define.xml disagrees with the files written: keep the previous output
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
-        write_reports(work, spec, raw_folder, findings)
+        write_reports(work, spec, raw_folder, findings, review.table)
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 

@@ -260,5 +260,15 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                 if getattr(el, "etcd", None) and el.etcd not in etcds:
                     problems.append(f"{where}: element {el.etcd} is not among the study's elements")
     problems += adam_reference_problems(spec, _where)
+    problems += _review_problems(spec)
     if problems:
         raise SpecError("inconsistent spec\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _review_problems(spec: Spec) -> list[str]:
+    """study.yaml's review: section names registered data-review checks only."""
+    from sdtmgen.review import catalogue
+
+    known = {c["id"] for c in catalogue()}
+    return [f"{_where(spec.study, ('review', check))}: review: unknown data-review check {check} "
+            f"(known: {', '.join(sorted(known))})" for check in spec.study.review if check not in known]

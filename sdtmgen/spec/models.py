@@ -95,6 +95,23 @@ class Standards(Strict):
                                   "relative to the spec folder")
 
 
+class ReviewCheck(Strict):
+    """How one data-review check (sdtmgen/review, ids DR-...) runs for this study."""
+
+    severity: Literal["error", "warning", "off"] = Field(
+        default="warning", description="error stops the build; warning reports it; off does not run the check")
+    reason: str = Field(default="", description="why the study changes the default (shown in the report)")
+    limit: Optional[float] = Field(default=None, gt=0, description="the check's threshold, where it has one "
+                                                                    "(see docs/data-problems.md)")
+    planned: dict[str, float] = Field(default_factory=dict, description="DR-EX-DOSE-PLANNED: planned dose per ARMCD")
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _off(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false."""
+        return "off" if value is False else value
+
+
 class StudySpec(Strict):
     studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
     title: str
@@ -114,6 +131,9 @@ class StudySpec(Strict):
                                   "spec folder; 'standards' paths must lie inside it, the spec folder or the raw folder")
     transliteration: dict[str, str] = Field(
         default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
+    review: dict[str, ReviewCheck] = Field(
+        default_factory=dict, description="data-review checks by id (DR-...): severity error|warning|off, reason, "
+                                          "threshold; checks not listed run as warnings with their defaults")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
