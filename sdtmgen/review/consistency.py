@@ -25,20 +25,33 @@ def _date_column(name: str, frame: pd.DataFrame) -> str | None:
 
 @register_check("DR-AFTER-DEATH", "warning", "record dated after the subject's death (DM.DTHDTC)")
 def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
+    from sdtmgen.dates import to_date
+
     dm = ctx.datasets.get("DM")
-    if dm is None or "DTHDTC" not in dm or not _present(dm["DTHDTC"]).any():
+    if dm is None or "DTHDTC" not in dm:
         return
+    died = _present(dm["DTHDTC"])
+    if not died.any():
+        return
+    death_day = pd.Series(to_date(dm.loc[died, "DTHDTC"]).to_numpy(), index=dm.loc[died, "USUBJID"].astype(object))
+    death_text = pd.Series(dm.loc[died, "DTHDTC"].astype(str).to_numpy(), index=death_day.index)
     for name, frame in sorted(ctx.datasets.items()):
         if name in ("DM", "DS") or name.startswith("SUPP") or "USUBJID" not in frame:
             continue
         column = _date_column(name, frame)
         if column is None:
             continue
-        death = ctx.subject_days(name, "DTHDTC")
-        mask = np.nan_to_num(ctx.days(name, column) - death, nan=-1) > 0
+        # only the records of subjects who died are dated
+        of_dead = frame["USUBJID"].isin(death_day.index).to_numpy(dtype=bool)
+        if not of_dead.any():
+            continue
+        subjects = frame.loc[of_dead, "USUBJID"].astype(object).to_numpy()
+        dates = to_date(frame.loc[of_dead, column]).to_numpy()
+        later = dates > death_day.reindex(subjects).to_numpy()  # NaT compares False
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[np.flatnonzero(of_dead)[later]] = True
         if mask.any():
-            detail = "DTHDTC " + ctx.subject_values(name, "DTHDTC").astype(str).to_numpy()[mask]
-            yield ReviewHit(name, column, mask, pd.Series(detail))
+            yield ReviewHit(name, column, mask, pd.Series("DTHDTC " + death_text.reindex(subjects[later]).to_numpy()))
 
 
 @register_check("DR-AE-ONGOING-END", "warning", "AE collected as ongoing but has an end date")

@@ -283,6 +283,14 @@ class DomainSpec(DatasetSpecBase):
         for j, name in enumerate(names):
             if name not in produced:
                 found.append((("variables", j, "name"), f"variable {name} has no mapping or derivation"))
+        # records written out in the spec (TS, TI) go to the XPT file as they are
+        for k, step in enumerate(self.derivations):
+            for j, record in enumerate(getattr(step, "records", None) or []):
+                for key, value in record.items():
+                    try:
+                        printable_ascii(value)
+                    except ValueError as exc:
+                        found.append((("derivations", k, "records", j, key), f"{key}: {exc}"))
         return found
 
 

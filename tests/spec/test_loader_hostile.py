@@ -190,3 +190,11 @@ def test_a_derivation_cycle_names_each_step_file_and_line(spec_copy, example_raw
     se = spec_copy / "sdtm" / "se.yaml"
     assert f"{ex}:{line_of(ex, '{derive: epoch')}: EX: epoch waits for SE.EPOCH, SE.SESTDTC" in message
     assert f"{se}:{line_of(se, 'derive: subject_elements')}: SE: subject_elements waits for DM.RFPENDTC" in message
+
+
+def test_non_ascii_text_in_spec_records_fails_at_load(spec_folder, tmp_path):
+    path = tmp_path / "ts.yaml"
+    shutil.copy(spec_folder / "sdtm" / "ts.yaml", path)
+    line = edit(path, "TSVAL: Wuhan Union Hospital}", "TSVAL: Wuhan Union Hospital \u6b66\u6c49}")
+    message = error_of(path)
+    assert f"{path}:{line}: TSVAL: must be printable ASCII" in message
