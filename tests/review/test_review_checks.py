@@ -25,7 +25,6 @@ EDITS = [
     ("ae", 2, "AEONGO", "Yes"),                    # 01-001 AE 1 has an end date
     ("ae", 3, "AEOUT", "Fatal"),                   # 01-001 AE 2, AESDTH No
     ("hem", 7, "LBSTAT", "Not Done"),              # 01-001 day-1 neutrophils, result 3.55
-    ("hem", 12, "LBORRES", "NaN"),                 # 01-001 day-3 neutrophils
 ]
 
 
@@ -75,7 +74,8 @@ def test_the_example_export_passes_every_check(example_review):
 def test_every_check_fires_on_the_broken_copy(broken):
     _, _, result = broken
     fired = set(result.table["check"])
-    assert fired == set(REVIEW_CHECKS), f"silent: {sorted(set(REVIEW_CHECKS) - fired)}"
+    expected = set(REVIEW_CHECKS) - {"DR-LB-NONFINITE"}  # its own test below
+    assert fired == expected, f"silent: {sorted(expected - fired)}"
     assert {f.rule for f in result.findings} == fired
     assert all(f.severity == "warning" for f in result.findings)
 
@@ -176,3 +176,20 @@ def test_the_catalogue_lists_every_check_with_a_default_severity():
     ids = [c["id"] for c in catalogue()]
     assert ids == sorted(REVIEW_CHECKS) and all(i.startswith("DR-") for i in ids)
     assert {c["severity"] for c in catalogue()} == {"warning"}
+
+
+def test_nan_lab_text_in_a_broken_copy_is_flagged_or_stops_the_build(tmp_path, example_raw, spec):
+    from sdtmgen.errors import SdtmgenError
+
+    raw = tmp_path / "raw"
+    shutil.copytree(example_raw, raw)
+    hem = pd.read_csv(raw / "hem.csv", dtype=str, keep_default_na=False)
+    hem.loc[10, "LBORRES"] = "NaN"  # line 12: 01-001 day-3 neutrophils
+    hem.to_csv(raw / "hem.csv", index=False, lineterminator="\n")
+    try:
+        sdtm = build_sdtm(spec, raw)
+    except SdtmgenError as err:  # a stricter reading of numbers may stop the build: it must name the cell
+        assert "hem.csv" in str(err) and "12" in str(err)
+        return
+    result = run_review(spec, sdtm.datasets, sdtm.lineage, ["DR-LB-NONFINITE"])
+    assert result.table[["raw_file", "raw_row", "value"]].values.tolist() == [["hem.csv", 12, "NaN"]]
