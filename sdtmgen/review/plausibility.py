@@ -153,3 +153,62 @@ def lab_before_consent(ctx: ReviewContext) -> Iterable[ReviewHit]:
     detail = pd.Series([f"{d / MONTH_DAYS:.1f} months before consent {c}" for d, c in zip(gap[mask], consent[mask])],
                        dtype=object)
     yield ReviewHit("LB", "LBDTC", mask, detail)
+
+
+_CONTROL = "[\\x00-\\x1f\\x7f]"
+
+
+def _any_control_byte(array) -> bool:
+    """Whether the UTF-8 bytes of a text column hold a byte below 0x20 or 0x7F (no false negatives;
+    bytes of a slice's neighbours may give a false positive, which the exact test then clears)."""
+    for chunk in array.chunks:
+        data = chunk.buffers()[2] if len(chunk.buffers()) > 2 else None
+        if data is not None and data.size:
+            raw = np.frombuffer(data, dtype=np.uint8)
+            if ((raw < 0x20) | (raw == 0x7F)).any():
+                return True
+    return False
+
+
+#: mapping rules that can pass raw text through as it was collected (the others parse or look it up)
+_TEXT_RULES = {"assign", "conditional", "codelist"}
+
+
+def _copied_text(ctx: ReviewContext, name: str, frame: pd.DataFrame) -> list[str]:
+    """Columns that may hold raw text as collected: targets of the text rules, and SUPP-- QVAL."""
+    if ctx.spec is None:
+        return list(frame.columns)
+    if name.startswith("SUPP"):
+        return [c for c in ("QVAL",) if c in frame.columns]
+    domain = next((d for d in ctx.spec.domains if d.domain == name), None)
+    if domain is None:
+        return []
+    targets = {t for source in domain.sources for t, rule in source.map.items()
+               if getattr(rule, "rule", None) in _TEXT_RULES}
+    return [c for c in frame.columns if c in targets]
+
+
+@register_check("DR-TEXT-CONTROL", "warning", "text holds a control character (line feed, tab, ESC, BEL...)")
+def control_characters(ctx: ReviewContext) -> Iterable[ReviewHit]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, frame in sorted(ctx.datasets.items()):
+        for column in _copied_text(ctx, name, frame):
+            values = frame[column]
+            if not (pd.api.types.is_string_dtype(values.dtype) and values.dtype != object):
+                continue
+            try:
+                array = pa.chunked_array([pa.array(values.array)]) if not isinstance(
+                    values.array, pd.arrays.ArrowStringArray) else values.array._pa_array
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+                continue
+            if not _any_control_byte(array):  # the usual case: one pass over the text bytes
+                continue
+            coded = pc.dictionary_encode(array.combine_chunks())  # each distinct value tested once
+            bad = pc.match_substring_regex(coded.dictionary, _CONTROL)
+            if not pc.any(bad).as_py():
+                continue
+            mask = pc.fill_null(pc.take(bad, coded.indices), False).to_numpy(zero_copy_only=False)
+            shown = values[mask].astype(str).map(lambda t: repr(t)[1:-1])  # only the offending records
+            yield ReviewHit(name, column, mask, pd.Series(["as " + t for t in shown], dtype=object))

@@ -25,6 +25,7 @@ EDITS = [
     ("ae", 2, "AEONGO", "Yes"),                    # 01-001 AE 1 has an end date
     ("ae", 3, "AEOUT", "Fatal"),                   # 01-001 AE 2, AESDTH No
     ("hem", 7, "LBSTAT", "Not Done"),              # 01-001 day-1 neutrophils, result 3.55
+    ("ae", 5, "AETERM", "Petechial\x1b[1m rash\x07"),  # 01-001 AE 4: ESC and BEL pasted into the term
 ]
 
 
@@ -95,6 +96,8 @@ S = "UCMSC-EXO-AML-01-01-"
     ("DR-DM-NO-CONSENT", "005", "dm.csv", 6, "ICDAT (ic.csv) + ICTIM (ic.csv)", "", "informed consent"),
     ("DR-NOTDONE-RESULT", "001", "hem.csv", 7, "LBORRES", "3.55", "NOT DONE"),
     ("DR-AE-NEAR-DUP", "001", "ae.csv", 2, "AETERM", "SHIVERING", "entered at ae.csv:2, ae.csv:"),
+    ("DR-TEXT-CONTROL", "001", "ae.csv", 5, "AETERM", "PETECHIAL\x1b[1M RASH\x07",
+     "as PETECHIAL\\x1b[1M RASH\\x07"),
 ])
 def test_each_check_names_subject_raw_file_row_column_and_value(broken, check, subject, file, row, column, value,
                                                                 message):
