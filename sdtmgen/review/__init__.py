@@ -190,11 +190,12 @@ def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[st
                         if "USUBJID" in frame else "")
             tables.append(pd.DataFrame({
                 "check": check.id, "severity": severity, "subject": subjects, "raw_file": files,
-                "raw_row": pd.array(rows, dtype="Int64").astype("Int64"), "column": columns,
+                "raw_row": pd.array(rows, dtype="Int64"), "column": columns,
                 "value": values, "message": message}))
             sources = tuple(f"{f}:{r}" for f, r in zip(files, rows) if f and not pd.isna(r))
+            reason = ctx.config.reason if ctx.config is not None and ctx.config.reason else ""
             findings.append(Finding(rule=check.id, severity=severity, dataset=hit.dataset, variable=hit.variable,
-                                    message=f"{check.description} (data review)",
+                                    message=f"{check.description} (data review{'; ' + reason if reason else ''})",
                                     rows=tuple(int(i) + 1 for i in at),
                                     values=tuple(dict.fromkeys(tables[-1]["value"].tolist()))[:10],
                                     sources=sources))
@@ -202,7 +203,8 @@ def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[st
                                                                              for c in COLUMNS})
     if len(table):
         table["raw_row"] = table["raw_row"].astype("Int64")
-        table = table.sort_values(["check", "subject", "raw_file", "raw_row"], kind="stable").reset_index(drop=True)
+        # by subject, so the rows of one site's subjects are together
+        table = table.sort_values(["subject", "raw_file", "raw_row", "check"], kind="stable").reset_index(drop=True)
     return ReviewResult(findings, table)
 
 

@@ -155,6 +155,9 @@ def test_severity_can_be_raised_switched_off_and_reasoned(broken):
     result = run_review(changed, sdtm.datasets, sdtm.lineage)
     severities = {f.rule: f.severity for f in result.findings}
     assert severities["DR-LB-NEGATIVE"] == "error"
+    negative = next(f for f in result.findings if f.rule == "DR-LB-NEGATIVE")
+    assert negative.message == "negative lab result (data review; central lab never reports negatives)"
+    assert set(result.table.loc[result.table["check"] == "DR-LB-NEGATIVE", "severity"]) == {"error"}
     assert "DR-AE-NEAR-DUP" not in severities
     assert severities["DR-AE-FATAL"] == "warning"
 
