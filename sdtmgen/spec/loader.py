@@ -165,6 +165,11 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
         raise SpecError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
 
 
+def read_yaml(path: Path) -> Any:
+    """The data of one spec file, with the checks every spec file gets (no model)."""
+    return _read(path)[0]
+
+
 def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> Any:
     data, node = _read(path)
     if key is not None:

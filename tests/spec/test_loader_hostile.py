@@ -198,3 +198,16 @@ def test_non_ascii_text_in_spec_records_fails_at_load(spec_folder, tmp_path):
     line = edit(path, "TSVAL: Wuhan Union Hospital}", "TSVAL: Wuhan Union Hospital \u6b66\u6c49}")
     message = error_of(path)
     assert f"{path}:{line}: TSVAL: must be printable ASCII" in message
+
+
+def test_the_simulation_spec_gets_the_same_checks(spec_folder, tmp_path):
+    from sdtmgen.simulate.params import load_simulation_params
+
+    path = tmp_path / "simulation.yaml"
+    text = (spec_folder / "simulation.yaml").read_text(encoding="utf-8")
+    first = next(i for i, line in enumerate(text.splitlines(), 1) if line and not line.startswith((" ", "#")))
+    key = text.splitlines()[first - 1].split(":")[0]
+    path.write_text(text + text.splitlines()[first - 1] + "\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=f"{path}:{text.count(chr(10)) + 1}: key '{key}' is given twice in one "
+                                        f"mapping \\(first at line {first}\\)"):
+        load_simulation_params(path)
