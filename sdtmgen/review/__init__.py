@@ -100,21 +100,26 @@ class ReviewContext:
             self._days[key] = np.where(np.isnat(stamps), np.nan, days)
         return self._days[key]
 
+    def subject_rows(self, dataset: str) -> np.ndarray:
+        """Row of DM of each record's subject (-1: not in DM), found once per distinct subject."""
+        key = ("rows", dataset)
+        if key not in self._days:
+            codes, subjects = pd.factorize(self.datasets[dataset]["USUBJID"].array, use_na_sentinel=True)
+            dm = pd.Index(self.datasets["DM"]["USUBJID"].astype(object))
+            per_subject = np.append(dm.get_indexer(pd.Index(subjects).astype(object)), -1)
+            self._days[key] = per_subject[np.where(codes < 0, len(per_subject) - 1, codes)]
+        return self._days[key]
+
     def subject_values(self, dataset: str, dm_column: str) -> pd.Series:
         """DM's ``dm_column`` for each record of ``dataset`` (missing when the subject is not in DM)."""
-        dm = self.datasets["DM"].drop_duplicates("USUBJID")
-        rows = pd.Index(dm["USUBJID"].astype(object)).get_indexer(
-            self.datasets[dataset]["USUBJID"].astype(object))
-        values = dm[dm_column].reset_index(drop=True)
+        rows = self.subject_rows(dataset)
+        values = self.datasets["DM"][dm_column].reset_index(drop=True)
         return values.reindex(np.where(rows < 0, len(values), rows)).reset_index(drop=True)
 
     def subject_days(self, dataset: str, dm_column: str) -> np.ndarray:
         """Days since 1970 of DM's ``dm_column`` date for each record of ``dataset``."""
-        dm = self.datasets["DM"]
-        per_dm = self.days("DM", dm_column)
-        rows = pd.Index(dm["USUBJID"].astype(object)).get_indexer(
-            self.datasets[dataset]["USUBJID"].astype(object))
-        return np.where(rows < 0, np.nan, np.append(per_dm, np.nan)[rows])
+        rows = self.subject_rows(dataset)
+        return np.append(self.days("DM", dm_column), np.nan)[np.where(rows < 0, -1, rows)]
 
 
 def severity_of(spec: "Spec | None", check: ReviewCheckDef) -> str:
