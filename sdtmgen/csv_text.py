@@ -1,6 +1,14 @@
-"""CSV files written column-wise with Arrow kernels: the same bytes as
-``DataFrame.to_csv(index=False, lineterminator="\\n")`` for integer and text columns, without the
-per-cell Python formatting pandas does (the lineage files have a row per record: millions)."""
+"""The one writer of the CSV files people open (ard.csv, reports/*.csv, lineage).
+
+Column-wise with Arrow kernels: the same bytes as ``DataFrame.to_csv(index=False,
+lineterminator="\\n")`` for integer and text columns, without the per-cell Python formatting pandas
+does (the lineage files have a row per record: millions).
+
+Formula injection (OWASP "CSV Injection"): a text cell that starts with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return is written with a single quote ``'`` in front, so a spreadsheet shows it
+as text instead of running it (``=HYPERLINK(...)`` from a raw AE term). Text that is a plain number
+(``-1.5``, ``+3``, ``-2e-3``, ``-Inf``) is left as it is, and so are number columns.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _NEEDS_QUOTES = r'[,"\n]'  # csv.QUOTE_MINIMAL: delimiter, quote char or a line terminator ("\n") character
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|Inf|inf|Infinity)$"
+
+
+def neutralise(text: pa.Array) -> pa.Array:
+    """Text cells a spreadsheet would read as a formula, prefixed with ``'`` (plain numbers kept)."""
+    risky = pc.and_(pc.match_substring_regex(text, _FORMULA_START),
+                    pc.invert(pc.match_substring_regex(text, _PLAIN_NUMBER)))
+    if not pc.any(risky).as_py():
+        return text
+    prefixed = pc.binary_join_element_wise(pa.scalar("'", text.type), text, pa.scalar("", text.type))
+    return pc.if_else(risky, prefixed, text)
+
+
+def neutralise_cell(value: str) -> str:
+    """:func:`neutralise` for one value."""
+    return neutralise(pa.array([value], pa.large_string()))[0].as_py()
 
 
 def _quote(text: pa.Array) -> pa.Array:
@@ -31,18 +56,34 @@ def _field_text(values: pd.Series) -> pa.Array | None:
             text = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # object column holding non-text values
             return None
-        coded = pc.dictionary_encode(pc.fill_null(text, ""))  # quote each distinct value once
-        return pc.take(_quote(coded.dictionary), coded.indices)
+        coded = pc.dictionary_encode(pc.fill_null(text, ""))  # neutralise and quote each distinct value once
+        return pc.take(_quote(neutralise(coded.dictionary)), coded.indices)
     return None
 
 
+def _neutralised_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its text columns neutralised (for the columns pandas formats)."""
+    out = frame.copy(deep=False)
+    for column in frame.columns:
+        values = frame[column]
+        kind = values.cat.categories if isinstance(values.dtype, pd.CategoricalDtype) else values
+        text_like = (pd.api.types.is_string_dtype(kind.dtype)
+                     and pd.api.types.infer_dtype(kind, skipna=True) in ("string", "empty"))
+        if text_like:
+            array = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
+            out[column] = pd.Series(neutralise(array).to_pandas(), index=frame.index, dtype=object)
+    return out
+
+
 def write_csv(path: Path, frame: pd.DataFrame) -> None:
-    """Write ``frame`` (integer and text columns) as CSV; other dtypes go through pandas."""
+    """Write ``frame`` as CSV, text cells neutralised; integer and text columns by Arrow, others by pandas."""
     fields = [_field_text(frame[c]) for c in frame.columns]
     if any(f is None for f in fields) or len(frame.columns) < 2:  # (one column: csv quotes an empty line)
-        frame.to_csv(path, index=False, lineterminator="\n")
+        _neutralised_frame(frame).rename(columns=lambda c: neutralise_cell(str(c))).to_csv(
+            path, index=False, lineterminator="\n", encoding="utf-8")
         return
-    header = ",".join(_quote(pa.array([str(c)], pa.large_string()))[0].as_py() for c in frame.columns) + "\n"
+    header = ",".join(_quote(neutralise(pa.array([str(c)], pa.large_string())))[0].as_py()
+                      for c in frame.columns) + "\n"
     comma, newline, empty = (pa.scalar(t, pa.large_string()) for t in (",", "\n", ""))
     lines = pc.binary_join_element_wise(*fields, comma) if len(fields) > 1 else fields[0]
     lines = pc.binary_join_element_wise(lines, empty, newline)  # every line ends with "\n"

@@ -20,6 +20,7 @@ from sdtmgen.define_xml.package import write_define_package
 from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
+from sdtmgen.review import run_review, write_review_csv
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
@@ -89,7 +90,7 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     counts = pd.DataFrame([c.__dict__ for c in result.counts])
-    counts.to_csv(reports / "reconciliation.csv", index=False, lineterminator="\n")
+    write_csv(reports / "reconciliation.csv", counts)
     lineage = reports / "lineage"
     lineage.mkdir()
     for name, frame in sorted(result.lineage.items()):
@@ -99,11 +100,14 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
             write_csv(lineage / f"{name.lower()}.csv", out)
 
 
-def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) -> None:
-    """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file)."""
+def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
+                  review: pd.DataFrame | None = None) -> None:
+    """reports/conformance.txt|json, data-review.csv and manifest.json (SHA-256 of every spec and raw file)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     write_conformance_report(reports, findings)
+    if review is not None:
+        write_review_csv(reports / "data-review.csv", review)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
     raw_files = sorted(raw.glob("*.csv"))
     manifest = {
@@ -171,6 +175,8 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     result = build_sdtm(spec, raw_folder)
     say("validating")
     findings = validate_sdtm(spec, result)
+    review = run_review(spec, result.datasets, result.lineage)  # data-review checks (DR-...)
+    findings += review.findings
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
@@ -210,7 +216,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
         if strict:
             raise_on_warnings(findings, "nothing was written")
-        write_reports(work, spec, raw_folder, findings)
+        write_reports(work, spec, raw_folder, findings, review.table)
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 

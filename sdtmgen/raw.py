@@ -8,6 +8,7 @@ is read by pandas instead, so every file gives pandas' values and pandas' error 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,19 @@ def read_form_csv(path: Path) -> pd.DataFrame:
     return frame
 
 
+_FORM_NAME = re.compile(r"[a-z][a-z0-9_]*")  # as the spec's form names (spec.models.FORM)
+
+
+def _confined(form: str, path: Path, folder: Path) -> None:
+    """A form is a plain file name read only from the raw folder (the spec is untrusted input)."""
+    if not _FORM_NAME.fullmatch(form):
+        raise RawDataError(f"raw form name {form!r} is not a plain form name (lower-case letters, digits, _); "
+                           f"forms are read only from the raw folder {folder}")
+    if path.exists() and path.resolve().parent != folder.resolve():
+        raise RawDataError(f"{path}: links outside the raw folder {folder} (to {path.resolve()}); "
+                           f"raw forms are read only from the raw folder")
+
+
 @dataclass
 class RawExport:
     """The forms of one export, read lazily; a form's rows stay in memory until released."""
@@ -78,6 +92,7 @@ class RawExport:
         if form in self._frames:
             return self._frames[form]
         path = self.folder / self.file_name(form)
+        _confined(form, path, self.folder)
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
                                f"  what to do: export the form, or point --raw at the export folder")

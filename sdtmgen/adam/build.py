@@ -40,7 +40,10 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
                                reference=spec.study.reference, findings=findings))
         return step.produces() | ({"USUBJID"} if step.creates_records() else set())
 
-    run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations")
+    from sdtmgen.spec.loader import spec_location
+
+    run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations",
+                            locate=lambda name, k: spec_location(adam[name], ("derivations", k)))
 
 
 def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult:

@@ -129,4 +129,7 @@ class Ard:
 
 
 def write_ard(frame: pd.DataFrame, path: Path) -> None:
-    frame[COLUMNS].astype(str).to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    """ard.csv through the shared CSV writer (text that would start a spreadsheet formula is neutralised)."""
+    from sdtmgen.csv_text import write_csv
+
+    write_csv(path, frame[COLUMNS].astype(str))

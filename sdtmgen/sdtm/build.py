@@ -16,6 +16,7 @@ from sdtmgen.sdtm.derivations.columns import blank_to_missing, missing_text
 from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
+from sdtmgen.spec.loader import spec_location
 from sdtmgen.spec.models import DomainSpec, Spec
 
 LINEAGE_COLUMNS = ["_FILE", "_ROW"]
@@ -41,7 +42,8 @@ def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: lis
         return step.produces()
 
     try:
-        run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations")
+        run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations",
+                                locate=lambda name, k: spec_location(domains[name], ("derivations", k)))
     finally:
         memo.clear()
 

@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
-import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sdtmgen.errors import SpecError
@@ -549,10 +548,12 @@ class SimulationParams(Strict):
 
 def load_simulation_params(path: Union[str, Path]) -> SimulationParams:
     """Read and validate a simulation spec (``specs/simulation.yaml``)."""
+    from sdtmgen.spec.loader import read_yaml  # the spec loader's limits: size of aliases, duplicate keys
+
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml(path)
+    except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc}") from exc
     try:
         return SimulationParams.model_validate(data)

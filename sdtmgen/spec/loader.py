@@ -45,21 +45,129 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
+#: Largest number of YAML nodes a spec file may expand to, aliases counted at every use (the
+#: example's largest file has ~3,800). Anchors and aliases stay usable, but a file that nests
+#: aliases into an exponential document ("billion laughs") stops before anything is built from it.
+MAX_NODES = 100_000
+
+
+def _expanded_size(root: yaml.Node, path: Path) -> None:
+    """Refuse a document whose alias expansion exceeds MAX_NODES, or an alias inside its own anchor.
+
+    Each distinct node is sized once (children first, iteratively), so the check costs the size
+    of the text, not of the expansion.
+    """
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in _children(node))
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise SpecError(f"{path}:{node.start_mark.line + 1}: an alias refers to the anchor that contains it "
+                            f"(a recursive document); specs must be finite trees")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    if size[id(root)] <= MAX_NODES:
+        return
+    # name where the expansion happens: follow the largest child while it is over the limit, up to
+    # the first alias (a child that starts before its parent: the anchor it names is defined earlier)
+    node, where, anchor = root, [], ""
+    while True:
+        over = [(label, c) for label, c in _labelled_children(node) if size[id(c)] > MAX_NODES]
+        if not over:
+            break
+        label, child = max(over, key=lambda t: size[id(t[1])])
+        if child.start_mark.index < node.start_mark.index:
+            anchor = f"; it uses the anchor defined at line {child.start_mark.line + 1}"
+            break
+        node, where = child, where + [label]
+    raise SpecError(f"{path}:{node.start_mark.line + 1}: {'.'.join(where) or 'the document'} expands to "
+                    f"{size[id(node)]:,} YAML nodes through aliases (*name), more than the {MAX_NODES:,} a spec "
+                    f"file may have{anchor}")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _labelled_children(node: yaml.Node) -> list[tuple[str, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        return [(str(k.value) if isinstance(k, yaml.ScalarNode) else "?", v) for k, v in node.value]
+    if isinstance(node, yaml.SequenceNode):
+        return [(str(i), v) for i, v in enumerate(node.value)]
+    return []
+
+
+def _duplicate_keys(root: yaml.Node, path: Path) -> None:
+    """A key given twice in one mapping is an error naming both lines (YAML would keep the last silently)."""
+    seen_nodes: set[int] = set()
+    stack = [root]
+    problems: list[tuple[int, str]] = []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], yaml.Node] = {}
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                ident = (key.tag, key.value)
+                if ident in first:
+                    line = key.start_mark.line + 1
+                    problems.append((line, f"{path}:{line}: key '{key.value}' is given twice in one mapping "
+                                           f"(first at line {first[ident].start_mark.line + 1}); remove one"))
+                else:
+                    first[ident] = key
+        stack.extend(_children(node))
+    if problems:
+        raise SpecError("invalid spec\n" + "\n".join(message for _, message in sorted(problems)))
+
+
 def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     try:
         text = path.read_text(encoding="utf-8")
         # only the safe loaders (plain data, no tags that build objects); libyaml's is ~10x faster,
-        # with the same nodes and line marks
-        safe_loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return yaml.load(text, Loader=safe_loader), yaml.compose(text, Loader=safe_loader)
+        # with the same nodes and line marks. The document is composed once, checked (size,
+        # duplicate keys), then built from the same nodes.
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, None
+            _expanded_size(node, path)
+            _duplicate_keys(node, path)
+            return loader.construct_document(node), node
+        finally:
+            loader.dispose()
     except FileNotFoundError:
         raise SpecError(f"{path}: spec file not found") from None
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to read") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise SpecError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """The data of one spec file, with the checks every spec file gets (no model)."""
+    return _read(path)[0]
 
 
 def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> Any:
@@ -93,9 +201,13 @@ NODES: dict[int, tuple[Path, yaml.Node | None]] = {}
 """Where each loaded model came from, so later checks can name file and line."""
 
 
-def _where(model: Any, loc: tuple) -> str:
+def spec_location(model: Any, loc: tuple) -> str:
+    """``file:line`` of a location (keys and list positions) inside a loaded model's spec file."""
     path, node = NODES.get(id(model), (None, None))
     return f"{path}:{_line_of(node, loc) or 1}" if path else "spec"
+
+
+_where = spec_location
 
 
 def load_spec(folder: str | Path) -> Spec:
@@ -153,5 +265,15 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                 if getattr(el, "etcd", None) and el.etcd not in etcds:
                     problems.append(f"{where}: element {el.etcd} is not among the study's elements")
     problems += adam_reference_problems(spec, _where)
+    problems += _review_problems(spec)
     if problems:
         raise SpecError("inconsistent spec\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def _review_problems(spec: Spec) -> list[str]:
+    """study.yaml's review: section names registered data-review checks only."""
+    from sdtmgen.review import catalogue
+
+    known = {c["id"] for c in catalogue()}
+    return [f"{_where(spec.study, ('review', check))}: review: unknown data-review check {check} "
+            f"(known: {', '.join(sorted(known))})" for check in spec.study.review if check not in known]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sdtmgen.adam import ADAM_DERIVATIONS
 from sdtmgen.conditions import Condition
@@ -28,6 +28,23 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+#: a raw form's name: the CSV file name without .csv, inside the raw folder (no path, no "..")
+FORM = r"^[a-z][a-z0-9_]*$"
+
+
+def printable_ascii(value: Optional[str]) -> Optional[str]:
+    """Spec text that lands in the XPT files (labels, visit and element names) is printable ASCII.
+
+    Checked at load so the error names the spec file and line, not the XPT writer later.
+    """
+    if isinstance(value, str):
+        bad = next(((i, ch) for i, ch in enumerate(value) if not " " <= ch <= "~"), None)
+        if bad is not None:
+            raise ValueError(f"must be printable ASCII (it is written to the XPT files): character {bad[1]!r} "
+                             f"(U+{ord(bad[1]):04X}) at position {bad[0] + 1} of {value!r}")
+    return value
+
+
 class Visit(Strict):
     visitnum: float
     visit: str = Field(max_length=200)
@@ -38,11 +55,15 @@ class Visit(Strict):
     start_rule: str = ""
     end_rule: str = ""
 
+    _ascii = field_validator("visit", "start_rule", "end_rule")(printable_ascii)
+
 
 class UnplannedVisits(Strict):
     visit: str = "UNSCHEDULED"
     description: str = "Unscheduled visit"
     collected: list[str] = Field(default_factory=lambda: ["Unscheduled"])
+
+    _ascii = field_validator("visit", "description")(printable_ascii)
 
 
 class Element(Strict):
@@ -53,11 +74,15 @@ class Element(Strict):
     end_rule: str = ""
     duration: Optional[str] = Field(default=None, description="planned duration, ISO 8601 (TEDUR)")
 
+    _ascii = field_validator("etcd", "element", "epoch", "start_rule", "end_rule", "duration")(printable_ascii)
+
 
 class Arm(Strict):
     armcd: str = Field(max_length=20)
     arm: str = Field(max_length=200)
     elements: list[str] = Field(description="ETCDs in planned order")
+
+    _ascii = field_validator("armcd", "arm")(printable_ascii)
 
 
 class Standards(Strict):
@@ -68,6 +93,23 @@ class Standards(Strict):
     define_stylesheet: Optional[str] = Field(
         default=None, description="CDISC define2-1.xsl, copied next to each define.xml so a browser renders it; "
                                   "relative to the spec folder")
+
+
+class ReviewCheck(Strict):
+    """How one data-review check (sdtmgen/review, ids DR-...) runs for this study."""
+
+    severity: Literal["error", "warning", "off"] = Field(
+        default="warning", description="error stops the build; warning reports it; off does not run the check")
+    reason: str = Field(default="", description="why the study changes the default (shown in the report)")
+    limit: Optional[float] = Field(default=None, gt=0, description="the check's threshold, where it has one "
+                                                                    "(see docs/data-problems.md)")
+    planned: dict[str, float] = Field(default_factory=dict, description="DR-EX-DOSE-PLANNED: planned dose per ARMCD")
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _off(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false."""
+        return "off" if value is False else value
 
 
 class StudySpec(Strict):
@@ -89,6 +131,9 @@ class StudySpec(Strict):
                                   "spec folder; 'standards' paths must lie inside it, the spec folder or the raw folder")
     transliteration: dict[str, str] = Field(
         default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
+    review: dict[str, ReviewCheck] = Field(
+        default_factory=dict, description="data-review checks by id (DR-...): severity error|warning|off, reason, "
+                                          "threshold; checks not listed run as warnings with their defaults")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
@@ -128,7 +173,7 @@ class Variable(Strict):
 class Lookup(Strict):
     """Columns of another raw form joined onto this source's rows, available as ``FORM.COLUMN``."""
 
-    form: str
+    form: str = Field(pattern=FORM, description="raw file name without .csv, in the raw folder")
     key: list[str] = Field(default_factory=lambda: ["SUBJECT"])
     columns: list[str]
     take: Literal["unique", "first", "last"] = "unique"
@@ -145,7 +190,7 @@ class Unpivot(Strict):
 
 
 class Source(Strict):
-    form: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="raw file name without .csv")
+    form: str = Field(pattern=FORM, description="raw file name without .csv")
     where: Optional[Condition] = None
     exclude_reason: str = ""
     lookups: list[Lookup] = Field(default_factory=list)
@@ -184,6 +229,8 @@ class ValueLevel(Strict):
     unit: Optional[str] = None
     origin: str = "Collected"
 
+    _ascii = field_validator("label")(printable_ascii)
+
 
 class DatasetSpecBase(Strict):
     """What SDTM and ADaM dataset specs share: variables, keys and their consistency checks."""
@@ -219,6 +266,8 @@ class DomainSpec(DatasetSpecBase):
     supplemental: list[SuppQual] = Field(default_factory=list)
     value_level: list[ValueLevel] = Field(default_factory=list)
 
+    _ascii = field_validator("label")(printable_ascii)
+
     def problems(self) -> list[tuple[tuple, str]]:
         """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
         found = self.variable_problems()
@@ -234,6 +283,14 @@ class DomainSpec(DatasetSpecBase):
         for j, name in enumerate(names):
             if name not in produced:
                 found.append((("variables", j, "name"), f"variable {name} has no mapping or derivation"))
+        # records written out in the spec (TS, TI) go to the XPT file as they are
+        for k, step in enumerate(self.derivations):
+            for j, record in enumerate(getattr(step, "records", None) or []):
+                for key, value in record.items():
+                    try:
+                        printable_ascii(value)
+                    except ValueError as exc:
+                        found.append((("derivations", k, "records", j, key), f"{key}: {exc}"))
         return found
 
 

@@ -17,13 +17,18 @@ def rule_catalogue() -> list[dict[str, str]]:
              for rid, (sev, msg) in SCHEMA_RULES.items()]
     rules += [{"id": r.id, "severity": r.severity, "message": r.message, "kind": "conformance"}
               for r in RULES.values()]
+    from sdtmgen.review import catalogue  # data-review checks (DR-...)
+
+    rules += catalogue()
     return sorted(rules, key=lambda r: r["id"])
 
 
 def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
     counts = Counter(f.rule for f in findings)
+    raised = {f.rule for f in findings if f.severity == "error"}  # a study may raise a check to error
     rules = [{**r, "findings": counts.get(r["id"], 0),
-              "status": "pass" if not counts.get(r["id"]) else ("fail" if r["severity"] == "error" else "warn")}
+              "status": "pass" if not counts.get(r["id"]) else
+              ("fail" if r["severity"] == "error" or r["id"] in raised else "warn")}
              for r in rule_catalogue()]
     known = {r["id"] for r in rules}
     rules += [{"id": rid, "severity": next(f.severity for f in findings if f.rule == rid), "message": "mapping finding",
@@ -32,9 +37,10 @@ def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
                "warnings": sum(f.severity == "warning" for f in findings)}
     payload = {"summary": summary, "rules": rules, "findings": [asdict(f) for f in findings]}
     (folder / "conformance.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    width = max([16] + [len(r["id"]) + 2 for r in rules])
     lines = [f"Conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s)", "",
-             f"{'rule':<16}{'severity':<10}{'status':<8}{'findings':>8}  message"]
-    lines += [f"{r['id']:<16}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}" for r in rules]
+             f"{'rule':<{width}}{'severity':<10}{'status':<8}{'findings':>8}  message"]
+    lines += [f"{r['id']:<{width}}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}" for r in rules]
     lines += ["", "Findings:" if findings else "No findings."]
     lines += [f.describe() for f in findings]
     (folder / "conformance.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
