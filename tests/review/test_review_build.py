@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sdtmgen.cli import main
+from sdtmgen.output import write_marker
 
 from .test_review_checks import broken_raw
 
@@ -79,6 +80,7 @@ def test_a_check_set_to_error_stops_the_build(tmp_path, example_raw, spec_copy):
                      "    DR-AE-FATAL: {severity: error, reason: deaths are queried before lock}\n", encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
+    write_marker(out)  # a previous build: the only kind of non-empty folder --out may replace
     (out / "keep.txt").write_text("previous output")
     result = CliRunner().invoke(main, ["build", "--spec", str(spec_copy), "--raw", str(raw), "--out", str(out)])
     assert result.exit_code == 1
