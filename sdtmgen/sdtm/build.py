@@ -78,6 +78,7 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         frame, domain_counts = map_domain(spec, domain, raw, findings)
         datasets[domain.domain] = frame
         counts += domain_counts
+    findings += raw.notes  # normalisations made while reading (RAW-WHITESPACE)
     run_derivations(spec, datasets, findings)
     unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
     for name in unread:
