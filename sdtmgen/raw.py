@@ -144,21 +144,31 @@ def _check_quotes(data: bytes, name: str) -> None:
             f"  what to do: correct the quoting in the export")
 
 
-def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tuple[int, int]]]:
-    """All rows as text, and (record number, fields) of each row with the wrong number of fields."""
-    wrong: list[tuple[int, int]] = []
+def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tuple[int, int, bool]]]:
+    """All rows as text, and (record number, fields, over several lines) of each row with the wrong number of fields."""
+    wrong: list[tuple[int, int, bool]] = []
 
     def note(row) -> str:
-        wrong.append((row.number, row.actual_columns))
+        wrong.append((row.number, row.actual_columns, "\n" in row.text or "\r" in row.text))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1),
+    def read(block_size: int) -> pa.Table:
+        wrong.clear()
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=block_size),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.large_string()), null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+    try:
+        try:
+            table = read(1 << 20)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            table = read(len(data) + 1)  # a value longer than a block: the whole file as one block
     except pa.ArrowInvalid as exc:
         if "UTF8" not in str(exc).upper():
             raise RawDataError(f"{name}: not a well-formed CSV: {exc}") from None
@@ -171,15 +181,17 @@ def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tup
     return table, wrong
 
 
-def _field_count_error(name: str, width: int, wrong: list[tuple[int, int]], lines: np.ndarray, rows: int) -> RawDataError:
+def _field_count_error(name: str, width: int, wrong: list[tuple[int, int, bool]], lines: np.ndarray,
+                       rows: int) -> RawDataError:
     # Arrow numbers records from 1 with the header as record 1; ``lines`` holds the header's line too
-    physical = [int(lines[number - 1]) if number and number <= len(lines) else "?" for number, _ in wrong]
-    if len(wrong) == rows and all(count == width + 1 for _, count in wrong):
+    physical = [int(lines[number - 1]) if number and number <= len(lines) else "?" for number, _, _ in wrong]
+    if len(wrong) == rows and all(count == width + 1 for _, count, _ in wrong):
         return RawDataError(f"{name}: every row has {width + 1} fields where the header has {width} (lines "
                             f"{_lines_listed(physical)}): a delimiter at the end of every row?\n"
                             f"  what to do: re-export the form without the trailing comma")
     listed = "\n".join(f"    {name} line {line}: {count} field(s), the header has {width}"
-                       for line, (_, count) in list(zip(physical, wrong))[:SHOWN])
+                       + (" (a quoted value runs over several lines here: an unbalanced quote?)" if lines_ else "")
+                       for line, (_, count, lines_) in list(zip(physical, wrong))[:SHOWN])
     more = f"\n    ... and {len(wrong) - SHOWN} more" if len(wrong) > SHOWN else ""
     return RawDataError(f"{name}: {len(wrong)} row(s) with a different number of fields than the header "
                         f"(cut or shifted rows; nothing of them is read)\n{listed}{more}\n"
