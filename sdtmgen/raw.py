@@ -321,4 +321,5 @@ class RawExport:
         if missing:
             raise RawDataError(
                 f"{self.folder / self.file_name(form)}: missing column(s) {', '.join(missing)} needed by {used_by}\n"
-                f"  columns present: {', '.join(c for c in frame.columns if not c.startswith('_'))}")
+                f"  columns present in the header (line 1): "
+                f"{', '.join(c for c in frame.columns if not c.startswith('_'))}")
