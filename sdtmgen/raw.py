@@ -42,9 +42,9 @@ CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 #: what makes a value worth a closer look, besides an edge space: a control character, a tab or line break
 SUSPECT = r"[\x00-\x1f\x7f]"
 WHITESPACE = " \t\r\n"
-#: a quote with a non-delimiter on both sides: text next to a quote inside a value
+#: what may stand next to a quote: a quote with anything else on both sides is text next to a quote
 _EDGE = np.zeros(256, dtype=bool)
-_EDGE[[ord(c) for c in ',\r\n"']] = True  # what may stand next to a quote, or next to a space at a value's edge
+_EDGE[[ord(c) for c in ',\r\n"']] = True
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
 SHOWN = 10  # cells or lines listed in one message
 
@@ -59,7 +59,8 @@ class RawForm:
 
 
 def _line_of_offset(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
+    """Physical line of a byte (lines end with LF, CRLF or a lone CR); only used for a message."""
+    return data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
 
 
 def _lines_listed(lines: list[int]) -> str:
@@ -258,7 +259,7 @@ def read_form(path: Path, name: str | None = None) -> RawForm:
     _check_quotes(data, name)
     table, wrong = _parse(data, names, name)
     records = 1 + table.num_rows + len(wrong)
-    newlines, crs = data.count(b"\n"), data.count(b"\r")
+    newlines, crs = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
     lines, multiline = _record_lines(data, records, newlines, crs)
     if len(lines) != records:
         raise RawDataError(f"{name}: {records - 1} rows read but {len(lines) - 1} counted line by line; "
