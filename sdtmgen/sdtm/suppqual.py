@@ -44,6 +44,12 @@ def qnam(name: str, part: int) -> str:
     return name[: 8 - len(suffix)] + suffix
 
 
+def qlabel(label: str, part: int) -> str:
+    """The variable's label + part number, within QLABEL's 40 characters."""
+    suffix = f" {part}"
+    return label[: 40 - len(suffix)] + suffix
+
+
 def _where(row: pd.Series) -> str:
     return f"{row['_FILE']} line {row['_ROW']}" if "_FILE" in row.index and row["_FILE"] else "a derived record"
 
@@ -110,7 +116,7 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
                 "IDVAR": seq_var if has_seq else "",
                 "IDVARVAL": str(int(row[seq_var])) if has_seq else "",
                 "QNAM": [qnam(var.name, part) for part in range(1, len(pieces) + 1)],
-                "QLABEL": [f"{var.label[:38]} {part}" for part in range(1, len(pieces) + 1)],
+                "QLABEL": [qlabel(var.label, part) for part in range(1, len(pieces) + 1)],
                 "QVAL": pieces, "QORIG": "CRF", "QEVAL": "",
                 **{c: v * len(pieces) for c, v in lineage.items()}}))
     return extra

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.sdtm.suppqual import MAX_BYTES, MAX_PARTS, MAX_VALUE_BYTES, build_supp, qnam, split_long_text
+from sdtmgen.sdtm.suppqual import MAX_BYTES, MAX_PARTS, MAX_VALUE_BYTES, build_supp, qlabel, qnam, split_long_text
 from sdtmgen.spec.models import DomainSpec
 
 
@@ -41,6 +41,7 @@ def test_no_long_text_no_records():
 def test_qnam_keeps_eight_characters_for_any_part():
     assert [qnam("AETERM", p) for p in (1, 9, 10, 99)] == ["AETERM1", "AETERM9", "AETERM10", "AETERM99"]
     assert [qnam("CMINDCOD", p) for p in (1, 10, 99)] == ["CMINDCO1", "CMINDC10", "CMINDC99"]
+    assert [len(qlabel("L" * 40, p)) for p in (1, 10, 99)] == [40, 40, 40] and qlabel("Reported Term", 12) == "Reported Term 12"
 
 
 def test_parts_up_to_the_limit_then_the_build_stops_naming_the_cell():

@@ -115,8 +115,8 @@ class StandardResults(Derivation):
         if self.decimal == ",":
             parts[1] = parts[1].str.replace(",", ".", regex=False)
         result_number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
-        self._check_finite(ctx, self.orres, (parts[1].notna().to_numpy(dtype=bool) & ~np.isfinite(result_number))[result],
-                           "result is not a finite number")
+        unreadable = parts[1].notna().to_numpy(dtype=bool) & ~np.isfinite(result_number)  # e.g. 1e400
+        self._check_finite(ctx, self.orres, unreadable[result], "result is not a finite number")
         result_qualified = parts[0].notna().to_numpy(dtype=bool)
         standard = scaled(result_number[result], factor)
         self._check_finite(ctx, self.orres, ~np.isnan(result_number[result]) & ~np.isfinite(standard),

@@ -51,7 +51,8 @@ class Number(MappingRule):
         distinct = ctx.distinct(self.column)  # each distinct text converted once
         text = as_text(distinct.values, distinct.values.index)
         if self.decimal == ",":  # 1,5 -> 1.5; a decimal point is then not read (a thousands separator?)
-            text = text.where(~text.str.contains(".", regex=False).fillna(False), "?").str.replace(",", ".", regex=False)
+            has_point = text.str.contains(".", regex=False).fillna(False)
+            text = text.where(~has_point, "?").str.replace(",", ".", regex=False)
         numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
         bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
