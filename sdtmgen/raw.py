@@ -1,67 +1,283 @@
 """Reading a raw EDC export: one CSV per form, every value kept as text.
 
-Forms are parsed by Arrow's CSV reader straight into Arrow-backed strings, several times
-cheaper than pandas' parser plus a conversion per cell. A file Arrow rejects, or would read
-differently from pandas (blank or repeated header names, ragged rows, bad UTF-8, an empty file),
-is read by pandas instead, so every file gives pandas' values and pandas' error messages.
+Forms are parsed by Arrow's CSV reader straight into Arrow-backed strings. The file must be a
+well-formed comma-separated file (RFC 4180); anything that would make a value or a row read
+differently from what the site entered stops the build with the file and the physical line
+(header = line 1, every line counted, blank ones and the lines inside a quoted value included):
+
+- a row with more or fewer fields than the header (also: a trailing comma on every row, another
+  delimiter such as ';' or a tab, detected on the header), a header name repeated or blank;
+- a quote that is unbalanced (reaching the end of the file, or a quoted value that swallows whole
+  rows), or text next to a quote inside a value (``"Fever" high``), which CSV readers drop silently;
+- a control character (C0, including NUL, ESC, BEL, or DEL) inside a value, and bytes that are
+  not UTF-8.
+
+Two normalisations change values, each reported as a warning finding (RAW-WHITESPACE) naming file,
+line, column and value: leading and trailing spaces, tabs and line breaks are removed (so keys
+compare the same in every form), and a tab or line break inside a value, with the spaces around
+it, becomes one space (XPT text is one line).
+
+The checks run as Arrow kernels over whole columns; the Python ``csv`` module re-reads a file
+only to number its lines when a record spans several lines or blank lines occur.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyarrow import csv as pacsv
 
-from sdtmgen.errors import RawDataError
+from sdtmgen.errors import Finding, RawDataError
+
+#: characters a value may not hold: C0 controls other than tab, line feed and carriage return, and DEL
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: what makes a value worth a closer look, besides an edge space: a control character, a tab or line break
+SUSPECT = r"[\x00-\x1f\x7f]"
+WHITESPACE = " \t\r\n"
+#: what may stand next to a quote: a quote with anything else on both sides is text next to a quote
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[[ord(c) for c in ',\r\n"']] = True
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+SHOWN = 10  # cells or lines listed in one message
 
 
-def _read_with_arrow(path: Path) -> pd.DataFrame | None:
-    """Every column as text, empty cells as ''; None when pandas must decide how to read the file."""
-    data = path.read_bytes()
-    if b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
-        return None  # pandas ends a value at a NUL byte, and reads lines ended by a lone CR its own way
-    try:
-        with pacsv.open_csv(pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False)) as reader:
-            names = reader.schema.names  # the header, parsed by the same reader
-        if len(names) < 2 or "" in names or len(set(names)) != len(names):
-            return None  # pandas skips blank-looking lines of one-column files, renames 'Unnamed: i', 'X.1'
-        table = pacsv.read_csv(
-            pa.BufferReader(data), read_options=pacsv.ReadOptions(use_threads=False),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+@dataclass
+class RawForm:
+    """One form as read: its columns as text, the physical line of each row, and the normalisations made."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    notes: list[Finding] = field(default_factory=list)
+
+
+def _line_of_offset(data: bytes, offset: int) -> int:
+    """Physical line of a byte (lines end with LF, CRLF or a lone CR); only used for a message."""
+    return data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
+
+
+def _lines_listed(lines: list[int]) -> str:
+    shown = ", ".join(str(n) for n in lines[:SHOWN])
+    return shown + (f" (+{len(lines) - SHOWN} more)" if len(lines) > SHOWN else "")
+
+
+def _header(data: bytes, name: str) -> list[str]:
+    """The header's names (trimmed), refused when repeated, blank or apparently not comma-separated."""
+    head = data[:1 << 16]
+    while True:  # the header's record, even when a quoted name holds a line break
+        try:
+            names = next(csv.reader(io.StringIO(head.decode("utf-8", "replace"), newline="")), [])
+            break
+        except csv.Error as exc:
+            if len(head) == len(data):
+                raise RawDataError(f"{name} line 1: the header row cannot be read as CSV ({exc})") from None
+            head = data[:2 * len(head)]
+    names = [n.strip() for n in names]
+    if len(names) == 1:
+        for delimiter, called in OTHER_DELIMITERS.items():
+            if delimiter in names[0]:
+                raise RawDataError(
+                    f"{name} line 1: the header is one name holding {called}s ({names[0][:80]!r}): the file "
+                    f"looks {called}-separated, but raw forms are comma-separated\n"
+                    f"  what to do: re-export the form as comma-separated values")
+    bad = [f"{i + 1}" for i, n in enumerate(names) if re.search(CONTROL, n)]
+    if bad:
+        raise RawDataError(f"{name} line 1: control character in the header name of column(s) {', '.join(bad)}")
+    blank = [i + 1 for i, n in enumerate(names) if not n]
+    if blank:
+        trailing = " (a trailing comma?)" if blank == [len(names)] else ""
+        raise RawDataError(f"{name} line 1: column(s) {', '.join(map(str, blank))} of the header have no "
+                           f"name{trailing}\n  what to do: name every column, or remove the empty ones")
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names, start=1):
+        if n in seen:
+            raise RawDataError(f"{name} line 1: column {n} appears twice in the header (columns {seen[n]} and {i}); "
+                               f"neither would be read reliably\n  what to do: rename or remove one of them")
+        seen[n] = i
+    return names
+
+
+def _record_lines(data: bytes, records: int, newlines: int, crs: int) -> tuple[np.ndarray, bool]:
+    """Physical line where each record (the header is record 0) starts; whether some record is not one line."""
+    lone_cr = crs - data.count(b"\r\n") if crs else 0
+    lines = newlines + lone_cr + (0 if data.endswith((b"\n", b"\r")) else 1)
+    if lines == records:  # no blank line, no record over several lines: record i is on line i + 1
+        return np.arange(1, records + 1, dtype=np.int64), False
+    starts, end = [], 0
+    csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    for row in reader:
+        if row:  # a blank line is no record (Arrow skips it too)
+            starts.append(end + 1)
+        end = reader.line_num
+    return np.asarray(starts, dtype=np.int64), True
+
+
+def _check_quotes(data: bytes, name: str) -> None:
+    """Stop on text next to a quote inside a value, and on an odd number of quotes."""
+    if b'"' not in data:
+        return
+    octets = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(octets == ord('"'))
+    before = np.where(quotes > 0, octets[np.maximum(quotes - 1, 0)], ord(","))
+    after = np.where(quotes < len(octets) - 1, octets[np.minimum(quotes + 1, len(octets) - 1)], ord(","))
+    stray = quotes[~_EDGE[before] & ~_EDGE[after]]  # a quote with a non-delimiter on both sides
+    if len(stray):
+        at = int(stray[0])
+        line = _line_of_offset(data, at)
+        context = data[max(0, at - 20): at + 20].decode("utf-8", "replace")
+        raise RawDataError(
+            f"{name} line {line}: text next to a quote inside a value ({context!r}); a CSV reader would "
+            f"drop the quote silently\n  what to do: re-export with every quote inside a value doubled "
+            f"and the value quoted (\"a \"\"b\"\" c\")")
+    if data.count(b'"') % 2:
+        last = data.rfind(b'"')
+        raise RawDataError(
+            f"{name}: unbalanced quote: the quote on line {_line_of_offset(data, last)} (the file's last one) "
+            f"is never closed, so the rows after it would be read as one value\n"
+            f"  what to do: correct the quoting in the export")
+
+
+def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tuple[int, int, bool]]]:
+    """All rows as text, and (record number, fields, over several lines) of each row with the wrong number of fields."""
+    wrong: list[tuple[int, int, bool]] = []
+
+    def note(row) -> str:
+        wrong.append((row.number, row.actual_columns, "\n" in row.text or "\r" in row.text))
+        return "skip"
+
+    def read(block_size: int) -> pa.Table:
+        wrong.clear()
+        return pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=block_size),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.large_string()), null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowException, UnicodeDecodeError):
-        return None
-    last = table.column(len(names) - 1)[-1].as_py() if table.num_rows else names[-1]
-    if data.endswith(('"' + last.replace('"', '""')).encode("utf-8")):
-        return None  # the file may end inside a quoted value, which Arrow accepts and pandas rejects
-    return pd.DataFrame({name: pd.arrays.ArrowStringArray(table.column(i)) for i, name in enumerate(names)})
 
-
-def _read_with_pandas(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype="string[pyarrow]", keep_default_na=False, na_filter=False,
-                           encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RawDataError(f"{path}: not UTF-8 (byte {exc.start}); re-export the form as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise RawDataError(f"{path}: the file is empty (not even a header row)") from None
-    except pd.errors.ParserError as exc:
-        raise RawDataError(f"{path}: not a well-formed CSV: {exc}") from None
+        try:
+            table = read(1 << 20)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise
+            table = read(len(data) + 1)  # a value longer than a block: the whole file as one block
+    except pa.ArrowInvalid as exc:
+        if "UTF8" not in str(exc).upper():
+            raise RawDataError(f"{name}: not a well-formed CSV: {exc}") from None
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise RawDataError(f"{name}: not UTF-8 (byte {bad.start}, line {_line_of_offset(data, bad.start)}); "
+                               f"re-export the form as UTF-8") from None
+        raise RawDataError(f"{name}: not UTF-8 ({exc}); re-export the form as UTF-8") from None
+    return table, wrong
+
+
+def _field_count_error(name: str, width: int, wrong: list[tuple[int, int, bool]], lines: np.ndarray,
+                       rows: int) -> RawDataError:
+    # Arrow numbers records from 1 with the header as record 1; ``lines`` holds the header's line too
+    physical = [int(lines[number - 1]) if number and number <= len(lines) else "?" for number, _, _ in wrong]
+    if len(wrong) == rows and all(count == width + 1 for _, count, _ in wrong):
+        return RawDataError(f"{name}: every row has {width + 1} fields where the header has {width} (lines "
+                            f"{_lines_listed(physical)}): a delimiter at the end of every row?\n"
+                            f"  what to do: re-export the form without the trailing comma")
+    listed = "\n".join(f"    {name} line {line}: {count} field(s), the header has {width}"
+                       + (" (a quoted value runs over several lines here: an unbalanced quote?)" if lines_ else "")
+                       for line, (_, count, lines_) in list(zip(physical, wrong))[:SHOWN])
+    more = f"\n    ... and {len(wrong) - SHOWN} more" if len(wrong) > SHOWN else ""
+    return RawDataError(f"{name}: {len(wrong)} row(s) with a different number of fields than the header "
+                        f"(cut or shifted rows; nothing of them is read)\n{listed}{more}\n"
+                        f"  what to do: correct the rows in the export (a missing value is an empty field)")
+
+
+def _has_control_or_break(data: bytes, multiline: bool, line_ends: int) -> bool:
+    """Whether some value may hold a control character, a tab or a line break (a scan of the bytes)."""
+    if multiline or b"\t" in data or b"\x7f" in data:
+        return True
+    below_space = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 32))
+    return below_space != line_ends  # a C0 control other than line ends
+
+
+def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, lines: np.ndarray,
+                  notes: list[Finding], inner: bool) -> pa.ChunkedArray:
+    """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character."""
+    edges = pc.or_(pc.starts_with(column, " "), pc.ends_with(column, " "))
+    suspect = pc.or_(edges, pc.match_substring_regex(column, SUSPECT)) if inner else edges
+    if not pc.any(suspect).as_py():
+        return column  # the usual case: only the first and last byte of each value looked at
+    control = pc.match_substring_regex(column, CONTROL).to_numpy(zero_copy_only=False)
+    if control.any():
+        at = np.flatnonzero(control)
+        cells = "\n".join(f"    {name} line {lines[i]}, column {label}: {column[int(i)].as_py()[:80]!r}"
+                          for i in at[:SHOWN])
+        more = f"\n    ... and {len(at) - SHOWN} more" if len(at) > SHOWN else ""
+        raise RawDataError(f"{name}: control character(s) (NUL, ESC, BEL, ...) inside {len(at)} value(s), which "
+                           f"no dataset can carry\n{cells}{more}\n"
+                           f"  what to do: remove the characters in the EDC and export again")
+    broken = pc.match_substring_regex(column, r"[\r\n]").to_numpy(zero_copy_only=False)
+    if broken.any():
+        commas = pc.count_substring(column, ",").to_numpy(zero_copy_only=False)
+        swallowed = np.flatnonzero(broken & (commas >= max(width - 1, 1)))
+        if len(swallowed):
+            i = int(swallowed[0])
+            raise RawDataError(
+                f"{name} line {lines[i]}, column {label}: a quoted value runs over "
+                f"{column[i].as_py().count(chr(10)) + 1} lines and holds {commas[i]} commas: an unbalanced "
+                f"quote has probably swallowed whole rows ({column[i].as_py()[:80]!r})\n"
+                f"  what to do: correct the quoting in the export")
+    cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "), WHITESPACE)
+    changed = np.flatnonzero(pc.not_equal(cleaned, column).to_numpy(zero_copy_only=False))
+    notes.append(Finding(
+        rule="RAW-WHITESPACE", severity="warning", dataset="*", variable=f"{name}:{label}",
+        message=f"{len(changed)} value(s) of {name} column {label} had leading/trailing spaces, tabs or line "
+                f"breaks (removed) or tabs/line breaks inside (made one space); keys are compared as trimmed",
+        values=tuple(column[int(i)].as_py()[:60] for i in changed[:SHOWN]),
+        sources=tuple(f"{name}:{lines[i]}" for i in changed[:SHOWN])))
+    return cleaned
+
+
+def read_form(path: Path, name: str | None = None) -> RawForm:
+    """One raw form: text columns (header names trimmed), the physical line of each row, normalisations made."""
+    name = name or path.name
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
+        raise RawDataError(f"{name}: the file is empty (not even a header row)")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise RawDataError(f"{name}: not UTF-8 (UTF-16 byte order mark); re-export the form as UTF-8")
+    names = _header(data, name)
+    _check_quotes(data, name)
+    table, wrong = _parse(data, names, name)
+    records = 1 + table.num_rows + len(wrong)
+    newlines, crs = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
+    lines, multiline = _record_lines(data, records, newlines, crs)
+    if len(lines) != records:
+        raise RawDataError(f"{name}: {records - 1} rows read but {len(lines) - 1} counted line by line; "
+                           f"the file's structure is ambiguous\n  what to do: re-export the form")
+    if wrong:
+        raise _field_count_error(name, len(names), wrong, lines, table.num_rows + len(wrong))
+    lines = lines[1:]
+    notes: list[Finding] = []
+    inner = _has_control_or_break(data, multiline, newlines + crs)
+    columns = {label: _clean_column(table.column(i), label, name, len(names), lines, notes, inner)
+               for i, label in enumerate(names)}
+    frame = pd.DataFrame({label: pd.arrays.ArrowStringArray(col) for label, col in columns.items()})
+    return RawForm(frame, lines, notes)
 
 
 def read_form_csv(path: Path) -> pd.DataFrame:
     """One raw form as Arrow-backed strings, header names trimmed."""
-    frame = _read_with_arrow(path)
-    if frame is None:
-        frame = _read_with_pandas(path)
-    frame.columns = [c.strip() for c in frame.columns]
-    return frame
+    return read_form(path).frame
 
 
 _FORM_NAME = re.compile(r"[a-z][a-z0-9_]*")  # as the spec's form names (spec.models.FORM)
@@ -79,10 +295,14 @@ def _confined(form: str, path: Path, folder: Path) -> None:
 
 @dataclass
 class RawExport:
-    """The forms of one export, read lazily; a form's rows stay in memory until released."""
+    """The forms of one export, read lazily; a form's rows stay in memory until released.
+
+    ``notes`` collects the normalisations reported while reading (RAW-WHITESPACE), each once.
+    """
 
     folder: Path
     forms: dict[str, int] = field(default_factory=dict)  # every form read so far -> its number of rows
+    notes: list[Finding] = field(default_factory=list)
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def file_name(self, form: str) -> str:
@@ -96,9 +316,12 @@ class RawExport:
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
                                f"  what to do: export the form, or point --raw at the export folder")
-        frame = read_form_csv(path)
+        read = read_form(path, self.file_name(form))
+        frame = read.frame
         frame["_FILE"] = self.file_name(form)
-        frame["_ROW"] = pd.RangeIndex(2, len(frame) + 2).to_numpy()  # line number in the file
+        frame["_ROW"] = read.lines  # physical line of the row's first line in the file (header = 1)
+        if form not in self.forms:
+            self.notes += read.notes
         self._frames[form] = frame
         self.forms[form] = len(frame)
         return frame
@@ -113,4 +336,5 @@ class RawExport:
         if missing:
             raise RawDataError(
                 f"{self.folder / self.file_name(form)}: missing column(s) {', '.join(missing)} needed by {used_by}\n"
-                f"  columns present: {', '.join(c for c in frame.columns if not c.startswith('_'))}")
+                f"  columns present in the header (line 1): "
+                f"{', '.join(c for c in frame.columns if not c.startswith('_'))}")

@@ -80,6 +80,7 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         frame, domain_counts = map_domain(spec, domain, raw, findings)
         datasets[domain.domain] = frame
         counts += domain_counts
+    findings += raw.notes  # normalisations made while reading (RAW-WHITESPACE)
     run_derivations(spec, datasets, findings)
     unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
     for name in unread:
@@ -91,8 +92,9 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         frame = datasets.pop(domain.domain)  # the working frame is not needed once finalised
         overflow = split_long_text(domain, frame)
         if overflow:
+            parts = sum(len(records) for records in overflow)  # one frame per value split, one row per part
             findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,
-                                    message=f"{len(overflow)} text value part(s) beyond 200 bytes moved to "
+                                    message=f"{parts} text value part(s) beyond 200 bytes moved to "
                                             f"SUPP{domain.domain} (SDTMIG 4.5.3.2)"))
         supp = build_supp(domain, frame, overflow)
         result.datasets[domain.domain], result.lineage[domain.domain] = finalise(domain, frame)

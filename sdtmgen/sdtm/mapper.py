@@ -36,8 +36,8 @@ def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: s
     table = other[lookup.key + lookup.columns]
     dup = table.duplicated(lookup.key, keep=False)
     if lookup.take == "unique" and dup.any():
-        rows = other.loc[dup, "_ROW"].tolist()[:10]
-        raise RawDataError(f"{raw.file_name(lookup.form)}: more than one row per {lookup.key} (rows {rows}), "
+        rows = ", ".join(str(r) for r in other.loc[dup, "_ROW"].tolist()[:10])
+        raise RawDataError(f"{raw.file_name(lookup.form)} lines {rows}: more than one row per {lookup.key}, "
                            f"but {used_by} looks it up as unique\n"
                            f"  what to do: remove the duplicate rows, or set take: first/last in the spec")
     table = table.drop_duplicates(lookup.key, keep="last" if lookup.take == "last" else "first")

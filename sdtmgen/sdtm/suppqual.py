@@ -7,6 +7,7 @@ import pandas as pd
 import pyarrow.compute as pc
 
 from sdtmgen.arrowtext import arrow_text, as_arrow_text
+from sdtmgen.errors import RawDataError
 
 from sdtmgen.spec.models import DomainSpec, Variable
 
@@ -30,6 +31,27 @@ def supp_name(domain: str) -> str:
 
 
 MAX_BYTES = 200
+#: parts of one value in SUPP--: QNAM suffixes 1..99 keep an 8-character QNAM readable (AETERM1..AETERM99)
+MAX_PARTS = 99
+#: the longest value split at all: the parent's 200 bytes and 99 SUPP parts of 200 (word boundaries may
+#: need more parts, which stops the build too)
+MAX_VALUE_BYTES = MAX_BYTES * (MAX_PARTS + 1)
+
+
+def qnam(name: str, part: int) -> str:
+    """``name`` + part number, the name shortened so the QNAM keeps 8 characters (SDTMIG 4.5.3.2)."""
+    suffix = str(part)
+    return name[: 8 - len(suffix)] + suffix
+
+
+def qlabel(label: str, part: int) -> str:
+    """The variable's label + part number, within QLABEL's 40 characters."""
+    suffix = f" {part}"
+    return label[: 40 - len(suffix)] + suffix
+
+
+def _where(row: pd.Series) -> str:
+    return f"{row['_FILE']} line {row['_ROW']}" if "_FILE" in row.index and row["_FILE"] else "a derived record"
 
 
 def _cut(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:
@@ -56,7 +78,8 @@ def _longer_than_limit(values: pd.Series) -> np.ndarray:
 def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFrame]:
     """Move text beyond 200 bytes of Char variables into SUPP-- records (QNAM VAR1, VAR2, ...).
 
-    Only the rare long values are touched, one by one; the parent keeps the first part.
+    Only the rare long values are touched, one by one; the parent keeps the first part. A key
+    variable is never split, and a value needing more than MAX_PARTS parts stops the build.
     """
     seq_var = f"{domain.domain}SEQ"
     has_seq = seq_var in frame.columns and domain.domain != "DM"
@@ -67,20 +90,35 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
         values = as_arrow_text(frame[var.name])
         # text reaching here is ASCII (the mapper stops on anything else): characters == bytes
         for pos in _longer_than_limit(values):
-            head, rest = _cut(values.iloc[pos])
+            row = frame.iloc[pos]
+            value = values.iloc[pos]
+            if var.name in domain.keys or var.name in ("STUDYID", "USUBJID"):
+                raise RawDataError(f"{domain.domain}.{var.name}: key value of {len(value)} characters ({_where(row)}): "
+                                   f"longer than {MAX_BYTES}, and a key cannot be split into SUPP{domain.domain}\n"
+                                   f"  what to do: correct the value in the EDC")
+            if len(value) > MAX_VALUE_BYTES:
+                raise RawDataError(f"{domain.domain}.{var.name}: text of {len(value):,} characters ({_where(row)}): "
+                                   f"more than {MAX_VALUE_BYTES:,}, the most that {MAX_PARTS} SUPP{domain.domain} "
+                                   f"parts of {MAX_BYTES} can carry\n  what to do: shorten the text in the EDC")
+            head, rest = _cut(value)
             frame.iloc[pos, frame.columns.get_loc(var.name)] = head
-            part = 0
+            pieces = []
             while rest:
-                part += 1
                 piece, rest = _cut(rest)
-                row = frame.iloc[pos]
-                extra.append(pd.DataFrame({
-                    "STUDYID": [row["STUDYID"]], "RDOMAIN": domain.domain, "USUBJID": [row["USUBJID"]],
-                    "IDVAR": seq_var if has_seq else "",
-                    "IDVARVAL": str(int(row[seq_var])) if has_seq else "",
-                    "QNAM": f"{var.name[:7]}{part}", "QLABEL": f"{var.label[:38]} {part}",
-                    "QVAL": piece, "QORIG": "CRF", "QEVAL": "",
-                    "_FILE": [row.get("_FILE", "")], "_ROW": [row.get("_ROW", 0)]}))
+                pieces.append(piece)
+            if len(pieces) > MAX_PARTS:
+                raise RawDataError(f"{domain.domain}.{var.name}: text of {len(value):,} characters ({_where(row)}) "
+                                   f"splits at word boundaries into {len(pieces)} SUPP{domain.domain} parts, more "
+                                   f"than {MAX_PARTS}\n  what to do: shorten the text in the EDC")
+            lineage = {c: [row[c]] for c in ("_FILE", "_ROW") if c in row.index}
+            extra.append(pd.DataFrame({
+                "STUDYID": row["STUDYID"], "RDOMAIN": domain.domain, "USUBJID": row["USUBJID"],
+                "IDVAR": seq_var if has_seq else "",
+                "IDVARVAL": str(int(row[seq_var])) if has_seq else "",
+                "QNAM": [qnam(var.name, part) for part in range(1, len(pieces) + 1)],
+                "QLABEL": [qlabel(var.label, part) for part in range(1, len(pieces) + 1)],
+                "QVAL": pieces, "QORIG": "CRF", "QEVAL": "",
+                **{c: v * len(pieces) for c, v in lineage.items()}}))
     return extra
 
 
@@ -100,9 +138,11 @@ def build_supp(domain: DomainSpec, frame: pd.DataFrame, extra: list[pd.DataFrame
             "STUDYID": rows["STUDYID"].to_numpy(), "RDOMAIN": domain.domain, "USUBJID": rows["USUBJID"].to_numpy(),
             "IDVAR": seq_var if has_seq else "", "IDVARVAL": idvarval.to_numpy(), "QNAM": supp.qnam,
             "QLABEL": supp.qlabel, "QVAL": values[present].to_numpy(), "QORIG": supp.qorig, "QEVAL": supp.qeval,
-            "_FILE": rows["_FILE"].to_numpy() if "_FILE" in rows else "", "_ROW": rows["_ROW"].to_numpy() if "_ROW" in rows else 0,
+            **{c: rows[c].to_numpy() for c in ("_FILE", "_ROW") if c in rows},
         }))
     supp = pd.concat(parts, ignore_index=True)
+    if supp.get("_FILE") is not None and supp["_FILE"].isna().any():
+        supp = supp.drop(columns=["_FILE", "_ROW"])  # records of a derived parent have no raw row
     for col in SUPP_VARIABLES:
         supp[col.name] = supp[col.name].astype("string").replace("", pd.NA)
     return supp

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -389,3 +391,42 @@ def test_scheduler_reports_a_need_nothing_produces():
     with pytest.raises(SpecError, match=r"DM\.RFXSTDTC"):
         run_derivations(spec_of(aa, dm), datasets, [])
     assert "AADY" not in datasets["AA"]
+
+
+@pytest.mark.parametrize("column,value,message", [
+    ("LBORRES", "1,5", "result written with a decimal comma"),
+    ("LBORNRLO", "1,80", "reference range limit is not a finite number (a decimal comma?)"),
+    ("LBORRES", "1e400", "result is not a finite number"),
+    ("LBORNRHI", "inf", "reference range limit is not a finite number"),
+])
+def test_standard_results_unreadable_numbers_stop_with_the_cell(column, value, message):
+    frame = lab_frame()
+    frame.loc[2, column] = value
+    with pytest.raises(RawDataError) as err:
+        run(derivation(**STANDARD), frame)
+    assert message in str(err.value) and f"hem.csv:4: {column}={value!r}" in str(err.value)
+
+
+def test_standard_results_decimal_comma_option():
+    frame = lab_frame()
+    frame.loc[2, ["LBORRES", "LBORNRLO"]] = ["150,5", "100,0"]
+    frame.loc[[0, 5], "LBORRES"] = ["13,5", "<0,1"]
+    out = run(derivation(**STANDARD, decimal=","), frame).frame
+    assert out["LBSTRESN"].iloc[0] == 135.0 and out["LBSTRESC"].iloc[5] == "<0.1"
+    assert out["LBSTRESN"].iloc[2] == 150.5 and out["LBSTRESC"].iloc[2] == "150.5" and out["LBSTNRLO"].iloc[2] == 100.0
+    assert out["LBORRES"].iloc[2] == "150,5", "the original result keeps its text"
+    frame.loc[2, "LBORRES"] = "150.5"
+    with pytest.raises(RawDataError, match="decimal point"):
+        run(derivation(**STANDARD, decimal=","), frame)
+
+
+def test_standard_results_overflow_stops_without_numpy_warnings():
+    frame = lab_frame()
+    frame.loc[0, "LBORRES"] = "1e308"  # g/dL: x10 overflows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RawDataError, match="not a finite number \\(overflow\\)"):
+            run(derivation(**STANDARD), frame)
+        frame.loc[0, "LBORRESU"] = "g/L"  # no conversion: finite, too large for XPT (SCH-NUMRANGE's concern)
+        out = run(derivation(**STANDARD), frame).frame
+    assert out["LBSTRESN"].iloc[0] == 1e308

@@ -139,7 +139,7 @@ def test_unique_lookup_with_duplicates_stops(raw):
     domain = domain_spec([source])
     with pytest.raises(RawDataError) as err:
         map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
-    assert "ic.csv" in str(err.value) and "[2, 3]" in str(err.value)
+    assert "ic.csv lines 2, 3: more than one row per" in str(err.value)
 
     source["lookups"][0]["take"] = "last"
     domain = domain_spec([source])

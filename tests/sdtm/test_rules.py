@@ -284,3 +284,22 @@ def test_not_collected_is_always_missing():
     assert len(out) == 2
     assert out.isna().all()
     assert out.dtype == "string"
+
+
+def test_number_with_decimal_comma_option_reads_commas_and_refuses_points():
+    out = rule(rule="number", column="N", decimal=",").apply(context({"N": ["1,5", "2", ""]}))
+    assert out.iloc[:2].tolist() == [1.5, 2.0] and np.isnan(out.iloc[2])
+    with pytest.raises(RawDataError, match=r"xx.csv row 2, column N: '1.500'"):  # a thousands separator?
+        rule(rule="number", column="N", decimal=",").apply(context({"N": ["1.500"]}))
+
+
+def test_number_decimal_comma_without_the_option_says_so():
+    with pytest.raises(RawDataError, match="a decimal comma"):
+        rule(rule="number", column="N").apply(context({"N": ["39,2"]}))
+
+
+def test_usubjid_longer_than_a_key_names_the_cell():
+    with pytest.raises(RawDataError, match=r"xx.csv row 3, column SUBJECT: 'X{200}'"):
+        rule(rule="usubjid").apply(context({"SUBJECT": ["01-001", "X" * 200]}))
+    ok = rule(rule="usubjid").apply(context({"SUBJECT": ["X" * (200 - len("STUDY-1-"))]}))
+    assert ok.str.len().tolist() == [200]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sdtmgen.sdtm.suppqual import MAX_BYTES, split_long_text
+import pytest
+
+from sdtmgen.errors import RawDataError
+from sdtmgen.sdtm.suppqual import MAX_BYTES, MAX_PARTS, MAX_VALUE_BYTES, build_supp, qlabel, qnam, split_long_text
 from sdtmgen.spec.models import DomainSpec
 
 
@@ -33,3 +36,35 @@ def test_no_long_text_no_records():
     frame = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1"], "AESEQ": [1.0],
                           "AETERM": pd.array([None], dtype="string[pyarrow]")})
     assert split_long_text(ae_spec(), frame) == []
+
+
+def test_qnam_keeps_eight_characters_for_any_part():
+    assert [qnam("AETERM", p) for p in (1, 9, 10, 99)] == ["AETERM1", "AETERM9", "AETERM10", "AETERM99"]
+    assert [qnam("CMINDCOD", p) for p in (1, 10, 99)] == ["CMINDCO1", "CMINDC10", "CMINDC99"]
+    assert [len(qlabel("L" * 40, p)) for p in (1, 10, 99)] == [40, 40, 40] and qlabel("Reported Term", 12) == "Reported Term 12"
+
+
+def test_parts_up_to_the_limit_then_the_build_stops_naming_the_cell():
+    fits = " ".join(["word"] * 3900)  # 19,499 characters: 98 parts after the parent's 200
+    frame = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1"], "AESEQ": [1.0],
+                          "AETERM": pd.array([fits], dtype="string[pyarrow]"), "_FILE": "ae.csv", "_ROW": [7]})
+    extra = split_long_text(ae_spec(), frame)
+    names = extra[0]["QNAM"].tolist()
+    assert len(names) <= MAX_PARTS and all(len(n) <= 8 for n in names) and len(set(names)) == len(names)
+    assert frame["AETERM"].iloc[0] + "".join(extra[0]["QVAL"]) == fits
+    for too_long in ("x" * (MAX_VALUE_BYTES + 1), " ".join(["w" * 101] * 190)):  # too long; too many word parts
+        frame = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1"], "AESEQ": [1.0],
+                              "AETERM": pd.array([too_long], dtype="string[pyarrow]"), "_FILE": "ae.csv", "_ROW": [7]})
+        with pytest.raises(RawDataError, match=r"AE.AETERM: text of [\d,]+ characters \(ae.csv line 7\)"):
+            split_long_text(ae_spec(), frame)
+
+
+def test_a_key_is_never_split_and_derived_records_have_no_raw_source():
+    frame = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-" + "1" * 250], "AESEQ": [1.0],
+                          "AETERM": pd.array(["x"], dtype="string[pyarrow]")})
+    with pytest.raises(RawDataError, match="AE.USUBJID: key value of 252 characters \\(a derived record\\)"):
+        split_long_text(ae_spec(), frame)
+    frame = pd.DataFrame({"STUDYID": "S", "USUBJID": ["S-1"], "AESEQ": [1.0],
+                          "AETERM": pd.array(["w " * 150], dtype="string[pyarrow]")})
+    supp = build_supp(ae_spec(), frame, split_long_text(ae_spec(), frame))
+    assert "_FILE" not in supp.columns, "no ':0' source for a record no raw row made"

@@ -24,6 +24,20 @@ class UnitConversion(BaseModel):
     tests: Optional[list[str]] = None
 
 
+#: a plain or qualified number (``<0.1``) by decimal mark; the number part is group 2
+NUMBER = {mark: rf"^(<=|>=|<|>)?\s*([-+]?(?:\d+(?:\{mark}\d*)?|\{mark}\d+)(?:[eE][-+]?\d+)?)$" for mark in ".,"}
+#: a number written with the other decimal mark than the spec's (``1,5`` where ``.`` is expected)
+OTHER_MARK = {".": r"^(?:<=|>=|<|>)?\s*[-+]?\d*,\d+$", ",": r"^(?:<=|>=|<|>)?\s*[-+]?\d*\.\d+$"}
+
+
+def scaled(values: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """values * factor rounded to 8 decimals, without numpy warnings: an overflow gives inf, which the
+    callers stop on; numbers too large to have decimals are not rounded (np.round would overflow them)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        product = values * factor
+        return np.where(np.abs(product) < 1e15, np.round(product, 8), product)
+
+
 def format_number(values: np.ndarray) -> np.ndarray:
     """Shortest round-trip text for numbers (no trailing zeros), vectorised."""
     out = np.char.mod("%.10g", np.where(np.isnan(values), 0.0, values)).astype(object)
@@ -46,6 +60,7 @@ class StandardResults(Derivation):
     ornrhi: Optional[str] = None
     stnrlo: Optional[str] = None
     stnrhi: Optional[str] = None
+    decimal: Literal[".", ","] = "."  # "," reads "1,5" as 1.5 (the original result keeps its text)
 
     def produces(self) -> set[str]:
         return {v for v in (self.stresc, self.stresn, self.stresu, self.stnrlo, self.stnrhi) if v}
@@ -95,10 +110,17 @@ class StandardResults(Derivation):
         missing = result_missing[result]
         self._check(ctx, ~missing, pair_target.isna().to_numpy(dtype=bool)[pair], np.isnan(pair_factor)[pair])
         factor = pair_factor[pair]
-        parts = text.str.extract(r"^(<=|>=|<|>)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)$")
+        parts = text.str.extract(NUMBER[self.decimal])
+        self._check_decimal_comma(ctx, self.orres, text, parts[1].isna().to_numpy(dtype=bool), result)
+        if self.decimal == ",":
+            parts[1] = parts[1].str.replace(",", ".", regex=False)
         result_number = pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float)
+        unreadable = parts[1].notna().to_numpy(dtype=bool) & ~np.isfinite(result_number)  # e.g. 1e400
+        self._check_finite(ctx, self.orres, unreadable[result], "result is not a finite number")
         result_qualified = parts[0].notna().to_numpy(dtype=bool)
-        standard = np.round(result_number[result] * factor, 8)
+        standard = scaled(result_number[result], factor)
+        self._check_finite(ctx, self.orres, ~np.isnan(result_number[result]) & ~np.isfinite(standard),
+                           "the result in the standard unit is not a finite number (overflow)")
         # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
         frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
         combo, combos = dense_codes(result * len(pairs) + pair, len(text) * len(pairs))
@@ -110,15 +132,46 @@ class StandardResults(Derivation):
         for original, target in ((self.ornrlo, self.stnrlo), (self.ornrhi, self.stnrhi)):
             if original and target:
                 codes, limits = with_missing(frame[original])
-                limit = pd.to_numeric(limits, errors="coerce").to_numpy(dtype=float)
-                frame[target] = np.round(limit[codes] * factor, 8)
+                text = limits.astype("string").str.strip().fillna("")
+                if self.decimal == ",":
+                    text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
+                limit = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
+                unreadable = ((text != "").to_numpy(dtype=bool) & ~np.isfinite(limit))[codes] & (codes >= 0)
+                if unreadable.any():
+                    ctx.fail(unreadable, original, "standard_results",
+                             "reference range limit is not a finite number"
+                             + (" (a decimal comma?)" if self.decimal == "." else ""),
+                             "correct the limit in the EDC"
+                             + ("; if the export writes decimal commas, set decimal: ',' on this derivation"
+                                if self.decimal == "." else ""))
+                standard_limit = scaled(limit[codes], factor)
+                self._check_finite(ctx, original, ~np.isnan(limit[codes]) & ~np.isfinite(standard_limit),
+                                   "the limit in the standard unit is not a finite number (overflow)")
+                frame[target] = standard_limit
+
+    def _check_decimal_comma(self, ctx: DeriveContext, variable: str, text: pd.Series, not_number: np.ndarray,
+                             codes: np.ndarray) -> None:
+        """Stop on a result written with the other decimal mark than the spec's (it would lose --STRESN)."""
+        other = (text.str.match(OTHER_MARK[self.decimal]).to_numpy(dtype=bool) & not_number)[codes]
+        if other.any():
+            mark = "comma" if self.decimal == "." else "point"
+            ctx.fail(other, variable, "standard_results",
+                     f"result written with a decimal {mark}, which the spec's decimal: {self.decimal!r} does not "
+                     f"read: as text it would have no --STRESN",
+                     "correct the result in the EDC, or set decimal on the standard_results derivation to the "
+                     "mark the export writes")
+
+    @staticmethod
+    def _check_finite(ctx: DeriveContext, variable: str, bad: np.ndarray, message: str) -> None:
+        if bad.any():
+            ctx.fail(bad, variable, "standard_results", message, "correct the value in the EDC")
 
     @staticmethod
     def _standard_text(text: pd.Series, qualifier: np.ndarray, number: np.ndarray, factor: np.ndarray) -> pd.Series:
         """--STRESC of distinct (result, factor) combinations."""
         missing = (text == "").to_numpy(dtype=bool)
         qualified = pd.notna(qualifier)
-        standard = np.round(number * factor, 8)
+        standard = scaled(number, factor)
         stresc = format_number(standard)
         stresc = np.where(qualified, np.where(qualified, qualifier, "").astype(object) + stresc.astype(str), stresc)
         non_numeric = ~missing & np.isnan(number)

@@ -37,10 +37,12 @@ class Hardcode(MappingRule):
         return pd.Series(float(self.value), index=ctx.frame.index, dtype="float64")
 
 
-@register_rule("number", "a numeric raw column; non-numeric text stops the build")
+@register_rule("number", "a numeric raw column; non-numeric or non-finite text stops the build "
+                         "(decimal: ',' reads decimal commas)")
 class Number(MappingRule):
     rule: Literal["number"]
     column: str
+    decimal: Literal[".", ","] = "."
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -48,10 +50,14 @@ class Number(MappingRule):
     def apply(self, ctx: MapContext) -> pd.Series:
         distinct = ctx.distinct(self.column)  # each distinct text converted once
         text = as_text(distinct.values, distinct.values.index)
+        if self.decimal == ",":  # 1,5 -> 1.5; a decimal point is then not read (a thousands separator?)
+            has_point = text.str.contains(".", regex=False).fillna(False)
+            text = text.where(~has_point, "?").str.replace(",", ".", regex=False)
         numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
         bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
-            ctx.fail(bad, self.column, "number", "value is not a finite number",
+            ctx.fail(bad, self.column, "number", "value is not a finite number"
+                     + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""),
                      "correct the value in the EDC, or map the column with 'assign' if it is text")
         per_row = np.append(numbers, np.nan)[np.where(distinct.codes < 0, len(numbers), distinct.codes)]
         return pd.Series(per_row, index=ctx.frame.index, dtype="float64")
@@ -64,6 +70,9 @@ class StudyValue(MappingRule):
 
     def apply(self, ctx: MapContext) -> pd.Series:
         return constant_text(getattr(ctx.study, self.field), ctx.frame.index)
+
+
+MAX_KEY_LENGTH = 200  # XPT v5 text, in characters (ASCII)
 
 
 @register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies")
@@ -81,7 +90,13 @@ class Usubjid(MappingRule):
         if missing.any():
             ctx.fail(missing, self.column, "usubjid", "subject number is empty",
                      "every raw record needs its subject number")
-        return (ctx.study.studyid + self.separator + subject).astype("string")
+        usubjid = (ctx.study.studyid + self.separator + subject).astype("string")
+        too_long = (usubjid.str.len().fillna(0) > MAX_KEY_LENGTH).to_numpy(dtype=bool)
+        if too_long.any():  # a key cannot be split into SUPP-- like long text: it identifies records
+            ctx.fail(too_long, self.column, "usubjid",
+                     f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
+                     "correct the subject number in the EDC")
+        return usubjid
 
 
 @register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)")
