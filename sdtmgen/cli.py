@@ -12,6 +12,7 @@ from rich.table import Table
 
 from sdtmgen import __version__
 from sdtmgen.errors import BuildError, SdtmgenError
+from sdtmgen.findings_text import format_findings
 
 console = Console(stderr=True)
 SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": ".xpt/.json/.ndjson"}
@@ -20,9 +21,7 @@ SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": 
 def _fail(exc: SdtmgenError) -> None:
     click.echo(f"error: {exc}", err=True)
     if isinstance(exc, BuildError):
-        for finding in exc.findings:
-            if finding.severity == "error":
-                click.echo(finding.describe(), err=True)
+        click.echo(format_findings(exc.findings), err=True)
     sys.exit(1)
 
 

@@ -80,8 +80,13 @@ class RawExport:
         path = self.folder / self.file_name(form)
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
-                               f"  what to do: export the form, or point --raw at the export folder")
-        frame = read_form_csv(path)
+                               f"  what to do: export the form, or point --raw at the export folder",
+                               file=self.file_name(form), rule="raw-form")
+        try:
+            frame = read_form_csv(path)
+        except RawDataError as exc:  # named by its form, so the build reports it beside the others
+            exc.file, exc.rule = self.file_name(form), "raw-form"
+            raise
         frame["_FILE"] = self.file_name(form)
         frame["_ROW"] = pd.RangeIndex(2, len(frame) + 2).to_numpy()  # line number in the file
         self._frames[form] = frame
@@ -98,4 +103,5 @@ class RawExport:
         if missing:
             raise RawDataError(
                 f"{self.folder / self.file_name(form)}: missing column(s) {', '.join(missing)} needed by {used_by}\n"
-                f"  columns present: {', '.join(c for c in frame.columns if not c.startswith('_'))}")
+                f"  columns present: {', '.join(c for c in frame.columns if not c.startswith('_'))}",
+                file=self.file_name(form), rule="raw-columns")

@@ -12,8 +12,13 @@ from sdtmgen.errors import SpecError
 
 
 def run_in_dependency_order(queues: dict[str, list[Any]], available: set[tuple[str, str]],
-                            run: Callable[[str, Any], set[str]], what: str) -> None:
-    """``run(dataset, step)`` applies a step and returns the variables it made available."""
+                            run: Callable[[str, Any], set[str]], what: str,
+                            stuck_ok: bool = False) -> set[str]:
+    """``run(dataset, step)`` applies a step and returns the variables it made available.
+
+    Returns the datasets whose steps could not all run; that is an error unless ``stuck_ok``
+    (when some datasets could not be built, the steps that need them wait for ever).
+    """
     pending = {name: list(steps) for name, steps in queues.items()}
     progress = True
     while progress and any(pending.values()):
@@ -24,8 +29,9 @@ def run_in_dependency_order(queues: dict[str, list[Any]], available: set[tuple[s
                 available |= {(name, v) for v in run(name, step)}
                 progress = True
     stuck = {name: steps for name, steps in pending.items() if steps}
-    if stuck:
+    if stuck and not stuck_ok:
         lines = [f"  {name}: {steps[0].derivation_name} waits for "
                  f"{', '.join(f'{d}.{v}' for d, v in sorted(steps[0].needs() - available))}"
                  for name, steps in stuck.items()]
         raise SpecError(f"{what} can never run (a cycle, or a variable nothing produces):\n" + "\n".join(lines))
+    return set(stuck)
