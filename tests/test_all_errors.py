@@ -138,3 +138,33 @@ def test_format_caps_each_rule_per_file_and_counts_all():
     assert "TEXT-SPLIT" not in text  # warnings are not errors
     assert lines[-2] == "total: 5 errors in 3 raw files and 1 dataset check group (55 rows)"
     assert lines[-1] == "note: not built: RELREC"
+
+
+def test_a_record_without_its_subject_number_is_reported_once(raw, tmp_path, spec_folder):
+    """Its missing --SEQ, 'not in DM' and SUPP-- records follow from the empty subject number."""
+    from sdtmgen.pipeline import build as run_build
+
+    edit(raw, "ae", 1, "SUBJECT", "")
+    with pytest.raises(BuildError) as failed:
+        run_build(spec_folder, raw, tmp_path / "out")
+    errors = [f for f in failed.value.findings if f.severity == "error"]
+    assert [(f.rule, f.dataset, f.variable, f.sources) for f in errors] == [
+        ("usubjid", "AE", "USUBJID", ("ae.csv:2",))]
+
+
+def test_a_step_that_breaks_on_reported_bad_data_does_not_hide_it(raw, spec, monkeypatch):
+    """Derivations run on data with errors; should one fail on it, the data errors are reported
+    (with a note) -- but without data errors the same failure is a defect and is raised."""
+    from sdtmgen.sdtm import build as sdtm_build
+
+    def broken(*_args):
+        raise ValueError("cannot derive")
+
+    monkeypatch.setattr(sdtm_build, "run_derivations", broken)
+    with pytest.raises(ValueError, match="cannot derive"):
+        sdtm_build.build_sdtm(spec, raw)
+    edit(raw, "dm", 2, "SEX", "Mle")
+    result = sdtm_build.build_sdtm(spec, raw)
+    assert [f.rule for f in result.findings if f.severity == "error"] == ["codelist"]
+    assert result.datasets == {} and "DM" in result.skipped
+    assert any(f.rule == SKIPPED_RULE and "derivations stopped" in f.message for f in result.findings)

@@ -109,15 +109,9 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     mapping_errors = any(f.severity == "error" for f in findings)
     try:
         stuck = run_derivations(spec, datasets, findings)
-    except SdtmgenError:
-        raise
     except Exception as exc:
-        if not mapping_errors:
-            raise  # a defect, not a consequence of bad data
-        # derivations on data already reported as wrong: report that data, not what it broke
+        _stopped_by_bad_data(exc, mapping_errors, "derivations", findings)
         stuck = set(datasets)
-        findings.append(Finding(rule=SKIPPED_RULE, severity="warning", dataset="*",
-                                message=f"derivations stopped on the data with errors ({type(exc).__name__})"))
     skipped |= {name: "it needs a dataset that could not be built" for name in sorted(stuck)}
     unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
     for name in unread:
@@ -130,9 +124,29 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
                                         + "; ".join(f"{name} ({why})" for name, why in skipped.items())))
 
     result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings, skipped=skipped)
+    try:
+        _finalise_all(spec, datasets, result)
+    except Exception as exc:
+        _stopped_by_bad_data(exc, mapping_errors, "finalising the datasets", findings)
+        result.skipped |= {name: "not finalised" for name in result.datasets}
+        result.datasets.clear()
+    return result
+
+
+def _stopped_by_bad_data(exc: Exception, data_errors: bool, stage: str, findings: list[Finding]) -> None:
+    """A step that failed on data already reported as wrong: report that data, not what it broke.
+    Without reported errors the failure is a defect and is raised."""
+    if isinstance(exc, SdtmgenError) or not data_errors:
+        raise exc
+    findings.append(Finding(rule=SKIPPED_RULE, severity="warning", dataset="*",
+                            message=f"{stage} stopped on the data with errors ({type(exc).__name__})"))
+
+
+def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult) -> None:
+    findings = result.findings
     for domain in spec.domains:
         frame = datasets.pop(domain.domain, None)  # the working frame is not needed once finalised
-        if domain.domain in skipped:
+        if domain.domain in result.skipped:
             continue
         overflow = split_long_text(domain, frame)
         if overflow:
@@ -146,20 +160,29 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
             sspec = supp_spec(domain)
             result.datasets[sspec.domain], result.lineage[sspec.domain] = finalise(sspec, supp)
             result.specs[sspec.domain] = sspec
-    return result
+
+
+def _repeated_keys(finding: Finding):
+    """The (dataset, variable) errors a finding may only repeat: its own variable, and, for the
+    subject number and what is numbered within a subject (--SEQ), a missing subject number."""
+    yield finding.dataset, finding.variable
+    if finding.variable == "USUBJID" or finding.variable.endswith("SEQ"):
+        yield finding.dataset, "USUBJID"
+        if finding.dataset.startswith("SUPP"):
+            yield finding.dataset[4:], "USUBJID"
 
 
 def without_repeats(findings: list[Finding]) -> list[Finding]:
-    """Drop later errors that only repeat an error of the mapping or derivations: the same dataset
-    and variable on the same raw rows (a date that could not be read is also a missing date)."""
+    """Drop later errors that only repeat an error of the mapping or derivations on the same raw
+    rows: a date that could not be read is also a missing date, a record without its subject
+    number also lacks its --SEQ."""
     reported: dict[tuple[str, str], set[str]] = {}
     out = []
     for finding in findings:
-        key = (finding.dataset, finding.variable)
         if finding.severity == "error" and finding.cells:  # a raw-data error, with its cells
-            reported.setdefault(key, set()).update(finding.sources)
-        elif (finding.severity == "error" and key in reported and finding.sources
-              and set(finding.sources) <= reported[key]):
+            reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
+        elif finding.severity == "error" and finding.sources and any(
+                set(finding.sources) <= reported.get(key, set()) for key in _repeated_keys(finding)):
             continue
         out.append(finding)
     return out
