@@ -106,13 +106,13 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
                                 sources=(file,) if file else ()))
     skipped = {name: "its raw form could not be mapped" for name in (d.domain for d in spec.domains)
                if name not in datasets}
-    mapping_errors = any(f.severity == "error" for f in findings)
     try:
         stuck = run_derivations(spec, datasets, findings)
     except Exception as exc:
-        _stopped_by_bad_data(exc, mapping_errors, "derivations", findings)
-        stuck = set(datasets)
-    skipped |= {name: "it needs a dataset that could not be built" for name in sorted(stuck)}
+        _stopped_by_bad_data(exc, "derivations", findings)
+        stuck = set()
+        skipped |= {d.domain: "derivations stopped" for d in spec.domains if d.domain in datasets}
+    skipped |= {d.domain: "it needs a dataset that could not be built" for d in spec.domains if d.domain in stuck}
     unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
     for name in unread:
         if not any(f.sources == (name,) for f in findings):
@@ -127,16 +127,16 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     try:
         _finalise_all(spec, datasets, result)
     except Exception as exc:
-        _stopped_by_bad_data(exc, mapping_errors, "finalising the datasets", findings)
+        _stopped_by_bad_data(exc, "finalising the datasets", findings)
         result.skipped |= {name: "not finalised" for name in result.datasets}
         result.datasets.clear()
     return result
 
 
-def _stopped_by_bad_data(exc: Exception, data_errors: bool, stage: str, findings: list[Finding]) -> None:
+def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) -> None:
     """A step that failed on data already reported as wrong: report that data, not what it broke.
     Without reported errors the failure is a defect and is raised."""
-    if isinstance(exc, SdtmgenError) or not data_errors:
+    if isinstance(exc, SdtmgenError) or not any(f.severity == "error" for f in findings):
         raise exc
     findings.append(Finding(rule=SKIPPED_RULE, severity="warning", dataset="*",
                             message=f"{stage} stopped on the data with errors ({type(exc).__name__})"))
