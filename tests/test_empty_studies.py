@@ -181,3 +181,25 @@ def test_one_subject_export_builds(one_subject_build):
     big_n = ard_counts(ard, "AE.AWIN28FL", "N")
     assert big_n[adsl["TRT01P"].iloc[0]] == 1
     assert (out / "report" / "report.html").is_file() and list((out / "report" / "plots").glob("*.png"))
+
+
+def _no_chunks():
+    import pyarrow as pa
+
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([], pa.large_string())))
+
+
+@pytest.mark.parametrize("text", [_no_chunks, lambda: pd.Series([], dtype="string[pyarrow]"),
+                                  lambda: pd.Series([], dtype=object)], ids=["no-chunks", "arrow", "object"])
+def test_xpt_of_zero_records_reads_back(tmp_path, text):
+    """A 0-row text column (Arrow-backed: possibly a chunked array of no chunks) gives a valid XPT file."""
+    from sdtmgen.xpt import XptVariable, write_xpt
+
+    frame = pd.DataFrame({"USUBJID": text(), "AESEQ": pd.Series([], dtype="float64")})
+    path = tmp_path / "ae.xpt"
+    write_xpt(path, frame, dataset_name="AE", dataset_label="Adverse Events",
+              variables=[XptVariable(name="USUBJID", label="Unique Subject Identifier", type="Char", length=20),
+                         XptVariable(name="AESEQ", label="Sequence Number", type="Num")])
+    assert xpt_records(path) == 0
+    _, meta = pyreadstat.read_xport(str(path))
+    assert meta.table_name == "AE" and meta.variable_storage_width == {"USUBJID": 20, "AESEQ": 8}
