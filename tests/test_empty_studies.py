@@ -203,3 +203,17 @@ def test_xpt_of_zero_records_reads_back(tmp_path, text):
     assert xpt_records(path) == 0
     _, meta = pyreadstat.read_xport(str(path))
     assert meta.table_name == "AE" and meta.variable_storage_width == {"USUBJID": 20, "AESEQ": 8}
+
+
+def test_zero_ae_defines_validate_against_the_define_2_1_schema(zero_ae_build, reference):
+    """The 0-record AE/ADAE entries (no value-level metadata, no data-driven codelist values) stay
+    valid Define-XML 2.1, by CDISC's own schema."""
+    from lxml import etree
+
+    path = reference / "define-xml-2.1" / "schema" / "cdisc-define-2.1" / "define2-1-0.xsd"
+    if not path.is_file():
+        pytest.skip(f"{path} is not available")
+    schema = etree.XMLSchema(etree.parse(str(path)))
+    for package in ("sdtm", "adam"):
+        document = etree.parse(str(zero_ae_build / package / "define.xml"))
+        assert schema.validate(document), (package, schema.error_log)
