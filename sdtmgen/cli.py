@@ -13,6 +13,7 @@ from rich.table import Table
 from sdtmgen import __version__
 from sdtmgen.errors import (EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, BuildError, EnvironmentFailure, Finding,
                             SdtmgenError)
+from sdtmgen.findings_text import format_findings
 
 console = Console(stderr=True)
 SUFFIXES = {"xpt": ".xpt", "dataset-json": ".json", "ndjson": ".ndjson", "all": ".xpt/.json/.ndjson"}
@@ -26,9 +27,7 @@ OUT_HELP = ("it must be absent, empty or a previous sdtmgen output (marked by .s
 def _fail(exc: SdtmgenError) -> None:
     click.echo(f"error: {exc}", err=True)
     if isinstance(exc, BuildError):
-        for finding in exc.findings:
-            if finding.severity == "error":
-                click.echo(finding.describe(), err=True)
+        click.echo(format_findings(exc.findings), err=True)
     sys.exit(exc.exit_code)
 
 

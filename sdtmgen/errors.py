@@ -35,7 +35,16 @@ class SpecError(SdtmgenError):
 
 
 class RawDataError(SdtmgenError):
-    """Raw input cannot be mapped; the message names the raw file, row, column and value."""
+    """Raw input cannot be mapped; the message names the raw file, row, column and value.
+
+    ``file`` is the raw file at fault and ``rule`` names the problem (e.g. ``raw-columns``), so the
+    build can report it as a finding beside the other forms' and go on with them.
+    """
+
+    def __init__(self, message: str, file: str = "", rule: str = "raw-form"):
+        super().__init__(message)
+        self.file = file
+        self.rule = rule
 
 
 class UsageError(SdtmgenError):
@@ -96,7 +105,9 @@ class Finding:
     variable: str = ""
     rows: tuple[int, ...] = ()
     values: tuple[str, ...] = ()
-    sources: tuple[str, ...] = field(default=())  # "form.csv:row" of the offending records
+    sources: tuple[str, ...] = field(default=())  # "form.csv:row" of the offending records ("form.csv": the whole file)
+    cells: tuple[str, ...] = ()  # the first offending raw cells, one line each, in the order of sources
+    hint: str = ""  # what to do
 
     def describe(self) -> str:
         where = self.dataset + (f".{self.variable}" if self.variable else "")
@@ -107,8 +118,14 @@ class Finding:
             text += f"\n    records: {shown}{more}"
         if self.values:
             text += "\n    values: " + ", ".join(repr(v) for v in self.values[:10])
-        if self.sources:
+        if self.cells:
+            text += "".join(f"\n    {cell}" for cell in self.cells[:10])
+            if len(self.sources) > 10:
+                text += f"\n    ... and {len(self.sources) - 10} more"
+        elif self.sources:
             text += "\n    raw: " + ", ".join(self.sources[:10])
+        if self.hint:
+            text += f"\n    what to do: {self.hint}"
         return text
 
 

@@ -21,7 +21,7 @@ from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
 from sdtmgen.review import run_review, write_review_csv
-from sdtmgen.sdtm.build import SdtmResult, build_sdtm
+from sdtmgen.sdtm.build import SdtmResult, build_sdtm, without_repeats
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
@@ -74,11 +74,13 @@ def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
     findings = list(result.findings)
     for name, frame in result.datasets.items():
         findings += validate_dataset(result.specs[name], frame, spec.terminology, result.lineage.get(name))
+    if result.skipped:  # rules across datasets would only report the datasets that could not be built
+        return without_repeats(findings)
     ig, notes = load_ig(spec)
     findings += notes
     findings += run_rules(Package(result.datasets, result.specs, result.lineage, ig=ig,
                                   unplanned_visit=spec.study.unplanned_visits.visit))
-    return findings
+    return without_repeats(findings)
 
 
 def _sha256(path: Path) -> str:

@@ -312,11 +312,20 @@ class RawExport:
         if form in self._frames:
             return self._frames[form]
         path = self.folder / self.file_name(form)
-        _confined(form, path, self.folder)
+        try:
+            _confined(form, path, self.folder)
+        except RawDataError as exc:
+            exc.file, exc.rule = self.file_name(form), "raw-form"
+            raise
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
-                               f"  what to do: export the form, or point --raw at the export folder")
-        read = read_form(path, self.file_name(form))
+                               f"  what to do: export the form, or point --raw at the export folder",
+                               file=self.file_name(form), rule="raw-form")
+        try:
+            read = read_form(path, self.file_name(form))
+        except RawDataError as exc:  # named by its form, so the build reports it beside the others
+            exc.file, exc.rule = self.file_name(form), "raw-form"
+            raise
         frame = read.frame
         frame["_FILE"] = self.file_name(form)
         frame["_ROW"] = read.lines  # physical line of the row's first line in the file (header = 1)
@@ -337,4 +346,5 @@ class RawExport:
             raise RawDataError(
                 f"{self.folder / self.file_name(form)}: missing column(s) {', '.join(missing)} needed by {used_by}\n"
                 f"  columns present in the header (line 1): "
-                f"{', '.join(c for c in frame.columns if not c.startswith('_'))}")
+                f"{', '.join(c for c in frame.columns if not c.startswith('_'))}",
+                file=self.file_name(form), rule="raw-columns")

@@ -13,10 +13,12 @@ from sdtmgen.errors import SpecError
 
 def run_in_dependency_order(queues: dict[str, list[Any]], available: set[tuple[str, str]],
                             run: Callable[[str, Any], set[str]], what: str,
-                            locate: Callable[[str, int], str] | None = None) -> None:
+                            locate: Callable[[str, int], str] | None = None, stuck_ok: bool = False) -> set[str]:
     """``run(dataset, step)`` applies a step and returns the variables it made available.
 
     ``locate(dataset, k)`` names the spec file and line of the dataset's k-th step, for the error.
+    Returns the datasets whose steps could not all run; that is an error unless ``stuck_ok``
+    (when some datasets could not be built, the steps that need them wait for ever).
     """
     pending = {name: list(steps) for name, steps in queues.items()}
     progress = True
@@ -28,7 +30,7 @@ def run_in_dependency_order(queues: dict[str, list[Any]], available: set[tuple[s
                 available |= {(name, v) for v in run(name, step)}
                 progress = True
     stuck = {name: steps for name, steps in pending.items() if steps}
-    if stuck:
+    if stuck and not stuck_ok:
         def where(name: str, step: Any) -> str:
             if locate is None:
                 return ""
@@ -46,3 +48,4 @@ def run_in_dependency_order(queues: dict[str, list[Any]], available: set[tuple[s
                 line += f"\n    produced by {where(d, s)}{d}: {s.derivation_name}, which cannot run yet"
             lines.append(line)
         raise SpecError(f"{what} can never run (a cycle, or a variable nothing produces):\n" + "\n".join(lines))
+    return set(stuck)

@@ -124,8 +124,9 @@ def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportCo
     for paramcd in outcome.paramcds:
         param = lb[text_is(lb["PARAMCD"], paramcd)]
         for i, flag in enumerate(outcome.flags):
-            if i and not param[flag].notna().any():
+            if i and len(param) and not param[flag].notna().any():
                 continue  # an extra criterion ADaM does not define for this parameter
+            # (with no record of the parameter at all every listed flag is reported, as 0/N)
             rows = param[is_y(param[flag]) & in_window(param[cfg.lab_day], cfg)]
             criterion = _criterion_text(inputs.adlb, paramcd, flag) or f"{paramcd} {flag} = Y"
             add_incidence(ard, inputs, outcome.number, f"{paramcd}.{flag}",

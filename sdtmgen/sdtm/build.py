@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdtmgen.errors import Finding
+from sdtmgen.errors import Finding, RawDataError, SdtmgenError
+from sdtmgen.findings_text import SKIPPED_RULE
 from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext, memo
@@ -29,10 +30,16 @@ class SdtmResult:
     lineage: dict[str, pd.DataFrame]               # per dataset: _FILE, _ROW of each record
     counts: list[SourceCount] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    # datasets not built because of errors in their raw forms (or in a dataset they need) -> why
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
-def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
-    """Run each domain's steps in order, each as soon as the variables it needs exist."""
+def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> set[str]:
+    """Run each domain's steps in order, each as soon as the variables it needs exist.
+
+    Domains missing from ``datasets`` (their forms could not be mapped) are not derived, nor is any
+    step that needs one of their variables; returns the domains left incompletely derived.
+    """
     domains = {d.domain: d for d in spec.domains}
     available = {(name, col) for name, frame in datasets.items() for col in frame.columns}
 
@@ -41,9 +48,11 @@ def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: lis
                                  terminology=spec.terminology, findings=findings))
         return step.produces()
 
+    queues = {d.domain: d.derivations for d in spec.domains if d.domain in datasets}
     try:
-        run_in_dependency_order({d.domain: d.derivations for d in spec.domains}, available, run, "derivations",
-                                locate=lambda name, k: spec_location(domains[name], ("derivations", k)))
+        return run_in_dependency_order(queues, available, run, "derivations",
+                                       locate=lambda name, k: spec_location(domains[name], ("derivations", k)),
+                                       stuck_ok=len(queues) < len(spec.domains))
     finally:
         memo.clear()
 
@@ -71,25 +80,77 @@ def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.
     return out, lineage
 
 
+def _form_error(exc: RawDataError, domain: str, errors: dict[tuple[str, str, str], list[str]]) -> None:
+    """A form that cannot be mapped (missing, unreadable, a column missing): once per problem,
+    naming every domain that needs the form."""
+    errors.setdefault((exc.rule, exc.file, str(exc)), []).append(domain)
+
+
 def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
+    """Map and derive every domain. Data errors are collected as findings, not raised: a form that
+    cannot be mapped at all skips the domains that need it (and what depends on them), and the
+    other forms are still mapped and checked, so one run reports every problem."""
     raw = RawExport(Path(raw_folder))
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
+    form_errors: dict[tuple[str, str, str], list[str]] = {}
     for domain in spec.domains:
-        frame, domain_counts = map_domain(spec, domain, raw, findings)
-        datasets[domain.domain] = frame
+        problems: list[RawDataError] = []
+        frame, domain_counts = map_domain(spec, domain, raw, findings, problems)
+        for exc in problems:
+            _form_error(exc, domain.domain, form_errors)
         counts += domain_counts
+        if frame is not None:
+            datasets[domain.domain] = frame
     findings += raw.notes  # normalisations made while reading (RAW-WHITESPACE)
-    run_derivations(spec, datasets, findings)
+    for (rule, file, message), domains in form_errors.items():
+        findings.append(Finding(rule=rule, severity="error", dataset=", ".join(domains), message=message,
+                                sources=(file,) if file else ()))
+    skipped = {name: "its raw form could not be mapped" for name in (d.domain for d in spec.domains)
+               if name not in datasets}
+    try:
+        stuck = run_derivations(spec, datasets, findings)
+    except Exception as exc:
+        _stopped_by_bad_data(exc, "derivations", findings)
+        stuck = set()
+        skipped |= {d.domain: "derivations stopped" for d in spec.domains if d.domain in datasets}
+    skipped |= {d.domain: "it needs a dataset that could not be built" for d in spec.domains if d.domain in stuck}
     unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
     for name in unread:
-        findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,
-                                message=f"raw form {name} is read by no spec source; its rows are not in the package"))
+        if not any(f.sources == (name,) for f in findings):
+            findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,
+                                    message=f"raw form {name} is read by no spec source; its rows are not in the package"))
+    if skipped:
+        findings.append(Finding(rule=SKIPPED_RULE, severity="warning", dataset="*",
+                                message="not built, so not checked, because of the errors above: "
+                                        + "; ".join(f"{name} ({why})" for name, why in skipped.items())))
 
-    result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings)
+    result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings, skipped=skipped)
+    try:
+        _finalise_all(spec, datasets, result)
+    except Exception as exc:
+        _stopped_by_bad_data(exc, "finalising the datasets", findings)
+        result.skipped |= {name: "not finalised" for name in result.datasets}
+        result.datasets.clear()
+    return result
+
+
+def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) -> None:
+    """A step that failed on data already reported as wrong: report that data, not what it broke.
+    Without reported errors the failure is a defect and is raised."""
+    if isinstance(exc, SdtmgenError) or not any(f.severity == "error" for f in findings):
+        raise exc
+    findings.append(Finding(rule=SKIPPED_RULE, severity="warning", dataset="*",
+                            message=f"{stage} stopped on the data with errors ({type(exc).__name__})"))
+
+
+def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult) -> None:
+    findings = result.findings
     for domain in spec.domains:
-        frame = datasets.pop(domain.domain)  # the working frame is not needed once finalised
+        frame = datasets.pop(domain.domain, None)  # the working frame is not needed once finalised
+        if domain.domain in result.skipped:
+            continue
         overflow = split_long_text(domain, frame)
         if overflow:
             parts = sum(len(records) for records in overflow)  # one frame per value split, one row per part
@@ -103,4 +164,29 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
             sspec = supp_spec(domain)
             result.datasets[sspec.domain], result.lineage[sspec.domain] = finalise(sspec, supp)
             result.specs[sspec.domain] = sspec
-    return result
+
+
+def _repeated_keys(finding: Finding):
+    """The (dataset, variable) errors a finding may only repeat: its own variable, and, for the
+    subject number and what is numbered within a subject (--SEQ), a missing subject number."""
+    yield finding.dataset, finding.variable
+    if finding.variable == "USUBJID" or finding.variable.endswith("SEQ"):
+        yield finding.dataset, "USUBJID"
+        if finding.dataset.startswith("SUPP"):
+            yield finding.dataset[4:], "USUBJID"
+
+
+def without_repeats(findings: list[Finding]) -> list[Finding]:
+    """Drop later errors that only repeat an error of the mapping or derivations on the same raw
+    rows: a date that could not be read is also a missing date, a record without its subject
+    number also lacks its --SEQ."""
+    reported: dict[tuple[str, str], set[str]] = {}
+    out = []
+    for finding in findings:
+        if finding.severity == "error" and finding.cells:  # a raw-data error, with its cells
+            reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
+        elif finding.severity == "error" and finding.sources and any(
+                set(finding.sources) <= reported.get(key, set()) for key in _repeated_keys(finding)):
+            continue
+        out.append(finding)
+    return out

@@ -13,6 +13,7 @@ from sdtmgen.textcheck import non_ascii
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.raw import RawExport
 from sdtmgen.sdtm.rules import MapContext
+from sdtmgen.sdtm.rules.base import CELLS_KEPT
 from sdtmgen.spec.models import DomainSpec, Lookup, Source, Spec, Unpivot
 
 LINEAGE = ("_FILE", "_ROW")
@@ -39,7 +40,8 @@ def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: s
         rows = ", ".join(str(r) for r in other.loc[dup, "_ROW"].tolist()[:10])
         raise RawDataError(f"{raw.file_name(lookup.form)} lines {rows}: more than one row per {lookup.key}, "
                            f"but {used_by} looks it up as unique\n"
-                           f"  what to do: remove the duplicate rows, or set take: first/last in the spec")
+                           f"  what to do: remove the duplicate rows, or set take: first/last in the spec",
+                           file=raw.file_name(lookup.form), rule="lookup-unique")
     table = table.drop_duplicates(lookup.key, keep="last" if lookup.take == "last" else "first")
     table = table.rename(columns={c: f"{lookup.form}.{c}" for c in lookup.columns})
     joined = frame.merge(table, on=lookup.key, how="left", sort=False)
@@ -135,7 +137,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
                          findings=findings, factorised=factorised)
         values = rule.apply(ctx)
         if values.dtype != "float64":
-            values = _to_ascii(values, spec, domain.domain, target, rule, frame, file_name)
+            values = _to_ascii(values, spec, ctx, rule)
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
     columns["_FILE"] = frame["_FILE"].to_numpy()
     columns["_ROW"] = frame["_ROW"].to_numpy()
@@ -144,15 +146,15 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     excluded = sum(reasons.values())
     if rows_read != mapped_rows + excluded:
         raise RawDataError(f"{file_name}: {rows_read} rows read but {mapped_rows} mapped and {excluded} excluded "
-                           f"for {domain.domain}; rows are unaccounted for (a defect in the spec's source)")
+                           f"for {domain.domain}; rows are unaccounted for (a defect in the spec's source)",
+                           file=file_name, rule="reconciliation")
     count = SourceCount(domain.domain, file_name, rows_read, mapped_rows, excluded,
                         "; ".join(f"{n}: {why}" for why, n in sorted(reasons.items())))
     return out, count
 
 
-def _to_ascii(values: pd.Series, spec: Spec, domain: str, target: str, rule, frame: pd.DataFrame,
-              file_name: str) -> pd.Series:
-    """Apply the study's transliteration table; stop on any character still outside ASCII."""
+def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule) -> pd.Series:
+    """Apply the study's transliteration table; any character still outside ASCII is an error."""
     text = as_arrow_text(values)
     bad = non_ascii(text)
     if bad.any() and spec.study.transliteration:  # rare: translate only the cells that need it
@@ -162,23 +164,42 @@ def _to_ascii(values: pd.Series, spec: Spec, domain: str, target: str, rule, fra
         bad = non_ascii(text)
     if bad.any():
         columns = sorted(rule.columns()) or ["(value)"]
-        cells = "\n".join(f"    {file_name} row {r}, column {', '.join(columns)}: {v!r}"
-                          for r, v in list(zip(frame["_ROW"].to_numpy()[bad], values.to_numpy()[bad]))[:20])
-        raise RawDataError(
-            f"{domain}.{target} (ascii): text is not ASCII, which XPT v5 cannot carry\n{cells}\n"
-            f"  what to do: translate the text in the EDC, or add the characters to the study's "
-            f"'transliteration' table in study.yaml")
+        rows = ctx.frame["_ROW"].to_numpy()[bad]
+        shown = values.to_numpy()[bad]
+        cells = tuple(f"{ctx.form_file} row {r}, column {', '.join(columns)}: {v!r}"
+                      for r, v in zip(rows[:CELLS_KEPT], shown[:CELLS_KEPT]))
+        ctx.findings.append(Finding(
+            rule="ascii", severity="error", dataset=ctx.domain, variable=ctx.target,
+            message="text is not ASCII, which XPT v5 cannot carry", values=tuple(sorted({str(v) for v in shown})),
+            sources=ctx.sources(np.asarray(bad, dtype=bool)), cells=cells,
+            hint="translate the text in the EDC, or add the characters to the study's "
+                 "'transliteration' table in study.yaml"))
     return text
 
 
-def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport,
-               findings: list[Finding]) -> tuple[pd.DataFrame, list[SourceCount]]:
+def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport, findings: list[Finding],
+               problems: list[RawDataError] | None = None) -> tuple[pd.DataFrame | None, list[SourceCount]]:
+    """The domain's mapped records. A source whose form cannot be mapped raises, or, with
+    ``problems``, is added to it and the other sources are still mapped (to report them too);
+    the domain is then None."""
     frames, counts = [], []
-    for source in domain.sources:
-        frame, count = map_source(spec, domain, source, raw, findings)
-        frames.append(frame)
-        counts.append(count)
-    _release_finished_forms(spec, domain, raw)
+    failed = False
+    try:
+        for source in domain.sources:
+            try:
+                frame, count = map_source(spec, domain, source, raw, findings)
+            except RawDataError as exc:
+                if problems is None:
+                    raise
+                problems.append(exc)
+                failed = True
+                continue
+            frames.append(frame)
+            counts.append(count)
+    finally:  # also when a form cannot be mapped: the build goes on with the other domains
+        _release_finished_forms(spec, domain, raw)
+    if failed:
+        return None, counts
     if not frames:
         return pd.DataFrame(), counts
     if len(frames) == 1:

@@ -133,7 +133,9 @@ def build_supp(domain: DomainSpec, frame: pd.DataFrame, extra: list[pd.DataFrame
         values = frame[supp.column].astype("string").str.strip()
         present = (values.notna() & (values != "")).to_numpy(dtype=bool)
         rows = frame[present]
-        idvarval = (rows[seq_var].astype("int64").astype(str) if has_seq else pd.Series("", index=rows.index))
+        # a parent without --SEQ (no subject number, already reported) gets a blank IDVARVAL
+        idvarval = (rows[seq_var].astype("Int64").astype("string").fillna("") if has_seq
+                    else pd.Series("", index=rows.index))
         parts.append(pd.DataFrame({
             "STUDYID": rows["STUDYID"].to_numpy(), "RDOMAIN": domain.domain, "USUBJID": rows["USUBJID"].to_numpy(),
             "IDVAR": seq_var if has_seq else "", "IDVARVAL": idvarval.to_numpy(), "QNAM": supp.qnam,

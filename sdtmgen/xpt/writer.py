@@ -266,7 +266,10 @@ def _arrow_dictionary(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    encoded = pa.array(series.array).dictionary_encode()  # Arrow hash kernel; codes in order of appearance
+    column = pa.array(series.array)
+    if isinstance(column, pa.ChunkedArray):  # e.g. a column of 0 rows comes as 0 chunks
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode()  # Arrow hash kernel; codes in order of appearance
     n = len(series)
     if n >= 2 * _SAMPLE_ROWS and len(encoded.dictionary) > _DICTIONARY_MAX_RATIO * n:
         return None

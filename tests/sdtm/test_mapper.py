@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from sdtmgen.errors import RawDataError
+from sdtmgen.findings_text import format_findings
 from sdtmgen.raw import RawExport
 from sdtmgen.sdtm.mapper import map_domain, map_source
 from sdtmgen.spec.models import DomainSpec, Spec, StudySpec
@@ -86,17 +87,21 @@ def test_rule_errors_name_the_raw_line(raw):
     (raw / "xx.csv").write_text("SUBJECT,TERM,SER,DAT\n001,a,No,12 MAR 2025\n001,b,Maybe,12 MAR 2025\n",
                                 encoding="utf-8")
     domain = domain_spec([{"form": "xx", "map": MAP}])
-    with pytest.raises(RawDataError, match=r"xx.csv row 3, column SER: 'Maybe'"):
-        map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
+    findings = []
+    out, count = map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), findings)
+    assert "xx.csv row 3, column SER: 'Maybe'" in format_findings(findings)
+    assert count.rows_mapped == 2 and out["XXTERM"].tolist() == ["A", "B"]  # the other rows and rules go on
 
 
 def test_non_ascii_text_stops_naming_the_cell(raw):
     (raw / "xx.csv").write_text("SUBJECT,TERM,SER,DAT\n001,nausea,No,12 MAR 2025\n001,naus\u00e9e,No,12 MAR 2025\n",
                                 encoding="utf-8")
     domain = domain_spec([{"form": "xx", "map": MAP}])
-    with pytest.raises(RawDataError) as err:
-        map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
-    assert "xx.csv row 3, column TERM" in str(err.value) and "NAUS\u00c9E" in str(err.value)
+    findings = []
+    map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), findings)
+    message = format_findings(findings)
+    assert "xx.csv row 3, column TERM" in message and "NAUS\u00c9E" in message
+    assert [(f.rule, f.severity, f.sources) for f in findings] == [("ascii", "error", ("xx.csv:3",))]
 
 
 def test_missing_raw_column_is_reported_before_mapping(raw):

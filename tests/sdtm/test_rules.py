@@ -8,7 +8,7 @@ import pytest
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from sdtmgen.errors import RawDataError
+from sdtmgen.findings_text import format_findings
 from sdtmgen.sdtm.rules import RULES, MapContext
 from sdtmgen.spec.models import MappingRuleSpec, StudySpec, Variable
 from sdtmgen.terminology import Terminology
@@ -44,6 +44,12 @@ def context(columns: dict, target: str = "XXVAR", variable: Variable | None = No
     frame["_ROW"] = np.arange(2, len(frame) + 2)  # line numbers as the raw reader gives them
     return MapContext(frame=frame, form_file="xx.csv", domain="XX", target=target, study=study,
                       terminology=terminology, variable=variable)
+
+
+def reported(findings) -> str:
+    """The errors as the command line prints them (data errors are collected, not raised)."""
+    assert any(f.severity == "error" for f in findings), findings
+    return format_findings(findings)
 
 
 def test_registry_holds_every_documented_rule():
@@ -104,9 +110,10 @@ def test_number_reads_numbers_and_blanks():
 
 
 def test_number_non_numeric_names_file_row_and_value():
-    with pytest.raises(RawDataError) as err:
-        rule(rule="number", column="N").apply(context({"N": ["1", "2", "12,5"]}))
-    message = str(err.value)
+    ctx = context({"N": ["1", "2", "12,5"]})
+    out = rule(rule="number", column="N").apply(ctx)
+    message = reported(ctx.findings)
+    assert np.isnan(out.iloc[2]) and out.iloc[1] == 2.0  # mapping goes on: the bad cell is left missing
     assert "xx.csv row 4" in message
     assert "column N" in message
     assert "'12,5'" in message
@@ -114,8 +121,9 @@ def test_number_non_numeric_names_file_row_and_value():
 
 
 def test_number_infinity_is_not_a_number():
-    with pytest.raises(RawDataError, match=r"xx.csv row 2, column N: 'inf'"):
-        rule(rule="number", column="N").apply(context({"N": ["inf"]}))
+    ctx = context({"N": ["inf"]})
+    rule(rule="number", column="N").apply(ctx)
+    assert "xx.csv row 2, column N: 'inf'" in reported(ctx.findings)
 
 
 # --- codelist ---------------------------------------------------------------------------------
@@ -143,9 +151,11 @@ def test_codelist_exact_case_wins_for_units():
 
 
 def test_codelist_non_extensible_unknown_names_file_row_and_value():
-    with pytest.raises(RawDataError) as err:
-        rule(rule="codelist", column="A", codelist="NY").apply(context({"A": ["Yes", "Maybe"]}))
-    message = str(err.value)
+    ctx = context({"A": ["Yes", "Maybe"]})
+    rule(rule="codelist", column="A", codelist="NY").apply(ctx)
+    message = reported(ctx.findings)
+    finding = ctx.findings[0]
+    assert (finding.rule, finding.dataset, finding.variable, finding.sources) == ("codelist", "XX", "XXVAR", ("xx.csv:3",))
     assert "xx.csv row 3, column A: 'Maybe'" in message
     assert "NY" in message
     assert "row 2," not in message
@@ -175,8 +185,9 @@ def test_codelist_extensible_unknown_warns_when_the_schema_cannot():
 
 def test_codelist_defaults_to_the_variables_codelist():
     var = Variable(name="XXSER", label="Serious", type="Char", core="Exp", codelist="NY")
-    with pytest.raises(RawDataError):
-        rule(rule="codelist", column="A").apply(context({"A": ["mg/mL"]}, variable=var))
+    ctx = context({"A": ["mg/mL"]}, variable=var)
+    rule(rule="codelist", column="A").apply(ctx)
+    assert "'mg/mL'" in reported(ctx.findings)
     unit = Variable(name="XXU", label="Unit", type="Char", core="Exp", codelist="UNIT")
     assert rule(rule="codelist", column="A").apply(context({"A": ["mg/mL"]}, variable=unit)).tolist() == ["g/L"]
 
@@ -198,15 +209,18 @@ def test_iso8601_date_only():
 
 
 def test_iso8601_impossible_date_names_the_cell():
-    with pytest.raises(RawDataError) as err:
-        rule(rule="iso8601", date="D").apply(context({"D": ["12 MAR 2025", "30 FEB 2025"]}))
-    assert "xx.csv row 3, column D: '30 FEB 2025'" in str(err.value)
-    assert "row 2," not in str(err.value)
+    ctx = context({"D": ["12 MAR 2025", "30 FEB 2025"]})
+    out = rule(rule="iso8601", date="D").apply(ctx)
+    message = reported(ctx.findings)
+    assert "xx.csv row 3, column D: '30 FEB 2025'" in message
+    assert "row 2," not in message
+    assert out.iloc[0] == "2025-03-12" and pd.isna(out.iloc[1])
 
 
 def test_iso8601_invalid_time_names_the_cell():
-    with pytest.raises(RawDataError, match=r"xx.csv row 2, column T: '25:10'"):
-        rule(rule="iso8601", date="D", time="T").apply(context({"D": ["12 MAR 2025"], "T": ["25:10"]}))
+    ctx = context({"D": ["12 MAR 2025"], "T": ["25:10"]})
+    rule(rule="iso8601", date="D", time="T").apply(ctx)
+    assert "xx.csv row 2, column T: '25:10'" in reported(ctx.findings)
 
 
 def test_iso8601_time_without_complete_date_warns_and_drops_time():
@@ -268,8 +282,9 @@ def test_usubjid_is_studyid_separator_subject():
 
 
 def test_usubjid_empty_subject_stops_the_build():
-    with pytest.raises(RawDataError, match=r"xx.csv row 3, column SUBJECT"):
-        rule(rule="usubjid").apply(context({"SUBJECT": ["01-001", ""]}))
+    ctx = context({"SUBJECT": ["01-001", ""]})
+    rule(rule="usubjid").apply(ctx)
+    assert "xx.csv row 3, column SUBJECT" in reported(ctx.findings)
 
 
 def test_study_and_record_position():

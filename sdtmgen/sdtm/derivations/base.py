@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from sdtmgen.errors import Finding, RawDataError
+from sdtmgen.errors import Finding
+from sdtmgen.sdtm.rules.base import CELLS_KEPT
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import DomainSpec, StudySpec
@@ -95,12 +96,20 @@ class DeriveContext:
         return tuple(f"{f}:{r}" for f, r in zip(frame["_FILE"].to_numpy()[mask], frame["_ROW"].to_numpy()[mask]))
 
     def fail(self, mask: np.ndarray, variable: str, rule: str, message: str, hint: str) -> None:
+        """Record an error naming the raw rows and values; the build goes on to report every problem
+        and stops after validation."""
         frame = self.frame
-        values = frame[variable].to_numpy()[mask] if variable in frame else [""] * int(mask.sum())
-        lines = [f"    {src}: {variable}={val!r}" for src, val in zip(self.raw_sources(mask) or ["?"] * len(values), values)]
-        more = f"\n    ... and {len(lines) - 20} more" if len(lines) > 20 else ""
-        raise RawDataError(f"{self.domain.domain}.{variable} ({rule}): {message}\n"
-                           + "\n".join(lines[:20]) + more + f"\n  what to do: {hint}")
+        values = frame[variable].to_numpy()[mask] if variable in frame else np.full(int(mask.sum()), "", dtype=object)
+        sources = self.raw_sources(mask)
+        if sources:  # once per raw row (a raw row gives several records when unpivoted)
+            first = dict(zip(reversed(sources), reversed(range(len(sources)))))
+            keep = sorted(first.values())
+            sources, values = tuple(sources[i] for i in keep), values[keep]
+        cells = tuple(f"{src}: {variable}={val!r}"
+                      for src, val in zip(sources[:CELLS_KEPT] or ["?"] * min(len(values), CELLS_KEPT), values))
+        self.findings.append(Finding(rule=rule, severity="error", dataset=self.domain.domain, variable=variable,
+                                     message=message, values=tuple(sorted({str(v) for v in values})),
+                                     sources=sources, cells=cells, hint=hint))
 
     def warn(self, mask: np.ndarray, variable: str, rule: str, message: str) -> None:
         frame = self.frame

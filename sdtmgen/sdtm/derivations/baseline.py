@@ -58,7 +58,7 @@ class BaselineFlag(Derivation):
         times = when[eligible]
         low = times.min() if len(times) else 0
         span = (times.max() - low + 1) if len(times) else 1
-        order = eligible[stable_order(pack([(groups[eligible], int(groups.max()) + 1), (times - low, int(span))]))]
+        order = eligible[stable_order(pack([(groups[eligible], int(groups.max(initial=-1)) + 1), (times - low, int(span))]))]
         ranked = groups[order]
         last = np.ones(len(order), dtype=bool)
         last[:-1] = ranked[1:] != ranked[:-1]

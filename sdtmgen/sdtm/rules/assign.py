@@ -59,6 +59,7 @@ class Number(MappingRule):
             ctx.fail(bad, self.column, "number", "value is not a finite number"
                      + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""),
                      "correct the value in the EDC, or map the column with 'assign' if it is text")
+            numbers = np.where(np.isfinite(numbers), numbers, np.nan)  # reported; derivations see no number
         per_row = np.append(numbers, np.nan)[np.where(distinct.codes < 0, len(numbers), distinct.codes)]
         return pd.Series(per_row, index=ctx.frame.index, dtype="float64")
 

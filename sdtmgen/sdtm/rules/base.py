@@ -16,13 +16,16 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing, text_series
-from sdtmgen.errors import Finding, RawDataError
+from sdtmgen.errors import Finding
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import StudySpec, Variable
     from sdtmgen.terminology import Terminology
 
 RULES: dict[str, type["MappingRule"]] = {}
+
+#: offending raw cells kept as text per finding (all their rows are kept as sources)
+CELLS_KEPT = 100
 
 R = TypeVar("R", bound=type["MappingRule"])
 
@@ -79,13 +82,19 @@ class MapContext:
         return tuple(f"{self.form_file}:{r}" for r in rows)
 
     def fail(self, mask: np.ndarray, column: str, rule: str, message: str, hint: str) -> None:
-        """Stop the build naming the raw file, rows, column and values."""
+        """Record an error naming the raw file, rows, column and values; mapping goes on, so every
+        problem of every form is reported in one run (the build stops after validation)."""
         rows = self.frame["_ROW"].to_numpy()[mask]
-        values = self.frame[column].to_numpy()[mask] if column in self.frame else []
-        cells = "\n".join(f"    {self.form_file} row {r}, column {column}: {v!r}" for r, v in list(zip(rows, values))[:20])
-        more = f"\n    ... and {len(rows) - 20} more" if len(rows) > 20 else ""
-        raise RawDataError(
-            f"{self.domain}.{self.target} ({rule}): {message}\n{cells}{more}\n  what to do: {hint}")
+        values = self.frame[column].to_numpy()[mask] if column in self.frame else np.full(len(rows), "", dtype=object)
+        _, first = np.unique(rows, return_index=True)  # a raw row gives several records when unpivoted
+        first.sort()
+        rows, values = rows[first], values[first]
+        cells = tuple(f"{self.form_file} row {r}, column {column}: {v!r}"
+                      for r, v in zip(rows[:CELLS_KEPT], values[:CELLS_KEPT]))
+        self.findings.append(Finding(
+            rule=rule, severity="error", dataset=self.domain, variable=self.target, message=message,
+            values=tuple(sorted({str(v) for v in values})), sources=tuple(f"{self.form_file}:{r}" for r in rows),
+            cells=cells, hint=hint))
 
     def warn(self, mask: np.ndarray, column: str, rule: str, message: str) -> None:
         values = self.frame[column].to_numpy()[mask] if column in self.frame else []

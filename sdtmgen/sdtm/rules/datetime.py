@@ -24,12 +24,15 @@ class Iso8601(MappingRule):
         dates = ctx.distinct(self.date)
         parsed = parse_distinct_dates(dates)
         invalid = dates.spread_mask(parsed.invalid)
+        iso = parsed.iso
         if invalid.any():
             ctx.fail(invalid, self.date, "iso8601",
                      "not a valid date (expected DD MON YYYY with UN/UNK/UNKN for unknown parts)",
                      "correct the date in the EDC; impossible dates cannot be submitted")
+            iso = iso.copy()
+            iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
         if not self.time:
-            return dates.spread_text(parsed.iso, index)
+            return dates.spread_text(iso, index)
         times = ctx.distinct(self.time)
         hhmm, bad = parse_distinct_times(times)
         bad_time = times.spread_mask(bad)
@@ -37,10 +40,10 @@ class Iso8601(MappingRule):
             ctx.fail(bad_time, self.time, "iso8601", "not a valid time (expected HH:MM, 24 hour)",
                      "correct the time in the EDC")
         has_time = times.spread_mask(hhmm.notna().to_numpy(dtype=bool))
-        complete = dates.spread_mask(parsed.iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+        complete = dates.spread_mask(iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
                                      .to_numpy(dtype=bool))
-        orphan = has_time & ~complete
+        orphan = has_time & ~complete & ~invalid  # an invalid date is reported already
         if orphan.any():
             ctx.warn(orphan, self.time, "TIME-WITHOUT-DATE",
                      "time collected without a complete date; the time is not submitted")
-        return join_date_time(dates, parsed.iso, times, hhmm, index)
+        return join_date_time(dates, iso, times, hhmm, index)
