@@ -41,6 +41,7 @@ class Finding:
     rows: tuple[int, ...] = ()
     values: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=())  # "form.csv:row" of the offending records
+    not_run: bool = False  # the rule could not run (the message says why): reported as 'not run', never 'pass'
 
     def describe(self) -> str:
         where = self.dataset + (f".{self.variable}" if self.variable else "")

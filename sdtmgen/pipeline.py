@@ -23,8 +23,8 @@ from sdtmgen.output import atomic_folder
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
-from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
-from sdtmgen.standards import load_ig_variables
+from sdtmgen.spec.paths import resolve_spec_path
+from sdtmgen.standards.study import ig_metadata
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
@@ -54,19 +54,15 @@ def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
 
 
 def standards_path(spec: Spec, relative: str | None, what: str) -> Path | None:
-    """A standards file named in study.yaml, confined to the spec/reference folders."""
+    """A file named in study.yaml's standards, confined to the spec folder (symbolic links followed)."""
     if not relative:
         return None
-    folder = Path(spec.folder)
-    return resolve_spec_path(folder, relative, allowed_roots(folder, None, spec.study.reference), what)
+    return resolve_spec_path(Path(spec.folder), relative, None, what)
 
 
 def load_ig(spec: Spec) -> tuple[pd.DataFrame | None, list[Finding]]:
-    path = standards_path(spec, spec.study.standards.sdtmig_variables, "standards.sdtmig_variables")
-    if path is None or not path.is_file():
-        return None, [Finding(rule="IG-METADATA", severity="warning", dataset="*",
-                              message=f"SDTMIG metadata not found ({path}); IG-REQ/IG-EXP/IG-LABEL were not run")]
-    return load_ig_variables(path), []
+    """SDTMIG variable metadata named in study.yaml (packaged version or sponsor file); an error if unreadable."""
+    return ig_metadata(Path(spec.folder), spec.study.standards, "sdtmig"), []
 
 
 def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:

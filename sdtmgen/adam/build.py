@@ -37,7 +37,7 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
             raise SpecError(f"ADaM {name}: derivation {step.derivation_name} runs before any "
                             f"step has created the records")
         step.apply(AdamContext(dataset=adam[name], datasets=datasets, study=spec.study, spec_folder=Path(spec.folder),
-                               reference=spec.study.reference, findings=findings))
+                               findings=findings))
         return step.produces() | ({"USUBJID"} if step.creates_records() else set())
 
     run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations")

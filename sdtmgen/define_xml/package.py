@@ -2,10 +2,10 @@
 
 ``write_define_package`` runs after the dataset files are written, so the lengths it documents
 are the ones in the files: read back from the XPT headers, or (Dataset-JSON only) computed with
-the XPT writer's rule. CDISC's define2-1.xsl, named in study.yaml (``standards.define_stylesheet``),
-is copied next to define.xml and referenced by an ``xml-stylesheet`` processing instruction, so a
-browser shows the define as HTML; without it define.xml is written all the same and a warning says
-so. The define is then read back and checked against the files (``check_define``).
+the XPT writer's rule. A stylesheet named in study.yaml (``standards.define_stylesheet``, a file in
+the spec folder, e.g. CDISC's define2-1.xsl) is copied next to define.xml and referenced by an
+``xml-stylesheet`` processing instruction; without one define.xml is written without the
+instruction. The define is then read back and checked against the files (``check_define``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
-from sdtmgen.errors import Finding, SdtmgenError
-from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+from sdtmgen.errors import Finding
 from sdtmgen.xpt import read_xpt_columns
 
 from .checks import check_define, observe_folder
@@ -29,22 +28,16 @@ DATA_EXTENSIONS = ("xpt", "json", "ndjson")
 
 
 def stylesheet_source(spec: Any) -> tuple[Path | None, list[Finding]]:
-    """The stylesheet file named in study.yaml, or None and a warning."""
-    relative = getattr(getattr(spec.study, "standards", None), "define_stylesheet", None)
-    if not relative:
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*",
-                              message="standards.define_stylesheet is not set: define.xml is written without "
-                                      "a stylesheet (a browser shows raw XML)")]
-    folder = Path(spec.folder)
-    try:
-        path = resolve_spec_path(folder, relative, allowed_roots(folder, None, getattr(spec.study, "reference", None)),
-                                 "standards.define_stylesheet")
-    except SdtmgenError as exc:
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*", message=str(exc))]
-    if not path.is_file():
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*",
-                              message=f"define stylesheet not found ({path}): define.xml is written without it")]
-    return path, []
+    """The stylesheet named in study.yaml (``standards.define_stylesheet``, optional), confined to the spec folder.
+
+    Not named: None, and nothing to report (define.xml is complete without one). Named but not a
+    readable file inside the spec folder: a SpecError naming study.yaml and the key."""
+    standards = getattr(spec.study, "standards", None)
+    if not getattr(standards, "define_stylesheet", None):
+        return None, []
+    from sdtmgen.standards.study import define_stylesheet
+
+    return define_stylesheet(Path(spec.folder), standards), []
 
 
 def xpt_lengths(folder: Path) -> dict[tuple[str, str], int]:

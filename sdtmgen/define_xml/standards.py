@@ -1,9 +1,10 @@
 """``def:Standards``: the implementation guide and the CDISC CT packages the metadata uses.
 
-SDTM packages reference SDTMIG (``study.sdtmig_version``) and the SDTM CT package of the spec
-(``terminology.ct_package``). ADaM packages reference ADaMIG (``study.adamig_version``, default
-1.3), the ADaM CT package when the terminology names one (``terminology.adam_ct_package``) and
-the SDTM CT package (ADaM variables reuse SDTM codelists).
+SDTM packages reference SDTMIG (``study.sdtmig_version``, equal to ``study.standards.sdtmig``
+unless a sponsor file replaces the packaged metadata) and the SDTM CT package of the spec
+(``terminology.ct_package``, which the spec loader holds equal to ``study.standards.ct``). ADaM packages reference ADaMIG
+(``study.standards.adamig``, default 1.3), the ADaM CT package when the terminology names one
+(``terminology.adam_ct_package``) and the SDTM CT package (ADaM variables reuse SDTM codelists).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ def ig_name(standard: str) -> str:
 
 
 def ig_version(standard: str, study: Any) -> str:
+    standards = getattr(study, "standards", None)
     if ig_name(standard) == "ADaMIG":
-        return str(getattr(study, "adamig_version", None) or DEFAULT_ADAMIG_VERSION)
-    return str(getattr(study, "sdtmig_version", None) or "3.4")
+        return str(getattr(standards, "adamig", None) or getattr(study, "adamig_version", None)
+                   or DEFAULT_ADAMIG_VERSION)
+    return str(getattr(study, "sdtmig_version", None) or getattr(standards, "sdtmig", None) or "3.4")
 
 
 def ct_packages(standard: str, terminology: Any) -> list[tuple[str, str]]:

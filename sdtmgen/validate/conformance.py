@@ -89,10 +89,24 @@ def conformance_rule(rule_id: str, severity: str, message: str):
     return wrap
 
 
+class NotRun(Exception):
+    """Raised by a rule that cannot run on this package (the message says why, e.g. no IG metadata)."""
+
+
+def not_run_finding(rule_id: str, reason: str, dataset: str = "*") -> Finding:
+    """A rule that could not run: a warning, listed as 'not run' (never 'pass') in the conformance report."""
+    return Finding(rule=rule_id, severity="warning", dataset=dataset, message=f"not run: {reason}", not_run=True)
+
+
 def run_rules(package: Package, rule_ids: Iterable[str] | None = None) -> list[Finding]:
     findings: list[Finding] = []
     for rule in (RULES[i] for i in (rule_ids or sorted(RULES))):
-        for hit in rule.check(package):
+        try:
+            hits = list(rule.check(package))
+        except NotRun as reason:
+            findings.append(not_run_finding(rule.id, str(reason)))
+            continue
+        for hit in hits:
             if not hit.mask.any():
                 continue
             rows = () if hit.dataset_level else tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
@@ -386,9 +400,13 @@ def relrec_resolves(package: Package) -> Iterable[Hit]:
     yield Hit("RELREC", "RELID", sizes < 2, detail="a relationship needs at least two records")
 
 
-def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
+def _require_ig(package: Package) -> None:
     if package.ig is None:
-        return None
+        raise NotRun("no SDTMIG variable metadata was given (study.yaml standards.sdtmig)")
+
+
+def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
+    _require_ig(package)
     base = "SUPPQUAL" if name.startswith("SUPP") else name
     rows = package.ig[package.ig["dataset"] == base]
     return rows if len(rows) else None
@@ -408,6 +426,7 @@ def _blank(values: pd.Series) -> np.ndarray:
 
 @conformance_rule("IG-REQ", "error", "SDTMIG Required variable is absent or has missing values")
 def ig_required(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
@@ -421,6 +440,7 @@ def ig_required(package: Package) -> Iterable[Hit]:
 
 @conformance_rule("IG-EXP", "error", "SDTMIG Expected variable is absent from the dataset")
 def ig_expected(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
@@ -432,6 +452,7 @@ def ig_expected(package: Package) -> Iterable[Hit]:
 
 @conformance_rule("IG-LABEL", "error", "variable label differs from the SDTMIG label")
 def ig_labels(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, spec in package.specs.items():
         rows = _ig_rows(package, name)
         if rows is None:

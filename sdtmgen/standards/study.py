@@ -1,0 +1,68 @@
+"""The standards a study uses: ``study.yaml`` ``standards:`` resolved to packaged or sponsor files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sdtmgen.errors import SpecError
+from sdtmgen.spec.paths import resolve_spec_path
+from sdtmgen.standards import UnknownStandard, ctcae_path, packaged_ig, read_ig_file
+
+
+def _where(spec_folder: Path, key: str) -> str:
+    return f"{Path(spec_folder) / 'study.yaml'}: standards.{key}"
+
+
+def sponsor_file(spec_folder: Path, standards: Any, key: str) -> Path | None:
+    """The file named by ``standards.<key>`` (e.g. ctcae_file), confined to the spec folder; must be a file."""
+    relative = getattr(standards, key, None)
+    if not relative:
+        return None
+    path = resolve_spec_path(Path(spec_folder), relative, None, f"standards.{key}")
+    if not path.is_file():
+        raise SpecError(f"{_where(spec_folder, key)}: {relative} is not a readable file ({path})")
+    return path
+
+
+def ig_metadata(spec_folder: Path, standards: Any, kind: str = "sdtmig") -> pd.DataFrame:
+    """IG variable metadata (dataset, name, label, type, core, ...) the study names: a sponsor file or packaged."""
+    path = sponsor_file(spec_folder, standards, f"{kind}_file")
+    if path is not None:
+        return read_ig_file(path, kind)
+    version = getattr(standards, kind)
+    try:
+        return packaged_ig(kind, str(version))
+    except UnknownStandard as exc:
+        raise SpecError(f"{_where(spec_folder, kind)}: {exc}") from None
+
+
+def ctcae_criteria(spec_folder: Path, standards: Any) -> Path:
+    """The CTCAE criteria file the study names: ``ctcae_file``, or the packaged ``ctcae`` version."""
+    path = sponsor_file(spec_folder, standards, "ctcae_file")
+    if path is not None:
+        return path
+    try:
+        return ctcae_path(str(standards.ctcae), str(getattr(standards, "ctcae_units", "si")))
+    except UnknownStandard as exc:
+        raise SpecError(f"{_where(spec_folder, 'ctcae')}: {exc}") from None
+
+
+def define_stylesheet(spec_folder: Path, standards: Any) -> Path | None:
+    """The define.xml stylesheet named in the spec (optional), confined to the spec folder."""
+    return sponsor_file(spec_folder, standards, "define_stylesheet")
+
+
+def check_standards(spec: Any) -> None:
+    """At spec load: the files study.yaml names exist inside the spec folder, and the terminology's CT
+    package is the one named in ``standards.ct`` (define.xml cites it; the packaged CT is that version)."""
+    folder = Path(spec.folder)
+    standards = spec.study.standards
+    for key in ("sdtmig_file", "adamig_file", "ctcae_file", "define_stylesheet"):
+        sponsor_file(folder, standards, key)
+    ct_package = str(getattr(spec.terminology, "ct_package", standards.ct))
+    if ct_package != str(standards.ct):
+        raise SpecError(f"{folder / 'terminology.yaml'}: ct_package {ct_package!r} differs from "
+                        f"{folder / 'study.yaml'}: standards.ct {standards.ct!r}; name the same CT package")
