@@ -40,7 +40,8 @@ def test_ig_rules_ran(fresh):
     out, _ = fresh
     report = json.loads((out / "reports" / "conformance.json").read_text(encoding="utf-8"))
     status = {r["id"]: r["status"] for r in report["rules"]}
-    assert all(status[rule] == "pass" for rule in ("IG-REQ", "IG-EXP", "IG-LABEL")), status
+    for rule in ("IG-REQ", "IG-EXP", "IG-LABEL", "ADAMIG-REQ", "ADAMIG-LABEL"):
+        assert status[rule] == "pass", (rule, status[rule])
     assert "not run" not in status.values()
 
 
