@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sdtmgen.define_xml.standards import IG_NAMES, define_ct_terms
 from sdtmgen.errors import SpecError
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.standards import (DATA, KINDS, UnknownStandard, controlled_terminology, ctcae_path, packaged_ig,
@@ -183,3 +184,19 @@ def test_nothing_on_the_build_path_reads_the_shared_reference_folder():
         for path in (root / folder).rglob("*"):
             if path.is_file() and path.suffix in (".py", ".yaml", ".yml", ".md", ".txt"):
                 assert "shared/reference" not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_define_xml_standard_names_and_types_are_define_xml_ct_terms():
+    assert set(IG_NAMES.values()) | {"CDISC/NCI"} <= define_ct_terms("2025-09-26", "standard")
+    assert {"IG", "CT"} <= define_ct_terms("2025-09-26", "standard_type")
+
+
+def test_a_dataset_class_outside_define_xml_ct_is_a_spec_error_naming_the_line(tmp_path, spec_folder):
+    specs = _study(tmp_path, spec_folder, "  standards: {define_ct: 2025-09-26}\n")
+    lb = (specs / "sdtm" / "lb.yaml").read_text(encoding="utf-8")
+    assert "\nclass: FINDINGS\n" in lb
+    (specs / "sdtm" / "lb.yaml").write_text(lb.replace("\nclass: FINDINGS\n", "\nclass: LAB FINDINGS\n"), encoding="utf-8")
+    line = lb.split("\n").index("class: FINDINGS") + 1
+    with pytest.raises(SpecError) as err:
+        load_spec(specs)
+    assert f"{specs / 'sdtm' / 'lb.yaml'}:{line}: class 'LAB FINDINGS' is not a term of the Define-XML CT" in str(err.value)

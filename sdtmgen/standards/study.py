@@ -56,12 +56,19 @@ def define_stylesheet(spec_folder: Path, standards: Any) -> Path | None:
 
 
 def check_standards(spec: Any) -> None:
-    """At spec load: the files study.yaml names exist inside the spec folder, and the terminology's CT
-    package is the one named in ``standards.ct`` (define.xml cites it; the packaged CT is that version)."""
+    """At spec load: the files study.yaml names exist inside the spec folder, dataset classes and origins
+    are terms of the study's Define-XML CT, and the terminology's CT package is the one named in
+    ``standards.ct`` (define.xml cites it; the packaged CT is that version)."""
     folder = Path(spec.folder)
     standards = spec.study.standards
     for key in ("sdtmig_file", "adamig_file", "ctcae_file", "define_stylesheet"):
         sponsor_file(folder, standards, key)
+    from sdtmgen.define_xml.standards import define_ct_problems
+    from sdtmgen.spec.loader import _where
+
+    problems = define_ct_problems(spec, _where)
+    if problems:
+        raise SpecError("invalid spec\n" + "\n".join(problems))
     ct_package = str(getattr(spec.terminology, "ct_package", standards.ct))
     if ct_package != str(standards.ct):
         raise SpecError(f"{folder / 'terminology.yaml'}: ct_package {ct_package!r} differs from "
