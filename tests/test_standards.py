@@ -200,3 +200,22 @@ def test_a_dataset_class_outside_define_xml_ct_is_a_spec_error_naming_the_line(t
     with pytest.raises(SpecError) as err:
         load_spec(specs)
     assert f"{specs / 'sdtm' / 'lb.yaml'}:{line}: class 'LAB FINDINGS' is not a term of the Define-XML CT" in str(err.value)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("      code: C16576\n", "      code: C16577\n", "SEX term 'F' (C16577): C16577 is not in the codelist in NCI SDTM CT 2025-03-28"),
+    ("    - {value: INTERSEX, code: C45908", "    - {value: INTERSEXED, code: C45908",
+     "SEX term 'INTERSEXED' (C45908): C45908 is 'INTERSEX' in NCI SDTM CT 2025-03-28"),
+    ("    code: C66731\n    extensible: false\n", "    code: C66731\n    extensible: true\n",
+     "codelist SEX is not extensible in NCI SDTM CT 2025-03-28"),
+    ("    code: C66731\n", "    code: C66742\n", "codelist C66742 is 'NY' in NCI SDTM CT 2025-03-28, not 'SEX'"),
+])
+def test_cdisc_terms_in_terminology_yaml_are_checked_against_the_packaged_ct(tmp_path, spec_folder, old, new,
+                                                                              message):
+    specs = _study(tmp_path, spec_folder, "  standards: {ct: 2025-03-28}\n")
+    terms = (specs / "terminology.yaml").read_text(encoding="utf-8")
+    assert terms.count(old) == 1
+    (specs / "terminology.yaml").write_text(terms.replace(old, new), encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        load_spec(specs)
+    assert f"{specs / 'terminology.yaml'}:" in str(err.value) and message in str(err.value)

@@ -73,3 +73,43 @@ def check_standards(spec: Any) -> None:
     if ct_package != str(standards.ct):
         raise SpecError(f"{folder / 'terminology.yaml'}: ct_package {ct_package!r} differs from "
                         f"{folder / 'study.yaml'}: standards.ct {standards.ct!r}; name the same CT package")
+    problems = terminology_problems(spec.terminology, str(standards.ct), _where)
+    if problems:
+        raise SpecError("invalid spec\n" + "\n".join(problems))
+
+
+def terminology_problems(terminology: Any, version: str, where: Any) -> list[str]:
+    """CDISC codelists of terminology.yaml (those with a C-code) checked against the packaged NCI SDTM CT:
+    the codelist exists with that submission value and extensibility, and every term that is not a
+    sponsor extension has the package's C-code and submission value."""
+    from sdtmgen.standards import controlled_terminology
+
+    coded = [(i, c) for i, c in enumerate(terminology.codelists) if c.code]
+    if not coded:
+        return []
+    ct = controlled_terminology(version, "SDTM")
+    heads = ct[ct["codelist"] == ""].set_index("code")
+    terms = ct[ct["codelist"] != ""].set_index(["codelist", "code"])["value"]
+    problems = []
+    for i, codelist in coded:
+        at = where(terminology, ("codelists", i))
+        if codelist.code not in heads.index:
+            problems.append(f"{at}: codelist {codelist.id} ({codelist.code}) is not in NCI SDTM CT {version}")
+            continue
+        head = heads.loc[codelist.code]
+        if head["value"] != codelist.id:
+            problems.append(f"{at}: codelist {codelist.code} is {head['value']!r} in NCI SDTM CT {version}, "
+                            f"not {codelist.id!r}")
+        if (head["extensible"] == "Yes") != codelist.extensible:
+            problems.append(f"{at}: codelist {codelist.id} is {'' if head['extensible'] == 'Yes' else 'not '}"
+                            f"extensible in NCI SDTM CT {version}")
+        for j, term in enumerate(codelist.terms):
+            if term.extended:
+                continue
+            value = terms.get((codelist.code, term.code)) if term.code else None
+            if value != term.value:
+                found = f"is {value!r}" if value is not None else "is not in the codelist"
+                problems.append(f"{where(terminology, ('codelists', i, 'terms', j))}: {codelist.id} term "
+                                f"{term.value!r} ({term.code or 'no C-code'}): {term.code or 'the term'} {found} in "
+                                f"NCI SDTM CT {version} (mark sponsor terms 'extended: true')")
+    return problems
