@@ -24,7 +24,7 @@ from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
-from sdtmgen.standards.study import ig_metadata
+from sdtmgen.standards.study import ig_metadata, standards_manifest
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
@@ -96,7 +96,7 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
 
 
 def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) -> None:
-    """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file)."""
+    """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file, the standards used)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     write_conformance_report(reports, findings)
@@ -106,6 +106,7 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) 
         "tool": "sdtmgen", "version": __version__, "studyid": spec.study.studyid,
         "spec": {str(p.relative_to(spec.folder)): _sha256(p) for p in spec_files},
         "raw": {p.name: _sha256(p) for p in raw_files},
+        "standards": standards_manifest(Path(spec.folder), spec.study.standards),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

@@ -60,3 +60,13 @@ def test_define_xml_has_no_stylesheet_instruction_when_none_is_named(fresh):
     for kind in ("sdtm", "adam"):
         assert b"xml-stylesheet" not in (out / kind / "define.xml").read_bytes()
         assert not (out / kind / "define2-1.xsl").exists()
+
+
+def test_the_manifest_names_the_standards_used(fresh):
+    out, _ = fresh
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    standards = manifest["standards"]
+    assert {kind: entry["version"] for kind, entry in standards.items()} == {
+        "sdtmig": "3.4", "adamig": "1.3", "ctcae": "5.0", "ct": "2025-03-28", "define_ct": "2025-09-26"}
+    assert set(standards["ct"]["sha256"]) == {"sdtm.tsv.gz", "adam.tsv"}
+    assert all(len(digest) == 64 for entry in standards.values() for digest in entry["sha256"].values())

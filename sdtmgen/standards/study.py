@@ -113,3 +113,29 @@ def terminology_problems(terminology: Any, version: str, where: Any) -> list[str
                                 f"{term.value!r} ({term.code or 'no C-code'}): {term.code or 'the term'} {found} in "
                                 f"NCI SDTM CT {version} (mark sponsor terms 'extended: true')")
     return problems
+
+
+def standards_manifest(spec_folder: Path, standards: Any) -> dict[str, dict[str, Any]]:
+    """What the build used, for manifest.json: per kind, the packaged version and the SHA-256 of each of its
+    packaged files, or the sponsor file named instead and its SHA-256."""
+    import hashlib
+
+    from sdtmgen.standards import KINDS, provenance, standard_folder
+
+    out: dict[str, dict[str, Any]] = {}
+    for kind in KINDS:
+        path = sponsor_file(spec_folder, standards, f"{kind}_file") if kind in ("sdtmig", "adamig", "ctcae") else None
+        if path is not None:
+            out[kind] = {"file": str(path.relative_to(Path(spec_folder).resolve())),
+                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+            continue
+        version = str(getattr(standards, kind))
+        folder = standard_folder(kind, version)
+        files = sorted(name for fields in provenance(kind, version).values() for name in fields["files"].split(", "))
+        out[kind] = {"version": version,
+                     "sha256": {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in files}}
+    stylesheet = define_stylesheet(spec_folder, standards)
+    if stylesheet is not None:
+        out["define_stylesheet"] = {"file": str(stylesheet.relative_to(Path(spec_folder).resolve())),
+                                    "sha256": hashlib.sha256(stylesheet.read_bytes()).hexdigest()}
+    return out
