@@ -68,6 +68,7 @@ class Hit:
     values: tuple[str, ...] = ()
     detail: str = ""
     dataset_level: bool = False  # about the dataset or its metadata, not particular records
+    not_run: bool = False        # the rule could not check this dataset (``detail`` says why)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ def run_rules(package: Package, rule_ids: Iterable[str] | None = None) -> list[F
             findings.append(not_run_finding(rule.id, str(reason)))
             continue
         for hit in hits:
+            if hit.not_run:
+                findings.append(not_run_finding(rule.id, hit.detail, hit.dataset))
+                continue
             if not hit.mask.any():
                 continue
             rows = () if hit.dataset_level else tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
@@ -407,6 +411,12 @@ def _require_ig(package: Package) -> None:
         raise NotRun("no SDTMIG variable metadata was given (study.yaml standards.sdtmig)")
 
 
+def _not_in_ig(name: str) -> Hit:
+    """A dataset the SDTMIG metadata does not describe (a sponsor-defined domain): not checked, and said so."""
+    return Hit(name, "", np.array([True]), detail=f"{name} is not described in the SDTMIG metadata "
+               f"(a sponsor's standards.sdtmig_file can describe it)", not_run=True)
+
+
 def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
     _require_ig(package)
     base = "SUPPQUAL" if name.startswith("SUPP") else name
@@ -432,6 +442,7 @@ def ig_required(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         for var in rows.loc[rows["core"] == "Req", "name"]:
             if var not in frame.columns:
@@ -446,6 +457,7 @@ def ig_expected(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         for var in rows.loc[rows["core"] == "Exp", "name"]:
             if var not in frame.columns:
@@ -458,6 +470,7 @@ def ig_labels(package: Package) -> Iterable[Hit]:
     for name, spec in package.specs.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         labels = dict(zip(rows["name"], rows["label"]))
         for var in spec.variables:

@@ -21,7 +21,7 @@ def rule_catalogue() -> list[dict[str, str]]:
 
 
 def rule_status(rule: dict, count: int, not_run: list[str]) -> str:
-    """'not run' when the rule could not run (never 'pass'); else pass, or fail/warn by severity."""
+    """'not run' when the rule could not run at all (never 'pass'); else pass, or fail/warn by severity."""
     if not_run:
         return "not run"
     return "pass" if not count else ("fail" if rule["severity"] == "error" else "warn")
@@ -29,18 +29,22 @@ def rule_status(rule: dict, count: int, not_run: list[str]) -> str:
 
 def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
     """reports/conformance.json and .txt: every rule with its status (pass, fail, warn or not run, with the
-    reason), then every finding."""
+    reason; datasets a rule could not check are listed with the reason too), then every finding."""
     counts = Counter(f.rule for f in findings if not f.not_run)
-    reasons: dict[str, list[str]] = {}
+    reasons: dict[str, list[str]] = {}      # the rule did not run at all
+    skipped: dict[str, list[str]] = {}      # the rule ran, but not on these datasets
     for f in findings:
         if f.not_run:
-            reasons.setdefault(f.rule, []).append(f.message.removeprefix("not run: "))
+            (reasons if f.dataset == "*" else skipped).setdefault(f.rule, []).append(
+                f.message.removeprefix("not run: "))
     rules = []
     for r in rule_catalogue():
         entry = {**r, "findings": counts.get(r["id"], 0),
                  "status": rule_status(r, counts.get(r["id"], 0), reasons.get(r["id"], []))}
         if r["id"] in reasons:
             entry["reason"] = "; ".join(dict.fromkeys(reasons[r["id"]]))
+        if r["id"] in skipped:
+            entry["not_run_on"] = "; ".join(dict.fromkeys(skipped[r["id"]]))
         rules.append(entry)
     known = {r["id"] for r in rules}
     rules += [{"id": rid, "severity": next(f.severity for f in findings if f.rule == rid), "message": "mapping finding",
@@ -54,7 +58,8 @@ def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
              f"{summary['not_run']} rule(s) not run", "",
              f"{'rule':<16}{'severity':<10}{'status':<8}{'findings':>8}  message"]
     lines += [f"{r['id']:<16}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}"
-              + (f" -- NOT RUN: {r['reason']}" if r.get("reason") else "") for r in rules]
+              + (f" -- NOT RUN: {r['reason']}" if r.get("reason") else "")
+              + (f" -- not run on: {r['not_run_on']}" if r.get("not_run_on") else "") for r in rules]
     lines += ["", "Findings:" if findings else "No findings."]
     lines += [f.describe() for f in findings]
     (folder / "conformance.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -47,3 +47,19 @@ def test_the_report_says_not_run_and_why(tmp_path):
     lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("IG-")}
     assert all(" not run " in lines[r] and "NOT RUN: no SDTMIG" in lines[r] and " pass " not in lines[r]
                for r in IG_RULES)
+
+
+def test_a_dataset_the_ig_does_not_describe_is_listed_as_not_checked(tmp_path):
+    ig = pd.DataFrame({"dataset": ["DM"], "name": ["USUBJID"], "label": ["U"], "type": ["Char"], "core": ["Req"]})
+    pkg = package(ig)
+    pkg.datasets["XZ"] = pd.DataFrame({"USUBJID": pd.Series(["S1"], dtype="string")})
+    findings = run_rules(pkg, IG_RULES)
+    # IG-LABEL reads the specs' labels, and this package has none
+    assert [(f.rule, f.dataset, f.not_run, f.severity) for f in findings] == [
+        (rule, "XZ", True, "warning") for rule in ("IG-EXP", "IG-REQ")]
+    assert "XZ is not described in the SDTMIG metadata" in findings[0].message
+    write_conformance_report(tmp_path, findings)
+    status = {r["id"]: r for r in json.loads((tmp_path / "conformance.json").read_text(encoding="utf-8"))["rules"]}
+    assert all(status[r]["status"] == "pass" and "XZ is not described" in status[r]["not_run_on"]
+               for r in ("IG-EXP", "IG-REQ"))
+    assert "not run on: XZ is not described" in (tmp_path / "conformance.txt").read_text(encoding="utf-8")
