@@ -108,6 +108,7 @@ class Finding:
     sources: tuple[str, ...] = field(default=())  # "form.csv:row" of the offending records ("form.csv": the whole file)
     cells: tuple[str, ...] = ()  # the first offending raw cells, one line each, in the order of sources
     hint: str = ""  # what to do
+    not_run: bool = False  # the rule could not run (the message says why): reported as 'not run', never 'pass'
 
     def describe(self) -> str:
         where = self.dataset + (f".{self.variable}" if self.variable else "")

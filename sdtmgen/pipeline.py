@@ -24,8 +24,8 @@ from sdtmgen.review import run_review, write_review_csv
 from sdtmgen.sdtm.build import SdtmResult, build_sdtm, without_repeats
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
-from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
-from sdtmgen.standards import load_ig_variables
+from sdtmgen.spec.paths import resolve_spec_path
+from sdtmgen.standards.study import ig_metadata, standards_manifest
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
@@ -55,19 +55,15 @@ def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
 
 
 def standards_path(spec: Spec, relative: str | None, what: str) -> Path | None:
-    """A standards file named in study.yaml, confined to the spec/reference folders."""
+    """A file named in study.yaml's standards, confined to the spec folder (symbolic links followed)."""
     if not relative:
         return None
-    folder = Path(spec.folder)
-    return resolve_spec_path(folder, relative, allowed_roots(folder, None, spec.study.reference), what)
+    return resolve_spec_path(Path(spec.folder), relative, None, what)
 
 
 def load_ig(spec: Spec) -> tuple[pd.DataFrame | None, list[Finding]]:
-    path = standards_path(spec, spec.study.standards.sdtmig_variables, "standards.sdtmig_variables")
-    if path is None or not path.is_file():
-        return None, [Finding(rule="IG-METADATA", severity="warning", dataset="*",
-                              message=f"SDTMIG metadata not found ({path}); IG-REQ/IG-EXP/IG-LABEL were not run")]
-    return load_ig_variables(path), []
+    """SDTMIG variable metadata named in study.yaml (packaged version or sponsor file); an error if unreadable."""
+    return ig_metadata(Path(spec.folder), spec.study.standards, "sdtmig"), []
 
 
 def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
@@ -104,7 +100,8 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
 
 def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
                   review: pd.DataFrame | None = None) -> None:
-    """reports/conformance.txt|json, data-review.csv and manifest.json (SHA-256 of every spec and raw file)."""
+    """reports/conformance.txt|json, data-review.csv and manifest.json (SHA-256 of every spec and raw
+    file, the standards used)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     write_conformance_report(reports, findings)
@@ -116,6 +113,7 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
         "tool": "sdtmgen", "version": __version__, "studyid": spec.study.studyid,
         "spec": {str(p.relative_to(spec.folder)): _sha256(p) for p in spec_files},
         "raw": {p.name: _sha256(p) for p in raw_files},
+        "standards": standards_manifest(Path(spec.folder), spec.study.standards),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 

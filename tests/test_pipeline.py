@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sdtmgen.cli import main
 from sdtmgen.errors import BuildError
 from sdtmgen.pipeline import build
+from sdtmgen.standards import packaged_ig
 
 EXPECTED = {"dm", "ex", "lb", "ae", "cm", "vs", "mh", "ds", "sv", "se", "ts", "ta", "te", "tv", "ti", "relrec",
             "suppdm", "suppae", "suppmh"}
@@ -96,11 +97,15 @@ def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_copy, exam
         "      - {value: MEDICAL HISTORY}", "      - {value: GENERAL MEDICAL HISTORY, synonyms: [MEDICAL HISTORY]}"))
     with pytest.raises(BuildError) as failed:
         build(specs, example_raw, tmp_path / "out")
-    # the IG label rule notices the changed label; the new term flows into DM
+    # the IG label rule (packaged SDTMIG 3.4) notices the changed label; the new term flows into DM
     assert any(f.rule == "IG-LABEL" and f.variable == "SUBJID" for f in failed.value.findings)
+    # a sponsor's own IG metadata (standards.sdtmig_file) replaces the packaged one
+    ig = packaged_ig("sdtmig", "3.4").copy()
+    ig.loc[(ig["dataset"] == "DM") & (ig["name"] == "SUBJID"), "label"] = "Subject Number"
+    ig.to_csv(specs / "sponsor-ig.tsv", sep="\t", index=False, lineterminator="\n")
     study = (specs / "study.yaml").read_text()
-    line = next(ln for ln in study.splitlines() if "sdtmig_variables:" in ln)
-    (specs / "study.yaml").write_text(study.replace(line + "\n", ""))
+    assert "  standards:\n" in study
+    (specs / "study.yaml").write_text(study.replace("  standards:\n", "  standards:\n    sdtmig_file: sponsor-ig.tsv\n"))
     build(specs, example_raw, tmp_path / "out")
     _, meta = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "dm.xpt"))
     assert meta.column_names_to_labels["SUBJID"] == "Subject Number"

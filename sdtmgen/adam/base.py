@@ -85,7 +85,6 @@ class AdamContext:
     datasets: dict[str, pd.DataFrame]          # SDTM datasets and the ADaM datasets built so far
     study: "StudySpec"
     spec_folder: Path = Path(".")
-    reference: Optional[str] = None            # the study's reference folder (confines standards paths)
     findings: list[Finding] = field(default_factory=list)
 
     @property

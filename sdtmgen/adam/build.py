@@ -26,6 +26,7 @@ class AdamResult:
     datasets: dict[str, pd.DataFrame]              # final datasets: spec column order, Char -> string, Num -> float64
     specs: dict[str, AdamDatasetSpec]
     findings: list[Finding] = field(default_factory=list)
+    adamig: pd.DataFrame | None = None             # ADaMIG metadata the study names (ADAMIG-REQ, ADAMIG-LABEL)
 
 
 def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
@@ -37,7 +38,7 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
             raise SpecError(f"ADaM {name}: derivation {step.derivation_name} runs before any "
                             f"step has created the records")
         step.apply(AdamContext(dataset=adam[name], datasets=datasets, study=spec.study, spec_folder=Path(spec.folder),
-                               reference=spec.study.reference, findings=findings))
+                               findings=findings))
         return step.produces() | ({"USUBJID"} if step.creates_records() else set())
 
     from sdtmgen.spec.loader import spec_location
@@ -51,7 +52,10 @@ def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult
     datasets = dict(sdtm_datasets)
     findings: list[Finding] = []
     run_adam_derivations(spec, datasets, findings)
-    result = AdamResult(datasets={}, specs={}, findings=findings)
+    from sdtmgen.standards.study import ig_metadata
+
+    adamig = ig_metadata(Path(spec.folder), spec.study.standards, "adamig") if spec.adam else None
+    result = AdamResult(datasets={}, specs={}, findings=findings, adamig=adamig)
     for dataset in spec.adam:
         # the working frame goes once finalised (its helper columns and replaced values with it)
         frame, _ = finalise(dataset, datasets.pop(dataset.dataset))  # type: ignore[arg-type]
@@ -61,8 +65,14 @@ def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult
 
 
 def validate_adam(result: AdamResult, terminology: Terminology) -> list[Finding]:
-    """The derivations' findings and the generated Pandera schema of every dataset."""
+    """The derivations' findings, the generated Pandera schema of every dataset and the ADaMIG rules
+    (Required variables and labels of ADSL and BDS datasets; 'not run' without ADaMIG metadata)."""
+    from sdtmgen.validate.conformance import Package, run_rules
+
     findings = list(result.findings)
     for name, frame in result.datasets.items():
         findings += validate_dataset(result.specs[name], frame, terminology)  # type: ignore[arg-type]
+    if result.datasets:
+        package = Package(result.datasets, result.specs, adamig=getattr(result, "adamig", None))  # type: ignore[arg-type]
+        findings += run_rules(package, ["ADAMIG-LABEL", "ADAMIG-REQ"])
     return findings

@@ -1,4 +1,5 @@
-"""Lab toxicity grades from CTCAE criteria held as data (``standards.ctcae`` in study.yaml).
+"""Lab toxicity grades from CTCAE criteria held as data (``standards.ctcae`` in study.yaml: a version
+shipped with sdtmgen, or a sponsor's ``standards.ctcae_file``).
 
 The criteria file (NCI CTCAE v5.0 as published by pharmaverse/admiral) is a list of terms; each
 has a DIRECTION (L/H), an optional UNIT_CHECK and, per grade, a ``case_when`` clause list such as::
@@ -361,7 +362,7 @@ class Term(Params):
 
 
 @register_adam_derivation("ctcae_grade", "CTCAE toxicity grade per direction (ATOXGRL/ATOXGRH) and for analysis "
-                                         "(ATOXGR), evaluated from the criteria file named in standards.ctcae")
+                                         "(ATOXGR), evaluated from the CTCAE criteria named in standards.ctcae")
 class CtcaeGrade(AdamDerivation):
     derive: Literal["ctcae_grade"]
     target: str = "ATOXGR"
@@ -403,18 +404,13 @@ class CtcaeGrade(AdamDerivation):
         for name, codes in out.items():
             frame[name] = text_from_codes(codes, labels)
 
-    def _criteria_path(self, ctx: AdamContext) -> Optional[Path]:
-        from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+    def _criteria_path(self, ctx: AdamContext) -> Path:
+        """The criteria named in study.yaml: the packaged ``standards.ctcae`` version or ``standards.ctcae_file``.
 
-        relative = ctx.study.standards.ctcae
-        path = resolve_spec_path(ctx.spec_folder, relative, allowed_roots(ctx.spec_folder, None, ctx.reference),
-                                 "standards.ctcae") if relative else None
-        if path is None or not path.is_file():
-            ctx.warn("CTCAE-CRITERIA", self.target,
-                     f"CTCAE criteria not found ({path or 'standards.ctcae not set in study.yaml'}); "
-                     f"{', '.join(sorted(self.produces()))} left empty")
-            return None
-        return path
+        Never skipped: a version that is not packaged or a file that cannot be read is a SpecError."""
+        from sdtmgen.standards.study import ctcae_criteria
+
+        return ctcae_criteria(ctx.spec_folder, ctx.study.standards)
 
     def _grade(self, ctx: AdamContext, frame: pd.DataFrame, path: Path, term: str, direction: str,
                rows: np.ndarray, units: Optional["Codes"], labels: list[str]) -> np.ndarray:

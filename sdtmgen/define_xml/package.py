@@ -4,9 +4,10 @@
 are the ones in the files: read back from the XPT headers, or (Dataset-JSON only) computed with
 the XPT writer's rule. The define is then read back, checked against the files (``check_define``)
 and rendered from that same tree as ``define.html`` (:mod:`.html`), the readable form that needs
-no XSLT. When study.yaml names CDISC's define2-1.xsl (``standards.define_stylesheet``) it is also
-copied next to define.xml and referenced by an ``xml-stylesheet`` processing instruction; when it
-names none, define.xml has no instruction and nothing is reported (define.html is there to read).
+no XSLT. A stylesheet named in study.yaml (``standards.define_stylesheet``, a file in the spec
+folder, e.g. CDISC's define2-1.xsl) is copied next to define.xml and referenced by an
+``xml-stylesheet`` processing instruction; when none is named, define.xml has no instruction and
+nothing is reported (define.html is there to read).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
-from sdtmgen.errors import Finding, SdtmgenError
-from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+from sdtmgen.errors import Finding
 from sdtmgen.xpt import read_xpt_columns
 
 from .checks import check_define, observe_folder
@@ -32,21 +32,16 @@ DATA_EXTENSIONS = ("xpt", "json", "ndjson")
 
 
 def stylesheet_source(spec: Any) -> tuple[Path | None, list[Finding]]:
-    """The stylesheet file named in study.yaml; None when none is named (silently: define.html is
-    the readable form), None and a warning when the named file cannot be used."""
-    relative = getattr(getattr(spec.study, "standards", None), "define_stylesheet", None)
-    if not relative:
+    """The stylesheet named in study.yaml (``standards.define_stylesheet``, optional), confined to the spec folder.
+
+    Not named: None, and nothing to report (define.xml is complete without one). Named but not a
+    readable file inside the spec folder: a SpecError naming study.yaml and the key."""
+    standards = getattr(spec.study, "standards", None)
+    if not getattr(standards, "define_stylesheet", None):
         return None, []
-    folder = Path(spec.folder)
-    try:
-        path = resolve_spec_path(folder, relative, allowed_roots(folder, None, getattr(spec.study, "reference", None)),
-                                 "standards.define_stylesheet")
-    except SdtmgenError as exc:
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*", message=str(exc))]
-    if not path.is_file():
-        return None, [Finding(rule="DEFINE-STYLESHEET", severity="warning", dataset="*",
-                              message=f"define stylesheet not found ({path}): define.xml is written without it")]
-    return path, []
+    from sdtmgen.standards.study import define_stylesheet
+
+    return define_stylesheet(Path(spec.folder), standards), []
 
 
 def xpt_lengths(folder: Path) -> dict[tuple[str, str], int]:

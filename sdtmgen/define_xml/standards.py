@@ -1,9 +1,10 @@
 """``def:Standards``: the implementation guide and the CDISC CT packages the metadata uses.
 
-SDTM packages reference SDTMIG (``study.sdtmig_version``) and the SDTM CT package of the spec
-(``terminology.ct_package``). ADaM packages reference ADaMIG (``study.adamig_version``, default
-1.3), the ADaM CT package when the terminology names one (``terminology.adam_ct_package``) and
-the SDTM CT package (ADaM variables reuse SDTM codelists).
+SDTM packages reference SDTMIG (``study.sdtmig_version``, equal to ``study.standards.sdtmig``
+unless a sponsor file replaces the packaged metadata) and the SDTM CT package of the spec
+(``terminology.ct_package``, which the spec loader holds equal to ``study.standards.ct``). ADaM packages reference ADaMIG
+(``study.standards.adamig``, default 1.3), the ADaM CT package when the terminology names one
+(``terminology.adam_ct_package``) and the SDTM CT package (ADaM variables reuse SDTM codelists).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ def ig_name(standard: str) -> str:
 
 
 def ig_version(standard: str, study: Any) -> str:
+    standards = getattr(study, "standards", None)
     if ig_name(standard) == "ADaMIG":
-        return str(getattr(study, "adamig_version", None) or DEFAULT_ADAMIG_VERSION)
-    return str(getattr(study, "sdtmig_version", None) or "3.4")
+        return str(getattr(standards, "adamig", None) or getattr(study, "adamig_version", None)
+                   or DEFAULT_ADAMIG_VERSION)
+    return str(getattr(study, "sdtmig_version", None) or getattr(standards, "sdtmig", None) or "3.4")
 
 
 def ct_packages(standard: str, terminology: Any) -> list[tuple[str, str]]:
@@ -55,3 +58,36 @@ def Standards(ctx: DefineContext) -> etree._Element:  # noqa: N802 - named as th
         etree.SubElement(element, define("Standard"), OID=oid, Name="CDISC/NCI", Type="CT",
                          PublishingSet=publishing_set, Version=date, Status="Final")
     return element
+
+
+#: Define-XML CT codelists (NCI C-codes) whose terms the define.xml attributes take
+DEFINE_CT_CODELISTS = {"class": "C103329",        # General Observation Class: def:Class of ItemGroupDef
+                       "origin": "C170449",       # Origin Type: def:Origin Type
+                       "standard": "C170452",     # Standard Name: def:Standard Name
+                       "standard_type": "C170451"}  # Standard Type: def:Standard Type
+
+
+def define_ct_terms(version: str, codelist: str) -> set[str]:
+    """Submission values of one Define-XML CT codelist (``DEFINE_CT_CODELISTS`` key) in the packaged version."""
+    from sdtmgen.standards import controlled_terminology
+
+    ct = controlled_terminology(version, "Define-XML")
+    return set(ct.loc[ct["codelist"] == DEFINE_CT_CODELISTS[codelist], "value"])
+
+
+def define_ct_problems(spec: Any, where: Any) -> list[str]:
+    """Spec values define.xml writes as Define-XML CT terms (dataset class, origin type) that the study's
+    Define-XML CT (``standards.define_ct``) does not have; ``where(model, loc)`` names file and line."""
+    version = str(spec.study.standards.define_ct)
+    classes, origins = define_ct_terms(version, "class"), define_ct_terms(version, "origin")
+    problems = []
+    for dataset in [*spec.domains, *spec.adam]:
+        if dataset.dataset_class not in classes:
+            problems.append(f"{where(dataset, ('class',))}: class {dataset.dataset_class!r} is not a term of the "
+                            f"Define-XML CT {version} General Observation Class codelist "
+                            f"({', '.join(sorted(classes))})")
+        for i, var in enumerate(dataset.variables):
+            if var.origin not in origins:
+                problems.append(f"{where(dataset, ('variables', i, 'origin'))}: origin {var.origin!r} is not a term "
+                                f"of the Define-XML CT {version} Origin Type codelist")
+    return problems

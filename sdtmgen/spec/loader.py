@@ -223,6 +223,9 @@ def load_spec(folder: str | Path) -> Spec:
     adam = [load_model(path, AdamDatasetSpec) for path in sorted((folder / "adam").glob("*.yaml"))]
     spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder), adam=adam)
     check_references(spec)
+    from sdtmgen.standards.study import check_standards
+
+    check_standards(spec)
     return spec
 
 

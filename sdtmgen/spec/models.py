@@ -6,6 +6,7 @@ are typed.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -85,14 +86,55 @@ class Arm(Strict):
     _ascii = field_validator("armcd", "arm")(printable_ascii)
 
 
+def _version_text(value: object) -> object:
+    """YAML reads ``5.0`` as a number and ``2025-03-28`` as a date: both name a version as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
 class Standards(Strict):
-    sdtmig_variables: Optional[str] = Field(
-        default=None, description="SDTMIG variable metadata CSV (CDISC Library export), relative to the spec folder")
-    ctcae: Optional[str] = Field(
-        default=None, description="CTCAE lab grading criteria (JSON, admiral layout), relative to the spec folder")
+    """Standards by version, resolved from the data shipped with sdtmgen (``sdtmgen/standards/data``);
+    a sponsor may name their own file instead (``*_file``: a path inside the spec folder)."""
+
+    sdtmig: str = Field("3.4", description="SDTMIG version of the variable metadata (IG conformance rules)")
+    adamig: str = Field("1.3", description="ADaMIG version of the variable metadata")
+    ctcae: str = Field("5.0", description="CTCAE version of the lab grading criteria (ADLB ATOXGR)")
+    ctcae_units: Literal["si", "us"] = Field("si", description="units of the packaged CTCAE criteria")
+    ct: str = Field("2025-03-28", description="NCI SDTM and ADaM controlled terminology package date")
+    define_ct: str = Field("2025-09-26", description="NCI Define-XML controlled terminology package date")
+    sdtmig_file: Optional[str] = Field(
+        default=None, description="sponsor SDTMIG variable metadata (packaged TSV layout or CDISC Library CSV "
+                                  "export) used instead of the packaged version; relative to the spec folder")
+    adamig_file: Optional[str] = Field(
+        default=None, description="sponsor ADaMIG variable metadata, as sdtmig_file")
+    ctcae_file: Optional[str] = Field(
+        default=None, description="sponsor CTCAE criteria (JSON, admiral layout) used instead of the packaged "
+                                  "version; relative to the spec folder")
     define_stylesheet: Optional[str] = Field(
-        default=None, description="CDISC define2-1.xsl, copied next to each define.xml so a browser renders it; "
-                                  "relative to the spec folder")
+        default=None, description="an XSL stylesheet (e.g. CDISC define2-1.xsl) copied next to each define.xml and "
+                                  "named in its xml-stylesheet instruction; relative to the spec folder (optional)")
+
+    @field_validator("sdtmig", "adamig", "ctcae", "ct", "define_ct", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return _version_text(value)
+
+    @model_validator(mode="after")
+    def _packaged(self) -> "Standards":
+        from sdtmgen.standards import KINDS, versions
+
+        for kind in KINDS:
+            if kind in ("sdtmig", "adamig", "ctcae") and getattr(self, f"{kind}_file"):
+                continue  # the sponsor's file is used instead
+            available = versions(kind)
+            if getattr(self, kind) not in available:
+                raise ValueError(f"standards.{kind}: version {getattr(self, kind)!r} is not packaged with sdtmgen "
+                                 f"(available: {', '.join(available) or 'none'}); name a packaged version"
+                                 + (f" or give {kind}_file" if kind in ("sdtmig", "adamig", "ctcae") else ""))
+        return self
 
 
 class ReviewCheck(Strict):
@@ -125,10 +167,7 @@ class StudySpec(Strict):
     unplanned_visits: UnplannedVisits = UnplannedVisits()
     elements: list[Element] = Field(default_factory=list)
     arms: list[Arm] = Field(default_factory=list)
-    standards: Standards = Standards()
-    reference: Optional[str] = Field(
-        default=None, description="folder of standards files (IG metadata, CTCAE, stylesheet), relative to the "
-                                  "spec folder; 'standards' paths must lie inside it, the spec folder or the raw folder")
+    standards: Standards = Field(default_factory=Standards)
     transliteration: dict[str, str] = Field(
         default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
     review: dict[str, ReviewCheck] = Field(
@@ -137,6 +176,9 @@ class StudySpec(Strict):
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
+        if self.sdtmig_version != self.standards.sdtmig and not self.standards.sdtmig_file:
+            raise ValueError(f"sdtmig_version {self.sdtmig_version!r} differs from standards.sdtmig "
+                             f"{self.standards.sdtmig!r}: name the same SDTMIG version")
         nums = [v.visitnum for v in self.visits]
         if len(nums) != len(set(nums)):
             raise ValueError("VISITNUM values must be unique")

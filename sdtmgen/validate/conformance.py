@@ -7,6 +7,7 @@ results to the conformance report.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.errors import Finding
-from sdtmgen.spec.models import DomainSpec
+from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import none_blank
 
@@ -29,6 +30,7 @@ class Package:
     specs: dict[str, DomainSpec]
     lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
     ig: pd.DataFrame | None = None          # SDTMIG variable metadata (dataset, name, label, core)
+    adamig: pd.DataFrame | None = None      # ADaMIG variable metadata (dataset = data structure name)
     unplanned_visit: str = "UNSCHEDULED"    # VISIT prefix of unplanned visits
 
     _distinct: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -66,6 +68,7 @@ class Hit:
     values: tuple[str, ...] = ()
     detail: str = ""
     dataset_level: bool = False  # about the dataset or its metadata, not particular records
+    not_run: bool = False        # the rule could not check this dataset (``detail`` says why)
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,27 @@ def conformance_rule(rule_id: str, severity: str, message: str):
     return wrap
 
 
+class NotRun(Exception):
+    """Raised by a rule that cannot run on this package (the message says why, e.g. no IG metadata)."""
+
+
+def not_run_finding(rule_id: str, reason: str, dataset: str = "*") -> Finding:
+    """A rule that could not run: a warning, listed as 'not run' (never 'pass') in the conformance report."""
+    return Finding(rule=rule_id, severity="warning", dataset=dataset, message=f"not run: {reason}", not_run=True)
+
+
 def run_rules(package: Package, rule_ids: Iterable[str] | None = None) -> list[Finding]:
     findings: list[Finding] = []
     for rule in (RULES[i] for i in (rule_ids or sorted(RULES))):
-        for hit in rule.check(package):
+        try:
+            hits = list(rule.check(package))
+        except NotRun as reason:
+            findings.append(not_run_finding(rule.id, str(reason)))
+            continue
+        for hit in hits:
+            if hit.not_run:
+                findings.append(not_run_finding(rule.id, hit.detail, hit.dataset))
+                continue
             if not hit.mask.any():
                 continue
             rows = () if hit.dataset_level else tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
@@ -386,9 +406,19 @@ def relrec_resolves(package: Package) -> Iterable[Hit]:
     yield Hit("RELREC", "RELID", sizes < 2, detail="a relationship needs at least two records")
 
 
-def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
+def _require_ig(package: Package) -> None:
     if package.ig is None:
-        return None
+        raise NotRun("no SDTMIG variable metadata was given (study.yaml standards.sdtmig)")
+
+
+def _not_in_ig(name: str) -> Hit:
+    """A dataset the SDTMIG metadata does not describe (a sponsor-defined domain): not checked, and said so."""
+    return Hit(name, "", np.array([True]), detail=f"{name} is not described in the SDTMIG metadata "
+               f"(a sponsor's standards.sdtmig_file can describe it)", not_run=True)
+
+
+def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
+    _require_ig(package)
     base = "SUPPQUAL" if name.startswith("SUPP") else name
     rows = package.ig[package.ig["dataset"] == base]
     return rows if len(rows) else None
@@ -408,9 +438,11 @@ def _blank(values: pd.Series) -> np.ndarray:
 
 @conformance_rule("IG-REQ", "error", "SDTMIG Required variable is absent or has missing values")
 def ig_required(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         for var in rows.loc[rows["core"] == "Req", "name"]:
             if var not in frame.columns:
@@ -421,9 +453,11 @@ def ig_required(package: Package) -> Iterable[Hit]:
 
 @conformance_rule("IG-EXP", "error", "SDTMIG Expected variable is absent from the dataset")
 def ig_expected(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, frame in package.datasets.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         for var in rows.loc[rows["core"] == "Exp", "name"]:
             if var not in frame.columns:
@@ -432,12 +466,70 @@ def ig_expected(package: Package) -> Iterable[Hit]:
 
 @conformance_rule("IG-LABEL", "error", "variable label differs from the SDTMIG label")
 def ig_labels(package: Package) -> Iterable[Hit]:
+    _require_ig(package)
     for name, spec in package.specs.items():
         rows = _ig_rows(package, name)
         if rows is None:
+            yield _not_in_ig(name)
             continue
         labels = dict(zip(rows["name"], rows["label"]))
         for var in spec.variables:
             if var.name in labels and labels[var.name] != var.label:
                 yield Hit(name, var.name, np.array([True]), (var.label, labels[var.name]),
                           detail=f"spec says {var.label!r}, SDTMIG says {labels[var.name]!r}", dataset_level=True)
+
+
+#: ADaM dataset class (spec ``class``) -> the ADaMIG 1.3 data structure its variables are listed under
+ADAM_STRUCTURES = {"SUBJECT LEVEL ANALYSIS DATASET": "Subject-Level Analysis Dataset",
+                   "BASIC DATA STRUCTURE": "Basic Data Structure"}
+
+
+def _adam_ig_rows(package: Package) -> Iterable[tuple[str, AdamDatasetSpec, pd.DataFrame]]:
+    """(name, spec, ADaMIG rows) of each ADaM dataset whose class ADaMIG 1.3 lists (ADSL, BDS).
+
+    Other classes (e.g. OCCDS, described in its own document) are not in the metadata and are not
+    checked. No ADaM dataset: nothing to check; ADaM datasets but no metadata: not run."""
+    adam = [(n, s) for n, s in package.specs.items() if isinstance(s, AdamDatasetSpec)]
+    if adam and package.adamig is None:
+        raise NotRun("no ADaMIG variable metadata was given (study.yaml standards.adamig)")
+    for name, spec in adam:
+        structure = ADAM_STRUCTURES.get(spec.dataset_class.upper())
+        rows = package.adamig[package.adamig["dataset"] == structure] if structure else None
+        if rows is not None and len(rows) and name in package.datasets:
+            yield name, spec, rows
+
+
+def _placeholder(name: str) -> re.Pattern | None:
+    """An ADaMIG name with placeholders (TRTxxP, ANLzzFL, CRITy) as a pattern of the names it stands for.
+
+    xx and zz stand for two digits, y and w for one (1-9); None for any other lower-case letter."""
+    pattern = re.sub(r"[yw]", "#", re.sub(r"xx|zz", "%", name))
+    if not re.fullmatch(r"[A-Z0-9_%#]+", pattern):
+        return None
+    return re.compile(pattern.replace("%", r"\d\d").replace("#", "[1-9]") + "$")
+
+
+@conformance_rule("ADAMIG-REQ", "error", "ADaMIG Required variable is absent or has missing values")
+def adamig_required(package: Package) -> Iterable[Hit]:
+    for name, _spec, rows in _adam_ig_rows(package):
+        frame = package.datasets[name]
+        for var in rows.loc[rows["core"] == "Req", "name"]:
+            if re.search(r"[a-z]", var):  # one variable of the family is required (e.g. TRT01P for TRTxxP)
+                pattern = _placeholder(var)
+                if pattern is not None and not any(pattern.match(c) for c in frame.columns):
+                    yield Hit(name, var, np.array([True]), detail="no variable of this name pattern",
+                              dataset_level=True)
+            elif var not in frame.columns:
+                yield Hit(name, var, np.array([True]), detail="variable absent", dataset_level=True)
+            else:
+                yield Hit(name, var, _blank(frame[var]))
+
+
+@conformance_rule("ADAMIG-LABEL", "warning", "variable label differs from the ADaMIG label")
+def adamig_labels(package: Package) -> Iterable[Hit]:
+    for name, spec, rows in _adam_ig_rows(package):
+        labels = dict(zip(rows["name"], rows["label"]))
+        for var in spec.variables:
+            if var.name in labels and labels[var.name] != var.label:
+                yield Hit(name, var.name, np.array([True]), (var.label, labels[var.name]),
+                          detail=f"spec says {var.label!r}, ADaMIG says {labels[var.name]!r}", dataset_level=True)

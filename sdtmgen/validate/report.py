@@ -23,24 +23,49 @@ def rule_catalogue() -> list[dict[str, str]]:
     return sorted(rules, key=lambda r: r["id"])
 
 
+def rule_status(rule: dict, count: int, not_run: list[str], raised: bool = False) -> str:
+    """'not run' when the rule could not run at all (never 'pass'); else pass, or fail/warn by severity
+    (``raised``: the study set the check's severity to error)."""
+    if not_run:
+        return "not run"
+    return "pass" if not count else ("fail" if rule["severity"] == "error" or raised else "warn")
+
+
 def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
-    counts = Counter(f.rule for f in findings)
+    """reports/conformance.json and .txt: every rule with its status (pass, fail, warn or not run, with the
+    reason; datasets a rule could not check are listed with the reason too), then every finding."""
+    counts = Counter(f.rule for f in findings if not f.not_run)
     raised = {f.rule for f in findings if f.severity == "error"}  # a study may raise a check to error
-    rules = [{**r, "findings": counts.get(r["id"], 0),
-              "status": "pass" if not counts.get(r["id"]) else
-              ("fail" if r["severity"] == "error" or r["id"] in raised else "warn")}
-             for r in rule_catalogue()]
+    reasons: dict[str, list[str]] = {}      # the rule did not run at all
+    skipped: dict[str, list[str]] = {}      # the rule ran, but not on these datasets
+    for f in findings:
+        if f.not_run:
+            (reasons if f.dataset == "*" else skipped).setdefault(f.rule, []).append(
+                f.message.removeprefix("not run: "))
+    rules = []
+    for r in rule_catalogue():
+        entry = {**r, "findings": counts.get(r["id"], 0),
+                 "status": rule_status(r, counts.get(r["id"], 0), reasons.get(r["id"], []), r["id"] in raised)}
+        if r["id"] in reasons:
+            entry["reason"] = "; ".join(dict.fromkeys(reasons[r["id"]]))
+        if r["id"] in skipped:
+            entry["not_run_on"] = "; ".join(dict.fromkeys(skipped[r["id"]]))
+        rules.append(entry)
     known = {r["id"] for r in rules}
     rules += [{"id": rid, "severity": next(f.severity for f in findings if f.rule == rid), "message": "mapping finding",
                "kind": "mapping", "findings": n, "status": "warn"} for rid, n in sorted(counts.items()) if rid not in known]
     summary = {"errors": sum(f.severity == "error" for f in findings),
-               "warnings": sum(f.severity == "warning" for f in findings)}
+               "warnings": sum(f.severity == "warning" for f in findings),
+               "not_run": sum(r["status"] == "not run" for r in rules)}
     payload = {"summary": summary, "rules": rules, "findings": [asdict(f) for f in findings]}
     (folder / "conformance.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     width = max([16] + [len(r["id"]) + 2 for r in rules])
-    lines = [f"Conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s)", "",
+    lines = [f"Conformance report: {summary['errors']} error(s), {summary['warnings']} warning(s), "
+             f"{summary['not_run']} rule(s) not run", "",
              f"{'rule':<{width}}{'severity':<10}{'status':<8}{'findings':>8}  message"]
-    lines += [f"{r['id']:<{width}}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}" for r in rules]
+    lines += [f"{r['id']:<{width}}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}"
+              + (f" -- NOT RUN: {r['reason']}" if r.get("reason") else "")
+              + (f" -- not run on: {r['not_run_on']}" if r.get("not_run_on") else "") for r in rules]
     lines += ["", "Findings:" if findings else "No findings."]
     lines += [f.describe() for f in findings]
     (folder / "conformance.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -11,14 +11,14 @@ import pytest
 from sdtmgen.adam import ADAM_DERIVATIONS, AdamContext
 
 
-def study(arms=("DL1", "DL2", "DL3"), ctcae=None, reference=None):
+def study(arms=("DL1", "DL2", "DL3"), ctcae="5.0", ctcae_file=None, ctcae_units="si"):
     return SimpleNamespace(arms=[SimpleNamespace(armcd=a) for a in arms],
-                           standards=SimpleNamespace(ctcae=ctcae), reference=reference)
+                           standards=SimpleNamespace(ctcae=ctcae, ctcae_file=ctcae_file, ctcae_units=ctcae_units))
 
 
 @pytest.fixture
 def make_study():
-    """make_study(arms=..., ctcae=..., reference=...) -> the parts of StudySpec the derivations read."""
+    """make_study(arms=..., ctcae=..., ctcae_file=...) -> the parts of StudySpec the derivations read."""
     return study
 
 
@@ -33,8 +33,7 @@ def run_step():
         if frame is not None:
             datasets[name] = frame.copy()
         ctx = AdamContext(dataset=SimpleNamespace(dataset=name, keys=list(keys)), datasets=datasets,
-                          study=study_spec or study(), spec_folder=spec_folder,
-                          reference=getattr(study_spec, "reference", None))
+                          study=study_spec or study(), spec_folder=spec_folder)
         derivation.apply(ctx)
         return ctx.datasets[name], ctx
 

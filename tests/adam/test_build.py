@@ -36,12 +36,9 @@ def raw(tmp_path_factory, spec_folder, example_raw) -> Path:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, spec_folder, raw):
     """The default build, minus the results report (not ours, and slow): the spec copied without report.yaml
-    next to a link to the shared reference folder, so its relative standards paths still resolve."""
+    (its standards ship with the package, so nothing needs to sit beside the copy)."""
     root = tmp_path_factory.mktemp("adam")
     (root / "work").mkdir()
-    shared = spec_folder.resolve().parents[1] / "shared"
-    if shared.is_dir():
-        (root / "shared").symlink_to(shared, target_is_directory=True)
     specs = root / "work" / "specs"
     shutil.copytree(spec_folder, specs)
     (specs / "report.yaml").unlink(missing_ok=True)
@@ -173,6 +170,6 @@ def test_a_cycle_between_datasets_is_a_spec_error():
     two = _ds("ADTWO", [{"derive": "source_records", "dataset": "DM"},
                         {"derive": "merge_subject", "dataset": "ADONE", "variables": ["X"]},
                         {"derive": "constant", "values": {"Y": "y"}}])
-    spec = SimpleNamespace(adam=[one, two], folder=".", study=SimpleNamespace(reference=None))
+    spec = SimpleNamespace(adam=[one, two], folder=".", study=SimpleNamespace())
     with pytest.raises(SpecError, match="can never run"):
         run_adam_derivations(spec, {"DM": dm}, [])

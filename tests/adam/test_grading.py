@@ -10,6 +10,7 @@ import pytest
 
 from sdtmgen.adam.grading import CriteriaSyntaxError, Env, evaluate, load_criteria, parse_clauses, signif
 from sdtmgen.errors import SpecError
+from sdtmgen.standards import ctcae_path
 
 
 def env(**columns) -> Env:
@@ -70,7 +71,7 @@ def test_grades_per_direction_from_the_criteria_file(run_step, criteria, make_st
                           "_UNIT": ["10^9/L"] * 5 + ["g/L"]})
     out, ctx = run_step({"derive": "ctcae_grade", "unit": "_UNIT", "terms": [
         {"paramcd": "X", "low": "Count decreased", "high": "Count increased"},
-        {"paramcd": "Y", "low": "Count decreased"}]}, frame, study_spec=make_study(ctcae="ctcae.json"), spec_folder=criteria)
+        {"paramcd": "Y", "low": "Count decreased"}]}, frame, study_spec=make_study(ctcae_file="ctcae.json"), spec_folder=criteria)
     assert list(out["ATOXGRL"].fillna("-")) == ["4", "3", "1", "0", "-", "-"]
     assert list(out["ATOXGRH"].fillna("-")) == ["0", "0", "0", "2", "-", "-"]
     assert list(out["ATOXGR"].fillna("-")) == ["4", "3", "1", "0", "-", "-"]
@@ -82,7 +83,7 @@ def test_analysis_direction_can_be_high(run_step, criteria, make_study):
     frame = pd.DataFrame({"USUBJID": ["A"], "PARAMCD": ["X"], "AVAL": [40.0], "ANRLO": [1.8], "ANRHI": [10.0]})
     out, _ = run_step({"derive": "ctcae_grade", "terms": [
         {"paramcd": "X", "low": "Count decreased", "high": "Count increased", "analysis": "high"}]},
-        frame, study_spec=make_study(ctcae="ctcae.json"), spec_folder=criteria)
+        frame, study_spec=make_study(ctcae_file="ctcae.json"), spec_folder=criteria)
     assert out["ATOXGR"].tolist() == ["2"]
 
 
@@ -90,14 +91,36 @@ def test_a_term_in_the_wrong_direction_is_a_spec_error(run_step, criteria, make_
     frame = pd.DataFrame({"USUBJID": ["A"], "PARAMCD": ["X"], "AVAL": [40.0], "ANRHI": [10.0]})
     with pytest.raises(SpecError, match="grades the H direction"):
         run_step({"derive": "ctcae_grade", "terms": [{"paramcd": "X", "low": "Count increased"}]},
-                 frame, study_spec=make_study(ctcae="ctcae.json"), spec_folder=criteria)
+                 frame, study_spec=make_study(ctcae_file="ctcae.json"), spec_folder=criteria)
 
 
-def test_missing_criteria_file_leaves_grades_empty_with_a_warning(run_step, tmp_path, make_study):
+@pytest.mark.parametrize("named", [{"ctcae_file": "nowhere.json"}, {"ctcae_file": "../outside.json"},
+                                   {"ctcae": "4.03"}, {"ctcae": "5.0", "ctcae_units": "metric"}])
+def test_criteria_that_cannot_be_found_are_a_spec_error_not_empty_grades(run_step, tmp_path, make_study, named):
+    (tmp_path / "outside.json").write_text(json.dumps(CRITERIA), encoding="utf-8")
+    spec = tmp_path / "specs"
+    spec.mkdir()
     frame = pd.DataFrame({"USUBJID": ["A"], "PARAMCD": ["X"], "AVAL": [0.1]})
-    out, ctx = run_step({"derive": "ctcae_grade", "terms": [{"paramcd": "X", "low": "Count decreased"}]},
-                        frame, study_spec=make_study(ctcae="nowhere.json"), spec_folder=tmp_path)
-    assert out["ATOXGR"].isna().all() and [f.rule for f in ctx.findings] == ["CTCAE-CRITERIA"]
+    with pytest.raises(SpecError, match="study.yaml: standards.ctcae"):
+        run_step({"derive": "ctcae_grade", "terms": [{"paramcd": "X", "low": "Count decreased"}]},
+                 frame, study_spec=make_study(**named), spec_folder=spec)
+
+
+def test_an_unreadable_sponsor_criteria_file_is_a_spec_error(run_step, tmp_path, make_study):
+    (tmp_path / "ctcae.json").write_text("{not json", encoding="utf-8")
+    frame = pd.DataFrame({"USUBJID": ["A"], "PARAMCD": ["X"], "AVAL": [0.1]})
+    with pytest.raises(SpecError, match="CTCAE criteria cannot be read"):
+        run_step({"derive": "ctcae_grade", "terms": [{"paramcd": "X", "low": "Count decreased"}]},
+                 frame, study_spec=make_study(ctcae_file="ctcae.json"), spec_folder=tmp_path)
+
+
+@pytest.mark.parametrize("units", ["si", "us"])
+def test_every_packaged_criterion_parses(units):
+    path = ctcae_path("5.0", units)
+    terms = {e["TERM"] for e in json.loads(path.read_text(encoding="utf-8"))}
+    assert len(terms) >= 30
+    for term in terms:
+        assert load_criteria(path, term), term
 
 
 def test_every_published_criterion_parses(reference):
@@ -107,7 +130,7 @@ def test_every_published_criterion_parses(reference):
             assert load_criteria(path, term), term
 
 
-def test_real_cytopenia_grades_match_the_brief(run_step, reference, make_study):
+def test_real_cytopenia_grades_match_the_brief(run_step, make_study, tmp_path):
     """ANC < 0.5 = grade 4, platelets < 25 = grade 4, Hb < 80 g/L = grade 3, WBC < 1.0 = grade 4."""
     frame = pd.DataFrame({"USUBJID": ["A"] * 8, "PARAMCD": ["NEUT", "NEUT", "PLAT", "PLAT", "HGB", "HGB", "WBC", "WBC"],
                           "AVAL": [0.49, 0.5, 24.9, 25.0, 79.0, 80.0, 0.99, 1.0],
@@ -116,5 +139,5 @@ def test_real_cytopenia_grades_match_the_brief(run_step, reference, make_study):
         {"paramcd": "NEUT", "low": "Neutrophil count decreased"}, {"paramcd": "PLAT", "low": "Platelet count decreased"},
         {"paramcd": "HGB", "low": "Anemia", "high": "Hemoglobin increased"},
         {"paramcd": "WBC", "low": "White blood cell decreased", "high": "Leukocytosis"}]},
-        frame, study_spec=make_study(ctcae="ctcae/ctcae-v5-si.json"), spec_folder=reference)
+        frame, study_spec=make_study(ctcae="5.0", ctcae_units="si"), spec_folder=tmp_path)
     assert out["ATOXGR"].tolist() == ["4", "3", "4", "3", "3", "2", "4", "3"]

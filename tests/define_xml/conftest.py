@@ -42,6 +42,30 @@ def sdtm_define(define_files) -> etree._ElementTree:
 
 
 @pytest.fixture(scope="session")
+def styled_define_files(tmp_path_factory, spec_folder, example_raw, reference) -> dict[str, Path]:
+    """The example built with CDISC's define2-1.xsl named in study.yaml (copied into the spec folder from
+    ../shared/reference): {"sdtm": define.xml, "adam": define.xml}, each with the stylesheet beside it."""
+    import shutil
+
+    source = reference / STYLESHEET
+    if not source.is_file():
+        pytest.skip(f"{source} is not available")
+    root = tmp_path_factory.mktemp("styled")
+    specs = root / "specs"
+    shutil.copytree(spec_folder, specs, ignore=shutil.ignore_patterns("report.yaml"))
+    shutil.copyfile(source, specs / "define2-1.xsl")
+    study = (specs / "study.yaml").read_text(encoding="utf-8")
+    (specs / "study.yaml").write_text(study.replace("  standards:\n", "  standards:\n    define_stylesheet: define2-1.xsl\n"),
+                                      encoding="utf-8")
+    build(specs, example_raw, root / "out")
+    found = {kind: root / "out" / kind / "define.xml" for kind in ("sdtm", "adam")}
+    for path in found.values():
+        assert (path.parent / "define2-1.xsl").read_bytes() == source.read_bytes()
+        assert b'<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>' in path.read_bytes()
+    return found
+
+
+@pytest.fixture(scope="session")
 def schema(reference) -> etree.XMLSchema:
     path = reference / SCHEMA
     if not path.is_file():

@@ -50,16 +50,15 @@ def test_report_html_and_pngs_exist(built):
         assert (folder / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def copied_spec(spec_folder: Path, tmp_path: Path, reference: Path) -> Path:
-    """The spec copied two levels below tmp_path, so its ../../shared/reference paths still resolve."""
-    (tmp_path / "shared").symlink_to(reference.parent, target_is_directory=True)
+def copied_spec(spec_folder: Path, tmp_path: Path) -> Path:
+    """The spec copied (it needs nothing beside it: the standards ship with the package)."""
     specs = tmp_path / "work" / "specs"
     shutil.copytree(spec_folder, specs)
     return specs
 
 
-def test_changing_the_adam_anc_threshold_changes_the_ard(built, spec_folder, example_raw, tmp_path, reference):
-    specs = copied_spec(spec_folder, tmp_path, reference)
+def test_changing_the_adam_anc_threshold_changes_the_ard(built, spec_folder, example_raw, tmp_path):
+    specs = copied_spec(spec_folder, tmp_path)
     adtte = (specs / "adam" / "adtte.yaml").read_text(encoding="utf-8")
     old = "        lab: NEUT\n        threshold: 0.5\n"
     assert adtte.count(old) == 1
@@ -84,8 +83,8 @@ def test_changing_the_adam_anc_threshold_changes_the_ard(built, spec_folder, exa
     assert (out / "report.html").is_file()
 
 
-def test_report_command_without_report_yaml_fails_cleanly(tmp_path, spec_folder, reference):
-    specs = copied_spec(spec_folder, tmp_path, reference)
+def test_report_command_without_report_yaml_fails_cleanly(tmp_path, spec_folder):
+    specs = copied_spec(spec_folder, tmp_path)
     (specs / "report.yaml").unlink()
     result = CliRunner().invoke(main, ["report", "--spec", str(specs), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "report.yaml" in result.output and "Traceback" not in result.output
