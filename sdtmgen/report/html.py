@@ -41,6 +41,10 @@ class Figure:
     png: bytes
 
 
+# ARD rows told once under the table rather than in every column
+NOTE_STATS = ("method", "conf.level")
+
+
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -135,7 +139,11 @@ def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outc
                          f"{esc(stat.get('reason'))})</p>\n")
         for analysis in dict.fromkeys(rows["analysis"]):
             block = rows[rows["analysis"] == analysis]
-            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n" + analysis_table(block, levels, indent) + "\n")
+            described = block["stat_name"].isin(NOTE_STATS)
+            notes = list(dict.fromkeys(block.loc[block["stat_name"] == "method", "stat"]))
+            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n"
+                         + analysis_table(block[~described], levels, indent) + "\n"
+                         + "".join(f'<p class="note">Method: {esc(n)}.</p>\n' for n in notes))
         for fig in figures:
             if fig.outcome == o.number:
                 parts.append(_img(fig, embed) + "\n")
