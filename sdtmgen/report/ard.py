@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,23 @@ STAT_LABELS = {
 # digits shown in tables (stat_fmt); the stat column always keeps 6
 DISPLAY_DIGITS = {"pct": 1, "mean": 1, "sd": 2, "median": 1, "min": 0, "max": 0,
                   "estimate": 3, "conf.low": 3, "conf.high": 3}
+
+
+PROPORTION_METHOD = ("Exact (Clopper-Pearson) confidence limits of the proportion n/N "
+                     "(R binom.test); N = 0 gives none")
+
+
+@lru_cache(maxsize=4096)
+def clopper_pearson(n: int, total: int, conf_level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial limits of n/total (beta quantiles, as R's ``binom.test``); NaN when total is 0."""
+    if total <= 0:
+        return (math.nan, math.nan)
+    from scipy.stats import beta
+
+    alpha = 1 - conf_level
+    low = 0.0 if n == 0 else float(beta.ppf(alpha / 2, n, total - n + 1))
+    high = 1.0 if n == total else float(beta.ppf(1 - alpha / 2, n + 1, total - n))
+    return (low, high)
 
 
 def _missing(value: Any) -> bool:
@@ -70,9 +88,12 @@ def round_half_up(value: float, digits: int) -> str:
 
 
 def format_display(stat_name: str, value: Any, context: str = "", digits: int | None = None) -> str:
-    """The value as a reader sees it (``stat_fmt``): NE for a KM quantity that is not estimable."""
+    """The value as a reader sees it (``stat_fmt``): NE for a KM quantity that is not estimable,
+    a proportion's confidence limits as percentages."""
     if _missing(value) or (isinstance(value, float) and math.isinf(value)):
         return "NE" if context == "survival" else ""
+    if context == "categorical" and stat_name in ("conf.low", "conf.high"):
+        return round_half_up(100 * float(value), 1)
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -87,8 +108,10 @@ class Ard:
     groups: list[str]
     overall: str
     group_variable: str = "TRT01P"
+    conf_level: float = 0.95  # of the proportions' exact limits
     rows: list[dict[str, Any]] = field(default_factory=list)
     _analyses: dict[tuple[int, str], int] = field(default_factory=dict)
+    _described: set[tuple[int, str]] = field(default_factory=set)
 
     def add(self, outcome: int, analysis: str, analysis_label: str, level: str, variable: str,
             stat_name: str, value: Any, *, variable_level: str = "", variable_label: str = "",
@@ -114,11 +137,23 @@ class Ard:
         common = dict(variable_level=variable_level, variable_label=variable_label, group2=group2,
                       group2_level=group2_level)
         pct = 100.0 * n / denominator if denominator else float("nan")
+        low, high = clopper_pearson(int(n), int(denominator), self.conf_level)
+        ci = f"{100 * self.conf_level:g}% CI"
         self.add(outcome, analysis, analysis_label, level, variable, "n", int(n), **common)
         self.add(outcome, analysis, analysis_label, level, variable, "N", int(denominator), **common)
         self.add(outcome, analysis, analysis_label, level, variable, "pct", pct, **common)
+        self.add(outcome, analysis, analysis_label, level, variable, "conf.low", low, stat_label=f"{ci} lower",
+                 **common)
+        self.add(outcome, analysis, analysis_label, level, variable, "conf.high", high, stat_label=f"{ci} upper",
+                 **common)
         if events is not None:
             self.add(outcome, analysis, analysis_label, level, variable, "n_events", int(events), **common)
+        if (outcome, analysis) not in self._described:
+            self._described.add((outcome, analysis))
+            self.add(outcome, analysis, analysis_label, self.overall, variable, "method", PROPORTION_METHOD,
+                     variable_label="Method", group2=group2, group2_level=group2_level)
+            self.add(outcome, analysis, analysis_label, self.overall, variable, "conf.level", self.conf_level,
+                     variable_label="Confidence level", group2=group2, group2_level=group2_level)
 
     def frame(self) -> pd.DataFrame:
         if not self.rows:

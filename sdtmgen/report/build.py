@@ -44,7 +44,8 @@ def populations(inputs: Inputs) -> pd.DataFrame:
 
 
 def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
-    ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable)
+    ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable,
+              conf_level=cfg.proportion_conf_level)
     figures: list[Figure] = []
     counts: list[dlt.DoseCount] | None = None
     mtd_outcome = cfg.outcome("mtd")

@@ -208,6 +208,8 @@ class ReportConfig(Strict):
     ae_day: str = Field(pattern=VAR, description="ADAE day counted from the window anchor")
     lab_day: str = Field(pattern=VAR, description="ADLB day counted from the window anchor")
     last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
+    proportion_conf_level: float = Field(0.95, gt=0, lt=1, description="confidence level of the exact "
+                                                                        "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
     plots: Plots = Plots()
 

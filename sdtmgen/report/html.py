@@ -59,6 +59,8 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
             text += f" ({stats['pct']}%)"
         if "n_events" in stats:
             text += f" [{stats['n_events']}]"
+        if stats.get("conf.low") and stats.get("conf.high"):
+            text += f" ({stats['conf.low']}-{stats['conf.high']}%)"
         return text, False
     if {"estimate", "conf.low", "conf.high"} <= stats.keys():
         return f"{stats['estimate']} ({stats['conf.low']}, {stats['conf.high']})", False
@@ -67,7 +69,7 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
 
 
 def _row_key(row: dict) -> tuple[str, ...]:
-    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "pct", "n_events"):
+    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "pct", "n_events", "conf.low", "conf.high"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")
     if row["context"] == "survival" and row["variable"] in ("prob", "time"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")
@@ -104,7 +106,10 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
         first = '<td class="sub">' if entry["sub"] else "<td>"
         body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
     events = any("n_events" in c for e in keys.values() for c in e["cells"].values())
-    note = '<p class="note">n/N (%) of subjects; [k] = number of records.</p>' if events else ""
+    limits = any("conf.low" in c for e in keys.values() for c in e["cells"].values())
+    note = ("n/N (%) of subjects" + ("; [k] = number of records" if events else "")
+            + ("; (a-b%) = exact confidence limits of %" if limits else "") + ".")
+    note = f'<p class="note">{note}</p>' if events or limits else ""
     return (f'<table><thead><tr><th></th>{head}</tr></thead><tbody>\n' + "\n".join(body)
             + "\n</tbody></table>" + note)
 
