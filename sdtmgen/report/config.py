@@ -83,7 +83,8 @@ class ThreePlusThree(Strict):
     cohort_size: int = Field(ge=1, description="fewer evaluable subjects: the cohort is incomplete")
     expanded_size: int = Field(ge=1, description="cohort size after expansion")
     escalate_max_dlt: int = Field(ge=0, description="at most this many DLTs in a cohort: escalate")
-    stop_min_dlt: int = Field(ge=1, description="at least this many DLTs: dose too toxic, stop")
+    stop_min_dlt: int = Field(ge=1, description="at least this many DLTs among cohort_size to expanded_size "
+                                                     "evaluable: dose too toxic, stop")
     mtd_max_dlt: int = Field(ge=0, description="MTD: at most this many DLTs ...")
     mtd_min_evaluable: int = Field(ge=1, description="... among at least this many evaluable subjects")
 
