@@ -70,7 +70,7 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
         elif o.kind == "lab_incidence":
             incidence.lab_incidence(ard, inputs, o, cfg)
         elif o.kind == "subject_flags":
-            incidence.subject_flags(ard, inputs, o)
+            incidence.subject_flags(ard, inputs, o, cfg)
     bc = cfg.plots.blood_counts
     if bc is not None and draw:
         figures += blood_count_figures(inputs, cfg)
@@ -142,7 +142,9 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     ard, figures, mtd = compute(inputs, cfg, draw)
     frame = ard.frame()
     outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
-    indent = frozenset(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt"))
+    indent = frozenset([*(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt")),
+                        *(o.medications.class_variable for o in cfg.outcomes
+                          if o.kind == "subject_flags" and o.medications and o.medications.indication)])
     note = blood_count_note(inputs, cfg) if draw else ""
     page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
                   counts_title="Blood counts by subject" if not note else "Blood counts",

@@ -144,11 +144,33 @@ class Flag(Strict):
     label: str
 
 
+class MedicationSplit(Strict):
+    """Subjects with SDTM CM records of some classes starting on window days, by class and by purpose.
+
+    A record belongs to the class of the first ``class_length`` characters of ``class_variable`` (ATC:
+    3 = the therapeutic subgroup, J01, J02, J04, J05, ...) when that starts with one of ``prefixes``;
+    its purpose is prophylaxis when ``indication`` contains one of ``prophylaxis_words`` (case
+    ignored), treatment when it holds another text, "not recorded" when empty. Records with a partial
+    or missing start date cannot be placed in the window and are not counted (the table says how many).
+    """
+
+    label: str = Field(description="what the records are, e.g. 'anti-infective agent'")
+    class_variable: str = Field("CMCLASCD", pattern=VAR)
+    prefixes: list[str] = Field(default_factory=lambda: ["J"], min_length=1,
+                                description="class codes counted (ATC 'J' = all anti-infectives for systemic use)")
+    class_length: int = Field(3, ge=1, description="characters of the code that name a class")
+    class_labels: dict[str, str] = Field(default_factory=dict, description="class code -> text shown")
+    date: str = Field("CMSTDTC", pattern=VAR, description="ISO 8601 start date of the record")
+    indication: Optional[str] = Field("CMINDC", pattern=VAR, description="indication text (null: no split by purpose)")
+    prophylaxis_words: list[str] = Field(default_factory=lambda: ["PROPHYLAXIS", "PREVENTION"], min_length=1)
+
+
 class SubjectFlags(_Outcome):
     """Subjects with ADSL flags = "Y" (transfusion, anti-infective use)."""
 
     kind: Literal["subject_flags"]
     flags: list[Flag] = Field(min_length=1)
+    medications: Optional[MedicationSplit] = Field(None, description="the same use split by class and purpose, from CM")
 
 
 Outcome = Annotated[Union[AeSummary, Dlt, Mtd, Recovery, EventIncidence, EpisodeDuration, LabIncidence,

@@ -175,6 +175,9 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
             need["ADLB"] |= {"USUBJID", "PARAMCD", cfg.lab_day, *o.flags}
         elif o.kind == "subject_flags":
             need["ADSL"] |= {f.flag for f in o.flags}
+            if o.medications is not None:
+                m = o.medications
+                need["CM"] |= {"USUBJID", m.class_variable, m.date, *([m.indication] if m.indication else [])}
     bc = cfg.plots.blood_counts
     if bc is not None:
         need["ADLB"] |= {"USUBJID", "PARAMCD", "AVAL", cfg.lab_day}

@@ -7,11 +7,14 @@ grade >= severe, by SOC and PT), ``event_incidence`` (ADAE flag, record starting
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
-from sdtmgen.report.data import Inputs, distinct_texts, is_y, text_is
+from sdtmgen.report.data import Inputs, distinct_texts, is_y, iso_to_sas, relative_day, require, text_is
 
 
 def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
@@ -143,9 +146,68 @@ def _criterion_text(adlb: pd.DataFrame, paramcd: str, flag: str) -> str:
     return "; ".join(v for v in values if v.strip())
 
 
-def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags) -> None:
+def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig | None = None) -> None:
     adsl = inputs.group_of(inputs.adsl)
     for item in outcome.flags:
         hits = adsl[is_y(adsl[item.flag])]
         add_incidence(ard, inputs, outcome.number, item.flag, f"{outcome.title}: {item.label}", item.flag, hits,
                       variable_label=f"{item.label} ({item.flag} = Y)")
+    if outcome.medications is not None and cfg is not None:
+        medication_split(ard, inputs, outcome, cfg)
+
+
+PURPOSES = ("Prophylaxis", "Treatment", "Indication not recorded")
+
+
+def medication_records(inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> tuple[pd.DataFrame, int]:
+    """CM records of the counted classes starting on window days, with CLASS and PURPOSE; and how many
+    records of those classes had no complete start date."""
+    m = outcome.medications
+    assert m is not None
+    require(inputs.cm, "CM", ["USUBJID", m.class_variable, m.date, m.indication])
+    cm = inputs.group_of(inputs.cm)
+    code = cm[m.class_variable].astype("string").str.strip().str.upper()
+    counted = code.str.startswith(tuple(p.upper() for p in m.prefixes)).fillna(False).to_numpy(bool)
+    cm, code = cm[counted], code[counted]
+    day = relative_day(iso_to_sas(cm[m.date]), cm["ANCHOR"])
+    undated = int(np.isnan(day).sum())
+    inside = (day >= cfg.window.first_day) & (day <= cfg.window.last_day)
+    cm, code = cm[inside], code[inside]
+    purpose = pd.Series(PURPOSES[2], index=cm.index, dtype=object)
+    if m.indication:
+        text = cm[m.indication].astype("string").str.strip().str.upper()
+        words = "|".join(re.escape(w.upper()) for w in m.prophylaxis_words)
+        purpose = np.where(text.str.contains(words, regex=True).fillna(False).to_numpy(bool), PURPOSES[0],
+                           np.where(text.fillna("").eq("").to_numpy(bool), PURPOSES[2], PURPOSES[1]))
+    records = cm.assign(CLASS=code.str.slice(0, m.class_length).to_numpy(object), PURPOSE=purpose)
+    return records, undated
+
+
+def medication_split(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> None:
+    m = outcome.medications
+    assert m is not None
+    records, undated = medication_records(inputs, outcome, cfg)
+    codes = ", ".join(m.prefixes)
+    note = f"; {undated} record(s) without a complete start date not counted" if undated else ""
+    label = f"{outcome.title}: {m.label} by class ({m.class_variable} starting with {codes}; {window_text(cfg)}{note})"
+    by_class = counts_by(inputs, records, ["CLASS"])
+    for cls in sorted(c for (c,) in by_class):
+        text = m.class_labels.get(cls, cls)
+        add_counts(ard, inputs, outcome.number, "CLASS", label, m.class_variable, by_class[(cls,)],
+                   variable_level=cls, variable_label=f"{cls} {text}" if text != cls else cls, count_events=True)
+    if not m.indication:
+        return
+    label = (f"{outcome.title}: {m.label} by purpose ({m.indication} naming "
+             f"{' / '.join(w.lower() for w in m.prophylaxis_words)} = prophylaxis; {window_text(cfg)})")
+    by_purpose = counts_by(inputs, records, ["PURPOSE"])
+    by_both = counts_by(inputs, records, ["PURPOSE", "CLASS"])
+    for purpose in PURPOSES:
+        if (purpose,) not in by_purpose and purpose == PURPOSES[2]:
+            continue
+        add_counts(ard, inputs, outcome.number, "PURPOSE", label, m.indication, by_purpose.get((purpose,), {}),
+                   variable_level=purpose, variable_label=purpose, count_events=True)
+        for cls in sorted(c for p, c in by_both if p == purpose):
+            text = m.class_labels.get(cls, cls)
+            add_counts(ard, inputs, outcome.number, "PURPOSE", label, m.class_variable, by_both[(purpose, cls)],
+                       variable_level=cls, variable_label=f"{cls} {text}" if text != cls else cls,
+                       group2=m.indication, group2_level=purpose, count_events=True)

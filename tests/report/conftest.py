@@ -147,10 +147,28 @@ def cm() -> pd.DataFrame:
         return (pd.Timestamp("1960-01-01") + pd.Timedelta(days=CHEMSDT[usubjid] + day - 1)).strftime("%Y-%m-%dT10:00")
 
     return pd.DataFrame([
-        {"USUBJID": "S01", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02", "CMSTDTC": iso("S01", 12)},
-        {"USUBJID": "S01", "CMTRT": "RED BLOOD CELLS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX01", "CMSTDTC": iso("S01", 15)},
-        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02", "CMSTDTC": iso("S02", 14)},
-        {"USUBJID": "S02", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE", "CMSTDTC": iso("S02", 10)},
+        {"USUBJID": "S01", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S01", 12), "CMINDC": "THROMBOCYTOPENIA"},
+        {"USUBJID": "S01", "CMTRT": "RED BLOOD CELLS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX01",
+         "CMSTDTC": iso("S01", 15), "CMINDC": "ANAEMIA"},
+        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S02", 14), "CMINDC": "THROMBOCYTOPENIA"},
+        {"USUBJID": "S02", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE",
+         "CMSTDTC": iso("S02", 10), "CMINDC": "FEBRILE NEUTROPENIA"},
+        # anti-infectives: S05 antifungal prophylaxis and a J04 treatment; S07 an antiviral with no
+        # indication; S08 one on day 43 (outside the window) and one with a partial date
+        {"USUBJID": "S05", "CMTRT": "POSACONAZOLE", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J02AC04",
+         "CMSTDTC": iso("S05", 3), "CMINDC": "ANTIFUNGAL PROPHYLAXIS"},
+        {"USUBJID": "S05", "CMTRT": "RIFAMPICIN", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J04AB02",
+         "CMSTDTC": iso("S05", 20), "CMINDC": "TUBERCULOSIS"},
+        {"USUBJID": "S07", "CMTRT": "ACICLOVIR", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J05AB01",
+         "CMSTDTC": iso("S07", 1), "CMINDC": None},
+        {"USUBJID": "S08", "CMTRT": "MEROPENEM", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DH02",
+         "CMSTDTC": iso("S08", 43), "CMINDC": "SEPSIS"},
+        {"USUBJID": "S08", "CMTRT": "LEVOFLOXACIN", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01MA12",
+         "CMSTDTC": iso("S08", 20)[:7], "CMINDC": "ANTIBACTERIAL PROPHYLAXIS"},
+        {"USUBJID": "S10", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE",
+         "CMSTDTC": iso("S10", 10), "CMINDC": "FEBRILE NEUTROPENIA"},
     ])
 
 

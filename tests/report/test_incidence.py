@@ -87,3 +87,23 @@ def test_serious_adverse_events_and_the_one_year_window(ard, stat, study):
     assert npct(ard, stat, 1, "AE.AWIN1YFL", "Overall", variable="ANY") == ("6", "9", "66.666667")
     assert stat(ard, outcome=1, analysis="AE.AWIN1YFL", level=study.GROUPS[3], stat_name="n", variable="AEDECOD",
                 variable_level="Fatigue") == "1"
+
+
+def test_anti_infectives_by_class_and_purpose(ard, stat, study):
+    G = study.GROUPS
+    cls = lambda level, code, name="n": stat(ard, outcome=16, analysis="CLASS", level=level,  # noqa: E731
+                                             stat_name=name, variable="CMCLASCD", variable_level=code)
+    # J01: S02 (day 10); S08's day-43 record is outside the window, its partial date is not placed
+    assert [cls("Overall", c) for c in ("J01", "J02", "J04", "J05")] == ["1", "1", "1", "1"]
+    assert cls(G[2], "J04") == "1" and cls(G[1], "J04") == "0" and cls("Overall", "J04", "N") == "9"
+    label = ard.loc[(ard["outcome"] == 16) & (ard["analysis"] == "CLASS"), "analysis_label"].iloc[0]
+    assert "1 record(s) without a complete start date" in label
+    purpose = lambda level, value: stat(ard, outcome=16, analysis="PURPOSE", level=level, stat_name="n",  # noqa: E731
+                                        variable="CMINDC", variable_level=value)
+    assert purpose("Overall", "Prophylaxis") == "1"  # S05 posaconazole
+    assert purpose("Overall", "Treatment") == "2"  # S02 cefepime, S05 rifampicin
+    assert purpose("Overall", "Indication not recorded") == "1"  # S07 aciclovir
+    assert stat(ard, outcome=16, analysis="PURPOSE", level=G[2], stat_name="n", variable="CMCLASCD",
+                variable_level="J02") == "1"
+    # S10 (not in the safety population) counts nowhere
+    assert cls(G[1], "J01") == "1"
