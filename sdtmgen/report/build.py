@@ -14,7 +14,7 @@ from typing import Mapping
 import pandas as pd
 
 from sdtmgen.report import dlt, durations, incidence, km, plots
-from sdtmgen.report.ard import Ard, write_ard
+from sdtmgen.report.ard import Ard, write_ard, write_ard_json
 from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
@@ -28,6 +28,7 @@ class Report:
     html: str
     figures: list[Figure] = field(default_factory=list)
     mtd: dlt.MtdResult | None = None
+    values: list | None = None  # the ARD's typed values, row by row (ard.json)
 
 
 def _slug(text: str) -> str:
@@ -149,13 +150,14 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
                   counts_title="Blood counts by subject" if not note else "Blood counts",
                   counts_note=note, indent=indent)
-    return Report(ard=frame, html=page, figures=figures, mtd=mtd)
+    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values())
 
 
 def write_report(folder: Path, report: Report) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_ard(report.ard, folder / "ard.csv")
+    write_ard_json(report.ard, report.values, folder / "ard.json")
     (folder / "report.html").write_text(report.html, encoding="utf-8", newline="\n")
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)

@@ -55,8 +55,8 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
         text = stats["n"]
         if "N" in stats:
             text = f"{text}/{stats['N']}"
-        if stats.get("pct"):
-            text += f" ({stats['pct']}%)"
+        if stats.get("p"):
+            text += f" ({stats['p']}%)"
         if "n_events" in stats:
             text += f" [{stats['n_events']}]"
         if stats.get("conf.low") and stats.get("conf.high"):
@@ -69,7 +69,7 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
 
 
 def _row_key(row: dict) -> tuple[str, ...]:
-    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "pct", "n_events", "conf.low", "conf.high"):
+    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "p", "n_events", "conf.low", "conf.high"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")
     if row["context"] == "survival" and row["variable"] in ("prob", "time"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")

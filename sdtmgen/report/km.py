@@ -212,7 +212,8 @@ def recovery(ard: Ard, inputs: Inputs, outcome: Recovery) -> dict[str, dict[str,
                     stat_label: str | None = None) -> None:
                 ard.add(outcome.number, paramcd, label, level, variable, stat, value, variable_level=variable_level,
                         variable_label=variable_label, context="survival", stat_label=stat_label,
-                        group2="PARAMCD", group2_level=paramcd, digits=1 if variable == "prob" else None)
+                        group2="PARAMCD", group2_level=paramcd, digits=1 if variable == "prob" else None,
+                        warning="" if km.n or variable == "AVAL" else "no subject at risk")
 
             add("AVAL", "n_risk", km.n, variable_label="Subjects at risk (fell below the threshold)")
             add("AVAL", "events", km.events, variable_label="Recovered (events)")
