@@ -13,13 +13,13 @@ from typing import Mapping
 
 import pandas as pd
 
-from sdtmgen.report import dlt, durations, incidence, km, plots
+from sdtmgen.report import dlt, durations, febrile, incidence, km, plots
 from sdtmgen.report.ard import Ard, write_ard, write_ard_json
 from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
 
-DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM")
+DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM", "VS")
 
 
 @dataclass
@@ -29,6 +29,19 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     mtd: dlt.MtdResult | None = None
     values: list | None = None  # the ARD's typed values, row by row (ard.json)
+    listings: list[Listing] = field(default_factory=list)
+
+
+@dataclass
+class Listing:
+    """A record-level listing: written as ``<name>.csv`` and shown under its outcome measure."""
+
+    outcome: int
+    name: str
+    title: str
+    frame: pd.DataFrame
+    show: object = None  # boolean mask of the rows report.html shows (None: all)
+    shown: str = ""  # what those rows are
 
 
 def _slug(text: str) -> str:
@@ -42,6 +55,18 @@ def populations(inputs: Inputs) -> pd.DataFrame:
         rows.append({"Group": level, "Safety population": len(members),
                      "DLT-evaluable": int(members["DLTEVL"].sum())})
     return pd.DataFrame(rows)
+
+
+def review_listings(ard: Ard, inputs: Inputs, cfg: ReportConfig) -> list[Listing]:
+    """The data-review checks: ARD rows and their record-level listings."""
+    check = cfg.febrile_neutropenia_check
+    if check is None:
+        return []
+    frame = febrile.check_febrile_neutropenia(ard, inputs, check, cfg)
+    return [Listing(check.outcome, "fn_check", "Derived febrile neutropenia check: fever days with a low ANC "
+                    "(one row per subject and day), and reported febrile neutropenia without one", frame,
+                    show=frame["REVIEW"].str.startswith(("derived only", "reported only")).to_numpy(bool),
+                    shown="the disagreements to review")]
 
 
 def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
@@ -141,6 +166,7 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     """Everything in memory; ``draw=False`` skips the figures (the ARD is the same)."""
     inputs = prepare(datasets, cfg)
     ard, figures, mtd = compute(inputs, cfg, draw)
+    listings = review_listings(ard, inputs, cfg)
     frame = ard.frame()
     outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
     indent = frozenset([*(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt")),
@@ -149,8 +175,10 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     note = blood_count_note(inputs, cfg) if draw else ""
     page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
                   counts_title="Blood counts by subject" if not note else "Blood counts",
-                  counts_note=note, indent=indent)
-    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values())
+                  counts_note=note, indent=indent,
+                  listings=[(item.outcome, item.title, item.name, item.frame, item.show, item.shown)
+                            for item in listings])
+    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values(), listings=listings)
 
 
 def write_report(folder: Path, report: Report) -> None:
@@ -158,6 +186,9 @@ def write_report(folder: Path, report: Report) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_ard(report.ard, folder / "ard.csv")
     write_ard_json(report.ard, report.values, folder / "ard.json")
+    for item in report.listings:
+        item.frame.to_csv(folder / f"{item.name}.csv", index=False, lineterminator="\n", encoding="utf-8",
+                          float_format="%.6g")
     (folder / "report.html").write_text(report.html, encoding="utf-8", newline="\n")
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)
@@ -166,10 +197,12 @@ def write_report(folder: Path, report: Report) -> None:
 
 
 def report_datasets(sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """What the report reads: the ADaM datasets, and SDTM CM for the transfusion markers."""
+    """What the report reads: the ADaM datasets, SDTM CM (transfusion markers, anti-infective classes) and
+    SDTM VS (temperatures of the derived febrile-neutropenia check)."""
     found = {name: adam[name] for name in DATASETS if name in adam}
-    if "CM" in sdtm:
-        found["CM"] = sdtm["CM"]
+    for name in ("CM", "VS"):
+        if name in sdtm:
+            found[name] = sdtm[name]
     return found
 
 

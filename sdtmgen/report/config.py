@@ -177,6 +177,33 @@ Outcome = Annotated[Union[AeSummary, Dlt, Mtd, Recovery, EventIncidence, Episode
                           SubjectFlags], Field(discriminator="kind")]
 
 
+class FebrileNeutropeniaCheck(Strict):
+    """The derived febrile-neutropenia check (data review): a fever with a low ANC in reach, on window
+    days, compared per subject with the investigator-reported AE."""
+
+    outcome: int = Field(ge=1, description="outcome measure whose section shows the check")
+    anc_paramcd: str = Field(description="ADLB PARAMCD of the ANC")
+    anc_below: float = Field(gt=0, description="ANC below this (ADLB AVAL units) counts")
+    anc_days_before: int = Field(ge=0, description="an ANC measured up to this many days before the fever ...")
+    anc_days_after: int = Field(ge=0, description="... or up to this many days after it")
+    testcd_variable: str = Field("VSTESTCD", pattern=VAR)
+    testcd: str = Field(description="SDTM VS test code of body temperature")
+    result: str = Field("VSSTRESN", pattern=VAR, description="VS numeric result in degrees C")
+    datetime: str = Field("VSDTC", pattern=VAR, description="VS date/time of the reading (ISO 8601)")
+    single: float = Field(description="one reading at or above this is a fever")
+    sustained: float = Field(description="readings at or above this held for sustained_minutes are a fever")
+    sustained_minutes: int = Field(ge=1)
+    max_gap_minutes: int = Field(ge=1, description="longest gap between two readings of one sustained run")
+    reported_flag: str = Field(pattern=VAR, description="ADAE flag of the investigator-reported FN")
+    term: str = Field("AEDECOD", pattern=VAR, description="ADAE term shown for the AEs ongoing on the fever day")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "FebrileNeutropeniaCheck":
+        if self.sustained > self.single:
+            raise ValueError("sustained is above single: a single reading would be the weaker rule")
+        return self
+
+
 class TransfusionType(Strict):
     value: str = Field(description="value of type_variable")
     label: str
@@ -234,6 +261,7 @@ class ReportConfig(Strict):
     proportion_conf_level: float = Field(0.95, gt=0, lt=1, description="confidence level of the exact "
                                                                         "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
+    febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
     plots: Plots = Plots()
 
     @model_validator(mode="after")
@@ -242,6 +270,9 @@ class ReportConfig(Strict):
         dupes = sorted({n for n in numbers if numbers.count(n) > 1})
         if dupes:
             raise ValueError(f"outcome numbers listed twice: {dupes}")
+        check = self.febrile_neutropenia_check
+        if check is not None and check.outcome not in numbers:
+            raise ValueError(f"febrile_neutropenia_check.outcome {check.outcome} is not an outcome number")
         kinds = [o.kind for o in self.outcomes]
         if "mtd" in kinds and "dlt" not in kinds:
             raise ValueError("an 'mtd' outcome needs a 'dlt' outcome (the DLT flag)")

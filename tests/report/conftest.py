@@ -172,8 +172,37 @@ def cm() -> pd.DataFrame:
     ])
 
 
+# body temperatures (SDTM VS) for the derived febrile-neutropenia check; ANC < 0.5 only on day 16 (ADLB above)
+TEMPERATURES = [
+    ("S01", 15, "14:00", 39.0),  # low ANC the next day, FN reported: derived and reported
+    ("S02", 25, "10:00", 38.4),  # ANC 9 days before: too far; S02's FN is reported only
+    ("S03", 17, "10:00", 38.5),  # low ANC the day before, nothing reported: derived only
+    ("S05", 16, "08:00", 38.1),  # 38.1 then 38.2 70 minutes later: held over an hour, derived only
+    ("S05", 16, "09:10", 38.2),
+    ("S05", 16, "12:00", 37.2),
+    ("S06", 16, "08:00", 38.1),  # held only 30 minutes, then one reading below 38.3: no fever
+    ("S06", 16, "08:30", 38.1),
+    ("S06", 16, "10:00", 37.5),
+    ("S07", 20, "10:00", 38.5),  # ANC 4 days before: too far
+    ("S10", 16, "10:00", 39.5),  # not in the safety population
+    ("S08", 16, "", 38.1),  # no time: cannot be held over an hour
+    ("S08", 16, "", 38.2),
+]
+
+
+def vs() -> pd.DataFrame:
+    rows = []
+    for usubjid, day, time, temp in TEMPERATURES:
+        date = (pd.Timestamp("1960-01-01") + pd.Timedelta(days=CHEMSDT[usubjid] + day - 1)).strftime("%Y-%m-%d")
+        rows.append({"USUBJID": usubjid, "VSTESTCD": "TEMP", "VSSTRESN": temp, "VSSTRESU": "C",
+                     "VSDTC": f"{date}T{time}" if time else date})
+    rows.append({"USUBJID": "S09", "VSTESTCD": "PULSE", "VSSTRESN": 120.0, "VSSTRESU": "beats/min",
+                 "VSDTC": "2023-01-01T10:00"})
+    return pd.DataFrame(rows)
+
+
 def datasets() -> dict[str, pd.DataFrame]:
-    return {"ADSL": adsl(), "ADAE": adae(), "ADLB": adlb(), "ADTTE": adtte(), "CM": cm()}
+    return {"ADSL": adsl(), "ADAE": adae(), "ADLB": adlb(), "ADTTE": adtte(), "CM": cm(), "VS": vs()}
 
 
 @pytest.fixture(scope="session")
