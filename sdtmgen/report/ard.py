@@ -37,14 +37,14 @@ COLUMNS = [*CARDS_COLUMNS, "outcome", "analysis", "analysis_label", "variable_la
 STAT_LABELS = {
     "n": "n", "N": "N", "p": "%", "n_events": "Events (records)",
     "n_subjects": "Subjects with an episode", "n_episodes": "Episodes", "mean": "Mean", "sd": "SD",
-    "median": "Median", "min": "Min", "max": "Max", "n_cut": "Episodes cut at window end",
+    "median": "Median", "p25": "Q1", "p75": "Q3", "min": "Min", "max": "Max", "n_cut": "Episodes cut at window end",
     "n_risk": "Subjects at risk", "events": "Recovered (events)", "censored": "Censored",
     "estimate": "Estimate", "conf.low": "CI lower", "conf.high": "CI upper",
     "decision": "3+3 decision", "rule": "Rule", "reason": "Reason", "mtd": "MTD",
 }
 
 # digits shown in tables (stat_fmt); the stat column always keeps 6
-DISPLAY_DIGITS = {"mean": 1, "sd": 2, "median": 1, "min": 0, "max": 0,
+DISPLAY_DIGITS = {"sum": 0, "mean": 1, "sd": 2, "median": 1, "p25": 1, "p75": 1, "min": 0, "max": 0,
                   "estimate": 3, "conf.low": 3, "conf.high": 3}
 
 

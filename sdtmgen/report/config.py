@@ -165,12 +165,34 @@ class MedicationSplit(Strict):
     prophylaxis_words: list[str] = Field(default_factory=lambda: ["PROPHYLAXIS", "PREVENTION"], min_length=1)
 
 
+class CountType(Strict):
+    value: str = Field(description="value of type_variable")
+    label: str
+
+
+class RecordCounts(Strict):
+    """Per-subject counts of SDTM CM records of one category starting on window days (e.g. transfusion
+    episodes: one per subject, product and day) and per-subject totals of an amount (e.g. CMDOSE),
+    summarised over the safety population (0 for a subject without any)."""
+
+    label: str = Field(description="what is counted, e.g. 'transfusion episodes'")
+    category_variable: str = Field("CMCAT", pattern=VAR)
+    category: str
+    date: str = Field("CMSTDTC", pattern=VAR)
+    type_variable: Optional[str] = Field("CMCLASCD", pattern=VAR)
+    types: list[CountType] = Field(default_factory=list, description="each counted apart too")
+    amount: Optional[str] = Field(None, pattern=VAR, description="numeric CM variable summed per subject")
+    amount_unit: Optional[str] = Field(None, pattern=VAR, description="its unit variable")
+    amount_label: str = Field("", description="what the amount is (default: the variable name)")
+
+
 class SubjectFlags(_Outcome):
     """Subjects with ADSL flags = "Y" (transfusion, anti-infective use)."""
 
     kind: Literal["subject_flags"]
     flags: list[Flag] = Field(min_length=1)
     medications: Optional[MedicationSplit] = Field(None, description="the same use split by class and purpose, from CM")
+    counts: Optional[RecordCounts] = Field(None, description="per-subject counts and amounts, from CM")
 
 
 Outcome = Annotated[Union[AeSummary, Dlt, Mtd, Recovery, EventIncidence, EpisodeDuration, LabIncidence,

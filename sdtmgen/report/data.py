@@ -179,6 +179,10 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
             if o.medications is not None:
                 m = o.medications
                 need["CM"] |= {"USUBJID", m.class_variable, m.date, *([m.indication] if m.indication else [])}
+            if o.counts is not None:
+                c = o.counts
+                need["CM"] |= {"USUBJID", c.category_variable, c.date,
+                               *(v for v in (c.type_variable, c.amount, c.amount_unit) if v)}
     fn = cfg.febrile_neutropenia_check
     if fn is not None:
         need["ADLB"] |= {"USUBJID", "PARAMCD", "AVAL", "ADT"}
@@ -216,7 +220,8 @@ def prepare(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig) -> Inputs:
             if found is None or (found.empty and not len(found.columns)):
                 raise ReportDataError(f"{name} is missing; the report configuration uses it")
             require(found, name, columns)
-    numbers = {"AVAL", "CNSR", "ASTDT", "AENDT", "ADT", cfg.ae_day, cfg.lab_day}
+    numbers = {"AVAL", "CNSR", "ASTDT", "AENDT", "ADT", cfg.ae_day, cfg.lab_day,
+               *(o.counts.amount for o in cfg.outcomes if o.kind == "subject_flags" and o.counts and o.counts.amount)}
     if cfg.febrile_neutropenia_check is not None:
         numbers |= {cfg.febrile_neutropenia_check.result, cfg.febrile_neutropenia_check.datetime}
     frames = {name: _frame(datasets, name, need[name] | optional[name], numbers)

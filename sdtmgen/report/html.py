@@ -83,6 +83,7 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
     """
     present = [lv for lv in levels if lv in set(rows["group1_level"])]
     keys: dict[tuple[str, ...], dict] = {}
+    several = len(rows[["variable", "variable_level"]].drop_duplicates()) > 1
     for row in rows.to_dict("records"):
         key = _row_key(row)
         entry = keys.setdefault(key, {"label": None, "context": row["context"], "cells": {},
@@ -91,6 +92,8 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
             entry["label"] = row["variable_label"] if key[3] == "" else (
                 row["stat_label"] if row["context"] in ("continuous", "dlt", "mtd") or row["variable_label"] == row["variable"]
                 else row["variable_label"])
+            if key[3] and row["context"] == "continuous" and several:
+                entry["label"] = f"{row['variable_label']}: {row['stat_label']}"
         entry["cells"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
     head = "".join(f"<th>{esc(lv)}</th>" for lv in present)
     body = []
@@ -106,7 +109,7 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
         first = '<td class="sub">' if entry["sub"] else "<td>"
         body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
     events = any("n_events" in c for e in keys.values() for c in e["cells"].values())
-    limits = any("conf.low" in c for e in keys.values() for c in e["cells"].values())
+    limits = any("conf.low" in c for e in keys.values() if e["context"] == "categorical" for c in e["cells"].values())
     note = ("n/N (%) of subjects" + ("; [k] = number of records" if events else "")
             + ("; (a-b%) = exact confidence limits of %" if limits else "") + ".")
     note = f'<p class="note">{note}</p>' if events or limits else ""

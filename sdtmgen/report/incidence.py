@@ -154,6 +154,60 @@ def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportCo
                       variable_label=f"{item.label} ({item.flag} = Y)")
     if outcome.medications is not None and cfg is not None:
         medication_split(ard, inputs, outcome, cfg)
+    if outcome.counts is not None and cfg is not None:
+        record_counts(ard, inputs, outcome, cfg)
+
+
+def record_counts(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> None:
+    """Episodes (distinct subject, type and day) and summed amounts per subject, over every safety subject."""
+    from sdtmgen.report.durations import summary_stats
+
+    c = outcome.counts
+    assert c is not None
+    require(inputs.cm, "CM", ["USUBJID", c.category_variable, c.date, c.type_variable, c.amount, c.amount_unit])
+    cm = inputs.group_of(inputs.cm)
+    cm = cm[text_is(cm[c.category_variable], c.category).to_numpy(bool)]
+    date = iso_to_sas(cm[c.date])
+    day = relative_day(date, cm["ANCHOR"])
+    inside = (day >= cfg.window.first_day) & (day <= cfg.window.last_day)
+    undated = int(np.isnan(day).sum())
+    cm, date = cm[inside], date[inside]
+    kind = (cm[c.type_variable].astype("string").str.strip().to_numpy(object) if c.type_variable
+            else np.full(len(cm), "", dtype=object))
+    records = pd.DataFrame({"USUBJID": cm["USUBJID"].astype(str).to_numpy(), "TYPE": kind,
+                            "DATE": date.to_numpy(float),
+                            "AMOUNT": (pd.to_numeric(cm[c.amount], errors="coerce").to_numpy(float) if c.amount
+                                       else np.zeros(len(cm)))})
+    units = distinct_texts(cm[c.amount_unit]) if c.amount_unit else []
+    unit = " / ".join(units) if units else ""
+    note = f"; {undated} record(s) without a complete start date not counted" if undated else ""
+    label = (f"{outcome.title}: {c.label} per subject ({c.category_variable} = {c.category}, one episode per "
+             f"subject, product and day; {window_text(cfg)}{note}; every safety subject, 0 without any)")
+    kinds = [("", "Any")] + [(t.value, t.label) for t in c.types]
+    subjects = inputs.subjects["USUBJID"].to_numpy(object)
+    for value, text in kinds:
+        chosen = records if not value else records[records["TYPE"] == value]
+        episodes = chosen.drop_duplicates(["USUBJID", "TYPE", "DATE"]).groupby("USUBJID").size()
+        amounts = chosen.groupby("USUBJID")["AMOUNT"].sum(min_count=1)
+        per_subject = pd.DataFrame({"USUBJID": subjects,
+                                    "EPISODES": episodes.reindex(subjects, fill_value=0).to_numpy(float),
+                                    "AMOUNT": amounts.reindex(subjects).fillna(0).to_numpy(float)})
+        variables = [("EPISODES", f"{text}: {c.label} per subject")]
+        if c.amount:
+            what = c.amount_label or c.amount
+            variables.append(("AMOUNT", f"{text}: total {what}{f' ({unit})' if unit else ''} per subject"))
+        for level in inputs.levels:
+            members = inputs.members(level)["USUBJID"]
+            rows = per_subject[per_subject["USUBJID"].isin(members)]
+            for variable, variable_label in variables:
+                values = rows[variable].to_numpy(float)
+                stats = {"N": len(values), "sum": float(values.sum()), **summary_stats(values)}
+                for name, number in stats.items():
+                    ard.add(outcome.number, "COUNTS", label, level, variable, name,
+                            int(number) if name == "N" else number, variable_level=value or "ANY",
+                            variable_label=variable_label, context="continuous",
+                            stat_label={"N": "N (subjects)", "sum": "Total"}.get(name),
+                            warning="mixed units" if variable == "AMOUNT" and len(units) > 1 else "")
 
 
 PURPOSES = ("Prophylaxis", "Treatment", "Indication not recorded")

@@ -187,7 +187,7 @@ def fit(times: pd.Series | np.ndarray, censored: pd.Series | np.ndarray, conf_le
     )
 
 
-QUANTILE_LABELS = {0.25: "25% recovered (Q1)", 0.5: "Median", 0.75: "75% recovered (Q3)"}
+QUANTILE_LABELS = {0.25: "Q1 (25% recovered)", 0.5: "Median", 0.75: "Q3 (75% recovered)"}
 
 
 def recovery(ard: Ard, inputs: Inputs, outcome: Recovery) -> dict[str, dict[str, KmFit]]:
@@ -221,7 +221,7 @@ def recovery(ard: Ard, inputs: Inputs, outcome: Recovery) -> dict[str, dict[str,
             for p in PROBS:
                 est, low, high = km.quantiles[p]
                 name = QUANTILE_LABELS[p]
-                q_label = f"{name} time to recovery, days ({ci_pct} CI)"
+                q_label = f"Time to recovery, days: {name} ({ci_pct} CI)"
                 add("prob", "estimate", est, f"{p:g}", q_label, name)
                 add("prob", "conf.low", low, f"{p:g}", q_label, f"{ci_pct} CI lower")
                 add("prob", "conf.high", high, f"{p:g}", q_label, f"{ci_pct} CI upper")

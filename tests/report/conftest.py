@@ -146,7 +146,7 @@ def cm() -> pd.DataFrame:
     def iso(usubjid, day):
         return (pd.Timestamp("1960-01-01") + pd.Timedelta(days=CHEMSDT[usubjid] + day - 1)).strftime("%Y-%m-%dT10:00")
 
-    return pd.DataFrame([
+    frame = pd.DataFrame([
         {"USUBJID": "S01", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
          "CMSTDTC": iso("S01", 12), "CMINDC": "THROMBOCYTOPENIA"},
         {"USUBJID": "S01", "CMTRT": "RED BLOOD CELLS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX01",
@@ -169,7 +169,14 @@ def cm() -> pd.DataFrame:
          "CMSTDTC": iso("S08", 20)[:7], "CMINDC": "ANTIBACTERIAL PROPHYLAXIS"},
         {"USUBJID": "S10", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE",
          "CMSTDTC": iso("S10", 10), "CMINDC": "FEBRILE NEUTROPENIA"},
+        # a second platelet bag for S02 the same day: one episode, 450 mL
+        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S02", 14), "CMINDC": "THROMBOCYTOPENIA"},
     ])
+    transfusion = frame["CMCAT"] == "BLOOD TRANSFUSION"
+    frame["CMDOSE"] = np.where(transfusion, [250.0, 300.0, 250.0] + [np.nan] * (len(frame) - 4) + [200.0], np.nan)
+    frame["CMDOSU"] = np.where(transfusion, "mL", None)
+    return frame
 
 
 # body temperatures (SDTM VS) for the derived febrile-neutropenia check; ANC < 0.5 only on day 16 (ADLB above)

@@ -122,6 +122,7 @@ def test_csv_is_plain_text_with_unix_newlines(report, tmp_path):
 
 
 @pytest.mark.parametrize("outcome, contexts", [(1, {"categorical"}), (2, {"categorical", "dlt"}), (3, {"mtd"}),
-                                               (4, {"survival"}), (6, {"continuous"}), (15, {"categorical"})])
+                                               (4, {"survival"}), (6, {"continuous"}),
+                                                   (15, {"categorical", "continuous"})])
 def test_contexts(ard, outcome, contexts):
     assert set(ard.loc[ard["outcome"] == outcome, "context"]) == contexts
