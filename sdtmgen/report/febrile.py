@@ -31,38 +31,40 @@ STATUS = {(True, True): "derived and reported", (True, False): "derived only: no
 
 
 def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
-    """USUBJID, DATETIME, DATE (SAS), TEMP and RULE of the readings that make a fever."""
+    """USUBJID, TEXT (the ISO date/time), DATE (SAS), TEMP and RULE of the readings that make a fever."""
     require(vs, "VS", ["USUBJID", check.testcd_variable, check.result, check.datetime])
-    temp = vs[text_is(vs[check.testcd_variable], check.testcd)]
+    temp = vs[text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool)]
     frame = pd.DataFrame({
         "USUBJID": temp["USUBJID"].astype(str).to_numpy(),
-        "TEXT": temp[check.datetime].astype("string").to_numpy(),
+        "TEXT": temp[check.datetime].astype("string").fillna("").to_numpy(),
         "TEMP": pd.to_numeric(temp[check.result], errors="coerce").to_numpy(float),
     })
+    frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
+    # ISO 8601 text sorts in time order; a reading's neighbours are those of its subject in that order
+    frame = frame.sort_values(["USUBJID", "TEXT"], kind="stable").reset_index(drop=True)
+    position = np.arange(len(frame))
+    warm = frame["TEMP"].to_numpy() >= check.sustained
+    frame, position = frame[warm].reset_index(drop=True), position[warm]
     text = frame["TEXT"].astype("string")
     timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
-    stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce")
+    stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
     day = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    frame["DATETIME"] = stamp.where(timed)
     frame["DATE"] = ((day - SAS_EPOCH).dt.days).astype("float64").to_numpy()
-    frame = frame[~np.isnan(frame["DATE"].to_numpy()) & ~np.isnan(frame["TEMP"].to_numpy())]
-    frame = frame.sort_values(["USUBJID", "DATE", "DATETIME"], kind="stable", na_position="first").reset_index(drop=True)
     single = frame["TEMP"].to_numpy() >= check.single
-    # sustained: runs of timed consecutive readings >= sustained, gaps within max_gap_minutes
-    warm = (frame["TEMP"].to_numpy() >= check.sustained) & frame["DATETIME"].notna().to_numpy()
+    # sustained: runs of consecutive timed readings, all >= sustained, gaps within max_gap_minutes
     subject = frame["USUBJID"].to_numpy(object)
-    minutes = ((frame["DATETIME"] - pd.Timestamp("1970-01-01")).dt.total_seconds() / 60).to_numpy(float)
+    minutes = ((stamp - pd.Timestamp("1970-01-01")).dt.total_seconds() / 60).to_numpy(float)
     same = np.zeros(len(frame), bool)
     if len(frame) > 1:
-        same[1:] = (subject[1:] == subject[:-1]) & warm[1:] & warm[:-1] & \
-                   ((minutes[1:] - minutes[:-1]) <= check.max_gap_minutes)
-    run = np.cumsum(~same)
-    span = pd.Series(minutes).groupby(run).transform(lambda m: m.max() - m.min()).to_numpy(float) \
-        if len(frame) else np.array([], float)
-    sustained = warm & (span >= check.sustained_minutes)
+        same[1:] = ((subject[1:] == subject[:-1]) & (position[1:] == position[:-1] + 1) & timed[1:] & timed[:-1]
+                    & ((minutes[1:] - minutes[:-1]) <= check.max_gap_minutes))
+    by_run = pd.Series(minutes).groupby(np.cumsum(~same))
+    span = (by_run.transform("max") - by_run.transform("min")).to_numpy(float)
+    sustained = timed & (span >= check.sustained_minutes)
     frame["RULE"] = np.where(single, f">= {check.single:g} C",
                              np.where(sustained, f">= {check.sustained:g} C held {check.sustained_minutes} min", ""))
-    return frame[single | sustained].reset_index(drop=True)
+    keep = (single | sustained) & ~np.isnan(frame["DATE"].to_numpy())
+    return frame[keep].reset_index(drop=True)
 
 
 def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportConfig) -> pd.DataFrame:
@@ -142,7 +144,10 @@ def _aes_on(ae: pd.DataFrame, listing: pd.DataFrame, term: str) -> np.ndarray:
                                         ROW=np.arange(len(listing)))
     pairs = keyed.merge(records, on="USUBJID", how="inner")
     on = (pairs["START"] <= pairs["DATE"]) & (pairs["END"].isna() | (pairs["END"] >= pairs["DATE"]))
-    terms = pairs[on].drop_duplicates(["ROW", "TERM"]).sort_values(["ROW", "TERM"]).groupby("ROW")["TERM"] \
-        .agg("; ".join)
-    return pd.Series("", index=np.arange(len(listing)), dtype=object).add(terms.reindex(np.arange(len(listing)),
-                                                                                          fill_value="")).to_numpy()
+    found = pairs[on].drop_duplicates(["ROW", "TERM"]).sort_values(["ROW", "TERM"], kind="stable")
+    out = np.full(len(listing), "", dtype=object)
+    rows, terms = found["ROW"].to_numpy(), found["TERM"].to_numpy(object)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.array([], int)
+    ends = np.r_[starts[1:], len(rows)]
+    out[rows[starts]] = ["; ".join(terms[a:b]) for a, b in zip(starts, ends)]  # one join per listing row
+    return out
