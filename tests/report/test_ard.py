@@ -89,7 +89,8 @@ def test_two_runs_give_identical_bytes(report, frames, report_config, tmp_path):
     assert again.ard.equals(report.ard)
     write_report(tmp_path / "a", report)
     write_report(tmp_path / "b", again)
-    assert (tmp_path / "a" / "ard.csv").read_bytes() == (tmp_path / "b" / "ard.csv").read_bytes()
+    for name in ("ard.csv", "ard.json", "fn_check.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert make_report(frames, report_config, subtitle="hand-made test data", draw=False).html == again.html
     # redraw one KM plot and one blood count plot (drawing is the slow part): the same bytes
     inputs = prepare(frames, report_config)
