@@ -69,6 +69,13 @@ class AeSummary(_Outcome):
     severe_grade: int = Field(description="'severe' = this CTCAE grade or worse")
     soc: str = Field("AESOC", pattern=VAR)
     term: str = Field("AEDECOD", pattern=VAR)
+    related: Optional["Related"] = Field(None, description="also summarise the AEs related to the study treatment")
+
+
+class Related(Strict):
+    variable: str = Field("AREL", pattern=VAR, description="ADAE causality")
+    values: list[str] = Field(default_factory=lambda: ["RELATED"], min_length=1, description="values meaning related")
+    label: str = Field(description="e.g. 'related to UCMSC-Exo'")
 
 
 class Dlt(_Outcome):
@@ -77,6 +84,9 @@ class Dlt(_Outcome):
     kind: Literal["dlt"]
     flag: str = Field(pattern=VAR, description="ADAE flag of a DLT event")
     term: str = Field("AEDECOD", pattern=VAR)
+
+
+AeSummary.model_rebuild()
 
 
 class ThreePlusThree(Strict):

@@ -163,6 +163,8 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
             need["ADAE"] |= {"USUBJID", o.serious, o.grade, o.soc, o.term, *(w.flag for w in o.windows)}
             if o.treatment_emergent:
                 need["ADAE"].add(o.treatment_emergent)
+            if o.related is not None:
+                need["ADAE"].add(o.related.variable)
         elif o.kind == "dlt":
             need["ADSL"].add(cfg.populations.dlt_evaluable)
             need["ADAE"] |= {"USUBJID", o.flag, o.term}

@@ -14,7 +14,8 @@ import pandas as pd
 
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
-from sdtmgen.report.data import Inputs, distinct_texts, is_y, iso_to_sas, relative_day, require, text_is
+from sdtmgen.report.data import (Inputs, distinct_texts, is_y, iso_to_sas, per_distinct, relative_day, require,
+                                 text_is)
 
 
 def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
@@ -84,11 +85,19 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
     ae = ae.assign(_GRADE=grade)
     for window in outcome.windows:
         in_win = ae[is_y(ae[window.flag])]
-        for kind, subset in (("AE", in_win), ("SAE", in_win[is_y(in_win[outcome.serious])])):
+        kinds = [("AE", in_win, "Adverse events"), ("SAE", in_win[is_y(in_win[outcome.serious])], "Serious adverse events")]
+        if outcome.related is not None:
+            rel = outcome.related
+            related = per_distinct(in_win[rel.variable], lambda u: u.astype("string").str.strip().str.upper()
+                                   .isin([v.upper() for v in rel.values]).fillna(False))
+            kinds.append(("RELAE", in_win[related.to_numpy(bool)],
+                          f"Adverse events {rel.label} ({rel.variable} {'/'.join(rel.values)})"))
+        for kind, subset, text in kinds:
             analysis = f"{kind}.{window.flag}"
-            label = f"{'Serious adverse events' if kind == 'SAE' else 'Adverse events'}, {window.label}"
+            label = f"{text}, {window.label}"
             add_incidence(ard, inputs, outcome.number, analysis, label, "ANY", subset,
-                          variable_label=f"Subjects with any {kind}", count_events=True)
+                          variable_label=f"Subjects with any {'related AE' if kind == 'RELAE' else kind}",
+                          count_events=True)
             worst = subset.groupby("USUBJID", sort=True, observed=True)["_GRADE"].max()
             for g in outcome.grades:
                 ids = worst.index[worst.eq(float(g))]

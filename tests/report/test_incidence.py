@@ -107,3 +107,19 @@ def test_anti_infectives_by_class_and_purpose(ard, stat, study):
                 variable_level="J02") == "1"
     # S10 (not in the safety population) counts nowhere
     assert cls(G[1], "J01") == "1"
+
+
+def test_related_adverse_events(study, report_config, stat):
+    from sdtmgen.report import make_report
+
+    frames = study.datasets()
+    adae = frames["ADAE"]
+    adae.loc[adae["USUBJID"].isin(["S07", "S10"]), "AREL"] = "RELATED"  # S10 is outside the safety population
+    ard = make_report(frames, report_config, draw=False).ard
+    G = study.GROUPS
+    get = lambda level, name, **keys: stat(ard, outcome=1, analysis="RELAE.AWIN28FL", level=level,  # noqa: E731
+                                           stat_name=name, **keys)
+    assert get(G[3], "n", variable="ANY") == "1" and get("Overall", "n", variable="ANY") == "1"
+    assert get("Overall", "N", variable="ANY") == "9" and get(G[1], "n", variable="ANY") == "0"
+    assert get(G[3], "n", variable="ATOXGR", variable_level="4") == "1"
+    assert get(G[3], "n", variable="AEDECOD", variable_level="Hepatic failure") == "1"
