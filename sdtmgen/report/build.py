@@ -30,6 +30,7 @@ class Report:
     mtd: dlt.MtdResult | None = None
     values: list | None = None  # the ARD's typed values, row by row (ard.json)
     listings: list[Listing] = field(default_factory=list)
+    tables: dict | None = None  # what the RTF tables need: levels, sizes, outcomes, indent, population, source
 
 
 @dataclass
@@ -178,7 +179,16 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
                   counts_note=note, indent=indent,
                   listings=[(item.outcome, item.title, item.name, item.frame, item.show, item.shown)
                             for item in listings])
-    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values(), listings=listings)
+    tables = None
+    if cfg.rtf_tables:
+        from sdtmgen import __version__
+
+        tables = {"levels": inputs.levels, "sizes": {lv: inputs.size(lv) for lv in inputs.levels},
+                  "outcomes": outcomes, "indent": indent,
+                  "population": f"Safety population ({cfg.populations.safety} = Y), N = {inputs.size(inputs.overall)}",
+                  "source": f"Source: ard.csv (sdtmgen {__version__}). {subtitle}".strip()}
+    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values(), listings=listings,
+                  tables=tables)
 
 
 def write_report(folder: Path, report: Report) -> None:
@@ -186,6 +196,10 @@ def write_report(folder: Path, report: Report) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_ard(report.ard, folder / "ard.csv")
     write_ard_json(report.ard, report.values, folder / "ard.json")
+    if report.tables is not None:
+        from sdtmgen.report.rtf import write_rtf_tables
+
+        write_rtf_tables(folder / "rtf", report.ard, **report.tables)
     for item in report.listings:
         item.frame.to_csv(folder / f"{item.name}.csv", index=False, lineterminator="\n", encoding="utf-8",
                           float_format="%.6g")

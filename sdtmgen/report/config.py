@@ -294,6 +294,7 @@ class ReportConfig(Strict):
                                                                         "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
     febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
+    rtf_tables: bool = Field(True, description="write rtf/outcome_NN.rtf, one table per outcome measure")
     plots: Plots = Plots()
 
     @model_validator(mode="after")

@@ -76,17 +76,16 @@ def _row_key(row: dict) -> tuple[str, ...]:
     return (row["variable"], row["variable_level"], row["group2_level"], row["stat_name"])
 
 
-def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
-    """Rows = statistics (n/N/% and estimate/CI merged into one cell), columns = groups present.
-
-    Rows whose variable is in ``indent`` (preferred terms under their SOC) are indented.
-    """
+def table_data(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()
+               ) -> tuple[list[str], list[dict], str]:
+    """(groups present, entries {label, sub, cells: {group: (text, is_text)}}, note) of one analysis table:
+    rows = statistics (n/N/% and estimate/CI merged into one cell), columns = groups present."""
     present = [lv for lv in levels if lv in set(rows["group1_level"])]
     keys: dict[tuple[str, ...], dict] = {}
     several = len(rows[["variable", "variable_level"]].drop_duplicates()) > 1
     for row in rows.to_dict("records"):
         key = _row_key(row)
-        entry = keys.setdefault(key, {"label": None, "context": row["context"], "cells": {},
+        entry = keys.setdefault(key, {"label": None, "context": row["context"], "stats": {},
                                       "sub": row["variable"] in indent})
         if entry["label"] is None:
             entry["label"] = row["variable_label"] if key[3] == "" else (
@@ -94,25 +93,33 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
                 else row["variable_label"])
             if key[3] and row["context"] == "continuous" and several:
                 entry["label"] = f"{row['variable_label']}: {row['stat_label']}"
-        entry["cells"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
+        entry["stats"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
+    entries = [{"label": e["label"], "sub": e["sub"],
+                "cells": {lv: _cell(e["stats"][lv], e["context"]) for lv in present if e["stats"].get(lv)}}
+               for e in keys.values()]
+    events = any("n_events" in c for e in keys.values() for c in e["stats"].values())
+    limits = any("conf.low" in c for e in keys.values() if e["context"] == "categorical" for c in e["stats"].values())
+    note = ("n/N (%) of subjects" + ("; [k] = number of records" if events else "")
+            + ("; (a-b%) = exact confidence limits of %" if limits else "") + ".") if events or limits else ""
+    return present, entries, note
+
+
+def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
+    """The HTML table of ``table_data``; rows whose variable is in ``indent`` (terms under their SOC) indented."""
+    present, entries, note = table_data(rows, levels, indent)
     head = "".join(f"<th>{esc(lv)}</th>" for lv in present)
     body = []
-    for entry in keys.values():
+    for entry in entries:
         cells = []
         for lv in present:
-            stats = entry["cells"].get(lv)
-            if not stats:
+            if lv not in entry["cells"]:
                 cells.append("<td></td>")
                 continue
-            text, is_text = _cell(stats, entry["context"])
+            text, is_text = entry["cells"][lv]
             cells.append(f'<td class="text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
         first = '<td class="sub">' if entry["sub"] else "<td>"
         body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
-    events = any("n_events" in c for e in keys.values() for c in e["cells"].values())
-    limits = any("conf.low" in c for e in keys.values() if e["context"] == "categorical" for c in e["cells"].values())
-    note = ("n/N (%) of subjects" + ("; [k] = number of records" if events else "")
-            + ("; (a-b%) = exact confidence limits of %" if limits else "") + ".")
-    note = f'<p class="note">{note}</p>' if events or limits else ""
+    note = f'<p class="note">{esc(note)}</p>' if note else ""
     return (f'<table><thead><tr><th></th>{head}</tr></thead><tbody>\n' + "\n".join(body)
             + "\n</tbody></table>" + note)
 
