@@ -92,6 +92,14 @@ class Prefixes(Params):
     ignore_case: bool = True
 
 
+class Above(Params):
+    """A numeric column greater than a value (e.g. EXDOSE > 0: a dose was given); missing or
+    non-numeric values do not qualify."""
+
+    column: str
+    value: float = 0
+
+
 class DayWindow(Params):
     """A source date counted in days from a date variable of this dataset (anchor = day 1, no day 0)."""
 
@@ -115,6 +123,7 @@ class RecordFlag(AdamDerivation):
     dataset: str
     where: Optional[Condition] = None
     prefixes: Optional[Prefixes] = None
+    above: Optional[Above] = None
     window: Optional[DayWindow] = None
     yes: str = "Y"
     no: Optional[str] = "N"
@@ -125,6 +134,8 @@ class RecordFlag(AdamDerivation):
             read |= self.where.columns()
         if self.prefixes is not None:
             read.add(self.prefixes.column)
+        if self.above is not None:
+            read.add(self.above.column)
         if self.window is not None:
             read.add(self.window.date)
         return {(self.dataset, c) for c in read}
@@ -141,6 +152,9 @@ class RecordFlag(AdamDerivation):
             if self.prefixes.ignore_case:
                 text, starts = text.str.upper(), [s.upper() for s in starts]
             keep &= text.str.startswith(tuple(starts)).fillna(False).to_numpy(dtype=bool)
+        if self.above is not None:
+            number = pd.to_numeric(data[self.above.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            keep &= np.greater(number, self.above.value, where=~np.isnan(number), out=np.zeros(len(number), bool))
         subjects = data["USUBJID"][keep]
         if self.window is not None:
             anchor = take_rows(ctx.column(self.window.anchor), first_positions(subjects, frame["USUBJID"]))

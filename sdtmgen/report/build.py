@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
-from sdtmgen.report import dlt, durations, incidence, km, plots
-from sdtmgen.report.ard import Ard, write_ard
+from sdtmgen.csv_text import write_csv
+
+from sdtmgen.report import dlt, durations, febrile, incidence, km, plots
+from sdtmgen.report.ard import Ard, write_ard, write_ard_json
 from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
 
-DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM")
+DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM", "VS")
 
 
 @dataclass
@@ -29,6 +32,33 @@ class Report:
     figures: list[Figure] = field(default_factory=list)
     mtd: dlt.MtdResult | None = None
     findings: list = field(default_factory=list)  # validation warnings of the SDTM and ADaM built for it
+    values: list | None = None  # the ARD's typed values, row by row (ard.json)
+    listings: list[Listing] = field(default_factory=list)
+    tables: dict | None = None  # what the RTF tables need: levels, sizes, outcomes, indent, population, source
+
+
+@dataclass
+class Listing:
+    """A record-level listing: written as ``<name>.csv`` and shown under its outcome measure."""
+
+    outcome: int
+    name: str
+    title: str
+    frame: pd.DataFrame
+    show: object = None  # boolean mask of the rows report.html shows (None: all)
+    shown: str = ""  # what those rows are
+
+
+def _six_digits(frame: pd.DataFrame) -> pd.DataFrame:
+    """Float columns as text with 6 significant digits (``%.6g``), missing as empty."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_float_dtype(out[column]):
+            values = out[column].to_numpy(dtype="float64")
+            text = np.char.mod("%.6g", np.nan_to_num(values)).astype(object)
+            text[np.isnan(values)] = ""
+            out[column] = text
+    return out
 
 
 def _slug(text: str) -> str:
@@ -44,8 +74,21 @@ def populations(inputs: Inputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def review_listings(ard: Ard, inputs: Inputs, cfg: ReportConfig) -> list[Listing]:
+    """The data-review checks: ARD rows and their record-level listings."""
+    check = cfg.febrile_neutropenia_check
+    if check is None:
+        return []
+    frame = febrile.check_febrile_neutropenia(ard, inputs, check, cfg)
+    return [Listing(check.outcome, "fn_check", "Derived febrile neutropenia check: fever days with a low ANC "
+                    "(one row per subject and day), and reported febrile neutropenia without one", frame,
+                    show=frame["REVIEW"].str.startswith(("derived only", "reported only")).to_numpy(bool),
+                    shown="the disagreements to review")]
+
+
 def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
-    ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable)
+    ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable,
+              conf_level=cfg.proportion_conf_level)
     figures: list[Figure] = []
     counts: list[dlt.DoseCount] | None = None
     mtd_outcome = cfg.outcome("mtd")
@@ -70,7 +113,7 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
         elif o.kind == "lab_incidence":
             incidence.lab_incidence(ard, inputs, o, cfg)
         elif o.kind == "subject_flags":
-            incidence.subject_flags(ard, inputs, o)
+            incidence.subject_flags(ard, inputs, o, cfg)
     bc = cfg.plots.blood_counts
     if bc is not None and draw:
         figures += blood_count_figures(inputs, cfg)
@@ -140,20 +183,41 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
     """Everything in memory; ``draw=False`` skips the figures (the ARD is the same)."""
     inputs = prepare(datasets, cfg)
     ard, figures, mtd = compute(inputs, cfg, draw)
+    listings = review_listings(ard, inputs, cfg)
     frame = ard.frame()
     outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
-    indent = frozenset(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt"))
+    indent = frozenset([*(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt")),
+                        *(o.medications.class_variable for o in cfg.outcomes
+                          if o.kind == "subject_flags" and o.medications and o.medications.indication)])
     note = blood_count_note(inputs, cfg) if draw else ""
     page = render(cfg.title, subtitle, frame, inputs.levels, outcomes, figures, populations(inputs), cfg.plots.embed,
                   counts_title="Blood counts by subject" if not note else "Blood counts",
-                  counts_note=note, indent=indent)
-    return Report(ard=frame, html=page, figures=figures, mtd=mtd)
+                  counts_note=note, indent=indent,
+                  listings=[(item.outcome, item.title, item.name, item.frame, item.show, item.shown)
+                            for item in listings])
+    tables = None
+    if cfg.rtf_tables:
+        from sdtmgen import __version__
+
+        tables = {"levels": inputs.levels, "sizes": {lv: inputs.size(lv) for lv in inputs.levels},
+                  "outcomes": outcomes, "indent": indent,
+                  "population": f"Safety population ({cfg.populations.safety} = Y), N = {inputs.size(inputs.overall)}",
+                  "source": f"Source: ard.csv (sdtmgen {__version__}). {subtitle}".strip()}
+    return Report(ard=frame, html=page, figures=figures, mtd=mtd, values=ard.values(), listings=listings,
+                  tables=tables)
 
 
 def write_report(folder: Path, report: Report) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_ard(report.ard, folder / "ard.csv")
+    write_ard_json(report.ard, report.values, folder / "ard.json")
+    if report.tables is not None:
+        from sdtmgen.report.rtf import write_rtf_tables
+
+        write_rtf_tables(folder / "rtf", report.ard, **report.tables)
+    for item in report.listings:  # through the shared writer: text that would start a formula is neutralised
+        write_csv(folder / f"{item.name}.csv", _six_digits(item.frame))
     (folder / "report.html").write_text(report.html, encoding="utf-8", newline="\n")
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)
@@ -162,10 +226,12 @@ def write_report(folder: Path, report: Report) -> None:
 
 
 def report_datasets(sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """What the report reads: the ADaM datasets, and SDTM CM for the transfusion markers."""
+    """What the report reads: the ADaM datasets, SDTM CM (transfusion markers, anti-infective classes) and
+    SDTM VS (temperatures of the derived febrile-neutropenia check)."""
     found = {name: adam[name] for name in DATASETS if name in adam}
-    if "CM" in sdtm:
-        found["CM"] = sdtm["CM"]
+    for name in ("CM", "VS"):
+        if name in sdtm:
+            found[name] = sdtm[name]
     return found
 
 

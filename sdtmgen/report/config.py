@@ -69,6 +69,13 @@ class AeSummary(_Outcome):
     severe_grade: int = Field(description="'severe' = this CTCAE grade or worse")
     soc: str = Field("AESOC", pattern=VAR)
     term: str = Field("AEDECOD", pattern=VAR)
+    related: Optional["Related"] = Field(None, description="also summarise the AEs related to the study treatment")
+
+
+class Related(Strict):
+    variable: str = Field("AREL", pattern=VAR, description="ADAE causality")
+    values: list[str] = Field(default_factory=lambda: ["RELATED"], min_length=1, description="values meaning related")
+    label: str = Field(description="e.g. 'related to UCMSC-Exo'")
 
 
 class Dlt(_Outcome):
@@ -79,11 +86,15 @@ class Dlt(_Outcome):
     term: str = Field("AEDECOD", pattern=VAR)
 
 
+AeSummary.model_rebuild()
+
+
 class ThreePlusThree(Strict):
     cohort_size: int = Field(ge=1, description="fewer evaluable subjects: the cohort is incomplete")
     expanded_size: int = Field(ge=1, description="cohort size after expansion")
     escalate_max_dlt: int = Field(ge=0, description="at most this many DLTs in a cohort: escalate")
-    stop_min_dlt: int = Field(ge=1, description="at least this many DLTs: dose too toxic, stop")
+    stop_min_dlt: int = Field(ge=1, description="at least this many DLTs among cohort_size to expanded_size "
+                                                     "evaluable: dose too toxic, stop")
     mtd_max_dlt: int = Field(ge=0, description="MTD: at most this many DLTs ...")
     mtd_min_evaluable: int = Field(ge=1, description="... among at least this many evaluable subjects")
 
@@ -143,15 +154,86 @@ class Flag(Strict):
     label: str
 
 
+class MedicationSplit(Strict):
+    """Subjects with SDTM CM records of some classes starting on window days, by class and by purpose.
+
+    A record belongs to the class of the first ``class_length`` characters of ``class_variable`` (ATC:
+    3 = the therapeutic subgroup, J01, J02, J04, J05, ...) when that starts with one of ``prefixes``;
+    its purpose is prophylaxis when ``indication`` contains one of ``prophylaxis_words`` (case
+    ignored), treatment when it holds another text, "not recorded" when empty. Records with a partial
+    or missing start date cannot be placed in the window and are not counted (the table says how many).
+    """
+
+    label: str = Field(description="what the records are, e.g. 'anti-infective agent'")
+    class_variable: str = Field("CMCLASCD", pattern=VAR)
+    prefixes: list[str] = Field(default_factory=lambda: ["J"], min_length=1,
+                                description="class codes counted (ATC 'J' = all anti-infectives for systemic use)")
+    class_length: int = Field(3, ge=1, description="characters of the code that name a class")
+    class_labels: dict[str, str] = Field(default_factory=dict, description="class code -> text shown")
+    date: str = Field("CMSTDTC", pattern=VAR, description="ISO 8601 start date of the record")
+    indication: Optional[str] = Field("CMINDC", pattern=VAR, description="indication text (null: no split by purpose)")
+    prophylaxis_words: list[str] = Field(default_factory=lambda: ["PROPHYLAXIS", "PREVENTION"], min_length=1)
+
+
+class CountType(Strict):
+    value: str = Field(description="value of type_variable")
+    label: str
+
+
+class RecordCounts(Strict):
+    """Per-subject counts of SDTM CM records of one category starting on window days (e.g. transfusion
+    episodes: one per subject, product and day) and per-subject totals of an amount (e.g. CMDOSE),
+    summarised over the safety population (0 for a subject without any)."""
+
+    label: str = Field(description="what is counted, e.g. 'transfusion episodes'")
+    category_variable: str = Field("CMCAT", pattern=VAR)
+    category: str
+    date: str = Field("CMSTDTC", pattern=VAR)
+    type_variable: Optional[str] = Field("CMCLASCD", pattern=VAR)
+    types: list[CountType] = Field(default_factory=list, description="each counted apart too")
+    amount: Optional[str] = Field(None, pattern=VAR, description="numeric CM variable summed per subject")
+    amount_unit: Optional[str] = Field(None, pattern=VAR, description="its unit variable")
+    amount_label: str = Field("", description="what the amount is (default: the variable name)")
+
+
 class SubjectFlags(_Outcome):
     """Subjects with ADSL flags = "Y" (transfusion, anti-infective use)."""
 
     kind: Literal["subject_flags"]
     flags: list[Flag] = Field(min_length=1)
+    medications: Optional[MedicationSplit] = Field(None, description="the same use split by class and purpose, from CM")
+    counts: Optional[RecordCounts] = Field(None, description="per-subject counts and amounts, from CM")
 
 
 Outcome = Annotated[Union[AeSummary, Dlt, Mtd, Recovery, EventIncidence, EpisodeDuration, LabIncidence,
                           SubjectFlags], Field(discriminator="kind")]
+
+
+class FebrileNeutropeniaCheck(Strict):
+    """The derived febrile-neutropenia check (data review): a fever with a low ANC in reach, on window
+    days, compared per subject with the investigator-reported AE."""
+
+    outcome: int = Field(ge=1, description="outcome measure whose section shows the check")
+    anc_paramcd: str = Field(description="ADLB PARAMCD of the ANC")
+    anc_below: float = Field(gt=0, description="ANC below this (ADLB AVAL units) counts")
+    anc_days_before: int = Field(ge=0, description="an ANC measured up to this many days before the fever ...")
+    anc_days_after: int = Field(ge=0, description="... or up to this many days after it")
+    testcd_variable: str = Field("VSTESTCD", pattern=VAR)
+    testcd: str = Field(description="SDTM VS test code of body temperature")
+    result: str = Field("VSSTRESN", pattern=VAR, description="VS numeric result in degrees C")
+    datetime: str = Field("VSDTC", pattern=VAR, description="VS date/time of the reading (ISO 8601)")
+    single: float = Field(description="one reading at or above this is a fever")
+    sustained: float = Field(description="readings at or above this held for sustained_minutes are a fever")
+    sustained_minutes: int = Field(ge=1)
+    max_gap_minutes: int = Field(ge=1, description="longest gap between two readings of one sustained run")
+    reported_flag: str = Field(pattern=VAR, description="ADAE flag of the investigator-reported FN")
+    term: str = Field("AEDECOD", pattern=VAR, description="ADAE term shown for the AEs ongoing on the fever day")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> "FebrileNeutropeniaCheck":
+        if self.sustained > self.single:
+            raise ValueError("sustained is above single: a single reading would be the weaker rule")
+        return self
 
 
 class TransfusionType(Strict):
@@ -208,7 +290,11 @@ class ReportConfig(Strict):
     ae_day: str = Field(pattern=VAR, description="ADAE day counted from the window anchor")
     lab_day: str = Field(pattern=VAR, description="ADLB day counted from the window anchor")
     last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
+    proportion_conf_level: float = Field(0.95, gt=0, lt=1, description="confidence level of the exact "
+                                                                        "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
+    febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
+    rtf_tables: bool = Field(True, description="write rtf/outcome_NN.rtf, one table per outcome measure")
     plots: Plots = Plots()
 
     @model_validator(mode="after")
@@ -217,6 +303,9 @@ class ReportConfig(Strict):
         dupes = sorted({n for n in numbers if numbers.count(n) > 1})
         if dupes:
             raise ValueError(f"outcome numbers listed twice: {dupes}")
+        check = self.febrile_neutropenia_check
+        if check is not None and check.outcome not in numbers:
+            raise ValueError(f"febrile_neutropenia_check.outcome {check.outcome} is not an outcome number")
         kinds = [o.kind for o in self.outcomes]
         if "mtd" in kinds and "dlt" not in kinds:
             raise ValueError("an 'mtd' outcome needs a 'dlt' outcome (the DLT flag)")

@@ -6,7 +6,7 @@ a date into a day counted from an anchor with no day 0 (anchor = day 1, the day 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Mapping
 
@@ -97,6 +97,7 @@ class Inputs:
     subjects: pd.DataFrame  # USUBJID, GROUP, ANCHOR (window day 1), WEND (window end date), DLTEVL
     groups: list[str]  # dose groups ordered by dose level
     overall: str
+    vs: pd.DataFrame = field(default_factory=pd.DataFrame)  # SDTM VS (the derived febrile-neutropenia check)
 
     @property
     def levels(self) -> list[str]:
@@ -154,7 +155,7 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
     """What each dataset must hold for this configuration."""
     need: dict[str, set[str]] = {"ADSL": {"USUBJID", cfg.groups.variable, cfg.groups.order_variable,
                                           cfg.populations.safety, cfg.window.anchor},
-                                 "ADAE": set(), "ADLB": set(), "ADTTE": set(), "CM": set()}
+                                 "ADAE": set(), "ADLB": set(), "ADTTE": set(), "CM": set(), "VS": set()}
     if cfg.last_contact:
         need["ADSL"].add(cfg.last_contact)
     for o in cfg.outcomes:
@@ -162,6 +163,8 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
             need["ADAE"] |= {"USUBJID", o.serious, o.grade, o.soc, o.term, *(w.flag for w in o.windows)}
             if o.treatment_emergent:
                 need["ADAE"].add(o.treatment_emergent)
+            if o.related is not None:
+                need["ADAE"].add(o.related.variable)
         elif o.kind == "dlt":
             need["ADSL"].add(cfg.populations.dlt_evaluable)
             need["ADAE"] |= {"USUBJID", o.flag, o.term}
@@ -175,6 +178,18 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
             need["ADLB"] |= {"USUBJID", "PARAMCD", cfg.lab_day, *o.flags}
         elif o.kind == "subject_flags":
             need["ADSL"] |= {f.flag for f in o.flags}
+            if o.medications is not None:
+                m = o.medications
+                need["CM"] |= {"USUBJID", m.class_variable, m.date, *([m.indication] if m.indication else [])}
+            if o.counts is not None:
+                c = o.counts
+                need["CM"] |= {"USUBJID", c.category_variable, c.date,
+                               *(v for v in (c.type_variable, c.amount, c.amount_unit) if v)}
+    fn = cfg.febrile_neutropenia_check
+    if fn is not None:
+        need["ADLB"] |= {"USUBJID", "PARAMCD", "AVAL", "ADT"}
+        need["ADAE"] |= {"USUBJID", fn.reported_flag, cfg.ae_day, "ASTDT", "AENDT", fn.term}
+        need["VS"] |= {"USUBJID", fn.testcd_variable, fn.result, fn.datetime}
     bc = cfg.plots.blood_counts
     if bc is not None:
         need["ADLB"] |= {"USUBJID", "PARAMCD", "AVAL", cfg.lab_day}
@@ -187,7 +202,8 @@ def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:
 
 def optional_columns(cfg: ReportConfig) -> dict[str, set[str]]:
     """Columns read when present: texts shown in labels (PARAM, CRITn) and the transfusion markers."""
-    optional: dict[str, set[str]] = {"ADSL": set(), "ADAE": set(), "ADLB": set(), "ADTTE": {"PARAM"}, "CM": set()}
+    optional: dict[str, set[str]] = {"ADSL": set(), "ADAE": set(), "ADLB": set(), "ADTTE": {"PARAM"}, "CM": set(),
+                                     "VS": set()}
     for o in cfg.outcomes:
         if o.kind == "lab_incidence":
             optional["ADLB"] |= {f[:-2] for f in o.flags if f.endswith("FL")}
@@ -201,14 +217,17 @@ def optional_columns(cfg: ReportConfig) -> dict[str, set[str]]:
 def prepare(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig) -> Inputs:
     need, optional = needed_columns(cfg), optional_columns(cfg)
     for name, columns in need.items():
-        if columns and (name != "CM"):
+        if columns and name not in ("CM", "VS"):
             found = datasets.get(name)
             if found is None or (found.empty and not len(found.columns)):
                 raise ReportDataError(f"{name} is missing; the report configuration uses it")
             require(found, name, columns)
-    numbers = {"AVAL", "CNSR", "ASTDT", "AENDT", cfg.ae_day, cfg.lab_day}
+    numbers = {"AVAL", "CNSR", "ASTDT", "AENDT", "ADT", cfg.ae_day, cfg.lab_day,
+               *(o.counts.amount for o in cfg.outcomes if o.kind == "subject_flags" and o.counts and o.counts.amount)}
+    if cfg.febrile_neutropenia_check is not None:
+        numbers |= {cfg.febrile_neutropenia_check.result, cfg.febrile_neutropenia_check.datetime}
     frames = {name: _frame(datasets, name, need[name] | optional[name], numbers)
-              for name in ("ADAE", "ADLB", "ADTTE", "CM")}
+              for name in ("ADAE", "ADLB", "ADTTE", "CM", "VS")}
     frames["ADSL"] = datasets["ADSL"].copy()
     adsl = frames["ADSL"]
     safety = adsl[is_y(adsl[cfg.populations.safety])]
@@ -234,4 +253,4 @@ def prepare(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig) -> Inputs:
                    if cfg.populations.dlt_evaluable in safety.columns else False),
     }).sort_values("USUBJID", kind="stable").reset_index(drop=True)
     return Inputs(adsl=adsl, adae=frames["ADAE"], adlb=frames["ADLB"], adtte=frames["ADTTE"], cm=frames["CM"],
-                  subjects=subjects, groups=groups, overall=cfg.groups.overall)
+                  subjects=subjects, groups=groups, overall=cfg.groups.overall, vs=frames["VS"])

@@ -1,14 +1,20 @@
 """DLT counts per dose level, the 3+3 decision per dose level, and the MTD with the rule that decided it.
 
 A DLT is an ADAE record flagged by ADaM (DLTFL); counts are subjects among the DLT-evaluable
-(DLTEVLFL = "Y"). The 3+3 rules, with the numbers from ``report.yaml`` (defaults in brackets):
+(DLTEVLFL = "Y"). The 3+3 rules apply to cohorts of ``cohort_size`` [3] to ``expanded_size`` [6]
+evaluable subjects, with the numbers from ``report.yaml`` (defaults in brackets):
 
-- 3+3-STOP: at least ``stop_min_dlt`` [2] DLTs -> the dose is too toxic, stop;
-- 3+3-INCOMPLETE: fewer than ``cohort_size`` [3] evaluable -> the cohort is not complete;
-- 3+3-ESCALATE: fewer than ``expanded_size`` [6] evaluable, at most ``escalate_max_dlt`` [0] DLTs -> escalate;
+- 3+3-INCOMPLETE: fewer than ``cohort_size`` evaluable -> the cohort is not complete (whatever the DLTs);
+- 3+3-STOP: ``cohort_size`` to ``expanded_size`` evaluable, at least ``stop_min_dlt`` [2] DLTs -> the dose
+  is too toxic, stop (">= 2 of 3-6");
+- 3+3-ESCALATE: fewer than ``expanded_size`` evaluable, at most ``escalate_max_dlt`` [0] DLTs -> escalate;
 - 3+3-EXPAND: fewer than ``expanded_size`` evaluable, more DLTs than that -> expand to ``expanded_size``;
-- 3+3-ESCALATE-EXPANDED: at least ``expanded_size`` evaluable, at most ``mtd_max_dlt`` [1] DLTs -> escalate;
-- 3+3-STOP-EXPANDED: at least ``expanded_size`` evaluable, more than ``mtd_max_dlt`` DLTs -> stop.
+- 3+3-ESCALATE-EXPANDED: ``expanded_size`` evaluable, at most ``mtd_max_dlt`` [1] DLTs -> escalate;
+- 3+3-STOP-EXPANDED: ``expanded_size`` evaluable, more than ``mtd_max_dlt`` (fewer than ``stop_min_dlt``)
+  DLTs -> stop;
+- 3+3-TOP-DOSE / 3+3-TOP-DOSE-EXPANDED: an escalation due at the highest dose level: there is no higher
+  level, the MTD is not reached (MTD >= the top dose);
+- 3+3-BEYOND: more than ``expanded_size`` evaluable: outside the 3+3 cohort sizes, no decision.
 
 The MTD is the highest dose with at most ``mtd_max_dlt`` DLTs among at least ``mtd_min_evaluable`` [6]
 evaluable subjects, judged at the deciding dose: the dose just below the lowest too-toxic dose, or
@@ -55,31 +61,45 @@ class MtdResult:
     reason: str
 
 
-def decide(count: DoseCount, rules: ThreePlusThree) -> Decision:
+def decide(count: DoseCount, rules: ThreePlusThree, top: bool = False) -> Decision:
+    """The 3+3 decision at one dose level; ``top``: it is the highest dose level of the study."""
     n, d = count.evaluable, count.dlt
     seen = f"{d} DLT(s) among {n} evaluable"
-    if d >= rules.stop_min_dlt:
-        return Decision("stop", "3+3-STOP", f"{seen} (>= {rules.stop_min_dlt}): dose too toxic, stop")
+    sizes = f"{rules.cohort_size}-{rules.expanded_size}"
     if n < rules.cohort_size:
         return Decision("incomplete", "3+3-INCOMPLETE",
                         f"{seen}: fewer than {rules.cohort_size} evaluable, cohort not complete")
+    if n > rules.expanded_size:
+        return Decision("not applicable", "3+3-BEYOND",
+                        f"{seen}: more than {rules.expanded_size} evaluable, outside the 3+3 cohorts of {sizes}")
+    if d >= rules.stop_min_dlt:
+        return Decision("stop", "3+3-STOP",
+                        f"{seen} (>= {rules.stop_min_dlt} of {sizes}): dose too toxic, stop")
     if n < rules.expanded_size:
         if d <= rules.escalate_max_dlt:
+            if top:
+                return Decision("top dose", "3+3-TOP-DOSE",
+                                f"{seen} (<= {rules.escalate_max_dlt}): highest dose level reached, no higher level "
+                                f"to escalate to; MTD not reached (MTD >= this dose)")
             return Decision("escalate", "3+3-ESCALATE", f"{seen} (<= {rules.escalate_max_dlt}): escalate")
         return Decision("expand", "3+3-EXPAND",
                         f"{seen} (> {rules.escalate_max_dlt}, < {rules.stop_min_dlt}): expand to {rules.expanded_size}")
     if d <= rules.mtd_max_dlt:
+        if top:
+            return Decision("top dose", "3+3-TOP-DOSE-EXPANDED",
+                            f"{seen} ({rules.expanded_size} evaluable, <= {rules.mtd_max_dlt} DLT): highest dose "
+                            f"level reached, no higher level to escalate to; MTD not reached (MTD >= this dose)")
         return Decision("escalate", "3+3-ESCALATE-EXPANDED",
-                        f"{seen} (>= {rules.expanded_size} evaluable, <= {rules.mtd_max_dlt} DLT): escalate")
+                        f"{seen} ({rules.expanded_size} evaluable, <= {rules.mtd_max_dlt} DLT): escalate")
     return Decision("stop", "3+3-STOP-EXPANDED",
-                    f"{seen} (>= {rules.expanded_size} evaluable, > {rules.mtd_max_dlt} DLT): dose too toxic, stop")
+                    f"{seen} ({rules.expanded_size} evaluable, > {rules.mtd_max_dlt} DLT): dose too toxic, stop")
 
 
 def determine_mtd(counts: list[DoseCount], rules: ThreePlusThree) -> MtdResult:
     """``counts`` ordered by ascending dose."""
     if not counts:
         return MtdResult(NOT_DETERMINED, "MTD-TOO-FEW", "no dose level has DLT-evaluable subjects")
-    decisions = [decide(c, rules) for c in counts]
+    decisions = [decide(c, rules, top=i == len(counts) - 1) for i, c in enumerate(counts)]
     toxic = next((i for i, d in enumerate(decisions) if d.decision == "stop"), None)
     if toxic == 0:
         c = counts[0]
@@ -128,7 +148,7 @@ def dlt_table(ard: Ard, inputs: Inputs, outcome: Dlt, rules: ThreePlusThree | No
                                len(ids), variable_level=term, variable_label=term)
         if rules is not None and level != inputs.overall:
             count = next(c for c in counts if c.level == level)
-            decision = decide(count, rules)
+            decision = decide(count, rules, top=level == inputs.groups[-1])
             for name, value in (("decision", decision.decision), ("rule", decision.rule),
                                 ("reason", decision.reason)):
                 ard.add(outcome.number, "DLT", label, level, "DECISION", name, value,

@@ -74,6 +74,21 @@ def episodes(inputs: Inputs, flag: str, cfg: ReportConfig, gap: int) -> pd.DataF
     return merged[EPISODE_COLUMNS].sort_values(["USUBJID", "START"], kind="stable").reset_index(drop=True)
 
 
+QUANTILE_METHOD = "averaged_inverted_cdf"  # Hyndman-Fan type 2, cards' p25/p75 (SAS PCTLDEF=5)
+
+
+def summary_stats(values: np.ndarray) -> dict[str, float]:
+    """mean, sd (n - 1), median, p25, p75 (Hyndman-Fan type 2, as cards and SAS by default), min, max."""
+    d = np.asarray(values, dtype=float)
+    d = d[~np.isnan(d)]
+    if not len(d):
+        return {name: math.nan for name in ("mean", "sd", "median", "p25", "p75", "min", "max")}
+    p25, median, p75 = np.quantile(d, [0.25, 0.5, 0.75], method=QUANTILE_METHOD)
+    return {"mean": float(d.mean()), "sd": float(d.std(ddof=1)) if len(d) > 1 else math.nan,
+            "median": float(median), "p25": float(p25), "p75": float(p75),
+            "min": float(d.min()), "max": float(d.max())}
+
+
 def episode_duration(ard: Ard, inputs: Inputs, outcome: EpisodeDuration, cfg: ReportConfig) -> pd.DataFrame:
     eps = episodes(inputs, outcome.flag, cfg, outcome.merge_gap_days)
     analysis = f"{outcome.flag}.DURATION"
@@ -81,18 +96,21 @@ def episode_duration(ard: Ard, inputs: Inputs, outcome: EpisodeDuration, cfg: Re
              f"records with <= {outcome.merge_gap_days} event-free day(s) between them merged")
     label = (f"{outcome.title} (episodes starting on days {cfg.window.first_day}-{cfg.window.last_day}, "
              f"{merge}, cut at day {cfg.window.last_day})")
+    totals = eps.groupby("USUBJID", sort=True)["DURATION"].sum()
+    total_label = (f"{outcome.title}: total days per subject with an episode (episodes as above, "
+                   f"summed per subject)")
     for level in inputs.levels:
         members = inputs.members(level)
         rows = eps[eps["USUBJID"].isin(members["USUBJID"])]
-        d = rows["DURATION"].astype(float)
-        stats = {
-            "n_subjects": int(rows["USUBJID"].nunique()), "n": int(len(rows)),
-            "mean": d.mean() if len(d) else float("nan"), "median": d.median() if len(d) else float("nan"),
-            "min": d.min() if len(d) else float("nan"), "max": d.max() if len(d) else float("nan"),
-            "n_cut": int(rows["CUT"].sum()),
-        }
+        stats = {"n_subjects": int(rows["USUBJID"].nunique()), "n": int(len(rows)),
+                 **summary_stats(rows["DURATION"].to_numpy(float)), "n_cut": int(rows["CUT"].sum())}
         for name, value in stats.items():
             ard.add(outcome.number, analysis, label, level, "DURATION", name, value,
                     variable_label="Episode duration (days)", context="continuous",
                     stat_label={"n": "n (episodes)"}.get(name))
+        subject_totals = totals[totals.index.isin(members["USUBJID"])].to_numpy(float)
+        for name, value in {"n": len(subject_totals), **summary_stats(subject_totals)}.items():
+            ard.add(outcome.number, f"{outcome.flag}.SUBJECT_TOTAL", total_label, level, "TOTAL_DURATION", name,
+                    int(value) if name == "n" else value, variable_label="Total days per subject",
+                    context="continuous", stat_label={"n": "n (subjects)"}.get(name))
     return eps

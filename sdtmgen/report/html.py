@@ -41,6 +41,10 @@ class Figure:
     png: bytes
 
 
+# ARD rows told once under the table rather than in every column
+NOTE_STATS = ("method", "conf.level")
+
+
 def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
@@ -51,10 +55,12 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
         text = stats["n"]
         if "N" in stats:
             text = f"{text}/{stats['N']}"
-        if stats.get("pct"):
-            text += f" ({stats['pct']}%)"
+        if stats.get("p"):
+            text += f" ({stats['p']}%)"
         if "n_events" in stats:
             text += f" [{stats['n_events']}]"
+        if stats.get("conf.low") and stats.get("conf.high"):
+            text += f" ({stats['conf.low']}-{stats['conf.high']}%)"
         return text, False
     if {"estimate", "conf.low", "conf.high"} <= stats.keys():
         return f"{stats['estimate']} ({stats['conf.low']}, {stats['conf.high']})", False
@@ -63,46 +69,75 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
 
 
 def _row_key(row: dict) -> tuple[str, ...]:
-    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "pct", "n_events"):
+    if row["context"] == "categorical" and row["stat_name"] in ("n", "N", "p", "n_events", "conf.low", "conf.high"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")
     if row["context"] == "survival" and row["variable"] in ("prob", "time"):
         return (row["variable"], row["variable_level"], row["group2_level"], "")
     return (row["variable"], row["variable_level"], row["group2_level"], row["stat_name"])
 
 
-def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
-    """Rows = statistics (n/N/% and estimate/CI merged into one cell), columns = groups present.
-
-    Rows whose variable is in ``indent`` (preferred terms under their SOC) are indented.
-    """
+def table_data(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()
+               ) -> tuple[list[str], list[dict], str]:
+    """(groups present, entries {label, sub, cells: {group: (text, is_text)}}, note) of one analysis table:
+    rows = statistics (n/N/% and estimate/CI merged into one cell), columns = groups present."""
     present = [lv for lv in levels if lv in set(rows["group1_level"])]
     keys: dict[tuple[str, ...], dict] = {}
+    several = len(rows[["variable", "variable_level"]].drop_duplicates()) > 1
     for row in rows.to_dict("records"):
         key = _row_key(row)
-        entry = keys.setdefault(key, {"label": None, "context": row["context"], "cells": {},
+        entry = keys.setdefault(key, {"label": None, "context": row["context"], "stats": {},
                                       "sub": row["variable"] in indent})
         if entry["label"] is None:
             entry["label"] = row["variable_label"] if key[3] == "" else (
                 row["stat_label"] if row["context"] in ("continuous", "dlt", "mtd") or row["variable_label"] == row["variable"]
                 else row["variable_label"])
-        entry["cells"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
+            if key[3] and row["context"] == "continuous" and several:
+                entry["label"] = f"{row['variable_label']}: {row['stat_label']}"
+        entry["stats"].setdefault(row["group1_level"], {})[row["stat_name"]] = row["stat_fmt"]
+    entries = [{"label": e["label"], "sub": e["sub"],
+                "cells": {lv: _cell(e["stats"][lv], e["context"]) for lv in present if e["stats"].get(lv)}}
+               for e in keys.values()]
+    events = any("n_events" in c for e in keys.values() for c in e["stats"].values())
+    limits = any("conf.low" in c for e in keys.values() if e["context"] == "categorical" for c in e["stats"].values())
+    note = ("n/N (%) of subjects" + ("; [k] = number of records" if events else "")
+            + ("; (a-b%) = exact confidence limits of %" if limits else "") + ".") if events or limits else ""
+    return present, entries, note
+
+
+def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
+    """The HTML table of ``table_data``; rows whose variable is in ``indent`` (terms under their SOC) indented."""
+    present, entries, note = table_data(rows, levels, indent)
     head = "".join(f"<th>{esc(lv)}</th>" for lv in present)
     body = []
-    for entry in keys.values():
+    for entry in entries:
         cells = []
         for lv in present:
-            stats = entry["cells"].get(lv)
-            if not stats:
+            if lv not in entry["cells"]:
                 cells.append("<td></td>")
                 continue
-            text, is_text = _cell(stats, entry["context"])
+            text, is_text = entry["cells"][lv]
             cells.append(f'<td class="text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
         first = '<td class="sub">' if entry["sub"] else "<td>"
         body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
-    events = any("n_events" in c for e in keys.values() for c in e["cells"].values())
-    note = '<p class="note">n/N (%) of subjects; [k] = number of records.</p>' if events else ""
+    note = f'<p class="note">{esc(note)}</p>' if note else ""
     return (f'<table><thead><tr><th></th>{head}</tr></thead><tbody>\n' + "\n".join(body)
             + "\n</tbody></table>" + note)
+
+
+def listing_table(title: str, name: str, frame: pd.DataFrame, show=None, shown: str = "") -> str:
+    """A record-level listing (one row per record, the columns as they are in ``<name>.csv``); only the
+    rows of ``show`` when given (``shown`` says which)."""
+    total = len(frame)
+    if show is not None:
+        frame = frame[show]
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    body = "\n".join("<tr>" + "".join(f'<td class="text">{esc("" if pd.isna(v) else v)}</td>' for v in row) + "</tr>"
+                     for row in frame.itertuples(index=False))
+    empty = '<p class="note">No record to list.</p>\n' if frame.empty else ""
+    which = (f"Shown: {len(frame)} of {total} rows, {shown}; all rows are in {name}.csv." if show is not None
+             else f"Also written as {name}.csv.")
+    return (f"<h3>{esc(title)}</h3>\n{empty}<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>"
+            f'<p class="note">{esc(which)}</p>\n')
 
 
 def _img(fig: Figure, embed: bool) -> str:
@@ -113,7 +148,7 @@ def _img(fig: Figure, embed: bool) -> str:
 
 def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outcomes: list, figures: list[Figure],
            populations: pd.DataFrame, embed: bool, counts_title: str = "Blood counts by subject",
-           counts_note: str = "", indent: frozenset[str] = frozenset()) -> str:
+           counts_note: str = "", indent: frozenset[str] = frozenset(), listings: list | None = None) -> str:
     parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{esc(title)}</title>\n'
              f"<style>{CSS}</style>\n</head>\n<body>\n<h1>{esc(title)}</h1>\n"
              f'<p class="note">{esc(subtitle + " " if subtitle else "")}Generated by sdtmgen {esc(__version__)} from the ADaM datasets; '
@@ -135,7 +170,14 @@ def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outc
                          f"{esc(stat.get('reason'))})</p>\n")
         for analysis in dict.fromkeys(rows["analysis"]):
             block = rows[rows["analysis"] == analysis]
-            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n" + analysis_table(block, levels, indent) + "\n")
+            described = block["stat_name"].isin(NOTE_STATS)
+            notes = list(dict.fromkeys(block.loc[block["stat_name"] == "method", "stat"]))
+            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n"
+                         + analysis_table(block[~described], levels, indent) + "\n"
+                         + "".join(f'<p class="note">Method: {esc(n)}.</p>\n' for n in notes))
+        for number, listing_title, name, frame, show, shown in listings or []:
+            if number == o.number:
+                parts.append(listing_table(listing_title, name, frame, show, shown))
         for fig in figures:
             if fig.outcome == o.number:
                 parts.append(_img(fig, embed) + "\n")

@@ -7,11 +7,15 @@ grade >= severe, by SOC and PT), ``event_incidence`` (ADAE flag, record starting
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
-from sdtmgen.report.data import Inputs, distinct_texts, is_y, text_is
+from sdtmgen.report.data import (Inputs, distinct_texts, is_y, iso_to_sas, per_distinct, relative_day, require,
+                                 text_is)
 
 
 def add_incidence(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,
@@ -81,11 +85,19 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
     ae = ae.assign(_GRADE=grade)
     for window in outcome.windows:
         in_win = ae[is_y(ae[window.flag])]
-        for kind, subset in (("AE", in_win), ("SAE", in_win[is_y(in_win[outcome.serious])])):
+        kinds = [("AE", in_win, "Adverse events"), ("SAE", in_win[is_y(in_win[outcome.serious])], "Serious adverse events")]
+        if outcome.related is not None:
+            rel = outcome.related
+            related = per_distinct(in_win[rel.variable], lambda u: u.astype("string").str.strip().str.upper()
+                                   .isin([v.upper() for v in rel.values]).fillna(False))
+            kinds.append(("RELAE", in_win[related.to_numpy(bool)],
+                          f"Adverse events {rel.label} ({rel.variable} {'/'.join(rel.values)})"))
+        for kind, subset, text in kinds:
             analysis = f"{kind}.{window.flag}"
-            label = f"{'Serious adverse events' if kind == 'SAE' else 'Adverse events'}, {window.label}"
+            label = f"{text}, {window.label}"
             add_incidence(ard, inputs, outcome.number, analysis, label, "ANY", subset,
-                          variable_label=f"Subjects with any {kind}", count_events=True)
+                          variable_label=f"Subjects with any {'related AE' if kind == 'RELAE' else kind}",
+                          count_events=True)
             worst = subset.groupby("USUBJID", sort=True, observed=True)["_GRADE"].max()
             for g in outcome.grades:
                 ids = worst.index[worst.eq(float(g))]
@@ -144,9 +156,122 @@ def _criterion_text(adlb: pd.DataFrame, paramcd: str, flag: str) -> str:
     return "; ".join(v for v in values if v.strip())
 
 
-def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags) -> None:
+def subject_flags(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig | None = None) -> None:
     adsl = inputs.group_of(inputs.adsl)
     for item in outcome.flags:
         hits = adsl[is_y(adsl[item.flag])]
         add_incidence(ard, inputs, outcome.number, item.flag, f"{outcome.title}: {item.label}", item.flag, hits,
                       variable_label=f"{item.label} ({item.flag} = Y)")
+    if outcome.medications is not None and cfg is not None:
+        medication_split(ard, inputs, outcome, cfg)
+    if outcome.counts is not None and cfg is not None:
+        record_counts(ard, inputs, outcome, cfg)
+
+
+def record_counts(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> None:
+    """Episodes (distinct subject, type and day) and summed amounts per subject, over every safety subject."""
+    from sdtmgen.report.durations import summary_stats
+
+    c = outcome.counts
+    assert c is not None
+    require(inputs.cm, "CM", ["USUBJID", c.category_variable, c.date, c.type_variable, c.amount, c.amount_unit])
+    cm = inputs.group_of(inputs.cm)
+    cm = cm[text_is(cm[c.category_variable], c.category).to_numpy(bool)]
+    date = iso_to_sas(cm[c.date])
+    day = relative_day(date, cm["ANCHOR"])
+    inside = (day >= cfg.window.first_day) & (day <= cfg.window.last_day)
+    undated = int(np.isnan(day).sum())
+    cm, date = cm[inside], date[inside]
+    kind = (cm[c.type_variable].astype("string").str.strip().to_numpy(object) if c.type_variable
+            else np.full(len(cm), "", dtype=object))
+    records = pd.DataFrame({"USUBJID": cm["USUBJID"].astype(str).to_numpy(), "TYPE": kind,
+                            "DATE": date.to_numpy(float),
+                            "AMOUNT": (pd.to_numeric(cm[c.amount], errors="coerce").to_numpy(float) if c.amount
+                                       else np.zeros(len(cm)))})
+    units = distinct_texts(cm[c.amount_unit]) if c.amount_unit else []
+    unit = " / ".join(units) if units else ""
+    note = f"; {undated} record(s) without a complete start date not counted" if undated else ""
+    label = (f"{outcome.title}: {c.label} per subject ({c.category_variable} = {c.category}, one episode per "
+             f"subject, product and day; {window_text(cfg)}{note}; every safety subject, 0 without any)")
+    kinds = [("", "Any")] + [(t.value, t.label) for t in c.types]
+    subjects = inputs.subjects["USUBJID"].to_numpy(object)
+    for value, text in kinds:
+        chosen = records if not value else records[records["TYPE"] == value]
+        episodes = chosen.drop_duplicates(["USUBJID", "TYPE", "DATE"]).groupby("USUBJID").size()
+        amounts = chosen.groupby("USUBJID")["AMOUNT"].sum(min_count=1)
+        per_subject = pd.DataFrame({"USUBJID": subjects,
+                                    "EPISODES": episodes.reindex(subjects, fill_value=0).to_numpy(float),
+                                    "AMOUNT": amounts.reindex(subjects).fillna(0).to_numpy(float)})
+        variables = [("EPISODES", f"{text}: {c.label} per subject")]
+        if c.amount:
+            what = c.amount_label or c.amount
+            variables.append(("AMOUNT", f"{text}: total {what}{f' ({unit})' if unit else ''} per subject"))
+        for level in inputs.levels:
+            members = inputs.members(level)["USUBJID"]
+            rows = per_subject[per_subject["USUBJID"].isin(members)]
+            for variable, variable_label in variables:
+                values = rows[variable].to_numpy(float)
+                stats = {"N": len(values), "sum": float(values.sum()), **summary_stats(values)}
+                for name, number in stats.items():
+                    ard.add(outcome.number, "COUNTS", label, level, variable, name,
+                            int(number) if name == "N" else number, variable_level=value or "ANY",
+                            variable_label=variable_label, context="continuous",
+                            stat_label={"N": "N (subjects)", "sum": "Total"}.get(name),
+                            warning="mixed units" if variable == "AMOUNT" and len(units) > 1 else "")
+
+
+PURPOSES = ("Prophylaxis", "Treatment", "Indication not recorded")
+
+
+def medication_records(inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> tuple[pd.DataFrame, int]:
+    """CM records of the counted classes starting on window days, with CLASS and PURPOSE; and how many
+    records of those classes had no complete start date."""
+    m = outcome.medications
+    assert m is not None
+    require(inputs.cm, "CM", ["USUBJID", m.class_variable, m.date, m.indication])
+    cm = inputs.group_of(inputs.cm)
+    code = cm[m.class_variable].astype("string").str.strip().str.upper()
+    counted = code.str.startswith(tuple(p.upper() for p in m.prefixes)).fillna(False).to_numpy(bool)
+    cm, code = cm[counted], code[counted]
+    day = relative_day(iso_to_sas(cm[m.date]), cm["ANCHOR"])
+    undated = int(np.isnan(day).sum())
+    inside = (day >= cfg.window.first_day) & (day <= cfg.window.last_day)
+    cm, code = cm[inside], code[inside]
+    purpose = pd.Series(PURPOSES[2], index=cm.index, dtype=object)
+    if m.indication:
+        text = cm[m.indication].astype("string").str.strip().str.upper()
+        words = "|".join(re.escape(w.upper()) for w in m.prophylaxis_words)
+        purpose = np.where(text.str.contains(words, regex=True).fillna(False).to_numpy(bool), PURPOSES[0],
+                           np.where(text.fillna("").eq("").to_numpy(bool), PURPOSES[2], PURPOSES[1]))
+    records = cm.assign(CLASS=code.str.slice(0, m.class_length).to_numpy(object), PURPOSE=purpose)
+    return records, undated
+
+
+def medication_split(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig) -> None:
+    m = outcome.medications
+    assert m is not None
+    records, undated = medication_records(inputs, outcome, cfg)
+    codes = ", ".join(m.prefixes)
+    note = f"; {undated} record(s) without a complete start date not counted" if undated else ""
+    label = f"{outcome.title}: {m.label} by class ({m.class_variable} starting with {codes}; {window_text(cfg)}{note})"
+    by_class = counts_by(inputs, records, ["CLASS"])
+    for cls in sorted(c for (c,) in by_class):
+        text = m.class_labels.get(cls, cls)
+        add_counts(ard, inputs, outcome.number, "CLASS", label, m.class_variable, by_class[(cls,)],
+                   variable_level=cls, variable_label=f"{cls} {text}" if text != cls else cls, count_events=True)
+    if not m.indication:
+        return
+    label = (f"{outcome.title}: {m.label} by purpose ({m.indication} naming "
+             f"{' / '.join(w.lower() for w in m.prophylaxis_words)} = prophylaxis; {window_text(cfg)})")
+    by_purpose = counts_by(inputs, records, ["PURPOSE"])
+    by_both = counts_by(inputs, records, ["PURPOSE", "CLASS"])
+    for purpose in PURPOSES:
+        if (purpose,) not in by_purpose and purpose == PURPOSES[2]:
+            continue
+        add_counts(ard, inputs, outcome.number, "PURPOSE", label, m.indication, by_purpose.get((purpose,), {}),
+                   variable_level=purpose, variable_label=purpose, count_events=True)
+        for cls in sorted(c for p, c in by_both if p == purpose):
+            text = m.class_labels.get(cls, cls)
+            add_counts(ard, inputs, outcome.number, "PURPOSE", label, m.class_variable, by_both[(purpose, cls)],
+                       variable_level=cls, variable_label=f"{cls} {text}" if text != cls else cls,
+                       group2=m.indication, group2_level=purpose, count_events=True)

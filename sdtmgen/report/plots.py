@@ -45,7 +45,8 @@ def _style() -> Iterator[None]:
 
 
 def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportConfig) -> bytes:
-    """S(t) (not yet recovered) per dose group; + marks censored subjects."""
+    """Cumulative incidence of recovery, 1 - S(t), per dose group with its pointwise log-log band
+    (shaded where R gives both limits); + marks censored subjects."""
     with _style():
         width, height = cfg.plots.km_width, cfg.plots.km_height
         fig = _figure(width, height, constrained=False)  # fixed margins in inches: faster than constrained layout
@@ -58,22 +59,28 @@ def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportCo
                 continue
             color = COLORS[i % len(COLORS)]
             x = np.append(km.timeline, max(km.timeline[-1], cfg.window.last_day))
-            y = np.append(km.survival, km.survival[-1])
+            y = 1 - np.append(km.survival, km.survival[-1])
             ax.step(x, y, where="post", color=color, label=f"{level} (n={km.n}, recovered {km.events})")
+            low, high = 1 - np.append(km.high, km.high[-1]), 1 - np.append(km.low, km.low[-1])
+            band = ~np.isnan(low) & ~np.isnan(high)
+            if band.any():
+                ax.fill_between(x, np.where(band, low, 0), np.where(band, high, 0), where=band, step="post",
+                                color=color, alpha=0.15, linewidth=0)
             if len(km.censor_times):
                 at = np.searchsorted(km.timeline, km.censor_times, side="right") - 1  # S(t) right-continuous
-                ax.plot(km.censor_times, list(km.survival[at]), "+", color=color, markersize=9, markeredgewidth=1.5)
+                ax.plot(km.censor_times, list(1 - km.survival[at]), "+", color=color, markersize=9,
+                        markeredgewidth=1.5)
             drawn = True
         if not drawn:
             ax.text(0.5, 0.5, "no subject at risk", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlim(0, cfg.window.last_day + 1)
         ax.set_ylim(-0.02, 1.05)
         ax.set_xlabel(f"Days from {cfg.window.anchor} (day 1)")
-        ax.set_ylabel("Proportion not yet recovered")
+        ax.set_ylabel("Cumulative incidence of recovery, 1 - KM")
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
         ax.grid(alpha=0.3)
         if drawn:
-            ax.legend(fontsize=8, loc="lower left")  # recovery curves stay at 1 early on: that corner is free
+            ax.legend(fontsize=8, loc="upper left")  # recovery curves stay at 0 early on: that corner is free
         return _png(fig, cfg.plots.dpi)
 
 

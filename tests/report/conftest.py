@@ -146,16 +146,70 @@ def cm() -> pd.DataFrame:
     def iso(usubjid, day):
         return (pd.Timestamp("1960-01-01") + pd.Timedelta(days=CHEMSDT[usubjid] + day - 1)).strftime("%Y-%m-%dT10:00")
 
-    return pd.DataFrame([
-        {"USUBJID": "S01", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02", "CMSTDTC": iso("S01", 12)},
-        {"USUBJID": "S01", "CMTRT": "RED BLOOD CELLS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX01", "CMSTDTC": iso("S01", 15)},
-        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02", "CMSTDTC": iso("S02", 14)},
-        {"USUBJID": "S02", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE", "CMSTDTC": iso("S02", 10)},
+    frame = pd.DataFrame([
+        {"USUBJID": "S01", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S01", 12), "CMINDC": "THROMBOCYTOPENIA"},
+        {"USUBJID": "S01", "CMTRT": "RED BLOOD CELLS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX01",
+         "CMSTDTC": iso("S01", 15), "CMINDC": "ANAEMIA"},
+        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S02", 14), "CMINDC": "THROMBOCYTOPENIA"},
+        {"USUBJID": "S02", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE",
+         "CMSTDTC": iso("S02", 10), "CMINDC": "FEBRILE NEUTROPENIA"},
+        # anti-infectives: S05 antifungal prophylaxis and a J04 treatment; S07 an antiviral with no
+        # indication; S08 one on day 43 (outside the window) and one with a partial date
+        {"USUBJID": "S05", "CMTRT": "POSACONAZOLE", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J02AC04",
+         "CMSTDTC": iso("S05", 3), "CMINDC": "ANTIFUNGAL PROPHYLAXIS"},
+        {"USUBJID": "S05", "CMTRT": "RIFAMPICIN", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J04AB02",
+         "CMSTDTC": iso("S05", 20), "CMINDC": "TUBERCULOSIS"},
+        {"USUBJID": "S07", "CMTRT": "ACICLOVIR", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J05AB01",
+         "CMSTDTC": iso("S07", 1), "CMINDC": None},
+        {"USUBJID": "S08", "CMTRT": "MEROPENEM", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DH02",
+         "CMSTDTC": iso("S08", 43), "CMINDC": "SEPSIS"},
+        {"USUBJID": "S08", "CMTRT": "LEVOFLOXACIN", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01MA12",
+         "CMSTDTC": iso("S08", 20)[:7], "CMINDC": "ANTIBACTERIAL PROPHYLAXIS"},
+        {"USUBJID": "S10", "CMTRT": "CEFEPIME", "CMCAT": "CONCOMITANT MEDICATION", "CMCLASCD": "J01DE",
+         "CMSTDTC": iso("S10", 10), "CMINDC": "FEBRILE NEUTROPENIA"},
+        # a second platelet bag for S02 the same day: one episode, 450 mL
+        {"USUBJID": "S02", "CMTRT": "PLATELETS", "CMCAT": "BLOOD TRANSFUSION", "CMCLASCD": "B05AX02",
+         "CMSTDTC": iso("S02", 14), "CMINDC": "THROMBOCYTOPENIA"},
     ])
+    transfusion = frame["CMCAT"] == "BLOOD TRANSFUSION"
+    frame["CMDOSE"] = np.where(transfusion, [250.0, 300.0, 250.0] + [np.nan] * (len(frame) - 4) + [200.0], np.nan)
+    frame["CMDOSU"] = np.where(transfusion, "mL", None)
+    return frame
+
+
+# body temperatures (SDTM VS) for the derived febrile-neutropenia check; ANC < 0.5 only on day 16 (ADLB above)
+TEMPERATURES = [
+    ("S01", 15, "14:00", 39.0),  # low ANC the next day, FN reported: derived and reported
+    ("S02", 25, "10:00", 38.4),  # ANC 9 days before: too far; S02's FN is reported only
+    ("S03", 17, "10:00", 38.5),  # low ANC the day before, nothing reported: derived only
+    ("S05", 16, "08:00", 38.1),  # 38.1 then 38.2 70 minutes later: held over an hour, derived only
+    ("S05", 16, "09:10", 38.2),
+    ("S05", 16, "12:00", 37.2),
+    ("S06", 16, "08:00", 38.1),  # held only 30 minutes, then one reading below 38.3: no fever
+    ("S06", 16, "08:30", 38.1),
+    ("S06", 16, "10:00", 37.5),
+    ("S07", 20, "10:00", 38.5),  # ANC 4 days before: too far
+    ("S10", 16, "10:00", 39.5),  # not in the safety population
+    ("S08", 16, "", 38.1),  # no time: cannot be held over an hour
+    ("S08", 16, "", 38.2),
+]
+
+
+def vs() -> pd.DataFrame:
+    rows = []
+    for usubjid, day, time, temp in TEMPERATURES:
+        date = (pd.Timestamp("1960-01-01") + pd.Timedelta(days=CHEMSDT[usubjid] + day - 1)).strftime("%Y-%m-%d")
+        rows.append({"USUBJID": usubjid, "VSTESTCD": "TEMP", "VSSTRESN": temp, "VSSTRESU": "C",
+                     "VSDTC": f"{date}T{time}" if time else date})
+    rows.append({"USUBJID": "S09", "VSTESTCD": "PULSE", "VSSTRESN": 120.0, "VSSTRESU": "beats/min",
+                 "VSDTC": "2023-01-01T10:00"})
+    return pd.DataFrame(rows)
 
 
 def datasets() -> dict[str, pd.DataFrame]:
-    return {"ADSL": adsl(), "ADAE": adae(), "ADLB": adlb(), "ADTTE": adtte(), "CM": cm()}
+    return {"ADSL": adsl(), "ADAE": adae(), "ADLB": adlb(), "ADTTE": adtte(), "CM": cm(), "VS": vs()}
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,41 @@ from sdtmgen.report import durations, km, make_report, plots, write_report
 from sdtmgen.report.ard import COLUMNS, Ard, format_display, format_stat, round_half_up
 from sdtmgen.report.data import prepare
 
-CARDS = ["group1", "group1_level", "variable", "variable_level", "stat_name", "stat_label", "stat"]
+# a cards ARD (cards::ard_categorical / cardx::ard_survival_survfit) with two grouping columns, then stat_fmt
+# as cards::apply_fmt_fn() adds it
+CARDS = ["group1", "group1_level", "group2", "group2_level", "variable", "variable_level", "context", "stat_name",
+         "stat_label", "stat", "stat_fmt", "fmt_fn", "warning", "error"]
 
 
 def test_columns_follow_the_cards_convention(ard):
-    assert set(CARDS) <= set(ard.columns)
+    assert list(ard.columns)[:len(CARDS)] == CARDS
     assert list(ard.columns) == COLUMNS
     assert (ard["group1"] == "TRT01P").all()
+    props = ard[(ard["context"] == "categorical") & (ard["stat_name"] == "p")]
+    assert len(props) and "pct" not in set(ard["stat_name"])
+    assert props["stat"].astype(float).between(0, 1).all() and (props["fmt_fn"] == "xx.x%").all()
+    assert (props["stat_label"] == "%").all()
+    assert set(ard["error"]) == {""}
+    nobody = ard[(ard["context"] == "survival") & (ard["variable"] == "prob") & (ard["warning"] != "")]
+    assert len(nobody) and (nobody["warning"] == "no subject at risk").all() and (nobody["stat"] == "").all()
+
+
+def test_ard_json_holds_the_same_rows_typed(report, tmp_path):
+    import json
+
+    import pandas as pd
+
+    write_report(tmp_path, report)
+    rows = json.loads((tmp_path / "ard.json").read_text(encoding="utf-8"))
+    csv = pd.read_csv(tmp_path / "ard.csv", dtype=str, keep_default_na=False)
+    assert len(rows) == len(csv) and list(rows[0]) == list(csv.columns)
+    for row, (_, line) in zip(rows, csv.iterrows()):
+        if row["stat"] is None:
+            assert line["stat"] == ""
+        elif isinstance(row["stat"], (int, float)) and not isinstance(row["stat"], bool):
+            assert float(line["stat"]) == pytest.approx(row["stat"], abs=5e-7)
+        else:
+            assert line["stat"] == row["stat"]
 
 
 def test_every_outcome_has_every_group_and_overall(ard, study):
@@ -52,7 +80,7 @@ def test_stat_formatting_is_fixed():
     assert format_stat(float("nan")) == "" and format_stat(None) == ""
     assert format_stat("escalate") == "escalate"
     assert round_half_up(5.25, 1) == "5.3" and round_half_up(0.125, 2) == "0.13" and round_half_up(-0.04, 1) == "0.0"
-    assert format_display("pct", 200 / 3) == "66.7"
+    assert format_display("p", 2 / 3, "categorical") == "66.7"
     assert format_display("estimate", math.inf, "survival") == "NE"
 
 
@@ -61,7 +89,8 @@ def test_two_runs_give_identical_bytes(report, frames, report_config, tmp_path):
     assert again.ard.equals(report.ard)
     write_report(tmp_path / "a", report)
     write_report(tmp_path / "b", again)
-    assert (tmp_path / "a" / "ard.csv").read_bytes() == (tmp_path / "b" / "ard.csv").read_bytes()
+    for name in ("ard.csv", "ard.json", "fn_check.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert make_report(frames, report_config, subtitle="hand-made test data", draw=False).html == again.html
     # redraw one KM plot and one blood count plot (drawing is the slow part): the same bytes
     inputs = prepare(frames, report_config)
@@ -94,6 +123,7 @@ def test_csv_is_plain_text_with_unix_newlines(report, tmp_path):
 
 
 @pytest.mark.parametrize("outcome, contexts", [(1, {"categorical"}), (2, {"categorical", "dlt"}), (3, {"mtd"}),
-                                               (4, {"survival"}), (6, {"continuous"}), (15, {"categorical"})])
+                                               (4, {"survival"}), (6, {"continuous"}),
+                                                   (15, {"categorical", "continuous"})])
 def test_contexts(ard, outcome, contexts):
     assert set(ard.loc[ard["outcome"] == outcome, "context"]) == contexts

@@ -11,23 +11,41 @@ RULES = ThreePlusThree(cohort_size=3, expanded_size=6, escalate_max_dlt=0, stop_
                        mtd_min_evaluable=6)
 
 
-@pytest.mark.parametrize("evaluable, dlt, decision, rule", [
-    (3, 0, "escalate", "3+3-ESCALATE"),          # 0/3 -> escalate
-    (3, 1, "expand", "3+3-EXPAND"),              # 1/3 -> expand to 6
-    (3, 2, "stop", "3+3-STOP"),                  # 2/3 -> too toxic
-    (3, 3, "stop", "3+3-STOP"),
-    (6, 1, "escalate", "3+3-ESCALATE-EXPANDED"),  # 1/6 -> escalate
-    (6, 0, "escalate", "3+3-ESCALATE-EXPANDED"),
-    (6, 2, "stop", "3+3-STOP"),                  # >= 2 of 3-6
-    (2, 2, "stop", "3+3-STOP"),                  # two DLTs stop even an incomplete cohort
-    (2, 0, "incomplete", "3+3-INCOMPLETE"),
-    (0, 0, "incomplete", "3+3-INCOMPLETE"),
-    (4, 1, "expand", "3+3-EXPAND"),              # expansion under way
+@pytest.mark.parametrize("evaluable, dlt, top, decision, rule", [
+    # cohorts of 3
+    (3, 0, False, "escalate", "3+3-ESCALATE"),          # 0/3 -> escalate
+    (3, 0, True, "top dose", "3+3-TOP-DOSE"),           # 0/3 at the highest level: nowhere to escalate
+    (3, 1, False, "expand", "3+3-EXPAND"),              # 1/3 -> expand to 6
+    (3, 1, True, "expand", "3+3-EXPAND"),
+    (3, 2, False, "stop", "3+3-STOP"),                  # 2/3 -> too toxic
+    (3, 3, True, "stop", "3+3-STOP"),
+    # cohorts of 6
+    (6, 0, False, "escalate", "3+3-ESCALATE-EXPANDED"),
+    (6, 1, False, "escalate", "3+3-ESCALATE-EXPANDED"),  # 1/6 -> escalate
+    (6, 1, True, "top dose", "3+3-TOP-DOSE-EXPANDED"),   # 1/6 at the highest level: MTD >= top dose
+    (6, 2, False, "stop", "3+3-STOP"),                  # >= 2 of 3-6
+    (6, 2, True, "stop", "3+3-STOP"),
+    (6, 4, False, "stop", "3+3-STOP"),
+    # outside 3-6
+    (2, 2, False, "incomplete", "3+3-INCOMPLETE"),      # 2 DLTs among 2: the rule is >= 2 of 3-6
+    (2, 0, False, "incomplete", "3+3-INCOMPLETE"),
+    (0, 0, True, "incomplete", "3+3-INCOMPLETE"),
+    (4, 1, False, "expand", "3+3-EXPAND"),              # expansion under way
+    (5, 2, False, "stop", "3+3-STOP"),
+    (7, 2, False, "not applicable", "3+3-BEYOND"),      # more than 6 evaluable: no 3+3 decision
 ])
-def test_three_plus_three_decision(evaluable, dlt, decision, rule):
-    got = decide(DoseCount("D", evaluable, dlt), RULES)
+def test_three_plus_three_decision(evaluable, dlt, top, decision, rule):
+    got = decide(DoseCount("D", evaluable, dlt), RULES, top=top)
     assert (got.decision, got.rule) == (decision, rule)
     assert f"{dlt} DLT(s) among {evaluable} evaluable" in got.reason
+    if decision == "top dose":
+        assert "MTD not reached" in got.reason and "escalate" not in got.decision
+
+
+def test_stop_needs_a_gap_free_rule_set():
+    # mtd_max_dlt 0 with stop_min_dlt 2: 1 DLT among 6 is above the MTD rule, below the stop rule
+    rules = RULES.model_copy(update={"mtd_max_dlt": 0})
+    assert decide(DoseCount("D", 6, 1), rules).rule == "3+3-STOP-EXPANDED"
 
 
 def counts(*pairs):
@@ -55,6 +73,9 @@ def test_rule_numbers_come_from_the_spec():
     assert (got.mtd, got.rule) == ("DL3", "MTD-HIGHEST-TESTED")
     strict = RULES.model_copy(update={"stop_min_dlt": 1})
     assert decide(DoseCount("D", 3, 1), strict).decision == "stop"
+    small = RULES.model_copy(update={"cohort_size": 2, "expanded_size": 4})
+    assert decide(DoseCount("D", 2, 2), small).decision == "stop"
+    assert decide(DoseCount("D", 6, 1), small).rule == "3+3-BEYOND"
     with pytest.raises(ValueError):
         ThreePlusThree(**(RULES.model_dump() | {"escalate_max_dlt": 2, "stop_min_dlt": 2}))
 
@@ -80,3 +101,17 @@ def test_ard_mtd_row(ard, stat, study):
     assert stat(ard, outcome=3, analysis="MTD", level="Overall", stat_name="rule") == "MTD-TOO-FEW"
     reason = stat(ard, outcome=3, analysis="MTD", level="Overall", stat_name="reason")
     assert study.GROUPS[3] in reason and "fewer than 6" in reason
+
+
+def test_the_highest_dose_level_is_never_told_to_escalate(study, report_config, stat):
+    from sdtmgen.report import make_report
+
+    frames = study.datasets()
+    frames["ADAE"]["DLTFL"] = None  # no DLT anywhere: DL1, DL2 escalate, DL3 is the top dose
+    frames["ADSL"]["DLTEVLFL"] = frames["ADSL"]["DLTEVLFL"].where(frames["ADSL"]["USUBJID"] != "S06", "Y")
+    ard = make_report(frames, report_config, draw=False).ard
+    G = study.GROUPS
+    decisions = [stat(ard, outcome=2, analysis="DLT", level=G[k], stat_name="decision") for k in (1, 2, 3)]
+    assert decisions == ["escalate", "escalate", "top dose"]
+    assert "MTD not reached" in stat(ard, outcome=2, analysis="DLT", level=G[3], stat_name="reason")
+    assert stat(ard, outcome=3, analysis="MTD", level="Overall", stat_name="rule") == "MTD-TOO-FEW"

@@ -97,3 +97,30 @@ def test_every_episode_outcome_has_all_levels(ard, flag):
     rows = ard[ard["analysis"] == f"{flag}.DURATION"]
     assert list(dict.fromkeys(rows["group1_level"]))[-1] == "Overall"
     assert rows["group1_level"].nunique() == 4
+
+
+def test_per_subject_totals_and_quartiles(ard, stat, study):
+    G = study.GROUPS
+    get = lambda analysis, level, name: stat(ard, outcome=6, analysis=analysis, level=level,  # noqa: E731
+                                             stat_name=name)
+    # FN episodes: S01 one of 5 days, S02 one of 11, S04 two of 3 and 2 days -> totals 5, 11 (DL1), 5 (DL2)
+    assert get("FNFL.SUBJECT_TOTAL", G[1], "n") == "2" and get("FNFL.SUBJECT_TOTAL", G[1], "mean") == "8.000000"
+    assert get("FNFL.SUBJECT_TOTAL", G[2], "max") == "5.000000"
+    assert get("FNFL.SUBJECT_TOTAL", "Overall", "median") == "5.000000"
+    assert get("FNFL.SUBJECT_TOTAL", "Overall", "sd") == "3.464102"  # sqrt(((5-7)^2 + (11-7)^2 + (5-7)^2) / 2)
+    # episodes 5, 11, 3, 2: R quantile(type = 2) gives Q1 2.5, Q3 8
+    assert get("FNFL.DURATION", "Overall", "p25") == "2.500000"
+    assert get("FNFL.DURATION", "Overall", "p75") == "8.000000"
+
+
+def test_transfusion_episodes_and_volume_per_subject(ard, stat, study):
+    G = study.GROUPS
+    get = lambda level, variable, kind, name: stat(ard, outcome=15, analysis="COUNTS", level=level,  # noqa: E731
+                                                   stat_name=name, variable=variable, variable_level=kind)
+    # S01: platelets day 12 (250 mL) + RBC day 15 (300 mL); S02: two platelet bags on day 14 (450 mL), one episode
+    assert get(G[1], "EPISODES", "ANY", "sum") == "3.000000" and get(G[1], "EPISODES", "ANY", "N") == "3"
+    assert get(G[1], "EPISODES", "ANY", "max") == "2.000000" and get(G[1], "EPISODES", "ANY", "min") == "0.000000"
+    assert get(G[1], "AMOUNT", "ANY", "sum") == "1000.000000"
+    assert get(G[1], "EPISODES", "B05AX02", "sum") == "2.000000"
+    assert get(G[1], "AMOUNT", "B05AX02", "max") == "450.000000"
+    assert get("Overall", "EPISODES", "ANY", "N") == "9" and get("Overall", "EPISODES", "ANY", "sum") == "3.000000"

@@ -64,7 +64,7 @@ def test_ard_median_and_its_ci_match_the_hand_computation(ard, stat, study):
     assert float(get("conf.low")) == first_at_or_below(curve, 1) == 15
     assert math.isnan(first_at_or_below(curve, 2)) and get("conf.high") == ""
     row = ard[(ard["analysis"] == "ANCREC05") & (ard["group1_level"] == "Overall") & (ard["stat_name"] == "conf.high")
-              & (ard["variable"] == "prob")]
+              & (ard["variable"] == "prob") & (ard["variable_level"] == "0.5")]
     assert row["stat_fmt"].iloc[0] == "NE"
 
 
@@ -76,7 +76,8 @@ def test_events_censored_and_at_risk_by_group(ard, stat, study):
         got = [stat(ard, outcome=4, analysis="ANCREC05", level=level, stat_name=s, variable="AVAL")
                for s in ("n_risk", "events", "censored")]
         assert got == [str(n), str(events), str(censored)], level
-        assert stat(ard, outcome=4, analysis="ANCREC05", level=level, stat_name="estimate", variable="prob") == median
+        assert stat(ard, outcome=4, analysis="ANCREC05", level=level, stat_name="estimate", variable="prob",
+                    variable_level="0.5") == median
 
 
 def test_per_group_curve_by_hand(ard, stat, study):
@@ -106,3 +107,26 @@ def test_fit_edge_cases():
     assert never.events == 1 and never.censored == 2 and math.isnan(never.median)
     everyone = fit([5, 5, 7], [0, 0, 0])
     assert everyone.median == 5 and everyone.at(7)[0] == 0 and everyone.at(4) == (1.0, 1.0, 1.0)
+
+
+def test_quartiles_limits_and_missing_bounds_as_r_survival_gives_them():
+    # values printed by R 4.2 / survival 3.5: survfit(Surv(t, e) ~ 1, conf.type = "log-log"),
+    # quantile(fit, c(.25, .5, .75)) and summary(fit, times, extend = TRUE)
+    t = [2, 3, 5, 5, 7, 9, 12, 12, 15]
+    e = [0, 0, 1, 1, 0, 1, 1, 0, 1]
+    km = fit(t, [1 - x for x in e])
+    nan = float("nan")
+    expected = {0.25: (5, 5, 12), 0.5: (12, 5, nan), 0.75: (15, 9, nan)}
+    for p, values in expected.items():
+        assert km.quantiles[p] == pytest.approx(values, nan_ok=True), p
+    assert km.at(1) == (1.0, 1.0, 1.0)  # before the first observed time (R's survfit0 row)
+    s, lo, hi = km.at(2)  # S = 1 after a censoring: R gives no limits
+    assert s == 1 and math.isnan(lo) and math.isnan(hi)
+    assert km.at(14) == pytest.approx((0.3571429, 0.05197652, 0.698713), abs=1e-6)
+    s, lo, hi = km.at(20)  # S = 0: no limits
+    assert s == 0 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_a_curve_flat_at_the_probability_gives_the_midpoint():
+    km = fit([1, 2, 3, 4], [0, 0, 0, 0])  # S = 0.75, 0.5, 0.25 exactly: R's quantile() gives 1.5, 2.5, 3.5
+    assert [km.quantiles[p][0] for p in (0.25, 0.5, 0.75)] == [1.5, 2.5, 3.5]

@@ -68,6 +68,7 @@ def test_changing_the_adam_anc_threshold_changes_the_ard(built, spec_folder, exa
     config = yaml.safe_load((specs / "report.yaml").read_text(encoding="utf-8"))
     config["report"]["outcomes"] = [o for o in config["report"]["outcomes"] if o["number"] == 4]
     config["report"]["plots"]["blood_counts"] = None
+    config["report"]["febrile_neutropenia_check"] = None
     (specs / "report.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["report", "--spec", str(specs), "--raw", str(example_raw), "--out", str(out)])

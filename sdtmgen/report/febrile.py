@@ -1,0 +1,153 @@
+"""Derived febrile-neutropenia check for data review, against the investigator-reported AE.
+
+A fever is a body temperature (SDTM VS, ``testcd``, standard result) of at least ``single`` degrees
+once, or at least ``sustained`` degrees held for ``sustained_minutes`` or more: a run of consecutive
+readings of a subject all at or above ``sustained``, each within ``max_gap_minutes`` of the one
+before, whose first and last readings are at least ``sustained_minutes`` apart (readings without a
+time cannot show that). A derived febrile neutropenia is a fever on window days (counted from the
+window anchor) with an ANC (ADLB ``paramcd``) below ``anc_below`` measured from ``anc_days_before``
+days before to ``anc_days_after`` days after the fever's day.
+
+Each subject of the safety population is then: derived and reported (the ADAE ``reported_flag`` on a
+record starting on window days), derived only (a disagreement to review), reported only (another
+one), or neither. The listing has one row per subject and fever day that qualifies, with the ANC that
+matched, the reported FN and the AEs ongoing that day.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sdtmgen.report.ard import Ard
+from sdtmgen.report.config import FebrileNeutropeniaCheck, ReportConfig
+from sdtmgen.report.data import SAS_EPOCH, Inputs, is_y, relative_day, require, text_is
+from sdtmgen.report.incidence import add_incidence, in_window, window_text
+
+LISTING_COLUMNS = ["USUBJID", "GROUP", "FEVER_DTC", "FEVER_DAY", "TEMP", "FEVER_RULE", "ANC", "ANC_DAY",
+                   "REPORTED_FN", "AES_THAT_DAY", "REVIEW"]
+STATUS = {(True, True): "derived and reported", (True, False): "derived only: not reported as febrile neutropenia",
+          (False, True): "reported only: not found in the labs and temperatures", (False, False): ""}
+
+
+def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
+    """USUBJID, TEXT (the ISO date/time), DATE (SAS), TEMP and RULE of the readings that make a fever."""
+    require(vs, "VS", ["USUBJID", check.testcd_variable, check.result, check.datetime])
+    temp = vs[text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool)]
+    frame = pd.DataFrame({
+        "USUBJID": temp["USUBJID"].astype(str).to_numpy(),
+        "TEXT": temp[check.datetime].astype("string").fillna("").to_numpy(),
+        "TEMP": pd.to_numeric(temp[check.result], errors="coerce").to_numpy(float),
+    })
+    frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
+    # ISO 8601 text sorts in time order; a reading's neighbours are those of its subject in that order
+    frame = frame.sort_values(["USUBJID", "TEXT"], kind="stable").reset_index(drop=True)
+    position = np.arange(len(frame))
+    warm = frame["TEMP"].to_numpy() >= check.sustained
+    frame, position = frame[warm].reset_index(drop=True), position[warm]
+    text = frame["TEXT"].astype("string")
+    timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
+    stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
+    day = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    frame["DATE"] = ((day - SAS_EPOCH).dt.days).astype("float64").to_numpy()
+    single = frame["TEMP"].to_numpy() >= check.single
+    # sustained: runs of consecutive timed readings, all >= sustained, gaps within max_gap_minutes
+    subject = frame["USUBJID"].to_numpy(object)
+    minutes = ((stamp - pd.Timestamp("1970-01-01")).dt.total_seconds() / 60).to_numpy(float)
+    same = np.zeros(len(frame), bool)
+    if len(frame) > 1:
+        same[1:] = ((subject[1:] == subject[:-1]) & (position[1:] == position[:-1] + 1) & timed[1:] & timed[:-1]
+                    & ((minutes[1:] - minutes[:-1]) <= check.max_gap_minutes))
+    by_run = pd.Series(minutes).groupby(np.cumsum(~same))
+    span = (by_run.transform("max") - by_run.transform("min")).to_numpy(float)
+    sustained = timed & (span >= check.sustained_minutes)
+    frame["RULE"] = np.where(single, f">= {check.single:g} C",
+                             np.where(sustained, f">= {check.sustained:g} C held {check.sustained_minutes} min", ""))
+    keep = (single | sustained) & ~np.isnan(frame["DATE"].to_numpy())
+    return frame[keep].reset_index(drop=True)
+
+
+def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportConfig) -> pd.DataFrame:
+    """Fever readings on window days with a low ANC in reach: one row per subject and fever day (the
+    hottest reading), with the lowest ANC that matched."""
+    fever = inputs.group_of(fevers(inputs.vs, check))
+    fever = fever.assign(DAY=relative_day(fever["DATE"], fever["ANCHOR"]))
+    fever = fever[in_window(fever["DAY"], cfg)]
+    lb = inputs.group_of(inputs.adlb)
+    require(lb, "ADLB", ["PARAMCD", "AVAL", "ADT"])
+    anc = lb[text_is(lb["PARAMCD"], check.anc_paramcd)]
+    anc = pd.DataFrame({"USUBJID": anc["USUBJID"].astype(str).to_numpy(),
+                        "ANC_DATE": pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float),
+                        "ANC": pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float),
+                        "ANCHOR": anc["ANCHOR"].to_numpy(float)})
+    low = anc[anc["ANC"] < check.anc_below].dropna(subset=["ANC_DATE"])
+    # every (fever, low ANC) pair of a subject within reach; a few rows per subject
+    pairs = fever.merge(low[["USUBJID", "ANC_DATE", "ANC"]], on="USUBJID", how="inner")
+    gap = pairs["ANC_DATE"] - pairs["DATE"]
+    pairs = pairs[(gap >= -check.anc_days_before) & (gap <= check.anc_days_after)]
+    if pairs.empty:
+        return pd.DataFrame(columns=[*LISTING_COLUMNS[:8], "DATE"])
+    pairs = pairs.sort_values(["USUBJID", "DATE", "TEMP", "ANC"], ascending=[True, True, False, True], kind="stable")
+    events = pairs.drop_duplicates(["USUBJID", "DATE"], keep="first").copy()
+    events["FEVER_DTC"] = events["TEXT"].astype(str)
+    events["FEVER_DAY"] = events["DAY"].astype(int)
+    events["FEVER_RULE"] = events["RULE"]
+    events["ANC_DAY"] = relative_day(events["ANC_DATE"], events["ANCHOR"]).astype(int)
+    return events[["USUBJID", "GROUP", "FEVER_DTC", "FEVER_DAY", "TEMP", "FEVER_RULE", "ANC", "ANC_DAY", "DATE"]]
+
+
+def check_febrile_neutropenia(ard: Ard, inputs: Inputs, check: FebrileNeutropeniaCheck,
+                              cfg: ReportConfig) -> pd.DataFrame:
+    """ARD rows (under outcome ``check.outcome``) and the record-level listing for data review."""
+    events = derived_events(inputs, check, cfg)
+    ae = inputs.group_of(inputs.adae)
+    require(ae, "ADAE", [check.reported_flag, cfg.ae_day, "ASTDT", "AENDT", check.term])
+    reported = ae[is_y(ae[check.reported_flag]) & in_window(ae[cfg.ae_day], cfg)]
+    subjects = inputs.subjects[["USUBJID", "GROUP"]].copy()
+    subjects["DERIVED"] = subjects["USUBJID"].isin(events["USUBJID"])
+    subjects["REPORTED"] = subjects["USUBJID"].isin(reported["USUBJID"].astype(str))
+    label = (f"Derived febrile neutropenia check ({check.anc_paramcd} < {check.anc_below:g} from "
+             f"{check.anc_days_before} day(s) before to {check.anc_days_after} after a temperature >= "
+             f"{check.single:g} C, or >= {check.sustained:g} C held {check.sustained_minutes} min; "
+             f"{window_text(cfg)}) against the investigator-reported AE ({check.reported_flag})")
+    rows = [("DERIVED", "Y", "Subjects meeting the derived criteria", subjects["DERIVED"]),
+            ("AGREE", "derived and reported", "Derived and reported", subjects["DERIVED"] & subjects["REPORTED"]),
+            ("AGREE", "derived only", "Derived, not reported as febrile neutropenia (review)",
+             subjects["DERIVED"] & ~subjects["REPORTED"]),
+            ("AGREE", "reported only", "Reported, not derived from labs and temperatures (review)",
+             ~subjects["DERIVED"] & subjects["REPORTED"])]
+    for variable, level, text, mask in rows:
+        add_incidence(ard, inputs, check.outcome, "FN.DERIVED", label, variable, subjects[mask.to_numpy()],
+                      variable_level=level, variable_label=text)
+    # the listing: derived events, and reported-only subjects (one row each, no fever)
+    status = {u: STATUS[(d, r)] for u, d, r in subjects[["USUBJID", "DERIVED", "REPORTED"]].itertuples(index=False)}
+    others = subjects[~subjects["DERIVED"] & subjects["REPORTED"]][["USUBJID", "GROUP"]]
+    listing = pd.concat([events, others], ignore_index=True)
+    listing["REPORTED_FN"] = np.where(listing["USUBJID"].isin(reported["USUBJID"].astype(str)), "Y", "N")
+    listing["REVIEW"] = listing["USUBJID"].map(status)
+    listing["AES_THAT_DAY"] = _aes_on(ae, listing, check.term)
+    listing["FEVER_DAY"] = listing["FEVER_DAY"].astype("Int64")
+    listing["ANC_DAY"] = listing["ANC_DAY"].astype("Int64")
+    return listing[LISTING_COLUMNS].sort_values(["USUBJID", "FEVER_DAY"], kind="stable", na_position="last") \
+        .reset_index(drop=True)
+
+
+def _aes_on(ae: pd.DataFrame, listing: pd.DataFrame, term: str) -> np.ndarray:
+    """The AE terms of each listing row's subject ongoing on its fever date ('' without a fever)."""
+    if listing.empty:
+        return np.array([], dtype=object)
+    records = pd.DataFrame({"USUBJID": ae["USUBJID"].astype(str).to_numpy(),
+                            "START": pd.to_numeric(ae["ASTDT"], errors="coerce").to_numpy(float),
+                            "END": pd.to_numeric(ae["AENDT"], errors="coerce").to_numpy(float),
+                            "TERM": ae[term].astype(str).to_numpy()})
+    keyed = listing[["USUBJID"]].assign(DATE=listing["DATE"].to_numpy(float) if "DATE" in listing else np.nan,
+                                        ROW=np.arange(len(listing)))
+    pairs = keyed.merge(records, on="USUBJID", how="inner")
+    on = (pairs["START"] <= pairs["DATE"]) & (pairs["END"].isna() | (pairs["END"] >= pairs["DATE"]))
+    found = pairs[on].drop_duplicates(["ROW", "TERM"]).sort_values(["ROW", "TERM"], kind="stable")
+    out = np.full(len(listing), "", dtype=object)
+    rows, terms = found["ROW"].to_numpy(), found["TERM"].to_numpy(object)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.array([], int)
+    ends = np.r_[starts[1:], len(rows)]
+    out[rows[starts]] = ["; ".join(terms[a:b]) for a, b in zip(starts, ends)]  # one join per listing row
+    return out
