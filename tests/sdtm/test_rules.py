@@ -209,17 +209,17 @@ def test_iso8601_invalid_time_names_the_cell():
         rule(rule="iso8601", date="D", time="T").apply(context({"D": ["12 MAR 2025"], "T": ["25:10"]}))
 
 
-def test_iso8601_time_without_complete_date_warns_and_drops_time():
+def test_iso8601_time_kept_with_partial_date_and_dropped_without_a_date():
     ctx = context({"D": ["UN MAR 2025", "", "12 MAR 2025"], "T": ["09:00", "10:00", "11:00"]})
     out = rule(rule="iso8601", date="D", time="T").apply(ctx)
-    assert out.iloc[0] == "2025-03"
+    assert out.iloc[0] == "2025-03--T09:00"  # SDTMIG 4.4.4: the unknown day is a hyphen
     assert pd.isna(out.iloc[1])
     assert out.iloc[2] == "2025-03-12T11:00"
     assert len(ctx.findings) == 1
     finding = ctx.findings[0]
     assert finding.severity == "warning"
-    assert finding.sources == ("xx.csv:2", "xx.csv:3")
-    assert set(finding.values) == {"09:00", "10:00"}
+    assert finding.sources == ("xx.csv:3",)
+    assert set(finding.values) == {"10:00"}
 
 
 # --- conditional ------------------------------------------------------------------------------
