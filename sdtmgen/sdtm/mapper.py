@@ -132,7 +132,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     for target, rule in source.map.items():
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
-                         findings=findings, factorised=factorised)
+                         findings=findings, factorised=factorised, mapped=columns)
         values = rule.apply(ctx)
         if values.dtype != "float64":
             values = _to_ascii(values, spec, domain.domain, target, rule, frame, file_name)

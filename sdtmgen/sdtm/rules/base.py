@@ -67,6 +67,7 @@ class MapContext:
     variable: "Variable | None"
     findings: list[Finding] = field(default_factory=list)
     factorised: dict[str, Distinct] = field(default_factory=dict)  # shared by a source's rules
+    mapped: dict[str, Any] = field(default_factory=dict)  # variables mapped before this one from the same rows
 
     def distinct(self, column: str) -> Distinct:
         """The raw column factorised, once per source however many rules read it."""
