@@ -133,7 +133,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
                          findings=findings, factorised=factorised, mapped=columns)
-        values = rule.apply(ctx)
+        values = rule.run(ctx)
         if values.dtype != "float64":
             values = _to_ascii(values, spec, domain.domain, target, rule, frame, file_name)
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
