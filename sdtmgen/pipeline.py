@@ -26,6 +26,7 @@ from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
 from sdtmgen.standards import load_ig_variables
 from sdtmgen.validate.conformance import Package, run_rules
+from sdtmgen.validate.severities import apply_settings
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
 from sdtmgen.xpt import XptVariable, write_xpt
@@ -77,7 +78,7 @@ def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
     findings += notes
     findings += run_rules(Package(result.datasets, result.specs, result.lineage, ig=ig,
                                   unplanned_visit=spec.study.unplanned_visits.visit))
-    return findings
+    return apply_settings(findings, spec.study.data_quality)
 
 
 def _sha256(path: Path) -> str:
@@ -103,7 +104,7 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding]) 
     """reports/conformance.txt|json and manifest.json (SHA-256 of every spec and raw file)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
-    write_conformance_report(reports, findings)
+    write_conformance_report(reports, findings, spec.study.data_quality)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
     raw_files = sorted(raw.glob("*.csv"))
     manifest = {

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sdtmgen.adam import ADAM_DERIVATIONS
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations import DERIVATIONS
+from sdtmgen.validate.severities import DataQualitySetting, setting_problems
 from sdtmgen.sdtm.rules import RULES
 from sdtmgen.terminology import Terminology
 
@@ -89,6 +90,9 @@ class StudySpec(Strict):
                                   "spec folder; 'standards' paths must lie inside it, the spec folder or the raw folder")
     transliteration: dict[str, str] = Field(
         default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
+    data_quality: dict[str, DataQualitySetting] = Field(
+        default_factory=dict, description="conformance rule id -> {severity: error|warning|off, reason}: a study's "
+                                          "documented severity for a data-quality rule (not IG-REQ or FDA rules)")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
@@ -98,6 +102,9 @@ class StudySpec(Strict):
         for char, ascii_text in self.transliteration.items():
             if len(char) != 1 or not ascii_text.isascii():
                 raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
+        problems = setting_problems(self.data_quality)
+        if problems:
+            raise ValueError("; ".join(problems))
         etcds = {e.etcd for e in self.elements}
         for arm in self.arms:
             unknown = [e for e in arm.elements if e not in etcds]
