@@ -1,6 +1,8 @@
 """Collected dates and times to ISO 8601, vectorised, keeping partial dates partial.
 
-Collected dates are ``DD MON YYYY`` with ``UN``/``UNK``/``UNKN`` for unknown parts (see
+Collected dates are read with raw formats of a fixed token vocabulary (``DateFormats``: ``YYYY``,
+``YY``, ``MON``, ``MM``, ``DD``, ``HH``, ``SS``, literals, ``[optional]``), tried in order on each
+distinct value. The default is ``DD MON YYYY`` with ``UN``/``UNK``/``UNKN`` for unknown parts (see
 docs/raw-forms.md). The result is the ISO 8601 form SDTM uses:
 
 ===================  ====================
@@ -13,8 +15,10 @@ collected            ISO 8601
 ``UN UNK UNKN``      missing
 ===================  ====================
 
-Anything else (``30 FEB 2025``, ``12 13 2025``, ``2025-03-12``) is *invalid*: it is returned as
-missing and flagged in the mask so that the caller reports the exact cell.
+A time read with a date is kept with a partial date, unknown parts as hyphens (``2025-03--T10:00``,
+``2025---12T10:00``; SDTMIG 3.4 section 4.4.4). Anything no format reads as a real date (with the
+default: ``30 FEB 2025``, ``12 13 2025``, ``2025-03-12``) is *invalid*: it is returned as missing and
+flagged in the mask so that the caller reports the exact cell.
 """
 
 from __future__ import annotations

@@ -114,3 +114,11 @@ def test_parsing_is_once_per_distinct_value():
     parsed = parse_collected_dates(values, DateFormats(("DD-MON-YY", "YYYY-MM-DD")))
     assert parsed.iso.iloc[:2].tolist() == ["2020-09-15", "2020-09-16"]
     assert len(parsed.iso) == 100_000 and not np.any(parsed.invalid)
+
+
+def test_a_date_with_its_own_time_keeps_it_and_the_time_column_is_reported():
+    frame = pd.DataFrame({"D": ["2019-09-20T08:15", "2019-09-21"], "T": ["10:00", "11:00"]}, dtype="string")
+    ctx = context(frame)
+    out = rule(date="D", time="T", formats=["YYYY-MM-DD[THH:MM]"]).apply(ctx)
+    assert out.tolist() == ["2019-09-20T08:15", "2019-09-21T11:00"]
+    assert [(f.rule, f.sources) for f in ctx.findings] == [("TIME-IN-DATE", ("cm.csv:2",))]
