@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sdtmgen.arrowtext import arrow_text, blank_as_missing
+from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing
 from sdtmgen.errors import SpecError
 
 MAX_PATTERN = 200
@@ -140,11 +140,14 @@ class Condition(BaseModel):
     def _evaluate_more(self, frame: pd.DataFrame, variables: Optional[Mapping[str, Any]]) -> np.ndarray:
         text = _text(frame[self.column])
         present = pc.is_valid(text)
-        if self.is_numeric is not None:
-            numbers = pd.to_numeric(pd.Series(text.to_numpy(zero_copy_only=False)), errors="coerce")
-            finite = np.isfinite(numbers.to_numpy(dtype=float))
-            valid = present.to_numpy(zero_copy_only=False)
-            return (valid & finite) if self.is_numeric else (valid & ~finite)
+        if self.is_numeric is not None:  # each distinct text converted once
+            distinct = Distinct.of(frame[self.column])
+            trimmed = distinct.values.str.strip()
+            numbers = pd.to_numeric(trimmed.where(trimmed != ""), errors="coerce").to_numpy(dtype=float)
+            finite = np.isfinite(numbers)
+            blank = (trimmed == "").fillna(True).to_numpy(dtype=bool)
+            wanted = finite if self.is_numeric else (~finite & ~blank)
+            return distinct.spread_mask(wanted)
         if self.matches is not None:
             hit = pc.match_substring_regex(text, _anchored(self.matches), ignore_case=self.ignore_case)
             return _mask(hit)
