@@ -5,19 +5,50 @@ Specs are data, so a condition is never code. It is a mapping with exactly one o
     {column: AEONGO, equals: "Yes"}
     {column: AEOUT, in: ["Fatal", "Death"]}
     {column: AEENDAT, missing: true}        # empty cell (missing: false -> present)
+    {column: MODIFY, not_equals_column: CMTRT}   # two raw columns
+    {column: MODIFY, not_equals_variable: CMTRT} # a raw column and a variable mapped before it
+    {column: DOSE, is_numeric: true}        # a finite number (false: text that is not one)
+    {column: CODE, matches: "[A-Z]{2}[0-9]+"}  # the whole value, RE2 syntax (linear time)
+    {column: TERM, length: {min: 1, max: 200}}
     {all: [<condition>, ...]}  {any: [<condition>, ...]}  {not: <condition>}
 
-Comparisons are on the text as collected, after trimming spaces; ``equals`` and ``in`` are exact
-unless ``ignore_case: true``.
+Comparisons are on the text as collected, after trimming spaces; ``equals``, ``in``, the column
+comparisons and ``matches`` are exact unless ``ignore_case: true``. A missing (blank) cell never
+equals, matches, is numeric or has a length; ``not_equals_*`` holds where the column has a value and
+the other side differs from it or is missing. Patterns run on Arrow's RE2 engine, which has no
+backtracking (no catastrophic patterns, no back-references): time is linear in the text whatever the
+pattern, and a pattern longer than 200 characters or invalid for RE2 is refused when the spec loads.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing
+from sdtmgen.errors import SpecError
+
+MAX_PATTERN = 200
+
+
+class Length(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min: Optional[int] = Field(None, ge=0)
+    max: Optional[int] = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Length":
+        if self.min is None and self.max is None:
+            raise ValueError("length needs 'min', 'max' or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("length: min is greater than max")
+        return self
 
 
 class Condition(BaseModel):
@@ -27,6 +58,13 @@ class Condition(BaseModel):
     equals: Optional[str] = None
     in_: Optional[list[str]] = Field(default=None, alias="in")
     missing: Optional[bool] = None
+    equals_column: Optional[str] = None
+    not_equals_column: Optional[str] = None
+    equals_variable: Optional[str] = None
+    not_equals_variable: Optional[str] = None
+    is_numeric: Optional[bool] = None
+    matches: Optional[str] = None
+    length: Optional[Length] = None
     ignore_case: bool = False
     all: Optional[list["Condition"]] = None
     any: Optional[list["Condition"]] = None
@@ -34,38 +72,61 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _one_operator(self) -> "Condition":
-        column_ops = [self.equals is not None, self.in_ is not None, self.missing is not None]
+        column_ops = [getattr(self, "in_" if name == "in" else name) is not None for name in _COLUMN_OPS]
         logic_ops = [self.all is not None, self.any is not None, self.not_ is not None]
         if sum(column_ops) + sum(logic_ops) != 1:
-            raise ValueError("a condition needs exactly one of: equals, in, missing, all, any, not")
+            raise ValueError(f"a condition needs exactly one of: {', '.join(_COLUMN_OPS)}, all, any, not")
         if any(column_ops) and not self.column:
-            raise ValueError("equals/in/missing need 'column'")
+            raise ValueError(f"{'/'.join(_COLUMN_OPS)} need 'column'")
         if any(logic_ops) and self.column:
             raise ValueError("all/any/not take no 'column'")
         return self
 
+    @field_validator("matches")
+    @classmethod
+    def _safe_pattern(cls, pattern: Optional[str]) -> Optional[str]:
+        if pattern is None:
+            return pattern
+        if len(pattern) > MAX_PATTERN:
+            raise ValueError(f"matches: pattern longer than {MAX_PATTERN} characters")
+        try:  # RE2 (Arrow): refuses what it cannot run in linear time, e.g. back-references
+            pc.match_substring_regex(pa.array([""], pa.large_string()), _anchored(pattern))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise ValueError(f"matches: {pattern!r} is not a valid RE2 pattern ({exc})") from None
+        return pattern
+
+    def variables(self) -> set[str]:
+        """Every mapped variable the condition reads (``equals_variable``/``not_equals_variable``)."""
+        found = {v for v in (self.equals_variable, self.not_equals_variable) if v}
+        for sub in (self.all or []) + (self.any or []) + ([self.not_] if self.not_ else []):
+            found |= sub.variables()
+        return found
+
     def columns(self) -> set[str]:
         """Every column the condition reads."""
         found = {self.column} if self.column else set()
+        found |= {c for c in (self.equals_column, self.not_equals_column) if c}
         for sub in (self.all or []) + (self.any or []) + ([self.not_] if self.not_ else []):
             found |= sub.columns()
         return found
 
-    def evaluate(self, frame: pd.DataFrame) -> np.ndarray:
-        """Boolean mask over the frame's rows."""
+    def evaluate(self, frame: pd.DataFrame, variables: Optional[Mapping[str, Any]] = None) -> np.ndarray:
+        """Boolean mask over the frame's rows; ``variables``: values already mapped from these rows."""
         if self.all is not None:
             mask = np.ones(len(frame), dtype=bool)
             for sub in self.all:
-                mask &= sub.evaluate(frame)
+                mask &= sub.evaluate(frame, variables)
             return mask
         if self.any is not None:
             mask = np.zeros(len(frame), dtype=bool)
             for sub in self.any:
-                mask |= sub.evaluate(frame)
+                mask |= sub.evaluate(frame, variables)
             return mask
         if self.not_ is not None:
-            return ~self.not_.evaluate(frame)
+            return ~self.not_.evaluate(frame, variables)
         values = frame[self.column]
+        if self.equals is None and self.in_ is None and self.missing is None:
+            return self._evaluate_more(frame, variables)
         text = values.astype("string").str.strip()
         if self.missing is not None:
             is_missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
@@ -75,3 +136,58 @@ class Condition(BaseModel):
             text = text.str.upper()
             wanted = [w.upper() for w in wanted]
         return text.isin(wanted).fillna(False).to_numpy(dtype=bool)
+
+    def _evaluate_more(self, frame: pd.DataFrame, variables: Optional[Mapping[str, Any]]) -> np.ndarray:
+        text = _text(frame[self.column])
+        present = pc.is_valid(text)
+        if self.is_numeric is not None:  # each distinct text converted once
+            distinct = Distinct.of(frame[self.column])
+            trimmed = distinct.values.str.strip()
+            numbers = pd.to_numeric(trimmed.where(trimmed != ""), errors="coerce").to_numpy(dtype=float)
+            finite = np.isfinite(numbers)
+            blank = (trimmed == "").fillna(True).to_numpy(dtype=bool)
+            wanted = finite if self.is_numeric else (~finite & ~blank)
+            return distinct.spread_mask(wanted)
+        if self.matches is not None:
+            hit = pc.match_substring_regex(text, _anchored(self.matches), ignore_case=self.ignore_case)
+            return _mask(hit)
+        if self.length is not None:
+            size = pc.utf8_length(text)
+            ok = present
+            if self.length.min is not None:
+                ok = pc.and_(ok, pc.greater_equal(size, self.length.min))
+            if self.length.max is not None:
+                ok = pc.and_(ok, pc.less_equal(size, self.length.max))
+            return _mask(ok)
+        if self.equals_column or self.not_equals_column:
+            other = _text(frame[self.equals_column or self.not_equals_column])
+        else:
+            name = self.equals_variable or self.not_equals_variable
+            if not variables or name not in variables:
+                raise SpecError(f"condition compares with variable {name!r}, which is not mapped before this "
+                               f"rule in the same source (map it earlier in 'map:')")
+            other = _text(pd.Series(variables[name], index=frame.index))
+        left, right = (pc.utf8_upper(text), pc.utf8_upper(other)) if self.ignore_case else (text, other)
+        same = _mask(pc.equal(left, right))
+        if self.equals_column or self.equals_variable:
+            return same
+        return present.to_numpy(zero_copy_only=False) & ~same
+
+
+_COLUMN_OPS = ("equals", "in", "missing", "equals_column", "not_equals_column", "equals_variable",
+               "not_equals_variable", "is_numeric", "matches", "length")
+
+
+def _anchored(pattern: str) -> str:
+    return f"^(?:{pattern})$"
+
+
+def _text(values: pd.Series) -> pa.ChunkedArray:
+    """Trimmed text, blanks as missing."""
+    if values.dtype == "float64":  # a numeric mapped variable: compared as its text
+        values = values.astype("string")
+    return blank_as_missing(arrow_text(values))
+
+
+def _mask(array) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -1,6 +1,8 @@
 """Collected dates and times to ISO 8601, vectorised, keeping partial dates partial.
 
-Collected dates are ``DD MON YYYY`` with ``UN``/``UNK``/``UNKN`` for unknown parts (see
+Collected dates are read with raw formats of a fixed token vocabulary (``DateFormats``: ``YYYY``,
+``YY``, ``MON``, ``MM``, ``DD``, ``HH``, ``SS``, literals, ``[optional]``), tried in order on each
+distinct value. The default is ``DD MON YYYY`` with ``UN``/``UNK``/``UNKN`` for unknown parts (see
 docs/raw-forms.md). The result is the ISO 8601 form SDTM uses:
 
 ===================  ====================
@@ -13,12 +15,16 @@ collected            ISO 8601
 ``UN UNK UNKN``      missing
 ===================  ====================
 
-Anything else (``30 FEB 2025``, ``12 13 2025``, ``2025-03-12``) is *invalid*: it is returned as
-missing and flagged in the mask so that the caller reports the exact cell.
+A time read with a date is kept with a partial date, unknown parts as hyphens (``2025-03--T10:00``,
+``2025---12T10:00``; SDTMIG 3.4 section 4.4.4). Anything no format reads as a real date (with the
+default: ``30 FEB 2025``, ``12 13 2025``, ``2025-03-12``) is *invalid*: it is returned as missing and
+flagged in the mask so that the caller reports the exact cell.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,9 +42,202 @@ UNKNOWN_YEAR = {"UNKN", "UNK", "XXXX"}
 
 ISO8601_PATTERN = (
     r"^(\d{4}((-(\d{2}|-)(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)?)?)|"
-    r"(-\d{2}(-\d{2})?))?)$"
+    r"(-\d{2}(-\d{2})?))?|\d{4}-(\d{2}|-)-(\d{2}|-)T\d{2}(:\d{2}(:\d{2}(\.\d+)?)?)?)$"
 )
-"""The ISO 8601 date/time forms SDTM accepts (complete, truncated, or with a missing month)."""
+"""The ISO 8601 date/time forms SDTM accepts (complete, truncated, with a missing month, or a time
+with a partial date whose unknown month/day are hyphens: ``2019---20T10:00``, ``2019-09--T10:00``)."""
+
+
+DEFAULT_YEAR_PIVOT = 1940
+"""First year of the 100-year window two-digit years fall in (``YY`` 40-99 -> 1940-1999, 00-39 -> 2000-2039)."""
+
+_TOKENS = ("YYYY", "YY", "MON", "MM", "DD", "HH", "SS")
+_LITERALS = {"-": "-", "/": "/", ".": r"\.", ":": ":", ",": ",", "T": "T"}
+FORMAT_HELP = ("tokens YYYY (4-digit year), YY (2-digit year), MON (JAN..DEC), MM (month 1-12; "
+               "minutes after HH), DD (day), HH (hour 0-23), SS (seconds); literals - / . : , T and space; "
+               "[...] optional")
+
+
+class DateFormatError(ValueError):
+    """A raw date format that is not in the token vocabulary."""
+
+
+@dataclass(frozen=True)
+class _Format:
+    text: str
+    pattern: str
+    tokens: frozenset[str]
+
+    def read(self, text: pd.Series, formats: "DateFormats") -> "_Read":
+        parts = text.str.extract(self.pattern)
+        n = len(text)
+        shaped = parts.notna().any(axis=1).to_numpy(dtype=bool) if len(parts.columns) else np.zeros(n, bool)
+        shaped &= text.str.fullmatch(self.pattern).fillna(False).to_numpy(dtype=bool)
+
+        def column(name: str) -> pd.Series:
+            return parts[name] if name in parts else pd.Series(pd.NA, index=text.index, dtype="string")
+
+        def unknown_in(series: pd.Series, tokens: frozenset[str]) -> np.ndarray:
+            return series.isin(tokens).fillna(False).to_numpy(dtype=bool)
+
+        def number(series: pd.Series, unknown: np.ndarray) -> np.ndarray:
+            return pd.to_numeric(series.where(~unknown), errors="coerce").to_numpy(dtype=float)
+
+        day_s, year_s = column("day"), column("year")
+        mon_s = column("mon") if "MON" in self.tokens else column("month")
+        # a component the format does not have is unknown
+        day_unknown = unknown_in(day_s, formats.unknown_for("day")) if "DD" in self.tokens else np.ones(n, bool)
+        has_month = "MON" in self.tokens or "MM" in self.tokens
+        mon_unknown = unknown_in(mon_s, formats.unknown_for("month")) if has_month else np.ones(n, bool)
+        year_unknown = unknown_in(year_s, formats.unknown_for("year"))
+        day = number(day_s, day_unknown)
+        if "MON" in self.tokens:
+            month = mon_s.where(~mon_unknown).map(MONTHS).astype("float").to_numpy(dtype=float)
+        else:
+            month = number(mon_s, mon_unknown)
+        year = number(year_s, year_unknown)
+        if "YY" in self.tokens:
+            century = formats.year_pivot // 100 * 100
+            year = century + year
+            year = np.where(year < formats.year_pivot, year + 100, year)
+            year_ok = year_unknown | ~np.isnan(year)
+        else:
+            year_ok = year_unknown | ((year >= 1800) & (year <= 2200))
+        day_ok = day_unknown | ((day >= 1) & (day <= 31))
+        mon_ok = mon_unknown | ((month >= 1) & (month <= 12))
+
+        hour_s, minute_s, second_s = column("hour"), column("minute"), column("second")
+        hour = pd.to_numeric(hour_s, errors="coerce").to_numpy(dtype=float)
+        minute = pd.to_numeric(minute_s, errors="coerce").to_numpy(dtype=float)
+        second = pd.to_numeric(second_s, errors="coerce").to_numpy(dtype=float)
+        time_ok = ((np.isnan(hour) | (hour <= 23)) & (np.isnan(minute) | (minute <= 59))
+                   & (np.isnan(second) | (second <= 59)))
+        hh = hour_s.str.zfill(2)
+        clock = hh.where(minute_s.isna(), hh + ":" + minute_s)
+        clock = clock.where(second_s.isna(), clock + ":" + second_s).astype("string")
+        has_clock = clock.notna().to_numpy(dtype=bool)
+
+        valid = (shaped & day_ok & mon_ok & year_ok & time_ok
+                 & ~(year_unknown & ~(mon_unknown & day_unknown))  # a year is needed for a month or a day
+                 & ~(year_unknown & has_clock))                    # and for a time
+        full = valid & ~day_unknown & ~mon_unknown & ~year_unknown
+        # a complete date must exist in the calendar (no 30 FEB)
+        stamps = pd.to_datetime(
+            pd.DataFrame({"year": np.where(full, year, 2000), "month": np.where(full, month, 1),
+                          "day": np.where(full, day, 1)}), errors="coerce")
+        valid &= ~full | stamps.notna().to_numpy(dtype=bool)
+        return _Read(valid=valid, year=year, month=month, day=day, year_unknown=year_unknown,
+                     month_unknown=mon_unknown, day_unknown=day_unknown, clock=clock)
+
+
+@dataclass
+class _Read:
+    valid: np.ndarray
+    year: np.ndarray
+    month: np.ndarray
+    day: np.ndarray
+    year_unknown: np.ndarray
+    month_unknown: np.ndarray
+    day_unknown: np.ndarray
+    clock: pd.Series
+
+
+_DIGITS = {"YYYY": r"\d{4}", "YY": r"\d{2}", "MON": "|".join(MONTHS), "MM": r"\d{1,2}", "DD": r"\d{1,2}"}
+_GROUP = {"YYYY": ("year", "year"), "YY": ("year", "year"), "MON": ("mon", "month"), "MM": ("month", "month"),
+          "DD": ("day", "day")}
+_CLOCK = {"HH": r"(?P<hour>\d{1,2})", "MI": r"(?P<minute>\d{2})", "SS": r"(?P<second>\d{2})"}
+
+
+def _group(token: str, alternatives) -> str:
+    if token in _CLOCK:
+        return _CLOCK[token]
+    name, kind = _GROUP[token]
+    return f"(?P<{name}>" + alternatives(kind, _DIGITS[token]) + ")"
+
+
+def compile_format(text: str, unknown: dict[str, frozenset[str]]) -> _Format:
+    """A raw date format of the token vocabulary (see ``FORMAT_HELP``) as an anchored regular expression.
+
+    Formats are data: only the fixed tokens and literals are recognised, anything else is refused.
+    """
+    def alternatives(kind: str, digits: str) -> str:
+        words = sorted(unknown[kind], key=lambda w: (-len(w), w))
+        return "|".join([digits] + [re.escape(w) for w in words])
+
+    out: list[str] = []
+    seen: list[str] = []
+    depth = 0  # nesting of [optional] parts
+    i = 0
+    source = text.strip()
+    if not source or len(source) > 40:
+        raise DateFormatError(f"date format {text!r}: empty or longer than 40 characters")
+    while i < len(source):
+        token = next((t for t in _TOKENS if source.startswith(t, i)), None)
+        if token:
+            if token == "MM" and "HH" in seen:
+                token = "MI"
+            if token in seen or (token in ("YYYY", "YY") and ({"YYYY", "YY"} & set(seen))) or \
+                    (token in ("MON", "MM") and ({"MON", "MM"} & set(seen))):
+                raise DateFormatError(f"date format {text!r}: {token} given twice")
+            seen.append(token)
+            out.append(_group(token, alternatives))
+            i += len(token)
+            continue
+        char = source[i]
+        if char == " ":
+            out.append(r"\s+")
+            while i + 1 < len(source) and source[i + 1] == " ":
+                i += 1
+        elif char == "[" and depth < 3:
+            out.append("(?:")
+            depth += 1
+        elif char == "]" and depth > 0:
+            out.append(")?")
+            depth -= 1
+        elif char in _LITERALS:
+            out.append(_LITERALS[char])
+        else:
+            raise DateFormatError(f"date format {text!r}: {char!r} at position {i + 1} is not a token "
+                                  f"or literal ({FORMAT_HELP})")
+        i += 1
+    if depth:
+        raise DateFormatError(f"date format {text!r}: '[' without ']'")
+    if not {"YYYY", "YY"} & set(seen):
+        raise DateFormatError(f"date format {text!r}: no year (YYYY or YY)")
+    if ("MI" in seen or "SS" in seen) and "HH" not in seen or ("SS" in seen and "MI" not in seen):
+        raise DateFormatError(f"date format {text!r}: minutes need HH, seconds need minutes")
+    return _Format(text=text, pattern="^" + "".join(out) + "$",
+                   tokens=frozenset(t for t in seen))
+
+
+@dataclass(frozen=True)
+class DateFormats:
+    """How a raw date column is written: formats tried in order, two-digit year window, unknown parts."""
+
+    formats: tuple[str, ...] = ("DD MON YYYY",)
+    year_pivot: int = DEFAULT_YEAR_PIVOT
+    unknown: tuple[str, ...] | None = None  # None: UN/UK/XX day, UNK/UN/XXX month, UNKN/UNK/XXXX year
+
+    def unknown_for(self, kind: str) -> frozenset[str]:
+        if self.unknown is not None:
+            return frozenset(w.upper() for w in self.unknown)
+        return frozenset({"day": UNKNOWN_DAY, "month": UNKNOWN_MONTH, "year": UNKNOWN_YEAR}[kind])
+
+    def compiled(self) -> list[_Format]:
+        return _compiled(self)
+
+    def describe(self) -> str:
+        words = ("UN/UNK/UNKN" if self.unknown is None else "/".join(self.unknown)) or "none"
+        return f"expected {' or '.join(self.formats)}; unknown parts: {words}"
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(formats: DateFormats) -> list[_Format]:
+    unknown = {kind: formats.unknown_for(kind) for kind in ("day", "month", "year")}
+    return [compile_format(f, unknown) for f in formats.formats]
+
+
+DEFAULT_FORMATS = DateFormats()
 
 
 @dataclass
@@ -52,46 +251,49 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def parse_collected_dates(values: pd.Series) -> ParsedDates:
+def parse_collected_dates(values: pd.Series, formats: DateFormats | None = None) -> ParsedDates:
     """Per row, parsing each distinct value once (dates repeat a lot)."""
     distinct = Distinct.of(values)
-    parsed = parse_distinct_dates(distinct)
+    parsed = parse_distinct_dates(distinct, formats)
     return ParsedDates(iso=distinct.spread_text(parsed.iso, values.index),
                        invalid=distinct.spread_mask(parsed.invalid), partial=distinct.spread_mask(parsed.partial))
 
 
-def parse_distinct_dates(distinct: Distinct) -> ParsedDates:
+def parse_distinct_dates(distinct: Distinct, formats: DateFormats | None = None) -> ParsedDates:
     """The distinct values of a date column parsed, one entry per ``distinct.values``."""
-    return _parse_collected_dates(distinct.values)
+    return _parse_collected_dates(distinct.values, formats)
 
 
-def _parse_collected_dates(values: pd.Series) -> ParsedDates:
+def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = None) -> ParsedDates:
+    formats = formats or DEFAULT_FORMATS
     text = values.astype("string").str.strip().str.upper()
     blank = _blank(text)
-    parts = text.str.extract(r"^(\d{1,2}|[A-Z]{2})\s+([A-Z]{3}|\d{1,2})\s+(\d{4}|[A-Z]{3,4})$")
-    day_s, mon_s, year_s = parts[0], parts[1], parts[2]
-    shaped = parts[0].notna().to_numpy(dtype=bool)
-
-    day_unknown = day_s.isin(UNKNOWN_DAY).to_numpy(dtype=bool)
-    mon_unknown = mon_s.isin(UNKNOWN_MONTH).to_numpy(dtype=bool)
-    year_unknown = year_s.isin(UNKNOWN_YEAR).to_numpy(dtype=bool)
-    day = pd.to_numeric(day_s.where(~day_unknown), errors="coerce").to_numpy(dtype=float)
-    month = mon_s.map(MONTHS).astype("float").to_numpy(dtype=float)
-    year = pd.to_numeric(year_s.where(~year_unknown), errors="coerce").to_numpy(dtype=float)
-
-    day_ok = day_unknown | ((day >= 1) & (day <= 31))
-    mon_ok = mon_unknown | ~np.isnan(month)
-    year_ok = year_unknown | ((year >= 1800) & (year <= 2200))
-    valid = shaped & day_ok & mon_ok & year_ok & ~(year_unknown & ~(mon_unknown & day_unknown))
+    n = len(text)
+    year = np.full(n, np.nan)
+    month = np.full(n, np.nan)
+    day = np.full(n, np.nan)
+    year_unknown = np.zeros(n, dtype=bool)
+    mon_unknown = np.zeros(n, dtype=bool)
+    day_unknown = np.zeros(n, dtype=bool)
+    clock = pd.Series(pd.NA, index=values.index, dtype="string")
+    valid = np.zeros(n, dtype=bool)
+    # formats tried in order: a value takes the first one it matches as a valid date (time)
+    for fmt in formats.compiled():
+        todo = ~valid & ~blank
+        if not todo.any():
+            break
+        found = fmt.read(text, formats)
+        ok = todo & found.valid
+        year = np.where(ok, found.year, year)
+        month = np.where(ok, found.month, month)
+        day = np.where(ok, found.day, day)
+        year_unknown |= ok & found.year_unknown
+        mon_unknown |= ok & found.month_unknown
+        day_unknown |= ok & found.day_unknown
+        clock = clock.mask(ok & found.clock.notna().to_numpy(dtype=bool), found.clock)
+        valid |= ok
 
     full = valid & ~day_unknown & ~mon_unknown & ~year_unknown
-    # a complete date must exist in the calendar (no 30 FEB)
-    stamps = pd.to_datetime(
-        pd.DataFrame({"year": np.where(full, year, 2000), "month": np.where(full, month, 1),
-                      "day": np.where(full, day, 1)}), errors="coerce")
-    calendar_ok = ~full | stamps.notna().to_numpy(dtype=bool)
-    valid &= calendar_ok
-
     y = pd.Series(np.where(np.isnan(year), 0, year).astype(int), index=values.index).astype(str).str.zfill(4)
     m = pd.Series(np.where(np.isnan(month), 0, month).astype(int), index=values.index).astype(str).str.zfill(2)
     d = pd.Series(np.where(np.isnan(day), 0, day).astype(int), index=values.index).astype(str).str.zfill(2)
@@ -100,10 +302,25 @@ def _parse_collected_dates(values: pd.Series) -> ParsedDates:
     iso = iso.mask(valid & ~year_unknown & ~mon_unknown, y + "-" + m)
     iso = iso.mask(full, y + "-" + m + "-" + d)
     iso = iso.mask(valid & ~year_unknown & mon_unknown & ~day_unknown, y + "---" + d)
+    # a time read with the date is kept with a partial date too, each unknown part a hyphen (SDTMIG 4.4.4)
+    timed = valid & ~year_unknown & clock.notna().to_numpy(dtype=bool)
+    if timed.any():
+        iso = iso.mask(timed, date_stem(iso) + "T" + clock)
 
     invalid = ~blank & ~valid
     partial = valid & ~full & ~(year_unknown & mon_unknown & day_unknown)
     return ParsedDates(iso=iso, invalid=invalid, partial=partial)
+
+
+def date_stem(iso: pd.Series) -> pd.Series:
+    """The date part of ISO 8601 dates as written before a time: unknown month/day as hyphens.
+
+    ``2019`` -> ``2019----``, ``2019-09`` -> ``2019-09--``, ``2019---15`` and complete dates unchanged
+    (SDTMIG 3.4 section 4.4.4: a missing component in the middle is one hyphen).
+    """
+    text = iso.astype("string")
+    text = text.str.replace(r"^(\d{4})$", r"\1----", regex=True)
+    return text.str.replace(r"^(\d{4}-\d{2})$", r"\1--", regex=True)
 
 
 def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -120,11 +337,15 @@ def parse_distinct_times(distinct: Distinct) -> tuple[pd.Series, np.ndarray]:
 
 def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Series,
                    index: pd.Index) -> pd.Series:
-    """Per row: ``date + 'T' + time`` where a complete date and a time are both present, else the date.
+    """Per row: ``date + 'T' + time`` where a date with a known year and a time are both present, else
+    the date. A partial date keeps the time with its unknown parts as hyphens (``2019---20T10:00``,
+    ``2019-09--T10:00``, SDTMIG 4.4.4); a date that carries its own time keeps it.
 
     ``iso`` and ``hhmm`` hold the parsed distinct dates and times; the joining is done once per
     distinct (date, time) pair.
     """
+    own_time = iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool)
+    stem = date_stem(iso).mask(own_time)
     width = len(times.values) + 1
     pair_codes, pairs = pd.factorize((dates.codes + 1) * width + (times.codes + 1))
     date_at = pa.array(np.asarray(pairs // width - 1, dtype=np.int64))
@@ -132,11 +353,13 @@ def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Se
     date_text = concat_text(arrow_text(iso), pa.nulls(1, pa.large_string()))
     time_text = concat_text(arrow_text(hhmm), pa.nulls(1, pa.large_string()))
     # code -1 (missing) takes the appended null
-    pair_date = date_text.take(pc.if_else(pc.less(date_at, 0), len(iso), date_at))
+    stem_text = concat_text(arrow_text(stem), pa.nulls(1, pa.large_string()))
+    date_take = pc.if_else(pc.less(date_at, 0), len(iso), date_at)
+    pair_date = date_text.take(date_take)
+    pair_stem = stem_text.take(date_take)
     pair_time = time_text.take(pc.if_else(pc.less(time_at, 0), len(hhmm), time_at))
-    complete = pc.fill_null(pc.match_substring_regex(pair_date, r"^\d{4}-\d{2}-\d{2}$"), False)
-    joined = pc.if_else(pc.and_(complete, pc.is_valid(pair_time)),
-                        pc.binary_join_element_wise(pair_date, pair_time, pa.scalar("T", pa.large_string())),
+    joined = pc.if_else(pc.and_(pc.is_valid(pair_stem), pc.is_valid(pair_time)),
+                        pc.binary_join_element_wise(pair_stem, pair_time, pa.scalar("T", pa.large_string())),
                         pair_date)
     return text_series(joined.take(pa.array(pair_codes)), index)
 

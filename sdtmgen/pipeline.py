@@ -27,6 +27,7 @@ from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
 from sdtmgen.standards.study import ig_metadata, standards_manifest
 from sdtmgen.validate.conformance import Package, run_rules
+from sdtmgen.validate.severities import apply_settings
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.validate.schema import validate_dataset
 from sdtmgen.xpt import XptVariable, write_xpt
@@ -76,7 +77,7 @@ def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
     findings += notes
     findings += run_rules(Package(result.datasets, result.specs, result.lineage, ig=ig,
                                   unplanned_visit=spec.study.unplanned_visits.visit))
-    return without_repeats(findings)
+    return apply_settings(without_repeats(findings), spec.study.data_quality)
 
 
 def _sha256(path: Path) -> str:
@@ -104,7 +105,7 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
     file, the standards used)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
-    write_conformance_report(reports, findings)
+    write_conformance_report(reports, findings, spec.study.data_quality)
     if review is not None:
         write_review_csv(reports / "data-review.csv", review)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))

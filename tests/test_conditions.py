@@ -89,3 +89,81 @@ def test_unquoted_yaml_booleans_are_refused_not_compared_as_text():
     """YAML reads `equals: Yes` as a boolean; the spec must quote it, and is told so at load time."""
     with pytest.raises(ValidationError):
         cond("{column: A, equals: Yes}")
+
+
+# --- comparisons between columns, numbers, patterns, lengths ---------------------------------------
+
+MORE = pd.DataFrame({
+    "MODIFY": ["Paracetamol", "paracetamol", "Ibuprofen", "", None, "Aspirin"],
+    "TRT": ["Paracetamol", "Paracetamol", "Aspirin", "Aspirin", "Aspirin", None],
+    "DOSE": ["500", " 2.5 ", "1e3", "two", "", "inf"],
+    "CODE": ["AB12", "ab12", "AB", "AB12X", None, "XY9"],
+}, dtype="string")
+
+
+def test_equals_and_not_equals_column():
+    assert cond("{column: MODIFY, equals_column: TRT}").evaluate(MORE).tolist() == [
+        True, False, False, False, False, False]
+    assert cond("{column: MODIFY, equals_column: TRT, ignore_case: true}").evaluate(MORE).tolist() == [
+        True, True, False, False, False, False]
+    # a value that differs, or stands against a missing one; a missing cell never differs
+    assert cond("{column: MODIFY, not_equals_column: TRT}").evaluate(MORE).tolist() == [
+        False, True, True, False, False, True]
+    assert cond("{column: MODIFY, not_equals_column: TRT}").columns() == {"MODIFY", "TRT"}
+
+
+def test_not_equals_variable_compares_with_a_mapped_value():
+    mapped = {"CMTRT": pd.array(["PARACETAMOL", "PARACETAMOL", "ASPIRIN", None, "ASPIRIN", "ASPIRIN"],
+                                dtype="string[pyarrow]")}
+    condition = cond("{column: MODIFY, not_equals_variable: CMTRT, ignore_case: true}")
+    assert condition.evaluate(MORE, mapped).tolist() == [False, False, True, False, False, False]
+    assert condition.variables() == {"CMTRT"} and condition.columns() == {"MODIFY"}
+
+
+def test_a_variable_not_mapped_yet_is_a_spec_error():
+    from sdtmgen.errors import SpecError
+    with pytest.raises(SpecError, match="CMTRT"):
+        cond("{column: MODIFY, equals_variable: CMTRT}").evaluate(MORE, {})
+
+
+def test_is_numeric():
+    assert cond("{column: DOSE, is_numeric: true}").evaluate(MORE).tolist() == [True, True, True, False, False, False]
+    assert cond("{column: DOSE, is_numeric: false}").evaluate(MORE).tolist() == [False, False, False, True, False, True]
+
+
+def test_matches_the_whole_value():
+    assert cond('{column: CODE, matches: "[A-Z]{2}[0-9]+"}').evaluate(MORE).tolist() == [
+        True, False, False, False, False, True]
+    assert cond('{column: CODE, matches: "[a-z]{2}[0-9]+", ignore_case: true}').evaluate(MORE).tolist() == [
+        True, True, False, False, False, True]
+
+
+def test_matches_refuses_unsafe_or_invalid_patterns_at_load():
+    for bad in [r"(a)\1", "(?=a)a", "[", "a" * 201]:
+        with pytest.raises(ValidationError):
+            cond(yaml.safe_dump({"column": "CODE", "matches": bad}))
+
+
+def test_matches_is_linear_on_a_catastrophic_pattern():
+    import time
+    frame = pd.DataFrame({"X": ["a" * 5000 + "!"] * 3}, dtype="string")
+    start = time.perf_counter()
+    assert not cond('{column: X, matches: "(a+)+$"}').evaluate(frame).any()
+    assert time.perf_counter() - start < 2  # backtracking engines take ages on this
+
+
+def test_length_bounds():
+    assert cond("{column: CODE, length: {min: 3, max: 4}}").evaluate(MORE).tolist() == [
+        True, True, False, False, False, True]
+    assert cond("{column: CODE, length: {max: 2}}").evaluate(MORE).tolist() == [False, False, True, False, False, False]
+    for bad in ["{column: CODE, length: {}}", "{column: CODE, length: {min: 3, max: 2}}",
+                "{column: CODE, length: {min: -1}}"]:
+        with pytest.raises(ValidationError):
+            cond(bad)
+
+
+def test_new_operators_need_a_column_and_stay_one_per_condition():
+    with pytest.raises(ValidationError):
+        cond("{is_numeric: true}")
+    with pytest.raises(ValidationError):
+        cond('{column: A, is_numeric: true, matches: "x"}')

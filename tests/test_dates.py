@@ -62,7 +62,7 @@ def test_arbitrary_text_is_either_a_date_or_flagged(text):
     assert blank or parsed.invalid[0] or (iso is not pd.NA and isinstance(iso, str)) or text.strip().upper() == "UN UNK UNKN"
 
 
-def test_date_and_time_joined_only_for_complete_dates():
+def test_date_and_time_joined_a_partial_date_keeping_the_time():
     from sdtmgen.arrowtext import Distinct
     from sdtmgen.dates import join_date_time, parse_distinct_dates, parse_distinct_times
 
@@ -72,6 +72,6 @@ def test_date_and_time_joined_only_for_complete_dates():
     times = Distinct.of(pd.Series(["9:30", None, "10:00", "11:00", "9:30", "23:59"], index=index))
     joined = join_date_time(dates, parse_distinct_dates(dates).iso, times, parse_distinct_times(times)[0], index)
     assert joined.index.equals(index) and joined.dtype == "string[pyarrow]"
-    assert joined.tolist()[:3] == ["2025-03-12T09:30", "2025-03-12", "2025-03"]
+    assert joined.tolist()[:3] == ["2025-03-12T09:30", "2025-03-12", "2025-03--T10:00"]  # SDTMIG 4.4.4
     assert pd.isna(joined.iloc[3])
     assert joined.tolist()[4:] == ["2025-03-12T09:30", "2025-04-01T23:59"]

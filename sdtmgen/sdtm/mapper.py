@@ -134,8 +134,8 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     for target, rule in source.map.items():
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
-                         findings=findings, factorised=factorised)
-        values = rule.apply(ctx)
+                         findings=findings, factorised=factorised, mapped=columns)
+        values = rule.run(ctx)
         if values.dtype != "float64":
             values = _to_ascii(values, spec, ctx, rule)
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array

@@ -248,6 +248,10 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                 problems.append(f"{_where(domain, ('supplemental', k, 'codelist'))}: SUPP QNAM {supp.qnam} uses unknown codelist {supp.codelist}")
         for i, source in enumerate(domain.sources):
             for target, rule in source.map.items():
+                for step in getattr(rule, "then", None) or []:
+                    if step.codelist is not None and step.codelist not in codelists:
+                        problems.append(f"{_where(domain, ('sources', i, 'map', target))}: {target}: "
+                                        f"'then' step uses unknown codelist {step.codelist}")
                 if getattr(rule, "codelist_id", None) is None:
                     continue
                 var_cl = domain.variable(target).codelist if target in variables[domain.domain] else None

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sdtmgen.adam import ADAM_DERIVATIONS
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations import DERIVATIONS
+from sdtmgen.validate.severities import DataQualitySetting, setting_problems
 from sdtmgen.sdtm.rules import RULES
 from sdtmgen.terminology import Terminology
 
@@ -173,6 +174,9 @@ class StudySpec(Strict):
     review: dict[str, ReviewCheck] = Field(
         default_factory=dict, description="data-review checks by id (DR-...): severity error|warning|off, reason, "
                                           "threshold; checks not listed run as warnings with their defaults")
+    data_quality: dict[str, DataQualitySetting] = Field(
+        default_factory=dict, description="conformance rule id -> {severity: error|warning|off, reason}: a study's "
+                                          "documented severity for a data-quality rule (not IG-REQ or FDA rules)")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
@@ -185,6 +189,9 @@ class StudySpec(Strict):
         for char, ascii_text in self.transliteration.items():
             if len(char) != 1 or not ascii_text.isascii():
                 raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
+        problems = setting_problems(self.data_quality)
+        if problems:
+            raise ValueError("; ".join(problems))
         etcds = {e.etcd for e in self.elements}
         for arm in self.arms:
             unknown = [e for e in arm.elements if e not in etcds]

@@ -247,29 +247,53 @@ def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
     return values.reset_index(drop=True).reindex(codes).reset_index(drop=True)
 
 
-@conformance_rule("XD-DY-RFSTDTC", "error", "--DY does not match the date and DM.RFSTDTC")
+@conformance_rule("XD-DY-RFSTDTC", "error",
+                  "--DY does not match the date and its reference date (the spec's study_day reference, "
+                  "DM.RFSTDTC by default)")
 def study_day_consistent(package: Package) -> Iterable[Hit]:
-    if "DM" not in package.datasets:
-        return
-    dm = package.datasets["DM"].drop_duplicates("USUBJID")
-    reference = _day_numbers(dm["RFSTDTC"])
-    # a missing USUBJID takes the reference date of DM's record without USUBJID, if there is one
-    dm_missing = next(iter(np.flatnonzero(dm["USUBJID"].isna().to_numpy())), -1)
+    references: dict[tuple[str, str], tuple[np.ndarray, pd.Index, int] | None] = {}
+
+    def reference_days(domain: str, variable: str) -> tuple[np.ndarray, pd.Index, int] | None:
+        """Day numbers of each subject's reference date, the subjects, and the row of a missing USUBJID."""
+        if (domain, variable) not in references:
+            ref = package.datasets.get(domain)
+            if ref is None or variable not in ref.columns or "USUBJID" not in ref.columns:
+                references[(domain, variable)] = None
+            else:
+                first = ref.drop_duplicates("USUBJID")
+                # a missing USUBJID takes the reference date of the record without USUBJID, if there is one
+                missing = next(iter(np.flatnonzero(first["USUBJID"].isna().to_numpy())), -1)
+                references[(domain, variable)] = (_day_numbers(first[variable]), pd.Index(first["USUBJID"]), missing)
+        return references[(domain, variable)]
+
     for name, frame in _subject_datasets(package):
         for dy in [c for c in frame.columns if c.endswith("DY") and c != "VISITDY"]:
-            dtc = dy[:-2] + "DTC"
+            dtc, ref_domain, ref_variable = _study_day_inputs(package.specs.get(name), dy)
             if dtc not in frame.columns:
                 continue
-            # calendar days of the distinct dates and of the subjects' DM.RFSTDTC, spread to the records
+            found = reference_days(ref_domain, ref_variable)
+            if found is None:
+                continue
+            reference, ref_subjects, ref_missing = found
+            # calendar days of the distinct dates and of the subjects' reference dates, spread to the records
             subject, subjects = package.distinct(name, "USUBJID")
             date, dates = package.distinct(name, dtc)
-            in_dm = _spread(pd.Index(dm["USUBJID"]).get_indexer(subjects.astype(object)), subject, dm_missing)
-            start = _spread(reference, in_dm, _NO_DAY)
+            in_ref = _spread(ref_subjects.get_indexer(subjects.astype(object)), subject, ref_missing)
+            start = _spread(reference, in_ref, _NO_DAY)
             day = _spread(_day_numbers(dates), date, _NO_DAY)
             expected = _study_day(day, start)
             actual = frame[dy].to_numpy(dtype=float)
             mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
             yield Hit(name, dy, mask)
+
+
+def _study_day_inputs(spec: DomainSpec | None, dy: str) -> tuple[str, str, str]:
+    """(date variable, reference domain, reference variable) of a --DY: as its ``study_day`` derivation
+    declares them, else --DTC and DM.RFSTDTC."""
+    for step in (spec.derivations if spec is not None else []):
+        if getattr(step, "derivation_name", "") == "study_day" and getattr(step, "target", None) == dy:
+            return step.date, step.reference.domain, step.reference.variable
+    return dy[:-2] + "DTC", "DM", "RFSTDTC"
 
 
 def _day_numbers(iso: pd.Series) -> np.ndarray:

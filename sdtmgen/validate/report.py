@@ -31,9 +31,10 @@ def rule_status(rule: dict, count: int, not_run: list[str], raised: bool = False
     return "pass" if not count else ("fail" if rule["severity"] == "error" or raised else "warn")
 
 
-def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
-    """reports/conformance.json and .txt: every rule with its status (pass, fail, warn or not run, with the
-    reason; datasets a rule could not check are listed with the reason too), then every finding."""
+def write_conformance_report(folder: Path, findings: list[Finding], settings: dict | None = None) -> None:
+    """reports/conformance.json and .txt: every rule with its status (pass, fail, warn, off, or not run with
+    the reason; datasets a rule could not check are listed with the reason too), then every finding.
+    ``settings``: the study's data-quality severities (rule id -> setting with ``severity`` and ``reason``)."""
     counts = Counter(f.rule for f in findings if not f.not_run)
     raised = {f.rule for f in findings if f.severity == "error"}  # a study may raise a check to error
     reasons: dict[str, list[str]] = {}      # the rule did not run at all
@@ -51,6 +52,14 @@ def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
         if r["id"] in skipped:
             entry["not_run_on"] = "; ".join(dict.fromkeys(skipped[r["id"]]))
         rules.append(entry)
+    for rule in rules:  # a study's own severity, with its reason
+        setting = (settings or {}).get(rule["id"])
+        if setting is not None:
+            rule.update(severity=setting.severity, study_reason=setting.reason)
+            if setting.severity == "off":
+                rule["status"] = "off"
+            elif counts.get(rule["id"]):
+                rule["status"] = "fail" if setting.severity == "error" else "warn"
     known = {r["id"] for r in rules}
     rules += [{"id": rid, "severity": next(f.severity for f in findings if f.rule == rid), "message": "mapping finding",
                "kind": "mapping", "findings": n, "status": "warn"} for rid, n in sorted(counts.items()) if rid not in known]
@@ -66,6 +75,10 @@ def write_conformance_report(folder: Path, findings: list[Finding]) -> None:
     lines += [f"{r['id']:<{width}}{r['severity']:<10}{r['status']:<8}{r['findings']:>8}  {r['message']}"
               + (f" -- NOT RUN: {r['reason']}" if r.get("reason") else "")
               + (f" -- not run on: {r['not_run_on']}" if r.get("not_run_on") else "") for r in rules]
+    study_set = [r for r in rules if "study_reason" in r]
+    if study_set:
+        lines += ["", "Severities set by the study:"]
+        lines += [f"  {r['id']}: {r['severity']} - {r['study_reason']}" for r in study_set]
     lines += ["", "Findings:" if findings else "No findings."]
     lines += [f.describe() for f in findings]
     (folder / "conformance.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -207,3 +207,20 @@ def test_forms_are_freed_after_the_last_domain_that_reads_them(raw, monkeypatch)
     map_domain(spec, second, export, [])
     assert export._frames == {}
     assert sorted(export.forms) == ["ic", "xx", "yy"] and sorted(reads) == ["ic", "xx", "yy"]
+
+
+def test_a_condition_compares_a_raw_column_with_a_variable_mapped_before_it(raw):
+    def xxser(when: dict) -> list:
+        mapping = {"STUDYID": MAP["STUDYID"], "USUBJID": MAP["USUBJID"], "XXTERM": MAP["XXTERM"],  # upper-cased
+                   "XXSER": {"rule": "conditional", "otherwise": "N", "cases": [{"when": when, "value": "Y"}]}}
+        domain = domain_spec([{"form": "xx", "map": mapping}])
+        variables = [v for v in domain.variables if v.name != "XXDTC"]
+        domain = domain.model_copy(update={"variables": variables})
+        out, _ = map_source(spec_of(domain), domain, domain.sources[0], RawExport(raw), [])
+        return out["XXSER"].tolist()
+
+    assert xxser({"column": "TERM", "equals_variable": "XXTERM"}) == ["N", "N", "N"]  # nausea != NAUSEA
+    assert xxser({"column": "TERM", "equals_variable": "XXTERM", "ignore_case": True}) == ["Y", "Y", "Y"]
+    assert xxser({"column": "TERM", "not_equals_variable": "XXTERM"}) == ["Y", "Y", "Y"]
+    assert xxser({"column": "SER", "equals_column": "KEEP"}) == ["N", "N", "N"]
+    assert xxser({"column": "SER", "not_equals_column": "KEEP"}) == ["Y", "Y", "Y"]

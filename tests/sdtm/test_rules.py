@@ -223,17 +223,17 @@ def test_iso8601_invalid_time_names_the_cell():
     assert "xx.csv row 2, column T: '25:10'" in reported(ctx.findings)
 
 
-def test_iso8601_time_without_complete_date_warns_and_drops_time():
+def test_iso8601_time_kept_with_partial_date_and_dropped_without_a_date():
     ctx = context({"D": ["UN MAR 2025", "", "12 MAR 2025"], "T": ["09:00", "10:00", "11:00"]})
     out = rule(rule="iso8601", date="D", time="T").apply(ctx)
-    assert out.iloc[0] == "2025-03"
+    assert out.iloc[0] == "2025-03--T09:00"  # SDTMIG 4.4.4: the unknown day is a hyphen
     assert pd.isna(out.iloc[1])
     assert out.iloc[2] == "2025-03-12T11:00"
     assert len(ctx.findings) == 1
     finding = ctx.findings[0]
     assert finding.severity == "warning"
-    assert finding.sources == ("xx.csv:2", "xx.csv:3")
-    assert set(finding.values) == {"09:00", "10:00"}
+    assert finding.sources == ("xx.csv:3",)
+    assert set(finding.values) == {"10:00"}
 
 
 # --- conditional ------------------------------------------------------------------------------
@@ -318,3 +318,54 @@ def test_usubjid_longer_than_a_key_names_the_cell():
         rule(rule="usubjid").apply(context({"SUBJECT": ["01-001", "X" * 200]}))
     ok = rule(rule="usubjid").apply(context({"SUBJECT": ["X" * (200 - len("STUDY-1-"))]}))
     assert ok.str.len().tolist() == [200]
+
+
+# --- then: steps chained after a rule ---------------------------------------------------------------
+
+def test_then_steps_apply_in_order_then_codelist():
+    params = {"rule": "assign", "column": "A",
+              "then": [{"trim": True}, {"lower": True}, {"replace": {"oui": "yes", "non": "no"}}, {"codelist": "NY"}]}
+    out = rule(**params).run(context({"A": ["  OUI ", "Non", "yes", "", None]}))
+    assert out.iloc[:3].tolist() == ["Y", "N", "Y"]
+    assert out.iloc[3:].isna().all()
+
+
+def test_then_replace_is_whole_value_and_optionally_case_blind():
+    base = {"rule": "assign", "column": "A"}
+    frame = {"A": ["Po", "PO", "Per os", "IV push"]}
+    out = rule(**base, then=[{"replace": {"Po": "ORAL", "IV": "INTRAVENOUS"}}]).run(context(frame))
+    assert out.tolist() == ["ORAL", "PO", "Per os", "IV push"]
+    out = rule(**base, then=[{"replace": {"po": "ORAL"}, "ignore_case": True}, {"upper": True}]).run(context(frame))
+    assert out.tolist() == ["ORAL", "ORAL", "PER OS", "IV PUSH"]
+
+
+def test_then_codelist_failure_names_the_raw_cell_and_the_value_after_the_steps():
+    params = {"rule": "assign", "column": "A", "then": [{"replace": {"Oui": "Yes"}}, {"codelist": "NY"}]}
+    with pytest.raises(RawDataError) as caught:
+        rule(**params).run(context({"A": ["Oui", "Peut-etre"]}))
+    text = str(caught.value)
+    assert "xx.csv row 3, column A: 'Peut-etre'" in text and "non-extensible codelist NY" in text
+    assert "row 2," not in text
+
+
+def test_then_codelist_decode_and_extensible_warning():
+    ctx = context({"A": [" g/l ", "mmol/L"]})
+    out = rule(rule="assign", column="A", then=[{"trim": True}, {"replace": {"g/l": "mg/mL"}},
+                                                   {"codelist": "UNIT"}]).run(ctx)
+    assert out.tolist() == ["g/L", "mmol/L"]
+    assert [f.rule for f in ctx.findings] == ["CT-EXT"] and ctx.findings[0].sources == ("xx.csv:3",)
+    out = rule(rule="assign", column="A", then=[{"codelist": "NY", "output": "decode"}]).run(context({"A": ["Y", "n"]}))
+    assert out.tolist() == ["Yes", "No"]
+
+
+def test_then_steps_are_data_one_operation_each():
+    for bad in [{"trim": True, "upper": True}, {}, {"trim": False}, {"lower": True, "ignore_case": True},
+                {"upper": True, "output": "decode"}, {"eval": "x"}]:
+        with pytest.raises(ValidationError):
+            rule(rule="assign", column="A", then=[bad])
+
+
+def test_then_on_a_numeric_rule_is_a_spec_error():
+    from sdtmgen.errors import SpecError
+    with pytest.raises(SpecError, match="gives numbers"):
+        rule(rule="number", column="A", then=[{"trim": True}]).run(context({"A": ["1"]}))

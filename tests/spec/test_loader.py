@@ -181,3 +181,11 @@ def test_missing_folder_and_empty_domain_folder(folder, tmp_path):
     for path in (folder / "sdtm").glob("*.yaml"):
         path.unlink()
     assert "no domain specs" in load_error(folder)
+
+
+def test_then_step_with_an_unknown_codelist_is_a_spec_problem(folder):
+    ae = folder / "sdtm" / "ae.yaml"
+    edit(ae, "AESER: {rule: codelist, column: AESER}",
+         "AESER: {rule: assign, column: AESER, then: [{trim: true}, {codelist: NOPE}]}")
+    message = load_error(folder)
+    assert re.search(re.escape(f"{ae}:") + r"\d+: AESER: 'then' step uses unknown codelist NOPE", message)

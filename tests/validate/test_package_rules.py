@@ -79,3 +79,30 @@ def test_label_differs_from_ig(package):
     hits = run_rules(broken, ["IG-LABEL"])
     assert [(h.dataset, h.variable) for h in hits] == [("CM", "CMTRT")]
     assert "Reported Name of Drug, Med, or Therapy" in hits[0].message
+
+
+def test_study_day_checked_against_the_reference_the_spec_declares(package):
+    """AESTDY counted from DM.RFXSTDTC (study_day's `reference`) is checked against RFXSTDTC, not RFSTDTC."""
+    from sdtmgen.dates import study_day
+    from sdtmgen.sdtm.derivations.timing import StudyDay
+
+    dm = package.datasets["DM"].copy()
+    assert "RFXSTDTC" in dm.columns
+    # a first dose three days after the reference start, so the two counts differ for every subject
+    dm["RFXSTDTC"] = (pd.to_datetime(dm["RFSTDTC"].str.slice(0, 10)) + pd.Timedelta(days=3)).dt.strftime("%Y-%m-%d")
+    ae = package.datasets["AE"].copy()
+    ref = ae["USUBJID"].map(dm.set_index("USUBJID")["RFXSTDTC"])
+    ae["AESTDY"] = study_day(ae["AESTDTC"], ref).to_numpy()
+    assert ae["AESTDY"].notna().any()
+
+    spec = package.specs["AE"]
+    declared = [StudyDay(derive="study_day", target="AESTDY", date="AESTDTC",
+                         reference={"domain": "DM", "variable": "RFXSTDTC"})
+                if getattr(s, "target", None) == "AESTDY" else s for s in spec.derivations]
+    specs = dict(package.specs, AE=spec.model_copy(update={"derivations": declared}))
+    datasets = dict(package.datasets, DM=dm, AE=ae)
+    assert run_rules(Package(datasets, specs, package.lineage, ig=package.ig), ["XD-DY-RFSTDTC"]) == []
+    # the same values against the default reference (RFSTDTC) are wrong, and reported
+    hits = run_rules(Package(datasets, package.specs, package.lineage, ig=package.ig), ["XD-DY-RFSTDTC"])
+    assert [(h.dataset, h.variable) for h in hits] == [("AE", "AESTDY")]
+    assert len(hits[0].rows) == int(ae["AESTDY"].notna().sum())

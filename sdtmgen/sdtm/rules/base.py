@@ -9,14 +9,15 @@ registry, so a misspelled rule or parameter fails when the spec is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal, Optional, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing, text_series
-from sdtmgen.errors import Finding
+from sdtmgen.errors import Finding, SpecError
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import StudySpec, Variable
@@ -44,10 +45,99 @@ def register_rule(name: str, description: str) -> Callable[[R], R]:
     return wrap
 
 
+class Step(BaseModel):
+    """One step of a rule's ``then:`` chain; exactly one operation per step.
+
+    ``{trim: true}`` (strip spaces; blank -> missing), ``{upper: true}``, ``{lower: true}``,
+    ``{replace: {"from": "to"}}`` (whole values, exact unless ``ignore_case: true``; others unchanged),
+    ``{codelist: ROUTE}`` (collected value, decode or synonym -> submission value; ``output: decode``
+    gives the decode; values outside a non-extensible codelist stop the build).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    trim: Optional[Literal[True]] = None
+    upper: Optional[Literal[True]] = None
+    lower: Optional[Literal[True]] = None
+    replace: Optional[dict[str, str]] = Field(None, max_length=10_000)
+    ignore_case: bool = False
+    codelist: Optional[str] = None
+    output: Literal["value", "decode"] = "value"
+
+    @model_validator(mode="after")
+    def _one_operation(self) -> "Step":
+        ops = [name for name in ("trim", "upper", "lower", "replace", "codelist") if getattr(self, name) is not None]
+        if len(ops) != 1:
+            raise ValueError("a 'then' step needs exactly one of: trim, upper, lower, replace, codelist")
+        if self.ignore_case and self.replace is None:
+            raise ValueError("ignore_case applies to 'replace' only")
+        if self.output != "value" and self.codelist is None:
+            raise ValueError("output applies to 'codelist' only")
+        return self
+
+    def apply(self, values: pd.Series, ctx: "MapContext", column: str | None) -> pd.Series:
+        text = arrow_text(values)
+        if self.trim:
+            return text_series(blank_as_missing(text), values.index)
+        if self.upper:
+            return text_series(pc.utf8_upper(text), values.index)
+        if self.lower:
+            return text_series(pc.utf8_lower(text), values.index)
+        if self.replace is not None:
+            return self._replace(values)
+        return self._codelist(values, ctx, column)
+
+    def _replace(self, values: pd.Series) -> pd.Series:
+        distinct = Distinct.of(values)  # each distinct value looked up once
+        keys = distinct.values.astype("string")
+        table = self.replace or {}
+        if self.ignore_case:
+            folded = {k.upper(): v for k, v in table.items()}
+            found = keys.str.upper().map(folded)
+        else:
+            found = keys.map(table)
+        return distinct.spread_text(found.astype("string").fillna(keys), values.index)
+
+    def _codelist(self, values: pd.Series, ctx: "MapContext", column: str | None) -> pd.Series:
+        from sdtmgen.terminology import map_to_codelist
+
+        try:
+            codelist = ctx.terminology.get(self.codelist)
+        except KeyError:
+            raise SpecError(f"{ctx.domain}.{ctx.target}: 'then' step uses unknown codelist {self.codelist}") from None
+        mapped, unmatched = map_to_codelist(values, codelist, self.output)
+        if unmatched.any() and codelist.extensible:
+            ctx.warn(unmatched, column or "", "CT-EXT",
+                     f"value not in extensible codelist {codelist.id}; submitted as collected")
+        if unmatched.any() and not codelist.extensible:
+            shown = ", ".join(sorted({str(v) for v in values[unmatched]})[:20])
+            ctx.fail(unmatched, column or "", "codelist",
+                     f"value (after the 'then' steps: {shown}) not in non-extensible codelist {codelist.id} "
+                     f"({codelist.name}); allowed: {', '.join(codelist.values())}",
+                     f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
+        return mapped
+
+
 class MappingRule(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     rule_name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+
+    then: list[Step] = Field(default_factory=list, max_length=20,
+                             description="steps applied in order to the rule's text result")
+
+    def run(self, ctx: "MapContext") -> pd.Series:
+        """The rule's values with its ``then`` steps applied in order."""
+        values = self.apply(ctx)
+        if not self.then:
+            return values
+        if values.dtype == "float64":
+            raise SpecError(f"{ctx.domain}.{ctx.target}: rule {self.rule_name} gives numbers; "
+                            f"'then' steps work on text")
+        columns = sorted(self.columns())
+        for step in self.then:
+            values = step.apply(values, ctx, columns[0] if columns else None)
+        return values
 
     def columns(self) -> set[str]:
         """Raw columns the rule reads (checked against the raw form before mapping)."""
@@ -70,6 +160,7 @@ class MapContext:
     variable: "Variable | None"
     findings: list[Finding] = field(default_factory=list)
     factorised: dict[str, Distinct] = field(default_factory=dict)  # shared by a source's rules
+    mapped: dict[str, Any] = field(default_factory=dict)  # variables mapped before this one from the same rows
 
     def distinct(self, column: str) -> Distinct:
         """The raw column factorised, once per source however many rules read it."""

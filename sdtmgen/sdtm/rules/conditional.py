@@ -47,7 +47,7 @@ class Conditional(MappingRule):
         out = self._text(ctx, self.otherwise, self.otherwise_column)
         decided = np.zeros(len(index), dtype=bool)
         for case in self.cases:
-            hit = case.when.evaluate(ctx.frame) & ~decided
+            hit = case.when.evaluate(ctx.frame, ctx.mapped) & ~decided
             out = pc.if_else(pa.array(hit), self._text(ctx, case.value, case.column), out)
             decided |= hit
         return text_series(out, index)

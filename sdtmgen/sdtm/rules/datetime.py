@@ -5,16 +5,42 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import pandas as pd
+from pydantic import Field, field_validator, model_validator
 
-from sdtmgen.dates import join_date_time, parse_distinct_dates, parse_distinct_times
+from sdtmgen.dates import (DEFAULT_YEAR_PIVOT, DateFormatError, DateFormats, join_date_time, parse_distinct_dates,
+                           parse_distinct_times)
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
-@register_rule("iso8601", "collected date (DD MON YYYY, UN/UNK parts) and optional time (HH:MM) -> ISO 8601")
+@register_rule("iso8601", "collected date (formats tried in order; default DD MON YYYY, UN/UNK parts) and optional "
+                          "time (HH:MM) -> ISO 8601, partial dates kept partial")
 class Iso8601(MappingRule):
     rule: Literal["iso8601"]
     date: str
     time: Optional[str] = None
+    formats: list[str] = Field(default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20)
+    year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000)
+    unknown: Optional[list[str]] = Field(None, max_length=20)
+
+    @field_validator("unknown")
+    @classmethod
+    def _unknown_words(cls, words: Optional[list[str]]) -> Optional[list[str]]:
+        for word in words or []:
+            if not word.strip() or len(word) > 8 or any(c.isdigit() or c.isspace() for c in word):
+                raise ValueError(f"unknown token {word!r}: 1-8 characters, no digits or spaces")
+        return words
+
+    @model_validator(mode="after")
+    def _formats_compile(self) -> "Iso8601":
+        try:
+            self.date_formats().compiled()
+        except DateFormatError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def date_formats(self) -> DateFormats:
+        return DateFormats(tuple(self.formats), self.year_pivot,
+                           None if self.unknown is None else tuple(w.strip().upper() for w in self.unknown))
 
     def columns(self) -> set[str]:
         return {self.date} | ({self.time} if self.time else set())
@@ -22,12 +48,12 @@ class Iso8601(MappingRule):
     def apply(self, ctx: MapContext) -> pd.Series:
         index = ctx.frame.index
         dates = ctx.distinct(self.date)
-        parsed = parse_distinct_dates(dates)
+        formats = self.date_formats()
+        parsed = parse_distinct_dates(dates, formats)
         invalid = dates.spread_mask(parsed.invalid)
         iso = parsed.iso
         if invalid.any():
-            ctx.fail(invalid, self.date, "iso8601",
-                     "not a valid date (expected DD MON YYYY with UN/UNK/UNKN for unknown parts)",
+            ctx.fail(invalid, self.date, "iso8601", f"not a valid date ({formats.describe()})",
                      "correct the date in the EDC; impossible dates cannot be submitted")
             iso = iso.copy()
             iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
@@ -40,10 +66,16 @@ class Iso8601(MappingRule):
             ctx.fail(bad_time, self.time, "iso8601", "not a valid time (expected HH:MM, 24 hour)",
                      "correct the time in the EDC")
         has_time = times.spread_mask(hhmm.notna().to_numpy(dtype=bool))
-        complete = dates.spread_mask(iso.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-                                     .to_numpy(dtype=bool))
-        orphan = has_time & ~complete & ~invalid  # an invalid date is reported already
+        # a time is kept with any date whose year is known (partial dates too); without one it has nothing
+        # to attach to. A date value with its own time keeps that one.
+        has_year = dates.spread_mask(iso.str.match(r"\d{4}").fillna(False).to_numpy(dtype=bool))
+        own_time = dates.spread_mask(iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool))
+        orphan = has_time & ~has_year & ~invalid  # an invalid date is reported already
         if orphan.any():
             ctx.warn(orphan, self.time, "TIME-WITHOUT-DATE",
-                     "time collected without a complete date; the time is not submitted")
+                     "time collected without a date (or with an unknown year); the time is not submitted")
+        overridden = has_time & own_time
+        if overridden.any():
+            ctx.warn(overridden, self.time, "TIME-IN-DATE",
+                     f"the date column {self.date} carries its own time; the time column is not used")
         return join_date_time(dates, iso, times, hhmm, index)
