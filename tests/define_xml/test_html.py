@@ -281,14 +281,6 @@ def test_without_a_stylesheet_define_html_is_the_readable_form_and_nothing_is_re
     assert HOSTILE in _by_id(doc)["IT.DM.SEX"].text_content()
 
 
-def test_a_named_stylesheet_is_kept_next_to_define_html(package, reference):
-    folder = package / "sdtm"
-    if not (folder / "define2-1.xsl").is_file():
-        pytest.skip("define2-1.xsl was not copied")
-    assert b'<?xml-stylesheet type="text/xsl" href="define2-1.xsl"?>' in (folder / "define.xml").read_bytes()
-    assert (folder / "define.html").is_file()
-
-
 def _browser() -> str | None:
     return next((path for path in map(shutil.which, BROWSERS) if path), None)
 

@@ -25,7 +25,6 @@ EDITS = [
     ("ae", 2, "AEONGO", "Yes"),                    # 01-001 AE 1 has an end date
     ("ae", 3, "AEOUT", "Fatal"),                   # 01-001 AE 2, AESDTH No
     ("hem", 7, "LBSTAT", "Not Done"),              # 01-001 day-1 neutrophils, result 3.55
-    ("ae", 5, "AETERM", "Petechial\x1b[1m rash\x07"),  # 01-001 AE 4: ESC and BEL pasted into the term
 ]
 
 
@@ -75,7 +74,7 @@ def test_the_example_export_passes_every_check(example_review):
 def test_every_check_fires_on_the_broken_copy(broken):
     _, _, result = broken
     fired = set(result.table["check"])
-    expected = set(REVIEW_CHECKS) - {"DR-LB-NONFINITE"}  # its own test below
+    expected = set(REVIEW_CHECKS) - {"DR-LB-NONFINITE", "DR-TEXT-CONTROL"}  # their own tests below
     assert fired == expected, f"silent: {sorted(expected - fired)}"
     assert {f.rule for f in result.findings} == fired
     assert all(f.severity == "warning" for f in result.findings)
@@ -96,8 +95,6 @@ S = "UCMSC-EXO-AML-01-01-"
     ("DR-DM-NO-CONSENT", "005", "dm.csv", 6, "ICDAT (ic.csv) + ICTIM (ic.csv)", "", "informed consent"),
     ("DR-NOTDONE-RESULT", "001", "hem.csv", 7, "LBORRES", "3.55", "NOT DONE"),
     ("DR-AE-NEAR-DUP", "001", "ae.csv", 2, "AETERM", "SHIVERING", "entered at ae.csv:2, ae.csv:"),
-    ("DR-TEXT-CONTROL", "001", "ae.csv", 5, "AETERM", "PETECHIAL\x1b[1M RASH\x07",
-     "as PETECHIAL\\x1b[1M RASH\\x07"),
 ])
 def test_each_check_names_subject_raw_file_row_column_and_value(broken, check, subject, file, row, column, value,
                                                                 message):
@@ -108,6 +105,22 @@ def test_each_check_names_subject_raw_file_row_column_and_value(broken, check, s
     hit = hit.iloc[0]
     assert (hit["subject"], hit["column"], hit["value"]) == (S + subject, column, value)
     assert message in hit["message"]
+
+
+def test_control_characters_in_copied_text_are_flagged(broken):
+    """The CSV reader already stops on ESC/BEL (docs/data-problems.md); the check guards datasets that
+    reach the review by any other way, so it is tested on the SDTM frames directly."""
+    spec, sdtm, clean = broken
+    assert rows(clean, "DR-TEXT-CONTROL").empty
+    datasets = dict(sdtm.datasets)
+    ae = datasets["AE"].copy()
+    ae.loc[ae.index[3], "AETERM"] = "PETECHIAL\x1b[1M RASH\x07"
+    datasets["AE"] = ae
+    found = rows(run_review(spec, datasets, sdtm.lineage), "DR-TEXT-CONTROL")
+    assert len(found) == 1, found.to_string()
+    hit = found.iloc[0]
+    assert (hit["raw_file"], hit["column"], hit["value"]) == ("ae.csv", "AETERM", "PETECHIAL\x1b[1M RASH\x07")
+    assert "as PETECHIAL\\x1b[1M RASH\\x07" in hit["message"]
 
 
 def test_visits_and_labs_after_death_are_flagged(broken):
