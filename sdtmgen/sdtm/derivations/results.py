@@ -119,7 +119,7 @@ class StandardResults(Derivation):
         self._check_finite(ctx, self.orres, unreadable[result], "result is not a finite number")
         result_qualified = parts[0].notna().to_numpy(dtype=bool)
         standard = scaled(result_number[result], factor)
-        self._check_finite(ctx, self.orres, ~np.isnan(result_number[result]) & ~np.isfinite(standard),
+        self._check_finite(ctx, self.orres, np.isfinite(result_number[result]) & ~np.isfinite(standard),
                            "the result in the standard unit is not a finite number (overflow)")
         # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
         frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
@@ -137,15 +137,16 @@ class StandardResults(Derivation):
                     text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
                 limit = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
                 unreadable = ((text != "").to_numpy(dtype=bool) & ~np.isfinite(limit))[codes] & (codes >= 0)
-                if unreadable.any():
-                    ctx.fail(unreadable, original, "standard_results",
-                             "reference range limit is not a finite number"
-                             + (" (a decimal comma?)" if self.decimal == "." else ""),
-                             "correct the limit in the EDC"
-                             + ("; if the export writes decimal commas, set decimal: ',' on this derivation"
-                                if self.decimal == "." else ""))
+                comma = text.str.contains(",", regex=False).to_numpy(dtype=bool)[codes] & (self.decimal == ".")
+                for bad, why, hint in ((unreadable & comma, " (a decimal comma?)",
+                                        "; if the export writes decimal commas, set decimal: ',' on this derivation"),
+                                       (unreadable & ~comma, "", "")):
+                    if bad.any():
+                        ctx.fail(bad, original, "standard_results", "reference range limit is not a finite number"
+                                 + why, "correct the limit in the EDC" + hint)
                 standard_limit = scaled(limit[codes], factor)
-                self._check_finite(ctx, original, ~np.isnan(limit[codes]) & ~np.isfinite(standard_limit),
+                # a limit already reported as unreadable (inf, 1e400) is not reported again as an overflow
+                self._check_finite(ctx, original, np.isfinite(limit[codes]) & ~np.isfinite(standard_limit),
                                    "the limit in the standard unit is not a finite number (overflow)")
                 frame[target] = standard_limit
 
