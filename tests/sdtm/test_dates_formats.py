@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from sdtmgen.dates import ISO8601_PATTERN, DateFormats, parse_collected_dates
-from sdtmgen.errors import RawDataError
+from sdtmgen.findings_text import format_findings
 from sdtmgen.sdtm.rules.base import MapContext
 from sdtmgen.sdtm.rules.datetime import Iso8601
 
@@ -102,11 +102,13 @@ def test_rule_with_separate_time_column_keeps_time_with_partial_date():
 
 def test_failure_names_row_column_value_and_the_formats_tried():
     frame = pd.DataFrame({"D": ["2019-09-20", "20.09.2019"]}, dtype="string")
-    with pytest.raises(RawDataError) as caught:
-        rule(date="D", formats=["YYYY-MM-DD", "MM/DD/YYYY"]).apply(context(frame))
-    text = str(caught.value)
-    assert "cm.csv row 3, column D: '20.09.2019'" in text
-    assert "expected YYYY-MM-DD or MM/DD/YYYY" in text and "CM.CMSTDTC (iso8601)" in text
+    ctx = context(frame)
+    out = rule(date="D", formats=["YYYY-MM-DD", "MM/DD/YYYY"]).apply(ctx)
+    assert out.iloc[0] == "2019-09-20" and pd.isna(out.iloc[1])  # mapping goes on; the build stops at the end
+    assert [f.severity for f in ctx.findings] == ["error"]
+    text = format_findings(ctx.findings)
+    assert "cm.csv row 3, column D: '20.09.2019'" in text and "row 2," not in text
+    assert "expected YYYY-MM-DD or MM/DD/YYYY" in text and "[iso8601] CM.CMSTDTC: not a valid date" in text
 
 
 def test_parsing_is_once_per_distinct_value():
