@@ -97,6 +97,7 @@ class Usubjid(MappingRule):
             ctx.fail(too_long, self.column, "usubjid",
                      f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
                      "correct the subject number in the EDC")
+            usubjid = usubjid.mask(too_long)  # the cell is reported; left missing, it reaches no dataset key
         return usubjid
 
 
