@@ -191,7 +191,9 @@ def test_strict_build_fails_with_exit_1_and_writes_nothing(previous, tmp_path, m
     args = ["build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out)]
     result = invoke(*args, "--strict")
     assert result.exit_code == 1, result.output
-    assert "--strict:" in result.stderr and "[ERROR] TEST-W1 AE: made-up warning number 1" in result.stderr
+    # the warning is printed as an error of the findings list: its rule id, dataset and message, counted in the total
+    assert "--strict: " in result.stderr and " warning(s) treated as errors" in result.stderr, result.stderr
+    assert "  [TEST-W1] AE: made-up warning number 1" in result.stderr and " errors in 0 raw files" in result.stderr
     assert snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
@@ -213,7 +215,9 @@ def test_report_prints_its_warnings_and_strict_fails_it(previous, tmp_path, monk
     args = ["report", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out)]
     strict = invoke(*args, "--strict")
     assert strict.exit_code == 1, strict.output
-    assert "[ERROR] TEST-W2 AE: made-up warning number 2" in strict.stderr and not out.exists()
+    assert "--strict: 2 warning(s) treated as errors" in strict.stderr and not out.exists()
+    assert "  [TEST-W1] AE: made-up warning number 1" in strict.stderr, strict.stderr
+    assert "  [TEST-W2] AE: made-up warning number 2" in strict.stderr and "total: 2 errors in" in strict.stderr
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert "TEST-W1 AE: made-up warning number 1" in result.stderr
