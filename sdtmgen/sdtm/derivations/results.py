@@ -119,7 +119,8 @@ class StandardResults(Derivation):
         self._check_finite(ctx, self.orres, unreadable[result], "result is not a finite number")
         result_qualified = parts[0].notna().to_numpy(dtype=bool)
         standard = scaled(result_number[result], factor)
-        self._check_finite(ctx, self.orres, np.isfinite(result_number[result]) & ~np.isfinite(standard),
+        converted = np.isfinite(result_number[result]) & np.isfinite(factor)  # else reported above, or by _check
+        self._check_finite(ctx, self.orres, converted & ~np.isfinite(standard),
                            "the result in the standard unit is not a finite number (overflow)")
         # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
         frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
@@ -145,8 +146,10 @@ class StandardResults(Derivation):
                         ctx.fail(bad, original, "standard_results", "reference range limit is not a finite number"
                                  + why, "correct the limit in the EDC" + hint)
                 standard_limit = scaled(limit[codes], factor)
-                # a limit already reported as unreadable (inf, 1e400) is not reported again as an overflow
-                self._check_finite(ctx, original, np.isfinite(limit[codes]) & ~np.isfinite(standard_limit),
+                # a limit already reported as unreadable (inf, 1e400), or of a unit with no conversion
+                # (reported by _check), is not reported again as an overflow
+                converted = np.isfinite(limit[codes]) & np.isfinite(factor)
+                self._check_finite(ctx, original, converted & ~np.isfinite(standard_limit),
                                    "the limit in the standard unit is not a finite number (overflow)")
                 frame[target] = standard_limit
 
