@@ -20,6 +20,28 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 CASES = yaml.safe_load((Path(__file__).parent / "corpus" / "cases.yaml").read_text(encoding="utf-8"))
 
+#: edit ops on a copy of the spec folder (the spec is untrusted input too)
+SPEC_OPS = {"spec_append", "spec_sub", "spec_symlink", "outside_file"}
+
+
+def apply_spec_edit(specs: Path, edit: dict) -> None:
+    op = edit["op"]
+    if op == "spec_append":  # text added at the end of a spec file
+        path = specs / edit["file"]
+        path.write_text(path.read_text(encoding="utf-8") + edit["text"], encoding="utf-8")
+    elif op == "spec_sub":  # a regular expression on a spec file's text (multi-line mode)
+        path = specs / edit["file"]
+        text, n = re.subn(edit["pattern"], edit["replace"], path.read_text(encoding="utf-8"),
+                          count=edit.get("count", 0), flags=re.MULTILINE)
+        assert n, f"{edit['pattern']!r} not found in {edit['file']}: the case no longer edits anything"
+        path.write_text(text, encoding="utf-8")
+    elif op == "spec_symlink":  # a link inside the spec folder
+        (specs / edit["link"]).symlink_to(edit["to"], target_is_directory=True)
+    elif op == "outside_file":  # a file next to (outside) the spec and raw folders, which must never be read
+        (specs.parent / edit["name"]).write_text(edit["text"], encoding="utf-8")
+    else:
+        raise ValueError(op)
+
 
 def apply_edit(raw: Path, edit: dict) -> None:
     path = raw / f"{edit['form']}.csv"
@@ -62,10 +84,17 @@ def apply_edit(raw: Path, edit: dict) -> None:
 def test_broken_export_gets_its_defined_outcome(case, tmp_path, spec_folder, example_raw):
     raw = tmp_path / "raw"
     shutil.copytree(example_raw, raw)
+    specs = spec_folder
+    if any(edit["op"] in SPEC_OPS for edit in case["edits"]):
+        specs = tmp_path / "specs"
+        shutil.copytree(spec_folder, specs)
     for edit in case["edits"]:
-        apply_edit(raw, edit)
+        if edit["op"] in SPEC_OPS:
+            apply_spec_edit(specs, edit)
+        else:
+            apply_edit(raw, edit)
     out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["build", "--spec", str(spec_folder), "--raw", str(raw), "--out", str(out)])
+    result = CliRunner().invoke(main, ["build", "--spec", str(specs), "--raw", str(raw), "--out", str(out)])
     text = result.output
     assert "Traceback" not in text and not isinstance(result.exception, (AttributeError, KeyError, TypeError)), text
     expect = case["expect"]
@@ -79,6 +108,11 @@ def test_broken_export_gets_its_defined_outcome(case, tmp_path, spec_folder, exa
     report = json.loads((out / "reports" / "conformance.json").read_text())
     if "finding" in expect:
         assert any(f["rule"] == expect["finding"] for f in report["findings"]), report["findings"]
+    for name, pattern in (expect.get("file_not_matches") or {}).items():  # e.g. no live formula in ard.csv
+        text = (out / name).read_text(encoding="utf-8")
+        assert not re.search(pattern, text, flags=re.MULTILINE), f"{pattern!r} found in {name}"
+    for name, fragment in (expect.get("file_contains") or {}).items():
+        assert fragment in (out / name).read_text(encoding="utf-8"), f"{fragment!r} not in {name}"
     if "dataset" in expect:
         frame, _ = pyreadstat.read_xport(str(out / "sdtm" / f"{expect['dataset']}.xpt"))
         rows = frame
