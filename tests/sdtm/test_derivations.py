@@ -440,3 +440,25 @@ def test_scheduler_reports_a_need_nothing_produces():
     with pytest.raises(SpecError, match=r"DM\.RFXSTDTC"):
         run_derivations(spec_of(aa, dm), datasets, [])
     assert "AADY" not in datasets["AA"]
+
+
+# --- subject_visits ---------------------------------------------------------------------------
+
+def test_subject_visits_pre_specified_occurred_and_missed():
+    # S1 attends SCREENING and DAY 2 but not DAY 1, plus an unscheduled visit; S2 attends SCREENING only
+    lb = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S2"], "VISITNUM": [1.0, 102.0, 102.01, 1.0],
+                       "VISIT": ["SCREENING", "DAY 2", "UNSCHEDULED 102.01", "SCREENING"],
+                       "LBDTC": ["2025-03-01T08:00", "2025-03-05", "2025-03-07", "2025-03-02"]})
+    vs = pd.DataFrame({"USUBJID": ["S1"], "VISITNUM": [1.0], "VISIT": ["SCREENING"], "VSDTC": ["2025-02-28"]})
+    step = derivation(derive="subject_visits", domains={"LB": "LBDTC", "VS": "VSDTC"})
+    sv = run(step, pd.DataFrame(), name="SV", LB=lb, VS=vs).frame
+    got = sv[["USUBJID", "VISITNUM", "SVPRESP", "SVOCCUR", "SVSTDTC", "SVENDTC", "SVUPDES"]].astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [
+        ["S1", 1.0, "Y", "Y", "2025-02-28", "2025-03-01", None],
+        ["S1", 101.0, "Y", "N", None, None, None],           # missed between attended planned visits
+        ["S1", 102.0, "Y", "Y", "2025-03-05", "2025-03-05", None],
+        ["S1", 102.01, None, None, "2025-03-07", "2025-03-07", STUDY.unplanned_visits.description],
+        ["S2", 1.0, "Y", "Y", "2025-03-02", "2025-03-02", None],  # nothing after the last attended visit
+    ]
+    assert sv.loc[sv["VISITNUM"] == 101.0, "VISIT"].tolist() == ["DAY 1"]

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.columns import STRING, missing_text, take_text
+from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
 from sdtmgen.sdtm.derivations.ordering import codes_over, order_codes, pack, stable_order
 
@@ -112,18 +112,49 @@ class SubjectVisits(Derivation):
                            "VISITNUM": visitnum[first],
                            "VISIT": take_text(visits.astype("string"), visit_code[first]),
                            "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
+        sv = pd.concat([sv, _missed_visits(ctx, sv)], ignore_index=True)
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
-        unplanned = ~sv["VISITNUM"].isin(list(planned_day))
+        planned = sv["VISITNUM"].isin([float(v.visitnum) for v in ctx.study.visits]).to_numpy(dtype=bool)
         sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string").mask(
-            unplanned, ctx.study.unplanned_visits.description)
-        # visits are derived from data that exist, so each one occurred; SVPRESP/SVOCCUR apply to
-        # pre-specified visits collected on a visit form, which this export does not have
-        sv["SVPRESP"] = missing_text(len(sv))
-        sv["SVOCCUR"] = missing_text(len(sv))
+            ~planned, ctx.study.unplanned_visits.description)
+        # SVPRESP: Y for the visits of the plan (TV), null for unplanned ones; SVOCCUR: whether a planned
+        # visit took place -- Y when it has data, N for the missed visits added above (null when unplanned)
+        occurred = sv["SVSTDTC"].notna().to_numpy(dtype=bool)
+        sv["SVPRESP"] = take_text(pd.Series(["Y"], dtype="string"), np.where(planned, 0, -1))
+        sv["SVOCCUR"] = take_text(pd.Series(["Y", "N"], dtype="string"),
+                                  np.where(planned, np.where(occurred, 0, 1), -1))
+        sv = sv.sort_values(["USUBJID", "VISITNUM"], kind="mergesort").reset_index(drop=True)
+        for column in ("USUBJID", "VISIT", "SVSTDTC", "SVENDTC", "SVUPDES", "SVPRESP", "SVOCCUR"):
+            sv[column] = pd.arrays.ArrowStringArray(arrow_text(sv[column]))  # one contiguous array each
         sv.insert(0, "DOMAIN", pd.Series("SV", index=sv.index, dtype=STRING))
         sv.insert(0, "STUDYID", pd.Series(ctx.study.studyid, index=sv.index, dtype=STRING))
         ctx.frame = sv
+
+
+def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
+    """Planned visits a subject missed: those of the plan between the subject's first and last attended
+    planned visits that have no data. After a subject's last attended visit nothing says whether a
+    visit was still due (the subject may have left the study), so no record is made there; the
+    export has no visit-status form, so the reason (SVREASOC) is not known.
+    """
+    plan = np.array(sorted(float(v.visitnum) for v in ctx.study.visits))
+    names = pd.Series([v.visit for v in sorted(ctx.study.visits, key=lambda v: float(v.visitnum))], dtype="string")
+    at = np.searchsorted(plan, sv["VISITNUM"].to_numpy(dtype="float64"))
+    attended = (at < len(plan)) & (plan[np.minimum(at, len(plan) - 1)] == sv["VISITNUM"].to_numpy(dtype="float64"))
+    if not attended.any():
+        return sv.iloc[:0]
+    subject, subjects = pd.factorize(sv["USUBJID"].astype("string"))
+    seen = np.zeros((len(subjects), len(plan)), dtype=bool)
+    seen[subject[attended], at[attended]] = True
+    index = np.arange(len(plan))
+    first = np.where(seen.any(axis=1), seen.argmax(axis=1), len(plan))
+    last = len(plan) - 1 - seen[:, ::-1].argmax(axis=1)
+    missed = ~seen & (index >= first[:, None]) & (index <= last[:, None])
+    who, which = np.nonzero(missed)
+    return pd.DataFrame({"USUBJID": take_text(pd.Series(subjects, dtype="string"), who),
+                         "VISITNUM": plan[which], "VISIT": take_text(names, which),
+                         "SVSTDTC": missing_text(len(who)), "SVENDTC": missing_text(len(who))})
 
 
 def _date_text(numbers: np.ndarray):
