@@ -462,3 +462,21 @@ def test_subject_visits_pre_specified_occurred_and_missed():
         ["S2", 1.0, "Y", "Y", "2025-03-02", "2025-03-02", None],  # nothing after the last attended visit
     ]
     assert sv.loc[sv["VISITNUM"] == 101.0, "VISIT"].tolist() == ["DAY 1"]
+
+
+# --- trial_summary_checks ---------------------------------------------------------------------
+
+def _ts(cutoff: str, planned: str, actual: str) -> pd.DataFrame:
+    return pd.DataFrame({"TSPARMCD": ["DCUTDTC", "PLANSUB", "ACTSUB"], "TSVAL": [cutoff, planned, actual]})
+
+
+def test_trial_summary_checks_warn_on_data_after_cutoff_and_over_enrolment():
+    lb = pd.DataFrame({"USUBJID": ["S1", "S1"], "LBDTC": ["2025-06-01T08:00", "2026-01-03"]})
+    step = derivation(derive="trial_summary_checks", dates={"LB": ["LBDTC"]})
+    assert step.needs() == {("LB", "LBDTC")}
+    found = run(step, _ts("2025-12-31", "9", "200"), name="TS", LB=lb).findings
+    assert {f.rule for f in found} == {"TS-DCUTDTC", "TS-PLANSUB"}
+    cut = next(f for f in found if f.rule == "TS-DCUTDTC")
+    assert "2026-01-03" in cut.message and cut.values == ("2025-12-31",)
+    # a cut-off on the last data day, fewer subjects than planned: nothing to say
+    assert run(step, _ts("2026-01-03", "9", "7"), name="TS", LB=lb).findings == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -175,6 +175,7 @@ class DataParameter(BaseModel):
     domain: str
     variable: str
     agg: Literal["min_date", "max_date", "count_unique"]
+    TSVCDREF: Optional[str] = None  # e.g. ISO 8601 for a date
 
 
 @register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)")
@@ -198,5 +199,54 @@ class DataParameters(Derivation):
                 dates = values.astype("string").str.slice(0, 10)
                 dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
                 value = (dates.min() if p.agg == "min_date" else dates.max()) if len(dates) else None
-            rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value})
+            rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value,
+                         "TSVCDREF": p.TSVCDREF if value is not None else None})
         ctx.frame = pd.concat([ctx.frame, _frame(ctx, rows, ctx.domain.domain)], ignore_index=True)
+
+
+@register_derivation("trial_summary_checks",
+                     "warnings when TS parameters written in the spec disagree with the data: a data cut-off "
+                     "date before the last data, more subjects than planned")
+class TrialSummaryChecks(Derivation):
+    derive: Literal["trial_summary_checks"]
+    dates: dict[str, list[str]] = {}  # domain -> its --DTC variables, whose latest date is the last data
+    cutoff: str = "DCUTDTC"
+    planned: str = "PLANSUB"
+    actual: str = "ACTSUB"
+
+    def produces(self) -> set[str]:
+        return set()
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(d, v) for d, variables in self.dates.items() for v in variables}
+
+    def apply(self, ctx: DeriveContext) -> None:
+        ts = ctx.frame
+        code = ts["TSPARMCD"].astype("string")
+
+        def value(parmcd: str) -> tuple[np.ndarray, Optional[str]]:
+            rows = (code == parmcd).fillna(False).to_numpy(dtype=bool)
+            values = ts["TSVAL"].astype("string")[rows].dropna()
+            return rows, (values.iloc[0] if len(values) else None)
+
+        rows, cutoff = value(self.cutoff)
+        if cutoff is not None and self.dates:
+            latest = max((int(n.max()) for d, variables in self.dates.items() if d in ctx.datasets
+                          for v in variables if v in ctx.datasets[d]
+                          for n in [date_numbers(ctx.datasets[d][v].astype("string"))] if (n != MISSING).any()),
+                         default=None)
+            cut = date_numbers(pd.Series([cutoff], dtype="string"))[0]
+            if latest is not None and cut != MISSING and latest > cut:
+                last = f"{latest // 10000:04d}-{latest // 100 % 100:02d}-{latest % 100:02d}"
+                ctx.warn(rows, "TSVAL", "TS-DCUTDTC",
+                         f"{self.cutoff} {cutoff} precedes the last date in the data ({last}): data after the "
+                         "cut-off are in the package; correct the cut-off in the spec or the data")
+        rows, planned = value(self.planned)
+        _, actual = value(self.actual)
+        try:
+            planned_n, actual_n = int(float(planned)), int(float(actual))
+        except (TypeError, ValueError):
+            return
+        if actual_n > planned_n:
+            ctx.warn(rows, "TSVAL", "TS-PLANSUB",
+                     f"{self.actual} {actual_n} exceeds {self.planned} {planned_n}: more subjects than planned")
