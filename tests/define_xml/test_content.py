@@ -212,3 +212,13 @@ def test_the_package_passes_its_own_consistency_check(package, spec):
                 observed = observe_folder(folder, ext)
                 assert observed, (kind, ext)
                 assert check_define(folder / "define.xml", observed, spec.terminology) == [], (kind, ext)
+
+
+def test_dsdecod_codelists_by_dscat_and_country_is_iso_3166(sdtm_define):
+    # DSDECOD takes NCOMPLT for disposition events and PROTMLST for milestones: one codelist per DSCAT
+    refs = {item.get("OID"): item.find("odm:CodeListRef", XPATH_NS).get("CodeListOID")
+            for item in sdtm_define.xpath("//odm:ItemDef[starts-with(@OID, 'IT.DS.DSDECOD.')]", namespaces=XPATH_NS)}
+    assert refs == {"IT.DS.DSDECOD.DISPOSITION_EVENT": "CL.NCOMPLT", "IT.DS.DSDECOD.PROTOCOL_MILESTONE": "CL.PROTMLST"}
+    country = one(sdtm_define, "//odm:ItemDef[@OID='IT.DM.COUNTRY']/odm:CodeListRef").get("CodeListOID")
+    external = one(sdtm_define, "//odm:CodeList[@OID=$oid]/odm:ExternalCodeList", oid=country)
+    assert external.get("Dictionary") == "ISO 3166"
