@@ -42,13 +42,17 @@ def main() -> None:
 @click.option("--format", "formats", type=click.Choice(["xpt", "dataset-json", "ndjson", "all"]), default="xpt",
               show_default=True, help="Dataset files: SAS XPT v5, CDISC Dataset-JSON 1.1, its NDJSON form, or all three "
                                       "(define.xml is written in every case).")
-def build(spec_folder: Path, raw: Path | None, out: Path, formats: str) -> None:
+@click.option("--timestamp", default=None, metavar="ISO8601",
+              help="Creation date-time written in the XPT headers, define.xml and Dataset-JSON (e.g. 2026-12-03T19:30:00Z). "
+                   "Default: SOURCE_DATE_EPOCH when set, else the fixed 1970-01-01T00:00:00 (same inputs, same bytes).")
+def build(spec_folder: Path, raw: Path | None, out: Path, formats: str, timestamp: str | None) -> None:
     """Build and validate the SDTM package and write its datasets and define.xml."""
     from sdtmgen.pipeline import build as run_build
 
     try:
         with console.status("building", spinner="dots") as status:
-            summary = run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg), formats=formats)
+            summary = run_build(spec_folder, raw, out, progress=lambda msg: status.update(msg), formats=formats,
+                                 timestamp=timestamp)
     except SdtmgenError as exc:
         _fail(exc)
         return

@@ -11,6 +11,7 @@ so. The define is then read back and checked against the files (``check_define``
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def data_extension(folder: Path) -> str:
 
 
 def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
-                         lengths: dict[tuple[str, str], int] | None = None, standard: str = "SDTMIG") -> list[Finding]:
+                         lengths: dict[tuple[str, str], int] | None = None, standard: str = "SDTMIG",
+                         created: datetime | None = None) -> list[Finding]:
     """Write ``folder/define.xml`` (+ stylesheet) for the datasets written in ``folder``; check it.
 
     Returns warnings (missing stylesheet, derived variables without method text) and any
@@ -83,7 +85,7 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
         lengths = xpt_lengths(folder)
     findings += write_define(folder / "define.xml", study=spec.study, terminology=spec.terminology,
                              datasets=datasets, specs=specs, standard=standard, lengths=lengths,
-                             stylesheet_href=href, data_ext=data_extension(folder))
+                             stylesheet_href=href, data_ext=data_extension(folder), created=created)
     tree = etree.parse(str(folder / "define.xml"))
     formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]
     for i, ext in enumerate(formats):  # the leaves point at the first format; every format is checked
