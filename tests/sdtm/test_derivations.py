@@ -455,7 +455,7 @@ def test_subject_visits_pre_specified_occurred_and_missed():
     got = sv[["USUBJID", "VISITNUM", "SVPRESP", "SVOCCUR", "SVSTDTC", "SVENDTC", "SVUPDES"]].astype(object)
     got = got.where(got.notna(), None).values.tolist()
     assert got == [
-        ["S1", 1.0, "Y", "Y", "2025-02-28", "2025-03-01", None],
+        ["S1", 1.0, "Y", "Y", "2025-02-28", "2025-03-01T08:00", None],  # the records' own date-times
         ["S1", 101.0, "Y", "N", None, None, None],           # missed between attended planned visits
         ["S1", 102.0, "Y", "Y", "2025-03-05", "2025-03-05", None],
         ["S1", 102.01, None, None, "2025-03-07", "2025-03-07", STUDY.unplanned_visits.description],

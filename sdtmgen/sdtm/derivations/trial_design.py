@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
+from sdtmgen.sdtm.derivations.timing import day_end_minutes, iso_to_minutes
 from sdtmgen.sdtm.derivations.ordering import codes_over, order_codes, pack, stable_order
 
 
@@ -95,23 +96,34 @@ class SubjectVisits(Derivation):
         subject_code, subjects = codes_over([f["USUBJID"] for f in frames], sort=True)
         visit_code, visits = codes_over([f["VISIT"] for f in frames])
         visitnum = np.concatenate([f["VISITNUM"].to_numpy(dtype="float64") for f in frames])
-        day = np.concatenate([date_numbers(f[col]) for f, col in zip(frames, self.domains.values())])
-        rows = np.flatnonzero(~np.isnan(visitnum) & (day != MISSING))
-        # first and last date per subject and visit by sorting once (no per-group Python)
+        # SVSTDTC/SVENDTC are the visit's first and last record date-times as collected (a visit
+        # starting before the first dose on the day treatment starts is in the epoch before it);
+        # a date without a time counts as the day's start for the first and its end for the last
+        dtc_code, dtcs = codes_over([f[col] for f, col in zip(frames, self.domains.values())])
+        first_at = np.concatenate([iso_to_minutes(f[col]) for f, col in zip(frames, self.domains.values())])
+        last_at = np.concatenate([day_end_minutes(f[col]) for f, col in zip(frames, self.domains.values())])
+        rows = np.flatnonzero(~np.isnan(visitnum) & (first_at != MISSING))
         subject_key = np.where(subject_code[rows] < 0, len(subjects), subject_code[rows])
         visit_key, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
-        low = day[rows].min() if len(rows) else 0
-        span = int(day[rows].max() - low + 1) if len(rows) else 1
-        perm = stable_order(pack([(subject_key, len(subjects) + 1), (visit_key, n_visits), (day[rows] - low, span)]))
-        rows, subject_key, visit_key = rows[perm], subject_key[perm], visit_key[perm]
+        low = first_at[rows].min() if len(rows) else 0
+        span = int(last_at[rows].max() - low + 1) if len(rows) else 1
+        group = [(subject_key, len(subjects) + 1), (visit_key, n_visits)]
+        # first and last record per subject and visit by sorting (no per-group Python); both sorts
+        # order the groups alike, so their starts line up
+        by_first = stable_order(pack([*group, (first_at[rows] - low, span)]))
+        by_last = stable_order(pack([*group, (last_at[rows] - low, span)]))
+        ordered = rows[by_first]
         starts = np.ones(len(rows), dtype=bool)
-        starts[1:] = (subject_key[1:] != subject_key[:-1]) | (visit_key[1:] != visit_key[:-1])
-        first = rows[starts]
-        last = rows[np.append(starts[1:], True)] if len(rows) else rows
+        starts[1:] = (subject_key[by_first][1:] != subject_key[by_first][:-1]) | \
+            (visit_key[by_first][1:] != visit_key[by_first][:-1])
+        first = ordered[starts]
+        last = rows[by_last][np.append(starts[1:], True)] if len(rows) else rows
+        dtc_text = dtcs.astype("string")
         sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string"), subject_code[first]),
                            "VISITNUM": visitnum[first],
                            "VISIT": take_text(visits.astype("string"), visit_code[first]),
-                           "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
+                           "SVSTDTC": take_text(dtc_text, dtc_code[first]),
+                           "SVENDTC": take_text(dtc_text, dtc_code[last])})
         sv = pd.concat([sv, _missed_visits(ctx, sv)], ignore_index=True)
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
@@ -155,14 +167,6 @@ def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"USUBJID": take_text(pd.Series(subjects, dtype="string"), who),
                          "VISITNUM": plan[which], "VISIT": take_text(names, which),
                          "SVSTDTC": missing_text(len(who)), "SVENDTC": missing_text(len(who))})
-
-
-def _date_text(numbers: np.ndarray):
-    """``YYYY-MM-DD`` of YYYYMMDD numbers (each distinct one formatted once)."""
-    distinct, at = np.unique(numbers, return_inverse=True)
-    text = pd.Series([f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}" for n in distinct.tolist()],
-                     dtype="string")
-    return take_text(text, at.reshape(-1))
 
 
 class DataParameter(BaseModel):
