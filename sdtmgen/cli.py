@@ -96,13 +96,18 @@ def main() -> None:
               show_default=True, help="Dataset files: SAS XPT v5, CDISC Dataset-JSON 1.1, its NDJSON form, or all three "
                                       "(define.xml is written in every case).")
 @click.option("--strict", is_flag=True, help="Warnings are errors: the build fails (exit code 1) and writes nothing.")
-def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: bool) -> None:
+@click.option("--timestamp", default=None, metavar="ISO8601",
+              help="Creation date-time written in the XPT headers, define.xml and Dataset-JSON (e.g. 2026-12-03T19:30:00Z). "
+                   "Default: SOURCE_DATE_EPOCH when set, else the fixed 1970-01-01T00:00:00 (same inputs, same bytes).")
+def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: bool,
+          timestamp: str | None) -> None:
     """Build and validate the SDTM package and write its datasets and define.xml."""
     from sdtmgen.pipeline import build as run_build
 
     def work():
         with console.status("building", spinner="dots") as status:
-            return run_build(spec_folder, raw, out, progress=_progress(status), formats=formats, strict=strict)
+            return run_build(spec_folder, raw, out, progress=_progress(status), formats=formats, strict=strict,
+                             timestamp=timestamp)
 
     summary = _run(work, "the output folder was not changed")
     table = Table(title=f"sdtmgen {__version__}: {summary.out}")

@@ -7,6 +7,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -26,6 +27,7 @@ from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
 from sdtmgen.standards.study import ig_metadata, standards_manifest
+from sdtmgen.timestamps import build_timestamp
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.severities import apply_settings
 from sdtmgen.validate.report import write_conformance_report
@@ -129,12 +131,13 @@ FORMATS = {"xpt": ("xpt",), "dataset-json": ("dataset-json",), "ndjson": ("ndjso
 XPT_WRITERS = min(2, os.cpu_count() or 1)
 
 
-def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress) -> None:
+def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress,
+                    created: datetime | None = None) -> None:
     """One XPT file per dataset, the largest first, XPT_WRITERS at a time (each file is independent)."""
     def write(name: str) -> None:
         dspec = specs[name]
         write_xpt((folder / name.lower()).with_suffix(".xpt"), datasets[name], dataset_name=name,
-                  dataset_label=dspec.label, variables=xpt_variables(dspec))
+                  dataset_label=dspec.label, variables=xpt_variables(dspec), created=created)
 
     names = sorted(datasets, key=lambda n: (-len(datasets[n]), n))
     say(f"writing {len(names)} XPT file(s) to {folder.name}/")
@@ -144,29 +147,35 @@ def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict
 
 
 def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
-                  standard: str, say: Progress) -> list[Finding]:
-    """Write every dataset of one package (sdtm/, adam/) in the chosen formats, then its define.xml."""
+                  standard: str, say: Progress, created: datetime | None = None) -> list[Finding]:
+    """Write every dataset of one package (sdtm/, adam/) in the chosen formats, then its define.xml.
+
+    ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00).
+    """
     kinds = FORMATS[formats]
     if "xpt" in kinds:
-        write_xpt_files(folder, datasets, specs, say)
+        write_xpt_files(folder, datasets, specs, say, created)
     for name in sorted(datasets):
         dspec, stem = specs[name], folder / name.lower()
         for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
             if kind in kinds:
                 say(f"writing {stem.with_suffix(suffix).name}")
                 write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
-                                   standard=standard, ndjson=kind == "ndjson")
+                                   standard=standard, ndjson=kind == "ndjson", created=created)
     say(f"writing {folder.name}/define.xml")
-    return write_define_package(folder, spec, datasets, specs, None, standard)
+    return write_define_package(folder, spec, datasets, specs, None, standard, created=created)
 
 
 def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output",
-          progress: Progress | None = None, formats: str = "xpt", strict: bool = False) -> BuildSummary:
-    """``strict``: warnings fail the build like errors (BuildError), before anything is written."""
+          progress: Progress | None = None, formats: str = "xpt", strict: bool = False,
+          timestamp: str | None = None) -> BuildSummary:
+    """``strict``: warnings fail the build like errors (BuildError), before anything is written.
+    ``timestamp``: ISO 8601 instant for the file headers; else SOURCE_DATE_EPOCH; else 1970-01-01."""
     say = progress or (lambda _msg: None)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
     prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
+    created = build_timestamp(timestamp)
     say("loading spec")
     spec = load_spec(spec_folder)
     raw_folder = resolve_raw(spec, raw)
@@ -190,7 +199,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     with atomic_folder(out, protect, notify=say) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
-        sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
+        sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say, created)
         write_lineage(work, result)
         sdtm_datasets = result.datasets
         del result  # lineage and specs are written; the datasets live on in sdtm_datasets
@@ -211,7 +220,8 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         if adam.datasets:
             adam_folder = work / "adam"
             adam_folder.mkdir()
-            findings += write_package(adam_folder, spec, adam.datasets, adam.specs, formats, "ADaMIG", say)
+            findings += write_package(adam_folder, spec, adam.datasets, adam.specs, formats, "ADaMIG", say,
+                                      created)
         errors = [f for f in findings if f.severity == "error"]
         if errors:  # define.xml disagrees with the files written: keep the previous output
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)

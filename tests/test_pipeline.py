@@ -92,9 +92,10 @@ def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_copy, exam
                                                        "label: Subject Number"))
     terms = (specs / "terminology.yaml").read_text()
     # a sponsor term renamed; the CRF's text becomes its synonym
-    assert "      - {value: MEDICAL HISTORY}" in terms
+    term = "      - {value: GENERAL MEDICAL HISTORY, synonyms: [MEDICAL HISTORY]}"
+    assert term in terms
     (specs / "terminology.yaml").write_text(terms.replace(
-        "      - {value: MEDICAL HISTORY}", "      - {value: GENERAL MEDICAL HISTORY, synonyms: [MEDICAL HISTORY]}"))
+        term, "      - {value: OTHER CONDITIONS, synonyms: [MEDICAL HISTORY]}"))
     with pytest.raises(BuildError) as failed:
         build(specs, example_raw, tmp_path / "out")
     # the IG label rule (packaged SDTMIG 3.4) notices the changed label; the new term flows into DM
@@ -110,7 +111,7 @@ def test_a_spec_change_changes_the_output_without_code(tmp_path, spec_copy, exam
     _, meta = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "dm.xpt"))
     assert meta.column_names_to_labels["SUBJID"] == "Subject Number"
     mh, _ = pyreadstat.read_xport(str(tmp_path / "out" / "sdtm" / "mh.xpt"))
-    assert "GENERAL MEDICAL HISTORY" in set(mh["MHCAT"]) and "MEDICAL HISTORY" not in set(mh["MHCAT"])
+    assert "OTHER CONDITIONS" in set(mh["MHCAT"]) and "GENERAL MEDICAL HISTORY" not in set(mh["MHCAT"])
 
 
 def test_subject_missing_from_demographics_fails_naming_subject_file_and_row(tmp_path, spec_folder, example_raw):

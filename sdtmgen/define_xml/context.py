@@ -59,6 +59,7 @@ class DefineContext:
     codelists: dict[str, set[str]] = field(default_factory=dict)     # codelist id -> data values using it
     dictionaries: dict[str, tuple[Any, str]] = field(default_factory=dict)  # CL OID -> (Dictionary, DataType)
     crf_pages_used: bool = False
+    annotated_crf: bool = False          # the annotated CRF (ACRF_HREF) is in the package: page refs may point at it
     undocumented_methods: list[str] = field(default_factory=list)   # DATASET.VARIABLE derived without method text
     findings: list[Finding] = field(default_factory=list)
 

@@ -91,7 +91,9 @@ def Origin(ctx: DefineContext, origin_type: str, *, crf_pages: Iterable[int] = (
     if description:
         translated(element, odm("Description"), description)
     pages = sorted(set(int(p) for p in crf_pages))
-    if origin_type == "Collected" and pages:
+    # page references only into a document the package holds: without the annotated CRF, a Collected
+    # variable's origin says Collected and nothing more
+    if origin_type == "Collected" and pages and ctx.annotated_crf:
         ref = etree.SubElement(element, define("DocumentRef"), leafID=ACRF_LEAF)
         etree.SubElement(ref, define("PDFPageRef"), PageRefs=" ".join(str(p) for p in pages), Type="PhysicalRef")
         ctx.crf_pages_used = True

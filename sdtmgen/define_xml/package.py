@@ -13,6 +13,7 @@ nothing is reported (define.html is there to read).
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,8 @@ def data_extension(folder: Path) -> str:
 
 
 def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
-                         lengths: dict[tuple[str, str], int] | None = None, standard: str = "SDTMIG") -> list[Finding]:
+                         lengths: dict[tuple[str, str], int] | None = None, standard: str = "SDTMIG",
+                         created: datetime | None = None) -> list[Finding]:
     """Write ``folder/define.xml`` and ``folder/define.html`` (+ the stylesheet when one is named) for the
     datasets written in ``folder``; check define.xml against the files.
 
@@ -81,7 +83,7 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
         lengths = xpt_lengths(folder)
     findings += write_define(folder / "define.xml", study=spec.study, terminology=spec.terminology,
                              datasets=datasets, specs=specs, standard=standard, lengths=lengths,
-                             stylesheet_href=href, data_ext=data_extension(folder))
+                             stylesheet_href=href, data_ext=data_extension(folder), created=created)
     tree = etree.parse(str(folder / "define.xml"))
     write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
     formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]

@@ -50,10 +50,15 @@ def mdv_oid(study: Any, standard: str) -> str:
 def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
                  standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
-                 created: datetime | str | None = None) -> tuple[etree._ElementTree, list[Finding]]:
-    """The define.xml tree for ``datasets`` (described by ``specs``) and the notes made on the way."""
+                 created: datetime | str | None = None,
+                 annotated_crf: bool = False) -> tuple[etree._ElementTree, list[Finding]]:
+    """The define.xml tree for ``datasets`` (described by ``specs``) and the notes made on the way.
+
+    ``annotated_crf``: the annotated CRF (``ACRF_HREF``) is in the package, so collected variables
+    get page references into it; without it no reference to it is written.
+    """
     ctx = DefineContext(study=study, terminology=terminology, standard=standard, datasets=datasets, specs=specs,
-                        lengths=dict(lengths or {}), data_ext=data_ext)
+                        lengths=dict(lengths or {}), data_ext=data_ext, annotated_crf=annotated_crf)
     standards = Standards(ctx)
     groups, items, value_lists, where_clauses = [], [], [], {}
     for name in dataset_order(specs, [n for n in datasets if n in specs]):
@@ -129,9 +134,13 @@ def write_define(path: str | Path, *, study: Any, terminology: Any, datasets: di
                  specs: dict[str, Any], standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
                  created: datetime | str | None = None) -> list[Finding]:
-    """Write define.xml for the datasets; returns the notes made on the way (warnings)."""
+    """Write define.xml for the datasets; returns the notes made on the way (warnings).
+
+    Page references to the annotated CRF are written only when it is beside define.xml.
+    """
     tree, findings = build_define(study=study, terminology=terminology, datasets=datasets, specs=specs,
                                   standard=standard, lengths=lengths, stylesheet_href=stylesheet_href,
-                                  data_ext=data_ext, created=created)
+                                  data_ext=data_ext, created=created,
+                                  annotated_crf=(Path(path).parent / ACRF_HREF).is_file())
     Path(path).write_bytes(define_bytes(tree))
     return findings

@@ -24,8 +24,8 @@ FORM_COLUMNS: dict[str, list[str]] = {
     "dm": ["SUBJECT", "SITENUMBER", "BRTHDAT", "AGE", "AGEU", "SEX", "RACE", "ETHNIC", "ETHGRP", "COUNTRY", "COHORT"],
     "ic": ["SUBJECT", "SITENUMBER", "VISIT", "ICDAT", "ICTIM", "ICVERS"],
     "amlhx": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "MHTERM", "MHCAT", "MHSTDAT", "MHENDAT", "MHONGO", "ELNRISK", "CRDAT"],
-    "chemo": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "CMTRT", "CMDECOD", "ATCCD", "ATCCLAS", "CMDOSE", "CMDOSU",
-              "CMROUTE", "CMFREQ", "CMSTDAT", "CMSTTIM", "CMENDAT", "CYCLE"],
+    "chemo": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "CMTRT", "CMDECOD", "ATCCD", "ATCCLAS", "ATCCLASCD", "CMDOSE",
+              "CMDOSU", "CMROUTE", "CMFREQ", "CMSTDAT", "CMSTTIM", "CMENDAT", "CYCLE"],
     "exo": ["SUBJECT", "SITENUMBER", "VISIT", "EXSTDAT", "EXSTTIM", "EXENTIM", "EXDOSE", "EXDOSU", "EXROUTE", "DOSELVL", "EXADJ"],
     "hem": ["SUBJECT", "SITENUMBER", "VISIT", "LBDAT", "LBTIM", "LBTEST", "LBORRES", "LBORRESU", "LBORNRLO", "LBORNRHI",
             "LBSTAT", "LBREASND"],
@@ -34,12 +34,19 @@ FORM_COLUMNS: dict[str, list[str]] = {
     "ae": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "AETERM", "AELLT", "AELLTCD", "AEDECOD", "AEPTCD", "AEHLT", "AEHLTCD",
            "AEHLGT", "AEHLGTCD", "AESOC", "AESOCCD", "AESTDAT", "AESTTIM", "AEENDAT", "AEENTIM", "AEONGO", "AETOXGR",
            "AEREL", "AECHREL", "AESER", *SERIOUS_CRITERIA, "AEACN", "AEOUT", "AEDLT"],
-    "cm": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "CMTRT", "CMDECOD", "ATCCD", "ATCCLAS", "CMINDC", "CMAENO", "CMDOSE",
-           "CMDOSU", "CMROUTE", "CMFREQ", "CMSTDAT", "CMENDAT", "CMONGO"],
-    "transfusion": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "TRPROD", "CMDECOD", "ATCCD", "TRDAT", "TRTIM", "TRVOL",
+    "cm": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "CMTRT", "CMDECOD", "ATCCD", "ATCCLAS", "ATCCLASCD", "CMINDC", "CMAENO",
+           "CMDOSE", "CMDOSU", "CMROUTE", "CMFREQ", "CMSTDAT", "CMENDAT", "CMONGO"],
+    "transfusion": ["SUBJECT", "SITENUMBER", "RECORDPOSITION", "TRPROD", "CMDECOD", "ATCCD", "ATCCLASCD", "TRDAT", "TRTIM", "TRVOL",
                     "TRVOLU", "TRUNITS", "TRAENO", "TRINDC"],
     "ds": ["SUBJECT", "SITENUMBER", "DSSCAT", "DSTERM", "DSDECOD", "DSSTDAT", "LSTCNDAT", "DTHDAT", "DTHCAUS"],
 }
+
+
+def atc_level2(codes):
+    """The ATC level-2 (therapeutic subgroup) code of ATC codes: their first three characters."""
+    if isinstance(codes, str):
+        return codes[:3]
+    return pd.Series(codes, dtype=object).str.slice(0, 3).to_numpy(dtype=object)
 
 
 def _dates(subjects: Subjects, subject: np.ndarray, day: np.ndarray, **kw) -> np.ndarray:
@@ -117,6 +124,7 @@ def chemo_form(params: SimulationParams, rng: np.random.Generator, subjects: Sub
             "CMDECOD": c.decod,
             "ATCCD": c.atc_code,
             "ATCCLAS": c.atc_class,
+            "ATCCLASCD": atc_level2(c.atc_code),
             "CMDOSE": dose[subject],
             "CMDOSU": c.dose_unit,
             "CMROUTE": c.route,
@@ -250,6 +258,7 @@ def cm_form(
             "CMDECOD": attr("decod"),
             "ATCCD": attr("atc_code"),
             "ATCCLAS": attr("atc_class"),
+            "ATCCLASCD": atc_level2(attr("atc_code")),
             "CMINDC": cm["indication"].to_numpy(),
             "CMAENO": aeno,
             "CMDOSE": attr("dose"),
@@ -325,6 +334,7 @@ def transfusion_form(
             "TRPROD": product,
             "CMDECOD": np.array([rules[p].decod for p in product], dtype=object),
             "ATCCD": np.array([rules[p].atc_code for p in product], dtype=object),
+            "ATCCLASCD": atc_level2(np.array([rules[p].atc_code for p in product], dtype=object)),
             "TRDAT": _dates(subjects, s, tr["day"].to_numpy(np.int64)),
             "TRTIM": format_times(tr["time"].to_numpy(np.int64)),
             "TRVOL": volume.astype(np.int64).astype(str),

@@ -113,7 +113,7 @@ class Chemotherapy(Strict):
     treatment: str
     decod: str
     atc_code: str
-    atc_class: str
+    atc_class: str = Field(description="ATC level-2 text")
     dose: float
     reduced_dose: Optional[float] = Field(None, description="dose for subjects older than reduced_dose_above_age")
     reduced_dose_above_age: Optional[int] = None
@@ -522,6 +522,12 @@ class SimulationParams(Strict):
         for item in self.medical_history.other:
             if item.medication and item.medication not in self.medications:
                 problems.append(f"medical history {list(item.terms)}: unknown medication '{item.medication}'")
+        # the export's class text and level-2 code must name one class each (CMCLAS/CMCLASCD one-to-one)
+        classes: dict[str, set[str]] = {}
+        for med in [self.chemotherapy, *self.medications.values()]:
+            classes.setdefault(med.atc_code[:3], set()).add(med.atc_class)
+        problems += [f"ATC level-2 code {code}: more than one class text {sorted(texts)}"
+                     for code, texts in sorted(classes.items()) if len(texts) > 1]
         for cause in self.disposition.death.causes:
             if cause.term not in self.ae_terms:
                 problems.append(f"death cause '{cause.cause}': unknown term '{cause.term}'")

@@ -313,7 +313,7 @@ def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 @conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
 def epoch_consistent(package: Package) -> Iterable[Hit]:
-    from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
+    from sdtmgen.sdtm.derivations.timing import day_end_timestamp, iso_to_timestamp
 
     se = package.datasets.get("SE")
     if se is None or se.empty:
@@ -330,7 +330,7 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
             continue
         subject, subjects = package.distinct(name, "USUBJID")
         date, dates = package.distinct(name, dtc)
-        element = _element_at(se["USUBJID"], se_start, subjects, subject, iso_to_timestamp(dates).to_numpy(), date)
+        element = _element_at(se["USUBJID"], se_start, subjects, subject, day_end_timestamp(dates).to_numpy(), date)
         expected = np.where(element >= 0, se_epoch[element], -1)
         # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         epoch, values = package.distinct(name, "EPOCH")

@@ -12,6 +12,7 @@ from sdtmgen.define_xml.oids import XPATH_NS
 from sdtmgen.spec.models import DomainSpec, Variable
 
 DEF = "{http://www.cdisc.org/ns/def/v2.1}"
+XLINK = "{http://www.w3.org/1999/xlink}"
 
 
 def one(tree, path: str, **variables):
@@ -65,10 +66,8 @@ def test_item_defs_carry_origin_crf_pages_methods_comments_and_codelists(sdtm_de
             assert item.get("Name") == var.name and text(item) == var.label
             origin = one(item, "def:Origin")
             assert origin.get("Type") == var.origin
-            pages = item.xpath("def:Origin/def:DocumentRef[@leafID='LF.acrf']/def:PDFPageRef/@PageRefs",
-                               namespaces=XPATH_NS)
-            assert pages == ([" ".join(str(p) for p in sorted(var.crf_pages))] if var.crf_pages and
-                             var.origin == "Collected" else [])
+            # the build writes no annotated CRF, so define.xml points at no page of one
+            assert not item.xpath("def:Origin/def:DocumentRef", namespaces=XPATH_NS), var.name
             if var.origin == "Derived":
                 ref = one(sdtm_define, "//odm:ItemRef[@ItemOID=$oid]", oid=item.get("OID"))
                 method = one(sdtm_define, "//odm:MethodDef[@OID=$oid]", oid=ref.get("MethodOID"))
@@ -174,6 +173,23 @@ def test_values_outside_a_non_extensible_codelist_are_not_invented(spec, tmp_pat
     assert not tree.xpath("//odm:CodeList[@OID='CL.UNIT']/*[@CodedValue='furlong/fortnight']", namespaces=XPATH_NS)
 
 
+def test_crf_page_references_only_into_an_annotated_crf_in_the_package(spec, sdtm_define):
+    assert not sdtm_define.xpath("//def:AnnotatedCRF | //def:leaf[@ID='LF.acrf'] | //def:PDFPageRef",
+                                 namespaces=XPATH_NS)
+    mh = next(d for d in spec.domains if d.domain == "MH")
+    frame = pd.DataFrame({v.name: pd.Series([], dtype="float64" if v.type == "Num" else "string")
+                          for v in mh.variables})
+    tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets={"MH": frame},
+                           specs={"MH": mh}, annotated_crf=True)
+    for var in mh.variables:
+        pages = tree.xpath("//odm:ItemDef[@OID=$oid]/def:Origin/def:DocumentRef[@leafID='LF.acrf']/def:PDFPageRef/@PageRefs",
+                           oid=f"IT.MH.{var.name}", namespaces=XPATH_NS)
+        assert pages == ([" ".join(str(p) for p in sorted(var.crf_pages))] if var.crf_pages and
+                         var.origin == "Collected" else []), var.name
+    assert one(tree, "//def:leaf[@ID='LF.acrf']").get(f"{XLINK}href") == "acrf.pdf"
+    assert tree.xpath("//def:AnnotatedCRF/def:DocumentRef[@leafID='LF.acrf']", namespaces=XPATH_NS)
+
+
 def test_text_is_escaped(spec, tmp_path):
     ds = DomainSpec.model_construct(
         domain="XX", label="Tests <&> \"quoted\"", dataset_class="FINDINGS", structure="One record per <test>",
@@ -196,3 +212,13 @@ def test_the_package_passes_its_own_consistency_check(package, spec):
                 observed = observe_folder(folder, ext)
                 assert observed, (kind, ext)
                 assert check_define(folder / "define.xml", observed, spec.terminology) == [], (kind, ext)
+
+
+def test_dsdecod_codelists_by_dscat_and_country_is_iso_3166(sdtm_define):
+    # DSDECOD takes NCOMPLT for disposition events and PROTMLST for milestones: one codelist per DSCAT
+    refs = {item.get("OID"): item.find("odm:CodeListRef", XPATH_NS).get("CodeListOID")
+            for item in sdtm_define.xpath("//odm:ItemDef[starts-with(@OID, 'IT.DS.DSDECOD.')]", namespaces=XPATH_NS)}
+    assert refs == {"IT.DS.DSDECOD.DISPOSITION_EVENT": "CL.NCOMPLT", "IT.DS.DSDECOD.PROTOCOL_MILESTONE": "CL.PROTMLST"}
+    country = one(sdtm_define, "//odm:ItemDef[@OID='IT.DM.COUNTRY']/odm:CodeListRef").get("CodeListOID")
+    external = one(sdtm_define, "//odm:CodeList[@OID=$oid]/odm:ExternalCodeList", oid=country)
+    assert external.get("Dictionary") == "ISO 3166"

@@ -127,6 +127,57 @@ def test_epoch_from_subject_elements():
     assert pd.isna(out.iloc[7])                      # subject without elements
 
 
+def test_epoch_of_a_date_on_the_day_an_element_starts_at_a_time():
+    # SE starts carry a time; a date without a time stands for the whole day, so it belongs to the
+    # element that starts that day (CORE-000097), while a timed value keeps its exact place
+    se = pd.DataFrame({"USUBJID": ["S1", "S1", "S1"],
+                       "SESTDTC": ["2025-03-01T07:36", "2025-03-04T07:39", "2025-04-15"],
+                       "EPOCH": ["SCREENING", "TREATMENT", "FOLLOW-UP"]})
+    frame = pd.DataFrame({"USUBJID": ["S1"] * 6,
+                          "SVSTDTC": ["2025-03-01", "2025-03-04", "2025-03-04T07:10", "2025-03-04T08:00",
+                                      "2025-04-15", "2025-02-28"]})
+    out = run(derivation(derive="epoch", date="SVSTDTC"), frame, name="SV", SE=se).frame["EPOCH"]
+    assert out.iloc[:5].tolist() == ["SCREENING", "TREATMENT", "SCREENING", "TREATMENT", "FOLLOW-UP"]
+    assert pd.isna(out.iloc[5])
+
+
+def _elements_study():
+    return StudySpec.model_validate({
+        **STUDY.model_dump(), "elements": [
+            {"etcd": "SCRN", "element": "Screening", "epoch": "SCREENING"},
+            {"etcd": "TRT", "element": "Treatment", "epoch": "TREATMENT"},
+            {"etcd": "FU", "element": "Follow-up", "epoch": "FOLLOW-UP"}]})
+
+
+def test_subject_elements_end_at_the_earliest_end_date():
+    # S1 dies before the follow-up element would start: no FU record, and treatment ends at death,
+    # not at the planned follow-up start (CORE-000952); S2 completes: elements chain to its last contact
+    dm = pd.DataFrame({"USUBJID": ["S1", "S2"], "RFICDTC": ["2025-03-01T07:36", "2025-03-02T08:00"],
+                       "RFPENDTC": ["2025-04-10", "2025-09-01"], "DTHDTC": ["2025-04-03", None],
+                       "RFENDTC": ["2025-04-10", "2025-09-01"]})
+    ex = pd.DataFrame({"USUBJID": ["S1", "S2"], "EXSTDTC": ["2025-03-04T09:00", "2025-03-05T10:00"]})
+    step = derivation(derive="subject_elements", elements=[
+        {"etcd": "SCRN", "domain": "DM", "variable": "RFICDTC"},
+        {"etcd": "TRT", "domain": "EX", "variable": "EXSTDTC"},
+        {"etcd": "FU", "domain": "EX", "variable": "EXSTDTC", "offset_days": 42}],
+        end=[{"domain": "DM", "variable": "RFPENDTC"}, {"domain": "DM", "variable": "DTHDTC"},
+             {"domain": "DM", "variable": "RFENDTC"}])
+    ctx = DeriveContext(domain=domain("SE"), datasets={"SE": pd.DataFrame(), "DM": dm, "EX": ex},
+                        study=_elements_study(), terminology=TERMINOLOGY)
+    step.apply(ctx)
+    se = ctx.frame
+    s1 = se[se["USUBJID"] == "S1"]
+    assert s1["ETCD"].tolist() == ["SCRN", "TRT"]
+    assert s1["SEENDTC"].tolist() == ["2025-03-04T09:00", "2025-04-03"]
+    s2 = se[se["USUBJID"] == "S2"]
+    assert s2["ETCD"].tolist() == ["SCRN", "TRT", "FU"]
+    assert s2["SEENDTC"].tolist() == ["2025-03-05T10:00", "2025-04-16", "2025-09-01"]
+    # one end given as a single reference still works
+    single = derivation(derive="subject_elements", elements=[{"etcd": "SCRN", "domain": "DM", "variable": "RFICDTC"}],
+                        end={"domain": "DM", "variable": "DTHDTC"})
+    assert single.needs() >= {("DM", "DTHDTC"), ("DM", "RFICDTC")}
+
+
 def test_epoch_needs_se():
     assert derivation(derive="epoch", date="AESTDTC").needs() == {("SE", "SESTDTC"), ("SE", "EPOCH")}
 
@@ -439,3 +490,43 @@ def test_standard_results_overflow_stops_without_numpy_warnings():
         frame.loc[0, "LBORRESU"] = "g/L"  # no conversion: finite, too large for XPT (SCH-NUMRANGE's concern)
         out = run(derivation(**STANDARD), frame).frame
     assert out["LBSTRESN"].iloc[0] == 1e308
+
+
+# --- subject_visits ---------------------------------------------------------------------------
+
+def test_subject_visits_pre_specified_occurred_and_missed():
+    # S1 attends SCREENING and DAY 2 but not DAY 1, plus an unscheduled visit; S2 attends SCREENING only
+    lb = pd.DataFrame({"USUBJID": ["S1", "S1", "S1", "S2"], "VISITNUM": [1.0, 102.0, 102.01, 1.0],
+                       "VISIT": ["SCREENING", "DAY 2", "UNSCHEDULED 102.01", "SCREENING"],
+                       "LBDTC": ["2025-03-01T08:00", "2025-03-05", "2025-03-07", "2025-03-02"]})
+    vs = pd.DataFrame({"USUBJID": ["S1"], "VISITNUM": [1.0], "VISIT": ["SCREENING"], "VSDTC": ["2025-02-28"]})
+    step = derivation(derive="subject_visits", domains={"LB": "LBDTC", "VS": "VSDTC"})
+    sv = run(step, pd.DataFrame(), name="SV", LB=lb, VS=vs).frame
+    got = sv[["USUBJID", "VISITNUM", "SVPRESP", "SVOCCUR", "SVSTDTC", "SVENDTC", "SVUPDES"]].astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [
+        ["S1", 1.0, "Y", "Y", "2025-02-28", "2025-03-01T08:00", None],  # the records' own date-times
+        ["S1", 101.0, "Y", "N", None, None, None],           # missed between attended planned visits
+        ["S1", 102.0, "Y", "Y", "2025-03-05", "2025-03-05", None],
+        ["S1", 102.01, None, None, "2025-03-07", "2025-03-07", STUDY.unplanned_visits.description],
+        ["S2", 1.0, "Y", "Y", "2025-03-02", "2025-03-02", None],  # nothing after the last attended visit
+    ]
+    assert sv.loc[sv["VISITNUM"] == 101.0, "VISIT"].tolist() == ["DAY 1"]
+
+
+# --- trial_summary_checks ---------------------------------------------------------------------
+
+def _ts(cutoff: str, planned: str, actual: str) -> pd.DataFrame:
+    return pd.DataFrame({"TSPARMCD": ["DCUTDTC", "PLANSUB", "ACTSUB"], "TSVAL": [cutoff, planned, actual]})
+
+
+def test_trial_summary_checks_warn_on_data_after_cutoff_and_over_enrolment():
+    lb = pd.DataFrame({"USUBJID": ["S1", "S1"], "LBDTC": ["2025-06-01T08:00", "2026-01-03"]})
+    step = derivation(derive="trial_summary_checks", dates={"LB": ["LBDTC"]})
+    assert step.needs() == {("LB", "LBDTC")}
+    found = run(step, _ts("2025-12-31", "9", "200"), name="TS", LB=lb).findings
+    assert {f.rule for f in found} == {"TS-DCUTDTC", "TS-PLANSUB"}
+    cut = next(f for f in found if f.rule == "TS-DCUTDTC")
+    assert "2026-01-03" in cut.message and cut.values == ("2025-12-31",)
+    # a cut-off on the last data day, fewer subjects than planned: nothing to say
+    assert run(step, _ts("2026-01-03", "9", "7"), name="TS", LB=lb).findings == []

@@ -57,3 +57,14 @@ def test_spec_changes_reach_the_output(root, tmp_path):
 def test_bad_subject_count(params, tmp_path):
     with pytest.raises(ValueError):
         simulate_study(params, n_subjects=0, seed=1, out_dir=tmp_path)
+
+
+def test_atc_class_text_and_level2_code_are_one_to_one(root):
+    # the export writes ATCCLAS text and its level-2 code; one code with two texts would make
+    # CMCLAS/CMCLASCD many-to-one (CORE-000792)
+    data = _spec(root)
+    data["chemotherapy"]["atc_class"] = "ANTIMETABOLITES"  # level 3 text under the level-2 code L01
+    data["medications"]["x"] = {**next(iter(data["medications"].values())), "atc_code": "L01XX01",
+                                "atc_class": "ANTINEOPLASTIC AGENTS"}
+    with pytest.raises(ValueError, match="L01"):
+        SimulationParams.model_validate(data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -23,17 +23,24 @@ class ElementStart(BaseModel):
     offset_days: int = 0
 
 
-@register_derivation("subject_elements", "one SE record per element a subject entered, start = first date, end = next start")
+@register_derivation("subject_elements",
+                     "one SE record per element a subject entered, start = first date, end = next start "
+                     "or the earliest end date (end of participation, death, disposition)")
 class SubjectElements(Derivation):
     derive: Literal["subject_elements"]
     elements: list[ElementStart]
-    end: VariableRef
+    # the subject's end dates (DM variables); the earliest present one ends the subject's last element
+    # and cuts any element that would run past it
+    end: Union[VariableRef, list[VariableRef]]
+
+    def ends(self) -> list[VariableRef]:
+        return self.end if isinstance(self.end, list) else [self.end]
 
     def produces(self) -> set[str]:
         return {"STUDYID", "DOMAIN", "USUBJID", "ETCD", "ELEMENT", "TAETORD", "EPOCH", "SESTDTC", "SEENDTC"}
 
     def needs(self) -> set[tuple[str, str]]:
-        found = {(self.end.domain, self.end.variable), ("DM", "USUBJID")}
+        found = {(e.domain, e.variable) for e in self.ends()} | {("DM", "USUBJID")}
         for el in self.elements:
             found.add((el.domain, el.variable))
             if el.where:
@@ -53,12 +60,31 @@ class SubjectElements(Derivation):
                                        "ETCD": el.etcd, "TAETORD": float(order),
                                        "ELEMENT": design[el.etcd].element, "EPOCH": design[el.etcd].epoch}))
         se = pd.concat(parts, ignore_index=True).sort_values(["USUBJID", "TAETORD"], kind="mergesort")
-        dm = ctx.datasets["DM"]
-        end = dm.drop_duplicates("USUBJID").set_index("USUBJID")[self.end.variable]
-        next_start = se.groupby("USUBJID")["SESTDTC"].shift(-1)
-        se["SEENDTC"] = next_start.fillna(se["USUBJID"].map(end)).astype("string")
+        se["SESTDTC"] = se["SESTDTC"].astype("string")
+        end = se["USUBJID"].map(earliest_end(ctx, self.ends())).astype("string")
+        # an element that would start after the subject's end (a later day) never happened
+        day = se["SESTDTC"].str.slice(0, 10)
+        end_day = end.str.slice(0, 10)
+        after_end = (end.notna() & (day > end_day)).fillna(False).to_numpy(dtype=bool)
+        se, end, end_day = se[~after_end], end[~after_end], end_day[~after_end]
+        next_start = se.groupby("USUBJID")["SESTDTC"].shift(-1).astype("string")
+        # the next element's start ends this one unless the subject's end comes on an earlier day
+        beyond = (next_start.str.slice(0, 10) > end_day).fillna(False)
+        se["SEENDTC"] = next_start.where(next_start.notna() & ~beyond, end).astype("string")
         se["STUDYID"] = ctx.study.studyid
         se["DOMAIN"] = "SE"
-        # an element that would start after the subject left the study never happened
-        ends_before = se["SEENDTC"].notna() & (se["SEENDTC"].str.slice(0, 10) < se["SESTDTC"].str.slice(0, 10))
-        ctx.frame = se[~ends_before].reset_index(drop=True)
+        ctx.frame = se.reset_index(drop=True)
+
+
+def earliest_end(ctx: DeriveContext, ends: list[VariableRef]) -> pd.Series:
+    """The earliest of the listed end dates per subject, by calendar day (the more precise text on a tie)."""
+    values = []
+    for ref in ends:
+        frame = ctx.datasets[ref.domain].drop_duplicates("USUBJID")
+        values.append(pd.DataFrame({"USUBJID": frame["USUBJID"].astype("string").to_numpy(),
+                                    "END": frame[ref.variable].astype("string").to_numpy()}))
+    table = pd.concat(values, ignore_index=True)
+    table = table[table["END"].notna() & (table["END"].str.len() >= 10)]
+    table = table.assign(DAY=table["END"].str.slice(0, 10), LEN=-table["END"].str.len())
+    table = table.sort_values(["USUBJID", "DAY", "LEN"], kind="mergesort").drop_duplicates("USUBJID")
+    return pd.Series(table["END"].to_numpy(), index=pd.Index(table["USUBJID"].to_numpy()), dtype="string")

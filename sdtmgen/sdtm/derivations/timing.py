@@ -93,7 +93,21 @@ class Epoch(Derivation):
         frame = ctx.frame
         se = ctx.datasets[self.elements]
         frame[self.target] = element_epochs(se["USUBJID"], iso_to_minutes(se["SESTDTC"]), se["EPOCH"],
-                                            frame["USUBJID"], iso_to_minutes(frame[self.date]))
+                                            frame["USUBJID"], day_end_minutes(frame[self.date]))
+
+
+def day_end_minutes(iso: pd.Series) -> np.ndarray:
+    """Minutes of complete dates for comparison with date-times: a date without a time stands for its
+    whole day, so it is read as the day's last minute (an element starting that day, at any time,
+    contains it); values with a time keep their minute."""
+    minutes = iso_to_minutes(iso)
+    date_only = (iso.astype("string").str.len() == 10).fillna(False).to_numpy(dtype=bool)
+    return np.where(date_only & (minutes != MISSING), minutes + 1439, minutes)
+
+
+def day_end_timestamp(iso: pd.Series) -> pd.Series:
+    """``day_end_minutes`` as timestamps (NaT for partial or missing values)."""
+    return minutes_to_timestamps(day_end_minutes(iso), iso.index)
 
 
 def element_epochs(se_subject: pd.Series, se_start: np.ndarray, se_epoch: pd.Series,

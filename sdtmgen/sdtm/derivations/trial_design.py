@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.columns import STRING, missing_text, take_text
+from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
+from sdtmgen.sdtm.derivations.timing import day_end_minutes, iso_to_minutes
 from sdtmgen.sdtm.derivations.ordering import codes_over, order_codes, pack, stable_order
 
 
@@ -95,43 +96,77 @@ class SubjectVisits(Derivation):
         subject_code, subjects = codes_over([f["USUBJID"] for f in frames], sort=True)
         visit_code, visits = codes_over([f["VISIT"] for f in frames])
         visitnum = np.concatenate([f["VISITNUM"].to_numpy(dtype="float64") for f in frames])
-        day = np.concatenate([date_numbers(f[col]) for f, col in zip(frames, self.domains.values())])
-        rows = np.flatnonzero(~np.isnan(visitnum) & (day != MISSING))
-        # first and last date per subject and visit by sorting once (no per-group Python)
+        # SVSTDTC/SVENDTC are the visit's first and last record date-times as collected (a visit
+        # starting before the first dose on the day treatment starts is in the epoch before it);
+        # a date without a time counts as the day's start for the first and its end for the last
+        dtc_code, dtcs = codes_over([f[col] for f, col in zip(frames, self.domains.values())])
+        first_at = np.concatenate([iso_to_minutes(f[col]) for f, col in zip(frames, self.domains.values())])
+        last_at = np.concatenate([day_end_minutes(f[col]) for f, col in zip(frames, self.domains.values())])
+        rows = np.flatnonzero(~np.isnan(visitnum) & (first_at != MISSING))
         subject_key = np.where(subject_code[rows] < 0, len(subjects), subject_code[rows])
         visit_key, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
-        low = day[rows].min() if len(rows) else 0
-        span = int(day[rows].max() - low + 1) if len(rows) else 1
-        perm = stable_order(pack([(subject_key, len(subjects) + 1), (visit_key, n_visits), (day[rows] - low, span)]))
-        rows, subject_key, visit_key = rows[perm], subject_key[perm], visit_key[perm]
+        low = first_at[rows].min() if len(rows) else 0
+        span = int(last_at[rows].max() - low + 1) if len(rows) else 1
+        group = [(subject_key, len(subjects) + 1), (visit_key, n_visits)]
+        # first and last record per subject and visit by sorting (no per-group Python); both sorts
+        # order the groups alike, so their starts line up
+        by_first = stable_order(pack([*group, (first_at[rows] - low, span)]))
+        by_last = stable_order(pack([*group, (last_at[rows] - low, span)]))
+        ordered = rows[by_first]
         starts = np.ones(len(rows), dtype=bool)
-        starts[1:] = (subject_key[1:] != subject_key[:-1]) | (visit_key[1:] != visit_key[:-1])
-        first = rows[starts]
-        last = rows[np.append(starts[1:], True)] if len(rows) else rows
+        starts[1:] = (subject_key[by_first][1:] != subject_key[by_first][:-1]) | \
+            (visit_key[by_first][1:] != visit_key[by_first][:-1])
+        first = ordered[starts]
+        last = rows[by_last][np.append(starts[1:], True)] if len(rows) else rows
+        dtc_text = dtcs.astype("string")
         sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string"), subject_code[first]),
                            "VISITNUM": visitnum[first],
                            "VISIT": take_text(visits.astype("string"), visit_code[first]),
-                           "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
+                           "SVSTDTC": take_text(dtc_text, dtc_code[first]),
+                           "SVENDTC": take_text(dtc_text, dtc_code[last])})
+        sv = pd.concat([sv, _missed_visits(ctx, sv)], ignore_index=True)
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
-        unplanned = ~sv["VISITNUM"].isin(list(planned_day))
+        planned = sv["VISITNUM"].isin([float(v.visitnum) for v in ctx.study.visits]).to_numpy(dtype=bool)
         sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string").mask(
-            unplanned, ctx.study.unplanned_visits.description)
-        # visits are derived from data that exist, so each one occurred; SVPRESP/SVOCCUR apply to
-        # pre-specified visits collected on a visit form, which this export does not have
-        sv["SVPRESP"] = missing_text(len(sv))
-        sv["SVOCCUR"] = missing_text(len(sv))
+            ~planned, ctx.study.unplanned_visits.description)
+        # SVPRESP: Y for the visits of the plan (TV), null for unplanned ones; SVOCCUR: whether a planned
+        # visit took place -- Y when it has data, N for the missed visits added above (null when unplanned)
+        occurred = sv["SVSTDTC"].notna().to_numpy(dtype=bool)
+        sv["SVPRESP"] = take_text(pd.Series(["Y"], dtype="string"), np.where(planned, 0, -1))
+        sv["SVOCCUR"] = take_text(pd.Series(["Y", "N"], dtype="string"),
+                                  np.where(planned, np.where(occurred, 0, 1), -1))
+        sv = sv.sort_values(["USUBJID", "VISITNUM"], kind="mergesort").reset_index(drop=True)
+        for column in ("USUBJID", "VISIT", "SVSTDTC", "SVENDTC", "SVUPDES", "SVPRESP", "SVOCCUR"):
+            sv[column] = pd.arrays.ArrowStringArray(arrow_text(sv[column]))  # one contiguous array each
         sv.insert(0, "DOMAIN", pd.Series("SV", index=sv.index, dtype=STRING))
         sv.insert(0, "STUDYID", pd.Series(ctx.study.studyid, index=sv.index, dtype=STRING))
         ctx.frame = sv
 
 
-def _date_text(numbers: np.ndarray):
-    """``YYYY-MM-DD`` of YYYYMMDD numbers (each distinct one formatted once)."""
-    distinct, at = np.unique(numbers, return_inverse=True)
-    text = pd.Series([f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}" for n in distinct.tolist()],
-                     dtype="string")
-    return take_text(text, at.reshape(-1))
+def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
+    """Planned visits a subject missed: those of the plan between the subject's first and last attended
+    planned visits that have no data. After a subject's last attended visit nothing says whether a
+    visit was still due (the subject may have left the study), so no record is made there; the
+    export has no visit-status form, so the reason (SVREASOC) is not known.
+    """
+    plan = np.array(sorted(float(v.visitnum) for v in ctx.study.visits))
+    names = pd.Series([v.visit for v in sorted(ctx.study.visits, key=lambda v: float(v.visitnum))], dtype="string")
+    at = np.searchsorted(plan, sv["VISITNUM"].to_numpy(dtype="float64"))
+    attended = (at < len(plan)) & (plan[np.minimum(at, len(plan) - 1)] == sv["VISITNUM"].to_numpy(dtype="float64"))
+    if not attended.any():
+        return sv.iloc[:0]
+    subject, subjects = pd.factorize(sv["USUBJID"].astype("string"))
+    seen = np.zeros((len(subjects), len(plan)), dtype=bool)
+    seen[subject[attended], at[attended]] = True
+    index = np.arange(len(plan))
+    first = np.where(seen.any(axis=1), seen.argmax(axis=1), len(plan))
+    last = len(plan) - 1 - seen[:, ::-1].argmax(axis=1)
+    missed = ~seen & (index >= first[:, None]) & (index <= last[:, None])
+    who, which = np.nonzero(missed)
+    return pd.DataFrame({"USUBJID": take_text(pd.Series(subjects, dtype="string"), who),
+                         "VISITNUM": plan[which], "VISIT": take_text(names, which),
+                         "SVSTDTC": missing_text(len(who)), "SVENDTC": missing_text(len(who))})
 
 
 class DataParameter(BaseModel):
@@ -144,6 +179,7 @@ class DataParameter(BaseModel):
     domain: str
     variable: str
     agg: Literal["min_date", "max_date", "count_unique"]
+    TSVCDREF: Optional[str] = None  # e.g. ISO 8601 for a date
 
 
 @register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)")
@@ -167,5 +203,54 @@ class DataParameters(Derivation):
                 dates = values.astype("string").str.slice(0, 10)
                 dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
                 value = (dates.min() if p.agg == "min_date" else dates.max()) if len(dates) else None
-            rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value})
+            rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value,
+                         "TSVCDREF": p.TSVCDREF if value is not None else None})
         ctx.frame = pd.concat([ctx.frame, _frame(ctx, rows, ctx.domain.domain)], ignore_index=True)
+
+
+@register_derivation("trial_summary_checks",
+                     "warnings when TS parameters written in the spec disagree with the data: a data cut-off "
+                     "date before the last data, more subjects than planned")
+class TrialSummaryChecks(Derivation):
+    derive: Literal["trial_summary_checks"]
+    dates: dict[str, list[str]] = {}  # domain -> its --DTC variables, whose latest date is the last data
+    cutoff: str = "DCUTDTC"
+    planned: str = "PLANSUB"
+    actual: str = "ACTSUB"
+
+    def produces(self) -> set[str]:
+        return set()
+
+    def needs(self) -> set[tuple[str, str]]:
+        return {(d, v) for d, variables in self.dates.items() for v in variables}
+
+    def apply(self, ctx: DeriveContext) -> None:
+        ts = ctx.frame
+        code = ts["TSPARMCD"].astype("string")
+
+        def value(parmcd: str) -> tuple[np.ndarray, Optional[str]]:
+            rows = (code == parmcd).fillna(False).to_numpy(dtype=bool)
+            values = ts["TSVAL"].astype("string")[rows].dropna()
+            return rows, (values.iloc[0] if len(values) else None)
+
+        rows, cutoff = value(self.cutoff)
+        if cutoff is not None and self.dates:
+            latest = max((int(n.max()) for d, variables in self.dates.items() if d in ctx.datasets
+                          for v in variables if v in ctx.datasets[d]
+                          for n in [date_numbers(ctx.datasets[d][v].astype("string"))] if (n != MISSING).any()),
+                         default=None)
+            cut = date_numbers(pd.Series([cutoff], dtype="string"))[0]
+            if latest is not None and cut != MISSING and latest > cut:
+                last = f"{latest // 10000:04d}-{latest // 100 % 100:02d}-{latest % 100:02d}"
+                ctx.warn(rows, "TSVAL", "TS-DCUTDTC",
+                         f"{self.cutoff} {cutoff} precedes the last date in the data ({last}): data after the "
+                         "cut-off are in the package; correct the cut-off in the spec or the data")
+        rows, planned = value(self.planned)
+        _, actual = value(self.actual)
+        try:
+            planned_n, actual_n = int(float(planned)), int(float(actual))
+        except (TypeError, ValueError):
+            return
+        if actual_n > planned_n:
+            ctx.warn(rows, "TSVAL", "TS-PLANSUB",
+                     f"{self.actual} {actual_n} exceeds {self.planned} {planned_n}: more subjects than planned")
