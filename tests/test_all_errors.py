@@ -92,6 +92,21 @@ def test_a_form_that_cannot_be_read_does_not_hide_the_other_forms_errors(raw, tm
         assert name in note
 
 
+def test_a_text_too_long_for_supp_does_not_hide_the_other_forms_errors(raw, tmp_path, spec_folder):
+    edit(raw, "ae", 1, "AETERM", "word " * 5_000)       # 24,999 once trimmed: more than SUPPAE parts can carry
+    edit(raw, "dm", 2, "SEX", "Mle")
+    out = tmp_path / "out"
+    result = build(spec_folder, raw, out)
+    text = result.output
+    assert result.exit_code == 1 and "Traceback" not in text, text
+    assert not out.exists()
+    sections = file_sections(text)
+    assert set(sections) == {"ae.csv", "dm.csv"}, text
+    assert "[SUPP-SPLIT] AE: AE.AETERM: text of 24,999 characters (ae.csv line 2)" in sections["ae.csv"]
+    assert "dm.csv row 3, column SEX: 'Mle'" in sections["dm.csv"]
+    assert "total: 2 errors in 2 raw files" in text
+
+
 def test_pipeline_raises_one_build_error_with_every_finding(raw, tmp_path, spec_folder):
     from sdtmgen.pipeline import build as run_build
 

@@ -124,7 +124,8 @@ def check_febrile_neutropenia(ard: Ard, inputs: Inputs, check: FebrileNeutropeni
     others = subjects[~subjects["DERIVED"] & subjects["REPORTED"]][["USUBJID", "GROUP"]]
     listing = pd.concat([events, others], ignore_index=True)
     listing["REPORTED_FN"] = np.where(listing["USUBJID"].isin(reported["USUBJID"].astype(str)), "Y", "N")
-    listing["REVIEW"] = listing["USUBJID"].map(status)
+    # text even with no row (no fever, no reported FN: an empty listing would otherwise hold floats)
+    listing["REVIEW"] = listing["USUBJID"].map(status).astype(object).fillna("")
     listing["AES_THAT_DAY"] = _aes_on(ae, listing, check.term)
     listing["FEVER_DAY"] = listing["FEVER_DAY"].astype("Int64")
     listing["ANC_DAY"] = listing["ANC_DAY"].astype("Int64")

@@ -255,9 +255,12 @@ def medication_split(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: Repor
     note = f"; {undated} record(s) without a complete start date not counted" if undated else ""
     label = f"{outcome.title}: {m.label} by class ({m.class_variable} starting with {codes}; {window_text(cfg)}{note})"
     by_class = counts_by(inputs, records, ["CLASS"])
-    for cls in sorted(c for (c,) in by_class):
+    # no record counted (e.g. a CM form with no rows): the result reads 0/N for each class the report
+    # names (or each prefix), rather than disappearing from the ARD
+    classes = sorted(c for (c,) in by_class) or sorted(m.class_labels) or [p.upper() for p in m.prefixes]
+    for cls in classes:
         text = m.class_labels.get(cls, cls)
-        add_counts(ard, inputs, outcome.number, "CLASS", label, m.class_variable, by_class[(cls,)],
+        add_counts(ard, inputs, outcome.number, "CLASS", label, m.class_variable, by_class.get((cls,), {}),
                    variable_level=cls, variable_label=f"{cls} {text}" if text != cls else cls, count_events=True)
     if not m.indication:
         return

@@ -151,7 +151,13 @@ def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmRes
         frame = datasets.pop(domain.domain, None)  # the working frame is not needed once finalised
         if domain.domain in result.skipped:
             continue
-        overflow = split_long_text(domain, frame)
+        try:
+            overflow = split_long_text(domain, frame)
+        except RawDataError as exc:  # a key or a text too long to split: reported beside the other errors
+            findings.append(Finding(rule=exc.rule, severity="error", dataset=domain.domain, message=str(exc),
+                                    sources=(exc.file,) if exc.file else ()))
+            result.skipped[domain.domain] = "a value too long to split into SUPP" + domain.domain
+            continue
         if overflow:
             parts = sum(len(records) for records in overflow)  # one frame per value split, one row per part
             findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,

@@ -50,6 +50,10 @@ def qlabel(label: str, part: int) -> str:
     return label[: 40 - len(suffix)] + suffix
 
 
+def _file(row: pd.Series) -> str:
+    return str(row["_FILE"]) if "_FILE" in row.index and row["_FILE"] else ""
+
+
 def _where(row: pd.Series) -> str:
     return f"{row['_FILE']} line {row['_ROW']}" if "_FILE" in row.index and row["_FILE"] else "a derived record"
 
@@ -95,11 +99,13 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
             if var.name in domain.keys or var.name in ("STUDYID", "USUBJID"):
                 raise RawDataError(f"{domain.domain}.{var.name}: key value of {len(value)} characters ({_where(row)}): "
                                    f"longer than {MAX_BYTES}, and a key cannot be split into SUPP{domain.domain}\n"
-                                   f"  what to do: correct the value in the EDC")
+                                   f"  what to do: correct the value in the EDC",
+                                   file=_file(row), rule="SUPP-SPLIT")
             if len(value) > MAX_VALUE_BYTES:
                 raise RawDataError(f"{domain.domain}.{var.name}: text of {len(value):,} characters ({_where(row)}): "
                                    f"more than {MAX_VALUE_BYTES:,}, the most that {MAX_PARTS} SUPP{domain.domain} "
-                                   f"parts of {MAX_BYTES} can carry\n  what to do: shorten the text in the EDC")
+                                   f"parts of {MAX_BYTES} can carry\n  what to do: shorten the text in the EDC",
+                                   file=_file(row), rule="SUPP-SPLIT")
             head, rest = _cut(value)
             frame.iloc[pos, frame.columns.get_loc(var.name)] = head
             pieces = []
@@ -109,7 +115,8 @@ def split_long_text(domain: DomainSpec, frame: pd.DataFrame) -> list[pd.DataFram
             if len(pieces) > MAX_PARTS:
                 raise RawDataError(f"{domain.domain}.{var.name}: text of {len(value):,} characters ({_where(row)}) "
                                    f"splits at word boundaries into {len(pieces)} SUPP{domain.domain} parts, more "
-                                   f"than {MAX_PARTS}\n  what to do: shorten the text in the EDC")
+                                   f"than {MAX_PARTS}\n  what to do: shorten the text in the EDC",
+                                   file=_file(row), rule="SUPP-SPLIT")
             lineage = {c: [row[c]] for c in ("_FILE", "_ROW") if c in row.index}
             extra.append(pd.DataFrame({
                 "STUDYID": row["STUDYID"], "RDOMAIN": domain.domain, "USUBJID": row["USUBJID"],
