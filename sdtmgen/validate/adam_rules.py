@@ -25,7 +25,7 @@ ADAM_RULE_IDS = ["ADAM-ADSL-DM", "ADAM-ADSL-ONE", "ADAM-AVAL", "ADAM-CNSR", "ADA
                  "ADAM-FL", "ADAM-FN", "ADAM-PARAM-1TO1", "ADAM-PARAMCD", "ADAM-POPFL", "ADAM-SRC",
                  "ADAM-SUBJ-ADSL", "ADAM-TRT-ADSL", "ADAM-TTE-ADT", "ADAMIG-LABEL", "ADAMIG-REQ", "ADAMIG-TYPE"]
 
-#: ADSL population flags when no ADaMIG metadata is given (ADaMIG 1.3 section 3.1.4)
+#: ADSL population flags when no ADaMIG metadata is given (ADaMIG 1.3, Population Indicator)
 POPULATION_FLAGS = ("FASFL", "SAFFL", "ITTFL", "PPROTFL", "COMPLFL", "RANDFL", "ENRLFL")
 
 #: SAS display formats by kind of numeric timing variable (name suffix)
@@ -135,12 +135,14 @@ def aval_populated(package: Package) -> Iterable[Hit]:
             yield Hit(name, "AVAL", mask, _shown(frame, mask, "PARAMCD"))
 
 
-@conformance_rule("ADAM-CNSR", "error", "CNSR is not the integer 0 (event) or 1 (censored)")
+@conformance_rule("ADAM-CNSR", "error",
+                  "CNSR is missing or not a non-negative integer (0 = event, positive integers = censored)")
 def cnsr_values(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package):
         if "CNSR" in frame:
-            values = pd.to_numeric(frame["CNSR"], errors="coerce")
-            mask = ~values.isin([0, 1]).to_numpy(dtype=bool)
+            values = pd.to_numeric(frame["CNSR"], errors="coerce").to_numpy(dtype=float)
+            with np.errstate(invalid="ignore"):
+                mask = ~((values >= 0) & (np.floor(values) == values))  # NaN compares False: a finding
             yield Hit(name, "CNSR", mask, _shown(frame, mask, "PARAMCD", "CNSR") if "PARAMCD" in frame
                       else _shown(frame, mask, "CNSR"))
 
@@ -157,12 +159,15 @@ def tte_dates(package: Package) -> Iterable[Hit]:
             yield Hit(name, "ADT", mask, _shown(frame, mask, "PARAMCD") if "PARAMCD" in frame else _shown(frame, mask))
 
 
-def _population_flags(package: Package) -> set[str]:
+def _population_flags(package: Package) -> tuple[set[str], set[str]]:
+    """(subject-level population flags: Y or N, never null; record- and parameter-level ones: Y or null),
+    as ADaMIG's Population Indicator variable sets list them."""
     ig = package.adamig
     if ig is None:
-        return set(POPULATION_FLAGS)
-    return set(ig.loc[ig["variable_set"].str.startswith("Population Indicator")
-                      & ig["name"].str.fullmatch(r"[A-Z0-9]+"), "name"])
+        return set(POPULATION_FLAGS), set()
+    named = ig["variable_set"].str.startswith("Population Indicator") & ig["name"].str.fullmatch(r"[A-Z0-9]+")
+    subject = ig["dataset"] == ADAM_STRUCTURES["SUBJECT LEVEL ANALYSIS DATASET"]
+    return set(ig.loc[named & subject, "name"]), set(ig.loc[named & ~subject, "name"])
 
 
 def _flags(frame: pd.DataFrame, suffix: str) -> list[str]:
@@ -178,13 +183,18 @@ def flag_values(package: Package) -> Iterable[Hit]:
             yield Hit(name, col, mask, _shown(frame, mask, col))
 
 
-@conformance_rule("ADAM-POPFL", "error", "population flag is null (population flags are Y or N)")
+@conformance_rule("ADAM-POPFL", "error",
+                  "subject-level population flag is null (Y or N), or a record- or parameter-level one is N "
+                  "(Y or null)")
 def population_flags(package: Package) -> Iterable[Hit]:
-    flags = _population_flags(package)
+    subject_level, record_level = _population_flags(package)
     for name, _spec, frame in _adam(package):
-        for col in sorted(flags & set(frame.columns)):
+        for col in sorted(subject_level & set(frame.columns)):
             mask = frame[col].isna().to_numpy(dtype=bool)
             yield Hit(name, col, mask, _shown(frame, mask))
+        for col in sorted(record_level & set(frame.columns)):
+            mask = (_text(frame[col]) == "N").fillna(False).to_numpy(dtype=bool)
+            yield Hit(name, col, mask, _shown(frame, mask, col))
 
 
 @conformance_rule("ADAM-FN", "error", "numeric flag (*FN) does not match its *FL (Y = 1, N = 0, null = null)")

@@ -127,12 +127,17 @@ def test_a_parameter_record_has_aval_or_avalc(adam, sdtm):
     assert run(adam, sdtm, {"ADLB": set_at(adlb, row, "AVAL", np.nan)}) == []
 
 
-@pytest.mark.parametrize("value", [2.0, 0.5, np.nan, -1.0])
-def test_cnsr_is_0_or_1(adam, sdtm, value):
+@pytest.mark.parametrize("value", [0.5, np.nan, -1.0])
+def test_cnsr_is_a_non_negative_integer(adam, sdtm, value):
     adtte = set_at(copy(adam, "ADTTE"), 3, "CNSR", value)
     [f] = only(run(adam, sdtm, {"ADTTE": adtte}), "ADAM-CNSR")
     assert (f.dataset, f.variable, f.rows, f.severity) == ("ADTTE", "CNSR", (4,), "error")
     assert f.values[0].startswith(f"{adtte['USUBJID'].iloc[3]}: {adtte['PARAMCD'].iloc[3]}/")
+
+
+def test_a_positive_integer_censoring_code_is_allowed(adam, sdtm):
+    # ADaMIG 1.3 CNSR: 0 for the event, positive integers (e.g. one per censoring reason) for censoring
+    assert run(adam, sdtm, {"ADTTE": set_at(copy(adam, "ADTTE"), 3, "CNSR", 2.0)}) == []
 
 
 @pytest.mark.parametrize("column,rule", [("ADT", "ADAM-TTE-ADT"), ("AVAL", "ADAM-AVAL")])
@@ -155,6 +160,15 @@ def test_population_flags_are_never_null(adam, sdtm):
     assert (f.dataset, f.variable, f.rows, f.values) == ("ADSL", "SAFFL", (7,), (adsl["USUBJID"].iloc[6],))
     # a null analysis flag is no finding
     assert run(adam, sdtm, {"ADSL": set_at(copy(adam, "ADSL"), 6, "TRANSFL", pd.NA)}) == []
+
+
+def test_record_level_population_flags_are_y_or_null(adam, sdtm):
+    adlb = copy(adam, "ADLB")
+    adlb["SAFRFL"] = pd.Series("Y", index=adlb.index, dtype="string")
+    set_at(adlb, 8, "SAFRFL", pd.NA)
+    assert run(adam, sdtm, {"ADLB": adlb}) == []
+    [f] = only(run(adam, sdtm, {"ADLB": set_at(adlb, 9, "SAFRFL", "N")}), "ADAM-POPFL")
+    assert (f.dataset, f.variable, f.rows, f.values) == ("ADLB", "SAFRFL", (10,), (f"{adlb['USUBJID'].iloc[9]}: N",))
 
 
 def test_numeric_flags_match_their_flag(adam, sdtm):
