@@ -63,7 +63,7 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string")
 
 
-@conformance_rule("ADAM-ADSL-ONE", "error", "ADSL has more than one record for a subject, or none of its USUBJID")
+@conformance_rule("ADAM-ADSL-ONE", "error", "ADSL has more than one record for a subject, or a record without USUBJID")
 def adsl_one_record(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package, "SUBJECT LEVEL ANALYSIS DATASET"):
         subject = frame["USUBJID"]

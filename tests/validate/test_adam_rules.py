@@ -35,6 +35,19 @@ def test_the_example_adam_build_passes_every_rule(adam, sdtm):
     assert run(adam, sdtm) == []
 
 
+def test_every_build_runs_the_rules(adam, sdtm, spec):
+    """validate_adam, which build and report call with the SDTM datasets, runs them all."""
+    from dataclasses import replace
+
+    from sdtmgen.adam.build import validate_adam
+
+    assert [f for f in validate_adam(adam, spec.terminology, sdtm.datasets) if f.rule.startswith("ADAM")] == []
+    adsl = copy(adam, "ADSL")
+    broken = replace(adam, datasets={**adam.datasets, "ADSL": pd.concat([adsl, adsl.iloc[[0]]], ignore_index=True)})
+    found = [f for f in validate_adam(broken, spec.terminology, sdtm.datasets) if f.rule.startswith("ADAM")]
+    assert {(f.rule, f.severity) for f in found} == {("ADAM-ADSL-ONE", "error")}
+
+
 def test_sdtm_packages_are_not_concerned(sdtm):
     assert run_rules(Package(sdtm.datasets, sdtm.specs, sdtm=sdtm.datasets), ADAM_RULE_IDS) == []
 
