@@ -206,7 +206,7 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         release_unused_memory()
         say("deriving ADaM")
         adam = build_adam(spec, sdtm_datasets)
-        findings += validate_adam(adam, spec.terminology)
+        findings += validate_adam(adam, spec.terminology, sdtm_datasets)
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)

@@ -64,15 +64,20 @@ def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult
     return result
 
 
-def validate_adam(result: AdamResult, terminology: Terminology) -> list[Finding]:
-    """The derivations' findings, the generated Pandera schema of every dataset and the ADaMIG rules
-    (Required variables and labels of ADSL and BDS datasets; 'not run' without ADaMIG metadata)."""
+def validate_adam(result: AdamResult, terminology: Terminology,
+                  sdtm: dict[str, pd.DataFrame] | None = None) -> list[Finding]:
+    """The derivations' findings, the generated Pandera schema of every dataset and the ADaM conformance
+    rules (sdtmgen.validate.adam_rules: ADSL against DM, PARAMCD/PARAM, CNSR, flags, dates, treatment
+    variables against ADSL, SRCDOM/SRCVAR/SRCSEQ against ``sdtm``; ADaMIG Required variables, labels and
+    types of ADSL and BDS datasets). Rules needing what is not given (``sdtm``, ADaMIG metadata) are 'not run'."""
+    from sdtmgen.validate.adam_rules import ADAM_RULE_IDS
     from sdtmgen.validate.conformance import Package, run_rules
 
     findings = list(result.findings)
     for name, frame in result.datasets.items():
         findings += validate_dataset(result.specs[name], frame, terminology)  # type: ignore[arg-type]
     if result.datasets:
-        package = Package(result.datasets, result.specs, adamig=getattr(result, "adamig", None))  # type: ignore[arg-type]
-        findings += run_rules(package, ["ADAMIG-LABEL", "ADAMIG-REQ"])
+        package = Package(result.datasets, result.specs, adamig=getattr(result, "adamig", None),  # type: ignore[arg-type]
+                          sdtm=sdtm)
+        findings += run_rules(package, ADAM_RULE_IDS)
     return findings

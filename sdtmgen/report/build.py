@@ -291,7 +291,7 @@ def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out
     stop_on_errors()
     say("deriving ADaM")
     adam = build_adam(spec, sdtm.datasets)
-    findings += validate_adam(adam, spec.terminology)
+    findings += validate_adam(adam, spec.terminology, sdtm.datasets)
     stop_on_errors()
     if not adam.datasets:
         raise SpecError(f"{spec.folder}: no ADaM dataset specs (adam/*.yaml); nothing to report")

@@ -32,6 +32,7 @@ class Package:
     ig: pd.DataFrame | None = None          # SDTMIG variable metadata (dataset, name, label, core)
     adamig: pd.DataFrame | None = None      # ADaMIG variable metadata (dataset = data structure name)
     unplanned_visit: str = "UNSCHEDULED"    # VISIT prefix of unplanned visits
+    sdtm: dict[str, pd.DataFrame] | None = None  # SDTM datasets an ADaM package derives from (ADAM-SRC, ADAM-ADSL-DM)
 
     _distinct: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -557,3 +558,6 @@ def adamig_labels(package: Package) -> Iterable[Hit]:
             if var.name in labels and labels[var.name] != var.label:
                 yield Hit(name, var.name, np.array([True]), (var.label, labels[var.name]),
                           detail=f"spec says {var.label!r}, ADaMIG says {labels[var.name]!r}", dataset_level=True)
+
+
+from sdtmgen.validate import adam_rules  # noqa: E402,F401  (registers the ADaM rules in RULES)
