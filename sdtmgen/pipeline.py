@@ -198,7 +198,11 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     with atomic_folder(out, protect, notify=say) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
-        sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say)
+        from sdtmgen.acrf import with_pages, write_acrf
+
+        say("writing sdtm/acrf.pdf")  # before define.xml, whose page references point into it
+        crf_specs = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, raw_folder))
+        sdtm_define = write_package(sdtm, spec, result.datasets, crf_specs, formats, "SDTMIG", say)
         write_lineage(work, result)
         sdtm_datasets = result.datasets
         del result  # lineage and specs are written; the datasets live on in sdtm_datasets
