@@ -45,7 +45,7 @@ def form_fields(raw_folder: Path) -> dict[str, list[str]]:
     """Each raw form (CSV file stem) -> its columns, from the header row only."""
     forms = {}
     for path in sorted(Path(raw_folder).glob("*.csv")):
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:  # header only
             header = next(csv.reader(fh), [])
         forms[path.stem] = [h.strip() for h in header if h.strip()]
     return forms
