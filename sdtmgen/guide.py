@@ -116,7 +116,9 @@ def _grouped(findings: Iterable[Finding]) -> list[tuple[str, str, str, int, str]
 
 
 def build_guide(spec: "Spec", records: Mapping[str, int], findings: list[Finding],
-                reconciliation: pd.DataFrame | None, standards: Mapping[str, Any]) -> etree._Element:
+                reconciliation: pd.DataFrame | None, standards: Mapping[str, Any],
+                acrf: str | None = None) -> etree._Element:
+    """``acrf``: the relative link to the annotated CRF, when the build wrote one."""
     study = spec.study
     justify = study.justifications
     title = f"Study Data Reviewer's Guide: {study.studyid}"
@@ -155,6 +157,8 @@ def build_guide(spec: "Spec", records: Mapping[str, int], findings: list[Finding
              E.p("Raw forms (CSV export of the EDC) are mapped to SDTM domains by the spec's sources; "
                  "rows read, mapped and excluded come from reports/reconciliation.csv. ADaM datasets are "
                  "derived from SDTM and other ADaM datasets by the registered derivations named in the spec."),
+             E.p("Each collected field and the SDTM variable it goes to: ", E.a("the annotated CRF", href=acrf), ".")
+             if acrf else E.p("No annotated CRF was written.", **{"class": "note"}),
              E.h3("Raw forms to SDTM"),
              _table(["SDTM domain", "Raw form", "Rows read", "Rows mapped", "Rows excluded", "Exclusion rule"],
                     raw_rows, numeric=[2, 3, 4]),
@@ -210,7 +214,8 @@ def build_guide(spec: "Spec", records: Mapping[str, int], findings: list[Finding
 
 
 def write_reviewers_guide(path: Path, spec: "Spec", records: Mapping[str, int], findings: list[Finding],
-                          reconciliation: pd.DataFrame | None, standards: Mapping[str, Any]) -> None:
-    page = build_guide(spec, records, findings, reconciliation, standards)
+                          reconciliation: pd.DataFrame | None, standards: Mapping[str, Any],
+                          acrf: str | None = None) -> None:
+    page = build_guide(spec, records, findings, reconciliation, standards, acrf)
     data = lxml_html.tostring(page, doctype="<!DOCTYPE html>", encoding="utf-8", pretty_print=True)
     path.write_bytes(data)

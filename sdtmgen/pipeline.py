@@ -123,8 +123,9 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
 
         recon = reports / "reconciliation.csv"
         reconciliation = pd.read_csv(recon, dtype=str, keep_default_na=False) if recon.is_file() else None
+        acrf = "../sdtm/acrf.pdf" if (folder / "sdtm" / "acrf.pdf").is_file() else None
         write_reviewers_guide(reports / "reviewers-guide.html", spec, records, findings, reconciliation,
-                              manifest["standards"])
+                              manifest["standards"], acrf)
 
 
 #: --format choices -> the files written per dataset

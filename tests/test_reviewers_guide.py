@@ -96,6 +96,8 @@ def test_data_flow_matches_reconciliation(built):
     assert recon
     for rec in recon:
         assert flow[(rec["domain"], rec["form"])] == [rec["rows_read"], rec["rows_mapped"], rec["rows_excluded"]]
+    links = [a.get("href") for a in page.iter("a") if a.get("href", "").endswith(".pdf")]
+    assert links == ["../sdtm/acrf.pdf"] and (built / "reports" / links[0]).resolve().is_file()
     adam = {r[0]: r for r in _rows(_table_after(page, "SDTM to ADaM"))}
     assert adam["ADAE"][1] == "AE" and "ADSL" in adam["ADAE"][2]
     assert adam["ADTTE"][1] == "ADLB"
@@ -146,3 +148,26 @@ def test_same_inputs_same_bytes(spec, tmp_path):
         write_reviewers_guide(path, spec, {"LB": 3, "ADSL": 9}, [finding], None, {"sdtmig": {"version": "3.4"}})
     assert first.read_bytes() == second.read_bytes()
     assert build_guide(spec, {}, [], None, {}).find(".//h1") is not None
+
+
+def test_a_headless_browser_shows_the_guide(built, tmp_path):
+    """The page as a reviewer sees it: a screenshot kept in tests/artifacts/ and the DOM the browser built."""
+    import subprocess
+
+    browser = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    if browser is None:
+        pytest.skip("chromium not found (the CI installs it: .ci/run)")
+    artifacts = Path(__file__).resolve().parent / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    screenshot = artifacts / "reviewers-guide.png"
+    screenshot.unlink(missing_ok=True)
+    url = (built / "reports" / "reviewers-guide.html").resolve().as_uri()
+    dump = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={screenshot}",
+                           "--window-size=1300,2400", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert dump.returncode == 0, dump.stderr[-2000:]
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+    doc = lxml_html.fromstring(dump.stdout)
+    assert [h.text_content() for h in doc.iter("h2")] == SECTIONS
