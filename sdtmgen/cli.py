@@ -1,4 +1,4 @@
-"""Command line: ``sdtmgen build``, ``sdtmgen simulate``, ``sdtmgen schema``."""
+"""Command line: ``sdtmgen build``, ``sdtmgen simulate``, ``sdtmgen acrf``, ``sdtmgen schema``."""
 
 from __future__ import annotations
 
@@ -161,6 +161,43 @@ def simulate(subjects: int, seed: int, out: Path, params: Path) -> None:
                   "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
         click.echo(f"{form}.csv: {rows} rows")
+
+
+@main.command(epilog=EPILOG)
+@click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
+              show_default=True, help="Spec folder (study.yaml, sdtm/*.yaml).")
+@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The PDF file to write (replaced only once complete); not inside the spec or raw folder.")
+def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
+    """Write the annotated CRF (acrf.pdf): every raw form's fields with their SDTM annotations."""
+    import os
+
+    from sdtmgen.acrf import write_acrf
+    from sdtmgen.errors import UsageError
+    from sdtmgen.pipeline import resolve_raw
+    from sdtmgen.spec.loader import load_spec
+
+    def work():
+        spec = load_spec(spec_folder)
+        raw_folder = resolve_raw(spec, raw)
+        target = out.resolve()
+        for what, folder in (("spec", Path(spec.folder).resolve()), ("raw", raw_folder.resolve())):
+            if target.is_relative_to(folder):
+                raise UsageError(f"--out {out} is inside the {what} folder {folder}; write the aCRF elsewhere")
+        if not raw_folder.is_dir():
+            raise UsageError(f"raw folder {raw_folder} does not exist")
+        partial = target.with_name(f".{target.name}.sdtmgen-new")
+        try:
+            pages = write_acrf(partial, spec, raw_folder)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return pages
+
+    pages = _run(work, f"{out} was not changed")
+    click.echo(f"wrote {out}: {len({d for d, _ in pages})} domain(s), {len(pages)} annotated variable(s)")
 
 
 @main.command(epilog=EPILOG)

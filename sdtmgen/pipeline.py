@@ -102,9 +102,10 @@ def write_lineage(folder: Path, result: SdtmResult) -> None:
 
 
 def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
-                  review: pd.DataFrame | None = None) -> None:
-    """reports/conformance.txt|json, data-review.csv and manifest.json (SHA-256 of every spec and raw
-    file, the standards used)."""
+                  review: pd.DataFrame | None = None, records: dict[str, int] | None = None) -> None:
+    """reports/conformance.txt|json, data-review.csv, reviewers-guide.html (when ``records``, the record
+    count per dataset written, is given) and manifest.json (SHA-256 of every spec and raw file, the
+    standards used)."""
     reports = folder / "reports"
     reports.mkdir(exist_ok=True)
     write_conformance_report(reports, findings, spec.study.data_quality)
@@ -119,6 +120,14 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
         "standards": standards_manifest(Path(spec.folder), spec.study.standards),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    if records is not None:
+        from sdtmgen.guide import write_reviewers_guide
+
+        recon = reports / "reconciliation.csv"
+        reconciliation = pd.read_csv(recon, dtype=str, keep_default_na=False) if recon.is_file() else None
+        acrf = "../sdtm/acrf.pdf" if (folder / "sdtm" / "acrf.pdf").is_file() else None
+        write_reviewers_guide(reports / "reviewers-guide.html", spec, records, findings, reconciliation,
+                              manifest["standards"], acrf)
 
 
 #: --format choices -> the files written per dataset
@@ -199,7 +208,11 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
     with atomic_folder(out, protect, notify=say) as work:
         sdtm = work / "sdtm"
         sdtm.mkdir()
-        sdtm_define = write_package(sdtm, spec, result.datasets, result.specs, formats, "SDTMIG", say, created)
+        from sdtmgen.acrf import with_pages, write_acrf
+
+        say("writing sdtm/acrf.pdf")  # before define.xml, whose page references point into it
+        crf_specs = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, raw_folder))
+        sdtm_define = write_package(sdtm, spec, result.datasets, crf_specs, formats, "SDTMIG", say, created)
         write_lineage(work, result)
         sdtm_datasets = result.datasets
         del result  # lineage and specs are written; the datasets live on in sdtm_datasets
@@ -227,7 +240,8 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
             raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
         if strict:
             raise_on_warnings(findings, "nothing was written")
-        write_reports(work, spec, raw_folder, findings, review.table)
+        write_reports(work, spec, raw_folder, findings, review.table,
+                      records | {n: len(f) for n, f in sorted(adam.datasets.items())})
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 

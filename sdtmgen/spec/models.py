@@ -155,6 +155,24 @@ class ReviewCheck(Strict):
         return "off" if value is False else value
 
 
+def justification_problems(justifications: dict[str, str]) -> list[str]:
+    """Justifications naming a rule the build does not know, or saying nothing."""
+    import re
+
+    from sdtmgen.guide import HANDLED
+    from sdtmgen.validate.report import rule_catalogue
+
+    known = {r["id"] for r in rule_catalogue()} | set(HANDLED)
+    problems = []
+    for rule_id, text in justifications.items():
+        if rule_id not in known and not re.fullmatch(r"CORE-\d{6}", rule_id):
+            problems.append(f"justifications: unknown rule {rule_id}; rules: {', '.join(sorted(known))}, "
+                            f"or a CDISC CORE rule id CORE-NNNNNN")
+        elif not str(text).strip():
+            problems.append(f"justifications: rule {rule_id} has an empty explanation")
+    return problems
+
+
 class StudySpec(Strict):
     studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
     title: str
@@ -177,6 +195,11 @@ class StudySpec(Strict):
     data_quality: dict[str, DataQualitySetting] = Field(
         default_factory=dict, description="conformance rule id -> {severity: error|warning|off, reason}: a study's "
                                           "documented severity for a data-quality rule (not IG-REQ or FDA rules)")
+    justifications: dict[str, str] = Field(
+        default_factory=dict, description="rule id -> why its findings are acceptable for this study, shown beside "
+                                          "them in reports/reviewers-guide.html; ids from the rule catalogue "
+                                          "(reports/conformance.txt), the build's notes (RAW-WHITESPACE, RAW-UNUSED, "
+                                          "TEXT-SPLIT) or CDISC CORE rules (CORE-NNNNNN)")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":
@@ -189,7 +212,7 @@ class StudySpec(Strict):
         for char, ascii_text in self.transliteration.items():
             if len(char) != 1 or not ascii_text.isascii():
                 raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
-        problems = setting_problems(self.data_quality)
+        problems = setting_problems(self.data_quality) + justification_problems(self.justifications)
         if problems:
             raise ValueError("; ".join(problems))
         etcds = {e.etcd for e in self.elements}

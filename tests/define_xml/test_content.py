@@ -59,15 +59,21 @@ def test_item_refs_follow_the_spec(sdtm_define, spec):
         assert one(group, "def:Class").get("Name") == domain.dataset_class
 
 
-def test_item_defs_carry_origin_crf_pages_methods_comments_and_codelists(sdtm_define, spec):
+def test_item_defs_carry_origin_crf_pages_methods_comments_and_codelists(sdtm_define, spec, example_raw, tmp_path):
+    from sdtmgen.acrf import write_acrf
+
+    # the build replaces the spec's crf_pages with the pages of the acrf.pdf it writes
+    crf_pages = write_acrf(tmp_path / "acrf.pdf", spec, example_raw)
     for domain in spec.domains:
         for var in domain.variables:
             item = one(sdtm_define, "//odm:ItemDef[@OID=$oid]", oid=f"IT.{domain.domain}.{var.name}")
             assert item.get("Name") == var.name and text(item) == var.label
             origin = one(item, "def:Origin")
             assert origin.get("Type") == var.origin
-            # the build writes no annotated CRF, so define.xml points at no page of one
-            assert not item.xpath("def:Origin/def:DocumentRef", namespaces=XPATH_NS), var.name
+            pages = item.xpath("def:Origin/def:DocumentRef[@leafID='LF.acrf']/def:PDFPageRef/@PageRefs",
+                               namespaces=XPATH_NS)
+            expected = crf_pages.get((domain.domain, var.name)) if var.origin == "Collected" else None
+            assert pages == ([" ".join(str(p) for p in expected)] if expected else [])
             if var.origin == "Derived":
                 ref = one(sdtm_define, "//odm:ItemRef[@ItemOID=$oid]", oid=item.get("OID"))
                 method = one(sdtm_define, "//odm:MethodDef[@OID=$oid]", oid=ref.get("MethodOID"))

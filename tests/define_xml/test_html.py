@@ -245,11 +245,15 @@ def test_hostile_text_is_escaped_and_hostile_hrefs_are_not_links(pages):
         assert not doc.xpath("//a[contains(@href, $h)]", h=bad.lstrip("./"))
 
 
-def test_define_html_is_rendered_from_the_define_tree_and_byte_stable(spec, sdtm, package, pages):
+def test_define_html_is_rendered_from_the_define_tree_and_byte_stable(spec, sdtm, package, pages, tmp_path,
+                                                                      example_raw):
     """The build's define.html equals a rendering of build_define's in-memory tree: one model, one page."""
+    from sdtmgen.acrf import with_pages, write_acrf
+
     folder = package / "sdtm"
     href = "define2-1.xsl" if (folder / "define2-1.xsl").is_file() else None
-    tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets=sdtm.datasets, specs=sdtm.specs,
+    specs = with_pages(sdtm.specs, write_acrf(tmp_path / "acrf.pdf", spec, example_raw))  # as the build does
+    tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets=sdtm.datasets, specs=specs,
                            standard="SDTMIG", lengths=xpt_lengths(folder), stylesheet_href=href)
     records = {name: len(frame) for name, frame in sdtm.datasets.items()}
     first = render_define_html(tree, folder, records)
@@ -312,7 +316,11 @@ def test_crf_pages_link_to_the_annotated_crf_only_when_it_is_in_the_folder(pages
     define_tree, doc, _folder = pages["sdtm"]
     collected = _xp(define_tree, "//odm:ItemDef[def:Origin/def:DocumentRef/def:PDFPageRef]")
     assert collected
-    assert not doc.xpath("//a[starts-with(@href, 'acrf.pdf')]")  # the build has no annotated CRF to link
+    # the build writes acrf.pdf beside define.xml, so its page links resolve
+    assert doc.xpath("//a[starts-with(@href, 'acrf.pdf')]") and (_folder / "acrf.pdf").is_file()
+    _assert_links_resolve(doc, _folder)
+    # without the file in the folder, no link is written
+    assert not html.fromstring(render_define_html(define_tree, tmp_path)).xpath("//a[starts-with(@href, 'acrf.pdf')]")
     (tmp_path / "acrf.pdf").write_bytes(b"%PDF-1.4\n")
     with_crf = html.fromstring(render_define_html(define_tree, tmp_path))
     _assert_links_resolve(with_crf, tmp_path)

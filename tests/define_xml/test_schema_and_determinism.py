@@ -24,12 +24,16 @@ def test_the_schema_rejects_a_broken_define(define_files, schema):
     assert not schema.validate(doc)
 
 
-def test_define_is_byte_identical_for_the_same_input_and_matches_the_build(spec, sdtm, package, tmp_path):
+def test_define_is_byte_identical_for_the_same_input_and_matches_the_build(spec, sdtm, package, tmp_path,
+                                                                          example_raw):
+    from sdtmgen.acrf import with_pages, write_acrf
+
+    specs = with_pages(sdtm.specs, write_acrf(tmp_path / "acrf.pdf", spec, example_raw))  # as the build does
     lengths = xpt_lengths(package / "sdtm")
     href = "define2-1.xsl" if (package / "sdtm" / "define2-1.xsl").is_file() else None
     paths = [tmp_path / "a.xml", tmp_path / "b.xml"]
     for path in paths:
-        write_define(path, study=spec.study, terminology=spec.terminology, datasets=sdtm.datasets, specs=sdtm.specs,
+        write_define(path, study=spec.study, terminology=spec.terminology, datasets=sdtm.datasets, specs=specs,
                      standard="SDTMIG", lengths=lengths, stylesheet_href=href)
     first = paths[0].read_bytes()
     assert first == paths[1].read_bytes()
