@@ -88,8 +88,9 @@ def main() -> None:
 @main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, terminology.yaml, sdtm/*.yaml).")
-@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--raw", type=click.Path(path_type=Path), default=None,
+              help="Raw export: a folder of CSV forms or a REDCap export, or an ODM XML file (format detected). "
+                   "Default: the 'raw' named in study.yaml.")
 @click.option("--out", type=click.Path(file_okay=False), default="output", show_default=True,
               help=f"Output folder, replaced only when the build succeeds; {OUT_HELP}.")
 @click.option("--format", "formats", type=click.Choice(["xpt", "dataset-json", "ndjson", "all"]), default="xpt",
@@ -119,8 +120,9 @@ def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: b
 @main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, sdtm/, adam/ and report.yaml).")
-@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--raw", type=click.Path(path_type=Path), default=None,
+              help="Raw export: a folder of CSV forms or a REDCap export, or an ODM XML file (format detected). "
+                   "Default: the 'raw' named in study.yaml.")
 @click.option("--out", type=click.Path(file_okay=False), default="output/report", show_default=True,
               help=f"Report folder (ard.csv, report.html, plots/), replaced only on success; {OUT_HELP}.")
 @click.option("--strict", is_flag=True, help="Warnings are errors: the report fails (exit code 1) and writes nothing.")
