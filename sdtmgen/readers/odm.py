@@ -76,6 +76,8 @@ class OdmReader:
         item_codelist: dict[str, str] = {}
         form_names: dict[str, str] = {}
         event_names: dict[str, str] = {}
+        form_groups: dict[str, list[str]] = {}  # FormDef -> its ItemGroupRefs
+        group_items: dict[str, list[str]] = {}  # ItemGroupDef -> its ItemRefs
         codelists: dict[str, dict[str, str]] = defaultdict(dict)
         # per FormOID: column -> values, and lines; rows kept by OID until names are known
         groups: dict[str, list] = defaultdict(list)
@@ -144,6 +146,10 @@ class OdmReader:
                     element.clear(keep_tail=False)
                 elif tag == "FormDef":
                     form_names[element.get("OID")] = element.get("Name") or element.get("OID")
+                    form_groups[element.get("OID")] = [c.get("ItemGroupOID") for c in element
+                                                       if _local(c.tag) == "ItemGroupRef"]
+                elif tag == "ItemGroupDef":
+                    group_items[element.get("OID")] = [c.get("ItemOID") for c in element if _local(c.tag) == "ItemRef"]
                 elif tag == "StudyEventDef":
                     event_names[element.get("OID")] = element.get("Name") or element.get("OID")
                 elif tag == "CodeList":
@@ -187,6 +193,11 @@ class OdmReader:
                     if len(values) < i + 1:
                         values.append("")
                 lines.append(line)
+            # items the metadata declares for the form are columns even when no row holds them (as a CSV header)
+            declared = [self._column(item, item_names) for group in form_groups.get(oid, [])
+                        for item in group_items.get(group, [])]
+            order = list(FIXED) + list(dict.fromkeys(c for c in declared if c not in FIXED)) + list(columns)
+            columns = {c: columns.get(c, [""] * len(rows)) for c in dict.fromkeys(order)}
             self._forms[name] = (columns, lines)
         return self._forms
 

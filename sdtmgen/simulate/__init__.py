@@ -28,7 +28,7 @@ _STREAMS = ("subjects", "schedule", "disposition", "kinetics", "events", "medica
 
 
 def simulate_study(
-    params: Union[SimulationParams, dict], n_subjects: int, seed: int, out_dir: Union[str, Path]
+    params: Union[SimulationParams, dict], n_subjects: int, seed: int, out_dir: Union[str, Path], fmt: str = "csv"
 ) -> dict[str, int]:
     """Simulate `n_subjects` subjects and write one CSV per raw form into `out_dir`.
 
@@ -73,4 +73,14 @@ def simulate_study(
         "transfusion": forms.transfusion_form(params, rng["forms"], subj, lab.transfusions, ev.ae, ev.covers),
         "ds": disposition.ds_form(params, subj, disp),
     }
+    if fmt == "odm":  # the same forms as one CDISC ODM file (sdtmgen.simulate.export)
+        from sdtmgen.simulate.export import write_odm
+        for name, columns in FORM_COLUMNS.items():
+            if list(frames[name].columns) != columns:
+                raise ValueError(f"{name}: columns {list(frames[name].columns)} differ from the contract {columns}")
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        write_odm({name: frames[name] for name in FORM_COLUMNS}, Path(out_dir) / "export.xml")
+        return {name: len(frames[name]) for name in FORM_COLUMNS}
+    if fmt != "csv":
+        raise ValueError(f"unknown export format {fmt!r} (csv or odm)")
     return forms.write_forms(frames, Path(out_dir))
