@@ -150,8 +150,9 @@ def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the CSV files.")
 @click.option("--params", type=click.Path(dir_okay=False, path_type=Path), default=Path("specs/simulation.yaml"),
               show_default=True, help="Simulation parameters.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "odm"]), default="csv", show_default=True,
-              help="Export format: one CSV per form, or one CDISC ODM 1.3 XML file (export.xml).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "odm", "redcap"]), default="csv", show_default=True,
+              help="Export format: one CSV per form, one CDISC ODM 1.3 XML file (export.xml), or a REDCap "
+                   "project (data.csv, dictionary.csv, event.csv; read with raw options columns: label).")
 def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> None:
     """Write a simulated raw EDC export (one CSV per CRF form, or ODM XML) for the example study."""
     from sdtmgen.simulate import load_simulation_params, simulate_study
@@ -160,7 +161,7 @@ def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> Non
                                          fmt=fmt),
                   "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
-        click.echo(f"{form}{'.csv' if fmt == 'csv' else ' (export.xml)'}: {rows} rows")
+        click.echo(f"{form}{'.csv' if fmt == 'csv' else ''}: {rows} rows")
 
 
 @main.command(epilog=EPILOG)

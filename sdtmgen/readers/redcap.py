@@ -12,6 +12,8 @@ value of one of its fields; its columns are
 - the instrument's fields in dictionary order; a checkbox field is its ``<field>___<code>`` columns
   (0/1, as exported). ``<form>_complete`` and ``redcap_*`` columns are not data.
 
+With ``columns: label`` the fields' labels name the columns instead of the field names (REDCap field
+names are unique in a project and lower-case; labels can repeat a CSV form's column names).
 With ``decode: true`` (the default) radio, dropdown, yesno and truefalse codes are replaced by the
 dictionary's labels (``0, Female | 1, Male``); a code the dictionary does not list stops the build
 with the file, line, field and value. Lineage: ``_FILE`` is the records file, ``_ROW`` its line.
@@ -34,7 +36,8 @@ BUILT_IN = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "F
 #: dictionary columns by their CSV-download and API names
 _NAMES = {"field": ("variable / field name", "field_name"), "form": ("form name", "form_name"),
           "type": ("field type", "field_type"),
-          "choices": ("choices, calculations, or slider labels", "select_choices_or_calculations")}
+          "choices": ("choices, calculations, or slider labels", "select_choices_or_calculations"),
+          "label": ("field label", "field_label")}
 
 
 def _choices(text: str) -> dict[str, str]:
@@ -47,7 +50,7 @@ def _choices(text: str) -> dict[str, str]:
 
 
 class RedcapReader:
-    def __init__(self, path: Path, decode: bool = True):
+    def __init__(self, path: Path, decode: bool = True, columns: str = "field"):
         from sdtmgen.readers import is_dictionary
         folder = Path(path)
         if not folder.is_dir():
@@ -57,7 +60,10 @@ class RedcapReader:
         if len(dictionaries) != 1:
             raise RawDataError(f"{folder}: expected one REDCap data dictionary, found {len(dictionaries)}",
                                rule="raw-format")
+        if columns not in ("field", "label"):
+            raise RawDataError("redcap reader: columns is 'field' or 'label'", rule="raw-format")
         self.folder, self.decode, self.dictionary_path = folder, decode, dictionaries[0]
+        self.by_label = columns == "label"
         self._dictionary = self._read_dictionary(dictionaries[0])
         record_id = self._dictionary["field"].iloc[0]
         candidates = [p for p in sorted(folder.glob("*.csv"))
@@ -163,6 +169,13 @@ class RedcapReader:
                         file=self.records_path.name)
                 values = values.map(lambda v, c=codes: c.get(v, v))
             out[column] = values.to_numpy()
+        if self.by_label:  # columns named by the fields' labels (``columns: label``)
+            labels = dict(zip(self._dictionary["field"], self._dictionary["label"]))
+            out = {labels.get(k, k).strip() or k: v for k, v in out.items()}
+            if len(out) < 3 + len(columns):
+                raise RawDataError(f"{self.dictionary_path.name}: two fields of instrument {form} have the same "
+                                   f"label; with columns: label each label names one column",
+                                   file=self.dictionary_path.name)
         frame = pd.DataFrame({k: pd.array(np.asarray(v, dtype=object).astype(str), dtype="string[pyarrow]")
                               for k, v in out.items()})
         return RawForm(frame, lines, [])

@@ -103,3 +103,50 @@ def write_odm(frames: dict[str, pd.DataFrame], path: Path, study: str = "SIMULAT
         out.append('</SubjectData>')
     out += ['</ClinicalData>', '</ODM>', '']
     Path(path).write_text("\n".join(out), encoding="utf-8")
+
+
+def _event_name(visit: str) -> str:
+    """A REDCap unique event name: the label lower-cased, other characters ``_``, then the arm."""
+    return "".join(c if c.isalnum() else "_" for c in visit.lower()).strip("_") + "_arm_1"
+
+
+def write_redcap(frames: dict[str, pd.DataFrame], folder: Path) -> None:
+    """The forms as a longitudinal REDCap project with repeating instruments: ``dictionary.csv``,
+    ``event.csv`` and the records ``data.csv``. Each CSV column is a field ``<form>_<column>`` labelled
+    with the column's name (read back with the redcap reader's ``columns: label``); VISIT is the event
+    (``Common`` for forms without one), RECORDPOSITION the repeat instance (else 1, 2, ... per event)."""
+    folder = Path(folder)
+    forms = {name: _texts(frame) for name, frame in frames.items()}
+    fields = {name: [(f"{name}_{c.lower()}", c) for c in header if c not in FIXED]
+              for name, (header, *_) in forms.items()}
+    dictionary = [["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
+                   "Choices, Calculations, OR Slider Labels"],
+                  ["record_id", next(iter(forms)), "", "text", "Record ID", ""]]
+    dictionary += [[field, name, "", "text", label, ""] for name, pairs in fields.items() for field, label in pairs]
+    visits: list[str] = []
+    records = [["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
+               + [f for pairs in fields.values() for f, _ in pairs] + [f"{name}_complete" for name in forms]]
+    width = len(records[0])
+    position = {f: i for i, f in enumerate(records[0])}
+    for name, (header, *body) in forms.items():
+        index = {c: i for i, c in enumerate(header)}
+        counter: dict[tuple[str, str], int] = {}
+        for row in body:
+            visit = row[index["VISIT"]] if "VISIT" in index else COMMON
+            if visit not in visits:
+                visits.append(visit)
+            subject = row[index["SUBJECT"]]
+            counter[(subject, visit)] = counter.get((subject, visit), 0) + 1
+            instance = row[index["RECORDPOSITION"]] if "RECORDPOSITION" in index else str(counter[(subject, visit)])
+            out = [""] * width
+            out[:4] = [subject, _event_name(visit), name, instance]
+            for field, column in fields[name]:
+                out[position[field]] = row[index[column]]
+            out[position[f"{name}_complete"]] = "2"
+            records.append(out)
+    events = [["event_name", "arm_num", "unique_event_name", "custom_event_label", "event_id"]]
+    events += [[visit, "1", _event_name(visit), "", str(i + 1)] for i, visit in enumerate(visits)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, table in (("dictionary.csv", dictionary), ("event.csv", events), ("data.csv", records)):
+        with (folder / file).open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle, lineterminator="\n").writerows(table)
