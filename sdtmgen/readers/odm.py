@@ -21,12 +21,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from lxml import etree
 
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.readers.common import make_form
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
+FIXED_SET = frozenset(FIXED)
 IGNORED = ("AuditRecord", "Signature", "Annotation", "AuditRecords", "Signatures", "Annotations")
 
 
@@ -64,7 +66,7 @@ class OdmReader:
             raise RawDataError(f"raw form '{form}' not found in {self.path.name}; its forms: "
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines = forms[form]
-        return make_form(rows, np.asarray(lines, dtype=np.int64), self.path.name, FIXED)
+        return make_form(rows, np.asarray(lines, dtype=np.int64), self.path.name)
 
     def _fail(self, line, message: str) -> RawDataError:
         return RawDataError(f"{self.path.name} line {line}: {message}", file=self.path.name, rule="raw-form")
@@ -79,71 +81,40 @@ class OdmReader:
         form_groups: dict[str, list[str]] = {}  # FormDef -> its ItemGroupRefs
         group_items: dict[str, list[str]] = {}  # ItemGroupDef -> its ItemRefs
         codelists: dict[str, dict[str, str]] = defaultdict(dict)
-        # per FormOID: column -> values, and lines; rows kept by OID until names are known
-        groups: dict[str, list] = defaultdict(list)
+        # per FormOID: fixed columns as lists, items as (row numbers, values) (most rows leave most items empty)
+        forms: dict[str, dict] = {}
         ignored: dict[str, int] = defaultdict(int)
-        subject = event = form = form_key = None
         transactional = False
+        wanted = ["ItemGroupData", "ItemDef", "FormDef", "ItemGroupDef", "StudyEventDef", "CodeList", "SubjectData",
+                  *IGNORED]
         try:
-            context = etree.iterparse(str(self.path), events=("start", "end"), huge_tree=True,
-                                      resolve_entities=False, no_network=True)
-            for kind, element in context:
+            with self.path.open("rb") as handle:
+                head = handle.read(4096)
+            transactional = b'FileType="Transactional"' in head or b"FileType='Transactional'" in head
+            context = etree.iterparse(str(self.path), events=("end",), tag=[f"{{*}}{t}" for t in wanted],
+                                      huge_tree=True, resolve_entities=False, no_network=True)
+            for _, element in context:
                 tag = _local(element.tag)
-                if kind == "start":
-                    if tag == "ODM":
-                        transactional = element.get("FileType") == "Transactional"
-                    elif tag == "SubjectData":
-                        subject = element.get("SubjectKey")
-                        if not subject:
-                            raise self._fail(element.sourceline, "SubjectData without SubjectKey")
-                        event = ""
-                    elif tag == "StudyEventData":
-                        event = element.get("StudyEventOID") or ""
-                    elif tag == "FormData":
-                        form, form_key = element.get("FormOID"), element.get("FormRepeatKey") or ""
-                        if not form:
-                            raise self._fail(element.sourceline, "FormData without FormOID")
-                    continue
                 if tag == "ItemGroupData":
-                    if form is None or subject is None:
-                        raise self._fail(element.sourceline, "ItemGroupData outside SubjectData/FormData")
-                    row = {"SUBJECT": subject, "VISIT": event,
-                           "RECORDPOSITION": element.get("ItemGroupRepeatKey") or form_key}
-                    for item in element:
-                        name = _local(item.tag)
-                        if name in IGNORED:
-                            ignored[name] += 1
-                            continue
-                        if not name.startswith("ItemData"):
-                            continue
-                        oid = item.get("ItemOID")
-                        if not oid:
-                            raise self._fail(item.sourceline, "ItemData without ItemOID")
-                        if item.get("IsNull") == "Yes":
-                            value = ""
-                        else:
-                            value = item.get("Value") if name == "ItemData" else (item.text or "")
-                            if value is None:
-                                raise self._fail(item.sourceline, f"ItemData {oid} without Value")
-                        if oid in FIXED:
-                            raise self._fail(item.sourceline, f"item {oid} is named {oid}, a column the reader "
-                                                              f"provides (SUBJECT, VISIT, RECORDPOSITION)")
-                        if oid in row:
-                            raise self._fail(item.sourceline, f"item {oid} given twice in one ItemGroupData "
-                                                              f"(subject {subject}, form {form})")
-                        row[oid] = value
-                        self.item_count += 1
-                    groups[form].append((row, element.sourceline))
+                    self._group(element, forms, ignored)
                     element.clear(keep_tail=False)
+                    parent = element.getparent()
+                    while element.getprevious() is not None:  # rows already read leave the tree
+                        del parent[0]
+                elif tag == "SubjectData":
+                    element.clear(keep_tail=False)
+                    parent = element.getparent()
+                    while element.getprevious() is not None:
+                        del parent[0]
                 elif tag in IGNORED:
-                    ignored[tag] += 1
+                    if element.getparent() is None or _local(element.getparent().tag) not in IGNORED:
+                        ignored[tag] += 1
                     element.clear(keep_tail=False)
                 elif tag == "ItemDef":
                     item_names[element.get("OID")] = element.get("Name") or element.get("OID")
                     ref = next((c for c in element if _local(c.tag) == "CodeListRef"), None)
                     if ref is not None:
                         item_codelist[element.get("OID")] = ref.get("CodeListOID")
-                    element.clear(keep_tail=False)
                 elif tag == "FormDef":
                     form_names[element.get("OID")] = element.get("Name") or element.get("OID")
                     form_groups[element.get("OID")] = [c.get("ItemGroupOID") for c in element
@@ -158,9 +129,6 @@ class OdmReader:
                             text = entry.findtext(".//{*}TranslatedText")
                             codelists[element.get("OID")][entry.get("CodedValue")] = (
                                 text.strip() if text is not None else entry.get("CodedValue"))
-                    element.clear(keep_tail=False)
-                elif tag in ("SubjectData", "StudyEventData", "FormData"):
-                    element.clear(keep_tail=False)
         except etree.XMLSyntaxError as exc:
             raise RawDataError(f"{self.path.name} line {exc.lineno}: not well-formed XML ({exc.msg})",
                                file=self.path.name, rule="raw-form") from None
@@ -171,35 +139,99 @@ class OdmReader:
                 message=f"{self.path.name}{' (Transactional)' if transactional else ''}: {what} element(s) "
                         f"are audit or signature information, not data; they were not read"))
         self._forms = {}
-        for oid, rows in groups.items():
+        for oid, form in forms.items():
             name = self._plain(form_names.get(oid, oid) if self.form_by == "name" else oid)
             if name in self._forms:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
-            columns: dict[str, list[str]] = {c: [] for c in FIXED}
-            lines = []
-            for i, (row, line) in enumerate(rows):
-                row["VISIT"] = event_names.get(row["VISIT"], row["VISIT"])
-                for key, value in row.items():
-                    column = key if key in FIXED else self._column(key, item_names)
-                    if key not in FIXED and column in FIXED:
-                        raise self._fail(line, f"item {key} is named {column}, a column the reader provides")
-                    if self.decode and key in item_codelist:
-                        value = codelists.get(item_codelist[key], {}).get(value, value)
-                    if column not in columns:
-                        columns[column] = [""] * i
-                    columns[column].append(value)
-                for values in columns.values():
-                    if len(values) < i + 1:
-                        values.append("")
-                lines.append(line)
-            # items the metadata declares for the form are columns even when no row holds them (as a CSV header)
+            n = len(form["lines"])
+            form["VISIT"] = [event_names.get(e, e) for e in form["VISIT"]]
+            columns: dict[str, object] = {c: form[c] for c in FIXED}
             declared = [self._column(item, item_names) for group in form_groups.get(oid, [])
                         for item in group_items.get(group, [])]
-            order = list(FIXED) + list(dict.fromkeys(c for c in declared if c not in FIXED)) + list(columns)
-            columns = {c: columns.get(c, [""] * len(rows)) for c in dict.fromkeys(order)}
-            self._forms[name] = (columns, lines)
+            for item in declared:  # items the metadata declares are columns even when no row holds them
+                if item not in FIXED:
+                    columns.setdefault(item, None)
+            codes, uniques = pd.factorize(np.asarray(form["oids"], dtype=object))
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+            all_rows = np.asarray(form["rows"], dtype=np.int64)[order]
+            all_values = np.asarray(form["values"], dtype=object)[order]
+            for j, item in enumerate(uniques):
+                rows, values = all_rows[bounds[j]:bounds[j + 1]], all_values[bounds[j]:bounds[j + 1]]
+                column = self._column(item, item_names)
+                if column in FIXED:
+                    raise self._fail(form["lines"][rows[0]], f"item {item} is named {column}, a column the reader "
+                                                             f"provides (SUBJECT, VISIT, RECORDPOSITION)")
+                if self.decode and item in item_codelist:
+                    codes = codelists.get(item_codelist[item], {})
+                    decoded = codelists.get(item_codelist[item], {})
+                    values = np.asarray([decoded.get(v, v) for v in values], dtype=object)
+                full = np.full(n, "", dtype=object)
+                full[rows] = values
+                if columns.get(column) is not None:
+                    raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
+                                       file=self.path.name, rule="raw-form")
+                columns[column] = full
+            columns = {c: (v if v is not None else np.full(n, "", dtype=object)) for c, v in columns.items()}
+            self._forms[name] = (columns, form["lines"])
         return self._forms
+
+    def _group(self, element, forms: dict, ignored: dict) -> None:
+        """One ItemGroupData: a row of its form (context from its ancestors, still in the tree)."""
+        form_data = element.getparent()
+        event_data = form_data.getparent() if form_data is not None else None
+        if form_data is None or _local(form_data.tag) != "FormData" or event_data is None:
+            raise self._fail(element.sourceline, "ItemGroupData outside SubjectData/FormData")
+        if _local(event_data.tag) == "SubjectData":  # FormData directly under SubjectData (REDCap classic)
+            subject_data, event = event_data, ""
+        else:
+            subject_data, event = event_data.getparent(), event_data.get("StudyEventOID") or ""
+        subject = subject_data.get("SubjectKey") if subject_data is not None else None
+        if not subject:
+            raise self._fail(getattr(subject_data, "sourceline", element.sourceline), "SubjectData without SubjectKey")
+        oid = form_data.get("FormOID")
+        if not oid:
+            raise self._fail(form_data.sourceline, "FormData without FormOID")
+        form = forms.get(oid)
+        if form is None:
+            form = forms[oid] = {"SUBJECT": [], "VISIT": [], "RECORDPOSITION": [], "lines": [], "oids": [], "values": [],
+                                 "rows": []}
+        row = len(form["lines"])
+        form["SUBJECT"].append(subject)
+        form["VISIT"].append(event)
+        form["RECORDPOSITION"].append(element.get("ItemGroupRepeatKey") or form_data.get("FormRepeatKey") or "")
+        form["lines"].append(element.sourceline)
+        cells = [(c.get("ItemOID"), c.get("Value"), c.get("IsNull")) for c in element.iterchildren("{*}ItemData")]
+        if len(cells) != len(element) and any(_local(c.tag).startswith("ItemData") and _local(c.tag) != "ItemData"
+                                               for c in element):
+            cells += [(c.get("ItemOID"), c.text or "", c.get("IsNull")) for c in element
+                      if _local(c.tag).startswith("ItemData") and _local(c.tag) != "ItemData"]
+        oids = [c[0] for c in cells]
+        values = [c[1] if c[2] != "Yes" else "" for c in cells]
+        if None in oids or None in values or len(set(oids)) != len(oids) or not FIXED_SET.isdisjoint(oids):
+            self._bad_items(element, cells, subject, oid)
+        form["oids"] += oids
+        form["values"] += values
+        form["rows"] += [row] * len(oids)
+        self.item_count += len(oids)
+
+    def _bad_items(self, element, cells, subject, form) -> None:
+        """The first faulty ItemData of a group, named with its line."""
+        children = [c for c in element if _local(c.tag).startswith("ItemData")]
+        seen = set()
+        for child, (item, value, null) in zip(children, cells):
+            if not item:
+                raise self._fail(child.sourceline, "ItemData without ItemOID")
+            if value is None and null != "Yes":
+                raise self._fail(child.sourceline, f"ItemData {item} without Value")
+            if item in FIXED:
+                raise self._fail(child.sourceline, f"item {item} is named {item}, a column the reader "
+                                                   f"provides (SUBJECT, VISIT, RECORDPOSITION)")
+            if item in seen:
+                raise self._fail(child.sourceline, f"item {item} given twice in one ItemGroupData "
+                                                   f"(subject {subject}, form {form})")
+            seen.add(item)
 
     def _column(self, oid: str, names: dict[str, str]) -> str:
         return names.get(oid, oid) if self.items == "name" else oid
