@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawForm, read_form
+from sdtmgen.raw import RawForm, _header, read_form
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 CODED = {"radio", "dropdown", "yesno", "truefalse"}
@@ -47,6 +47,14 @@ def _choices(text: str) -> dict[str, str]:
         if code.strip():
             pairs[code.strip()] = label.strip()
     return pairs
+
+
+def _first_column(path: Path) -> str:
+    """The first header name of a CSV file (read from its first bytes only)."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16).lstrip(b"\xef\xbb\xbf")
+    names = _header(head.splitlines()[0] if head else b"", path.name) if head.strip() else []
+    return names[0] if names else ""
 
 
 class RedcapReader:
@@ -68,7 +76,7 @@ class RedcapReader:
         record_id = self._dictionary["field"].iloc[0]
         candidates = [p for p in sorted(folder.glob("*.csv"))
                       if p not in dictionaries and p.name not in ("event.csv", "arm.csv")
-                      and read_form(p).frame.columns[:1].tolist() == [record_id]]
+                      and _first_column(p) == record_id]
         if len(candidates) != 1:
             raise RawDataError(f"{folder}: expected one records CSV whose first column is the record id field "
                                f"{record_id}, found {len(candidates)}", rule="raw-format")
@@ -145,7 +153,8 @@ class RedcapReader:
         if "redcap_repeat_instrument" in data.columns:
             instrument = data["redcap_repeat_instrument"].to_numpy()
             filled &= (instrument == "") | (instrument == form)
-        rows = data[filled]
+        keep = [c for c in (self.record_id, "redcap_event_name", "redcap_repeat_instance") if c in data.columns]
+        rows = data.loc[filled, keep + columns]
         out = {"SUBJECT": rows[self.record_id].to_numpy()}
         events = rows["redcap_event_name"] if "redcap_event_name" in rows else pd.Series([""] * len(rows))
         out["VISIT"] = events.map(lambda e, labels=self._event_labels(): labels.get(e, e)).to_numpy() \
