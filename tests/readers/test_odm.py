@@ -85,3 +85,20 @@ def test_bad_files_are_named_with_their_line(tmp_path):
     clash = twice.replace('"A" Value="2"', '"VISIT" Value="2"')
     with pytest.raises(RawDataError, match="item VISIT is named VISIT, a column the reader provides"):
         OdmReader(_odm(tmp_path, clash)).read("dm")
+
+
+@pytest.mark.parametrize("project", ["repeating-instruments", "arm-single-longitudinal"])
+def test_redcap_odm_export_is_read_with_every_item(reference, project):
+    path = reference / "edc-exports" / "redcap" / project / "project.xml"
+    assert detect(path) == "odm"
+    reader = OdmReader(path, forms="name")
+    tree = etree.parse(str(path))
+    items = [e for e in tree.iter() if isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1].startswith("ItemData")]
+    forms = {f: reader.read(f).frame for f in reader.forms()}
+    assert reader.item_count == len(items) > 30
+    filled = sum(int((frame.drop(columns=["SUBJECT", "VISIT", "RECORDPOSITION"]) != "").to_numpy().sum())
+                 for frame in forms.values())
+    assert filled == sum(1 for e in items if (e.get("Value") or e.text or "").strip())
+    visits = set().union(*(set(f["VISIT"]) for f in forms.values()))
+    # a classic project's FormData sits under SubjectData: no visit; a longitudinal one names its events
+    assert visits == ({""} if project == "repeating-instruments" else {"Intake", "Dischage", "Follow up"})
