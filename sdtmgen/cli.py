@@ -88,8 +88,9 @@ def main() -> None:
 @main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, terminology.yaml, sdtm/*.yaml).")
-@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--raw", type=click.Path(path_type=Path), default=None,
+              help="Raw export: a folder of CSV forms or a REDCap export, or an ODM XML file (format detected). "
+                   "Default: the 'raw' named in study.yaml.")
 @click.option("--out", type=click.Path(file_okay=False), default="output", show_default=True,
               help=f"Output folder, replaced only when the build succeeds; {OUT_HELP}.")
 @click.option("--format", "formats", type=click.Choice(["xpt", "dataset-json", "ndjson", "all"]), default="xpt",
@@ -124,8 +125,9 @@ def build(spec_folder: Path, raw: Path | None, out: str, formats: str, strict: b
 @main.command(epilog=EPILOG)
 @click.option("--spec", "spec_folder", type=click.Path(file_okay=False, path_type=Path), default=Path("specs"),
               show_default=True, help="Spec folder (study.yaml, sdtm/, adam/ and report.yaml).")
-@click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
+@click.option("--raw", type=click.Path(path_type=Path), default=None,
+              help="Raw export: a folder of CSV forms or a REDCap export, or an ODM XML file (format detected). "
+                   "Default: the 'raw' named in study.yaml.")
 @click.option("--out", type=click.Path(file_okay=False), default="output/report", show_default=True,
               help=f"Report folder (ard.csv, report.html, plots/), replaced only on success; {OUT_HELP}.")
 @click.option("--strict", is_flag=True, help="Warnings are errors: the report fails (exit code 1) and writes nothing.")
@@ -153,14 +155,18 @@ def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder for the CSV files.")
 @click.option("--params", type=click.Path(dir_okay=False, path_type=Path), default=Path("specs/simulation.yaml"),
               show_default=True, help="Simulation parameters.")
-def simulate(subjects: int, seed: int, out: Path, params: Path) -> None:
-    """Write a simulated raw EDC export (one CSV per CRF form) for the example study."""
+@click.option("--format", "fmt", type=click.Choice(["csv", "odm", "redcap"]), default="csv", show_default=True,
+              help="Export format: one CSV per form, one CDISC ODM 1.3 XML file (export.xml), or a REDCap "
+                   "project (data.csv, dictionary.csv, event.csv; read with raw options columns: label).")
+def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> None:
+    """Write a simulated raw EDC export (one CSV per CRF form, or ODM XML) for the example study."""
     from sdtmgen.simulate import load_simulation_params, simulate_study
 
-    counts = _run(lambda: simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out),
+    counts = _run(lambda: simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out,
+                                         fmt=fmt),
                   "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
-        click.echo(f"{form}.csv: {rows} rows")
+        click.echo(f"{form}{'.csv' if fmt == 'csv' else ''}: {rows} rows")
 
 
 @main.command(epilog=EPILOG)

@@ -49,7 +49,7 @@ class BuildSummary:
 
 
 def resolve_raw(spec: Spec, raw: str | Path | None) -> Path:
-    return Path(raw) if raw else (Path(spec.folder) / spec.study.raw).resolve()
+    return Path(raw) if raw else (Path(spec.folder) / spec.study.raw_path).resolve()
 
 
 def xpt_variables(spec: DomainSpec) -> list[XptVariable]:

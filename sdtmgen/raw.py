@@ -301,16 +301,44 @@ class RawExport:
     """
 
     folder: Path
+    source: object = None  # spec.models.RawSource (format, options) or None: format detected
     forms: dict[str, int] = field(default_factory=dict)  # every form read so far -> its number of rows
     notes: list[Finding] = field(default_factory=list)
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+    _reader: object = field(default=None, repr=False)  # the reader of an export other than CSV forms
+
+    def __post_init__(self) -> None:
+        from sdtmgen.readers import detect, open_reader
+        fmt = getattr(self.source, "format", "auto")
+        if fmt == "auto":
+            fmt = detect(Path(self.folder))
+        if fmt != "csv":
+            self._reader = open_reader(Path(self.folder), fmt, dict(getattr(self.source, "options", None) or {}))
 
     def file_name(self, form: str) -> str:
-        return f"{form}.csv"
+        return self._reader.file_name(form) if self._reader is not None else f"{form}.csv"
+
+    def unread(self) -> list[str]:
+        """Forms of the export that no source read (files for CSV forms)."""
+        if self._reader is None:
+            return sorted(p.name for p in Path(self.folder).glob("*.csv") if p.stem not in self.forms)
+        return [f for f in self._reader.forms() if f not in self.forms]
+
+    def _read_other(self, form: str) -> RawForm:
+        try:
+            read = self._reader.read(form)
+        except RawDataError as exc:
+            exc.file, exc.rule = exc.file or self.file_name(form), exc.rule or "raw-form"
+            raise
+        if not self.forms and not self._frames:
+            self.notes += getattr(self._reader, "notes", [])
+        return read
 
     def read(self, form: str) -> pd.DataFrame:
         if form in self._frames:
             return self._frames[form]
+        if self._reader is not None:
+            return self._keep(form, self._read_other(form))
         path = self.folder / self.file_name(form)
         try:
             _confined(form, path, self.folder)
@@ -326,6 +354,9 @@ class RawExport:
         except RawDataError as exc:  # named by its form, so the build reports it beside the others
             exc.file, exc.rule = self.file_name(form), "raw-form"
             raise
+        return self._keep(form, read)
+
+    def _keep(self, form: str, read: RawForm) -> pd.DataFrame:
         frame = read.frame
         frame["_FILE"] = self.file_name(form)
         frame["_ROW"] = read.lines  # physical line of the row's first line in the file (header = 1)

@@ -90,7 +90,7 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     """Map and derive every domain. Data errors are collected as findings, not raised: a form that
     cannot be mapped at all skips the domains that need it (and what depends on them), and the
     other forms are still mapped and checked, so one run reports every problem."""
-    raw = RawExport(Path(raw_folder))
+    raw = RawExport(Path(raw_folder), spec.study.raw_source)
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
@@ -116,7 +116,7 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         stuck = set()
         skipped |= {d.domain: "derivations stopped" for d in spec.domains if d.domain in datasets}
     skipped |= {d.domain: "it needs a dataset that could not be built" for d in spec.domains if d.domain in stuck}
-    unread = sorted(p.name for p in Path(raw_folder).glob("*.csv") if p.stem not in raw.forms)
+    unread = raw.unread()
     for name in unread:
         if not any(f.sources == (name,) for f in findings):
             findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,

@@ -28,7 +28,7 @@ _STREAMS = ("subjects", "schedule", "disposition", "kinetics", "events", "medica
 
 
 def simulate_study(
-    params: Union[SimulationParams, dict], n_subjects: int, seed: int, out_dir: Union[str, Path]
+    params: Union[SimulationParams, dict], n_subjects: int, seed: int, out_dir: Union[str, Path], fmt: str = "csv"
 ) -> dict[str, int]:
     """Simulate `n_subjects` subjects and write one CSV per raw form into `out_dir`.
 
@@ -73,4 +73,18 @@ def simulate_study(
         "transfusion": forms.transfusion_form(params, rng["forms"], subj, lab.transfusions, ev.ae, ev.covers),
         "ds": disposition.ds_form(params, subj, disp),
     }
+    if fmt in ("odm", "redcap"):  # the same forms as one CDISC ODM file or a REDCap project (simulate.export)
+        from sdtmgen.simulate.export import write_odm, write_redcap
+        for name, columns in FORM_COLUMNS.items():
+            if list(frames[name].columns) != columns:
+                raise ValueError(f"{name}: columns {list(frames[name].columns)} differ from the contract {columns}")
+        ordered = {name: frames[name] for name in FORM_COLUMNS}
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        if fmt == "odm":
+            write_odm(ordered, Path(out_dir) / "export.xml")
+        else:
+            write_redcap(ordered, Path(out_dir))
+        return {name: len(frames[name]) for name in FORM_COLUMNS}
+    if fmt != "csv":
+        raise ValueError(f"unknown export format {fmt!r} (csv, odm or redcap)")
     return forms.write_forms(frames, Path(out_dir))

@@ -173,13 +173,26 @@ def justification_problems(justifications: dict[str, str]) -> list[str]:
     return problems
 
 
+class RawSource(Strict):
+    """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
+
+    format: Literal["auto", "csv", "odm", "redcap"] = Field(
+        default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
+                                    "data dictionary; auto: detected from the folder or file")
+    path: str = Field(description="raw export folder or file, relative to the spec folder")
+    options: dict[str, Union[str, bool]] = Field(
+        default_factory=dict, description="reader options: odm {items: oid|name, forms: oid|name, decode: bool}; "
+                                          "redcap {decode: bool}")
+
+
 class StudySpec(Strict):
     studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
     title: str
     sponsor: str
     protocol: str = ""
     registry_id: str = ""
-    raw: str = Field(description="default raw export folder, relative to the spec folder")
+    raw: Union[str, RawSource] = Field(description="default raw export folder (or {format, path, options}), "
+                                                   "relative to the spec folder")
     sdtmig_version: str = "3.4"
     sdtm_version: str = "2.0"
     visits: list[Visit]
@@ -192,6 +205,14 @@ class StudySpec(Strict):
     review: dict[str, ReviewCheck] = Field(
         default_factory=dict, description="data-review checks by id (DR-...): severity error|warning|off, reason, "
                                           "threshold; checks not listed run as warnings with their defaults")
+    @property
+    def raw_path(self) -> str:
+        return self.raw if isinstance(self.raw, str) else self.raw.path
+
+    @property
+    def raw_source(self) -> Optional["RawSource"]:
+        return None if isinstance(self.raw, str) else self.raw
+
     data_quality: dict[str, DataQualitySetting] = Field(
         default_factory=dict, description="conformance rule id -> {severity: error|warning|off, reason}: a study's "
                                           "documented severity for a data-quality rule (not IG-REQ or FDA rules)")

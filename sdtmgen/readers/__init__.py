@@ -1,0 +1,84 @@
+"""Readers of raw EDC exports: each turns an export into the same internal forms.
+
+A form is a table of text columns (``RawForm``: frame, physical line of each row, notes), named by
+a plain lower-case form name, whatever the export: the specs do not change with the export format.
+
+- ``csv``: one ``<form>.csv`` per form (sdtmgen.raw.read_form);
+- ``odm``: a CDISC ODM 1.3.x XML file (ClinicalData), see sdtmgen.readers.odm;
+- ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap.
+
+``detect`` chooses the format from a path (a folder or a file) for ``format: auto``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sdtmgen.errors import RawDataError
+
+FORMATS = ("csv", "odm", "redcap")
+#: the header of a REDCap data dictionary (CSV download) starts with one of these
+DICTIONARY_HEADS = ("variable / field name", "field_name")
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def is_odm(path: Path) -> bool:
+    """Whether an XML file's root element is ODM (any namespace)."""
+    if path.suffix.lower() != ".xml" or not path.is_file():
+        return False
+    head = _head(path).decode("utf-8", "replace")
+    head = re.sub(r"<\?.*?\?>|<!--.*?-->", "", head, flags=re.S)
+    return re.match(r"\s*<(\w+:)?ODM[\s>]", head) is not None
+
+
+def is_dictionary(path: Path) -> bool:
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    first = _head(path, 256).lstrip(b"\xef\xbb\xbf").decode("utf-8", "replace").split(",", 1)[0]
+    return first.strip().strip('"').strip().lower() in DICTIONARY_HEADS
+
+
+def detect(path: Path) -> str:
+    """The format of the export at ``path``: a REDCap dictionary beside records -> redcap; ``*.csv``
+    forms -> csv; an ODM XML file -> odm."""
+    if path.is_file():
+        if is_odm(path):
+            return "odm"
+        raise RawDataError(f"{path}: not a raw export sdtmgen can detect (a file must be a CDISC ODM XML file; "
+                           f"CSV forms and REDCap exports are given as their folder)", rule="raw-format")
+    if not path.is_dir():
+        return "csv"  # the CSV reader reports the missing folder form by form, as before
+    csvs = sorted(path.glob("*.csv"))
+    if any(is_dictionary(p) for p in csvs) and len(csvs) > 1:
+        return "redcap"
+    if csvs:
+        return "csv"
+    odms = [p for p in sorted(path.glob("*.xml")) if is_odm(p)]
+    if len(odms) == 1:
+        return "odm"
+    if len(odms) > 1:
+        raise RawDataError(f"{path}: {len(odms)} ODM files ({', '.join(p.name for p in odms)}); give the file "
+                           f"with --raw or raw: {{format: odm, path: ...}}", rule="raw-format")
+    return "csv"
+
+
+def open_reader(path: Path, fmt: str, options: dict):
+    """The reader of an export that is not one CSV per form (``fmt`` odm or redcap)."""
+    if fmt == "odm":
+        from sdtmgen.readers.odm import OdmReader
+        return OdmReader(path, **options)
+    if fmt == "redcap":
+        from sdtmgen.readers.redcap import RedcapReader
+        return RedcapReader(path, **options)
+    raise RawDataError(f"unknown raw format {fmt!r}; known: {', '.join(FORMATS)}, auto", rule="raw-format")
+
+
+def form_name(text: str) -> str:
+    """A plain form name (lower-case letters, digits, _) from an export's form identifier."""
+    name = re.sub(r"[^a-z0-9_]+", "_", text.strip().lower()).strip("_")
+    return name if re.match(r"[a-z]", name or "") else f"f_{name}"

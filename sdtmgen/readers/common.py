@@ -1,0 +1,22 @@
+"""What every reader shares: a form made of text columns goes through the CSV reader's cell checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from sdtmgen.errors import Finding
+from sdtmgen.raw import RawForm, _clean_column
+
+
+def make_form(columns: dict[str, list[str]], lines: np.ndarray, name: str, first: tuple[str, ...] = ()) -> RawForm:
+    """A RawForm from text columns: control characters stop the build (file, line, column), edge and inner
+    whitespace is normalised and reported (RAW-WHITESPACE), exactly as for a CSV form."""
+    notes: list[Finding] = []
+    frame = {}
+    for label, values in columns.items():
+        array = pa.chunked_array([pa.array(values, type=pa.large_string())])
+        cleaned = _clean_column(array, label, name, 1 << 30, lines, notes, True)  # no quoting to get wrong
+        frame[label] = pd.arrays.ArrowStringArray(cleaned)
+    return RawForm(pd.DataFrame(frame), lines, notes)
