@@ -41,8 +41,15 @@ NOT_SUBMITTED = "NOT SUBMITTED"
 Annotation = tuple[str, str, str]
 
 
-def form_fields(raw_folder: Path) -> dict[str, list[str]]:
-    """Each raw form (CSV file stem) -> its columns, from the header row only."""
+def form_fields(raw_folder: Path, source: object = None) -> dict[str, list[str]]:
+    """Each raw form -> its columns: the header row of each CSV form, or the forms an EDC export's
+    reader (ODM, REDCap; ``source`` as study.yaml's ``raw``, or detected) gives."""
+    from sdtmgen.raw import RawExport
+
+    export = RawExport(Path(raw_folder), source)
+    if export.reader_forms() is not None:
+        return {form: [c for c in export.read(form).columns if not c.startswith("_")]
+                for form in export.reader_forms()}
     forms = {}
     for path in sorted(Path(raw_folder).glob("*.csv")):
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:  # header only
@@ -167,7 +174,7 @@ class _DomainOutline(Flowable):
 
 def write_acrf(path: Path, spec: "Spec", raw_folder: Path) -> dict[tuple[str, str], list[int]]:
     """Write the annotated CRF; return (DOMAIN, VARIABLE) -> the sorted pages where it is annotated."""
-    forms = form_fields(raw_folder)
+    forms = form_fields(raw_folder, getattr(spec.study, "raw_source", None))
     notes = annotations(spec)
     styles = getSampleStyleSheet()
     cell = styles["BodyText"]

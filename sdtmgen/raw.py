@@ -318,6 +318,10 @@ class RawExport:
     def file_name(self, form: str) -> str:
         return self._reader.file_name(form) if self._reader is not None else f"{form}.csv"
 
+    def reader_forms(self) -> list[str] | None:
+        """The forms of an EDC export read by a reader (ODM, REDCap); None for CSV forms."""
+        return None if self._reader is None else list(self._reader.forms())
+
     def unread(self) -> list[str]:
         """Forms of the export that no source read (files for CSV forms)."""
         if self._reader is None:
