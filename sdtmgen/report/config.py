@@ -55,6 +55,8 @@ class _Outcome(Strict):
     number: int = Field(ge=1, description="outcome measure number (registration record)")
     title: str
     note: str = ""
+    purpose: Literal["primary", "secondary", "exploratory"] = Field(
+        "primary", description="the registration record's kind of outcome measure (define.xml ARM AnalysisPurpose)")
 
 
 class AeSummary(_Outcome):
