@@ -80,6 +80,15 @@ def _defines_flag(frames: dict[str, Any], paramcd: str, flag: str) -> bool:
     return values.empty or bool((values.notna() & (values.astype(str).str.strip() != "")).any())
 
 
+def _param(frames: dict[str, Any], dataset: str, paramcd: str) -> str:
+    """The dataset's PARAM text of ``paramcd`` ("PARAM (PARAMCD)"), or the code when it has no record."""
+    frame = frames.get(dataset)
+    if frame is None or "PARAM" not in frame or "PARAMCD" not in frame:
+        return paramcd
+    found = frame.loc[frame["PARAMCD"].astype(str).str.strip() == paramcd, "PARAM"].dropna()
+    return f"{str(found.iloc[0]).strip()} ({paramcd})" if len(found) else paramcd
+
+
 def _results(outcome: Any, cfg: Any, frames: dict[str, Any]) -> list[Result]:
     """The analyses of one outcome measure, as the report step computes them."""
     km, proportion = _methods()
@@ -88,7 +97,7 @@ def _results(outcome: Any, cfg: Any, frames: dict[str, Any]) -> list[Result]:
     window = f"chemotherapy days {cfg.window.first_day}-{cfg.window.last_day} (day 1 = ADSL {cfg.window.anchor})"
     kind = outcome.kind
     if kind == "recovery":
-        return [Result(p, f"{outcome.title}: {p}", km,
+        return [Result(p, f"{outcome.title}: {_param(frames, 'ADTTE', p)}", km,
                        f"sdtmgen.report.km: ADTTE records with PARAMCD = {p} of the safety population "
                        f"({cfg.populations.safety} = Y), by {group}: Kaplan-Meier fit of AVAL (days) with "
                        f"CNSR = 1 censored; median and quartiles with Brookmeyer-Crowley limits, S(t) at days "
@@ -189,7 +198,8 @@ def analysis_results(ctx: DefineContext, cfg: Any) -> tuple[list[etree._Element]
         translated(display, odm("Description"), outcome.title)
         if cfg.rtf_tables:
             leaf_id = f"LF.RTF.OUTCOME_{outcome.number:02d}"
-            leaves.append(leaf(leaf_id, RTF_HREF.format(number=outcome.number), f"Table: {outcome.title}"))
+            leaves.append(leaf(leaf_id, RTF_HREF.format(number=outcome.number),
+                               f"RTF table outcome_{outcome.number:02d}.rtf"))
             etree.SubElement(display, define("DocumentRef"), leafID=leaf_id)
         purpose = PURPOSES[getattr(outcome, "purpose", "primary")]
         for result, used in results:

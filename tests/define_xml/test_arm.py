@@ -140,3 +140,12 @@ def test_the_read_back_check_catches_a_dangling_parameter(adam_define, package, 
     assert "IT.ADTTE.NOPE" in messages and "IG.ADNOPE" in messages
     assert not [f for f in check_define(adam_define, observe_folder(package / "adam", "xpt"), spec.terminology, None)
                 if f.severity == "error"]
+
+
+def test_define_html_has_the_analysis_results_section(define_files, adam_define):
+    page = (define_files["adam"].parent / "define.html").read_text(encoding="utf-8")
+    assert 'href="#analysis-results"' in page and 'id="analysis-results"' in page
+    section = page[page.index('id="analysis-results"'):]
+    for result in adam_define.iterfind(".//arm:AnalysisResult", NS):
+        assert f'id="{result.get("OID")}"' in section
+    assert "PARAMCD</a> EQ ANCREC05" in section and "Kaplan-Meier" in section
