@@ -296,6 +296,8 @@ class ReportConfig(Strict):
                                                                         "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
     febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
+    labels: dict[str, str] = Field(default_factory=dict, description="plain names of the variables the "
+                                   "report's labels mention (e.g. CHEMSDT: chemotherapy day 1), shown in report.html")
     rtf_tables: bool = Field(True, description="write rtf/outcome_NN.rtf, one table per outcome measure")
     plots: Plots = Plots()
 

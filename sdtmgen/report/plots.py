@@ -75,7 +75,7 @@ def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportCo
             ax.text(0.5, 0.5, "no subject at risk", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlim(0, cfg.window.last_day + 1)
         ax.set_ylim(-0.02, 1.05)
-        ax.set_xlabel(f"Days from {cfg.window.anchor} (day 1)")
+        ax.set_xlabel(f"Days from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)} (day 1)")
         ax.set_ylabel("Cumulative incidence of recovery, 1 - KM")
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
         ax.grid(alpha=0.3)
@@ -180,7 +180,7 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.D
                 if c == 0:
                     ax.set_ylabel(usubjid, fontsize=7)
                 if r == len(subjects) - 1:
-                    ax.set_xlabel(f"Day from {cfg.window.anchor}", fontsize=8)
+                    ax.set_xlabel(f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}", fontsize=8)
         if not subjects:
             axes[0][0].text(0.5, 0.5, "no subjects", ha="center", va="center", transform=axes[0][0].transAxes)
         handles = [Line2D([], [], color="0.2", marker="o", markersize=3, label="value")]
@@ -244,7 +244,7 @@ def blood_count_summary_plot(level: str, n_subjects: int, cfg: ReportConfig, sum
             counts.stairs(stats["N"].fillna(0).to_numpy(float), edges, fill=True, color="0.75", lw=0)
             if bc.flag:
                 counts.stairs(stats["FLAGGED"].fillna(0).to_numpy(float), edges, fill=True, color="tab:red", lw=0)
-            counts.set_xlabel(f"Day from {cfg.window.anchor}", fontsize=8)
+            counts.set_xlabel(f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}", fontsize=8)
             for a in (ax, counts):
                 a.grid(alpha=0.3)
                 a.tick_params(labelsize=7)
