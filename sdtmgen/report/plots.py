@@ -44,14 +44,47 @@ def _style() -> Iterator[None]:
     return matplotlib.style.context("default")
 
 
+def at_risk(km: KmFit, days: np.ndarray) -> np.ndarray:
+    """Subjects still at risk (not yet recovered nor censored before) at each day of ``days``."""
+    index = np.searchsorted(km.time, days, side="left")
+    padded = np.append(km.n_risk, 0)
+    return padded[np.minimum(index, len(km.n_risk))].astype(int)
+
+
+RISK_STEP = 7   # days between the columns of the number-at-risk table
+RISK_ROW = 0.17  # inches per row of that table
+
+
 def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportConfig) -> bytes:
     """Cumulative incidence of recovery, 1 - S(t), per dose group with its pointwise log-log band
-    (shaded where R gives both limits); + marks censored subjects."""
+    (shaded where R gives both limits); + marks censored subjects; under the x axis the number of
+    subjects at risk per group every week (days 0, 7, 14, ...)."""
     with _style():
-        width, height = cfg.plots.km_width, cfg.plots.km_height
+        shown = [lv for lv in groups if fits.get(lv) is not None and fits[lv].n]
+        table = (len(shown) + 1) * RISK_ROW + 0.1 if shown else 0.0
+        width, height = cfg.plots.km_width, cfg.plots.km_height + table
+        left = max(0.75, 0.065 * max((len(lv) for lv in shown), default=0) + 0.3)
         fig = _figure(width, height, constrained=False)  # fixed margins in inches: faster than constrained layout
-        fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, top=1 - 0.55 / height, bottom=0.55 / height)
+        fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, top=1 - 0.55 / height,
+                            bottom=(0.55 + table) / height)
         ax = fig.add_subplot()
+        axes_height = height * (1 - 0.55 / height - (0.55 + table) / height)
+        days = np.arange(0, cfg.window.last_day + 1, RISK_STEP, dtype=float)
+        if shown:
+            from matplotlib.transforms import blended_transform_factory
+
+            where = blended_transform_factory(ax.transData, ax.transAxes)
+            first = -(0.55 + 0.05) / axes_height
+            gap = -0.2 / (width * (1 - left / width - 0.2 / width))  # labels 0.2 inch left of the axis
+            ax.set_xticks(days)
+            ax.text(gap, first, "At risk", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                    fontweight="bold")
+            for row, level in enumerate(shown, start=1):
+                y = first - row * RISK_ROW / axes_height
+                color = COLORS[groups.index(level) % len(COLORS)]
+                ax.text(gap, y, level, transform=ax.transAxes, ha="right", va="top", fontsize=7, color=color)
+                for day, n in zip(days, at_risk(fits[level], days)):
+                    ax.text(day, y, str(n), transform=where, ha="center", va="top", fontsize=7, color=color)
         drawn = False
         for i, level in enumerate(groups):
             km = fits.get(level)
