@@ -252,10 +252,17 @@ class Transfusions(Strict):
     types: list[TransfusionType] = Field(default_factory=list)
 
 
+class Threshold(Strict):
+    value: float
+    label: str = Field(description="e.g. 'ANC 0.5 (severe neutropenia)'")
+
+
 class CountPanel(Strict):
     paramcd: str
     label: str
     log_scale: bool = False
+    thresholds: list[Threshold] = Field(default_factory=list, description="horizontal reference lines (the ADaM "
+                                                                           "criteria and recovery levels)")
 
 
 class BloodCounts(Strict):
@@ -271,6 +278,7 @@ class BloodCounts(Strict):
     max_subjects: int = Field(12, ge=1, description="largest dose group drawn subject by subject; larger groups "
                                                      "are drawn as the daily median and quartiles")
     flag: Optional[str] = Field(description="ADLB flag drawn as filled red points (null: none)")
+    flag_label: str = Field("", description="legend text of the flagged points (default: '<flag> = Y')")
     febrile_neutropenia_flag: Optional[str] = Field(description="ADAE flag of the shaded episodes (null: none)")
     febrile_neutropenia_label: str = "Febrile neutropenia"
     transfusions: Optional[Transfusions] = None

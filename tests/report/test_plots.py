@@ -29,3 +29,23 @@ def test_the_km_plot_draws_the_table(report, report_config):
     _, height = Image.open(io.BytesIO(km.png)).size
     plots = report_config.plots
     assert height > plots.km_height * plots.dpi
+
+
+def test_blood_count_panels_share_one_scale_across_groups_and_hold_the_thresholds(report_config):
+    """Each panel's y range covers every group's values and its thresholds (so the groups' separate
+    figures compare), log panels stay positive, a panel without values has none."""
+    import pandas as pd
+
+    from sdtmgen.report.plots import panel_limits
+
+    panels = report_config.plots.blood_counts.panels
+    values = pd.DataFrame({"_PANEL": [0, 0, 1, 1], "_AVAL": [0.1, 4.0, 12.0, 300.0], "GROUP": ["a", "b", "a", "b"]})
+    limits = panel_limits(values, panels)
+    for c, panel in enumerate(panels[:2]):
+        low, high = limits[c]
+        mine = values.loc[values["_PANEL"] == c, "_AVAL"].tolist() + [t.value for t in panel.thresholds]
+        assert low <= min(mine) and high >= max(mine)
+    assert all(t.value for p in panels for t in p.thresholds)  # the example configures reference lines
+    if len(panels) > 2:
+        low, high = limits[2]  # no value: the range is that of the thresholds alone
+        assert low <= min(t.value for t in panels[2].thresholds) <= high
