@@ -5,7 +5,7 @@ with what the dataset files actually hold, as ``sdtmgen.errors.Finding`` s (all 
 
 * DEFINE-OID       every OID is defined once; every reference (ItemOID, CodeListOID, MethodOID,
                    def:CommentOID, ValueListOID, WhereClauseOID, def:ItemOID, def:StandardOID,
-                   leafID, def:ArchiveLocationID) resolves to a definition of the right kind
+                   leafID, def:ArchiveLocationID, ARM's ItemGroupOID and ParameterOID) resolves to a definition of the right kind
 * DEFINE-DATASET   every data file has an ItemGroupDef of the same name, and the reverse
 * DEFINE-LEAF      every dataset's def:leaf points at a file that exists
 * DEFINE-LABEL     dataset and variable labels equal the file's labels
@@ -147,6 +147,7 @@ REFERENCES = [
     (define("CommentOID"), {"CommentDef"}), ("ValueListOID", {"ValueListDef"}),
     ("WhereClauseOID", {"WhereClauseDef"}), (define("ItemOID"), {"ItemDef"}),
     (define("StandardOID"), {"Standard"}), ("leafID", {"leaf"}), (define("ArchiveLocationID"), {"leaf"}),
+    ("ItemGroupOID", {"ItemGroupDef"}), ("ParameterOID", {"ItemDef"}),   # ARM 1.0 analysis results
 ]
 DEFINITIONS = ["ItemGroupDef", "ItemDef", "CodeList", "MethodDef", "CommentDef", "ValueListDef",
                "WhereClauseDef", "Standard"]

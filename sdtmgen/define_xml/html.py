@@ -41,7 +41,9 @@ E = ElementMaker(makeelement=lxml_html.html_parser.makeelement)
 NS = XPATH_NS
 NCI = "nci:ExtCodeID"
 
-SECTION_IDS = ("top", "datasets", "value-level", "codelists", "dictionaries", "methods", "comments", "origins")
+SECTION_IDS = ("top", "datasets", "value-level", "codelists", "dictionaries", "methods", "comments", "origins",
+               "analysis-results")
+ARM = "{http://www.cdisc.org/ns/arm/v1.0}"
 
 CSS = """
 :root { --ink: #1f2933; --muted: #616e7c; --line: #d9dee3; --head: #eef1f4; --accent: #1d4f91; --hl: #fff4c2; }
@@ -428,6 +430,8 @@ def _toc(view: DefineView) -> etree._Element:
     if view.comments:
         parts.append(("comments", "Comments"))
     parts.append(("origins", "Origins"))
+    if view.mdv.find(f"{ARM}AnalysisResultDisplays") is not None:
+        parts.append(("analysis-results", "Analysis results"))
     return el("nav", [el("a", text, href=f"#{anchor}") for anchor, text in parts], cls="toc")
 
 
@@ -722,6 +726,46 @@ def _origins(view: DefineView) -> etree._Element:
               id="origins", cls="part")
 
 
+def _analysis_results(view: DefineView) -> list[etree._Element]:
+    """ARM 1.0: per result display, its analysis results (datasets, where clauses, variables, method, code)."""
+    displays = view.mdv.find(f"{ARM}AnalysisResultDisplays")
+    if displays is None:
+        return []
+    rows: list[etree._Element] = []
+    for display in displays.iterfind(f"{ARM}ResultDisplay"):
+        documents = [view.document_ref(doc, "Display") for doc in display.iterfind("def:DocumentRef", NS)]
+        rows.append(el("tr", el("th", el("b", display.get("Name", "")), " — ", _text(display),
+                                *[el("span", " (", d, ")") for d in documents], colspan="4"),
+                       **view.anchor(display.get("OID"))))
+        for result in display.iterfind(f"{ARM}AnalysisResult"):
+            used = []
+            for dataset in result.iterfind(f"{ARM}AnalysisDatasets/{ARM}AnalysisDataset"):
+                group = dataset.get("ItemGroupOID", "")
+                variables = [view.link(v.get("ItemOID"), v.get("ItemOID", "").rsplit(".", 1)[-1])
+                             for v in dataset.iterfind(f"{ARM}AnalysisVariable")]
+                where = view._where_parts(dataset, linked=True)
+                used.append(el("div", view.link(group, group.split(".", 1)[-1]),
+                               *([" where ", *_joined(where, " AND ")] if where else []),
+                               *([el("br"), "variables: ", *_joined(variables)] if variables else [])))
+            parameter = result.get("ParameterOID")
+            code = result.find(f"{ARM}ProgrammingCode")
+            code_text = code.findtext(f"{ARM}Code", "") if code is not None else ""
+            rows.append(el("tr", el("td", el("div", _text(result), cls="text"),
+                                    el("div", result.get("AnalysisPurpose", "").capitalize(), cls="oid"),
+                                    el("div", result.get("OID"), cls="oid")),
+                           el("td", used, *([el("div", "parameter: ", view.link(parameter, parameter.rsplit(".", 1)[-1]))]
+                                            if parameter else [])),
+                           el("td", el("div", _text(result.find(f"{ARM}Documentation")), cls="text")),
+                           el("td", el("div", code_text, cls="text"),
+                              el("div", code.get("Context", ""), cls="oid") if code is not None else None),
+                           **view.anchor(result.get("OID"))))
+    head = [("Analysis result", None), ("Datasets, selection, variables", None), ("Method", None),
+            ("Computation", None)]
+    return [el("section", el("h2", "Analysis results", el("a", "top", href="#top", cls="up")),
+               el("table", el("thead", el("tr", [el("th", h) for h, _ in head])), el("tbody", rows), cls="fixed"),
+               id="analysis-results", cls="part")]
+
+
 def render_define_html(tree: etree._ElementTree | etree._Element, folder: str | Path | None = None,
                        records: Mapping[str, int] | None = None) -> bytes:
     """The HTML page (UTF-8 bytes) of a define.xml tree.
@@ -735,7 +779,7 @@ def render_define_html(tree: etree._ElementTree | etree._Element, folder: str | 
     title = f"{name} \u2014 {ig.get('Name')} {ig.get('Version')} define.xml" if ig is not None else f"{name} define.xml"
     body = el("body", _header(view), _toc(view), _datasets(view), _value_index(view), _dataset_sections(view),
               _codelists(view),
-              _methods(view), _comments(view), _origins(view))
+              _methods(view), _comments(view), _origins(view), _analysis_results(view))
     unlink_dangling(body)
     page = el("html",
               el("head", el("meta", charset="utf-8"),

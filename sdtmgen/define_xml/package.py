@@ -45,6 +45,13 @@ def stylesheet_source(spec: Any) -> tuple[Path | None, list[Finding]]:
     return define_stylesheet(Path(spec.folder), standards), []
 
 
+def report_config(spec: Any) -> Any:
+    """The study's report.yaml (None without one): the ADaM define describes its results (ARM 1.0)."""
+    from sdtmgen.report.config import load_report_config
+
+    return load_report_config(spec.folder)
+
+
 def xpt_lengths(folder: Path) -> dict[tuple[str, str], int]:
     """(dataset, variable) -> length, as stored in the XPT files of ``folder``."""
     lengths = {}
@@ -83,7 +90,8 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
         lengths = xpt_lengths(folder)
     findings += write_define(folder / "define.xml", study=spec.study, terminology=spec.terminology,
                              datasets=datasets, specs=specs, standard=standard, lengths=lengths,
-                             stylesheet_href=href, data_ext=data_extension(folder), created=created)
+                             stylesheet_href=href, data_ext=data_extension(folder), created=created,
+                             results=report_config(spec) if standard.upper().startswith("ADAM") else None)
     tree = etree.parse(str(folder / "define.xml"))
     write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
     formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]

@@ -6,7 +6,9 @@ def:WhereClauseDef, ItemGroupDef, ItemDef, CodeList, MethodDef, def:CommentDef, 
 Determinism: the same inputs give the same bytes. Nothing comes from the clock: ODM requires a
 CreationDateTime, and it is ``DEFAULT_CREATION`` (1970-01-01T00:00:00, the instant the XPT
 headers carry too) unless the caller passes ``created``. Definitions are emitted in dataset and
-variable order, codelists/methods/comments sorted by OID.
+variable order, codelists/methods/comments sorted by OID. An ADaM define ends with the
+Analysis Results Metadata (arm:AnalysisResultDisplays, after the def:leaf elements) when the
+study has a report configuration.
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
                  standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
                  created: datetime | str | None = None,
-                 annotated_crf: bool = False) -> tuple[etree._ElementTree, list[Finding]]:
+                 annotated_crf: bool = False, results: Any = None) -> tuple[etree._ElementTree, list[Finding]]:
     """The define.xml tree for ``datasets`` (described by ``specs``) and the notes made on the way.
 
     ``annotated_crf``: the annotated CRF (``ACRF_HREF``) is in the package, so collected variables
     get page references into it; without it no reference to it is written.
+    ``results``: the study's report configuration (report.yaml); for an ADaM define it adds the
+    Analysis Results Metadata (:mod:`.arm`) of its outcome measures.
     """
     ctx = DefineContext(study=study, terminology=terminology, standard=standard, datasets=datasets, specs=specs,
                         lengths=dict(lengths or {}), data_ext=data_ext, annotated_crf=annotated_crf)
@@ -85,9 +89,21 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
     for name in sorted(set(datasets) - set(specs)):
         ctx.warn("DEFINE-SPEC", name, "dataset without a spec: not described in define.xml")
 
+    arm_clauses, arm_leaves, arm_displays = [], [], None
+    if results is not None and ctx.is_adam:
+        from .arm import analysis_results
+
+        arm_clauses, arm_leaves, arm_displays = analysis_results(ctx, results)
+        where_clauses.update((c.get("OID"), c) for c in arm_clauses)
+
     created_text = created.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(created, datetime) else (created or DEFAULT_CREATION)
     ig, version = ig_name(standard), ig_version(standard, study)
-    root = etree.Element(odm("ODM"), nsmap=NSMAP)
+    if arm_displays is not None:
+        from .arm import ARM_NS
+
+        root = etree.Element(odm("ODM"), nsmap={**NSMAP, "arm": ARM_NS})
+    else:
+        root = etree.Element(odm("ODM"), nsmap=NSMAP)
     root.set("FileType", "Snapshot")
     root.set("FileOID", file_oid(study.studyid, ig, version))
     root.set("ODMVersion", ODM_VERSION)
@@ -119,6 +135,9 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
     mdv.extend(CommentDef(oid, ctx.comments[oid]) for oid in sorted(ctx.comments))
     if ctx.crf_pages_used:
         mdv.append(leaf(ACRF_LEAF, ACRF_HREF, "Annotated CRF"))
+    mdv.extend(arm_leaves)
+    if arm_displays is not None:
+        mdv.append(arm_displays)
 
     tree = etree.ElementTree(root)
     if stylesheet_href:
@@ -133,7 +152,7 @@ def define_bytes(tree: etree._ElementTree) -> bytes:
 def write_define(path: str | Path, *, study: Any, terminology: Any, datasets: dict[str, pd.DataFrame],
                  specs: dict[str, Any], standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
-                 created: datetime | str | None = None) -> list[Finding]:
+                 created: datetime | str | None = None, results: Any = None) -> list[Finding]:
     """Write define.xml for the datasets; returns the notes made on the way (warnings).
 
     Page references to the annotated CRF are written only when it is beside define.xml.
@@ -141,6 +160,6 @@ def write_define(path: str | Path, *, study: Any, terminology: Any, datasets: di
     tree, findings = build_define(study=study, terminology=terminology, datasets=datasets, specs=specs,
                                   standard=standard, lengths=lengths, stylesheet_href=stylesheet_href,
                                   data_ext=data_ext, created=created,
-                                  annotated_crf=(Path(path).parent / ACRF_HREF).is_file())
+                                  annotated_crf=(Path(path).parent / ACRF_HREF).is_file(), results=results)
     Path(path).write_bytes(define_bytes(tree))
     return findings

@@ -178,6 +178,14 @@ def _gap_of(cfg: ReportConfig, flag: str) -> int:
     return match.merge_gap_days if match else 0
 
 
+def data_cutoff(ts: pd.DataFrame | None) -> str:
+    """TS DCUTDTC (the data cut-off date), or "" when the study has none."""
+    if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
+        return ""
+    values = ts.loc[ts["TSPARMCD"].astype(str).str.strip() == "DCUTDTC", "TSVAL"].dropna().astype(str).str.strip()
+    return next((v for v in values if v), "")
+
+
 def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitle: str = "",
                 draw: bool = True) -> Report:
     """Everything in memory; ``draw=False`` skips the figures (the ARD is the same)."""
@@ -194,7 +202,8 @@ def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitl
                   counts_title="Blood counts by subject" if not note else "Blood counts",
                   counts_note=note, indent=indent,
                   listings=[(item.outcome, item.title, item.name, item.frame, item.show, item.shown)
-                            for item in listings])
+                            for item in listings],
+                  names=cfg.labels, cutoff=data_cutoff(datasets.get("TS")))
     tables = None
     if cfg.rtf_tables:
         from sdtmgen import __version__
@@ -227,9 +236,9 @@ def write_report(folder: Path, report: Report) -> None:
 
 def report_datasets(sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """What the report reads: the ADaM datasets, SDTM CM (transfusion markers, anti-infective classes) and
-    SDTM VS (temperatures of the derived febrile-neutropenia check)."""
+    SDTM VS (temperatures of the derived febrile-neutropenia check), SDTM TS (the data cut-off date)."""
     found = {name: adam[name] for name in DATASETS if name in adam}
-    for name in ("CM", "VS"):
+    for name in ("CM", "VS", "TS"):  # TS: the data cut-off date (DCUTDTC) shown on the page
         if name in sdtm:
             found[name] = sdtm[name]
     return found

@@ -55,6 +55,8 @@ class _Outcome(Strict):
     number: int = Field(ge=1, description="outcome measure number (registration record)")
     title: str
     note: str = ""
+    purpose: Literal["primary", "secondary", "exploratory"] = Field(
+        "primary", description="the registration record's kind of outcome measure (define.xml ARM AnalysisPurpose)")
 
 
 class AeSummary(_Outcome):
@@ -250,10 +252,17 @@ class Transfusions(Strict):
     types: list[TransfusionType] = Field(default_factory=list)
 
 
+class Threshold(Strict):
+    value: float
+    label: str = Field(description="e.g. 'ANC 0.5 (severe neutropenia)'")
+
+
 class CountPanel(Strict):
     paramcd: str
     label: str
     log_scale: bool = False
+    thresholds: list[Threshold] = Field(default_factory=list, description="horizontal reference lines (the ADaM "
+                                                                           "criteria and recovery levels)")
 
 
 class BloodCounts(Strict):
@@ -269,6 +278,7 @@ class BloodCounts(Strict):
     max_subjects: int = Field(12, ge=1, description="largest dose group drawn subject by subject; larger groups "
                                                      "are drawn as the daily median and quartiles")
     flag: Optional[str] = Field(description="ADLB flag drawn as filled red points (null: none)")
+    flag_label: str = Field("", description="legend text of the flagged points (default: '<flag> = Y')")
     febrile_neutropenia_flag: Optional[str] = Field(description="ADAE flag of the shaded episodes (null: none)")
     febrile_neutropenia_label: str = "Febrile neutropenia"
     transfusions: Optional[Transfusions] = None
@@ -294,6 +304,8 @@ class ReportConfig(Strict):
                                                                         "(Clopper-Pearson) limits of every incidence")
     outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
     febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
+    labels: dict[str, str] = Field(default_factory=dict, description="plain names of the variables the "
+                                   "report's labels mention (e.g. CHEMSDT: chemotherapy day 1), shown in report.html")
     rtf_tables: bool = Field(True, description="write rtf/outcome_NN.rtf, one table per outcome measure")
     plots: Plots = Plots()
 

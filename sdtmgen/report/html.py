@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 
 import pandas as pd
@@ -49,6 +50,30 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def _percent(text: str) -> str:
+    """A percentage as a table shows it: none and all without decimals ("0/3 (0%)", "3/3 (100%)")."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return str(int(value)) if value in (0.0, 100.0) else text
+
+
+#: a variable code with its value in a label, e.g. " (TRANSFL = Y)", " (AREL RELATED)", " (ADAE FNFL)"
+_VAR = r"[A-Z][A-Z0-9_]{1,7}"
+_CODE_NOTE = re.compile(rf" \((?:(?:AD[A-Z]{{2}} )?{_VAR} = [A-Z0-9]+|{_VAR} [A-Z]+|AD[A-Z]{{2}} {_VAR}"
+                        rf"|[A-Z][A-Z_]*[0-9][A-Z0-9_]*|[A-Z]{{2,6}}FL)\)")
+
+
+def plain(text: str, names: dict[str, str] | None = None) -> str:
+    """A label as a study team reads it: variable codes in parentheses dropped, and the variable names
+    report.yaml gives a plain name (``labels``) replaced by it."""
+    text = _CODE_NOTE.sub("", str(text))
+    for name, label in (names or {}).items():
+        text = re.sub(rf"\b{re.escape(name)}\b", label, text)
+    return text
+
+
 def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
     """(text, is_text) of one table cell from {stat_name: stat_fmt}."""
     if context == "categorical" and "n" in stats:
@@ -56,7 +81,7 @@ def _cell(stats: dict[str, str], context: str) -> tuple[str, bool]:
         if "N" in stats:
             text = f"{text}/{stats['N']}"
         if stats.get("p"):
-            text += f" ({stats['p']}%)"
+            text += f" ({_percent(stats['p'])}%)"
         if "n_events" in stats:
             text += f" [{stats['n_events']}]"
         if stats.get("conf.low") and stats.get("conf.high"):
@@ -104,10 +129,17 @@ def table_data(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = f
     return present, entries, note
 
 
-def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset()) -> str:
-    """The HTML table of ``table_data``; rows whose variable is in ``indent`` (terms under their SOC) indented."""
+def header(level: str, sizes: dict[str, int] | None) -> str:
+    """A group's column header with its population count: "50 ug/kg (N=3)"."""
+    return f"{level} (N={sizes[level]})" if sizes and level in sizes else level
+
+
+def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str] = frozenset(),
+                   sizes: dict[str, int] | None = None, names: dict[str, str] | None = None) -> str:
+    """The HTML table of ``table_data``; rows whose variable is in ``indent`` (terms under their SOC) indented;
+    column headers with the safety-population N of the group (``sizes``)."""
     present, entries, note = table_data(rows, levels, indent)
-    head = "".join(f"<th>{esc(lv)}</th>" for lv in present)
+    head = "".join(f"<th>{esc(header(lv, sizes))}</th>" for lv in present)
     body = []
     for entry in entries:
         cells = []
@@ -118,7 +150,7 @@ def analysis_table(rows: pd.DataFrame, levels: list[str], indent: frozenset[str]
             text, is_text = entry["cells"][lv]
             cells.append(f'<td class="text">{esc(text)}</td>' if is_text else f"<td>{esc(text)}</td>")
         first = '<td class="sub">' if entry["sub"] else "<td>"
-        body.append(f"<tr>{first}{esc(entry['label'])}</td>{''.join(cells)}</tr>")
+        body.append(f"<tr>{first}{esc(plain(entry['label'], names))}</td>{''.join(cells)}</tr>")
     note = f'<p class="note">{esc(note)}</p>' if note else ""
     return (f'<table><thead><tr><th></th>{head}</tr></thead><tbody>\n' + "\n".join(body)
             + "\n</tbody></table>" + note)
@@ -148,11 +180,18 @@ def _img(fig: Figure, embed: bool) -> str:
 
 def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outcomes: list, figures: list[Figure],
            populations: pd.DataFrame, embed: bool, counts_title: str = "Blood counts by subject",
-           counts_note: str = "", indent: frozenset[str] = frozenset(), listings: list | None = None) -> str:
+           counts_note: str = "", indent: frozenset[str] = frozenset(), listings: list | None = None,
+           names: dict[str, str] | None = None, cutoff: str = "") -> str:
+    """The page. Column headers carry each group's safety-population N (from ``populations``); labels go
+    through ``plain`` (``names``: report.yaml's plain names of variables); an analysis nobody was at
+    risk for is one line, not a table of NE; ``cutoff``: the data cut-off date (TS DCUTDTC)."""
+    sizes = ({str(g): int(n) for g, n in zip(populations.iloc[:, 0], populations.iloc[:, 1])}
+             if populations.shape[1] >= 2 else {})
     parts = [f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{esc(title)}</title>\n'
              f"<style>{CSS}</style>\n</head>\n<body>\n<h1>{esc(title)}</h1>\n"
              f'<p class="note">{esc(subtitle + " " if subtitle else "")}Generated by sdtmgen {esc(__version__)} from the ADaM datasets; '
-             f"every number below is a row of ard.csv.</p>\n"]
+             f"every number below is a row of ard.csv.</p>\n"
+             + (f'<p><strong>Data cut-off: {esc(cutoff)}</strong></p>\n' if cutoff else "")]
     parts.append("<h2>Populations</h2>\n<table><thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in populations.columns)
                  + "</tr></thead><tbody>\n" + "\n".join(
                      "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in populations.itertuples(index=False))
@@ -168,18 +207,26 @@ def render(title: str, subtitle: str, ard: pd.DataFrame, levels: list[str], outc
             stat = dict(zip(rows["stat_name"], rows["stat"]))
             parts.append(f'<p class="mtd"><strong>MTD: {esc(stat.get("mtd"))}</strong> (rule {esc(stat.get("rule"))}: '
                          f"{esc(stat.get('reason'))})</p>\n")
+        nobody = set()
         for analysis in dict.fromkeys(rows["analysis"]):
             block = rows[rows["analysis"] == analysis]
+            label = plain(block["analysis_label"].iloc[0], names)
+            at_risk = block.loc[block["stat_name"] == "n_risk", "stat"]
+            if len(at_risk) and (pd.to_numeric(at_risk, errors="coerce").fillna(0) == 0).all():
+                nobody.add(str(analysis))
+                parts.append(f'<p class="note"><strong>{esc(label)}</strong>: no subject at risk in any group, '
+                             "nothing to estimate (no table, no plot).</p>\n")
+                continue
             described = block["stat_name"].isin(NOTE_STATS)
             notes = list(dict.fromkeys(block.loc[block["stat_name"] == "method", "stat"]))
-            parts.append(f"<h3>{esc(block['analysis_label'].iloc[0])}</h3>\n"
-                         + analysis_table(block[~described], levels, indent) + "\n"
+            parts.append(f"<h3>{esc(label)}</h3>\n"
+                         + analysis_table(block[~described], levels, indent, sizes, names) + "\n"
                          + "".join(f'<p class="note">Method: {esc(n)}.</p>\n' for n in notes))
         for number, listing_title, name, frame, show, shown in listings or []:
             if number == o.number:
                 parts.append(listing_table(listing_title, name, frame, show, shown))
         for fig in figures:
-            if fig.outcome == o.number:
+            if fig.outcome == o.number and not any(fig.name == f"km_{a.lower()}.png" for a in nobody):
                 parts.append(_img(fig, embed) + "\n")
         parts.append("</section>\n")
     counts = [f for f in figures if f.outcome is None]

@@ -44,14 +44,47 @@ def _style() -> Iterator[None]:
     return matplotlib.style.context("default")
 
 
+def at_risk(km: KmFit, days: np.ndarray) -> np.ndarray:
+    """Subjects still at risk (not yet recovered nor censored before) at each day of ``days``."""
+    index = np.searchsorted(km.time, days, side="left")
+    padded = np.append(km.n_risk, 0)
+    return padded[np.minimum(index, len(km.n_risk))].astype(int)
+
+
+RISK_STEP = 7   # days between the columns of the number-at-risk table
+RISK_ROW = 0.17  # inches per row of that table
+
+
 def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportConfig) -> bytes:
     """Cumulative incidence of recovery, 1 - S(t), per dose group with its pointwise log-log band
-    (shaded where R gives both limits); + marks censored subjects."""
+    (shaded where R gives both limits); + marks censored subjects; under the x axis the number of
+    subjects at risk per group every week (days 0, 7, 14, ...)."""
     with _style():
-        width, height = cfg.plots.km_width, cfg.plots.km_height
+        shown = [lv for lv in groups if fits.get(lv) is not None and fits[lv].n]
+        table = (len(shown) + 1) * RISK_ROW + 0.1 if shown else 0.0
+        width, height = cfg.plots.km_width, cfg.plots.km_height + table
+        left = max(0.75, 0.065 * max((len(lv) for lv in shown), default=0) + 0.3)
         fig = _figure(width, height, constrained=False)  # fixed margins in inches: faster than constrained layout
-        fig.subplots_adjust(left=0.75 / width, right=1 - 0.2 / width, top=1 - 0.55 / height, bottom=0.55 / height)
+        fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, top=1 - 0.55 / height,
+                            bottom=(0.55 + table) / height)
         ax = fig.add_subplot()
+        axes_height = height * (1 - 0.55 / height - (0.55 + table) / height)
+        days = np.arange(0, cfg.window.last_day + 1, RISK_STEP, dtype=float)
+        if shown:
+            from matplotlib.transforms import blended_transform_factory
+
+            where = blended_transform_factory(ax.transData, ax.transAxes)
+            first = -(0.55 + 0.05) / axes_height
+            gap = -0.2 / (width * (1 - left / width - 0.2 / width))  # labels 0.2 inch left of the axis
+            ax.set_xticks(days)
+            ax.text(gap, first, "At risk", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                    fontweight="bold")
+            for row, level in enumerate(shown, start=1):
+                y = first - row * RISK_ROW / axes_height
+                color = COLORS[groups.index(level) % len(COLORS)]
+                ax.text(gap, y, level, transform=ax.transAxes, ha="right", va="top", fontsize=7, color=color)
+                for day, n in zip(days, at_risk(fits[level], days)):
+                    ax.text(day, y, str(n), transform=where, ha="center", va="top", fontsize=7, color=color)
         drawn = False
         for i, level in enumerate(groups):
             km = fits.get(level)
@@ -75,7 +108,7 @@ def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportCo
             ax.text(0.5, 0.5, "no subject at risk", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlim(0, cfg.window.last_day + 1)
         ax.set_ylim(-0.02, 1.05)
-        ax.set_xlabel(f"Days from {cfg.window.anchor} (day 1)")
+        ax.set_xlabel(f"Days from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)} (day 1)")
         ax.set_ylabel("Cumulative incidence of recovery, 1 - KM")
         ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
         ax.grid(alpha=0.3)
@@ -128,6 +161,39 @@ def window_values(inputs: Inputs, cfg: ReportConfig) -> pd.DataFrame:
                          "_FLAG": flag[keep]})
 
 
+THRESHOLD_COLOR = "tab:gray"
+
+
+def _thresholds(ax, panel) -> None:
+    """The panel's reference lines (dotted, labelled at the right end)."""
+    for t in panel.thresholds:
+        ax.axhline(t.value, color=THRESHOLD_COLOR, lw=0.9, ls=":")
+        ax.annotate(t.label, (1.0, t.value), xycoords=("axes fraction", "data"), xytext=(2, 0),
+                    textcoords="offset points", fontsize=6, color=THRESHOLD_COLOR, va="center", ha="left")
+
+
+def panel_limits(values: pd.DataFrame, panels: list) -> list[tuple[float, float] | None]:
+    """One y range per panel over every group's values and its thresholds, so that dose groups drawn in
+    separate figures compare at a glance (log panels: positive values only)."""
+    limits: list[tuple[float, float] | None] = []
+    for c, panel in enumerate(panels):
+        v = values["_AVAL"].to_numpy(float)[values["_PANEL"].to_numpy() == c]
+        v = np.concatenate([v, [t.value for t in panel.thresholds]])
+        if panel.log_scale:
+            v = v[v > 0]
+        v = v[np.isfinite(v)]
+        if not len(v):
+            limits.append(None)
+            continue
+        low, high = float(v.min()), float(v.max())
+        if panel.log_scale:
+            limits.append((low / 1.3, high * 1.3))
+        else:
+            pad = (high - low) * 0.06 or 1.0
+            limits.append((min(0.0, low - pad) if low >= 0 else low - pad, high + pad))
+    return limits
+
+
 def _legend(fig, handles: list) -> None:
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
 
@@ -152,8 +218,13 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.D
         fig = _figure(width, height, constrained=False)  # fixed margins (in inches): constrained layout is slow here
         fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, top=1 - 0.55 / height, bottom=0.85 / height,
                             wspace=0.25, hspace=0.15)
-        axes = fig.subplots(rows, len(bc.panels), squeeze=False, sharex=True)
+        axes = fig.subplots(rows, len(bc.panels), squeeze=False, sharex=True, sharey="col")
         axes[0][0].set_xlim(first - 0.5, last + 0.5)  # shared by every axes: set once, not once per axes (O(n^2))
+        for c, limit in enumerate(panel_limits(values, bc.panels)):  # same scale in every group's figure
+            if bc.panels[c].log_scale:
+                axes[0][c].set_yscale("log")
+            if limit is not None:
+                axes[0][c].set_ylim(*limit)
         by_subject = dict(tuple(lb.groupby("USUBJID", sort=False, observed=True)))
         empty = lb.iloc[:0]
         for r, usubjid in enumerate(subjects):
@@ -167,12 +238,11 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.D
                 for _, tr in transfusions[transfusions["USUBJID"] == usubjid].iterrows():
                     if tr["PANEL"] in (None, panel.paramcd) or (isinstance(tr["PANEL"], float) and math.isnan(tr["PANEL"])):
                         ax.axvline(tr["DAY"], color=tr["COLOR"], lw=1, ls="--")
+                _thresholds(ax, panel)
                 ax.plot(values["_DAY"], values["_AVAL"], "-o", color="0.2", markersize=2.5, lw=1)
                 if bc.flag:
                     hit = values[values["_FLAG"].to_numpy()]
                     ax.plot(hit["_DAY"], hit["_AVAL"], "o", color="tab:red", markersize=3.5)
-                if panel.log_scale:
-                    ax.set_yscale("log")
                 ax.grid(alpha=0.3)
                 ax.tick_params(labelsize=7)
                 if r == 0:
@@ -180,17 +250,20 @@ def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.D
                 if c == 0:
                     ax.set_ylabel(usubjid, fontsize=7)
                 if r == len(subjects) - 1:
-                    ax.set_xlabel(f"Day from {cfg.window.anchor}", fontsize=8)
+                    ax.set_xlabel(f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}", fontsize=8)
         if not subjects:
             axes[0][0].text(0.5, 0.5, "no subjects", ha="center", va="center", transform=axes[0][0].transAxes)
         handles = [Line2D([], [], color="0.2", marker="o", markersize=3, label="value")]
+        if any(p.thresholds for p in bc.panels):
+            handles.append(Line2D([], [], color=THRESHOLD_COLOR, ls=":", label="threshold"))
         if bc.flag:
-            handles.append(Line2D([], [], color="tab:red", marker="o", lw=0, markersize=4, label=f"{bc.flag} = Y"))
+            handles.append(Line2D([], [], color="tab:red", marker="o", lw=0, markersize=4,
+                                  label=bc.flag_label or f"{bc.flag} = Y"))
         for t in (bc.transfusions.types if bc.transfusions else []):
             handles.append(Line2D([], [], color=t.color, ls="--", label=f"{t.label} transfusion"))
         if bc.febrile_neutropenia_flag:
             handles.append(Patch(color=FN_COLOR, alpha=0.45,
-                                 label=f"{bc.febrile_neutropenia_label} ({bc.febrile_neutropenia_flag})"))
+                                 label=bc.febrile_neutropenia_label))
         _legend(fig, handles)
         fig.suptitle(f"{level}: blood counts, days {first}-{last}", fontsize=10)
         return _png(fig, cfg.plots.dpi)
@@ -231,20 +304,27 @@ def blood_count_summary_plot(level: str, n_subjects: int, cfg: ReportConfig, sum
                             wspace=0.25, hspace=0.08)
         axes = fig.subplots(2, len(bc.panels), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
         axes[0][0].set_xlim(first - 0.5, last + 0.5)
+        limits = panel_limits(pd.concat([summary[["_PANEL"]].assign(_AVAL=summary[q]) for q in ("Q1", "Q3")]),
+                              bc.panels)  # every group's quartile band, so the groups' figures compare
         for c, panel in enumerate(bc.panels):
             stats = mine[mine["_PANEL"].to_numpy() == c].set_index("_DAY").reindex(days)
             ax, counts = axes[0][c], axes[1][c]
+            _thresholds(ax, panel)
+            if limits[c] is not None:
+                ax.set_ylim(*limits[c])
             ax.fill_between(days, stats["Q1"].to_numpy(float), stats["Q3"].to_numpy(float), color="tab:blue",
                             alpha=0.25, lw=0)
-            ax.plot(days, stats["MEDIAN"].to_numpy(float), "-", color="0.2", lw=1.2)
+            ax.plot(days, stats["MEDIAN"].to_numpy(float), "-o", color="0.2", lw=1.2, markersize=2)  # days apart: points
             if panel.log_scale:
                 ax.set_yscale("log")
+                if limits[c] is not None:
+                    ax.set_ylim(*limits[c])
             ax.set_title(panel.label, fontsize=9)
             # one step patch per series, not a patch per day
             counts.stairs(stats["N"].fillna(0).to_numpy(float), edges, fill=True, color="0.75", lw=0)
             if bc.flag:
                 counts.stairs(stats["FLAGGED"].fillna(0).to_numpy(float), edges, fill=True, color="tab:red", lw=0)
-            counts.set_xlabel(f"Day from {cfg.window.anchor}", fontsize=8)
+            counts.set_xlabel(f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}", fontsize=8)
             for a in (ax, counts):
                 a.grid(alpha=0.3)
                 a.tick_params(labelsize=7)
@@ -254,7 +334,8 @@ def blood_count_summary_plot(level: str, n_subjects: int, cfg: ReportConfig, sum
                    Patch(color="tab:blue", alpha=0.25, label="quartiles (25%-75%)"),
                    Patch(color="0.75", label="subjects with a value")]
         if bc.flag:
-            handles.append(Patch(color="tab:red", label=f"subjects with {bc.flag} = Y"))
+            handles.append(Patch(color="tab:red", label=f"subjects {bc.flag_label}" if bc.flag_label
+                                 else f"subjects with {bc.flag} = Y"))
         _legend(fig, handles)
         fig.suptitle(f"{level}: blood counts of {n_subjects} subjects by day, days {first}-{last}", fontsize=10)
         return _png(fig, cfg.plots.dpi)

@@ -13,6 +13,7 @@ from lxml import etree
 from sdtmgen.pipeline import build
 
 SCHEMA = Path("define-xml-2.1") / "schema" / "cdisc-define-2.1" / "define2-1-0.xsd"
+ARM_SCHEMA = Path("define-xml-2.1") / "schema" / "cdisc-arm-1.0" / "arm1-0-0.xsd"
 STYLESHEET = Path("define-xml-2.1") / "stylesheets" / "define2-1.xsl"
 
 
@@ -68,6 +69,15 @@ def styled_define_files(tmp_path_factory, spec_folder, example_raw, reference) -
 @pytest.fixture(scope="session")
 def schema(reference) -> etree.XMLSchema:
     path = reference / SCHEMA
+    if not path.is_file():
+        pytest.skip(f"{path} is not available")
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
+@pytest.fixture(scope="session")
+def arm_schema(reference) -> etree.XMLSchema:
+    """Define-XML 2.1 extended by Analysis Results Metadata 1.0 (CDISC's arm1-0-0.xsd)."""
+    path = reference / ARM_SCHEMA
     if not path.is_file():
         pytest.skip(f"{path} is not available")
     return etree.XMLSchema(etree.parse(str(path)))

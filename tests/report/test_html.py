@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
+
 from sdtmgen.report import make_report, write_report
 
 
@@ -49,3 +51,32 @@ def test_linked_figures_point_at_the_written_pngs(report_config, frames, tmp_pat
     for link in links:
         assert (tmp_path / link).is_file()
     assert "data:image" not in report.html
+
+
+def test_a_study_team_reads_plain_labels_group_sizes_and_the_cutoff(frames, report_config, report):
+    """Column headers carry the safety N of the group; 0 and 100% without decimals; no variable codes
+    ("TRANSFL = Y", "(ADAE FNFL)") in the labels; report.yaml's plain names replace variable names; the
+    data cut-off date (TS DCUTDTC) is on the page."""
+    page = report.html
+    sizes = report.ard[(report.ard["stat_name"] == "N") & (report.ard["outcome"] == 5)]
+    for level, size in zip(sizes["group1_level"], sizes["stat"]):
+        assert f"<th>{level} (N={size})</th>" in page
+    assert "(0%)" in page and "(0.0%)" not in page and "(100.0%)" not in page
+    for code in ("TRANSFL = Y", "RBCTRFL = Y", "ADAE FNFL", "from CHEMSDT"):
+        assert code not in page, code
+    assert "from the start of chemotherapy" in page and "Data cut-off" not in page
+    ts = pd.DataFrame({"TSPARMCD": ["TITLE", "DCUTDTC"], "TSVAL": ["x", "2024-06-30"]})
+    with_cutoff = make_report({**frames, "TS": ts}, report_config, draw=False).html
+    assert "Data cut-off: 2024-06-30" in with_cutoff
+
+
+def test_an_analysis_nobody_was_at_risk_for_is_one_line(frames, report_config):
+    """A recovery parameter without any ADTTE record: one line saying so, no table of NE, no plot."""
+    adtte = frames["ADTTE"]
+    gone = next(p for o in report_config.outcomes if o.kind == "recovery" for p in o.paramcds
+                if (adtte["PARAMCD"] == p).any())
+    report = make_report({**frames, "ADTTE": adtte[adtte["PARAMCD"] != gone]}, report_config)
+    page = report.html
+    assert "no subject at risk in any group, nothing to estimate" in page
+    assert f"km_{gone.lower()}.png" in {f.name for f in report.figures}  # drawn for the files, not shown
+    assert page.count('<img src="data:image/png;base64,') == len(report.figures) - 1

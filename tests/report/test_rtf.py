@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from sdtmgen.report.html import _percent
+
 from sdtmgen.report import write_report
 
 
@@ -37,7 +39,9 @@ def test_one_table_per_outcome_with_the_ard_numbers(written, ard):
         checked = 0
         for _, cell in stats.iterrows():
             if isinstance(cell.get("n"), str) and isinstance(cell.get("N"), str) and cell.get("p"):
-                assert f"{cell['n']}/{cell['N']} ({cell['p']}%)" in text, (number, cell.name)
+                shown = _percent(cell["p"])  # 0.0 and 100.0 are shown as 0 and 100
+                assert shown in (cell["p"], cell["p"].removesuffix(".0"))
+                assert f"{cell['n']}/{cell['N']} ({shown}%)" in text, (number, cell.name)
                 checked += 1
             elif isinstance(cell.get("estimate"), str) and isinstance(cell.get("conf.low"), str):
                 assert f"{cell['estimate']} ({cell['conf.low']}, {cell['conf.high']})" in text, (number, cell.name)
