@@ -8,6 +8,7 @@ for links that resolve, for escaping of hostile text, for stable bytes, and in h
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,7 +117,9 @@ def test_value_level_metadata_shows_readable_where_clauses(pages):
                                                                                               XPATH_NS)
                 topic = items[check.get(define("ItemOID"))].get("Name")
                 value = check.findtext("odm:CheckValue", namespaces=XPATH_NS)
-                assert _words(row.xpath("td")[0]) == f"{topic} {check.get('Comparator')} {value}"
+                # values with blanks, commas, quotes or parentheses are quoted SAS-style (html._quoted)
+                shown = f'"{value.replace(chr(34), chr(34) * 2)}"' if re.search(r'[ ,"()]', value) else value
+                assert _words(row.xpath("td")[0]) == f"{topic} {check.get('Comparator')} {shown}"
                 assert row.get("id") == ref.get("ItemOID")
                 seen += 1
     assert seen > 50
@@ -254,7 +257,8 @@ def test_define_html_is_rendered_from_the_define_tree_and_byte_stable(spec, sdtm
     href = "define2-1.xsl" if (folder / "define2-1.xsl").is_file() else None
     specs = with_pages(sdtm.specs, write_acrf(tmp_path / "acrf.pdf", spec, example_raw))  # as the build does
     tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets=sdtm.datasets, specs=specs,
-                           standard="SDTMIG", lengths=xpt_lengths(folder), stylesheet_href=href)
+                           standard="SDTMIG", lengths=xpt_lengths(folder), stylesheet_href=href,
+                           annotated_crf=(folder / "acrf.pdf").is_file())
     records = {name: len(frame) for name, frame in sdtm.datasets.items()}
     first = render_define_html(tree, folder, records)
     assert first == render_define_html(tree, folder, records)

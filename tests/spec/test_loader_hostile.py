@@ -6,6 +6,7 @@ fast, before anything reads raw data.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -189,7 +190,8 @@ def test_a_derivation_cycle_names_each_step_file_and_line(spec_copy, example_raw
     # EX's queue waits on SE, whose elements wait on a later DM step: each named with its file and line
     se = spec_copy / "sdtm" / "se.yaml"
     assert f"{ex}:{line_of(ex, '{derive: epoch')}: EX: epoch waits for SE.EPOCH, SE.SESTDTC" in message
-    assert f"{se}:{line_of(se, 'derive: subject_elements')}: SE: subject_elements waits for DM.RFPENDTC" in message
+    assert re.search(re.escape(f"{se}:{line_of(se, 'derive: subject_elements')}: SE: subject_elements waits for ")
+                     + r"[A-Z., ]*\bDM\.RFPENDTC\b", message), message
 
 
 def test_non_ascii_text_in_spec_records_fails_at_load(spec_folder, tmp_path):
