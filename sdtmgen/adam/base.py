@@ -65,7 +65,7 @@ class AdamDerivation(Params):
     description: ClassVar[str] = ""
 
     def produces(self) -> set[str]:
-        return {getattr(self, "target")}
+        return {self.target}
 
     def needs(self) -> set[tuple[str, str]]:
         """(dataset, variable) pairs of *other* datasets this step reads."""

@@ -49,7 +49,7 @@ from sdtmgen.xpt import read_xpt_columns
 from .codelist import data_values
 from .distinct import DistinctValues
 from .datatypes import ISO_TYPES, LENGTH_TYPES, byte_length, present_numbers, present_text
-from .oids import XPATH_NS, define, odm, xlink
+from .oids import XPATH_NS, define, xlink
 
 NUM_TYPES = frozenset({"integer", "float"})
 

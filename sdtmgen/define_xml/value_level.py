@@ -35,7 +35,6 @@ from .context import DefineContext
 from .distinct import DistinctValues
 from .datatypes import NUM_LENGTH, byte_length, content_type, present_text
 from .item_def import ItemDef, Origin, VariableMeta, variable_origin
-from .methods import method_for
 from .oids import define, item_oid, odm, part, value_item_oid, value_list_oid, where_clause_oid
 
 TESTCD_RESULTS = ("ORRES", "ORRESU", "STRESC", "STRESN", "STRESU")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sdtmgen.validate.conformance import RULES, Package, run_rules
 
