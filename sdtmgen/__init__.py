@@ -18,7 +18,8 @@ def __getattr__(name: str):
     if name in _API:
         from sdtmgen import api
 
-        return getattr(api, name)
+        # `validate` is also the sdtmgen.validate package, which calling runs api.validate
+        return globals()[name] if name in globals() else getattr(api, name)
     raise AttributeError(f"module 'sdtmgen' has no attribute {name!r}")
 
 

@@ -20,7 +20,7 @@ from sdtmgen.review import run_review
 from sdtmgen.sdtm.build import build_sdtm
 from sdtmgen.spec.loader import load_spec as _load_spec
 from sdtmgen.spec.models import Spec
-from sdtmgen.steps import arrow_strings, resolve_raw, validate_sdtm
+from sdtmgen.steps import resolve_raw, validate_sdtm
 
 __all__ = ["BuildResult", "Spec", "build", "load_spec", "validate"]
 
@@ -65,7 +65,6 @@ def _stop_on_errors(findings: list[Finding]) -> None:
         raise BuildError(f"{len(errors)} validation error(s)", findings)
 
 
-@arrow_strings()
 def build(spec: str | Path | Spec, raw: str | Path | None = None, out: str | Path | None = None, *,
           strict: bool = False, formats: str = "xpt", progress: Progress | None = None) -> BuildResult:
     """Build the study's SDTM and ADaM datasets and results.
@@ -112,7 +111,6 @@ def build(spec: str | Path | Spec, raw: str | Path | None = None, out: str | Pat
                        records=records)
 
 
-@arrow_strings()
 def validate(spec: str | Path | Spec, raw: str | Path | None = None) -> list[Finding]:
     """Every finding of the build, without writing or raising on errors: SDTM conformance and data review,
     then ADaM validation when the SDTM has no error. ``[f for f in findings if f.severity == "error"]``

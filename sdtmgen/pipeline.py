@@ -25,7 +25,7 @@ from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
-from sdtmgen.steps import arrow_strings, load_ig, resolve_raw, validate_sdtm  # noqa: F401  (also imported from here)
+from sdtmgen.steps import load_ig, resolve_raw, validate_sdtm  # noqa: F401  (also imported from here)
 from sdtmgen.standards.study import standards_manifest
 from sdtmgen.validate.report import write_conformance_report
 from sdtmgen.xpt import XptVariable, write_xpt
@@ -136,7 +136,6 @@ def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], s
     return write_define_package(folder, spec, datasets, specs, None, standard)
 
 
-@arrow_strings()
 def build(spec_folder: str | Path | Spec, raw: str | Path | None = None, out: str | Path = "output",
           progress: Progress | None = None, formats: str = "xpt", strict: bool = False,
           keep: dict | None = None) -> BuildSummary:

@@ -4,7 +4,6 @@ report and the API can use them without importing the writer, and without an imp
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -16,15 +15,6 @@ from sdtmgen.standards.study import ig_metadata
 from sdtmgen.validate.conformance import Package, run_rules
 from sdtmgen.validate.schema import validate_dataset
 from sdtmgen.validate.severities import apply_settings
-
-
-@contextlib.contextmanager
-def arrow_strings():
-    """Text columns as Arrow-backed strings (vectorised string kernels instead of a Python call per cell)
-    for the duration of one build, without changing the host program's pandas options for good.
-    Also a decorator (a fresh context per call)."""
-    with pd.option_context("mode.string_storage", "pyarrow"):
-        yield
 
 
 def resolve_raw(spec: Spec, raw: str | Path | None) -> Path:

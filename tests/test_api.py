@@ -103,6 +103,15 @@ def test_in_memory_frames_are_what_the_written_files_hold(in_memory, written):
     pd.testing.assert_frame_equal(in_memory.results.ard, written.results.ard)
 
 
+def test_text_columns_are_arrow_strings_whatever_the_host_default(in_memory, spec_folder):
+    with pd.option_context("mode.string_storage", "python"):
+        built = sdtmgen.build(spec_folder)
+    for name, frame in {**in_memory.sdtm, **in_memory.adam}.items():
+        pd.testing.assert_frame_equal(built.sdtm.get(name, built.adam.get(name)), frame)  # dtypes included
+    assert str(in_memory.sdtm["DM"]["USUBJID"].dtype) == "string"
+    assert in_memory.sdtm["DM"]["USUBJID"].dtype.storage == "pyarrow"
+
+
 def test_validate_returns_errors_that_build_raises(tmp_path, spec_folder, example_raw):
     raw = tmp_path / "raw"
     shutil.copytree(example_raw, raw)

@@ -243,7 +243,7 @@ def _where_mask(d: _Define, frame: pd.DataFrame, clause: etree._Element,
             return None
         values = [c.text or "" for c in check.findall("odm:CheckValue", XPATH_NS)]
         if column not in stripped:
-            stripped[column] = frame[column].astype("string").str.strip()
+            stripped[column] = frame[column].astype("string[pyarrow]").str.strip()
         hit = stripped[column].isin(values).fillna(False).astype(bool)
         comparator = check.get("Comparator")
         mask &= ~hit if comparator in ("NE", "NOTIN") else hit

@@ -21,7 +21,6 @@ from sdtmgen.report.ard import Ard, write_ard, write_ard_json
 from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.html import Figure, render
-from sdtmgen.steps import arrow_strings
 
 DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM", "VS")
 
@@ -258,7 +257,6 @@ def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Ma
     return report
 
 
-@arrow_strings()
 def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output/report",
                      progress=None, strict: bool = False) -> Report:
     """``sdtmgen report``: SDTM and ADaM built and validated in memory, the report folder written atomically.

@@ -56,7 +56,7 @@ class SubjectElements(Derivation):
         dm = ctx.datasets["DM"]
         end = dm.drop_duplicates("USUBJID").set_index("USUBJID")[self.end.variable]
         next_start = se.groupby("USUBJID")["SESTDTC"].shift(-1)
-        se["SEENDTC"] = next_start.fillna(se["USUBJID"].map(end)).astype("string")
+        se["SEENDTC"] = next_start.fillna(se["USUBJID"].map(end)).astype("string[pyarrow]")
         se["STUDYID"] = ctx.study.studyid
         se["DOMAIN"] = "SE"
         # an element that would start after the subject left the study never happened

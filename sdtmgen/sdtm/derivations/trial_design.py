@@ -108,14 +108,14 @@ class SubjectVisits(Derivation):
         starts[1:] = (subject_key[1:] != subject_key[:-1]) | (visit_key[1:] != visit_key[:-1])
         first = rows[starts]
         last = rows[np.append(starts[1:], True)] if len(rows) else rows
-        sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string"), subject_code[first]),
+        sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string[pyarrow]"), subject_code[first]),
                            "VISITNUM": visitnum[first],
-                           "VISIT": take_text(visits.astype("string"), visit_code[first]),
+                           "VISIT": take_text(visits.astype("string[pyarrow]"), visit_code[first]),
                            "SVSTDTC": _date_text(day[first]), "SVENDTC": _date_text(day[last])})
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
         unplanned = ~sv["VISITNUM"].isin(list(planned_day))
-        sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string").mask(
+        sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string[pyarrow]").mask(
             unplanned, ctx.study.unplanned_visits.description)
         # visits are derived from data that exist, so each one occurred; SVPRESP/SVOCCUR apply to
         # pre-specified visits collected on a visit form, which this export does not have
@@ -130,7 +130,7 @@ def _date_text(numbers: np.ndarray):
     """``YYYY-MM-DD`` of YYYYMMDD numbers (each distinct one formatted once)."""
     distinct, at = np.unique(numbers, return_inverse=True)
     text = pd.Series([f"{n // 10000:04d}-{n // 100 % 100:02d}-{n % 100:02d}" for n in distinct.tolist()],
-                     dtype="string")
+                     dtype="string[pyarrow]")
     return take_text(text, at.reshape(-1))
 
 
@@ -164,7 +164,7 @@ class DataParameters(Derivation):
             if p.agg == "count_unique":
                 value = str(values.nunique())
             else:
-                dates = values.astype("string").str.slice(0, 10)
+                dates = values.astype("string[pyarrow]").str.slice(0, 10)
                 dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
                 value = (dates.min() if p.agg == "min_date" else dates.max()) if len(dates) else None
             rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value})
