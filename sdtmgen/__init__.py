@@ -14,7 +14,7 @@ __all__ = ["BuildResult", "build", "load_spec", "validate", "__version__"]
 _API = frozenset({"BuildResult", "build", "load_spec", "validate"})
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name in _API:
         from sdtmgen import api
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pandas as pd
 
@@ -80,7 +80,7 @@ def build(spec: str | Path | Spec, raw: str | Path | None = None, out: str | Pat
     if out is not None:
         from sdtmgen.pipeline import build as write_build
 
-        kept: dict = {}
+        kept: dict[str, Any] = {}
         summary = write_build(loaded, raw, out, progress=progress, formats=formats, strict=strict, keep=kept)
         return BuildResult(sdtm=dict(kept["sdtm"]), adam=dict(kept["adam"]), findings=summary.findings,
                            results=kept["results"], records=summary.records, out=summary.out)
