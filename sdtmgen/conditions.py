@@ -127,7 +127,7 @@ class Condition(BaseModel):
         values = frame[self.column]
         if self.equals is None and self.in_ is None and self.missing is None:
             return self._evaluate_more(frame, variables)
-        text = values.astype("string").str.strip()
+        text = values.astype("string[pyarrow]").str.strip()
         if self.missing is not None:
             is_missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
             return is_missing if self.missing else ~is_missing
@@ -185,7 +185,7 @@ def _anchored(pattern: str) -> str:
 def _text(values: pd.Series) -> pa.ChunkedArray:
     """Trimmed text, blanks as missing."""
     if values.dtype == "float64":  # a numeric mapped variable: compared as its text
-        values = values.astype("string")
+        values = values.astype("string[pyarrow]")
     return blank_as_missing(arrow_text(values))
 
 

@@ -135,7 +135,7 @@ def _column_values(series: pd.Series | None, meta: VariableMeta, n: int) -> list
         if meta.data_type == "integer":
             return [int(v) if math.isfinite(v) else None for v in nums.tolist()]
         return [v if math.isfinite(v) else None for v in nums.tolist()]
-    values = series.astype("string")
+    values = series.astype("string[pyarrow]")
     values = values.mask(values.str.strip() == "")
     return [None if v is pd.NA else v for v in values.tolist()]
 

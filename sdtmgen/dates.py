@@ -75,7 +75,7 @@ class _Format:
         shaped &= text.str.fullmatch(self.pattern).fillna(False).to_numpy(dtype=bool)
 
         def column(name: str) -> pd.Series:
-            return parts[name] if name in parts else pd.Series(pd.NA, index=text.index, dtype="string")
+            return parts[name] if name in parts else pd.Series(pd.NA, index=text.index, dtype="string[pyarrow]")
 
         def unknown_in(series: pd.Series, tokens: frozenset[str]) -> np.ndarray:
             return series.isin(tokens).fillna(False).to_numpy(dtype=bool)
@@ -114,7 +114,7 @@ class _Format:
                    & (np.isnan(second) | (second <= 59)))
         hh = hour_s.str.zfill(2)
         clock = hh.where(minute_s.isna(), hh + ":" + minute_s)
-        clock = clock.where(second_s.isna(), clock + ":" + second_s).astype("string")
+        clock = clock.where(second_s.isna(), clock + ":" + second_s).astype("string[pyarrow]")
         has_clock = clock.notna().to_numpy(dtype=bool)
 
         valid = (shaped & day_ok & mon_ok & year_ok & time_ok
@@ -266,7 +266,7 @@ def parse_distinct_dates(distinct: Distinct, formats: DateFormats | None = None)
 
 def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = None) -> ParsedDates:
     formats = formats or DEFAULT_FORMATS
-    text = values.astype("string").str.strip().str.upper()
+    text = values.astype("string[pyarrow]").str.strip().str.upper()
     blank = _blank(text)
     n = len(text)
     year = np.full(n, np.nan)
@@ -275,7 +275,7 @@ def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = No
     year_unknown = np.zeros(n, dtype=bool)
     mon_unknown = np.zeros(n, dtype=bool)
     day_unknown = np.zeros(n, dtype=bool)
-    clock = pd.Series(pd.NA, index=values.index, dtype="string")
+    clock = pd.Series(pd.NA, index=values.index, dtype="string[pyarrow]")
     valid = np.zeros(n, dtype=bool)
     # formats tried in order: a value takes the first one it matches as a valid date (time)
     for fmt in formats.compiled():
@@ -297,7 +297,7 @@ def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = No
     y = pd.Series(np.where(np.isnan(year), 0, year).astype(int), index=values.index).astype(str).str.zfill(4)
     m = pd.Series(np.where(np.isnan(month), 0, month).astype(int), index=values.index).astype(str).str.zfill(2)
     d = pd.Series(np.where(np.isnan(day), 0, day).astype(int), index=values.index).astype(str).str.zfill(2)
-    iso = pd.Series(pd.NA, index=values.index, dtype="string")
+    iso = pd.Series(pd.NA, index=values.index, dtype="string[pyarrow]")
     iso = iso.mask(valid & ~year_unknown, y)
     iso = iso.mask(valid & ~year_unknown & ~mon_unknown, y + "-" + m)
     iso = iso.mask(full, y + "-" + m + "-" + d)
@@ -318,7 +318,7 @@ def date_stem(iso: pd.Series) -> pd.Series:
     ``2019`` -> ``2019----``, ``2019-09`` -> ``2019-09--``, ``2019---15`` and complete dates unchanged
     (SDTMIG 3.4 section 4.4.4: a missing component in the middle is one hyphen).
     """
-    text = iso.astype("string")
+    text = iso.astype("string[pyarrow]")
     text = text.str.replace(r"^(\d{4})$", r"\1----", regex=True)
     return text.str.replace(r"^(\d{4}-\d{2})$", r"\1--", regex=True)
 
@@ -365,7 +365,7 @@ def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Se
 
 
 def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     blank = _blank(text)
     parts = text.str.extract(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
     hour = pd.to_numeric(parts[0], errors="coerce").to_numpy(dtype=float)
@@ -374,7 +374,7 @@ def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     ok = (hour >= 0) & (hour <= 23) & (minute >= 0) & (minute <= 59) & (np.isnan(second) | (second <= 59))
     hh = parts[0].str.zfill(2)
     out = (hh + ":" + parts[1]).where(parts[2].isna(), hh + ":" + parts[1] + ":" + parts[2])
-    out = out.astype("string").where(ok)
+    out = out.astype("string[pyarrow]").where(ok)
     return out, ~blank & ~ok
 
 
@@ -387,7 +387,7 @@ def to_date(iso: pd.Series) -> pd.Series:
 
 
 def _to_date(iso: pd.Series) -> pd.Series:
-    text = iso.astype("string").str.slice(0, 10)
+    text = iso.astype("string[pyarrow]").str.slice(0, 10)
     complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
     return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
 

@@ -79,7 +79,7 @@ def format_findings(findings: list[Finding], cap: int = DEFAULT_CAP, severity: s
         rules = groups[file]
         count = sum(len(parts) for parts in rules.values())
         lines.append(f"{file}: {count} finding{'s' if count != 1 else ''}")
-        for rule, parts in rules.items():
+        for parts in rules.values():
             budget = cap
             for part in parts:
                 lines.append(_heading(part.finding))

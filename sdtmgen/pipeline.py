@@ -22,16 +22,14 @@ from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
 from sdtmgen.review import run_review, write_review_csv
-from sdtmgen.sdtm.build import SdtmResult, build_sdtm, without_repeats
+from sdtmgen.sdtm.build import SdtmResult, build_sdtm
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
-from sdtmgen.standards.study import ig_metadata, standards_manifest
+from sdtmgen.steps import load_ig, resolve_raw, validate_sdtm  # noqa: F401  (also imported from here)
+from sdtmgen.standards.study import standards_manifest
 from sdtmgen.timestamps import build_timestamp
-from sdtmgen.validate.conformance import Package, run_rules
-from sdtmgen.validate.severities import apply_settings
 from sdtmgen.validate.report import write_conformance_report
-from sdtmgen.validate.schema import validate_dataset
 from sdtmgen.xpt import XptVariable, write_xpt
 
 Progress = Callable[[str], None]
@@ -48,10 +46,6 @@ class BuildSummary:
         return [f for f in self.findings if f.severity == "warning"]
 
 
-def resolve_raw(spec: Spec, raw: str | Path | None) -> Path:
-    return Path(raw) if raw else (Path(spec.folder) / spec.study.raw_path).resolve()
-
-
 def xpt_variables(spec: DomainSpec) -> list[XptVariable]:
     return [XptVariable(name=v.name, label=v.label, type=v.type, length=v.length, format=v.format)
             for v in spec.variables]
@@ -62,24 +56,6 @@ def standards_path(spec: Spec, relative: str | None, what: str) -> Path | None:
     if not relative:
         return None
     return resolve_spec_path(Path(spec.folder), relative, None, what)
-
-
-def load_ig(spec: Spec) -> tuple[pd.DataFrame | None, list[Finding]]:
-    """SDTMIG variable metadata named in study.yaml (packaged version or sponsor file); an error if unreadable."""
-    return ig_metadata(Path(spec.folder), spec.study.standards, "sdtmig"), []
-
-
-def validate_sdtm(spec: Spec, result: SdtmResult) -> list[Finding]:
-    findings = list(result.findings)
-    for name, frame in result.datasets.items():
-        findings += validate_dataset(result.specs[name], frame, spec.terminology, result.lineage.get(name))
-    if result.skipped:  # rules across datasets would only report the datasets that could not be built
-        return without_repeats(findings)
-    ig, notes = load_ig(spec)
-    findings += notes
-    findings += run_rules(Package(result.datasets, result.specs, result.lineage, ig=ig,
-                                  unplanned_visit=spec.study.unplanned_visits.visit))
-    return apply_settings(without_repeats(findings), spec.study.data_quality)
 
 
 def _sha256(path: Path) -> str:
@@ -175,23 +151,33 @@ def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], s
     return write_define_package(folder, spec, datasets, specs, None, standard, created=created)
 
 
-def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output",
+def build(spec_folder: str | Path | Spec, raw: str | Path | None = None, out: str | Path = "output",
           progress: Progress | None = None, formats: str = "xpt", strict: bool = False,
-          timestamp: str | None = None) -> BuildSummary:
-    """``strict``: warnings fail the build like errors (BuildError), before anything is written.
-    ``timestamp``: ISO 8601 instant for the file headers; else SOURCE_DATE_EPOCH; else 1970-01-01."""
+          keep: dict | None = None, timestamp: str | None = None) -> BuildSummary:
+    """``sdtmgen build``: the package written atomically into ``out`` (see README, Commands).
+
+    ``spec_folder``: a spec folder or an already loaded Spec. ``strict``: warnings fail the build like
+    errors (BuildError), before anything is written. ``keep``: when a dict, the frames built are also
+    put there ("sdtm", "adam": name -> DataFrame; "results": the Report or None), for ``sdtmgen.build``.
+    ``timestamp``: ISO 8601 instant for the file headers; else SOURCE_DATE_EPOCH; else 1970-01-01.
+    """
     say = progress or (lambda _msg: None)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
+    loaded = spec_folder if isinstance(spec_folder, Spec) else None
+    if loaded is not None:
+        spec_folder = Path(loaded.folder)
     prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
     created = build_timestamp(timestamp)
     say("loading spec")
-    spec = load_spec(spec_folder)
+    spec = loaded or load_spec(spec_folder)
     raw_folder = resolve_raw(spec, raw)
     protect = [("spec", spec_folder), ("spec", spec.folder), ("raw", raw_folder)]
     check_target(out, protect)
     say(f"mapping SDTM from {raw_folder}")
     result = build_sdtm(spec, raw_folder)
+    if keep is not None:
+        keep.update(sdtm=result.datasets, adam={}, results=None)
     say("validating")
     findings = validate_sdtm(spec, result)
     review = run_review(spec, result.datasets, result.lineage)  # data-review checks (DR-...)
@@ -220,6 +206,8 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         say("deriving ADaM")
         adam = build_adam(spec, sdtm_datasets)
         findings += validate_adam(adam, spec.terminology, sdtm_datasets)
+        if keep is not None:
+            keep["adam"] = adam.datasets
         errors = [f for f in findings if f.severity == "error"]
         if errors:
             raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
@@ -245,8 +233,11 @@ def build(spec_folder: str | Path, raw: str | Path | None = None, out: str | Pat
         if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
             from sdtmgen.report.build import write_results
 
-            if write_results(work / "report", spec, sdtm_datasets, adam.datasets, say):
+            report = write_results(work / "report", spec, sdtm_datasets, adam.datasets, say)
+            if report is not None:
                 write_marker(work / "report", "report")  # `sdtmgen report` may replace it later
+                if keep is not None:
+                    keep["results"] = report
     records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
     out = Path(out)
     return BuildSummary(out=out, records=records, findings=findings)

@@ -127,10 +127,10 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
 
 
 def _map_distinct(values: pd.Series, codelist: Codelist, output: str) -> tuple[pd.Series, np.ndarray]:
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     key = text.str.upper()
     exact, folded = codelist.lookup_tables(output)
-    mapped = text.map(exact).astype("string").fillna(key.map(folded).astype("string"))
+    mapped = text.map(exact).astype("string[pyarrow]").fillna(key.map(folded).astype("string[pyarrow]"))
     present = ~(text.isna() | (text == "")).to_numpy(dtype=bool)
     unmatched = present & mapped.isna().to_numpy(dtype=bool)
     if codelist.extensible and unmatched.any():

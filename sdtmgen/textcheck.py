@@ -21,4 +21,4 @@ def non_ascii(text: pd.Series) -> np.ndarray:
         if pc.all(ascii_).as_py() is not False:  # the usual case: no mask to build
             return np.zeros(len(text), dtype=bool)
         return ~pc.fill_null(ascii_, True).to_numpy(zero_copy_only=False)
-    return text.astype("string").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)
+    return text.astype("string[pyarrow]").str.contains(r"[^\x00-\x7f]", regex=True).fillna(False).to_numpy(dtype=bool)

@@ -98,7 +98,7 @@ MORE = pd.DataFrame({
     "TRT": ["Paracetamol", "Paracetamol", "Aspirin", "Aspirin", "Aspirin", None],
     "DOSE": ["500", " 2.5 ", "1e3", "two", "", "inf"],
     "CODE": ["AB12", "ab12", "AB", "AB12X", None, "XY9"],
-}, dtype="string")
+}, dtype="string[pyarrow]")
 
 
 def test_equals_and_not_equals_column():
@@ -146,7 +146,7 @@ def test_matches_refuses_unsafe_or_invalid_patterns_at_load():
 
 def test_matches_is_linear_on_a_catastrophic_pattern():
     import time
-    frame = pd.DataFrame({"X": ["a" * 5000 + "!"] * 3}, dtype="string")
+    frame = pd.DataFrame({"X": ["a" * 5000 + "!"] * 3}, dtype="string[pyarrow]")
     start = time.perf_counter()
     assert not cond('{column: X, matches: "(a+)+$"}').evaluate(frame).any()
     assert time.perf_counter() - start < 2  # backtracking engines take ages on this

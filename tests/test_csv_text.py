@@ -38,7 +38,7 @@ def test_other_dtypes_fall_back_to_pandas(tmp_path):
 
 
 def test_empty_frame_writes_the_header_only(tmp_path):
-    frame = pd.DataFrame({"record": pd.Series([], dtype="int64"), "raw_file": pd.Series([], dtype="string")})
+    frame = pd.DataFrame({"record": pd.Series([], dtype="int64"), "raw_file": pd.Series([], dtype="string[pyarrow]")})
     ours = tmp_path / "ours.csv"
     write_csv(ours, frame)
     assert ours.read_bytes() == b"record,raw_file\n" == pandas_bytes(frame, tmp_path / "pandas.csv")

@@ -7,7 +7,6 @@ import csv
 import io
 import re
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -128,7 +128,7 @@ def test_damaged_export_stops_naming_file_and_line_or_maps_every_row_faithfully(
 
     # mapping: every raw row of the form is mapped or excluded by a named rule, lineage on real lines
     lines = set(frame["_ROW"].tolist())
-    for (out, counts), domain in zip(mapped, domains):
+    for (out, counts), _domain in zip(mapped, domains):
         for count in counts:
             if count.form == f"{form}.csv":
                 assert count.rows_read == len(expected) - 1 == count.rows_mapped + count.rows_excluded

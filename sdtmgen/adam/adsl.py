@@ -32,8 +32,8 @@ class TreatmentGroup(AdamDerivation):
         frame = ctx.frame
         order = self.order or [a.armcd for a in ctx.study.arms]
         numbers = {code: float(i) for i, code in enumerate(order, start=1)}
-        code = ctx.column(self.code).astype("string").str.strip()
-        text = ctx.column(self.text).astype("string").str.strip()
+        code = ctx.column(self.code).astype("string[pyarrow]").str.strip()
+        text = ctx.column(self.text).astype("string[pyarrow]").str.strip()
         number = code.map(numbers).astype("float64")
         stray = (present(code) & number.isna().to_numpy()) if len(frame) else np.zeros(0, dtype=bool)
         if stray.any():
@@ -147,7 +147,7 @@ class RecordFlag(AdamDerivation):
         if self.where is not None:
             keep &= self.where.evaluate(data)
         if self.prefixes is not None:
-            text = data[self.prefixes.column].astype("string").str.strip()
+            text = data[self.prefixes.column].astype("string[pyarrow]").str.strip()
             starts = self.prefixes.starts_with
             if self.prefixes.ignore_case:
                 text, starts = text.str.upper(), [s.upper() for s in starts]
@@ -194,12 +194,12 @@ class DispositionStatus(AdamDerivation):
             data = data[self.where.evaluate(data)]
         data = data.assign(_T=iso_datetime(data[self.date]).to_numpy())
         last = data.sort_values("_T", kind="mergesort", na_position="first").drop_duplicates("USUBJID", keep="last")
-        decod = last.set_index(last["USUBJID"].astype(str))[self.decod].astype("string").str.strip()
+        decod = last.set_index(last["USUBJID"].astype(str))[self.decod].astype("string[pyarrow]").str.strip()
         subject_decod = pd.Series(frame["USUBJID"].astype(str).map(decod).to_numpy(), index=frame.index,
-                                  dtype="string")
+                                  dtype="string[pyarrow]")
         done = subject_decod.str.upper().isin([c.upper() for c in self.completed]).fillna(False).to_numpy(dtype=bool)
         has = present(subject_decod)
-        status = pd.Series(self.ongoing_value, index=frame.index, dtype="string")
+        status = pd.Series(self.ongoing_value, index=frame.index, dtype="string[pyarrow]")
         status[has & done] = self.completed_value
         status[has & ~done] = self.discontinued_value
         reason = subject_decod.where(has & ~done)
@@ -231,14 +231,14 @@ class DltEvaluable(AdamDerivation):
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
-        in_pop = (ctx.column(self.population.variable).astype("string") == self.population.equals)
+        in_pop = (ctx.column(self.population.variable).astype("string[pyarrow]") == self.population.equals)
         in_pop = in_pop.fillna(False).to_numpy(dtype=bool)
         start = pd.to_numeric(ctx.column(self.start), errors="coerce").to_numpy(dtype=float)
         until = pd.to_numeric(ctx.column(self.followed_until), errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             completed = until >= start + self.window_days - 1
         events = ctx.source(self.dlt.dataset)
-        with_dlt = set(events.loc[(events[self.dlt.variable].astype("string") == self.dlt_value).fillna(False)
+        with_dlt = set(events.loc[(events[self.dlt.variable].astype("string[pyarrow]") == self.dlt_value).fillna(False)
                                   .to_numpy(dtype=bool), "USUBJID"].astype(str))
         had = frame["USUBJID"].astype(str).isin(with_dlt).to_numpy(dtype=bool)
         frame[self.target] = flag_array(in_pop & (completed | had), self.yes, self.no)

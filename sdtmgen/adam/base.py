@@ -65,7 +65,7 @@ class AdamDerivation(Params):
     description: ClassVar[str] = ""
 
     def produces(self) -> set[str]:
-        return {getattr(self, "target")}
+        return {self.target}
 
     def needs(self) -> set[tuple[str, str]]:
         """(dataset, variable) pairs of *other* datasets this step reads."""
@@ -246,7 +246,7 @@ def _per_distinct(iso: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd
 
 def parse_iso_date(iso: pd.Series) -> pd.Series:
     """:func:`iso_date` value by value (for values known to be distinct)."""
-    text = iso.astype("string")
+    text = iso.astype("string[pyarrow]")
     complete = (text.str.len() >= 10).fillna(False)
     return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce", cache=False)
 
@@ -258,7 +258,7 @@ def parse_iso_datetime(iso: pd.Series) -> pd.Series:
 
 def parse_iso_clock(iso: pd.Series) -> pd.Series:
     """:func:`iso_clock` value by value (for values known to be distinct)."""
-    text = iso.astype("string")
+    text = iso.astype("string[pyarrow]")
     timed = (text.str.slice(10, 11) == "T").fillna(False)
     hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
     minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
@@ -305,5 +305,5 @@ def present(values: pd.Series) -> np.ndarray:
     series = pd.Series(values, copy=False)
     if pd.api.types.is_numeric_dtype(series):
         return series.notna().to_numpy(dtype=bool)
-    text = series.astype("string").str.strip()
+    text = series.astype("string[pyarrow]").str.strip()
     return (text.notna() & (text != "")).fillna(False).to_numpy(dtype=bool)

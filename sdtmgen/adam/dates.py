@@ -27,7 +27,7 @@ def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     level: "" complete, "D" day unknown, "M" month (and day) unknown, None when there is no year.
     """
-    distinct = Distinct(pd.Series(iso, copy=False).astype("string").str.strip())
+    distinct = Distinct(pd.Series(iso, copy=False).astype("string[pyarrow]").str.strip())
     lo, hi, level = _distinct_date_range(distinct.values)
     return distinct.expand(lo), distinct.expand(hi), distinct.expand(level)
 
@@ -125,7 +125,7 @@ class AnalysisDate(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         # one parse per distinct date-time: an assessment time is shared by all tests of a sample
-        distinct = Distinct(ctx.column(self.source).astype("string"))
+        distinct = Distinct(ctx.column(self.source).astype("string[pyarrow]"))
         days = distinct.map(lambda iso: to_sas_date(parse_iso_date(iso)).to_numpy(dtype=float))
         frame[self.target] = days
         if self.datetime_target:
@@ -197,6 +197,6 @@ class Duration(AdamDerivation):
         days = end - start + 1
         frame[self.target] = days
         if self.unit_target:
-            unit = pd.Series(pd.NA, index=frame.index, dtype="string")
+            unit = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
             unit[~np.isnan(days)] = self.unit
             frame[self.unit_target] = unit.array

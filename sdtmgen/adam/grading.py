@@ -387,8 +387,8 @@ class CtcaeGrade(AdamDerivation):
         out = {name: np.full(len(frame), -1, dtype=np.int32) for name in self.produces()}
         path = self._criteria_path(ctx)
         if path is not None:
-            param = Codes.of(ctx.column(self.param).astype("string"))
-            units = Codes.of(ctx.column(self.unit).astype("string").str.strip()) if self.unit else None
+            param = Codes.of(ctx.column(self.param).astype("string[pyarrow]"))
+            units = Codes.of(ctx.column(self.unit).astype("string[pyarrow]").str.strip()) if self.unit else None
             for term in self.terms:
                 rows = np.flatnonzero(param.rows_with(term.paramcd))
                 analysis = term.analysis or ("low" if term.low else "high")
@@ -451,6 +451,6 @@ class CtcaeGrade(AdamDerivation):
             if pd.api.types.is_numeric_dtype(values):
                 numbers[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)[rows]
             else:
-                text = values.iloc[rows].astype("string").str.strip()
+                text = values.iloc[rows].astype("string[pyarrow]").str.strip()
                 texts[name] = text.where((text != "").fillna(False)).to_numpy(dtype=object, na_value=None)
         return Env(n=len(rows), numbers=numbers, texts=texts, constants=constants)

@@ -41,8 +41,8 @@ class Parameters(AdamDerivation):
         return {self.target, self.text, self.number}
 
     def apply(self, ctx: AdamContext) -> None:
-        test = ctx.column(self.test).astype("string").str.strip()
-        parameter = first_positions(test, pd.Series([p.test for p in self.parameters], dtype="string"))
+        test = ctx.column(self.test).astype("string[pyarrow]").str.strip()
+        parameter = first_positions(test, pd.Series([p.test for p in self.parameters], dtype="string[pyarrow]"))
         listed = parameter >= 0
         frame = ctx.frame[listed].reset_index(drop=True)
         parameter = parameter[listed]
@@ -74,12 +74,12 @@ class AnalysisValue(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         value = pd.to_numeric(ctx.column(self.numeric), errors="coerce").to_numpy(dtype=float).copy()
-        text = ctx.column(self.text).astype("string").str.strip()
+        text = ctx.column(self.text).astype("string[pyarrow]").str.strip()
         # results repeat: read the qualifier and limit once per distinct text
         distinct = Distinct(text)
-        parts = distinct.values.astype("string").str.extract(QUALIFIED)
+        parts = distinct.values.astype("string[pyarrow]").str.extract(QUALIFIED)
         limit = distinct.expand(pd.to_numeric(parts[1], errors="coerce").to_numpy(dtype=float))
-        sign = parts[0].astype("string")
+        sign = parts[0].astype("string[pyarrow]")
         below = distinct.expand(sign.str.startswith("<").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
         above = distinct.expand(sign.str.startswith(">").fillna(False).to_numpy(dtype=bool)) & np.isnan(value)
         imputed = np.zeros(len(frame), dtype=bool)
@@ -178,7 +178,7 @@ class CriterionFlag(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         value = pd.to_numeric(ctx.column(self.value), errors="coerce").to_numpy(dtype=float)
-        param = Codes.of(ctx.column(self.param).astype("string"))
+        param = Codes.of(ctx.column(self.param).astype("string[pyarrow]"))
         flag = np.full(len(frame), -1, dtype=np.int8)  # codes into [Y, N]
         text = np.full(len(frame), -1, dtype=np.int32)  # codes into the criteria
         for i, crit in enumerate(self.criteria):

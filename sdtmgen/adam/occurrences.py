@@ -12,7 +12,7 @@ from sdtmgen.adam.base import AdamContext, AdamDerivation, Params, flag_array, r
 
 
 def _text(values: pd.Series, ignore_case: bool) -> pd.Series:
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     return text.str.upper() if ignore_case else text
 
 
@@ -66,7 +66,7 @@ class Relatedness(AdamDerivation):
         related = text.isin([r.upper() for r in self.related]).fillna(False).to_numpy(dtype=bool)
         missing = (text.isna() | (text == "")).to_numpy(dtype=bool)
         out = pd.Series(np.where(related, self.related_value, self.not_related_value), index=frame.index,
-                        dtype="string")
+                        dtype="string[pyarrow]")
         if self.missing_as == "related":
             out[missing] = self.related_value
         elif self.missing_as == "missing":

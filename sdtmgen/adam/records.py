@@ -80,10 +80,10 @@ def _id_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         numbers = pd.to_numeric(values, errors="coerce")
         whole = numbers.notna() & (numbers == numbers.round())
-        text = numbers.astype("string")
-        text[whole] = numbers[whole].astype("int64").astype("string")
+        text = numbers.astype("string[pyarrow]")
+        text[whole] = numbers[whole].astype("int64").astype("string[pyarrow]")
         return text
-    return values.astype("string").str.strip()
+    return values.astype("string[pyarrow]").str.strip()
 
 
 @register_adam_derivation("supp_qualifier", "a supplemental qualifier (SUPP-- QNAM) as a variable, "
@@ -100,17 +100,17 @@ class SuppQualifier(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         supp = ctx.source(self.dataset)
-        supp = supp[supp["QNAM"].astype("string") == self.qnam]
-        value = pd.Series(pd.NA, index=frame.index, dtype="string")
-        for idvar, rows in supp.groupby(supp["IDVAR"].astype("string"), sort=True):
+        supp = supp[supp["QNAM"].astype("string[pyarrow]") == self.qnam]
+        value = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
+        for idvar, rows in supp.groupby(supp["IDVAR"].astype("string[pyarrow]"), sort=True):
             if idvar not in frame.columns:
                 raise SpecError(f"ADaM {ctx.name}: {self.dataset} QNAM {self.qnam} is linked by {idvar}, "
                                 f"which is not a variable of {ctx.name} (copy it in source_records)")
-            table = pd.Series(rows["QVAL"].astype("string").to_numpy(),
-                              index=pd.MultiIndex.from_arrays([rows["USUBJID"].astype("string"),
-                                                               rows["IDVARVAL"].astype("string").str.strip()]))
+            table = pd.Series(rows["QVAL"].astype("string[pyarrow]").to_numpy(),
+                              index=pd.MultiIndex.from_arrays([rows["USUBJID"].astype("string[pyarrow]"),
+                                                               rows["IDVARVAL"].astype("string[pyarrow]").str.strip()]))
             table = table[~table.index.duplicated(keep="first")]
-            keys = pd.MultiIndex.from_arrays([frame["USUBJID"].astype("string"), _id_text(frame[idvar])])
+            keys = pd.MultiIndex.from_arrays([frame["USUBJID"].astype("string[pyarrow]"), _id_text(frame[idvar])])
             found = table.reindex(keys).to_numpy()
             mask = pd.notna(found)
             value[mask] = found[mask]

@@ -123,7 +123,7 @@ class Recovery(AdamDerivation):
         seq = pd.to_numeric(labs[self.seq], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             usable = ~np.isnan(value) & ~np.isnan(day) & (day >= self.from_day) & (day <= self.to_day)
-        param = Codes.of(labs[self.param].astype("string"))
+        param = Codes.of(labs[self.param].astype("string[pyarrow]"))
         parts = []
         near: dict[tuple[str, str], np.ndarray] = {}  # endpoints of one lab and transfusion rule share it
         for ep in self.endpoints:
@@ -137,10 +137,10 @@ class Recovery(AdamDerivation):
             parts.append(self._endpoint(ep, assessments, near[key]))
         records = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         order = np.lexsort((records["PARAMN"], records["_SUBJECT"]))
-        out = pd.DataFrame({"USUBJID": take_rows(pd.Series(subjects.astype("string")), records.pop("_SUBJECT")[order]),
+        out = pd.DataFrame({"USUBJID": take_rows(pd.Series(subjects.astype("string[pyarrow]")), records.pop("_SUBJECT")[order]),
                             **{name: records[name][order] for name in sorted(records)}})
         for name in ("PARAMCD", "PARAM", "EVNTDESC", "CNSDTDSC", "SRCDOM", "SRCVAR"):
-            out[name] = out[name].astype("string")
+            out[name] = out[name].astype("string[pyarrow]")
         for name in ("PARAMN", "STARTDT", "ADT", "AVAL", "CNSR", "SRCSEQ"):
             out[name] = out[name].astype("float64")
         ctx.frame = out

@@ -49,7 +49,7 @@ from sdtmgen.xpt import read_xpt_columns
 from .codelist import data_values
 from .distinct import DistinctValues
 from .datatypes import ISO_TYPES, LENGTH_TYPES, byte_length, present_numbers, present_text
-from .oids import XPATH_NS, define, odm, xlink
+from .oids import XPATH_NS, define, xlink
 
 NUM_TYPES = frozenset({"integer", "float"})
 
@@ -244,7 +244,7 @@ def _where_mask(d: _Define, frame: pd.DataFrame, clause: etree._Element,
             return None
         values = [c.text or "" for c in check.findall("odm:CheckValue", XPATH_NS)]
         if column not in stripped:
-            stripped[column] = frame[column].astype("string").str.strip()
+            stripped[column] = frame[column].astype("string[pyarrow]").str.strip()
         hit = stripped[column].isin(values).fillna(False).astype(bool)
         comparator = check.get("Comparator")
         mask &= ~hit if comparator in ("NE", "NOTIN") else hit

@@ -35,7 +35,6 @@ from .context import DefineContext
 from .distinct import DistinctValues
 from .datatypes import NUM_LENGTH, byte_length, content_type, present_text
 from .item_def import ItemDef, Origin, VariableMeta, variable_origin
-from .methods import method_for
 from .oids import define, item_oid, odm, part, value_item_oid, value_list_oid, where_clause_oid
 
 TESTCD_RESULTS = ("ORRES", "ORRESU", "STRESC", "STRESN", "STRESU")
@@ -79,7 +78,7 @@ def name_column(topic: str) -> str | None:
 class TopicRecords:
     """The distinct values each column takes in the records of one topic value.
 
-    ``values(column, value)`` equals ``frame.loc[frame[topic].astype("string") == value, column]``
+    ``values(column, value)`` equals ``frame.loc[frame[topic].astype("string[pyarrow]") == value, column]``
     with duplicates dropped (first appearances kept, in order): it is read from the distinct
     (topic, column) pairs, found once per column and split by topic value once.
     """
@@ -98,7 +97,7 @@ class TopicRecords:
 
     def values(self, column: str, value: str) -> pd.Series:
         if not self.has(column):
-            return pd.Series([], dtype="string")
+            return pd.Series([], dtype="string[pyarrow]")
         table = self._table(column)
         return table.values.iloc[table.rows(value)]
 
@@ -122,7 +121,7 @@ class _PairTable:
 
     def __init__(self, pairs: pd.DataFrame, topic: str, column: str):
         self.values = pairs[column]
-        self.keys = pairs[topic].astype("string")
+        self.keys = pairs[topic].astype("string[pyarrow]")
         self.present = is_present(self.values).to_numpy()
         codes, texts = pd.factorize(self.keys)  # missing topic: -1, in no group
         order = np.argsort(codes, kind="stable")
@@ -135,7 +134,7 @@ class _PairTable:
 
 def is_present(values: pd.Series) -> pd.Series:
     """Not missing and not blank."""
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     return (text.notna() & (text != "")).fillna(False).astype(bool)
 
 

@@ -157,8 +157,8 @@ class RedcapReader:
         rows = data.loc[filled, keep + columns]
         out = {"SUBJECT": rows[self.record_id].to_numpy()}
         events = rows["redcap_event_name"] if "redcap_event_name" in rows else pd.Series([""] * len(rows))
-        out["VISIT"] = events.map(lambda e, labels=self._event_labels(): labels.get(e, e)).to_numpy() \
-            if len(rows) else np.array([], dtype=object)
+        labels = self._event_labels()
+        out["VISIT"] = events.map(lambda e: labels.get(e, e)).to_numpy() if len(rows) else np.array([], dtype=object)
         out["RECORDPOSITION"] = (rows["redcap_repeat_instance"].to_numpy() if "redcap_repeat_instance" in rows
                                  else np.full(len(rows), "", dtype=object))
         lines = records.lines[filled]

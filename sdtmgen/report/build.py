@@ -251,18 +251,19 @@ def subtitle_of(spec) -> str:
 
 
 def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame],
-                  progress=None) -> bool:
+                  progress=None) -> Report | None:
     """The build's report step: ``folder`` (``<out>/report``) when the spec has a report.yaml and ADaM exists.
 
-    Returns whether a report was written.
+    Returns the report written, or None when there is none to write.
     """
     cfg = load_report_config(spec.folder)
     if cfg is None or not adam:
-        return False
+        return None
     if progress:
         progress("writing report")
-    write_report(folder, make_report(report_datasets(sdtm, adam), cfg, subtitle_of(spec)))
-    return True
+    report = make_report(report_datasets(sdtm, adam), cfg, subtitle_of(spec))
+    write_report(folder, report)
+    return report
 
 
 def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output/report",
@@ -274,7 +275,7 @@ def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out
     from sdtmgen.adam.build import build_adam, validate_adam
     from sdtmgen.errors import BuildError, SpecError, raise_on_warnings
     from sdtmgen.output import atomic_folder, check_target, prepare_target
-    from sdtmgen.pipeline import resolve_raw, validate_sdtm
+    from sdtmgen.steps import resolve_raw, validate_sdtm
     from sdtmgen.sdtm.build import build_sdtm
     from sdtmgen.spec.loader import load_spec
 

@@ -40,7 +40,7 @@ def per_distinct(values: pd.Series, test, dtype=bool) -> pd.Series:
 
 
 def _flag_y(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.strip().str.upper()
+    text = values.astype("string[pyarrow]").str.strip().str.upper()
     return text.eq("Y").fillna(False).astype(bool)
 
 
@@ -64,7 +64,7 @@ def distinct_texts(values: pd.Series) -> list[str]:
 
 def iso_to_sas(values: pd.Series) -> pd.Series:
     """ISO 8601 date/datetime text (date part used) -> SAS date number; partial or empty -> NaN."""
-    text = values.astype("string").str.slice(0, 10)
+    text = values.astype("string[pyarrow]").str.slice(0, 10)
     dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     return ((dates - SAS_EPOCH).dt.days).astype("float64")
 

@@ -36,7 +36,7 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     temp = vs[text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool)]
     frame = pd.DataFrame({
         "USUBJID": temp["USUBJID"].astype(str).to_numpy(),
-        "TEXT": temp[check.datetime].astype("string").fillna("").to_numpy(),
+        "TEXT": temp[check.datetime].astype("string[pyarrow]").fillna("").to_numpy(),
         "TEMP": pd.to_numeric(temp[check.result], errors="coerce").to_numpy(float),
     })
     frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
@@ -45,7 +45,7 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     position = np.arange(len(frame))
     warm = frame["TEMP"].to_numpy() >= check.sustained
     frame, position = frame[warm].reset_index(drop=True), position[warm]
-    text = frame["TEXT"].astype("string")
+    text = frame["TEXT"].astype("string[pyarrow]")
     timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
     stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
     day = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")

@@ -88,7 +88,7 @@ def ae_summary(ard: Ard, inputs: Inputs, outcome: AeSummary) -> None:
         kinds = [("AE", in_win, "Adverse events"), ("SAE", in_win[is_y(in_win[outcome.serious])], "Serious adverse events")]
         if outcome.related is not None:
             rel = outcome.related
-            related = per_distinct(in_win[rel.variable], lambda u: u.astype("string").str.strip().str.upper()
+            related = per_distinct(in_win[rel.variable], lambda u: u.astype("string[pyarrow]").str.strip().str.upper()
                                    .isin([v.upper() for v in rel.values]).fillna(False))
             kinds.append(("RELAE", in_win[related.to_numpy(bool)],
                           f"Adverse events {rel.label} ({rel.variable} {'/'.join(rel.values)})"))
@@ -182,7 +182,7 @@ def record_counts(ard: Ard, inputs: Inputs, outcome: SubjectFlags, cfg: ReportCo
     inside = (day >= cfg.window.first_day) & (day <= cfg.window.last_day)
     undated = int(np.isnan(day).sum())
     cm, date = cm[inside], date[inside]
-    kind = (cm[c.type_variable].astype("string").str.strip().to_numpy(object) if c.type_variable
+    kind = (cm[c.type_variable].astype("string[pyarrow]").str.strip().to_numpy(object) if c.type_variable
             else np.full(len(cm), "", dtype=object))
     records = pd.DataFrame({"USUBJID": cm["USUBJID"].astype(str).to_numpy(), "TYPE": kind,
                             "DATE": date.to_numpy(float),
@@ -230,7 +230,7 @@ def medication_records(inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig)
     assert m is not None
     require(inputs.cm, "CM", ["USUBJID", m.class_variable, m.date, m.indication])
     cm = inputs.group_of(inputs.cm)
-    code = cm[m.class_variable].astype("string").str.strip().str.upper()
+    code = cm[m.class_variable].astype("string[pyarrow]").str.strip().str.upper()
     counted = code.str.startswith(tuple(p.upper() for p in m.prefixes)).fillna(False).to_numpy(bool)
     cm, code = cm[counted], code[counted]
     day = relative_day(iso_to_sas(cm[m.date]), cm["ANCHOR"])
@@ -239,7 +239,7 @@ def medication_records(inputs: Inputs, outcome: SubjectFlags, cfg: ReportConfig)
     cm, code = cm[inside], code[inside]
     purpose = pd.Series(PURPOSES[2], index=cm.index, dtype=object)
     if m.indication:
-        text = cm[m.indication].astype("string").str.strip().str.upper()
+        text = cm[m.indication].astype("string[pyarrow]").str.strip().str.upper()
         words = "|".join(re.escape(w.upper()) for w in m.prophylaxis_words)
         purpose = np.where(text.str.contains(words, regex=True).fillna(False).to_numpy(bool), PURPOSES[0],
                            np.where(text.fillna("").eq("").to_numpy(bool), PURPOSES[2], PURPOSES[1]))

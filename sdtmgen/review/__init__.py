@@ -158,7 +158,7 @@ def _text(values: pd.Series) -> pd.Series:
         text[whole] = numbers[whole].astype(np.int64).astype(str)
         text[numbers.isna()] = ""
         return text.astype(str)
-    return values.astype("string").fillna("").astype(str)
+    return values.astype("string[pyarrow]").fillna("").astype(str)
 
 
 def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[str, pd.DataFrame],
@@ -180,7 +180,7 @@ def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[st
             at = np.flatnonzero(hit.mask)
             lin = lineage.get(hit.dataset)
             if lin is not None and "_FILE" in lin and len(lin) == len(frame):
-                files = lin["_FILE"].iloc[at].astype("string").fillna("").astype(str).to_numpy()
+                files = lin["_FILE"].iloc[at].astype("string[pyarrow]").fillna("").astype(str).to_numpy()
                 rows = lin["_ROW"].iloc[at].to_numpy()
             else:  # a dataset built from other datasets (SV, SE): no raw row of its own
                 files, rows = np.full(len(at), "", dtype=object), pd.array([None] * len(at), dtype="Int64")
@@ -191,7 +191,7 @@ def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[st
             if hit.detail is not None:
                 detail = pd.Series(hit.detail).reset_index(drop=True).astype(str)
                 message = message + np.where(detail != "", ": " + detail, "")
-            subjects = (frame["USUBJID"].iloc[at].astype("string").fillna("").astype(str).to_numpy()
+            subjects = (frame["USUBJID"].iloc[at].astype("string[pyarrow]").fillna("").astype(str).to_numpy()
                         if "USUBJID" in frame else "")
             tables.append(pd.DataFrame({
                 "check": check.id, "severity": severity, "subject": subjects, "raw_file": files,
@@ -204,7 +204,7 @@ def run_review(spec: "Spec", datasets: dict[str, pd.DataFrame], lineage: dict[st
                                     rows=tuple(int(i) + 1 for i in at),
                                     values=tuple(dict.fromkeys(tables[-1]["value"].tolist()))[:10],
                                     sources=sources))
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({c: pd.Series(dtype="string")
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({c: pd.Series(dtype="string[pyarrow]")
                                                                              for c in COLUMNS})
     if len(table):
         table["raw_row"] = table["raw_row"].astype("Int64")

@@ -11,11 +11,11 @@ from sdtmgen.review import ReviewContext, ReviewHit, register_check
 
 
 def _is(values: pd.Series, text: str) -> np.ndarray:
-    return (values.astype("string").str.upper() == text).fillna(False).to_numpy(dtype=bool)
+    return (values.astype("string[pyarrow]").str.upper() == text).fillna(False).to_numpy(dtype=bool)
 
 
 def _present(values: pd.Series) -> np.ndarray:
-    text = values.astype("string").str.strip()
+    text = values.astype("string[pyarrow]").str.strip()
     return (text.notna() & (text != "")).to_numpy(dtype=bool)
 
 
@@ -76,7 +76,7 @@ def fatal_outcome(ctx: ReviewContext) -> Iterable[ReviewHit]:
     mask = fatal != death
     if not mask.any():
         return
-    out = ae.loc[mask, "AEOUT"].astype("string").fillna("").astype(str).to_numpy()
+    out = ae.loc[mask, "AEOUT"].astype("string[pyarrow]").fillna("").astype(str).to_numpy()
     yield ReviewHit("AE", "AESDTH", mask, pd.Series("AEOUT " + out, dtype=object))
 
 
@@ -104,8 +104,8 @@ def dose_changes(ctx: ReviewContext) -> Iterable[ReviewHit]:
     if ex is None or not {"USUBJID", "EXDOSE"} <= set(ex.columns):
         return
     dose = pd.to_numeric(ex["EXDOSE"], errors="coerce")
-    order = ex["EXSTDTC"].astype("string").fillna("") if "EXSTDTC" in ex else pd.Series("", index=ex.index)
-    frame = pd.DataFrame({"s": ex["USUBJID"].astype("string"), "t": order, "d": dose}).dropna(subset=["d"])
+    order = ex["EXSTDTC"].astype("string[pyarrow]").fillna("") if "EXSTDTC" in ex else pd.Series("", index=ex.index)
+    frame = pd.DataFrame({"s": ex["USUBJID"].astype("string[pyarrow]"), "t": order, "d": dose}).dropna(subset=["d"])
     frame = frame[frame["d"] > 0].sort_values(["s", "t"], kind="stable")
     first = frame.groupby("s")["d"].transform("first")
     differs = frame.index[(frame["d"] != first).to_numpy()]

@@ -12,7 +12,7 @@ from sdtmgen.review import ReviewContext, ReviewHit, register_check
 
 def _normalised(values: pd.Series) -> pd.Series:
     """Upper case, punctuation and repeated blanks folded: 'Fever ' and 'FEVER.' are the same term."""
-    text = values.astype("string").str.upper().str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
+    text = values.astype("string[pyarrow]").str.upper().str.replace(r"[^A-Z0-9]+", " ", regex=True).str.strip()
     return text.fillna("")
 
 
@@ -21,9 +21,9 @@ def repeated_adverse_events(ctx: ReviewContext) -> Iterable[ReviewHit]:
     ae = ctx.datasets.get("AE")
     if ae is None or not {"USUBJID", "AETERM", "AESTDTC"} <= set(ae.columns):
         return
-    keys = pd.DataFrame({"s": ae["USUBJID"].astype("string").fillna("").to_numpy(),
+    keys = pd.DataFrame({"s": ae["USUBJID"].astype("string[pyarrow]").fillna("").to_numpy(),
                          "t": _normalised(ae["AETERM"]).to_numpy(),
-                         "d": ae["AESTDTC"].astype("string").str.slice(0, 10).fillna("").to_numpy()})
+                         "d": ae["AESTDTC"].astype("string[pyarrow]").str.slice(0, 10).fillna("").to_numpy()})
     mask = keys.duplicated(keep=False).to_numpy() & (keys["t"] != "").to_numpy() & (keys["d"] != "").to_numpy()
     if not mask.any():
         return

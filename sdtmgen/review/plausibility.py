@@ -41,7 +41,7 @@ def non_finite_lab_result(ctx: ReviewContext) -> Iterable[ReviewHit]:
     lb = ctx.datasets.get("LB")
     if lb is None:
         return
-    text = lb["LBORRES"].astype("string")
+    text = lb["LBORRES"].astype("string[pyarrow]")
     mask = text.str.contains(_NON_FINITE_TEXT, case=False, regex=True).fillna(False).to_numpy(dtype=bool)
     if "LBSTRESN" in lb:
         result = _numbers(lb["LBSTRESN"])
@@ -56,7 +56,7 @@ def birth_date(ctx: ReviewContext) -> Iterable[ReviewHit]:
     dm = ctx.datasets.get("DM")
     if dm is None or "BRTHDTC" not in dm:
         return
-    year = pd.to_numeric(dm["BRTHDTC"].astype("string").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
+    year = pd.to_numeric(dm["BRTHDTC"].astype("string[pyarrow]").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
     too_early = year < ctx.limit(1900)
     birth = ctx.days("DM", "BRTHDTC")
     consent = ctx.days("DM", "RFICDTC") if "RFICDTC" in dm else np.full(len(dm), np.nan)
@@ -79,9 +79,9 @@ def age_matches_birth(ctx: ReviewContext) -> Iterable[ReviewHit]:
     reference = next((c for c in ("RFICDTC", "RFSTDTC") if c in dm), None)
     if reference is None:
         return
-    birth_year = pd.to_numeric(dm["BRTHDTC"].astype("string").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
+    birth_year = pd.to_numeric(dm["BRTHDTC"].astype("string[pyarrow]").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
     birth, at = ctx.days("DM", "BRTHDTC"), ctx.days("DM", reference)
-    ref_year = pd.to_numeric(dm[reference].astype("string").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
+    ref_year = pd.to_numeric(dm[reference].astype("string[pyarrow]").str.slice(0, 4), errors="coerce").to_numpy(dtype=float)
     # complete dates: whole years lived; a year only: the age is known to within a year
     exact = np.floor((at - birth) / 365.2425)
     expected = np.where(np.isnan(exact), ref_year - birth_year, exact)
@@ -108,7 +108,7 @@ def planned_doses(ctx: ReviewContext) -> tuple[pd.Series, str]:
     """Planned dose of each EX record's arm: the study's ``planned`` doses per ARMCD, else the arm's
     most common dose (ties: the lower)."""
     ex = ctx.datasets["EX"]
-    arm = ctx.subject_values("EX", "ARMCD").astype("string")
+    arm = ctx.subject_values("EX", "ARMCD").astype("string[pyarrow]")
     planned = ctx.planned()
     if planned:
         return arm.map(planned).astype(float), "planned"

@@ -137,11 +137,11 @@ def build_supp(domain: DomainSpec, frame: pd.DataFrame, extra: list[pd.DataFrame
     has_seq = seq_var in frame.columns and domain.domain != "DM"
     parts = list(extra or [])
     for supp in domain.supplemental:
-        values = frame[supp.column].astype("string").str.strip()
+        values = frame[supp.column].astype("string[pyarrow]").str.strip()
         present = (values.notna() & (values != "")).to_numpy(dtype=bool)
         rows = frame[present]
         # a parent without --SEQ (no subject number, already reported) gets a blank IDVARVAL
-        idvarval = (rows[seq_var].astype("Int64").astype("string").fillna("") if has_seq
+        idvarval = (rows[seq_var].astype("Int64").astype("string[pyarrow]").fillna("") if has_seq
                     else pd.Series("", index=rows.index))
         parts.append(pd.DataFrame({
             "STUDYID": rows["STUDYID"].to_numpy(), "RDOMAIN": domain.domain, "USUBJID": rows["USUBJID"].to_numpy(),
@@ -153,7 +153,7 @@ def build_supp(domain: DomainSpec, frame: pd.DataFrame, extra: list[pd.DataFrame
     if supp.get("_FILE") is not None and supp["_FILE"].isna().any():
         supp = supp.drop(columns=["_FILE", "_ROW"])  # records of a derived parent have no raw row
     for col in SUPP_VARIABLES:
-        supp[col.name] = supp[col.name].astype("string").replace("", pd.NA)
+        supp[col.name] = supp[col.name].astype("string[pyarrow]").replace("", pd.NA)
     return supp
 
 

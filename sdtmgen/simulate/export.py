@@ -72,14 +72,14 @@ def write_odm(frames: dict[str, pd.DataFrame], path: Path, study: str = "SIMULAT
     for visit in visits:
         out.append(f'<StudyEventDef OID="{event_oid[visit]}" Name={quoteattr(visit)} Repeating="No" '
                    f'Type="Scheduled"/>')
-    for name, (header, *_) in forms.items():
+    for name in forms:
         out.append(f'<FormDef OID="{name.upper()}" Name="{name}" Repeating="Yes">'
                    f'<ItemGroupRef ItemGroupOID="IG.{name.upper()}" Mandatory="Yes"/></FormDef>')
     for name, (header, *_) in forms.items():
         refs = "".join(f'<ItemRef ItemOID={quoteattr(c)} Mandatory="No"/>' for c in header if c not in FIXED)
         out.append(f'<ItemGroupDef OID="IG.{name.upper()}" Name="{name}" Repeating="Yes">{refs}</ItemGroupDef>')
     seen = set()
-    for name, (header, *_) in forms.items():
+    for header, *_ in forms.values():
         for column in header:
             if column not in FIXED and column not in seen:
                 seen.add(column)

@@ -60,7 +60,7 @@ def _shown(frame: pd.DataFrame, mask: np.ndarray, *columns: str) -> tuple[str, .
 
 
 def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string")
+    return values.astype("string[pyarrow]")
 
 
 @conformance_rule("ADAM-ADSL-ONE", "error", "ADSL has more than one record for a subject, or a record without USUBJID")
@@ -286,7 +286,7 @@ def source_resolves(package: Package) -> Iterable[Hit]:
             continue
         sources = {**package.sdtm, **{n: f for n, _s, f in _adam(package)}}
         dom = _text(frame["SRCDOM"])
-        var = _text(frame["SRCVAR"]) if "SRCVAR" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+        var = _text(frame["SRCVAR"]) if "SRCVAR" in frame else pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
         seq = pd.to_numeric(frame["SRCSEQ"], errors="coerce") if "SRCSEQ" in frame else pd.Series(np.nan, index=frame.index)
         subject = _text(frame["USUBJID"])
         bad = np.zeros(len(frame), dtype=bool)

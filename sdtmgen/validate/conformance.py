@@ -179,8 +179,8 @@ def seq_unique(package: Package) -> Iterable[Hit]:
 def _compare_iso(start: pd.Series, end: pd.Series) -> np.ndarray:
     """True where end is before start, at the precision both have (partial dates compare by prefix)."""
     # a date with an unknown month ("2025---12") is known only to its year
-    s = start.astype("string").str.replace(r"---.*$", "", regex=True)
-    e = end.astype("string").str.replace(r"---.*$", "", regex=True)
+    s = start.astype("string[pyarrow]").str.replace(r"---.*$", "", regex=True)
+    e = end.astype("string[pyarrow]").str.replace(r"---.*$", "", regex=True)
     width = np.minimum(s.str.len().fillna(0).to_numpy(), e.str.len().fillna(0).to_numpy())
     width = np.minimum(width, 16)
     both = (s.notna() & e.notna()).to_numpy(dtype=bool) & (width >= 4)
@@ -227,9 +227,9 @@ def supp_parent(package: Package) -> Iterable[Hit]:
                 found = supp.loc[rows, "USUBJID"].isin(parent["USUBJID"])
             else:
                 values = parent[var]
-                text = values.astype("Int64").astype("string") if values.dtype.kind == "f" else values.astype("string")
-                targets = pd.DataFrame({"USUBJID": parent["USUBJID"].astype("string"), "IDVARVAL": text}).drop_duplicates()
-                asked = supp.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string")
+                text = values.astype("Int64").astype("string[pyarrow]") if values.dtype.kind == "f" else values.astype("string[pyarrow]")
+                targets = pd.DataFrame({"USUBJID": parent["USUBJID"].astype("string[pyarrow]"), "IDVARVAL": text}).drop_duplicates()
+                asked = supp.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string[pyarrow]")
                 merged = asked.merge(targets, how="left", on=["USUBJID", "IDVARVAL"], indicator=True)
                 found = pd.Series((merged["_merge"] == "both").to_numpy(), index=asked.index)
             keys[rows] = ~found
@@ -335,7 +335,7 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
         expected = np.where(element >= 0, se_epoch[element], -1)
         # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         epoch, values = package.distinct(name, "EPOCH")
-        values = values.astype("string").astype(object)
+        values = values.astype("string[pyarrow]").astype(object)
         known = epochs.get_indexer(values)
         actual = _spread(np.where(known >= 0, known, -3), epoch, -2)
         mask = ~(((expected == -1) & (actual == -2)) | (expected == actual))
@@ -391,7 +391,7 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
             continue
         # VISIT as codes of its distinct values; each distinct name is looked up in TV once
         visit, values = package.distinct(name, "VISIT")
-        values = values.astype("string")
+        values = values.astype("string[pyarrow]")
         number = frame["VISITNUM"].to_numpy(dtype=float)
         planned_name = _spread(names.get_indexer(values.astype(object)), visit, -1)
         unplanned = _spread(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), visit, False)
@@ -421,9 +421,9 @@ def relrec_resolves(package: Package) -> Iterable[Hit]:
             mask[relrec.index.get_indexer(rows)] = True
             continue
         values = target[idvar]
-        text = values.astype("Int64").astype("string") if values.dtype.kind == "f" else values.astype("string")
-        known = pd.DataFrame({"USUBJID": target["USUBJID"].astype("string"), "IDVARVAL": text, "_ok": True}).drop_duplicates()
-        asked = relrec.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string")
+        text = values.astype("Int64").astype("string[pyarrow]") if values.dtype.kind == "f" else values.astype("string[pyarrow]")
+        known = pd.DataFrame({"USUBJID": target["USUBJID"].astype("string[pyarrow]"), "IDVARVAL": text, "_ok": True}).drop_duplicates()
+        asked = relrec.loc[rows, ["USUBJID", "IDVARVAL"]].astype("string[pyarrow]")
         merged = asked.merge(known, how="left", on=["USUBJID", "IDVARVAL"])
         mask[relrec.index.get_indexer(rows)] = ~merged["_ok"].eq(True).to_numpy(dtype=bool)
     yield Hit("RELREC", "IDVARVAL", mask)
@@ -455,7 +455,7 @@ def _blank(values: pd.Series) -> np.ndarray:
     if values.dtype.kind in "biufcmM" or none_blank(values):  # numbers and dates never print as blank text
         return blank
     distinct = pd.Series(values.unique()).dropna()
-    empty = distinct[(distinct.astype("string").str.strip() == "").to_numpy(dtype=bool)]
+    empty = distinct[(distinct.astype("string[pyarrow]").str.strip() == "").to_numpy(dtype=bool)]
     if len(empty):
         blank |= values.isin(empty).to_numpy(dtype=bool)
     return blank

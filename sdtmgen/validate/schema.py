@@ -125,7 +125,7 @@ def value_checks(var: Variable, terminology: Terminology, severity: str) -> list
 
 
 def _dtype(var: Variable):
-    return "float64" if var.type == "Num" else pd.StringDtype()
+    return "float64" if var.type == "Num" else pd.StringDtype("pyarrow")
 
 
 def build_schema(spec: DomainSpec, terminology: Terminology, severity: str = "error") -> pa.DataFrameSchema:

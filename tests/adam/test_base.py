@@ -22,14 +22,14 @@ def test_distinct_maps_each_value_once_and_keeps_missing():
         seen.append(len(values))
         return values.str.len().astype("float64").to_numpy()
 
-    distinct = Distinct(pd.Series(["ab", "abc", None, "ab", "abc"], dtype="string"))
+    distinct = Distinct(pd.Series(["ab", "abc", None, "ab", "abc"], dtype="string[pyarrow]"))
     result = distinct.map(parse)
     assert seen == [3]  # two distinct texts and missing
     np.testing.assert_array_equal(result, [2.0, 3.0, np.nan, 2.0, 3.0])
 
 
 def test_iso_datetime_per_distinct_matches_record_by_record():
-    iso = pd.Series(["2024-03-10T11:20", "2024-03", None, "2024-03-10T11:20", "2024-03-11"], dtype="string")
+    iso = pd.Series(["2024-03-10T11:20", "2024-03", None, "2024-03-10T11:20", "2024-03-11"], dtype="string[pyarrow]")
     stamps = iso_datetime(iso)
     assert stamps.tolist()[0] == pd.Timestamp("2024-03-10 11:20") and stamps.tolist()[3] == stamps.tolist()[0]
     assert stamps.isna().tolist() == [False, True, True, False, False]
@@ -50,6 +50,6 @@ def test_group_codes_number_key_combinations_and_skip_missing_keys():
 
 
 def test_codes_mark_the_records_holding_a_value():
-    codes = Codes.of(pd.Series(["HGB", "PLAT", None, "HGB"], dtype="string"))
+    codes = Codes.of(pd.Series(["HGB", "PLAT", None, "HGB"], dtype="string[pyarrow]"))
     assert codes.rows_with("HGB").tolist() == [True, False, False, True]
     assert not codes.rows_with("NEUT").any()

@@ -183,7 +183,7 @@ def test_crf_page_references_only_into_an_annotated_crf_in_the_package(spec, sdt
     assert not sdtm_define.xpath("//def:AnnotatedCRF | //def:leaf[@ID='LF.acrf'] | //def:PDFPageRef",
                                  namespaces=XPATH_NS)
     mh = next(d for d in spec.domains if d.domain == "MH")
-    frame = pd.DataFrame({v.name: pd.Series([], dtype="float64" if v.type == "Num" else "string")
+    frame = pd.DataFrame({v.name: pd.Series([], dtype="float64" if v.type == "Num" else "string[pyarrow]")
                           for v in mh.variables})
     tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets={"MH": frame},
                            specs={"MH": mh}, annotated_crf=True)

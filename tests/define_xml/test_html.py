@@ -57,7 +57,7 @@ def pages(define_files) -> dict[str, tuple[etree._ElementTree, html.HtmlElement,
 
 
 def test_every_dataset_and_variable_of_define_xml_is_on_the_page(pages):
-    for kind, (define_tree, doc, folder) in pages.items():
+    for kind, (define_tree, doc, _folder) in pages.items():
         ids = _by_id(doc)
         items = {i.get("OID"): i for i in _xp(define_tree, "//odm:ItemDef")}
         groups = _xp(define_tree, "//odm:ItemGroupDef")
@@ -103,7 +103,7 @@ def test_every_dataset_and_variable_of_define_xml_is_on_the_page(pages):
 
 def test_value_level_metadata_shows_readable_where_clauses(pages):
     seen = 0
-    for kind, (define_tree, doc, _folder) in pages.items():
+    for _kind, (define_tree, doc, _folder) in pages.items():
         ids = _by_id(doc)
         items = {i.get("OID"): i for i in _xp(define_tree, "//odm:ItemDef")}
         clauses = {w.get("OID"): w for w in _xp(define_tree, "//def:WhereClauseDef")}
@@ -129,7 +129,7 @@ def test_value_level_metadata_shows_readable_where_clauses(pages):
 
 def test_codelists_methods_and_comments_match_define_xml(pages):
     terms = 0
-    for kind, (define_tree, doc, _folder) in pages.items():
+    for _kind, (define_tree, doc, _folder) in pages.items():
         ids = _by_id(doc)
         for codelist in _xp(define_tree, "//odm:CodeList"):
             block = ids[codelist.get("OID")]
@@ -200,7 +200,7 @@ def _assert_links_resolve(doc: html.HtmlElement, folder: Path) -> int:
 
 
 def test_every_link_resolves_in_page_or_to_a_file_of_the_package(pages):
-    for kind, (_define_tree, doc, folder) in pages.items():
+    for _kind, (_define_tree, doc, folder) in pages.items():
         assert _assert_links_resolve(doc, folder) > 200
     doc = pages["sdtm"][1]
     for href in ("#IG.DM", "#IT.DM.SEX", "#CL.SEX", "#MT.DM.RFSTDTC", "#VL.LB.LBORRES", "#methods", "dm.xpt",

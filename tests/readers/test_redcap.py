@@ -34,7 +34,7 @@ def test_every_non_empty_cell_is_read_once(reference, project):
     reader = RedcapReader(folder, decode=False)
     forms = {f: reader.read(f) for f in reader.forms()}
     read = {}
-    for form, got in forms.items():
+    for got in forms.values():
         frame = got.frame
         for column in frame.columns:
             if column in ("SUBJECT", "VISIT", "RECORDPOSITION"):

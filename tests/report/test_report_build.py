@@ -105,6 +105,6 @@ def test_the_build_step_is_skipped_without_adam_or_report_yaml(tmp_path, spec_fo
 
     with_config = SimpleNamespace(folder=str(spec_folder))
     without_config = SimpleNamespace(folder=str(tmp_path))
-    assert write_results(tmp_path / "a", with_config, {}, {}) is False  # no ADaM datasets
-    assert write_results(tmp_path / "b", without_config, {}, frames) is False  # no report.yaml
+    assert write_results(tmp_path / "a", with_config, {}, {}) is None  # no ADaM datasets
+    assert write_results(tmp_path / "b", without_config, {}, frames) is None  # no report.yaml
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

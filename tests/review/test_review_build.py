@@ -4,8 +4,6 @@ to error stops it; formula-like raw text is neutralised in every CSV written for
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest

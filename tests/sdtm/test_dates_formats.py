@@ -14,7 +14,7 @@ from sdtmgen.sdtm.rules.datetime import Iso8601
 
 
 def parse(values, *formats, **options):
-    return parse_collected_dates(pd.Series(values, dtype="string"), DateFormats(tuple(formats), **options))
+    return parse_collected_dates(pd.Series(values, dtype="string[pyarrow]"), DateFormats(tuple(formats), **options))
 
 
 def rule(**params) -> Iso8601:
@@ -91,7 +91,7 @@ def test_default_is_the_collected_dd_mon_yyyy_form():
 
 def test_rule_with_separate_time_column_keeps_time_with_partial_date():
     frame = pd.DataFrame({"D": ["20-UNK-2019", "2019-09-20", None, "UNK-UNK-UNK"],
-                          "T": ["10:00", "11:30", "12:00", "13:00"]}, dtype="string")
+                          "T": ["10:00", "11:30", "12:00", "13:00"]}, dtype="string[pyarrow]")
     ctx = context(frame)
     out = rule(date="D", time="T", formats=["DD-MON-YYYY", "YYYY-MM-DD"], unknown=["UNK"]).apply(ctx)
     assert out.tolist()[:2] == ["2019---20T10:00", "2019-09-20T11:30"]
@@ -101,7 +101,7 @@ def test_rule_with_separate_time_column_keeps_time_with_partial_date():
 
 
 def test_failure_names_row_column_value_and_the_formats_tried():
-    frame = pd.DataFrame({"D": ["2019-09-20", "20.09.2019"]}, dtype="string")
+    frame = pd.DataFrame({"D": ["2019-09-20", "20.09.2019"]}, dtype="string[pyarrow]")
     ctx = context(frame)
     out = rule(date="D", formats=["YYYY-MM-DD", "MM/DD/YYYY"]).apply(ctx)
     assert out.iloc[0] == "2019-09-20" and pd.isna(out.iloc[1])  # mapping goes on; the build stops at the end
@@ -112,14 +112,14 @@ def test_failure_names_row_column_value_and_the_formats_tried():
 
 
 def test_parsing_is_once_per_distinct_value():
-    values = pd.Series(["15-Sep-20", "2020-09-16"] * 50_000, dtype="string")
+    values = pd.Series(["15-Sep-20", "2020-09-16"] * 50_000, dtype="string[pyarrow]")
     parsed = parse_collected_dates(values, DateFormats(("DD-MON-YY", "YYYY-MM-DD")))
     assert parsed.iso.iloc[:2].tolist() == ["2020-09-15", "2020-09-16"]
     assert len(parsed.iso) == 100_000 and not np.any(parsed.invalid)
 
 
 def test_a_date_with_its_own_time_keeps_it_and_the_time_column_is_reported():
-    frame = pd.DataFrame({"D": ["2019-09-20T08:15", "2019-09-21"], "T": ["10:00", "11:00"]}, dtype="string")
+    frame = pd.DataFrame({"D": ["2019-09-20T08:15", "2019-09-21"], "T": ["10:00", "11:00"]}, dtype="string[pyarrow]")
     ctx = context(frame)
     out = rule(date="D", time="T", formats=["YYYY-MM-DD[THH:MM]"]).apply(ctx)
     assert out.tolist() == ["2019-09-20T08:15", "2019-09-21T11:00"]

@@ -30,7 +30,7 @@ ISO_VALUES = [
 
 def _reference_timestamps(values: pd.Series) -> pd.Series:
     """The regular-expression reading the fast path must agree with."""
-    text = values.astype("string")
+    text = values.astype("string[pyarrow]")
     date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
     stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
     clock = text.str.extract(r"T(\d{2}):(\d{2})")
@@ -42,7 +42,7 @@ def _reference_timestamps(values: pd.Series) -> pd.Series:
 def iso() -> pd.Series:
     # repeated and shuffled so that values are read once per distinct value and spread back
     values = ISO_VALUES * 3
-    return pd.Series(np.random.default_rng(1).permutation(np.array(values, dtype=object)), dtype="string")
+    return pd.Series(np.random.default_rng(1).permutation(np.array(values, dtype=object)), dtype="string[pyarrow]")
 
 
 def test_iso_to_timestamp_matches_the_regular_expression_reading(iso):
@@ -68,11 +68,11 @@ def test_iso_minutes_and_days_agree_with_timestamps(iso):
 def test_iso_reading_of_object_columns_and_empty_columns():
     assert iso_to_minutes(pd.Series(["2024-01-01T00:02", None], dtype=object)).tolist() == [
         pd.Timestamp("2024-01-01T00:02").value // 60_000_000_000, MISSING]
-    assert len(iso_to_minutes(pd.Series([], dtype="string"))) == 0
+    assert len(iso_to_minutes(pd.Series([], dtype="string[pyarrow]"))) == 0
 
 
 def test_date_numbers_read_shape_not_calendar():
-    values = pd.Series(["2024-02-30", "2024-02-26T10:00", "2024-02", None, "x024-02-26"], dtype="string")
+    values = pd.Series(["2024-02-30", "2024-02-26T10:00", "2024-02", None, "x024-02-26"], dtype="string[pyarrow]")
     assert date_numbers(values).tolist() == [20240230, 20240226, MISSING, MISSING, MISSING]
 
 
@@ -81,9 +81,9 @@ def _random_frame(n: int, seed: int) -> pd.DataFrame:
     subjects = np.array(["S-10", "S-2", "S-1", None], dtype=object)
     dates = np.array(["2024-01-02", "2024-01-02T08:00", "2024-01-01", None, "2023"], dtype=object)
     return pd.DataFrame({
-        "STUDYID": pd.Series(["ST"] * n, dtype="string"),
-        "USUBJID": pd.Series(subjects[rng.integers(0, 4, n)], dtype="string"),
-        "DTC": pd.Series(dates[rng.integers(0, 5, n)], dtype="string"),
+        "STUDYID": pd.Series(["ST"] * n, dtype="string[pyarrow]"),
+        "USUBJID": pd.Series(subjects[rng.integers(0, 4, n)], dtype="string[pyarrow]"),
+        "DTC": pd.Series(dates[rng.integers(0, 5, n)], dtype="string[pyarrow]"),
         "VISITNUM": np.where(rng.random(n) < 0.2, np.nan, rng.integers(1, 4, n).astype(float)),
         "_FILE": np.array(["b.csv", "a.csv"], dtype=object)[rng.integers(0, 2, n)],
         "_ROW": rng.permutation(n) + 2,
@@ -129,7 +129,7 @@ def test_move_rows_gives_the_taken_frame_and_empties_the_input():
 
 
 def test_missing_values_sort_first_in_the_neighbour_check():
-    frame = pd.DataFrame({"A": pd.Series([None, None, "a", "b"], dtype="string"),
+    frame = pd.DataFrame({"A": pd.Series([None, None, "a", "b"], dtype="string[pyarrow]"),
                           "N": [np.nan, 1.0, np.nan, 0.0]})
     assert already_sorted(frame, ["A", "N"])
     assert not already_sorted(frame.iloc[::-1].reset_index(drop=True), ["A", "N"])
@@ -159,16 +159,16 @@ def test_cumcount_and_group_codes_match_groupby():
 
 
 def test_lookup_positions_in_a_small_table():
-    values = pd.Series(["b", None, "z", "a", "b"], dtype="string")
+    values = pd.Series(["b", None, "z", "a", "b"], dtype="string[pyarrow]")
     assert lookup(values, pd.Index(["a", "b"])).tolist() == [1, -1, -1, 0, 1]
 
 
 def test_blank_to_missing_masks_empty_and_whitespace_only_text():
-    values = pd.Series(["a", "", "  ", " b", "\t", None, "é", "\u00a0", "x "], dtype="string")
+    values = pd.Series(["a", "", "  ", " b", "\t", None, "é", "\u00a0", "x "], dtype="string[pyarrow]")
     got = pd.Series(blank_to_missing(values))
     expected = values.mask(values.str.strip() == "")
     pd.testing.assert_series_equal(got, expected)
-    untouched = pd.Series(["a", "b"], dtype="string")
+    untouched = pd.Series(["a", "b"], dtype="string[pyarrow]")
     assert blank_to_missing(untouched) is untouched.array
 
 
@@ -180,12 +180,12 @@ def test_text_helpers_are_arrow_backed():
 
 
 def test_element_epochs_match_merge_asof_including_ties():
-    se = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "A", "B"], dtype="string"),
-                       "SESTDTC": pd.Series(["2024-01-01", "2024-01-05", "2024-01-05", "2024-01-03"], dtype="string"),
-                       "EPOCH": pd.Series(["SCREENING", "TREATMENT", "LATER", "SCREENING"], dtype="string")})
-    obs = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "B", "B", "C", "A", None], dtype="string"),
+    se = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "A", "B"], dtype="string[pyarrow]"),
+                       "SESTDTC": pd.Series(["2024-01-01", "2024-01-05", "2024-01-05", "2024-01-03"], dtype="string[pyarrow]"),
+                       "EPOCH": pd.Series(["SCREENING", "TREATMENT", "LATER", "SCREENING"], dtype="string[pyarrow]")})
+    obs = pd.DataFrame({"USUBJID": pd.Series(["A", "A", "B", "B", "C", "A", None], dtype="string[pyarrow]"),
                         "DTC": pd.Series(["2023-12-31", "2024-01-05T10:00", "2024-01-03", "2024-01-02",
-                                          "2024-01-09", None, "2024-01-09"], dtype="string")})
+                                          "2024-01-09", None, "2024-01-09"], dtype="string[pyarrow]")})
     got = element_epochs(se["USUBJID"], iso_to_minutes(se["SESTDTC"]), se["EPOCH"],
                          obs["USUBJID"], iso_to_minutes(obs["DTC"]))
     assert list(pd.Series(got).fillna("-")) == ["-", "LATER", "SCREENING", "-", "-", "-", "-"]
@@ -194,7 +194,7 @@ def test_element_epochs_match_merge_asof_including_ties():
 def test_memo_shares_results_per_arrow_array_and_protects_them():
     memo.clear()
     calls = []
-    values = pd.Series(["a", "b"], dtype="string")
+    values = pd.Series(["a", "b"], dtype="string[pyarrow]")
 
     def compute():
         calls.append(1)
@@ -204,7 +204,7 @@ def test_memo_shares_results_per_arrow_array_and_protects_them():
     assert memo.shared(values, "k", compute) is first and len(calls) == 1
     with pytest.raises(ValueError):
         first[0] = 5
-    assert memo.shared(pd.Series(["a", "b"], dtype="string"), "k", compute) is not first
+    assert memo.shared(pd.Series(["a", "b"], dtype="string[pyarrow]"), "k", compute) is not first
     assert memo.shared(pd.Series(["a"], dtype=object), "k", compute) is not first
     assert len(calls) == 3
     memo.clear()

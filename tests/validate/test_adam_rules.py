@@ -177,7 +177,7 @@ def test_population_flags_are_never_null(adam, sdtm):
 
 def test_record_level_population_flags_are_y_or_null(adam, sdtm):
     adlb = copy(adam, "ADLB")
-    adlb["SAFRFL"] = pd.Series("Y", index=adlb.index, dtype="string")
+    adlb["SAFRFL"] = pd.Series("Y", index=adlb.index, dtype="string[pyarrow]")
     set_at(adlb, 8, "SAFRFL", pd.NA)
     assert run(adam, sdtm, {"ADLB": adlb}) == []
     [f] = only(run(adam, sdtm, {"ADLB": set_at(adlb, 9, "SAFRFL", "N")}), "ADAM-POPFL")
@@ -197,7 +197,7 @@ def test_numeric_flags_match_their_flag(adam, sdtm):
 
 def test_date_variables_are_numeric(adam, sdtm):
     adsl = copy(adam, "ADSL")
-    adsl["CHEMSDT"] = pd.Series(["2025-01-01"] * len(adsl), dtype="string")
+    adsl["CHEMSDT"] = pd.Series(["2025-01-01"] * len(adsl), dtype="string[pyarrow]")
     [f] = only(run(adam, sdtm, {"ADSL": adsl}, spec_copy(adam, "ADSL", "CHEMSDT", type="Char", format=None)),
                "ADAM-DATE-NUM")
     assert (f.dataset, f.variable, f.severity) == ("ADSL", "CHEMSDT", "error") and "ADSL.CHEMSDT is Char" in f.message

@@ -17,7 +17,7 @@ def adsl_spec(spec):
 
 
 def frame_for(dataset_spec, rows: int = 2) -> pd.DataFrame:
-    return pd.DataFrame({v.name: pd.Series(["X"] * rows, dtype="string") if v.type == "Char" else [1.0] * rows
+    return pd.DataFrame({v.name: pd.Series(["X"] * rows, dtype="string[pyarrow]") if v.type == "Char" else [1.0] * rows
                          for v in dataset_spec.variables})
 
 

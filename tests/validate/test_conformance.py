@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from sdtmgen.validate.conformance import RULES, Package, run_rules
 
@@ -12,7 +11,7 @@ CHECKED = ["XD-SUBJ-DM", "XD-SEQ-UNIQUE", "XD-START-END", "XD-DY-ZERO", "XD-SUPP
 
 
 def text(values) -> pd.Series:
-    return pd.Series(values, dtype="string")
+    return pd.Series(values, dtype="string[pyarrow]")
 
 
 def good_datasets() -> dict[str, pd.DataFrame]:
@@ -140,7 +139,7 @@ def epoch_package(records_epoch: list[str]) -> dict[str, pd.DataFrame]:
                             "EPOCH": text(["SCREENING", "TREATMENT", "FOLLOW-UP", "SCREENING"])}),
         "VS": pd.DataFrame({"USUBJID": text(["S1", "S1", "S1", "S2", "S3"]),
                             "VSDTC": text(["2025-03-05", "2025-03-11", "2025-03", "2025-02-01", "2025-03-05"]),
-                            "EPOCH": pd.Series(records_epoch, dtype="string")}),
+                            "EPOCH": pd.Series(records_epoch, dtype="string[pyarrow]")}),
     }
 
 

@@ -12,7 +12,7 @@ nan = float("nan")
 
 
 def frame(keys, numbers, codes=None) -> pd.DataFrame:
-    out = pd.DataFrame({"K": pd.Series(keys, dtype="string"), "N": numbers})
+    out = pd.DataFrame({"K": pd.Series(keys, dtype="string[pyarrow]"), "N": numbers})
     if codes is not None:
         out["C"] = np.asarray(codes, dtype=np.int64)
     return out

@@ -14,7 +14,7 @@ IG_RULES = ["IG-EXP", "IG-LABEL", "IG-REQ"]
 
 
 def package(ig: pd.DataFrame | None) -> Package:
-    dm = pd.DataFrame({"STUDYID": pd.Series(["S"], dtype="string"), "USUBJID": pd.Series(["S1"], dtype="string")})
+    dm = pd.DataFrame({"STUDYID": pd.Series(["S"], dtype="string[pyarrow]"), "USUBJID": pd.Series(["S1"], dtype="string[pyarrow]")})
     return Package(datasets={"DM": dm}, specs={}, ig=ig)
 
 
@@ -52,7 +52,7 @@ def test_the_report_says_not_run_and_why(tmp_path):
 def test_a_dataset_the_ig_does_not_describe_is_listed_as_not_checked(tmp_path):
     ig = pd.DataFrame({"dataset": ["DM"], "name": ["USUBJID"], "label": ["U"], "type": ["Char"], "core": ["Req"]})
     pkg = package(ig)
-    pkg.datasets["XZ"] = pd.DataFrame({"USUBJID": pd.Series(["S1"], dtype="string")})
+    pkg.datasets["XZ"] = pd.DataFrame({"USUBJID": pd.Series(["S1"], dtype="string[pyarrow]")})
     findings = run_rules(pkg, IG_RULES)
     # IG-LABEL reads the specs' labels, and this package has none
     assert [(f.rule, f.dataset, f.not_run, f.severity) for f in findings] == [

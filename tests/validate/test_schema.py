@@ -33,7 +33,7 @@ def frame_of(domain, rows: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(index=given.index)
     for var in domain.variables:
         values = given[var.name] if var.name in given else pd.Series([None] * len(given), index=given.index)
-        out[var.name] = values.astype("float64") if var.type == "Num" else values.astype("string")
+        out[var.name] = values.astype("float64") if var.type == "Num" else values.astype("string[pyarrow]")
     return out
 
 
@@ -125,7 +125,7 @@ def test_duplicate_keys(ae, terminology):
 
 def test_wrong_type(ae, terminology):
     frame = frame_of(ae, [GOOD])
-    frame["AESEQ"] = frame["AESEQ"].astype("string")
+    frame["AESEQ"] = frame["AESEQ"].astype("string[pyarrow]")
     findings = validate_dataset(ae, frame, terminology)
     assert ("SCH-TYPE", "AESEQ", "error") in [(f.rule, f.variable, f.severity) for f in findings]
     assert {f.variable for f in findings} == {"AESEQ"}

@@ -212,7 +212,7 @@ def test_string_and_categorical_dtypes_write_like_object(write_ours, write_pyrea
     as_object = pd.DataFrame({"C": pd.Series(values, dtype=object), "N": np.arange(7.0)})
     expected = write_pyreadstat(as_object).data
     assert write_ours(as_object).data == expected
-    as_string = as_object.assign(C=as_object["C"].astype("string"))
+    as_string = as_object.assign(C=as_object["C"].astype("string[pyarrow]"))
     assert write_ours(as_string, [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]).data == expected
     as_category = as_object.assign(C=pd.Categorical(values, categories=["unused and long", "ccc", "b", "a", ""]))
     assert write_ours(as_category, [XptVariable("C", "c", "Char"), XptVariable("N", "n", "Num")]).data == expected

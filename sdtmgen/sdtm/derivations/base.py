@@ -54,7 +54,7 @@ class Derivation(BaseModel):
     description: ClassVar[str] = ""
 
     def produces(self) -> set[str]:
-        return {getattr(self, "target")}
+        return {self.target}
 
     def needs(self) -> set[tuple[str, str]]:
         """(domain, variable) pairs of other domains this step reads."""

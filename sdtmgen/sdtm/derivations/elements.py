@@ -60,17 +60,17 @@ class SubjectElements(Derivation):
                                        "ETCD": el.etcd, "TAETORD": float(order),
                                        "ELEMENT": design[el.etcd].element, "EPOCH": design[el.etcd].epoch}))
         se = pd.concat(parts, ignore_index=True).sort_values(["USUBJID", "TAETORD"], kind="mergesort")
-        se["SESTDTC"] = se["SESTDTC"].astype("string")
-        end = se["USUBJID"].map(earliest_end(ctx, self.ends())).astype("string")
+        se["SESTDTC"] = se["SESTDTC"].astype("string[pyarrow]")
+        end = se["USUBJID"].map(earliest_end(ctx, self.ends())).astype("string[pyarrow]")
         # an element that would start after the subject's end (a later day) never happened
         day = se["SESTDTC"].str.slice(0, 10)
         end_day = end.str.slice(0, 10)
         after_end = (end.notna() & (day > end_day)).fillna(False).to_numpy(dtype=bool)
         se, end, end_day = se[~after_end], end[~after_end], end_day[~after_end]
-        next_start = se.groupby("USUBJID")["SESTDTC"].shift(-1).astype("string")
+        next_start = se.groupby("USUBJID")["SESTDTC"].shift(-1).astype("string[pyarrow]")
         # the next element's start ends this one unless the subject's end comes on an earlier day
         beyond = (next_start.str.slice(0, 10) > end_day).fillna(False)
-        se["SEENDTC"] = next_start.where(next_start.notna() & ~beyond, end).astype("string")
+        se["SEENDTC"] = next_start.where(next_start.notna() & ~beyond, end).astype("string[pyarrow]")
         se["STUDYID"] = ctx.study.studyid
         se["DOMAIN"] = "SE"
         ctx.frame = se.reset_index(drop=True)
@@ -81,10 +81,10 @@ def earliest_end(ctx: DeriveContext, ends: list[VariableRef]) -> pd.Series:
     values = []
     for ref in ends:
         frame = ctx.datasets[ref.domain].drop_duplicates("USUBJID")
-        values.append(pd.DataFrame({"USUBJID": frame["USUBJID"].astype("string").to_numpy(),
-                                    "END": frame[ref.variable].astype("string").to_numpy()}))
+        values.append(pd.DataFrame({"USUBJID": frame["USUBJID"].astype("string[pyarrow]").to_numpy(),
+                                    "END": frame[ref.variable].astype("string[pyarrow]").to_numpy()}))
     table = pd.concat(values, ignore_index=True)
     table = table[table["END"].notna() & (table["END"].str.len() >= 10)]
     table = table.assign(DAY=table["END"].str.slice(0, 10), LEN=-table["END"].str.len())
     table = table.sort_values(["USUBJID", "DAY", "LEN"], kind="mergesort").drop_duplicates("USUBJID")
-    return pd.Series(table["END"].to_numpy(), index=pd.Index(table["USUBJID"].to_numpy()), dtype="string")
+    return pd.Series(table["END"].to_numpy(), index=pd.Index(table["USUBJID"].to_numpy()), dtype="string[pyarrow]")

@@ -38,7 +38,7 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Codes where missing is a value of its own (the last one of the table), and that table as text."""
     codes, uniques = factorize(values)
-    table = pd.concat([pd.Series(uniques).astype("string"), pd.Series([pd.NA], dtype="string")], ignore_index=True)
+    table = pd.concat([pd.Series(uniques).astype("string[pyarrow]"), pd.Series([pd.NA], dtype="string[pyarrow]")], ignore_index=True)
     return np.where(codes < 0, len(uniques), codes), table
 
 

@@ -14,7 +14,7 @@ def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optiona
     """Earliest/latest non-missing ISO 8601 value per USUBJID (ISO text sorts chronologically)."""
     rows = frame if where is None else frame[where.evaluate(frame)]
     values = rows[["USUBJID", variable]].dropna()
-    values = values[(values[variable].astype("string") != "").to_numpy(dtype=bool)]
+    values = values[(values[variable].astype("string[pyarrow]") != "").to_numpy(dtype=bool)]
     ordered = values.sort_values(["USUBJID", variable], ascending=[True, agg == "min"], kind="mergesort")
     first = ordered.drop_duplicates("USUBJID", keep="first")
     return pd.Series(first[variable].to_numpy(), index=pd.Index(first["USUBJID"].to_numpy(), name="USUBJID"),
@@ -37,7 +37,7 @@ class SubjectDate(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         table = subject_extreme(ctx.datasets[self.domain], self.variable, self.agg, self.where)
-        values = ctx.frame["USUBJID"].map(table).astype("string")
+        values = ctx.frame["USUBJID"].map(table).astype("string[pyarrow]")
         ctx.frame[self.target] = values.str.slice(0, 10) if self.date_only else values
 
 
@@ -48,5 +48,5 @@ class FlagIfPresent(Derivation):
     variable: str
 
     def apply(self, ctx: DeriveContext) -> None:
-        present = ctx.frame[self.variable].notna() & (ctx.frame[self.variable].astype("string") != "")
-        ctx.frame[self.target] = pd.Series(pd.NA, index=ctx.frame.index, dtype="string").mask(present, "Y")
+        present = ctx.frame[self.variable].notna() & (ctx.frame[self.variable].astype("string[pyarrow]") != "")
+        ctx.frame[self.target] = pd.Series(pd.NA, index=ctx.frame.index, dtype="string[pyarrow]").mask(present, "Y")

@@ -47,7 +47,7 @@ class RecordLinks(Derivation):
             sides = []
             for side in (link.left, link.right):
                 frame = ctx.datasets[side.domain]
-                key = frame[side.key].astype("string").str.strip()
+                key = frame[side.key].astype("string[pyarrow]").str.strip()
                 sides.append(pd.DataFrame({"USUBJID": frame["USUBJID"], "_K": key,
                                            "_SEQ": frame[f"{side.domain}SEQ"]}).dropna(subset=["_K"]))
             pairs = sides[0].merge(sides[1], on=["USUBJID", "_K"], suffixes=("_L", "_R"))

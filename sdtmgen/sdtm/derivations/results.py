@@ -75,9 +75,9 @@ class StandardResults(Derivation):
 
     def _factors(self, pairs: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
         """Conversion factor to the standard unit (NaN: none) and the standard unit of each pair."""
-        test = pairs["test"].astype("string")
-        unit = pairs["unit"].astype("string").str.strip()
-        target = test.map(self.standard_units).astype("string")
+        test = pairs["test"].astype("string[pyarrow]")
+        unit = pairs["unit"].astype("string[pyarrow]").str.strip()
+        target = test.map(self.standard_units).astype("string[pyarrow]")
         factor = pd.Series(np.nan, index=pairs.index)
         factor[(unit == target).fillna(False)] = 1.0
         for conv in self.conversions:
@@ -133,7 +133,7 @@ class StandardResults(Derivation):
         for original, target in ((self.ornrlo, self.stnrlo), (self.ornrhi, self.stnrhi)):
             if original and target:
                 codes, limits = with_missing(frame[original])
-                text = limits.astype("string").str.strip().fillna("")
+                text = limits.astype("string[pyarrow]").str.strip().fillna("")
                 if self.decimal == ",":
                     text = text.str.replace(r"^([-+]?\d*),(\d+)$", r"\1.\2", regex=True)
                 limit = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(dtype=float)
@@ -181,7 +181,7 @@ class StandardResults(Derivation):
         non_numeric = ~missing & np.isnan(number)
         stresc = np.where(non_numeric, text.str.upper().to_numpy(dtype=object), stresc)
         stresc = np.where(missing, None, stresc)
-        return pd.Series(pd.array(stresc, dtype="string"))
+        return pd.Series(pd.array(stresc, dtype="string[pyarrow]"))
 
 
 @register_derivation("reference_range_indicator", "--NRIND: LOW/HIGH/NORMAL from the standard result and range")
@@ -205,4 +205,4 @@ class ReferenceRangeIndicator(Derivation):
         out[known] = self.normal_value
         out[known & ~np.isnan(low) & (value < low)] = self.low_value
         out[known & ~np.isnan(high) & (value > high)] = self.high_value
-        frame[self.target] = pd.array(out, dtype="string")
+        frame[self.target] = pd.array(out, dtype="string[pyarrow]")

@@ -36,7 +36,7 @@ def _to_day(minutes: np.ndarray) -> np.ndarray:
 
 def _fallback_minutes(iso: pd.Series) -> np.ndarray:
     """The reference reading of any text (regular expressions), for shapes the fast path does not read."""
-    text = iso.astype("string")
+    text = iso.astype("string[pyarrow]")
     date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
     stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
     clock = text.str.extract(r"T(\d{2}):(\d{2})")
@@ -101,7 +101,7 @@ def day_end_minutes(iso: pd.Series) -> np.ndarray:
     whole day, so it is read as the day's last minute (an element starting that day, at any time,
     contains it); values with a time keep their minute."""
     minutes = iso_to_minutes(iso)
-    date_only = (iso.astype("string").str.len() == 10).fillna(False).to_numpy(dtype=bool)
+    date_only = (iso.astype("string[pyarrow]").str.len() == 10).fillna(False).to_numpy(dtype=bool)
     return np.where(date_only & (minutes != MISSING), minutes + 1439, minutes)
 
 
@@ -133,4 +133,4 @@ def element_epochs(se_subject: pd.Series, se_start: np.ndarray, se_epoch: pd.Ser
     hit[hit] = se_key[at[hit]] // span == codes[known][hit]
     positions = np.full(len(when), -1, dtype=np.int64)
     positions[np.flatnonzero(known)[hit]] = se_rows[at[hit]]
-    return take_text(se_epoch.astype("string"), positions)
+    return take_text(se_epoch.astype("string[pyarrow]"), positions)

@@ -118,23 +118,23 @@ class SubjectVisits(Derivation):
             (visit_key[by_first][1:] != visit_key[by_first][:-1])
         first = ordered[starts]
         last = rows[by_last][np.append(starts[1:], True)] if len(rows) else rows
-        dtc_text = dtcs.astype("string")
-        sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string"), subject_code[first]),
+        dtc_text = dtcs.astype("string[pyarrow]")
+        sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string[pyarrow]"), subject_code[first]),
                            "VISITNUM": visitnum[first],
-                           "VISIT": take_text(visits.astype("string"), visit_code[first]),
+                           "VISIT": take_text(visits.astype("string[pyarrow]"), visit_code[first]),
                            "SVSTDTC": take_text(dtc_text, dtc_code[first]),
                            "SVENDTC": take_text(dtc_text, dtc_code[last])})
         sv = pd.concat([sv, _missed_visits(ctx, sv)], ignore_index=True)
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
         planned = sv["VISITNUM"].isin([float(v.visitnum) for v in ctx.study.visits]).to_numpy(dtype=bool)
-        sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string").mask(
+        sv["SVUPDES"] = pd.Series(pd.NA, index=sv.index, dtype="string[pyarrow]").mask(
             ~planned, ctx.study.unplanned_visits.description)
         # SVPRESP: Y for the visits of the plan (TV), null for unplanned ones; SVOCCUR: whether a planned
         # visit took place -- Y when it has data, N for the missed visits added above (null when unplanned)
         occurred = sv["SVSTDTC"].notna().to_numpy(dtype=bool)
-        sv["SVPRESP"] = take_text(pd.Series(["Y"], dtype="string"), np.where(planned, 0, -1))
-        sv["SVOCCUR"] = take_text(pd.Series(["Y", "N"], dtype="string"),
+        sv["SVPRESP"] = take_text(pd.Series(["Y"], dtype="string[pyarrow]"), np.where(planned, 0, -1))
+        sv["SVOCCUR"] = take_text(pd.Series(["Y", "N"], dtype="string[pyarrow]"),
                                   np.where(planned, np.where(occurred, 0, 1), -1))
         sv = sv.sort_values(["USUBJID", "VISITNUM"], kind="mergesort").reset_index(drop=True)
         for column in ("USUBJID", "VISIT", "SVSTDTC", "SVENDTC", "SVUPDES", "SVPRESP", "SVOCCUR"):
@@ -151,12 +151,12 @@ def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
     export has no visit-status form, so the reason (SVREASOC) is not known.
     """
     plan = np.array(sorted(float(v.visitnum) for v in ctx.study.visits))
-    names = pd.Series([v.visit for v in sorted(ctx.study.visits, key=lambda v: float(v.visitnum))], dtype="string")
+    names = pd.Series([v.visit for v in sorted(ctx.study.visits, key=lambda v: float(v.visitnum))], dtype="string[pyarrow]")
     at = np.searchsorted(plan, sv["VISITNUM"].to_numpy(dtype="float64"))
     attended = (at < len(plan)) & (plan[np.minimum(at, len(plan) - 1)] == sv["VISITNUM"].to_numpy(dtype="float64"))
     if not attended.any():
         return sv.iloc[:0]
-    subject, subjects = pd.factorize(sv["USUBJID"].astype("string"))
+    subject, subjects = pd.factorize(sv["USUBJID"].astype("string[pyarrow]"))
     seen = np.zeros((len(subjects), len(plan)), dtype=bool)
     seen[subject[attended], at[attended]] = True
     index = np.arange(len(plan))
@@ -164,7 +164,7 @@ def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
     last = len(plan) - 1 - seen[:, ::-1].argmax(axis=1)
     missed = ~seen & (index >= first[:, None]) & (index <= last[:, None])
     who, which = np.nonzero(missed)
-    return pd.DataFrame({"USUBJID": take_text(pd.Series(subjects, dtype="string"), who),
+    return pd.DataFrame({"USUBJID": take_text(pd.Series(subjects, dtype="string[pyarrow]"), who),
                          "VISITNUM": plan[which], "VISIT": take_text(names, which),
                          "SVSTDTC": missing_text(len(who)), "SVENDTC": missing_text(len(who))})
 
@@ -200,7 +200,7 @@ class DataParameters(Derivation):
             if p.agg == "count_unique":
                 value = str(values.nunique())
             else:
-                dates = values.astype("string").str.slice(0, 10)
+                dates = values.astype("string[pyarrow]").str.slice(0, 10)
                 dates = dates[dates.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)]
                 value = (dates.min() if p.agg == "min_date" else dates.max()) if len(dates) else None
             rows.append({"TSSEQ": 1.0, "TSPARMCD": p.TSPARMCD, "TSPARM": p.TSPARM, "TSVAL": value,
@@ -226,20 +226,20 @@ class TrialSummaryChecks(Derivation):
 
     def apply(self, ctx: DeriveContext) -> None:
         ts = ctx.frame
-        code = ts["TSPARMCD"].astype("string")
+        code = ts["TSPARMCD"].astype("string[pyarrow]")
 
         def value(parmcd: str) -> tuple[np.ndarray, Optional[str]]:
             rows = (code == parmcd).fillna(False).to_numpy(dtype=bool)
-            values = ts["TSVAL"].astype("string")[rows].dropna()
+            values = ts["TSVAL"].astype("string[pyarrow]")[rows].dropna()
             return rows, (values.iloc[0] if len(values) else None)
 
         rows, cutoff = value(self.cutoff)
         if cutoff is not None and self.dates:
             latest = max((int(n.max()) for d, variables in self.dates.items() if d in ctx.datasets
                           for v in variables if v in ctx.datasets[d]
-                          for n in [date_numbers(ctx.datasets[d][v].astype("string"))] if (n != MISSING).any()),
+                          for n in [date_numbers(ctx.datasets[d][v].astype("string[pyarrow]"))] if (n != MISSING).any()),
                          default=None)
-            cut = date_numbers(pd.Series([cutoff], dtype="string"))[0]
+            cut = date_numbers(pd.Series([cutoff], dtype="string[pyarrow]"))[0]
             if latest is not None and cut != MISSING and latest > cut:
                 last = f"{latest // 10000:04d}-{latest // 100 % 100:02d}-{latest % 100:02d}"
                 ctx.warn(rows, "TSVAL", "TS-DCUTDTC",

@@ -68,8 +68,8 @@ class Visits(Derivation):
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
         # few distinct folder names: look each up once
-        codes, names = pd.factorize(frame[self.column].astype("string"), use_na_sentinel=True)
-        collected = pd.Series(names, dtype="string").str.strip().str.upper()
+        codes, names = pd.factorize(frame[self.column].astype("string[pyarrow]"), use_na_sentinel=True)
+        collected = pd.Series(names, dtype="string[pyarrow]").str.strip().str.upper()
         table_num, table_name = {}, {}
         for v in ctx.study.visits:
             for name in [v.visit, *v.collected]:
@@ -81,7 +81,7 @@ class Visits(Derivation):
         name_num = collected.map(table_num).astype("float64").to_numpy()
         visitnum = np.where(seen, name_num[take] if len(names) else np.nan, np.nan)
         # VISIT: a position in a table of texts -- the visit of each folder name, then unscheduled labels
-        texts = [collected.map(table_name).astype("string")]
+        texts = [collected.map(table_name).astype("string[pyarrow]")]
         text_at = codes.astype(np.int64)
         unplanned = seen & (collected.isin(unplanned_names).to_numpy(dtype=bool)[take] if len(names) else False)
         unknown = seen & np.isnan(visitnum) & ~unplanned
@@ -92,7 +92,7 @@ class Visits(Derivation):
             # unscheduled visits are counted per day: records of one day are one visit
             minutes = iso_to_minutes(frame[self.date])
             day = np.where(minutes == MISSING, MISSING, minutes // 1440)  # the day the time falls in
-            subject, _ = pd.factorize(frame["USUBJID"].astype("string"), use_na_sentinel=False)
+            subject, _ = pd.factorize(frame["USUBJID"].astype("string[pyarrow]"), use_na_sentinel=False)
             rows, numbers = unscheduled_numbers(subject, day, ~unplanned, visitnum, unplanned)
             label = ctx.study.unplanned_visits.visit
             visitnum[rows] = numbers
@@ -100,7 +100,7 @@ class Visits(Derivation):
             text_at[rows] = len(names) + which.reshape(-1)
             undated = unplanned & (day == MISSING)
             text_at[undated] = len(names) + len(distinct)
-            texts.append(pd.Series([f"{label} {n:.2f}" for n in distinct] + [label], dtype="string"))
+            texts.append(pd.Series([f"{label} {n:.2f}" for n in distinct] + [label], dtype="string[pyarrow]"))
             if undated.any():
                 ctx.warn(undated, self.column, "VISIT-UNDATED",
                          "unscheduled visit without a complete date: VISITNUM left missing")

@@ -91,7 +91,7 @@ class Usubjid(MappingRule):
         if missing.any():
             ctx.fail(missing, self.column, "usubjid", "subject number is empty",
                      "every raw record needs its subject number")
-        usubjid = (ctx.study.studyid + self.separator + subject).astype("string")
+        usubjid = (ctx.study.studyid + self.separator + subject).astype("string[pyarrow]")
         too_long = (usubjid.str.len().fillna(0) > MAX_KEY_LENGTH).to_numpy(dtype=bool)
         if too_long.any():  # a key cannot be split into SUPP-- like long text: it identifies records
             ctx.fail(too_long, self.column, "usubjid",

@@ -89,14 +89,14 @@ class Step(BaseModel):
 
     def _replace(self, values: pd.Series) -> pd.Series:
         distinct = Distinct.of(values)  # each distinct value looked up once
-        keys = distinct.values.astype("string")
+        keys = distinct.values.astype("string[pyarrow]")
         table = self.replace or {}
         if self.ignore_case:
             folded = {k.upper(): v for k, v in table.items()}
             found = keys.str.upper().map(folded)
         else:
             found = keys.map(table)
-        return distinct.spread_text(found.astype("string").fillna(keys), values.index)
+        return distinct.spread_text(found.astype("string[pyarrow]").fillna(keys), values.index)
 
     def _codelist(self, values: pd.Series, ctx: "MapContext", column: str | None) -> pd.Series:
         from sdtmgen.terminology import map_to_codelist
