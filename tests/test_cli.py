@@ -209,8 +209,10 @@ def test_strict_stops_before_writing_when_validation_warns(tmp_path, monkeypatch
 
 
 def test_report_prints_its_warnings_and_strict_fails_it(previous, tmp_path, monkeypatch, spec_folder, example_raw):
-    real = pipeline.validate_sdtm
-    monkeypatch.setattr(pipeline, "validate_sdtm", lambda *a: real(*a) + extra_warnings(2))
+    import sdtmgen.steps as steps  # the report validates through the shared in-memory steps
+
+    real = steps.validate_sdtm
+    monkeypatch.setattr(steps, "validate_sdtm", lambda *a: real(*a) + extra_warnings(2))
     out = tmp_path / "report"
     args = ["report", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out)]
     strict = invoke(*args, "--strict")

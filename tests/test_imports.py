@@ -99,6 +99,10 @@ KNOWN_CYCLE_EDGES = {
         "the check registry lives in review/__init__.py and the checks register themselves on first use",
     ("sdtmgen.standards.study", "sdtmgen.spec.loader"):
         "standards errors name the YAML line through the loader's source-location table",
+    ("sdtmgen.validate.conformance", "sdtmgen.validate.adam_rules"):
+        "the rule registry lives in conformance.py and the ADaM rules module registers itself into it on import",
+    ("sdtmgen.raw", "sdtmgen.readers"):
+        "RawExport opens the EDC export's reader (ODM, REDCap) on first use; the readers reuse raw's CSV cell checks",
     ("sdtmgen.validate.severities", "sdtmgen.validate.conformance"):
         "study.yaml severity settings are checked against the conformance rule ids",
 }

@@ -42,7 +42,7 @@ class OdmReader:
     def __init__(self, path: Path, items: str = "oid", forms: str = "oid", decode: bool = False, file: str = ""):
         path = Path(path)
         if path.is_dir():
-            from sdtmgen.readers import is_odm
+            from sdtmgen.readers.detect import is_odm
             found = [p for p in sorted(path.glob("*.xml")) if is_odm(p)] if not file else [path / file]
             if len(found) != 1:
                 raise RawDataError(f"{path}: expected one ODM XML file, found {len(found)}", rule="raw-format")
@@ -238,5 +238,5 @@ class OdmReader:
 
     @staticmethod
     def _plain(text: str) -> str:
-        from sdtmgen.readers import form_name
+        from sdtmgen.readers.detect import form_name
         return form_name(text)

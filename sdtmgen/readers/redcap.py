@@ -59,7 +59,7 @@ def _first_column(path: Path) -> str:
 
 class RedcapReader:
     def __init__(self, path: Path, decode: bool = True, columns: str = "field"):
-        from sdtmgen.readers import is_dictionary
+        from sdtmgen.readers.detect import is_dictionary
         folder = Path(path)
         if not folder.is_dir():
             raise RawDataError(f"{folder}: a REDCap export is given as its folder (data dictionary + records CSV)",
@@ -102,7 +102,7 @@ class RedcapReader:
         return self.records_path.name
 
     def forms(self) -> list[str]:
-        from sdtmgen.readers import form_name
+        from sdtmgen.readers.detect import form_name
         return [form_name(f) for f in dict.fromkeys(self._dictionary["form"])]
 
     def _load(self) -> RawForm:
@@ -122,7 +122,7 @@ class RedcapReader:
 
     def columns_of(self, form: str) -> list[str]:
         """The records columns holding the instrument's fields (checkboxes expanded), record id excluded."""
-        from sdtmgen.readers import form_name
+        from sdtmgen.readers.detect import form_name
         data = self._load().frame
         fields = self._dictionary[[form_name(f) == form for f in self._dictionary["form"]]]
         columns = []

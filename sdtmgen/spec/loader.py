@@ -273,8 +273,28 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                     problems.append(f"{where}: element {el.etcd} is not among the study's elements")
     problems += adam_reference_problems(spec, _where)
     problems += _review_problems(spec)
+    problems += [f"{_where(spec.study, ('justifications',))}: {p}"
+                 for p in justification_problems(spec.study.justifications)]
     if problems:
         raise SpecError("inconsistent spec\n" + "\n".join(f"  {p}" for p in problems))
+
+
+def justification_problems(justifications: dict[str, str]) -> list[str]:
+    """Justifications naming a rule the build does not know, or saying nothing."""
+    import re
+
+    from sdtmgen.guide import HANDLED
+    from sdtmgen.validate.report import rule_catalogue
+
+    known = {r["id"] for r in rule_catalogue()} | set(HANDLED)
+    problems = []
+    for rule_id, text in justifications.items():
+        if rule_id not in known and not re.fullmatch(r"CORE-\d{6}", rule_id):
+            problems.append(f"justifications: unknown rule {rule_id}; rules: {', '.join(sorted(known))}, "
+                            f"or a CDISC CORE rule id CORE-NNNNNN")
+        elif not str(text).strip():
+            problems.append(f"justifications: rule {rule_id} has an empty explanation")
+    return problems
 
 
 def _review_problems(spec: Spec) -> list[str]:

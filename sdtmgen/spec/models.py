@@ -155,24 +155,6 @@ class ReviewCheck(Strict):
         return "off" if value is False else value
 
 
-def justification_problems(justifications: dict[str, str]) -> list[str]:
-    """Justifications naming a rule the build does not know, or saying nothing."""
-    import re
-
-    from sdtmgen.guide import HANDLED
-    from sdtmgen.validate.report import rule_catalogue
-
-    known = {r["id"] for r in rule_catalogue()} | set(HANDLED)
-    problems = []
-    for rule_id, text in justifications.items():
-        if rule_id not in known and not re.fullmatch(r"CORE-\d{6}", rule_id):
-            problems.append(f"justifications: unknown rule {rule_id}; rules: {', '.join(sorted(known))}, "
-                            f"or a CDISC CORE rule id CORE-NNNNNN")
-        elif not str(text).strip():
-            problems.append(f"justifications: rule {rule_id} has an empty explanation")
-    return problems
-
-
 class RawSource(Strict):
     """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
 
@@ -233,7 +215,7 @@ class StudySpec(Strict):
         for char, ascii_text in self.transliteration.items():
             if len(char) != 1 or not ascii_text.isascii():
                 raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
-        problems = setting_problems(self.data_quality) + justification_problems(self.justifications)
+        problems = setting_problems(self.data_quality)  # justifications: checked by the loader
         if problems:
             raise ValueError("; ".join(problems))
         etcds = {e.etcd for e in self.elements}

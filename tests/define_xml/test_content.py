@@ -179,12 +179,18 @@ def test_values_outside_a_non_extensible_codelist_are_not_invented(spec, tmp_pat
     assert not tree.xpath("//odm:CodeList[@OID='CL.UNIT']/*[@CodedValue='furlong/fortnight']", namespaces=XPATH_NS)
 
 
-def test_crf_page_references_only_into_an_annotated_crf_in_the_package(spec, sdtm_define):
-    assert not sdtm_define.xpath("//def:AnnotatedCRF | //def:leaf[@ID='LF.acrf'] | //def:PDFPageRef",
-                                 namespaces=XPATH_NS)
+def test_crf_page_references_only_into_an_annotated_crf_in_the_package(spec, sdtm_define, define_files):
+    # the build writes acrf.pdf before define.xml: every page reference points into that file
+    leaves = sdtm_define.xpath("//def:leaf[@ID='LF.acrf']", namespaces=XPATH_NS)
+    assert sdtm_define.xpath("//def:PDFPageRef", namespaces=XPATH_NS) and len(leaves) == 1
+    assert (define_files["sdtm"].parent / leaves[0].get(f"{XLINK}href")).is_file()
     mh = next(d for d in spec.domains if d.domain == "MH")
     frame = pd.DataFrame({v.name: pd.Series([], dtype="float64" if v.type == "Num" else "string[pyarrow]")
                           for v in mh.variables})
+    without, _ = build_define(study=spec.study, terminology=spec.terminology, datasets={"MH": frame},
+                              specs={"MH": mh})  # no annotated CRF in the package: no reference to one
+    assert not without.xpath("//def:AnnotatedCRF | //def:leaf[@ID='LF.acrf'] | //def:PDFPageRef",
+                             namespaces=XPATH_NS)
     tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets={"MH": frame},
                            specs={"MH": mh}, annotated_crf=True)
     for var in mh.variables:
