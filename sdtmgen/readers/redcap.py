@@ -22,6 +22,7 @@ The records file goes through the CSV reader, so its structure and cells are che
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,9 @@ class RedcapReader:
             self.notes += self._records.notes
         return self._records
 
+    @cached_property
     def _event_labels(self) -> dict[str, str]:
+        """unique_event_name -> event label, from event.csv (read once per export)."""
         path = self.folder / "event.csv"
         if not path.is_file():
             return {}
@@ -157,8 +160,9 @@ class RedcapReader:
         rows = data.loc[filled, keep + columns]
         out = {"SUBJECT": rows[self.record_id].to_numpy()}
         events = rows["redcap_event_name"] if "redcap_event_name" in rows else pd.Series([""] * len(rows))
-        labels = self._event_labels()
-        out["VISIT"] = events.map(lambda e: labels.get(e, e)).to_numpy() if len(rows) else np.array([], dtype=object)
+        # each event name to its label (names without one kept), as a dictionary look-up over the column
+        out["VISIT"] = (events.map(self._event_labels).fillna(events).to_numpy() if len(rows)
+                        else np.array([], dtype=object))
         out["RECORDPOSITION"] = (rows["redcap_repeat_instance"].to_numpy() if "redcap_repeat_instance" in rows
                                  else np.full(len(rows), "", dtype=object))
         lines = records.lines[filled]
