@@ -12,15 +12,12 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from sdtmgen.adam.build import build_adam, validate_adam
-from sdtmgen.errors import BuildError, Finding, raise_on_warnings
-from sdtmgen.report.build import Report, make_report, report_datasets, subtitle_of
-from sdtmgen.report.config import load_report_config
-from sdtmgen.review import run_review
-from sdtmgen.sdtm.build import build_sdtm
+from sdtmgen.errors import Finding
+from sdtmgen.report.build import ComputeResults, Report
+from sdtmgen.runner import Runner, RunContext, StopOnErrors
 from sdtmgen.spec.loader import load_spec as _load_spec
 from sdtmgen.spec.models import Spec
-from sdtmgen.steps import resolve_raw, validate_sdtm
+from sdtmgen.steps import DeriveAdam, SdtmDatasets, in_memory_stages
 
 __all__ = ["BuildResult", "Spec", "build", "load_spec", "validate"]
 
@@ -59,10 +56,12 @@ def _spec(spec: str | Path | Spec) -> Spec:
     return spec if isinstance(spec, Spec) else _load_spec(spec)
 
 
-def _stop_on_errors(findings: list[Finding]) -> None:
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise BuildError(f"{len(errors)} validation error(s)", findings)
+def _in_memory(spec: Spec, raw: str | Path | None, strict: bool, progress: Progress | None) -> RunContext:
+    """The build's in-memory stages over the same runner as ``sdtmgen build``, nothing written."""
+    stages = [*in_memory_stages(say_loading=False), StopOnErrors("validation", None), SdtmDatasets(),
+              DeriveAdam(), StopOnErrors("validation", None), ComputeResults()]
+    ctx = RunContext(spec=spec, raw=raw, strict=strict, keep=True, say=progress or (lambda _msg: None))
+    return Runner(stages).run(ctx)
 
 
 def build(spec: str | Path | Spec, raw: str | Path | None = None, out: str | Path | None = None, *,
@@ -84,30 +83,11 @@ def build(spec: str | Path | Spec, raw: str | Path | None = None, out: str | Pat
         summary = write_build(loaded, raw, out, progress=progress, formats=formats, strict=strict, keep=kept)
         return BuildResult(sdtm=dict(kept["sdtm"]), adam=dict(kept["adam"]), findings=summary.findings,
                            results=kept["results"], records=summary.records, out=summary.out)
-    say = progress or (lambda _msg: None)
-    raw_folder = resolve_raw(loaded, raw)
-    say(f"mapping SDTM from {raw_folder}")
-    sdtm = build_sdtm(loaded, raw_folder)
-    say("validating")
-    findings = validate_sdtm(loaded, sdtm)
-    findings += run_review(loaded, sdtm.datasets, sdtm.lineage).findings
-    _stop_on_errors(findings)
-    if strict:
-        raise_on_warnings(findings, "strict build")
-    say("deriving ADaM")
-    adam = build_adam(loaded, sdtm.datasets)
-    findings += validate_adam(adam, loaded.terminology)
-    _stop_on_errors(findings)
-    if strict:
-        raise_on_warnings(findings, "strict build")
-    results = None
-    cfg = load_report_config(loaded.folder)
-    if cfg is not None and adam.datasets:
-        say("computing results")
-        results = make_report(report_datasets(sdtm.datasets, adam.datasets), cfg, subtitle_of(loaded))
-    records = {n: len(f) for n, f in sorted(sdtm.datasets.items())}
-    records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
-    return BuildResult(sdtm=dict(sdtm.datasets), adam=dict(adam.datasets), findings=findings, results=results,
+    ctx = _in_memory(loaded, raw, strict, progress)
+    sdtm, adam = ctx["sdtm_datasets"], ctx["adam"].datasets
+    records = {n: len(f) for n, f in sorted(sdtm.items())}
+    records.update({n: len(f) for n, f in sorted(adam.items())})
+    return BuildResult(sdtm=dict(sdtm), adam=dict(adam), findings=ctx.findings, results=ctx["results"],
                        records=records)
 
 
@@ -115,10 +95,6 @@ def validate(spec: str | Path | Spec, raw: str | Path | None = None) -> list[Fin
     """Every finding of the build, without writing or raising on errors: SDTM conformance and data review,
     then ADaM validation when the SDTM has no error. ``[f for f in findings if f.severity == "error"]``
     is what would stop ``build``."""
-    loaded = _spec(spec)
-    sdtm = build_sdtm(loaded, resolve_raw(loaded, raw))
-    findings = validate_sdtm(loaded, sdtm)
-    findings += run_review(loaded, sdtm.datasets, sdtm.lineage).findings
-    if not any(f.severity == "error" for f in findings):
-        findings += validate_adam(build_adam(loaded, sdtm.datasets), loaded.terminology)
-    return findings
+    stages = [*in_memory_stages(say_loading=False, validating=False), SdtmDatasets(),
+              DeriveAdam(only_without_errors=True)]
+    return Runner(stages).run(RunContext(spec=_spec(spec), raw=raw, keep=True)).findings

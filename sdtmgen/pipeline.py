@@ -1,4 +1,7 @@
-"""The whole build: spec -> raw -> SDTM -> validation -> XPT, written atomically."""
+"""The whole build: spec -> raw -> SDTM -> validation -> XPT, written atomically.
+
+``build`` runs ``build_stages()`` (sdtmgen.runner): the in-memory stages of sdtmgen.steps and the writing
+stages below, in the order that keeps the fewest frames alive."""
 
 from __future__ import annotations
 
@@ -9,23 +12,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import pandas as pd
 
 from sdtmgen import __version__
-from sdtmgen.adam.build import build_adam, validate_adam
 from sdtmgen.csv_text import write_csv
 from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
-from sdtmgen.errors import BuildError, Finding, raise_on_warnings
-from sdtmgen.memory import release_unused_memory
-from sdtmgen.output import atomic_folder, check_target, prepare_target, write_marker
-from sdtmgen.review import run_review, write_review_csv
-from sdtmgen.sdtm.build import SdtmResult, build_sdtm
-from sdtmgen.spec.loader import load_spec
+from sdtmgen.errors import Finding
+from sdtmgen.output import atomic_folder, write_marker
+from sdtmgen.review import write_review_csv
+from sdtmgen.sdtm.build import SdtmResult
 from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
+from sdtmgen.runner import Hooks, Runner, RunContext, Stage, StopOnErrors
+from sdtmgen.steps import (CheckOutput, DataReview, DeriveAdam, DeriveSdtm, LoadSpec, MapSdtm, PrepareOutput,
+                           ReadRaw, ValidateSdtm)
 from sdtmgen.steps import load_ig, resolve_raw, validate_sdtm  # noqa: F401  (also imported from here)
 from sdtmgen.standards.study import standards_manifest
 from sdtmgen.timestamps import build_timestamp
@@ -131,9 +134,9 @@ def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict
             done.result()  # re-raises a writer's error here
 
 
-def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
-                  standard: str, say: Progress, created: datetime | None = None) -> list[Finding]:
-    """Write every dataset of one package (sdtm/, adam/) in the chosen formats, then its define.xml.
+def write_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
+                   standard: str, say: Progress, created: datetime | None = None) -> None:
+    """Write every dataset of one package (sdtm/, adam/) in the chosen formats (its define.xml is the next stage).
 
     ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00).
     """
@@ -147,97 +150,192 @@ def write_package(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], s
                 say(f"writing {stem.with_suffix(suffix).name}")
                 write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
                                    standard=standard, ndjson=kind == "ndjson", created=created)
-    say(f"writing {folder.name}/define.xml")
-    return write_define_package(folder, spec, datasets, specs, None, standard, created=created)
+
+
+# ------------------------------------------------------------------------------------------
+# the stages that write the build's output folder (sdtmgen.runner); the in-memory ones are in sdtmgen.steps
+
+
+class Timestamp(Stage):
+    """The instant the file headers carry (--timestamp, SOURCE_DATE_EPOCH or 1970-01-01), fixed before any work."""
+
+    name = "timestamp"
+    gives = ("created",)
+
+    def run(self, ctx: RunContext) -> None:
+        ctx["created"] = build_timestamp(ctx.timestamp)
+
+
+class WriteSdtm(Stage):
+    """The output folder opened (a temporary folder beside --out, swapped in by the package stage), the
+    annotated CRF (before define.xml, whose page references point into it) and the SDTM dataset files."""
+
+    name = "write SDTM"
+    needs = ("spec", "raw_folder", "sdtm", "protect", "created")
+    gives = ("work", "crf_specs", "records")
+
+    def run(self, ctx: RunContext) -> None:
+        from sdtmgen.acrf import with_pages, write_acrf
+
+        spec, result = ctx["spec"], ctx["sdtm"]
+        ctx["records"] = {n: len(f) for n, f in sorted(result.datasets.items())}
+        work = ctx["work"] = ctx.resources.enter_context(atomic_folder(ctx.out, ctx["protect"], notify=ctx.say))
+        sdtm = work / "sdtm"
+        sdtm.mkdir()
+        ctx.say("writing sdtm/acrf.pdf")
+        ctx["crf_specs"] = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, ctx["raw_folder"]))
+        write_datasets(sdtm, spec, result.datasets, ctx["crf_specs"], ctx.formats, "SDTMIG", ctx.say, ctx["created"])
+
+
+class WriteDefine(Stage):
+    """define.xml (and define.html) of one package, checked against the files written; its findings are kept
+    for the define.xml gate (``package``: "sdtm" or "adam")."""
+
+    needs = ("spec", "work", "created")
+    release = False
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.name = f"{'SDTM' if package == 'sdtm' else 'ADaM'} define.xml"
+        self.gives = (f"{package}_define",)
+
+    def run(self, ctx: RunContext) -> None:
+        spec, folder = ctx["spec"], ctx["work"] / self.package
+        if self.package == "sdtm":
+            datasets, specs, standard = ctx["sdtm"].datasets, ctx["crf_specs"], "SDTMIG"
+        else:
+            adam = ctx["adam"]
+            if not adam.datasets:
+                ctx["adam_define"] = []
+                return
+            datasets, specs, standard = adam.datasets, adam.specs, "ADaMIG"
+        ctx.say(f"writing {folder.name}/define.xml")
+        ctx[f"{self.package}_define"] = write_define_package(folder, spec, datasets, specs, None, standard,
+                                                            created=ctx["created"])
+
+    def skip(self, ctx: RunContext) -> None:
+        ctx[f"{self.package}_define"] = []
+
+
+class WriteLineage(Stage):
+    """reports/reconciliation.csv and lineage/; then only the SDTM datasets stay in memory."""
+
+    name = "lineage"
+    needs = ("work", "sdtm")
+    gives = ("sdtm_datasets",)
+    drops = ("sdtm", "crf_specs")
+    release = True
+
+    def run(self, ctx: RunContext) -> None:
+        write_lineage(ctx["work"], ctx["sdtm"])
+        ctx["sdtm_datasets"] = ctx["sdtm"].datasets
+
+
+class WriteAdam(Stage):
+    """The ADaM dataset files (after the SDTM define.xml findings join the list, in the order reported)."""
+
+    name = "write ADaM"
+    needs = ("spec", "work", "adam", "sdtm_define", "created")
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.findings += ctx["sdtm_define"]
+        adam = ctx["adam"]
+        if adam.datasets:
+            folder = ctx["work"] / "adam"
+            folder.mkdir()
+            write_datasets(folder, ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG", ctx.say,
+                           ctx["created"])
+
+
+class AdamDefineFindings(Stage):
+    name = "define.xml findings"
+    needs = ("adam_define",)
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.findings += ctx["adam_define"]
+
+
+class WriteReports(Stage):
+    """reports/ (conformance, data review, reviewer's guide) and manifest.json."""
+
+    name = "reports"
+    needs = ("spec", "work", "raw_folder", "review", "records", "adam")
+
+    def run(self, ctx: RunContext) -> None:
+        adam = ctx["adam"]
+        ctx["records"].update({n: len(f) for n, f in sorted(adam.datasets.items())})
+        write_reports(ctx["work"], ctx["spec"], ctx["raw_folder"], ctx.findings, ctx["review"], ctx["records"])
+
+
+class WriteResults(Stage):
+    """report/ (ard.csv, report.html, plots/) when the spec has a report.yaml and ADaM datasets."""
+
+    name = "results"
+    needs = ("spec", "work", "report_config", "sdtm_datasets", "adam")
+    gives = ("results",)
+
+    def run(self, ctx: RunContext) -> None:
+        from sdtmgen.report.build import write_results
+
+        adam, work = ctx["adam"], ctx["work"]
+        ctx["results"] = None
+        if adam.datasets:
+            report = write_results(work / "report", ctx["spec"], ctx["sdtm_datasets"], adam.datasets, ctx.say,
+                                   ctx["report_config"])
+            if report is not None:
+                write_marker(work / "report", "report")  # `sdtmgen report` may replace it later
+                ctx["results"] = report
+
+    def skip(self, ctx: RunContext) -> None:
+        ctx["results"] = None
+
+
+class Package(Stage):
+    """The output folder swapped in for --out (the previous output is replaced only now)."""
+
+    name = "package"
+    needs = ("work",)
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.resources.close()
+
+
+def build_stages() -> list[Stage]:
+    """``sdtmgen build``: check --out, load, map, derive, validate, write SDTM, ADaM, reports, results, swap.
+
+    Written in the order that keeps the fewest frames alive: SDTM files and lineage first, then ADaM from
+    the SDTM frames, then only what the results read stays. Any error discards the whole folder, so a
+    failed build writes nothing.
+    """
+    stop = "nothing was written"
+    return [PrepareOutput(), Timestamp(), LoadSpec(), CheckOutput(), ReadRaw(), MapSdtm(), DeriveSdtm(),
+            ValidateSdtm(), DataReview(), StopOnErrors("validation", stop), WriteSdtm(), WriteDefine("sdtm"), WriteLineage(),
+            DeriveAdam(trim=True), StopOnErrors("validation", stop, strict=False), WriteAdam(),
+            WriteDefine("adam"), AdamDefineFindings(), StopOnErrors("define.xml consistency", stop),
+            WriteReports(), WriteResults(), Package()]
 
 
 def build(spec_folder: str | Path | Spec, raw: str | Path | None = None, out: str | Path = "output",
           progress: Progress | None = None, formats: str = "xpt", strict: bool = False,
-          keep: dict | None = None, timestamp: str | None = None) -> BuildSummary:
+          keep: dict | None = None, timestamp: str | None = None, hooks: Iterable[Hooks] = ()) -> BuildSummary:
     """``sdtmgen build``: the package written atomically into ``out`` (see README, Commands).
 
     ``spec_folder``: a spec folder or an already loaded Spec. ``strict``: warnings fail the build like
     errors (BuildError), before anything is written. ``keep``: when a dict, the frames built are also
     put there ("sdtm", "adam": name -> DataFrame; "results": the Report or None), for ``sdtmgen.build``.
     ``timestamp``: ISO 8601 instant for the file headers; else SOURCE_DATE_EPOCH; else 1970-01-01.
+    ``hooks``: called around every stage (``sdtmgen.runner.Hooks``; the benchmark's timers).
     """
-    say = progress or (lambda _msg: None)
     if formats not in FORMATS:
         raise ValueError(f"formats must be one of {sorted(FORMATS)}, got {formats!r}")
-    loaded = spec_folder if isinstance(spec_folder, Spec) else None
-    if loaded is not None:
-        spec_folder = Path(loaded.folder)
-    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
-    created = build_timestamp(timestamp)
-    say("loading spec")
-    spec = loaded or load_spec(spec_folder)
-    raw_folder = resolve_raw(spec, raw)
-    protect = [("spec", spec_folder), ("spec", spec.folder), ("raw", raw_folder)]
-    check_target(out, protect)
-    say(f"mapping SDTM from {raw_folder}")
-    result = build_sdtm(spec, raw_folder)
+    ctx = run_build(RunContext(spec=spec_folder, raw=raw, out=out, formats=formats, strict=strict,
+                               timestamp=timestamp, keep=keep is not None, say=progress or (lambda _msg: None)),
+                    hooks)
     if keep is not None:
-        keep.update(sdtm=result.datasets, adam={}, results=None)
-    say("validating")
-    findings = validate_sdtm(spec, result)
-    review = run_review(spec, result.datasets, result.lineage)  # data-review checks (DR-...)
-    findings += review.findings
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
-    if strict:
-        raise_on_warnings(findings, "nothing was written")
-    records = {n: len(f) for n, f in sorted(result.datasets.items())}
-    # Written in the order that keeps the fewest frames alive: SDTM files and lineage first, then
-    # ADaM from the SDTM frames, then only what the results report reads stays. Any error below
-    # discards the whole folder, so a failed build still writes nothing.
-    with atomic_folder(out, protect, notify=say) as work:
-        sdtm = work / "sdtm"
-        sdtm.mkdir()
-        from sdtmgen.acrf import with_pages, write_acrf
+        keep.update(sdtm=ctx["sdtm_datasets"], adam=ctx["adam"].datasets, results=ctx["results"])
+    return BuildSummary(out=Path(out), records=ctx["records"], findings=ctx.findings)
 
-        say("writing sdtm/acrf.pdf")  # before define.xml, whose page references point into it
-        crf_specs = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, raw_folder))
-        sdtm_define = write_package(sdtm, spec, result.datasets, crf_specs, formats, "SDTMIG", say, created)
-        write_lineage(work, result)
-        sdtm_datasets = result.datasets
-        del result  # lineage and specs are written; the datasets live on in sdtm_datasets
-        release_unused_memory()
-        say("deriving ADaM")
-        adam = build_adam(spec, sdtm_datasets)
-        findings += validate_adam(adam, spec.terminology, sdtm_datasets)
-        if keep is not None:
-            keep["adam"] = adam.datasets
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:
-            raise BuildError(f"{len(errors)} validation error(s); nothing was written", findings)
-        if adam.datasets:
-            from sdtmgen.report.build import report_datasets
 
-            read_by_report = report_datasets(sdtm_datasets, adam.datasets)
-            sdtm_datasets = {n: f for n, f in sdtm_datasets.items() if n in read_by_report}
-        release_unused_memory()
-        findings += sdtm_define
-        if adam.datasets:
-            adam_folder = work / "adam"
-            adam_folder.mkdir()
-            findings += write_package(adam_folder, spec, adam.datasets, adam.specs, formats, "ADaMIG", say,
-                                      created)
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:  # define.xml disagrees with the files written: keep the previous output
-            raise BuildError(f"{len(errors)} define.xml consistency error(s); nothing was written", findings)
-        if strict:
-            raise_on_warnings(findings, "nothing was written")
-        write_reports(work, spec, raw_folder, findings, review.table,
-                      records | {n: len(f) for n, f in sorted(adam.datasets.items())})
-        if adam.datasets:  # results (ard.csv, report.html, plots/) when the spec has a report.yaml
-            from sdtmgen.report.build import write_results
-
-            report = write_results(work / "report", spec, sdtm_datasets, adam.datasets, say)
-            if report is not None:
-                write_marker(work / "report", "report")  # `sdtmgen report` may replace it later
-                if keep is not None:
-                    keep["results"] = report
-    records.update({n: len(f) for n, f in sorted(adam.datasets.items())})
-    out = Path(out)
-    return BuildSummary(out=out, records=records, findings=findings)
+def run_build(ctx: RunContext, hooks: Iterable[Hooks] = (), skip: Iterable[str] = ()) -> RunContext:
+    """The build's stages run over ``ctx`` (``skip``: stage names given empty outputs, for the benchmark)."""
+    return Runner(build_stages(), hooks, skip).run(ctx)

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import sdtmgen.pipeline as pipeline
+import sdtmgen.steps as steps  # the in-memory stages every run shares (sdtmgen.runner)
 from sdtmgen.cli import WARNINGS_SHOWN, main
 from sdtmgen.errors import EXIT_CODES, Finding
 from sdtmgen.output import MARKER
@@ -89,7 +90,7 @@ def test_environment_failures_exit_3_naming_the_path(code, tmp_path, monkeypatch
     def fails(*_args, **_kwargs):
         raise OSError(code, os.strerror(code), str(tmp_path / "somewhere" / "file.yaml"))
 
-    monkeypatch.setattr(pipeline, "load_spec", fails)
+    monkeypatch.setattr(steps, "load_spec", fails)
     result = invoke("build", "--spec", str(spec_folder), "--out", str(tmp_path / "out"))
     assert result.exit_code == 3, result.output
     assert str(tmp_path / "somewhere" / "file.yaml") in result.stderr
@@ -137,7 +138,7 @@ def test_defects_are_internal_errors_with_their_own_code(tmp_path, monkeypatch, 
         def fails(*_args, exc=exc, **_kwargs):
             raise exc
 
-        monkeypatch.setattr(pipeline, "load_spec", fails)
+        monkeypatch.setattr(steps, "load_spec", fails)
         result = invoke("build", "--spec", str(spec_folder), "--out", str(tmp_path / "out"))
         assert result.exit_code == 5, result.output
         assert "internal error" in result.stderr and "Please report" in result.stderr
@@ -149,7 +150,7 @@ def test_ctrl_c_exits_130_and_changes_nothing(previous, tmp_path, monkeypatch, s
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(pipeline, "build_adam", interrupted)
+    monkeypatch.setattr(steps, "build_adam", interrupted)
     result = invoke("build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out))
     assert result.exit_code == 130 and "interrupted" in result.stderr, result.output
     assert snapshot(out) == before
@@ -171,8 +172,8 @@ def test_a_second_build_into_the_same_folder_exits_4(tmp_path, spec_folder, exam
 
 def test_build_lists_the_first_warnings_on_stderr(previous, tmp_path, monkeypatch, spec_folder, example_raw):
     out, _ = copy_of(previous, tmp_path)
-    real = pipeline.validate_sdtm
-    monkeypatch.setattr(pipeline, "validate_sdtm", lambda *a: real(*a) + extra_warnings(WARNINGS_SHOWN + 2))
+    real = steps.validate_sdtm
+    monkeypatch.setattr(steps, "validate_sdtm", lambda *a: real(*a) + extra_warnings(WARNINGS_SHOWN + 2))
     result = invoke("build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out))
     assert result.exit_code == 0, result.output
     shown = [n for n in range(1, WARNINGS_SHOWN + 3) if f"TEST-W{n} AE: made-up warning number {n}" in result.stderr]
@@ -186,8 +187,8 @@ def test_build_lists_the_first_warnings_on_stderr(previous, tmp_path, monkeypatc
 def test_strict_build_fails_with_exit_1_and_writes_nothing(previous, tmp_path, monkeypatch, spec_folder, example_raw):
     """A warning found while the files are written (define.xml) still stops the swap."""
     out, before = copy_of(previous, tmp_path)
-    real = pipeline.write_package
-    monkeypatch.setattr(pipeline, "write_package", lambda *a: real(*a) + extra_warnings(1))
+    real = pipeline.write_define_package
+    monkeypatch.setattr(pipeline, "write_define_package", lambda *a, **k: real(*a, **k) + extra_warnings(1))
     args = ["build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out)]
     result = invoke(*args, "--strict")
     assert result.exit_code == 1, result.output
@@ -199,9 +200,9 @@ def test_strict_build_fails_with_exit_1_and_writes_nothing(previous, tmp_path, m
 
 
 def test_strict_stops_before_writing_when_validation_warns(tmp_path, monkeypatch, spec_folder, example_raw):
-    real = pipeline.validate_sdtm
-    monkeypatch.setattr(pipeline, "validate_sdtm", lambda *a: real(*a) + extra_warnings(2))
-    monkeypatch.setattr(pipeline, "build_adam", lambda *a: pytest.fail("--strict went on after the warnings"))
+    real = steps.validate_sdtm
+    monkeypatch.setattr(steps, "validate_sdtm", lambda *a: real(*a) + extra_warnings(2))
+    monkeypatch.setattr(steps, "build_adam", lambda *a: pytest.fail("--strict went on after the warnings"))
     result = invoke("build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(tmp_path / "o"),
                     "--strict")
     assert result.exit_code == 1 and "2 warning(s) treated as errors" in result.stderr, result.output
@@ -209,8 +210,6 @@ def test_strict_stops_before_writing_when_validation_warns(tmp_path, monkeypatch
 
 
 def test_report_prints_its_warnings_and_strict_fails_it(previous, tmp_path, monkeypatch, spec_folder, example_raw):
-    import sdtmgen.steps as steps  # the report validates through the shared in-memory steps
-
     real = steps.validate_sdtm
     monkeypatch.setattr(steps, "validate_sdtm", lambda *a: real(*a) + extra_warnings(2))
     out = tmp_path / "report"

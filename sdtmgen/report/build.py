@@ -20,9 +20,10 @@ from sdtmgen.report import dlt, durations, febrile, incidence, km, plots
 from sdtmgen.report.ard import Ard, write_ard, write_ard_json
 from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
+from sdtmgen.report.datasets import DATASETS, report_datasets  # noqa: F401  (also imported from here)
 from sdtmgen.report.html import Figure, render
+from sdtmgen.runner import RunContext, Stage
 
-DATASETS = ("ADSL", "ADAE", "ADLB", "ADTTE", "CM", "VS")
 
 
 @dataclass
@@ -234,16 +235,6 @@ def write_report(folder: Path, report: Report) -> None:
         (plot_dir / fig.name).write_bytes(fig.png)
 
 
-def report_datasets(sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """What the report reads: the ADaM datasets, SDTM CM (transfusion markers, anti-infective classes) and
-    SDTM VS (temperatures of the derived febrile-neutropenia check), SDTM TS (the data cut-off date)."""
-    found = {name: adam[name] for name in DATASETS if name in adam}
-    for name in ("CM", "VS", "TS"):  # TS: the data cut-off date (DCUTDTC) shown on the page
-        if name in sdtm:
-            found[name] = sdtm[name]
-    return found
-
-
 def subtitle_of(spec) -> str:
     study = spec.study
     registry = f" ({study.registry_id})" if study.registry_id else ""
@@ -251,12 +242,13 @@ def subtitle_of(spec) -> str:
 
 
 def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame],
-                  progress=None) -> Report | None:
+                  progress=None, cfg: ReportConfig | None = None) -> Report | None:
     """The build's report step: ``folder`` (``<out>/report``) when the spec has a report.yaml and ADaM exists.
 
+    ``cfg``: the report configuration loaded with the spec (read from the spec folder when not given).
     Returns the report written, or None when there is none to write.
     """
-    cfg = load_report_config(spec.folder)
+    cfg = cfg if cfg is not None else load_report_config(spec.folder)
     if cfg is None or not adam:
         return None
     if progress:
@@ -266,50 +258,77 @@ def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Ma
     return report
 
 
+# ------------------------------------------------------------------------------------------
+# stages (sdtmgen.runner): the results in memory, and ``sdtmgen report``
+
+
+class ComputeResults(Stage):
+    """The results (ARD, page, figures) in memory, when the spec has a report.yaml and ADaM datasets."""
+
+    name = "results"
+    needs = ("spec", "report_config", "sdtm_datasets", "adam")
+    gives = ("results",)
+
+    def run(self, ctx: RunContext) -> None:
+        cfg, adam = ctx["report_config"], ctx["adam"]
+        ctx["results"] = None
+        if cfg is None or adam is None or not adam.datasets:
+            return
+        ctx.say("computing results")
+        report = make_report(report_datasets(ctx["sdtm_datasets"], adam.datasets), cfg, subtitle_of(ctx["spec"]))
+        report.findings = ctx.findings
+        ctx["results"] = report
+
+    def skip(self, ctx: RunContext) -> None:
+        ctx["results"] = None
+
+
+class RequireAdam(Stage):
+    name = "check ADaM"
+    needs = ("spec", "adam")
+
+    def run(self, ctx: RunContext) -> None:
+        from sdtmgen.errors import SpecError
+
+        if not ctx["adam"].datasets:
+            raise SpecError(f"{ctx['spec'].folder}: no ADaM dataset specs (adam/*.yaml); nothing to report")
+
+
+class WriteReportFolder(Stage):
+    """``sdtmgen report``'s output: the report folder written and swapped in atomically."""
+
+    name = "package"
+    needs = ("results", "protect")
+
+    def run(self, ctx: RunContext) -> None:
+        from sdtmgen.output import atomic_folder
+
+        with atomic_folder(ctx.out, ctx["protect"], kind="report", notify=ctx.say) as work:
+            write_report(work, ctx["results"])
+
+
+def report_stages() -> list[Stage]:
+    """``sdtmgen report``: SDTM and ADaM in memory (no data review), the results, the report folder."""
+    from sdtmgen.runner import StopOnErrors
+    from sdtmgen.steps import (CheckOutput, DeriveAdam, DeriveSdtm, LoadSpec, MapSdtm, PrepareOutput, ReadRaw,
+                               SdtmDatasets, ValidateSdtm)
+
+    stop = "no report was written"
+    return [PrepareOutput(), LoadSpec(require_report=True), CheckOutput(), ReadRaw(), MapSdtm(), DeriveSdtm(),
+            ValidateSdtm(say=False), StopOnErrors("validation", stop, strict=False), SdtmDatasets(),
+            DeriveAdam(), StopOnErrors("validation", stop, strict=False), RequireAdam(),
+            StopOnErrors("validation", stop, strict=True), ComputeResults(), WriteReportFolder()]
+
+
 def report_from_spec(spec_folder: str | Path, raw: str | Path | None = None, out: str | Path = "output/report",
-                     progress=None, strict: bool = False) -> Report:
+                     progress=None, strict: bool = False, hooks=()) -> Report:
     """``sdtmgen report``: SDTM and ADaM built and validated in memory, the report folder written atomically.
 
-    ``strict``: warnings fail it like errors (BuildError), before anything is written.
+    ``strict``: warnings fail it like errors (BuildError), before anything is written. ``hooks``: called
+    around every stage (``sdtmgen.runner.Hooks``).
     """
-    from sdtmgen.adam.build import build_adam, validate_adam
-    from sdtmgen.errors import BuildError, SpecError, raise_on_warnings
-    from sdtmgen.output import atomic_folder, check_target, prepare_target
-    from sdtmgen.steps import resolve_raw, validate_sdtm
-    from sdtmgen.sdtm.build import build_sdtm
-    from sdtmgen.spec.loader import load_spec
+    from sdtmgen.runner import Runner
 
-    say = progress or (lambda _msg: None)
-    prepare_target(out, [("spec", spec_folder), ("raw", raw)], say)  # unsafe --out refused before any work
-    say("loading spec")
-    spec = load_spec(spec_folder)
-    cfg = load_report_config(spec.folder)
-    if cfg is None:
-        raise SpecError(f"{Path(spec.folder) / 'report.yaml'}: not found; the report needs it")
-    raw_folder = resolve_raw(spec, raw)
-    protect = [("spec", spec_folder), ("spec", spec.folder), ("raw", raw_folder)]
-    check_target(out, protect)
-    say(f"mapping SDTM from {raw_folder}")
-    sdtm = build_sdtm(spec, raw_folder)
-    findings = validate_sdtm(spec, sdtm)
-
-    def stop_on_errors() -> None:
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:
-            raise BuildError(f"{len(errors)} validation error(s); no report was written", findings)
-
-    stop_on_errors()
-    say("deriving ADaM")
-    adam = build_adam(spec, sdtm.datasets)
-    findings += validate_adam(adam, spec.terminology, sdtm.datasets)
-    stop_on_errors()
-    if not adam.datasets:
-        raise SpecError(f"{spec.folder}: no ADaM dataset specs (adam/*.yaml); nothing to report")
-    if strict:
-        raise_on_warnings(findings, "no report was written")
-    say("computing results")
-    report = make_report(report_datasets(sdtm.datasets, adam.datasets), cfg, subtitle_of(spec))
-    report.findings = findings
-    with atomic_folder(out, protect, kind="report", notify=say) as work:
-        write_report(work, report)
-    return report
+    ctx = RunContext(spec=spec_folder, raw=raw, out=out, strict=strict, say=progress or (lambda _msg: None))
+    Runner(report_stages(), hooks).run(ctx)
+    return ctx["results"]

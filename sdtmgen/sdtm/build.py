@@ -90,7 +90,22 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     """Map and derive every domain. Data errors are collected as findings, not raised: a form that
     cannot be mapped at all skips the domains that need it (and what depends on them), and the
     other forms are still mapped and checked, so one run reports every problem."""
-    raw = RawExport(Path(raw_folder), spec.study.raw_source)
+    return derive_sdtm(spec, map_sdtm(spec, RawExport(Path(raw_folder), spec.study.raw_source)))
+
+
+@dataclass
+class MappedSdtm:
+    """The domains mapped from the raw forms, before derivations (the build's "map SDTM" stage)."""
+
+    raw: RawExport
+    datasets: dict[str, pd.DataFrame]
+    counts: list[SourceCount]
+    findings: list[Finding]
+    skipped: dict[str, str]
+
+
+def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
+    """Every domain mapped from its raw forms (read as the mapping needs them); form errors as findings."""
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
@@ -109,6 +124,13 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
                                 sources=(file,) if file else ()))
     skipped = {name: "its raw form could not be mapped" for name in (d.domain for d in spec.domains)
                if name not in datasets}
+    return MappedSdtm(raw=raw, datasets=datasets, counts=counts, findings=findings, skipped=skipped)
+
+
+def derive_sdtm(spec: Spec, mapped: MappedSdtm) -> SdtmResult:
+    """Derivations in dependency order, then every dataset finalised (SUPP--, key order, spec columns)."""
+    raw, datasets, counts, findings, skipped = (mapped.raw, mapped.datasets, mapped.counts, mapped.findings,
+                                                mapped.skipped)
     try:
         stuck = run_derivations(spec, datasets, findings)
     except Exception as exc:
