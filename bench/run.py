@@ -17,15 +17,16 @@ What it does, per size:
 2. runs the real ``sdtmgen.pipeline.build`` N times (median reported), each time in a fresh
    child process, so that the peak memory is that of one build: ``ru_maxrss`` of the child
    (interpreter and imports included);
-3. attributes the build's wall time to stages by wrapping the functions the pipeline calls
-   (``RawExport.read``, ``map_domain``, ``run_derivations``, ``validate_dataset``,
-   ``write_xpt_files`` ...) with timers, *exclusive* of nested timed calls: the stage times add up
-   to the build time; what no wrapper covers is shown as "other". CPU time is kept next to
-   wall time (on a shared machine the wall time includes waiting for a core; XPT files are
-   written by two threads, so that stage's CPU time can exceed its wall time), and so are how
-   much each stage raised the peak RSS and the highest RSS sampled (every 20 ms) while it ran. These wrappers live only in this file; the engine is
-   not changed. A hooked function the build does not call shows as "-" (see ``HOOKS``);
-   ``--skip`` replaces a stage (the results report, define.xml) by a no-op and the table says
+3. attributes the build's wall time to its stages through the runner's hooks
+   (``sdtmgen.runner.Hooks``: ``started``/``finished`` around every stage of
+   ``sdtmgen.pipeline.build_stages()`` -- load spec, read raw, map SDTM, derive SDTM, validate
+   SDTM, data review, write SDTM, SDTM define.xml, lineage, ADaM, write ADaM, ADaM define.xml,
+   reports, results, package, and the findings checks between them); what no stage covers is shown
+   as "other". CPU time is kept next to wall time (on a shared machine the wall time includes
+   waiting for a core; XPT files are written by two threads, so that stage's CPU time can exceed
+   its wall time), and so are how much each stage raised the peak RSS and the highest RSS sampled
+   (every 20 ms) while it ran. Nothing in the engine is replaced; ``--skip`` asks the runner to
+   give a stage's outputs without running it (the results report, define.xml) and the table says
    "skipped".
 
 Validation errors do not stop the benchmark: they are counted, reported, and downgraded to
@@ -43,7 +44,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as _dt
-import functools
 import json
 import os
 import platform
@@ -64,34 +64,8 @@ RESULTS = ROOT / "bench" / "results"
 DEFAULT_SIZES = (100, 1000, 10000)
 LARGE = 1000  # sizes above this get --repeat-large runs by default (1), others --repeat (3)
 
-# (module, attribute, stage). Attributes that do not exist are skipped, so the list may name
-# functions the pipeline does not call yet. Order matters only for display.
-HOOKS: list[tuple[str, str, str]] = [
-    ("sdtmgen.pipeline", "load_spec", "load spec"),
-    ("sdtmgen.raw", "RawExport.read", "read raw"),
-    ("sdtmgen.sdtm.build", "map_domain", "SDTM map"),
-    ("sdtmgen.sdtm.build", "run_derivations", "derivations"),
-    ("sdtmgen.sdtm.build", "split_long_text", "finalise"),
-    ("sdtmgen.sdtm.build", "build_supp", "finalise"),
-    ("sdtmgen.sdtm.build", "finalise", "finalise"),
-    ("sdtmgen.pipeline", "validate_sdtm", "validate: conformance"),
-    ("sdtmgen.steps", "validate_dataset", "validate: schema"),
-    ("sdtmgen.steps", "load_ig", "validate: conformance"),
-    ("sdtmgen.steps", "run_rules", "validate: conformance"),
-    ("sdtmgen.pipeline", "build_adam", "ADaM"),
-    ("sdtmgen.pipeline", "validate_adam", "ADaM"),
-    ("sdtmgen.pipeline", "write_xpt_files", "write XPT"),
-    ("sdtmgen.pipeline", "write_dataset_json", "write Dataset-JSON"),
-    ("sdtmgen.pipeline", "write_define_package", "define.xml"),
-    ("sdtmgen.pipeline", "write_reports", "reports (conformance, lineage)"),
-    ("sdtmgen.pipeline", "write_lineage", "reports (conformance, lineage)"),
-    ("sdtmgen.report.build", "write_results", "report"),
-]
-STAGES = ["load spec", "read raw", "SDTM map", "derivations", "finalise", "validate: schema",
-          "validate: conformance", "ADaM", "write XPT", "write Dataset-JSON", "define.xml",
-          "reports (conformance, lineage)", "report", "other"]
-# functions whose returned findings get their errors counted and downgraded (see module doc)
-FINDING_FUNCTIONS = {"validate_sdtm", "validate_adam", "write_define_package"}
+#: --skip choice -> the stages the runner gives empty outputs instead of running them
+SKIPPABLE = {"report": ("results",), "define.xml": ("SDTM define.xml", "ADaM define.xml")}
 
 
 # ------------------------------------------------------------------------------------------
@@ -164,28 +138,23 @@ class Stopwatch:
         self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu, peak at start, nested growth, stage]
         self.max_rss: dict[str, float] = {}  # MiB: highest RSS sampled while the stage was innermost
 
-    def wrap(self, fn, stage: str):
-        @functools.wraps(fn)
-        def timed(*args, **kwargs):
-            frame = [time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0, stage]
-            self._stack.append(frame)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self._stack.pop()
-                wall = time.perf_counter() - frame[0]
-                cpu = time.process_time() - frame[1]
-                growth = peak_rss_mib() - frame[4]
-                self.times[stage] = self.times.get(stage, 0.0) + wall - frame[2]
-                self.cpu[stage] = self.cpu.get(stage, 0.0) + cpu - frame[3]
-                self.rss_growth[stage] = self.rss_growth.get(stage, 0.0) + growth - frame[5]
-                self.calls[stage] = self.calls.get(stage, 0) + 1
-                if self._stack:
-                    self._stack[-1][2] += wall
-                    self._stack[-1][3] += cpu
-                    self._stack[-1][5] += growth
+    def started(self, stage, ctx) -> None:  # sdtmgen.runner.Hooks
+        self._stack.append([time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0, stage.name])
 
-        return timed
+    def finished(self, stage, ctx) -> None:
+        frame = self._stack.pop()
+        name = frame[6]
+        wall = time.perf_counter() - frame[0]
+        cpu = time.process_time() - frame[1]
+        growth = peak_rss_mib() - frame[4]
+        self.times[name] = self.times.get(name, 0.0) + wall - frame[2]
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu - frame[3]
+        self.rss_growth[name] = self.rss_growth.get(name, 0.0) + growth - frame[5]
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self._stack:
+            self._stack[-1][2] += wall
+            self._stack[-1][3] += cpu
+            self._stack[-1][5] += growth
 
     def sample_rss(self, every: float = 0.02) -> threading.Event:
         """Sample the RSS in a thread and keep its maximum per innermost stage; set the event to stop."""
@@ -205,96 +174,74 @@ class Stopwatch:
         return stop
 
 
-# stages --skip can turn off (their function is replaced by one returning this value)
-SKIPPABLE = {"report": False, "define.xml": []}
+class Downgrade:
+    """Runner hook: validation errors become warnings as each stage ends (counted), so that the later
+    stages still run and are timed; keeps the SDTM result when asked (the writer comparison)."""
+
+    def __init__(self, keep_sdtm: bool = False) -> None:
+        self.downgraded: list[str] = []
+        self.keep_sdtm = keep_sdtm
+        self.sdtm = None
+
+    def started(self, stage, ctx) -> None:
+        pass
+
+    def finished(self, stage, ctx) -> None:
+        for i, f in enumerate(ctx.findings):
+            if f.severity == "error":
+                self.downgraded.append(f"{f.rule} {f.dataset}.{f.variable}")
+                ctx.findings[i] = dataclasses.replace(f, severity="warning")
+        if self.keep_sdtm and stage.name == "derive SDTM" and "sdtm" in ctx:
+            self.sdtm = ctx["sdtm"]
 
 
-def install_hooks(watch: Stopwatch, downgraded: list, skip: list[str] = ()) -> list[str]:
-    """Wrap every hook that exists; returns the stages that are present in this engine."""
-    import importlib
+def run_build(args: argparse.Namespace, hooks: list):
+    """The real build's stages over the runner, with the benchmark's hooks and --skip."""
+    from sdtmgen.pipeline import run_build as run
+    from sdtmgen.runner import RunContext
 
-    present = []
-    for module_name, attr, stage in HOOKS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        owner, _, name = attr.rpartition(".")
-        target = getattr(module, owner) if owner else module
-        fn = getattr(target, name, None)
-        if fn is None or not callable(fn):
-            continue
-        if stage in skip:
-            fn = _no_op(fn, SKIPPABLE[stage])
-            stage = f"{stage} (skipped)"
-        elif name in FINDING_FUNCTIONS:
-            fn = _downgrading(fn, downgraded)
-        setattr(target, name, watch.wrap(fn, stage))
-        present.append(stage)
-    return present
+    skip = [name for choice in (args.skip or []) for name in SKIPPABLE[choice]]
+    return run(RunContext(spec=args.spec, raw=args.raw, out=Path(args.out)), hooks, skip)
 
 
-def _no_op(fn, value):
-    @functools.wraps(fn)
-    def skipped(*args, **kwargs):
-        return list(value) if isinstance(value, list) else value
+def stage_names() -> list[str]:
+    from sdtmgen.pipeline import build_stages
 
-    return skipped
-
-
-def _downgrading(fn, downgraded: list):
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        findings = fn(*args, **kwargs)
-        out = []
-        for f in findings:
-            if getattr(f, "severity", None) == "error":
-                downgraded.append(f"{f.rule} {f.dataset}.{f.variable}")
-                f = dataclasses.replace(f, severity="warning")
-            out.append(f)
-        return out
-
-    return call
+    return list(dict.fromkeys(s.name for s in build_stages()))
 
 
 def child_build(args: argparse.Namespace) -> dict:
-    import sdtmgen.pipeline as pipeline  # noqa: F401 - imports pandas, pandera, ...
+    import sdtmgen.pipeline  # noqa: F401 - imports pandas, pandera, ...
 
     import_s = time.perf_counter() - _T0
-    watch, downgraded = Stopwatch(), []
-    present = install_hooks(watch, downgraded, args.skip or [])
-    captured: dict = {}
-    build_sdtm = pipeline.build_sdtm
-
-    def keep_result(*a, **k):
-        captured["sdtm"] = result = build_sdtm(*a, **k)
-        return result
-
-    if args.compare_lb:  # (keeping the SDTM datasets alive would change the memory figures otherwise)
-        pipeline.build_sdtm = keep_result
+    watch, downgrade = Stopwatch(), Downgrade(keep_sdtm=args.compare_lb)
     out = Path(args.out)
     sampling = watch.sample_rss() if Path("/proc/self/statm").exists() else threading.Event()
     t, c = time.perf_counter(), time.process_time()
-    summary = pipeline.build(args.spec, raw=args.raw, out=out)
+    ctx = run_build(args, [watch, downgrade])
     sampling.set()
     total, total_cpu = time.perf_counter() - t, time.process_time() - c
     times, cpu = dict(watch.times), dict(watch.cpu)
     times["other"] = total - sum(times.values())
     cpu["other"] = total_cpu - sum(cpu.values())
+    skipped = {name for choice in (args.skip or []) for name in SKIPPABLE[choice]}
+    present = [f"{name} (skipped)" if name in skipped else name for name in stage_names()]
+    calls = {(f"{k} (skipped)" if k in skipped else k): v for k, v in watch.calls.items()}
     result = {
         "ok": True, "build_s": total, "build_cpu_s": total_cpu, "import_s": import_s, "stages": times,
         "stages_cpu": cpu, "present": present,
-        "calls": watch.calls, "records": summary.records,
+        "calls": calls, "records": ctx["records"],
         "peak_rss_growth_mib": {k: round(v) for k, v in watch.rss_growth.items() if v >= 1},
         "max_rss_mib": {k: round(v) for k, v in watch.max_rss.items()},
-        "validation_errors": len(downgraded), "validation_error_rules": sorted(set(downgraded))[:20],
-        "warnings": len(summary.findings) - len(downgraded),
+        "validation_errors": len(downgrade.downgraded),
+        "validation_error_rules": sorted(set(downgrade.downgraded))[:20],
+        "warnings": len(ctx.findings) - len(downgrade.downgraded),
         "peak_rss_mib": peak_rss_mib(),
         "xpt_bytes": sum(p.stat().st_size for p in (out / "sdtm").glob("*.xpt")),
     }
-    if args.compare_lb and "sdtm" in captured and "LB" in captured["sdtm"].datasets:
+    if args.compare_lb and downgrade.sdtm is not None and "LB" in downgrade.sdtm.datasets:
         result["xpt_vs_pyreadstat_lb"] = compare_writers_on_dataset(
-            captured["sdtm"], "LB", Path(args.out).parent, args.xpt_repeat)
+            downgrade.sdtm, "LB", Path(args.out).parent, args.xpt_repeat)
     return result
 
 
@@ -404,14 +351,10 @@ def child_profile(args: argparse.Namespace) -> dict:
     import cProfile
     import pstats
 
-    import sdtmgen.pipeline as pipeline
-
-    downgraded: list = []
-    install_hooks(Stopwatch(), downgraded, args.skip or [])  # same behaviour as a timed run
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
-    pipeline.build(args.spec, raw=args.raw, out=Path(args.out))
+    run_build(args, [Downgrade()])  # same behaviour as a timed run
     prof.disable()
     total = time.perf_counter() - t
     prof.dump_stats(args.profile_out)
@@ -448,8 +391,9 @@ def summarise(runs: list[dict]) -> dict:
     good = [r for r in runs if r.get("ok")]
     if not good:
         return {"ok": False, "error": runs[0].get("error") if runs else "no run"}
-    stages = {s: statistics.median(r["stages"].get(s, 0.0) for r in good) for s in STAGES}
-    stages_cpu = {s: statistics.median(r["stages_cpu"].get(s, 0.0) for r in good) for s in STAGES}
+    names = [s.removesuffix(" (skipped)") for s in good[0]["present"]] + ["other"]  # the runner's stages, in order
+    stages = {s: statistics.median(r["stages"].get(s, 0.0) for r in good) for s in names}
+    stages_cpu = {s: statistics.median(r["stages_cpu"].get(s, 0.0) for r in good) for s in names}
     present = {s for s in good[0]["present"] if good[0]["calls"].get(s)} | {"other"}  # hooked and called
     skipped = sorted(s[: -len(" (skipped)")] for s in present if s.endswith(" (skipped)"))
     return {
@@ -499,7 +443,8 @@ def print_table(report: dict) -> None:
 
     row("simulate (not in build)", [fmt_s(sizes[k]["simulate"].get("simulate_s")) for k in keys])
     row("python + imports (not in build)", [fmt_s(sizes[k]["build"].get("import_s")) for k in keys])
-    for stage in STAGES:
+    names = list(dict.fromkeys(s for k in keys for s in sizes[k]["build"].get("stages_s", {})))
+    for stage in names:
         row("  " + stage, [both(sizes[k]["build"], stage) for k in keys])
     row("full build", [both(sizes[k]["build"], None) for k in keys])
     row("peak RSS of a build (MiB)", [f"{sizes[k]['build']['peak_rss_mib']:.0f}" if sizes[k]["build"].get("ok")
