@@ -197,3 +197,94 @@ def test_trial_summary_has_the_parameters_fda_expects(built):
     # a parameter without a value says why
     pclas = ts[ts["TSPARMCD"] == "PCLAS"].iloc[0]
     assert pclas["TSVAL"] == "" and pclas["TSVALNF"] == "UNK"
+
+
+# --- the runner and its stage lists ---------------------------------------------------------------------
+
+class _Recorder:
+    """Runner hook: the order of stage starts and ends."""
+
+    def __init__(self):
+        self.events = []
+
+    def started(self, stage, ctx):
+        self.events.append(("start", stage.name))
+
+    def finished(self, stage, ctx):
+        self.events.append(("end", stage.name))
+
+
+def _main_stages(names):
+    return [n for n in names if n not in ("check findings", "timestamp", "prepare output", "check output",
+                                          "define.xml findings", "check ADaM")]
+
+
+def test_build_and_report_are_stage_lists_over_one_runner():
+    from sdtmgen.pipeline import build_stages
+    from sdtmgen.report.build import report_stages
+
+    assert _main_stages([s.name for s in build_stages()]) == [
+        "load spec", "read raw", "map SDTM", "derive SDTM", "validate SDTM", "data review", "write SDTM",
+        "SDTM define.xml", "lineage", "ADaM", "write ADaM", "ADaM define.xml", "reports", "results", "package"]
+    # the report shares the in-memory stages (no data review) and writes only its folder
+    assert _main_stages([s.name for s in report_stages()]) == [
+        "load spec", "read raw", "map SDTM", "derive SDTM", "validate SDTM", "SDTM datasets", "ADaM", "results",
+        "package"]
+
+
+def test_the_runner_checks_declared_inputs_and_outputs():
+    from sdtmgen.runner import RunContext, Runner, Stage
+
+    class Gives(Stage):
+        name, gives = "gives", ("a",)
+
+        def run(self, ctx):
+            ctx["a"] = 1
+
+    class Needs(Stage):
+        name, needs, drops = "needs", ("a",), ("a",)
+
+        def run(self, ctx):
+            ctx["seen"] = ctx["a"]
+
+    class Forgets(Stage):
+        name, gives = "forgets", ("b",)
+
+        def run(self, ctx):
+            pass
+
+    with pytest.raises(ValueError, match="stage 'needs' needs a, which no earlier stage gives"):
+        Runner([Needs(), Gives()])
+    with pytest.raises(ValueError, match="stage 'needs' needs a"):
+        Runner([Gives(), Needs(), Needs()])  # dropped by the first
+    hooks = _Recorder()
+    ctx = Runner([Gives(), Needs()], [hooks]).run(RunContext(spec=None))
+    assert ctx.values == {"seen": 1}  # "a" dropped after the stage that declared it
+    assert hooks.events == [("start", "gives"), ("end", "gives"), ("start", "needs"), ("end", "needs")]
+    with pytest.raises(RuntimeError, match="stage 'forgets' did not give b"):
+        Runner([Forgets()], [hooks]).run(RunContext(spec=None))
+    assert hooks.events[-1] == ("end", "forgets")  # hooks see the end of a failing stage too
+
+
+def test_hooks_see_every_build_stage_and_the_build_is_unchanged(built, tmp_path, spec_folder, example_raw):
+    from sdtmgen.pipeline import build_stages
+
+    out, summary = built
+    hooks = _Recorder()
+    again = build(spec_folder, example_raw, tmp_path / "hooked", hooks=[hooks])
+    names = [s.name for s in build_stages()]
+    assert hooks.events == [(kind, n) for n in names for kind in ("start", "end")]
+    assert again.records == summary.records
+
+
+def test_a_bad_report_yaml_stops_the_build_before_any_raw_data_is_read(spec_copy, tmp_path, example_raw):
+    from sdtmgen.errors import SpecError
+
+    report = spec_copy / "report.yaml"
+    report.write_text(report.read_text().replace("proportion_conf_level: 0.95", "proportion_conf_level: 2"))
+    hooks = _Recorder()
+    with pytest.raises(SpecError, match="report.yaml") as stop:
+        build(spec_copy, example_raw, tmp_path / "out", hooks=[hooks])
+    assert "proportion_conf_level" in str(stop.value)
+    assert ("start", "read raw") not in hooks.events and hooks.events[-1] == ("end", "load spec")
+    assert not (tmp_path / "out").exists()
