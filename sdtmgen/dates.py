@@ -1,4 +1,9 @@
-"""Collected dates and times to ISO 8601, vectorised, keeping partial dates partial.
+"""Clinical dates: collected dates and times to ISO 8601 (vectorised, partial dates kept partial), and the
+study-day rule (``study_day``: no day 0) that SDTM, ADaM and the results share.
+
+Partial dates are imputed only in ADaM, in one place: ``sdtmgen.adam.dates.date_range`` (first or last
+possible day; ``impute_date``). The conformance rule XD-DY-RFSTDTC recomputes --DY with its own code on
+purpose (double programming): see ``sdtmgen.validate.conformance``.
 
 Collected dates are read with raw formats of a fixed token vocabulary (``DateFormats``: ``YYYY``,
 ``YY``, ``MON``, ``MM``, ``DD``, ``HH``, ``SS``, literals, ``[optional]``), tried in order on each
@@ -392,11 +397,15 @@ def _to_date(iso: pd.Series) -> pd.Series:
     return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
 
 
-def study_day(dates: pd.Series, reference: pd.Series) -> pd.Series:
-    """SDTM --DY: date - reference + 1 on or after the reference date, date - reference before it.
+def study_day(days: np.ndarray | pd.Series, reference: np.ndarray | pd.Series, day_zero: bool = False) -> np.ndarray:
+    """The study-day rule, the one implementation the build runs: SDTM --DY (``study_day`` derivation),
+    ADaM relative days (``relative_day``, ``--DY``/``ADY``, time-to-event days, windows) and the results'
+    days from the chemotherapy anchor all call it.
 
-    There is no day 0. Missing when either date is partial or missing.
+    ``days``, ``reference``: day numbers (any epoch, the same for both; NaN when unknown). On or after the
+    reference: day - reference + 1 (the reference day is day 1); before it: day - reference (the day before
+    is -1). There is no day 0 (SDTMIG 3.4 section 4.4.4). ``day_zero``: the plain difference + 1 on both
+    sides instead (a count some analyses define). NaN when either day is unknown.
     """
-    delta = (to_date(dates) - to_date(reference)).dt.days
-    days = np.where(delta >= 0, delta + 1, delta)
-    return pd.Series(days, index=dates.index, dtype="float64")
+    delta = np.asarray(days, dtype="float64") - np.asarray(reference, dtype="float64")
+    return delta + 1 if day_zero else np.where(delta >= 0, delta + 1, delta)

@@ -30,11 +30,31 @@ def test_times():
 
 
 def test_study_day_has_no_day_zero():
-    ref = pd.Series(["2025-03-10"] * 5)
-    days = study_day(pd.Series(["2025-03-09", "2025-03-10", "2025-03-11", "2025-03", "2025-03-10T08:00"]), ref)
-    assert days.iloc[:3].tolist() == [-1.0, 1.0, 2.0]
-    assert np.isnan(days.iloc[3])
-    assert days.iloc[4] == 1.0
+    days = study_day(np.array([99.0, 100.0, 101.0, np.nan, 130.0, 100.0]), np.array([100.0] * 5 + [np.nan]))
+    assert days[:3].tolist() == [-1.0, 1.0, 2.0] and days[4] == 31.0
+    assert np.isnan(days[3]) and np.isnan(days[5])  # an unknown day or reference: unknown
+    assert study_day([99, 100], [100, 100], day_zero=True).tolist() == [0.0, 1.0]
+
+
+@given(st.integers(-40000, 40000), st.integers(-40000, 40000))
+def test_study_day_counts_calendar_days_and_skips_zero(day, reference):
+    value = study_day([day], [reference])[0]
+    assert value != 0
+    assert value == (day - reference + 1 if day >= reference else day - reference)
+    assert study_day([day + 1], [reference])[0] - value == (2 if day == reference - 1 else 1)
+
+
+def test_sdtm_study_day_reads_complete_dates_and_leaves_partial_ones_unknown():
+    """What the SDTM ``study_day`` derivation runs: ISO text read by the derivations' date reader, then the rule."""
+    from sdtmgen.sdtm.derivations.timing import iso_to_days, study_days
+
+    ref = iso_to_days(pd.Series(["2025-03-10"] * 5))
+    days = study_days(iso_to_days(pd.Series(["2025-03-09", "2025-03-10", "2025-03-11", "2025-03", "2025-03-10T08:00"])),
+                      ref)
+    assert days[:3].tolist() == [-1.0, 1.0, 2.0]
+    assert np.isnan(days[3])
+    assert days[4] == 1.0
+    assert np.isnan(study_days(iso_to_days(pd.Series(["2025-03-10"])), iso_to_days(pd.Series(["2025"])))[0])
 
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
+from sdtmgen.dates import study_day
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.sdtm.derivations.ordering import group_codes as sdtm_group_codes
 
@@ -283,20 +284,11 @@ def _timestamps(stamps: pd.Series) -> pd.Series:
     return stamps if pd.api.types.is_datetime64_dtype(stamps.dtype) else pd.to_datetime(stamps)
 
 
-def from_sas_date(days: pd.Series) -> pd.Series:
-    """SAS dates -> timestamps (NaT when missing)."""
-    values = pd.to_numeric(pd.Series(days, copy=False), errors="coerce")
-    return SAS_EPOCH + pd.to_timedelta(values, unit="D")
-
-
 def relative_day(dates: pd.Series, anchor: pd.Series, day_zero: bool = False) -> pd.Series:
-    """Day of ``dates`` counted from ``anchor`` (both SAS dates): anchor = day 1; before it -1, -2, ...
-
-    With ``day_zero`` the count is the plain difference + 1 on both sides (no gap at zero).
-    """
-    delta = pd.to_numeric(pd.Series(dates, copy=False), errors="coerce").to_numpy(dtype=float) - \
-        pd.to_numeric(pd.Series(anchor, copy=False), errors="coerce").to_numpy(dtype=float)
-    days = delta + 1 if day_zero else np.where(delta >= 0, delta + 1, delta)
+    """Day of ``dates`` counted from ``anchor`` (both SAS dates) by the study-day rule, ``sdtmgen.dates.study_day``:
+    anchor = day 1; before it -1, -2, ... With ``day_zero`` the plain difference + 1 on both sides."""
+    days = study_day(pd.to_numeric(pd.Series(dates, copy=False), errors="coerce").to_numpy(dtype=float),
+                     pd.to_numeric(pd.Series(anchor, copy=False), errors="coerce").to_numpy(dtype=float), day_zero)
     return pd.Series(days, index=pd.Series(dates).index, dtype="float64")
 
 

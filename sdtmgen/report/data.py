@@ -13,6 +13,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from sdtmgen.dates import study_day
 from sdtmgen.errors import SdtmgenError
 from sdtmgen.report.config import ReportConfig
 
@@ -70,13 +71,8 @@ def iso_to_sas(values: pd.Series) -> pd.Series:
 
 
 def relative_day(dates: pd.Series | np.ndarray, anchor: pd.Series | np.ndarray) -> np.ndarray:
-    diff = np.asarray(dates, dtype="float64") - np.asarray(anchor, dtype="float64")
-    return np.where(diff >= 0, diff + 1, diff)
-
-
-def day_to_date(day: float, anchor: float) -> float:
-    """Inverse of ``relative_day`` for day >= 1."""
-    return anchor + day - 1
+    """Day of SAS ``dates`` from the window ``anchor`` (day 1) by the study-day rule, ``sdtmgen.dates.study_day``."""
+    return study_day(dates, anchor)
 
 
 def require(frame: pd.DataFrame, name: str, columns: Iterable[str | None]) -> None:

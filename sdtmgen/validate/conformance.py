@@ -306,7 +306,12 @@ def _day_numbers(iso: pd.Series) -> np.ndarray:
 
 
 def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """SDTM --DY (``sdtmgen.dates.study_day``): day - start + 1 on or after the start, day - start before."""
+    """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0).
+
+    Written here a second time on purpose (double programming): the build's --DY comes from
+    ``sdtmgen.dates.study_day`` on days read by the derivations' date parser, and this check recomputes it
+    from the ISO text with its own reading (``_day_numbers``) and arithmetic, so that a defect in the
+    build's code cannot hide itself. Do not replace it with a call to the build's function."""
     known = (day != _NO_DAY) & (start != _NO_DAY)
     delta = np.where(known, day - start, 0)
     return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan)

@@ -7,6 +7,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from sdtmgen.dates import study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, iso_days, iso_minutes, minutes_to_timestamps
@@ -52,13 +53,9 @@ def subject_positions(ctx: DeriveContext, domain: str) -> tuple[pd.DataFrame, np
 
 
 def study_days(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """SDTM --DY from day numbers: day - reference + 1 on or after the reference, day - reference before.
-
-    There is no day 0; missing (NaN) when either day is MISSING.
-    """
+    """SDTM --DY from day numbers (MISSING: unknown) by the study-day rule, ``sdtmgen.dates.study_day``."""
     known = (days != MISSING) & (reference != MISSING)
-    delta = np.where(known, days - reference, 0)
-    return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan).astype("float64")
+    return study_day(np.where(known, days, np.nan), np.where(known, reference, np.nan))
 
 
 @register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)")
