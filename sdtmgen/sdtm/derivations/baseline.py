@@ -23,7 +23,8 @@ def _day_start(minutes: np.ndarray) -> np.ndarray:
     return np.where(minutes == MISSING, MISSING, minutes // 1440 * 1440)
 
 
-@register_derivation("baseline_flag", "'Y' on the last non-missing result at or before the reference date/time, per subject and test")
+@register_derivation("baseline_flag", "'Y' on the last non-missing result at or before the reference date/time, per subject and test",
+                     example="{derive: baseline_flag, target: LBLOBXFL, by: [LBTESTCD], date: LBDTC, result: LBORRES}")
 class BaselineFlag(Derivation):
     derive: Literal["baseline_flag"]
     target: str

@@ -25,7 +25,8 @@ class ElementStart(BaseModel):
 
 @register_derivation("subject_elements",
                      "one SE record per element a subject entered, start = first date, end = next start "
-                     "or the earliest end date (end of participation, death, disposition)")
+                     "or the earliest end date (end of participation, death, disposition)",
+                     example="{derive: subject_elements, elements: [{etcd: SCRN, domain: DM, variable: RFICDTC}, {etcd: TRT, domain: EX, variable: EXSTDTC}], end: [{domain: DM, variable: RFPENDTC}]}")
 class SubjectElements(Derivation):
     derive: Literal["subject_elements"]
     elements: list[ElementStart]

@@ -21,7 +21,8 @@ def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optiona
                      name=variable)
 
 
-@register_derivation("subject_date", "first or last date per subject of a variable of another domain")
+@register_derivation("subject_date", "first or last date per subject of a variable of another domain",
+                     example="{derive: subject_date, target: DTHDTC, domain: DS, variable: _DTHDTC, agg: max}")
 class SubjectDate(Derivation):
     derive: Literal["subject_date"]
     target: str
@@ -41,7 +42,8 @@ class SubjectDate(Derivation):
         ctx.frame[self.target] = values.str.slice(0, 10) if self.date_only else values
 
 
-@register_derivation("flag_if_present", "'Y' when another variable of the record is not missing")
+@register_derivation("flag_if_present", "'Y' when another variable of the record is not missing",
+                     example="{derive: flag_if_present, target: DTHFL, variable: DTHDTC}")
 class FlagIfPresent(Derivation):
     derive: Literal["flag_if_present"]
     target: str

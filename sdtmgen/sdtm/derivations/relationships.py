@@ -26,7 +26,8 @@ class Link(BaseModel):
     reltype: str | None = None
 
 
-@register_derivation("record_links", "RELREC pairs for records whose link keys match within a subject")
+@register_derivation("record_links", "RELREC pairs for records whose link keys match within a subject",
+                     example="{derive: record_links, links: [{name: AECM, left: {domain: CM, key: _AENO}, right: {domain: AE, key: AESPID}}]}")
 class RecordLinks(Derivation):
     derive: Literal["record_links"]
     links: list[Link]

@@ -19,7 +19,8 @@ def sort_by_keys(frame: pd.DataFrame, keys: list[str], likely_sorted: bool = Tru
     return take_rows(frame, key_order(frame, sort_columns(frame, keys), likely_sorted))
 
 
-@register_derivation("seq", "sequence number 1..n within subject, in the domain's key order")
+@register_derivation("seq", "sequence number 1..n within subject, in the domain's key order",
+                     example="{derive: seq, target: AESEQ}")
 class Seq(Derivation):
     derive: Literal["seq"]
     target: str

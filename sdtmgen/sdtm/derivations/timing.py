@@ -61,7 +61,8 @@ def study_days(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan).astype("float64")
 
 
-@register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)")
+@register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)",
+                     example="{derive: study_day, target: LBDY, date: LBDTC}")
 class StudyDay(Derivation):
     derive: Literal["study_day"]
     target: str
@@ -79,7 +80,8 @@ class StudyDay(Derivation):
         frame[self.target] = study_days(iso_to_days(frame[self.date]), reference)
 
 
-@register_derivation("epoch", "EPOCH of the subject element (SE) in which the record's date falls")
+@register_derivation("epoch", "EPOCH of the subject element (SE) in which the record's date falls",
+                     example="{derive: epoch, date: LBDTC}")
 class Epoch(Derivation):
     derive: Literal["epoch"]
     target: str = "EPOCH"

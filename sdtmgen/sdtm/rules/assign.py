@@ -12,7 +12,8 @@ from sdtmgen.arrowtext import constant_text
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
 
-@register_rule("assign", "copy a raw column as collected (trimmed; optionally upper-cased)")
+@register_rule("assign", "copy a raw column as collected (trimmed; optionally upper-cased)",
+               example="{rule: assign, column: AETERM}")
 class Assign(MappingRule):
     rule: Literal["assign"]
     column: str
@@ -26,7 +27,8 @@ class Assign(MappingRule):
         return text.str.upper() if self.upper else text
 
 
-@register_rule("hardcode", "the same value on every record")
+@register_rule("hardcode", "the same value on every record",
+               example="{rule: hardcode, value: AE}")
 class Hardcode(MappingRule):
     rule: Literal["hardcode"]
     value: StrictStr | StrictInt | StrictFloat  # quote text: YAML reads a bare No as false
@@ -38,7 +40,8 @@ class Hardcode(MappingRule):
 
 
 @register_rule("number", "a numeric raw column; non-numeric or non-finite text stops the build "
-                         "(decimal: ',' reads decimal commas)")
+                         "(decimal: ',' reads decimal commas)",
+               example="{rule: number, column: AGE}")
 class Number(MappingRule):
     rule: Literal["number"]
     column: str
@@ -56,15 +59,16 @@ class Number(MappingRule):
         numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
         bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
-            ctx.fail(bad, self.column, "number", "value is not a finite number"
-                     + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""),
-                     "correct the value in the EDC, or map the column with 'assign' if it is text")
+            ctx.fail("number", self.column, "value is not a finite number"
+                     + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""), bad,
+                     hint="correct the value in the EDC, or map the column with 'assign' if it is text")
             numbers = np.where(np.isfinite(numbers), numbers, np.nan)  # reported; derivations see no number
         per_row = np.append(numbers, np.nan)[np.where(distinct.codes < 0, len(numbers), distinct.codes)]
         return pd.Series(per_row, index=ctx.frame.index, dtype="float64")
 
 
-@register_rule("study", "a value from the study metadata (e.g. studyid)")
+@register_rule("study", "a value from the study metadata (e.g. studyid)",
+               example="{rule: study, field: studyid}")
 class StudyValue(MappingRule):
     rule: Literal["study"]
     field: Literal["studyid"]
@@ -76,7 +80,8 @@ class StudyValue(MappingRule):
 MAX_KEY_LENGTH = 200  # XPT v5 text, in characters (ASCII)
 
 
-@register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies")
+@register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies",
+               example="{rule: usubjid, column: SUBJECT}")
 class Usubjid(MappingRule):
     rule: Literal["usubjid"]
     column: str = "SUBJECT"
@@ -89,19 +94,19 @@ class Usubjid(MappingRule):
         subject = as_text(ctx.frame[self.column], ctx.frame.index)
         missing = subject.isna().to_numpy(dtype=bool)
         if missing.any():
-            ctx.fail(missing, self.column, "usubjid", "subject number is empty",
-                     "every raw record needs its subject number")
+            ctx.fail("usubjid", self.column, "subject number is empty", missing,
+                     hint="every raw record needs its subject number")
         usubjid = (ctx.study.studyid + self.separator + subject).astype("string[pyarrow]")
         too_long = (usubjid.str.len().fillna(0) > MAX_KEY_LENGTH).to_numpy(dtype=bool)
         if too_long.any():  # a key cannot be split into SUPP-- like long text: it identifies records
-            ctx.fail(too_long, self.column, "usubjid",
-                     f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
-                     "correct the subject number in the EDC")
+            ctx.fail("usubjid", self.column, f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters", too_long,
+                     hint="correct the subject number in the EDC")
             usubjid = usubjid.mask(too_long)  # the cell is reported; left missing, it reaches no dataset key
         return usubjid
 
 
-@register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)")
+@register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)",
+               example="{rule: record_position}")
 class RecordPosition(MappingRule):
     rule: Literal["record_position"]
     column: str = "RECORDPOSITION"
@@ -115,7 +120,8 @@ class RecordPosition(MappingRule):
         return (self.prefix + text) if self.prefix else text
 
 
-@register_rule("not_collected", "present in the dataset (Expected by the IG) but not collected: always missing")
+@register_rule("not_collected", "present in the dataset (Expected by the IG) but not collected: always missing",
+               example="{rule: not_collected}")
 class NotCollected(MappingRule):
     rule: Literal["not_collected"]
 

@@ -29,7 +29,8 @@ class Case(BaseModel):
         return self
 
 
-@register_rule("conditional", "the value of the first case whose condition holds, else 'otherwise'")
+@register_rule("conditional", "the value of the first case whose condition holds, else 'otherwise'",
+               example='{rule: conditional, cases: [{when: {column: AEONGO, equals: "Yes"}, value: ONGOING}], otherwise: RECOVERED}')
 class Conditional(MappingRule):
     rule: Literal["conditional"]
     cases: list[Case]
