@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
@@ -65,9 +66,11 @@ def study_days(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
                      example="{derive: study_day, target: LBDY, date: LBDTC}")
 class StudyDay(Derivation):
     derive: Literal["study_day"]
-    target: str
-    date: str
-    reference: VariableRef = VariableRef(domain="DM", variable="RFSTDTC")
+    target: str = Field(description="the --DY variable")
+    date: str = Field(description="its --DTC variable")
+    reference: VariableRef = Field(VariableRef(domain="DM", variable="RFSTDTC"),
+                                   description="day 1: any subject-level date, e.g. DM.RFXSTDTC; XD-DY-RFSTDTC checks "
+                                               "against it")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.reference.domain, self.reference.variable)}
@@ -84,9 +87,9 @@ class StudyDay(Derivation):
                      example="{derive: epoch, date: LBDTC}")
 class Epoch(Derivation):
     derive: Literal["epoch"]
-    target: str = "EPOCH"
-    date: str
-    elements: str = "SE"
+    target: str = Field("EPOCH", description="the variable written")
+    date: str = Field(description="the record's --DTC (or --STDTC)")
+    elements: str = Field("SE", description="the subject elements domain")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.elements, "SESTDTC"), (self.elements, "EPOCH")}

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from sdtmgen.arrowtext import constant_text
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
@@ -16,8 +16,8 @@ from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_r
                example="{rule: assign, column: AETERM}")
 class Assign(MappingRule):
     rule: Literal["assign"]
-    column: str
-    upper: bool = False
+    column: str = Field(description="raw column (FORM.COLUMN for a lookup's column)")
+    upper: bool = Field(False, description="upper-case the value")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -31,7 +31,8 @@ class Assign(MappingRule):
                example="{rule: hardcode, value: AE}")
 class Hardcode(MappingRule):
     rule: Literal["hardcode"]
-    value: StrictStr | StrictInt | StrictFloat  # quote text: YAML reads a bare No as false
+    value: StrictStr | StrictInt | StrictFloat = Field(  # quote text: YAML reads a bare No as false
+        description="the value; quote text that YAML would read otherwise (\"No\", \"1.0\")")
 
     def apply(self, ctx: MapContext) -> pd.Series:
         if isinstance(self.value, str):
@@ -44,8 +45,9 @@ class Hardcode(MappingRule):
                example="{rule: number, column: AGE}")
 class Number(MappingRule):
     rule: Literal["number"]
-    column: str
-    decimal: Literal[".", ","] = "."
+    column: str = Field(description="raw column holding the number")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark the export writes; a value with the other mark "
+                                                        "stops the build")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -71,7 +73,7 @@ class Number(MappingRule):
                example="{rule: study, field: studyid}")
 class StudyValue(MappingRule):
     rule: Literal["study"]
-    field: Literal["studyid"]
+    field: Literal["studyid"] = Field(description="the study.yaml field")
 
     def apply(self, ctx: MapContext) -> pd.Series:
         return constant_text(getattr(ctx.study, self.field), ctx.frame.index)
@@ -84,8 +86,8 @@ MAX_KEY_LENGTH = 200  # XPT v5 text, in characters (ASCII)
                example="{rule: usubjid, column: SUBJECT}")
 class Usubjid(MappingRule):
     rule: Literal["usubjid"]
-    column: str = "SUBJECT"
-    separator: str = "-"
+    column: str = Field("SUBJECT", description="raw column with the subject number")
+    separator: str = Field("-", description="between STUDYID and the subject number")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -109,8 +111,8 @@ class Usubjid(MappingRule):
                example="{rule: record_position}")
 class RecordPosition(MappingRule):
     rule: Literal["record_position"]
-    column: str = "RECORDPOSITION"
-    prefix: Optional[str] = None
+    column: str = Field("RECORDPOSITION", description="reader column with the record's position in its form")
+    prefix: Optional[str] = Field(None, description="text put before the position")
 
     def columns(self) -> set[str]:
         return {self.column}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 from sdtmgen.terminology import map_to_codelist
@@ -14,9 +15,10 @@ from sdtmgen.terminology import map_to_codelist
                example="{rule: codelist, column: SEX, codelist: SEX}")
 class CodelistRule(MappingRule):
     rule: Literal["codelist"]
-    column: str
-    codelist: Optional[str] = None  # default: the target variable's codelist
-    output: Literal["value", "decode"] = "value"
+    column: str = Field(description="raw column")
+    codelist: Optional[str] = Field(None, description="codelist id in terminology.yaml; default: the target "
+                                                      "variable's codelist")
+    output: Literal["value", "decode"] = Field("value", description="the submission value, or its decode")
 
     def columns(self) -> set[str]:
         return {self.column}

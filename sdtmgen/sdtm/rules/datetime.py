@@ -17,11 +17,18 @@ from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
                example='{rule: iso8601, date: AESTDAT, time: AESTTIM, formats: ["DD MON YYYY", "YYYY-MM-DD"]}')
 class Iso8601(MappingRule):
     rule: Literal["iso8601"]
-    date: str
-    time: Optional[str] = None
-    formats: list[str] = Field(default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20)
-    year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000)
-    unknown: Optional[list[str]] = Field(None, max_length=20)
+    date: str = Field(description="raw column with the date (or date and time)")
+    time: Optional[str] = Field(None, description="raw column with the time, HH:MM[:SS]; kept with partial dates too")
+    formats: list[str] = Field(
+        default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20,
+        description="raw formats tried in order (a value takes the first that reads it as a valid date); tokens YYYY, "
+                    "YY, MON, MM (month; minutes after HH), DD, HH, SS; literals - / . : , T and space; [...] optional")
+    year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000,
+                            description="first year a two-digit YY can mean (1940: YY is 1940-2039)")
+    unknown: Optional[list[str]] = Field(
+        None, max_length=20, description="words for an unknown day, month or year (one list for every part); default "
+                                         "UN/UK/XX day, UNK/UN/XXX month, UNKN/UNK/XXXX year; unknown parts give "
+                                         "partial dates")
 
     @field_validator("unknown")
     @classmethod
