@@ -22,6 +22,8 @@ from pydantic_core import PydanticUndefined
 from sdtmgen.registry import Entry, Registry
 
 COMMAND = "sdtmgen schema --reference > docs/spec-reference.md"
+#: families of checks run on every build: a table of id, default severity, meaning and a study.yaml setting
+CHECKS = ("dataset schema rule", "conformance rule", "data-review check")
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ def families() -> list[Registry[Any]]:
     from sdtmgen.sdtm.derivations import DERIVATIONS
     from sdtmgen.sdtm.rules import RULES
     from sdtmgen.validate.conformance import RULES as CONFORMANCE
+    from sdtmgen.validate.schema import SCHEMA_RULES
 
-    return [READERS, RULES, CONDITIONS, DERIVATIONS, ADAM_DERIVATIONS, CONFORMANCE, REVIEW_CHECKS]
+    return [READERS, RULES, CONDITIONS, DERIVATIONS, ADAM_DERIVATIONS, SCHEMA_RULES, CONFORMANCE, REVIEW_CHECKS]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -284,7 +287,7 @@ def reference() -> str:
         if registry.kind == "condition operator":
             lines += _conditions_section(registry)
             continue
-        if registry.kind in ("conformance rule", "data-review check"):
+        if registry.kind in CHECKS:
             lines += _checks_section(registry)
             continue
         blocks: dict[str, type[BaseModel]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
@@ -25,12 +26,12 @@ def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optiona
                      example="{derive: subject_date, target: DTHDTC, domain: DS, variable: _DTHDTC, agg: max}")
 class SubjectDate(Derivation):
     derive: Literal["subject_date"]
-    target: str
-    domain: str
-    variable: str
-    agg: Literal["min", "max"]
-    where: Optional[Condition] = None
-    date_only: bool = False
+    target: str = Field(description="the variable written (e.g. RFSTDTC)")
+    domain: str = Field(description="the domain holding the dates")
+    variable: str = Field(description="its date variable (or _TEMPORARY)")
+    agg: Literal["min", "max"] = Field(description="first (min) or last (max) date per subject")
+    where: Optional[Condition] = Field(None, description="only the records meeting this condition")
+    date_only: bool = Field(False, description="keep the date part only (drop the time)")
 
     def needs(self) -> set[tuple[str, str]]:
         cols = self.where.columns() if self.where else set()
@@ -46,8 +47,8 @@ class SubjectDate(Derivation):
                      example="{derive: flag_if_present, target: DTHFL, variable: DTHDTC}")
 class FlagIfPresent(Derivation):
     derive: Literal["flag_if_present"]
-    target: str
-    variable: str
+    target: str = Field(description="the flag variable")
+    variable: str = Field(description="the variable of the same record that must be present")
 
     def apply(self, ctx: DeriveContext) -> None:
         present = ctx.frame[self.variable].notna() & (ctx.frame[self.variable].astype("string[pyarrow]") != "")

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
@@ -49,19 +49,19 @@ def format_number(values: np.ndarray) -> np.ndarray:
                      example="{derive: standard_results, test: LBTESTCD, orres: LBORRES, orresu: LBORRESU, stresc: LBSTRESC, stresn: LBSTRESN, stresu: LBSTRESU, standard_units: {HGB: g/L}, conversions: [{from_unit: g/dL, to_unit: g/L, factor: 10}]}")
 class StandardResults(Derivation):
     derive: Literal["standard_results"]
-    test: str
-    orres: str
-    orresu: str
-    stresc: str
-    stresn: str
-    stresu: str
-    standard_units: dict[str, str]
-    conversions: list[UnitConversion] = []
-    ornrlo: Optional[str] = None
-    ornrhi: Optional[str] = None
-    stnrlo: Optional[str] = None
-    stnrhi: Optional[str] = None
-    decimal: Literal[".", ","] = "."  # "," reads "1,5" as 1.5 (the original result keeps its text)
+    test: str = Field(description="the --TESTCD variable")
+    orres: str = Field(description="the original result")
+    orresu: str = Field(description="its unit")
+    stresc: str = Field(description="standard result as text")
+    stresn: str = Field(description="standard result as a number")
+    stresu: str = Field(description="standard unit")
+    standard_units: dict[str, str] = Field(description="test code -> its standard unit")
+    conversions: list[UnitConversion] = Field([], description="unit conversions by factor")
+    ornrlo: Optional[str] = Field(None, description="original reference range lower limit")
+    ornrhi: Optional[str] = Field(None, description="original reference range upper limit")
+    stnrlo: Optional[str] = Field(None, description="standard lower limit written from ornrlo")
+    stnrhi: Optional[str] = Field(None, description="standard upper limit written from ornrhi")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark the export writes; ',' reads 1,5 as 1.5 (the original result keeps its text)")  # "," reads "1,5" as 1.5 (the original result keeps its text)
 
     def produces(self) -> set[str]:
         return {v for v in (self.stresc, self.stresn, self.stresu, self.stnrlo, self.stnrhi) if v}
@@ -189,13 +189,13 @@ class StandardResults(Derivation):
                      example="{derive: reference_range_indicator, target: LBNRIND, result: LBSTRESN, low: LBSTNRLO, high: LBSTNRHI}")
 class ReferenceRangeIndicator(Derivation):
     derive: Literal["reference_range_indicator"]
-    target: str
-    result: str
-    low: str
-    high: str
-    low_value: str = "LOW"
-    high_value: str = "HIGH"
-    normal_value: str = "NORMAL"
+    target: str = Field(description="the --NRIND variable")
+    result: str = Field(description="the standard numeric result")
+    low: str = Field(description="the lower limit variable")
+    high: str = Field(description="the upper limit variable")
+    low_value: str = Field("LOW", description="text below the range")
+    high_value: str = Field("HIGH", description="text above the range")
+    normal_value: str = Field("NORMAL", description="text within the range")
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, move_rows, sort_columns, take_rows
@@ -23,8 +24,8 @@ def sort_by_keys(frame: pd.DataFrame, keys: list[str], likely_sorted: bool = Tru
                      example="{derive: seq, target: AESEQ}")
 class Seq(Derivation):
     derive: Literal["seq"]
-    target: str
-    by: str = "USUBJID"
+    target: str = Field(description="the --SEQ variable")
+    by: str = Field("USUBJID", description="numbering restarts for each value of this variable")
 
     def apply(self, ctx: DeriveContext) -> None:
         keys = [k for k in ctx.domain.keys if k != self.target]

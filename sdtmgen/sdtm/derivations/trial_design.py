@@ -6,7 +6,7 @@ from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
@@ -26,7 +26,7 @@ def _frame(ctx: DeriveContext, records: list[dict], domain: str) -> pd.DataFrame
                      example='{derive: spec_records, records: [{IETESTCD: INCL01, IETEST: Age 18 to 65 years, IECAT: INCLUSION, TIVERS: "1.0"}]}')
 class SpecRecords(Derivation):
     derive: Literal["spec_records"]
-    records: list[dict[str, Union[str, float, int, None]]]
+    records: list[dict[str, Union[str, float, int, None]]] = Field(description="the records, variable -> value, written as they are (printable ASCII)")
 
     def produces(self) -> set[str]:
         return {"STUDYID", "DOMAIN"} | {k for r in self.records for k in r}
@@ -86,7 +86,7 @@ class TrialArms(Derivation):
                      example="{derive: subject_visits, domains: {LB: LBDTC, VS: VSDTC}}")
 class SubjectVisits(Derivation):
     derive: Literal["subject_visits"]
-    domains: dict[str, str]  # domain -> its --DTC variable
+    domains: dict[str, str] = Field(description="domain -> its --DTC variable: a visit is seen on its records' dates")  # domain -> its --DTC variable
 
     def produces(self) -> set[str]:
         return {"STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "VISITDY", "SVSTDTC", "SVENDTC", "SVUPDES",
@@ -191,7 +191,7 @@ class DataParameter(BaseModel):
                      example="{derive: data_parameters, parameters: [{TSPARMCD: ACTSUB, TSPARM: Actual Number of Subjects, domain: DM, variable: USUBJID, agg: count_unique}]}")
 class DataParameters(Derivation):
     derive: Literal["data_parameters"]
-    parameters: list[DataParameter]
+    parameters: list[DataParameter] = Field(description="TS parameters computed from a domain: {TSPARMCD, TSPARM, domain, variable, agg: min_date|max_date|count_unique, TSVCDREF}")
 
     def produces(self) -> set[str]:
         return {"TSSEQ", "TSPARMCD", "TSPARM", "TSVAL"}
@@ -220,10 +220,10 @@ class DataParameters(Derivation):
                      example="{derive: trial_summary_checks, dates: {AE: [AESTDTC, AEENDTC], LB: [LBDTC]}}")
 class TrialSummaryChecks(Derivation):
     derive: Literal["trial_summary_checks"]
-    dates: dict[str, list[str]] = {}  # domain -> its --DTC variables, whose latest date is the last data
-    cutoff: str = "DCUTDTC"
-    planned: str = "PLANSUB"
-    actual: str = "ACTSUB"
+    dates: dict[str, list[str]] = Field({}, description="domain -> its --DTC variables, whose latest date is the last data")  # domain -> its --DTC variables, whose latest date is the last data
+    cutoff: str = Field("DCUTDTC", description="TS parameter of the data cut-off date")
+    planned: str = Field("PLANSUB", description="TS parameter of the planned number of subjects")
+    actual: str = Field("ACTSUB", description="TS parameter of the actual number of subjects")
 
     def produces(self) -> set[str]:
         return set()

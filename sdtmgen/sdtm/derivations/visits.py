@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
@@ -58,10 +59,10 @@ def unscheduled_numbers(subject: np.ndarray, day: np.ndarray, planned: np.ndarra
                      example="{derive: visits, column: _VISIT, date: LBDTC}")
 class Visits(Derivation):
     derive: Literal["visits"]
-    column: str
-    date: str
-    visitnum: str = "VISITNUM"
-    visit: str = "VISIT"
+    column: str = Field(description="raw column (or _TEMPORARY) with the collected folder name")
+    date: str = Field(description="the record's --DTC (numbers unscheduled visits by day)")
+    visitnum: str = Field("VISITNUM", description="the VISITNUM variable written")
+    visit: str = Field("VISIT", description="the VISIT variable written")
 
     def produces(self) -> set[str]:
         return {self.visitnum, self.visit}
