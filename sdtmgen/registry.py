@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Optional, TypeVar, Union
+from typing import Annotated, Any, Callable, Generic, Optional, TypeVar, Union
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -124,7 +124,10 @@ class Registry(Mapping[str, T]):
         return len(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        try:
+            return name in self._entries
+        except TypeError:  # an unhashable value from a spec is no name
+            return False
 
     def entries(self) -> list[Entry[T]]:
         """Every entry, sorted by name."""
@@ -140,9 +143,7 @@ class Registry(Mapping[str, T]):
         models = tuple(e.params for e in self._entries.values() if e.params is not None)
         if not self.key or not models:
             raise TypeError(f"{self.kind}: no discriminator key or no parameter models")
-        from typing import Annotated
-
-        return Annotated[Union[models], Field(discriminator=self.key)]  # type: ignore[valid-type]
+        return Annotated[Union[models], Field(discriminator=self.key)]
 
 
 class StepContext:

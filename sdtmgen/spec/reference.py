@@ -100,13 +100,13 @@ def schema(kind: str) -> dict[str, Any]:
 def families() -> list[Registry[Any]]:
     """Every registry a spec can name from, in the order of the reference."""
     import sdtmgen.spec.models  # noqa: F401  (imports every mapping rule and derivation module)
-    from sdtmgen.adam import ADAM_DERIVATIONS
+    from sdtmgen.adam.base import ADAM_DERIVATIONS
     from sdtmgen.conditions import CONDITIONS
     from sdtmgen.readers import READERS
     from sdtmgen.review import REVIEW_CHECKS
     from sdtmgen.review import checks  # noqa: F401  (registers the checks)
-    from sdtmgen.sdtm.derivations import DERIVATIONS
-    from sdtmgen.sdtm.rules import RULES
+    from sdtmgen.sdtm.derivations.base import DERIVATIONS
+    from sdtmgen.sdtm.rules.base import RULES
     from sdtmgen.validate.conformance import RULES as CONFORMANCE
     from sdtmgen.validate.schema import SCHEMA_RULES
 
@@ -126,8 +126,9 @@ def _documented() -> dict[type, str]:
 
         for registry in families():
             for entry in registry.entries():
-                if registry.key and isinstance(entry.item, type) and entry.params is entry.item:
-                    _DOCUMENTED[entry.item] = f"{registry.kind} (see {registry.title})"
+                item: type = entry.item
+                if registry.key and isinstance(item, type) and entry.params is item:
+                    _DOCUMENTED[item] = f"{registry.kind} (see {registry.title})"
         _DOCUMENTED[Condition] = "condition (see Conditions)"
     return _DOCUMENTED
 
@@ -167,7 +168,7 @@ def type_text(annotation: Any) -> str:
 
 
 def _flow(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
+    text: str = yaml.safe_dump(value, default_flow_style=True, width=10_000, sort_keys=False).strip()
     return text[:-4].strip() if text.endswith("\n...") else text
 
 
@@ -290,7 +291,7 @@ def reference() -> str:
         if registry.kind in CHECKS:
             lines += _checks_section(registry)
             continue
-        blocks: dict[str, type[BaseModel]] = {}
+        blocks = {}
         for entry in registry.entries():
             lines += _entry_section(registry, entry, blocks)
         if set(blocks.values()) - seen:
