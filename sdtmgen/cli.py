@@ -207,13 +207,21 @@ def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
 
 
 @main.command(epilog=EPILOG)
+@click.option("--kind", type=click.Choice(["study", "terminology", "domain", "adam", "report", "simulation"]),
+              default="domain", show_default=True,
+              help="Spec file kind: study.yaml, terminology.yaml, sdtm/<domain>.yaml, adam/<dataset>.yaml, report.yaml "
+                   "or simulation.yaml.")
+@click.option("--reference", is_flag=True,
+              help="Print the spec reference (Markdown, docs/spec-reference.md) instead: every file kind's keys and "
+                   "every registered rule, condition, reader, derivation and check with its parameters and an example.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON Schema here instead of standard output.")
-def schema(out: Path | None) -> None:
-    """Print the JSON Schema of domain spec files (for editor checking)."""
-    from sdtmgen.spec.models import DomainSpec
+def schema(kind: str, reference: bool, out: Path | None) -> None:
+    """Print the JSON Schema of a kind of spec file (for editor checking), or the spec reference."""
+    from sdtmgen.spec.reference import reference as reference_text
+    from sdtmgen.spec.reference import schema as kind_schema
 
-    text = json.dumps(DomainSpec.model_json_schema(by_alias=True), indent=1, sort_keys=True)
+    text = reference_text().rstrip("\n") if reference else json.dumps(kind_schema(kind), indent=1, sort_keys=True)
     if out:
         _run(lambda: out.write_text(text + "\n", encoding="utf-8"), "the schema file may be incomplete")
     else:

@@ -32,8 +32,41 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing
 from sdtmgen.errors import SpecError
+from sdtmgen.registry import Registry
 
 MAX_PATTERN = 200
+
+#: the operators of a condition: name -> the Condition field holding its operand (``column``: it reads a column)
+CONDITIONS: Registry[str] = Registry(
+    "condition operator", title="Conditions",
+    where="`where:` of a source, `when:` of a `conditional` case, `where:` of derivations that filter records; "
+          "one operator per condition; `ignore_case: true` makes text comparisons case-insensitive")
+for _name, _field, _column, _description, _example in (
+    ("equals", "equals", True, "the trimmed value equals the text", '{column: AEONGO, equals: "Yes"}'),
+    ("in", "in_", True, "the trimmed value is one of the texts", '{column: AEOUT, in: ["Fatal", "Death"]}'),
+    ("missing", "missing", True, "the cell is empty (false: it has a value)", "{column: AEENDAT, missing: true}"),
+    ("equals_column", "equals_column", True, "equals another raw column of the same row",
+     "{column: MODIFY, equals_column: TRT}"),
+    ("not_equals_column", "not_equals_column", True,
+     "has a value and the other raw column differs from it or is missing", "{column: MODIFY, not_equals_column: TRT}"),
+    ("equals_variable", "equals_variable", True,
+     "equals a variable mapped earlier in the same source's `map:`", "{column: MODIFY, equals_variable: CMTRT}"),
+    ("not_equals_variable", "not_equals_variable", True,
+     "has a value and the variable mapped earlier differs from it or is missing",
+     "{column: MODIFY, not_equals_variable: CMTRT, ignore_case: true}"),
+    ("is_numeric", "is_numeric", True, "a finite number (false: text that is not one; blanks are neither)",
+     "{column: DOSE, is_numeric: true}"),
+    ("matches", "matches", True, f"the whole value matches an RE2 pattern (linear time, at most {MAX_PATTERN} "
+     "characters, checked at load)", '{column: CODE, matches: "[A-Z]{2}[0-9]+"}'),
+    ("length", "length", True, "the value has a value and its length in characters is within min/max",
+     "{column: TERM, length: {min: 1, max: 200}}"),
+    ("all", "all", False, "every listed condition holds",
+     '{all: [{column: AESER, equals: "Y"}, {column: AEOUT, missing: false}]}'),
+    ("any", "any", False, "at least one listed condition holds",
+     '{any: [{column: AEOUT, equals: "Fatal"}, {column: AESDTH, equals: "Y"}]}'),
+    ("not", "not_", False, "the condition does not hold", "{not: {column: AEONGO, equals: \"Yes\"}}"),
+):
+    CONDITIONS.add(_name, _field, _description, example=_example, column=_column)
 
 
 class Length(BaseModel):
@@ -72,7 +105,7 @@ class Condition(BaseModel):
 
     @model_validator(mode="after")
     def _one_operator(self) -> "Condition":
-        column_ops = [getattr(self, "in_" if name == "in" else name) is not None for name in _COLUMN_OPS]
+        column_ops = [getattr(self, CONDITIONS[name]) is not None for name in _COLUMN_OPS]
         logic_ops = [self.all is not None, self.any is not None, self.not_ is not None]
         if sum(column_ops) + sum(logic_ops) != 1:
             raise ValueError(f"a condition needs exactly one of: {', '.join(_COLUMN_OPS)}, all, any, not")
@@ -174,8 +207,7 @@ class Condition(BaseModel):
         return present.to_numpy(zero_copy_only=False) & ~same
 
 
-_COLUMN_OPS = ("equals", "in", "missing", "equals_column", "not_equals_column", "equals_variable",
-               "not_equals_variable", "is_numeric", "matches", "length")
+_COLUMN_OPS = tuple(name for name in CONDITIONS if CONDITIONS.entry(name).metadata["column"])
 
 
 def _anchored(pattern: str) -> str:

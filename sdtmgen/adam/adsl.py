@@ -15,7 +15,8 @@ from sdtmgen.conditions import Condition
 
 
 @register_adam_derivation("treatment_group", "treatment group text and number (TRTxxP/TRTxxPN, TRTxxA/TRTxxAN): "
-                                             "the arm's description, numbered by the position of its code in 'order'")
+                                             "the arm's description, numbered by the position of its code in 'order'",
+                          example="{derive: treatment_group, target: TRT01P, numeric: TRT01PN, code: _ARMCD, text: ARM, order: [DL1, DL2, DL3]}")
 class TreatmentGroup(AdamDerivation):
     derive: Literal["treatment_group"]
     target: str
@@ -50,7 +51,8 @@ class DateSource(Params):
 
 
 @register_adam_derivation("subject_date", "first (min) or last (max) complete date of the subject over one or "
-                                          "more SDTM variables, as a SAS date or datetime")
+                                          "more SDTM variables, as a SAS date or datetime",
+                          example="{derive: subject_date, target: DTHDT, agg: min, sources: [{dataset: DM, variable: DTHDTC}]}")
 class SubjectDate(AdamDerivation):
     derive: Literal["subject_date"]
     target: str
@@ -116,7 +118,8 @@ class DayWindow(Params):
 
 
 @register_adam_derivation("record_flag", "Y when the subject has at least one record of a dataset that meets a "
-                                         "condition (and optionally starts within a day window), else N")
+                                         "condition (and optionally starts within a day window), else N",
+                          example="{derive: record_flag, target: SAFFL, dataset: EX, where: {column: EXSTDTC, missing: false}, above: {column: EXDOSE, value: 0}}")
 class RecordFlag(AdamDerivation):
     derive: Literal["record_flag"]
     target: str
@@ -166,7 +169,8 @@ class RecordFlag(AdamDerivation):
 
 
 @register_adam_derivation("disposition_status", "end-of-study status (COMPLETED / DISCONTINUED / ONGOING) and "
-                                                "reason for discontinuation from the disposition records")
+                                                "reason for discontinuation from the disposition records",
+                          example="{derive: disposition_status, where: {column: DSCAT, equals: DISPOSITION EVENT}, completed: [COMPLETED]}")
 class DispositionStatus(AdamDerivation):
     derive: Literal["disposition_status"]
     target: str = "EOSSTT"
@@ -213,7 +217,8 @@ class FlagValue(Params):
 
 
 @register_adam_derivation("dlt_evaluable", "DLT-evaluable: in the population and followed to the end of the DLT "
-                                           "window (start + window_days - 1), or had a DLT")
+                                           "window (start + window_days - 1), or had a DLT",
+                          example="{derive: dlt_evaluable, window_days: 14, start: TRTSDT, followed_until: LSTALVDT, dlt: {dataset: ADAE, variable: DLTFL}}")
 class DltEvaluable(AdamDerivation):
     derive: Literal["dlt_evaluable"]
     target: str = "DLTEVLFL"

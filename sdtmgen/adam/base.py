@@ -24,28 +24,29 @@ from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.dates import study_day
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.registry import Entry, Registry, StepContext
 from sdtmgen.sdtm.derivations.ordering import group_codes as sdtm_group_codes
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import AdamDatasetSpec, StudySpec
-
-ADAM_DERIVATIONS: dict[str, type["AdamDerivation"]] = {}
 
 D = TypeVar("D", bound=type["AdamDerivation"])
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
-def register_adam_derivation(name: str, description: str) -> Callable[[D], D]:
-    def wrap(cls: D) -> D:
-        if name in ADAM_DERIVATIONS:
-            raise ValueError(f"ADaM derivation {name!r} registered twice")
-        cls.derivation_name = name
-        cls.description = description
-        ADAM_DERIVATIONS[name] = cls
-        return cls
+def _named(entry: Entry[type["AdamDerivation"]]) -> None:
+    entry.item.derivation_name = entry.name
+    entry.item.description = entry.description
 
-    return wrap
+
+ADAM_DERIVATIONS: Registry[type["AdamDerivation"]] = Registry(
+    "ADaM derivation", key="derive", where="ADaM files (specs/adam/*.yaml): `derivations: [...]`", on_register=_named)
+
+
+def register_adam_derivation(name: str, description: str, example: str = "") -> Callable[[D], D]:
+    """Class decorator: make a derivation available to ADaM specs as ``derive: <name>``."""
+    return ADAM_DERIVATIONS.register(name, description, example=example)
 
 
 class Params(BaseModel):
@@ -81,7 +82,7 @@ class AdamDerivation(Params):
 
 
 @dataclass
-class AdamContext:
+class AdamContext(StepContext):
     dataset: "AdamDatasetSpec"
     datasets: dict[str, pd.DataFrame]          # SDTM datasets and the ADaM datasets built so far
     study: "StudySpec"
@@ -124,14 +125,14 @@ class AdamContext:
                             f"(list the step that makes it earlier)")
         return frame[variable]
 
-    def warn(self, rule: str, variable: str, message: str, mask: np.ndarray | None = None,
-             values: tuple[str, ...] = ()) -> None:
-        """A warning finding; ``mask`` marks records of this dataset, named by their subjects (record numbers
-        would not survive the final sort)."""
+    def record(self, severity: str, rule: str, variable: str, message: str, mask: np.ndarray | None,
+               hint: str, values: tuple[str, ...]) -> None:
+        """A finding; ``mask`` marks records of this dataset, named by their subjects (record numbers would not
+        survive the final sort)."""
         if mask is not None and "USUBJID" in self.frame:
             values = tuple(sorted({str(v) for v in self.frame["USUBJID"].to_numpy()[np.asarray(mask, dtype=bool)]}))
-        self.findings.append(Finding(rule=rule, severity="warning", dataset=self.name, variable=variable,
-                                     message=message, values=values))
+        self.findings.append(Finding(rule=rule, severity=severity, dataset=self.name, variable=variable,
+                                     message=message, values=values, hint=hint))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ def _distinct_date_range(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @register_adam_derivation("impute_date", "SAS date from an ISO 8601 date, partial dates imputed to the first or last "
-                                         "day of the month/year, kept within reference dates; flag D/M")
+                                         "day of the month/year, kept within reference dates; flag D/M",
+                          example="{derive: impute_date, target: AENDT, flag: AENDTF, source: AEENDTC, impute: last, not_after: [DTHDT, EOSDT]}")
 class ImputeDate(AdamDerivation):
     derive: Literal["impute_date"]
     target: str
@@ -112,7 +113,8 @@ class ImputeDate(AdamDerivation):
 
 
 @register_adam_derivation("analysis_date", "analysis date (and datetime when a time was collected) from a complete "
-                                           "ISO 8601 date")
+                                           "ISO 8601 date",
+                          example="{derive: analysis_date, target: ADT, datetime_target: ADTM, source: _DTC}")
 class AnalysisDate(AdamDerivation):
     derive: Literal["analysis_date"]
     target: str = "ADT"
@@ -133,7 +135,8 @@ class AnalysisDate(AdamDerivation):
             frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
 
 
-@register_adam_derivation("relative_day", "days from an anchor date: anchor = day 1, the day before = -1 (no day 0)")
+@register_adam_derivation("relative_day", "days from an anchor date: anchor = day 1, the day before = -1 (no day 0)",
+                          example="{derive: relative_day, target: ADY, date: ADT, anchor: CHEMSDT}")
 class RelativeDay(AdamDerivation):
     derive: Literal["relative_day"]
     target: str
@@ -147,7 +150,8 @@ class RelativeDay(AdamDerivation):
 
 
 @register_adam_derivation("window_flag", "Y when a relative day lies in [from_day, to_day] (and required variables "
-                                         "are present); records with no day are flagged when 'missing_day' holds")
+                                         "are present); records with no day are flagged when 'missing_day' holds",
+                          example="{derive: window_flag, target: ANL01FL, day: ADY, from_day: 1, to_day: 42, require: [AVAL]}")
 class WindowFlag(AdamDerivation):
     derive: Literal["window_flag"]
     target: str
@@ -178,7 +182,8 @@ class WindowFlag(AdamDerivation):
         frame[self.target] = flag_array(hit, self.yes, self.no)
 
 
-@register_adam_derivation("duration", "duration = end - start + 1 (days), with its unit")
+@register_adam_derivation("duration", "duration = end - start + 1 (days), with its unit",
+                          example="{derive: duration, target: ADURN, unit_target: ADURU, start: ASTDT, end: AENDT, unit: DAYS}")
 class Duration(AdamDerivation):
     derive: Literal["duration"]
     target: str = "ADURN"

@@ -362,7 +362,8 @@ class Term(Params):
 
 
 @register_adam_derivation("ctcae_grade", "CTCAE toxicity grade per direction (ATOXGRL/ATOXGRH) and for analysis "
-                                         "(ATOXGR), evaluated from the CTCAE criteria named in standards.ctcae")
+                                         "(ATOXGR), evaluated from the CTCAE criteria named in standards.ctcae",
+                          example="{derive: ctcae_grade, unit: _UNIT, terms: [{paramcd: NEUT, low: Neutrophil count decreased}, {paramcd: HGB, low: Anemia, high: Hemoglobin increased}]}")
 class CtcaeGrade(AdamDerivation):
     derive: Literal["ctcae_grade"]
     target: str = "ATOXGR"

@@ -20,7 +20,8 @@ class Parameter(Params):
     paramn: float
 
 
-@register_adam_derivation("parameters", "PARAMCD/PARAM/PARAMN from the test code; records of unlisted tests are dropped")
+@register_adam_derivation("parameters", "PARAMCD/PARAM/PARAMN from the test code; records of unlisted tests are dropped",
+                          example="{derive: parameters, test: _TESTCD, parameters: [{test: NEUT, paramcd: NEUT, param: Neutrophils (10^9/L), paramn: 1}]}")
 class Parameters(AdamDerivation):
     derive: Literal["parameters"]
     test: str = Field(description="variable of this dataset holding the test code")
@@ -56,7 +57,8 @@ QUALIFIED = r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*$"
 
 
 @register_adam_derivation("analysis_value", "AVAL from the numeric result; qualified results ('<0.1') imputed by rule "
-                                            "and flagged; AVALC the character result")
+                                            "and flagged; AVALC the character result",
+                          example="{derive: analysis_value, numeric: _STRESN, text: _STRESC, below_limit: limit, above_limit: limit, flag: AVALIMFL}")
 class AnalysisValue(AdamDerivation):
     derive: Literal["analysis_value"]
     target: str = "AVAL"
@@ -98,7 +100,8 @@ class AnalysisValue(AdamDerivation):
 
 
 @register_adam_derivation("baseline", "baseline = last non-missing value on or before the anchor date, per subject and "
-                                      "parameter: ABLFL, BASE, CHG (and PCHG) after it")
+                                      "parameter: ABLFL, BASE, CHG (and PCHG) after it",
+                          example="{derive: baseline, anchor: CHEMSDT, by: [PARAMCD], value: AVAL, date: ADT, order: ADTM}")
 class Baseline(AdamDerivation):
     derive: Literal["baseline"]
     flag: str = "ABLFL"
@@ -156,7 +159,8 @@ OPERATORS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": oper
 
 
 @register_adam_derivation("criterion_flag", "CRITy text and CRITyFL (Y/N) per parameter from a threshold in the spec; "
-                                            "parameters without a criterion get neither")
+                                            "parameters without a criterion get neither",
+                          example="{derive: criterion_flag, target: CRIT1FL, text: CRIT1, criteria: [{paramcd: PLAT, operator: lt, value: 20, text: Platelets < 20 x10^9/L}]}")
 class CriterionFlag(AdamDerivation):
     derive: Literal["criterion_flag"]
     target: str = Field(description="the flag, e.g. CRIT1FL")

@@ -18,7 +18,8 @@ def _text(values: pd.Series, ignore_case: bool) -> pd.Series:
 
 @register_adam_derivation("treatment_emergent", "Y when the event starts on or after the first treatment date "
                                                 "(optionally up to N days after the last); a missing start counts "
-                                                "as emergent when 'missing_start' says so")
+                                                "as emergent when 'missing_start' says so",
+                          example="{derive: treatment_emergent, target: TRTEMFL, start: ASTDT, reference: TRTSDT, missing_start: emergent}")
 class TreatmentEmergent(AdamDerivation):
     derive: Literal["treatment_emergent"]
     target: str = "TRTEMFL"
@@ -50,7 +51,8 @@ class TreatmentEmergent(AdamDerivation):
 
 
 @register_adam_derivation("relatedness", "analysis relationship: 'related' when the collected causality is in the "
-                                         "list of related terms, else 'not related'")
+                                         "list of related terms, else 'not related'",
+                          example="{derive: relatedness, target: AREL, source: AEREL, related: [POSSIBLY RELATED, PROBABLY RELATED], missing_as: related}")
 class Relatedness(AdamDerivation):
     derive: Literal["relatedness"]
     target: str = "AREL"
@@ -75,7 +77,8 @@ class Relatedness(AdamDerivation):
 
 
 @register_adam_derivation("term_flag", "Y when a coded term (PT, SOC, ...) is in a list, e.g. febrile neutropenia, "
-                                       "infections, the bleeding terms")
+                                       "infections, the bleeding terms",
+                          example="{derive: term_flag, target: FNFL, variable: AEDECOD, values: [FEBRILE NEUTROPENIA]}")
 class TermFlag(AdamDerivation):
     derive: Literal["term_flag"]
     target: str
@@ -101,7 +104,8 @@ class Fallback(Params):
 
 @register_adam_derivation("dlt_flag", "DLT: starts within the DLT window (relative day in [from_day, to_day]), "
                                       "related, and the investigator says DLT where assessed (else the fallback "
-                                      "criteria, if any)")
+                                      "criteria, if any)",
+                          example="{derive: dlt_flag, target: DLTFL, day: ASTDY, from_day: 1, to_day: 14, related: AREL, assessment: AEDLT, when_not_assessed: {min_grade: 3, exclude_terms: [NEUTROPENIA, ANAEMIA]}}")
 class DltFlag(AdamDerivation):
     derive: Literal["dlt_flag"]
     target: str = "DLTFL"

@@ -16,7 +16,8 @@ from sdtmgen.sdtm.derivations.ordering import take_rows as take_frame_rows
 
 
 @register_adam_derivation("source_records", "the dataset's records: one per record of an SDTM (or ADaM) dataset, "
-                                            "optionally filtered, with variables copied or renamed")
+                                            "optionally filtered, with variables copied or renamed",
+                          example="{derive: source_records, dataset: DM, variables: [STUDYID, SUBJID, AGE, SEX], rename: {_ARMCD: ARMCD}}")
 class SourceRecords(AdamDerivation):
     derive: Literal["source_records"]
     dataset: str = Field(description="SDTM domain (or ADaM dataset) the records come from")
@@ -56,7 +57,8 @@ class SourceRecords(AdamDerivation):
         ctx.frame = pd.DataFrame({target: records(name) for target, name in columns.items()})
 
 
-@register_adam_derivation("merge_subject", "subject-level variables of another dataset (usually ADSL) on every record")
+@register_adam_derivation("merge_subject", "subject-level variables of another dataset (usually ADSL) on every record",
+                          example="{derive: merge_subject, dataset: ADSL, variables: [TRT01P, TRT01PN, SAFFL]}")
 class MergeSubject(AdamDerivation):
     derive: Literal["merge_subject"]
     dataset: str = "ADSL"
@@ -87,7 +89,8 @@ def _id_text(values: pd.Series) -> pd.Series:
 
 
 @register_adam_derivation("supp_qualifier", "a supplemental qualifier (SUPP-- QNAM) as a variable, "
-                                            "matched on USUBJID and IDVAR/IDVARVAL")
+                                            "matched on USUBJID and IDVAR/IDVARVAL",
+                          example="{derive: supp_qualifier, target: AEDLT, dataset: SUPPAE, qnam: AEDLT}")
 class SuppQualifier(AdamDerivation):
     derive: Literal["supp_qualifier"]
     target: str
@@ -117,7 +120,8 @@ class SuppQualifier(AdamDerivation):
         frame[self.target] = value.array
 
 
-@register_adam_derivation("constant", "variables with one value on every record (e.g. SRCDOM, ADURU)")
+@register_adam_derivation("constant", "variables with one value on every record (e.g. SRCDOM, ADURU)",
+                          example="{derive: constant, values: {SRCDOM: LB, SRCVAR: LBSTRESN}}")
 class Constant(AdamDerivation):
     derive: Literal["constant"]
     values: dict[str, Union[str, float]] = Field(min_length=1)
@@ -134,7 +138,8 @@ class Constant(AdamDerivation):
                 frame[name] = np.full(len(frame), float(value))
 
 
-@register_adam_derivation("seq", "sequence number 1..n within subject, in the dataset's key order")
+@register_adam_derivation("seq", "sequence number 1..n within subject, in the dataset's key order",
+                          example="{derive: seq, target: ASEQ}")
 class Seq(AdamDerivation):
     derive: Literal["seq"]
     target: str

@@ -52,7 +52,8 @@ class Endpoint(Params):
 
 @register_adam_derivation("recovery", "time to recovery: first of N consecutive assessments at or above a threshold "
                                       "after falling below it (transfusion-free where required), censored at the "
-                                      "last assessment of the window; one record per subject at risk and endpoint")
+                                      "last assessment of the window; one record per subject at risk and endpoint",
+                          example="{derive: recovery, source: ADLB, anchor: {dataset: ADSL, variable: CHEMSDT}, from_day: 1, to_day: 42, consecutive: 3, censor_at_window_end: NO RECOVERY BY DAY 42, censor_before_window_end: NO RECOVERY BY LAST ASSESSMENT, source_domain: LB, source_variable: LBDTC, endpoints: [{paramcd: ANCREC05, param: Time to ANC Recovery >= 0.5 x10^9/L (days), paramn: 1, lab: NEUT, threshold: 0.5, event: ANC >= 0.5 X10^9/L ON 3 CONSECUTIVE ASSESSMENTS}]}")
 class Recovery(AdamDerivation):
     derive: Literal["recovery"]
     source: str = Field("ADLB", description="the lab BDS dataset")

@@ -12,10 +12,65 @@ a plain lower-case form name, whatever the export: the specs do not change with 
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from pathlib import Path
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from sdtmgen.errors import RawDataError
 from sdtmgen.readers.detect import FORMATS, form_name, is_dictionary, is_odm  # noqa: F401  (public here)
+from sdtmgen.registry import Registry
+
+#: format -> "module:Class" of its reader (imported when used); the options are the class's keyword arguments
+READERS: Registry[str] = Registry(
+    "raw reader", key="format", title="Readers",
+    where="study.yaml `raw: {format: <name>, path: ..., options: {...}}` (or `--raw PATH`, format detected)")
+
+
+def register_reader(name: str, reader: str, description: str, example: str, options: dict[str, str] | None = None
+                    ) -> None:
+    """Make a reader available as ``raw: {format: <name>}``; ``reader`` is "module:Class" (imported when used,
+    so an export format costs nothing until a study uses it), its keyword arguments are the options
+    (``options``: what each one means, for the reference)."""
+    READERS.add(name, reader, description, example=example,
+                params=lambda: _options_model(name, reader, options or {}))
+
+
+def _reader_class(reader: str) -> Any:
+    module, _, attr = reader.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _options_model(name: str, reader: str, help: dict[str, str]) -> Optional[type[BaseModel]]:
+    """The options a reader takes (its keyword arguments after the path), as a strict pydantic model."""
+    if ":" not in reader:
+        return create_model(f"{name}_options", __config__=ConfigDict(extra="forbid"))
+    fields: dict[str, Any] = {}
+    for param in list(inspect.signature(_reader_class(reader)).parameters.values())[1:]:
+        annotation = param.annotation if param.annotation is not inspect.Parameter.empty else Union[str, bool]
+        if isinstance(annotation, str):  # postponed annotations: the names readers use
+            annotation = {"str": str, "bool": bool, "int": int}.get(annotation, Union[str, bool])
+        default = param.default if param.default is not inspect.Parameter.empty else ...
+        fields[param.name] = (annotation, Field(default, description=help.get(param.name)))
+    return create_model(f"{name}_options", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+register_reader("csv", "", "one `<form>.csv` per form (header row, UTF-8); the default and the example's layout",
+                "raw: {format: csv, path: ../examples/raw}")
+register_reader("odm", "sdtmgen.readers.odm:OdmReader",
+                "CDISC ODM 1.3.x XML ClinicalData (Snapshot or Transactional), streamed",
+                "raw: {format: odm, path: ../edc/export.xml, options: {items: name, forms: name}}",
+                {"items": "oid|name: columns named by ItemOID or by the ItemDef Name",
+                 "forms": "oid|name: forms named by FormOID or by the FormDef Name (made plain: lower case)",
+                 "decode": "replace coded values by their CodeList decodes",
+                 "file": "the ODM file, when the path is a folder holding several"})
+register_reader("redcap", "sdtmgen.readers.redcap:RedcapReader",
+                "REDCap project export: records CSV + data dictionary (+ event.csv), given as its folder",
+                "raw: {format: redcap, path: ../edc/redcap, options: {columns: label}}",
+                {"decode": "replace radio, dropdown, yesno and truefalse codes by the dictionary's labels",
+                 "columns": "field|label: columns named by field name or by field label"})
 
 def detect(path: Path) -> str:
     """The format of the export at ``path``: a REDCap dictionary beside records -> redcap; ``*.csv``
@@ -42,11 +97,17 @@ def detect(path: Path) -> str:
 
 
 def open_reader(path: Path, fmt: str, options: dict):
-    """The reader of an export that is not one CSV per form (``fmt`` odm or redcap)."""
-    if fmt == "odm":
-        from sdtmgen.readers.odm import OdmReader
-        return OdmReader(path, **options)
-    if fmt == "redcap":
-        from sdtmgen.readers.redcap import RedcapReader
-        return RedcapReader(path, **options)
-    raise RawDataError(f"unknown raw format {fmt!r}; known: {', '.join(FORMATS)}, auto", rule="raw-format")
+    """The reader of an export that is not one CSV per form (a registered format other than csv)."""
+    if fmt not in READERS or not READERS[fmt]:
+        raise RawDataError(f"unknown raw format {fmt!r}; known: {', '.join(READERS)}, auto", rule="raw-format")
+    entry = READERS.entry(fmt)
+    if entry.params is not None:
+        try:
+            entry.params.model_validate(options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+                                 for e in exc.errors())
+            known = ", ".join(entry.params.model_fields) or "none"
+            raise RawDataError(f"raw format {fmt}: bad options ({problems}); known options: {known}",
+                               rule="raw-format") from None
+    return _reader_class(entry.item)(path, **options)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.errors import Finding
+from sdtmgen.registry import Registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from sdtmgen.spec.models import ReviewCheck, Spec
@@ -48,7 +49,9 @@ class ReviewCheckDef:
     check: Callable[["ReviewContext"], Iterable[ReviewHit]]
 
 
-REVIEW_CHECKS: dict[str, ReviewCheckDef] = {}
+REVIEW_CHECKS: Registry[ReviewCheckDef] = Registry(
+    "data-review check", title="Data-review checks",
+    where="run on every build; study.yaml `review: {<id>: {severity, reason, limit, planned}}` configures one")
 
 
 def register_check(check_id: str, severity: str = "warning", description: str = ""):
@@ -57,10 +60,10 @@ def register_check(check_id: str, severity: str = "warning", description: str = 
         raise ValueError(f"review check {check_id}: default severity must be error or warning")
 
     def wrap(fn: Callable[["ReviewContext"], Iterable[ReviewHit]]):
-        if check_id in REVIEW_CHECKS:
-            raise ValueError(f"review check {check_id} registered twice")
         family = fn.__module__.rsplit(".", 1)[-1]
-        REVIEW_CHECKS[check_id] = ReviewCheckDef(check_id, severity, description, family, fn)
+        REVIEW_CHECKS.add(check_id, ReviewCheckDef(check_id, severity, description, family, fn), description,
+                          example=f'review: {{{check_id}: {{severity: error, reason: "queried with every site"}}}}',
+                          severity=severity, family=family)
         return fn
 
     return wrap

@@ -7,12 +7,13 @@ are typed.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Optional, Union
+from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sdtmgen.adam import ADAM_DERIVATIONS
 from sdtmgen.conditions import Condition
+from sdtmgen.readers import READERS
 from sdtmgen.sdtm.derivations import DERIVATIONS
 from sdtmgen.validate.severities import DataQualitySetting, setting_problems
 from sdtmgen.sdtm.rules import RULES
@@ -21,9 +22,11 @@ from sdtmgen.terminology import Terminology
 NAME = r"^[A-Z][A-Z0-9_]{0,7}$"
 TEMP = r"^_[A-Z][A-Z0-9_]*$"
 
-MappingRuleSpec = Annotated[Union[tuple(RULES.values())], Field(discriminator="rule")]  # type: ignore[valid-type]
-DerivationSpec = Annotated[Union[tuple(DERIVATIONS.values())], Field(discriminator="derive")]  # type: ignore[valid-type]
-AdamDerivationSpec = Annotated[Union[tuple(ADAM_DERIVATIONS.values())], Field(discriminator="derive")]  # type: ignore[valid-type]
+# the registries (sdtmgen.registry) give the spec its vocabulary: one model per registered rule or step
+MappingRuleSpec = RULES.union()
+DerivationSpec = DERIVATIONS.union()
+AdamDerivationSpec = ADAM_DERIVATIONS.union()
+RawFormat = Literal[("auto", *READERS)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -158,7 +161,7 @@ class ReviewCheck(Strict):
 class RawSource(Strict):
     """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
 
-    format: Literal["auto", "csv", "odm", "redcap"] = Field(
+    format: RawFormat = Field(  # type: ignore[valid-type]
         default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
                                     "data dictionary; auto: detected from the folder or file")
     path: str = Field(description="raw export folder or file, relative to the spec folder")

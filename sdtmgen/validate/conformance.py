@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.errors import Finding
+from sdtmgen.registry import Registry
 from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import none_blank
@@ -80,14 +81,26 @@ class ConformanceRule:
     check: Callable[[Package], Iterable[Hit]]
 
 
-RULES: dict[str, ConformanceRule] = {}
+RULES: Registry[ConformanceRule] = Registry(
+    "conformance rule", title="Conformance rules",
+    where="run on every build; study.yaml `data_quality: {<id>: {severity, reason}}` sets a study's severity")
+
+
+def _setting_example(rule_id: str) -> str:
+    """How a study sets the rule's severity (study.yaml), or explains its findings where it cannot."""
+    from sdtmgen.validate.severities import LOCKED
+
+    if rule_id in LOCKED or rule_id.startswith("FDA"):
+        return f'justifications: {{{rule_id}: "why the findings are acceptable for this study"}}'
+    return f'data_quality: {{{rule_id}: {{severity: warning, reason: "site-confirmed values, query 17"}}}}'
 
 
 def conformance_rule(rule_id: str, severity: str, message: str):
+    """Function decorator: register a conformance rule (its id, default severity and message)."""
+
     def wrap(fn: Callable[[Package], Iterable[Hit]]):
-        if rule_id in RULES:
-            raise ValueError(f"conformance rule {rule_id} registered twice")
-        RULES[rule_id] = ConformanceRule(rule_id, severity, message, fn)
+        RULES.add(rule_id, ConformanceRule(rule_id, severity, message, fn), message, example=_setting_example(rule_id),
+                  severity=severity, family=fn.__module__.rsplit(".", 1)[-1])
         return fn
 
     return wrap

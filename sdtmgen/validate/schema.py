@@ -33,13 +33,18 @@ from sdtmgen.textcheck import non_ascii
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
 from sdtmgen.errors import Finding
+from sdtmgen.registry import Registry
 from sdtmgen.spec.models import DomainSpec, Variable
 from sdtmgen.terminology import Terminology
 
 MAX_TEXT_BYTES = 200
 
 # rule id -> (severity, what it means); the check name in a schema is the rule id
-SCHEMA_RULES: dict[str, tuple[str, str]] = {
+SCHEMA_RULES: Registry[tuple[str, str]] = Registry(
+    "dataset schema rule", title="Dataset schema rules",
+    where="run on every dataset against its spec's variables; study.yaml `justifications: {<id>: text}` explains "
+          "accepted findings")
+for _rule, (_severity, _meaning) in {
     "SCH-TYPE": ("error", "value has the wrong type for the variable"),
     "SCH-REQUIRED": ("error", "Required variable is missing on these records"),
     "SCH-CT": ("error", "value is not in the variable's non-extensible codelist"),
@@ -50,7 +55,9 @@ SCHEMA_RULES: dict[str, tuple[str, str]] = {
     "SCH-KEYS": ("error", "key variables do not identify records uniquely"),
     "SCH-COLUMNS": ("error", "dataset columns differ from the spec's variables (missing, extra or out of order)"),
     "SCH-NUMRANGE": ("error", "number beyond what an XPT v5 (IBM) float holds (|x| >= 7.2E75)"),
-}
+}.items():
+    SCHEMA_RULES.add(_rule, (_severity, _meaning), _meaning, severity=_severity,
+                     example=f'justifications: {{{_rule}: "why the findings are acceptable for this study"}}')
 IBM_MAX = 7.2e75
 # Pandera's names of its built-in checks, as the failures report them
 NOT_NULL, KEYS_UNIQUE = "not_nullable", "multiple_fields_uniqueness"

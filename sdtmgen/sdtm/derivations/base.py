@@ -9,34 +9,36 @@ does not matter and a cycle is reported as a spec error.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Callable, ClassVar, Optional, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from sdtmgen.errors import Finding
+from sdtmgen.registry import Entry, Registry, StepContext
 from sdtmgen.sdtm.rules.base import CELLS_KEPT
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import DomainSpec, StudySpec
     from sdtmgen.terminology import Terminology
 
-DERIVATIONS: dict[str, type["Derivation"]] = {}
+
+def _named(entry: Entry[type["Derivation"]]) -> None:
+    entry.item.derivation_name = entry.name
+    entry.item.description = entry.description
+
+
+DERIVATIONS: Registry[type["Derivation"]] = Registry(
+    "derivation", key="derive", title="SDTM derivations",
+    where="domain files (specs/sdtm/*.yaml): `derivations: [...]`", on_register=_named)
 
 D = TypeVar("D", bound=type["Derivation"])
 
 
-def register_derivation(name: str, description: str) -> Callable[[D], D]:
-    def wrap(cls: D) -> D:
-        if name in DERIVATIONS:
-            raise ValueError(f"derivation {name!r} registered twice")
-        cls.derivation_name = name
-        cls.description = description
-        DERIVATIONS[name] = cls
-        return cls
-
-    return wrap
+def register_derivation(name: str, description: str, example: str = "") -> Callable[[D], D]:
+    """Class decorator: make a derivation available to SDTM specs as ``derive: <name>``."""
+    return DERIVATIONS.register(name, description, example=example)
 
 
 class VariableRef(BaseModel):
@@ -65,7 +67,7 @@ class Derivation(BaseModel):
 
 
 @dataclass
-class DeriveContext:
+class DeriveContext(StepContext):
     domain: "DomainSpec"
     datasets: dict[str, pd.DataFrame]
     study: "StudySpec"
@@ -95,26 +97,29 @@ class DeriveContext:
             return ()
         return tuple(f"{f}:{r}" for f, r in zip(frame["_FILE"].to_numpy()[mask], frame["_ROW"].to_numpy()[mask]))
 
-    def fail(self, mask: np.ndarray, variable: str, rule: str, message: str, hint: str) -> None:
-        """Record an error naming the raw rows and values; the build goes on to report every problem
-        and stops after validation."""
+    def record(self, severity: str, rule: str, variable: str, message: str, mask: Optional[np.ndarray],
+               hint: str, values: tuple[str, ...]) -> None:
+        """A finding naming the raw rows and values of the offending records."""
         frame = self.frame
-        values = frame[variable].to_numpy()[mask] if variable in frame else np.full(int(mask.sum()), "", dtype=object)
+        if mask is None:
+            self.findings.append(Finding(rule=rule, severity=severity, dataset=self.domain.domain, variable=variable,
+                                         message=message, values=values, hint=hint))
+            return
+        if severity == "warning":
+            found = frame[variable].to_numpy()[mask] if variable in frame else []
+            self.findings.append(Finding(rule=rule, severity=severity, dataset=self.domain.domain,
+                                         variable=variable, message=message,
+                                         values=tuple(sorted({str(v) for v in found})),
+                                         sources=self.raw_sources(mask)))
+            return
+        found = frame[variable].to_numpy()[mask] if variable in frame else np.full(int(mask.sum()), "", dtype=object)
         sources = self.raw_sources(mask)
         if sources:  # once per raw row (a raw row gives several records when unpivoted)
             first = dict(zip(reversed(sources), reversed(range(len(sources)))))
             keep = sorted(first.values())
-            sources, values = tuple(sources[i] for i in keep), values[keep]
+            sources, found = tuple(sources[i] for i in keep), found[keep]
         cells = tuple(f"{src}: {variable}={val!r}"
-                      for src, val in zip(sources[:CELLS_KEPT] or ["?"] * min(len(values), CELLS_KEPT), values))
-        self.findings.append(Finding(rule=rule, severity="error", dataset=self.domain.domain, variable=variable,
-                                     message=message, values=tuple(sorted({str(v) for v in values})),
+                      for src, val in zip(sources[:CELLS_KEPT] or ["?"] * min(len(found), CELLS_KEPT), found))
+        self.findings.append(Finding(rule=rule, severity=severity, dataset=self.domain.domain, variable=variable,
+                                     message=message, values=tuple(sorted({str(v) for v in found})),
                                      sources=sources, cells=cells, hint=hint))
-
-    def warn(self, mask: np.ndarray, variable: str, rule: str, message: str) -> None:
-        frame = self.frame
-        values = frame[variable].to_numpy()[mask] if variable in frame else []
-        self.findings.append(Finding(rule=rule, severity="warning", dataset=self.domain.domain,
-                                     variable=variable, message=message,
-                                     values=tuple(sorted({str(v) for v in values})),
-                                     sources=self.raw_sources(mask)))

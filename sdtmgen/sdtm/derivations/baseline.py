@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pyarrow.compute as pc
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.sdtm.derivations.columns import arrow_text, flag
@@ -23,14 +24,15 @@ def _day_start(minutes: np.ndarray) -> np.ndarray:
     return np.where(minutes == MISSING, MISSING, minutes // 1440 * 1440)
 
 
-@register_derivation("baseline_flag", "'Y' on the last non-missing result at or before the reference date/time, per subject and test")
+@register_derivation("baseline_flag", "'Y' on the last non-missing result at or before the reference date/time, per subject and test",
+                     example="{derive: baseline_flag, target: LBLOBXFL, by: [LBTESTCD], date: LBDTC, result: LBORRES}")
 class BaselineFlag(Derivation):
     derive: Literal["baseline_flag"]
-    target: str
-    by: list[str]
-    date: str
-    result: str
-    reference: VariableRef = VariableRef(domain="DM", variable="RFXSTDTC")
+    target: str = Field(description="the flag variable (--LOBXFL or --BLFL)")
+    by: list[str] = Field(description="variables besides USUBJID naming a test (e.g. [LBTESTCD])")
+    date: str = Field(description="the record's --DTC")
+    result: str = Field(description="a result that must not be missing (e.g. --ORRES)")
+    reference: VariableRef = Field(VariableRef(domain="DM", variable="RFXSTDTC"), description="the subject's reference date/time: records at or before it qualify")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.reference.domain, self.reference.variable)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal, Optional, Union
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
@@ -25,13 +25,12 @@ class ElementStart(BaseModel):
 
 @register_derivation("subject_elements",
                      "one SE record per element a subject entered, start = first date, end = next start "
-                     "or the earliest end date (end of participation, death, disposition)")
+                     "or the earliest end date (end of participation, death, disposition)",
+                     example="{derive: subject_elements, elements: [{etcd: SCRN, domain: DM, variable: RFICDTC}, {etcd: TRT, domain: EX, variable: EXSTDTC}], end: [{domain: DM, variable: RFPENDTC}]}")
 class SubjectElements(Derivation):
     derive: Literal["subject_elements"]
-    elements: list[ElementStart]
-    # the subject's end dates (DM variables); the earliest present one ends the subject's last element
-    # and cuts any element that would run past it
-    end: Union[VariableRef, list[VariableRef]]
+    elements: list[ElementStart] = Field(description="each element's start: {etcd, domain, variable, agg: min|max, where, offset_days}")
+    end: Union[VariableRef, list[VariableRef]] = Field(description="the subject's end dates (DM variables); the earliest present one ends the last element and cuts any element running past it")
 
     def ends(self) -> list[VariableRef]:
         return self.end if isinstance(self.end, list) else [self.end]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.conditions import Condition
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
@@ -21,15 +22,16 @@ def subject_extreme(frame: pd.DataFrame, variable: str, agg: str, where: Optiona
                      name=variable)
 
 
-@register_derivation("subject_date", "first or last date per subject of a variable of another domain")
+@register_derivation("subject_date", "first or last date per subject of a variable of another domain",
+                     example="{derive: subject_date, target: DTHDTC, domain: DS, variable: _DTHDTC, agg: max}")
 class SubjectDate(Derivation):
     derive: Literal["subject_date"]
-    target: str
-    domain: str
-    variable: str
-    agg: Literal["min", "max"]
-    where: Optional[Condition] = None
-    date_only: bool = False
+    target: str = Field(description="the variable written (e.g. RFSTDTC)")
+    domain: str = Field(description="the domain holding the dates")
+    variable: str = Field(description="its date variable (or _TEMPORARY)")
+    agg: Literal["min", "max"] = Field(description="first (min) or last (max) date per subject")
+    where: Optional[Condition] = Field(None, description="only the records meeting this condition")
+    date_only: bool = Field(False, description="keep the date part only (drop the time)")
 
     def needs(self) -> set[tuple[str, str]]:
         cols = self.where.columns() if self.where else set()
@@ -41,11 +43,12 @@ class SubjectDate(Derivation):
         ctx.frame[self.target] = values.str.slice(0, 10) if self.date_only else values
 
 
-@register_derivation("flag_if_present", "'Y' when another variable of the record is not missing")
+@register_derivation("flag_if_present", "'Y' when another variable of the record is not missing",
+                     example="{derive: flag_if_present, target: DTHFL, variable: DTHDTC}")
 class FlagIfPresent(Derivation):
     derive: Literal["flag_if_present"]
-    target: str
-    variable: str
+    target: str = Field(description="the flag variable")
+    variable: str = Field(description="the variable of the same record that must be present")
 
     def apply(self, ctx: DeriveContext) -> None:
         present = ctx.frame[self.variable].notna() & (ctx.frame[self.variable].astype("string[pyarrow]") != "")

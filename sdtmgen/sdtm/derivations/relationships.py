@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 
@@ -26,10 +26,11 @@ class Link(BaseModel):
     reltype: str | None = None
 
 
-@register_derivation("record_links", "RELREC pairs for records whose link keys match within a subject")
+@register_derivation("record_links", "RELREC pairs for records whose link keys match within a subject",
+                     example="{derive: record_links, links: [{name: AECM, left: {domain: CM, key: _AENO}, right: {domain: AE, key: AESPID}}]}")
 class RecordLinks(Derivation):
     derive: Literal["record_links"]
-    links: list[Link]
+    links: list[Link] = Field(description="each {name, left: {domain, key}, right: {domain, key}, reltype}: records whose keys are equal within a subject are related")
 
     def produces(self) -> set[str]:
         return {"STUDYID", "RDOMAIN", "USUBJID", "IDVAR", "IDVARVAL", "RELTYPE", "RELID"}

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
@@ -45,22 +45,23 @@ def format_number(values: np.ndarray) -> np.ndarray:
     return out
 
 
-@register_derivation("standard_results", "--STRESC/--STRESN/--STRESU and standard ranges from the original result and unit")
+@register_derivation("standard_results", "--STRESC/--STRESN/--STRESU and standard ranges from the original result and unit",
+                     example="{derive: standard_results, test: LBTESTCD, orres: LBORRES, orresu: LBORRESU, stresc: LBSTRESC, stresn: LBSTRESN, stresu: LBSTRESU, standard_units: {HGB: g/L}, conversions: [{from_unit: g/dL, to_unit: g/L, factor: 10}]}")
 class StandardResults(Derivation):
     derive: Literal["standard_results"]
-    test: str
-    orres: str
-    orresu: str
-    stresc: str
-    stresn: str
-    stresu: str
-    standard_units: dict[str, str]
-    conversions: list[UnitConversion] = []
-    ornrlo: Optional[str] = None
-    ornrhi: Optional[str] = None
-    stnrlo: Optional[str] = None
-    stnrhi: Optional[str] = None
-    decimal: Literal[".", ","] = "."  # "," reads "1,5" as 1.5 (the original result keeps its text)
+    test: str = Field(description="the --TESTCD variable")
+    orres: str = Field(description="the original result")
+    orresu: str = Field(description="its unit")
+    stresc: str = Field(description="standard result as text")
+    stresn: str = Field(description="standard result as a number")
+    stresu: str = Field(description="standard unit")
+    standard_units: dict[str, str] = Field(description="test code -> its standard unit")
+    conversions: list[UnitConversion] = Field([], description="unit conversions by factor")
+    ornrlo: Optional[str] = Field(None, description="original reference range lower limit")
+    ornrhi: Optional[str] = Field(None, description="original reference range upper limit")
+    stnrlo: Optional[str] = Field(None, description="standard lower limit written from ornrlo")
+    stnrhi: Optional[str] = Field(None, description="standard upper limit written from ornrhi")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark the export writes; ',' reads 1,5 as 1.5 (the original result keeps its text)")  # "," reads "1,5" as 1.5 (the original result keeps its text)
 
     def produces(self) -> set[str]:
         return {v for v in (self.stresc, self.stresn, self.stresu, self.stnrlo, self.stnrhi) if v}
@@ -90,13 +91,12 @@ class StandardResults(Derivation):
     def _check(self, ctx: DeriveContext, has_result: np.ndarray, no_target: np.ndarray, no_factor: np.ndarray) -> None:
         no_standard = has_result & no_target
         if no_standard.any():
-            ctx.fail(no_standard, self.test, "standard_results", "test has no standard unit in the spec",
-                     "add the test code to standard_units")
+            ctx.fail("standard_results", self.test, "test has no standard unit in the spec", no_standard,
+                     hint="add the test code to standard_units")
         unknown = has_result & ~no_target & no_factor
         if unknown.any():
-            ctx.fail(unknown, self.orresu, "standard_results",
-                     "no conversion from this unit to the test's standard unit",
-                     "add the unit conversion to the spec, or correct the unit in the EDC")
+            ctx.fail("standard_results", self.orresu, "no conversion from this unit to the test's standard unit", unknown,
+                     hint="add the unit conversion to the spec, or correct the unit in the EDC")
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame
@@ -143,8 +143,9 @@ class StandardResults(Derivation):
                                         "; if the export writes decimal commas, set decimal: ',' on this derivation"),
                                        (unreadable & ~comma, "", "")):
                     if bad.any():
-                        ctx.fail(bad, original, "standard_results", "reference range limit is not a finite number"
-                                 + why, "correct the limit in the EDC" + hint)
+                        ctx.fail("standard_results", original, "reference range limit is not a finite number"
+                                 + why, bad,
+                                 hint="correct the limit in the EDC" + hint)
                 standard_limit = scaled(limit[codes], factor)
                 # a limit already reported as unreadable (inf, 1e400), or of a unit with no conversion
                 # (reported by _check), is not reported again as an overflow
@@ -159,16 +160,16 @@ class StandardResults(Derivation):
         other = (text.str.match(OTHER_MARK[self.decimal]).to_numpy(dtype=bool) & not_number)[codes]
         if other.any():
             mark = "comma" if self.decimal == "." else "point"
-            ctx.fail(other, variable, "standard_results",
-                     f"result written with a decimal {mark}, which the spec's decimal: {self.decimal!r} does not "
-                     f"read: as text it would have no --STRESN",
-                     "correct the result in the EDC, or set decimal on the standard_results derivation to the "
+            ctx.fail("standard_results", variable, f"result written with a decimal {mark}, which the spec's decimal: {self.decimal!r} does not "
+                     f"read: as text it would have no --STRESN", other,
+                     hint="correct the result in the EDC, or set decimal on the standard_results derivation to the "
                      "mark the export writes")
 
     @staticmethod
     def _check_finite(ctx: DeriveContext, variable: str, bad: np.ndarray, message: str) -> None:
         if bad.any():
-            ctx.fail(bad, variable, "standard_results", message, "correct the value in the EDC")
+            ctx.fail("standard_results", variable, message, bad,
+                     hint="correct the value in the EDC")
 
     @staticmethod
     def _standard_text(text: pd.Series, qualifier: np.ndarray, number: np.ndarray, factor: np.ndarray) -> pd.Series:
@@ -184,16 +185,17 @@ class StandardResults(Derivation):
         return pd.Series(pd.array(stresc, dtype="string[pyarrow]"))
 
 
-@register_derivation("reference_range_indicator", "--NRIND: LOW/HIGH/NORMAL from the standard result and range")
+@register_derivation("reference_range_indicator", "--NRIND: LOW/HIGH/NORMAL from the standard result and range",
+                     example="{derive: reference_range_indicator, target: LBNRIND, result: LBSTRESN, low: LBSTNRLO, high: LBSTNRHI}")
 class ReferenceRangeIndicator(Derivation):
     derive: Literal["reference_range_indicator"]
-    target: str
-    result: str
-    low: str
-    high: str
-    low_value: str = "LOW"
-    high_value: str = "HIGH"
-    normal_value: str = "NORMAL"
+    target: str = Field(description="the --NRIND variable")
+    result: str = Field(description="the standard numeric result")
+    low: str = Field(description="the lower limit variable")
+    high: str = Field(description="the upper limit variable")
+    low_value: str = Field("LOW", description="text below the range")
+    high_value: str = Field("HIGH", description="text above the range")
+    normal_value: str = Field("NORMAL", description="text within the range")
 
     def apply(self, ctx: DeriveContext) -> None:
         frame = ctx.frame

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, move_rows, sort_columns, take_rows
@@ -19,11 +20,12 @@ def sort_by_keys(frame: pd.DataFrame, keys: list[str], likely_sorted: bool = Tru
     return take_rows(frame, key_order(frame, sort_columns(frame, keys), likely_sorted))
 
 
-@register_derivation("seq", "sequence number 1..n within subject, in the domain's key order")
+@register_derivation("seq", "sequence number 1..n within subject, in the domain's key order",
+                     example="{derive: seq, target: AESEQ}")
 class Seq(Derivation):
     derive: Literal["seq"]
-    target: str
-    by: str = "USUBJID"
+    target: str = Field(description="the --SEQ variable")
+    by: str = Field("USUBJID", description="numbering restarts for each value of this variable")
 
     def apply(self, ctx: DeriveContext) -> None:
         keys = [k for k in ctx.domain.keys if k != self.target]

@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.dates import study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
@@ -58,12 +59,15 @@ def study_days(days: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return study_day(np.where(known, days, np.nan), np.where(known, reference, np.nan))
 
 
-@register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)")
+@register_derivation("study_day", "--DY = date - reference + 1 on/after the reference, date - reference before (no day 0)",
+                     example="{derive: study_day, target: LBDY, date: LBDTC}")
 class StudyDay(Derivation):
     derive: Literal["study_day"]
-    target: str
-    date: str
-    reference: VariableRef = VariableRef(domain="DM", variable="RFSTDTC")
+    target: str = Field(description="the --DY variable")
+    date: str = Field(description="its --DTC variable")
+    reference: VariableRef = Field(VariableRef(domain="DM", variable="RFSTDTC"),
+                                   description="day 1: any subject-level date, e.g. DM.RFXSTDTC; XD-DY-RFSTDTC checks "
+                                               "against it")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.reference.domain, self.reference.variable)}
@@ -76,12 +80,13 @@ class StudyDay(Derivation):
         frame[self.target] = study_days(iso_to_days(frame[self.date]), reference)
 
 
-@register_derivation("epoch", "EPOCH of the subject element (SE) in which the record's date falls")
+@register_derivation("epoch", "EPOCH of the subject element (SE) in which the record's date falls",
+                     example="{derive: epoch, date: LBDTC}")
 class Epoch(Derivation):
     derive: Literal["epoch"]
-    target: str = "EPOCH"
-    date: str
-    elements: str = "SE"
+    target: str = Field("EPOCH", description="the variable written")
+    date: str = Field(description="the record's --DTC (or --STDTC)")
+    elements: str = Field("SE", description="the subject elements domain")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.elements, "SESTDTC"), (self.elements, "EPOCH")}

@@ -6,7 +6,7 @@ from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
@@ -22,10 +22,11 @@ def _frame(ctx: DeriveContext, records: list[dict], domain: str) -> pd.DataFrame
     return frame
 
 
-@register_derivation("spec_records", "records written out in the spec itself (TS parameters, TI criteria)")
+@register_derivation("spec_records", "records written out in the spec itself (TS parameters, TI criteria)",
+                     example='{derive: spec_records, records: [{IETESTCD: INCL01, IETEST: Age 18 to 65 years, IECAT: INCLUSION, TIVERS: "1.0"}]}')
 class SpecRecords(Derivation):
     derive: Literal["spec_records"]
-    records: list[dict[str, Union[str, float, int, None]]]
+    records: list[dict[str, Union[str, float, int, None]]] = Field(description="the records, variable -> value, written as they are (printable ASCII)")
 
     def produces(self) -> set[str]:
         return {"STUDYID", "DOMAIN"} | {k for r in self.records for k in r}
@@ -34,7 +35,8 @@ class SpecRecords(Derivation):
         ctx.frame = _frame(ctx, self.records, ctx.domain.domain)
 
 
-@register_derivation("trial_elements", "TE: one record per element of the study spec")
+@register_derivation("trial_elements", "TE: one record per element of the study spec",
+                     example="{derive: trial_elements}")
 class TrialElements(Derivation):
     derive: Literal["trial_elements"]
 
@@ -47,7 +49,8 @@ class TrialElements(Derivation):
                                  for e in ctx.study.elements], "TE")
 
 
-@register_derivation("trial_visits", "TV: one record per planned visit per arm of the study spec")
+@register_derivation("trial_visits", "TV: one record per planned visit per arm of the study spec",
+                     example="{derive: trial_visits}")
 class TrialVisits(Derivation):
     derive: Literal["trial_visits"]
 
@@ -63,7 +66,8 @@ class TrialVisits(Derivation):
                                  for a in arms for v in ctx.study.visits], "TV")
 
 
-@register_derivation("trial_arms", "TA: one record per planned element per arm of the study spec")
+@register_derivation("trial_arms", "TA: one record per planned element per arm of the study spec",
+                     example="{derive: trial_arms}")
 class TrialArms(Derivation):
     derive: Literal["trial_arms"]
 
@@ -78,10 +82,11 @@ class TrialArms(Derivation):
                                  for a in ctx.study.arms for i, etcd in enumerate(a.elements, start=1)], "TA")
 
 
-@register_derivation("subject_visits", "SV: one record per subject and visit seen in the listed domains")
+@register_derivation("subject_visits", "SV: one record per subject and visit seen in the listed domains",
+                     example="{derive: subject_visits, domains: {LB: LBDTC, VS: VSDTC}}")
 class SubjectVisits(Derivation):
     derive: Literal["subject_visits"]
-    domains: dict[str, str]  # domain -> its --DTC variable
+    domains: dict[str, str] = Field(description="domain -> its --DTC variable: a visit is seen on its records' dates")  # domain -> its --DTC variable
 
     def produces(self) -> set[str]:
         return {"STUDYID", "DOMAIN", "USUBJID", "VISITNUM", "VISIT", "VISITDY", "SVSTDTC", "SVENDTC", "SVUPDES",
@@ -182,10 +187,11 @@ class DataParameter(BaseModel):
     TSVCDREF: Optional[str] = None  # e.g. ISO 8601 for a date
 
 
-@register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)")
+@register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)",
+                     example="{derive: data_parameters, parameters: [{TSPARMCD: ACTSUB, TSPARM: Actual Number of Subjects, domain: DM, variable: USUBJID, agg: count_unique}]}")
 class DataParameters(Derivation):
     derive: Literal["data_parameters"]
-    parameters: list[DataParameter]
+    parameters: list[DataParameter] = Field(description="TS parameters computed from a domain: {TSPARMCD, TSPARM, domain, variable, agg: min_date|max_date|count_unique, TSVCDREF}")
 
     def produces(self) -> set[str]:
         return {"TSSEQ", "TSPARMCD", "TSPARM", "TSVAL"}
@@ -210,13 +216,14 @@ class DataParameters(Derivation):
 
 @register_derivation("trial_summary_checks",
                      "warnings when TS parameters written in the spec disagree with the data: a data cut-off "
-                     "date before the last data, more subjects than planned")
+                     "date before the last data, more subjects than planned",
+                     example="{derive: trial_summary_checks, dates: {AE: [AESTDTC, AEENDTC], LB: [LBDTC]}}")
 class TrialSummaryChecks(Derivation):
     derive: Literal["trial_summary_checks"]
-    dates: dict[str, list[str]] = {}  # domain -> its --DTC variables, whose latest date is the last data
-    cutoff: str = "DCUTDTC"
-    planned: str = "PLANSUB"
-    actual: str = "ACTSUB"
+    dates: dict[str, list[str]] = Field({}, description="domain -> its --DTC variables, whose latest date is the last data")  # domain -> its --DTC variables, whose latest date is the last data
+    cutoff: str = Field("DCUTDTC", description="TS parameter of the data cut-off date")
+    planned: str = Field("PLANSUB", description="TS parameter of the planned number of subjects")
+    actual: str = Field("ACTSUB", description="TS parameter of the actual number of subjects")
 
     def produces(self) -> set[str]:
         return set()
@@ -242,9 +249,8 @@ class TrialSummaryChecks(Derivation):
             cut = date_numbers(pd.Series([cutoff], dtype="string[pyarrow]"))[0]
             if latest is not None and cut != MISSING and latest > cut:
                 last = f"{latest // 10000:04d}-{latest // 100 % 100:02d}-{latest % 100:02d}"
-                ctx.warn(rows, "TSVAL", "TS-DCUTDTC",
-                         f"{self.cutoff} {cutoff} precedes the last date in the data ({last}): data after the "
-                         "cut-off are in the package; correct the cut-off in the spec or the data")
+                ctx.warn("TS-DCUTDTC", "TSVAL", f"{self.cutoff} {cutoff} precedes the last date in the data ({last}): data after the "
+                         "cut-off are in the package; correct the cut-off in the spec or the data", rows)
         rows, planned = value(self.planned)
         _, actual = value(self.actual)
         try:
@@ -252,5 +258,4 @@ class TrialSummaryChecks(Derivation):
         except (TypeError, ValueError):
             return
         if actual_n > planned_n:
-            ctx.warn(rows, "TSVAL", "TS-PLANSUB",
-                     f"{self.actual} {actual_n} exceeds {self.planned} {planned_n}: more subjects than planned")
+            ctx.warn("TS-PLANSUB", "TSVAL", f"{self.actual} {actual_n} exceeds {self.planned} {planned_n}: more subjects than planned", rows)

@@ -11,6 +11,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
@@ -54,13 +55,14 @@ def unscheduled_numbers(subject: np.ndarray, day: np.ndarray, planned: np.ndarra
     return rows, numbers[where.reshape(-1)]
 
 
-@register_derivation("visits", "VISITNUM and VISIT from the collected folder name and the study's visit table")
+@register_derivation("visits", "VISITNUM and VISIT from the collected folder name and the study's visit table",
+                     example="{derive: visits, column: _VISIT, date: LBDTC}")
 class Visits(Derivation):
     derive: Literal["visits"]
-    column: str
-    date: str
-    visitnum: str = "VISITNUM"
-    visit: str = "VISIT"
+    column: str = Field(description="raw column (or _TEMPORARY) with the collected folder name")
+    date: str = Field(description="the record's --DTC (numbers unscheduled visits by day)")
+    visitnum: str = Field("VISITNUM", description="the VISITNUM variable written")
+    visit: str = Field("VISIT", description="the VISIT variable written")
 
     def produces(self) -> set[str]:
         return {self.visitnum, self.visit}
@@ -86,8 +88,8 @@ class Visits(Derivation):
         unplanned = seen & (collected.isin(unplanned_names).to_numpy(dtype=bool)[take] if len(names) else False)
         unknown = seen & np.isnan(visitnum) & ~unplanned
         if unknown.any():
-            ctx.fail(unknown, self.column, "visits", "folder name is neither a planned visit nor an unplanned-visit name",
-                     "add the folder to the study's visits (collected names) or to unplanned_visits")
+            ctx.fail("visits", self.column, "folder name is neither a planned visit nor an unplanned-visit name", unknown,
+                     hint="add the folder to the study's visits (collected names) or to unplanned_visits")
         if unplanned.any():
             # unscheduled visits are counted per day: records of one day are one visit
             minutes = iso_to_minutes(frame[self.date])
@@ -102,7 +104,6 @@ class Visits(Derivation):
             text_at[undated] = len(names) + len(distinct)
             texts.append(pd.Series([f"{label} {n:.2f}" for n in distinct] + [label], dtype="string[pyarrow]"))
             if undated.any():
-                ctx.warn(undated, self.column, "VISIT-UNDATED",
-                         "unscheduled visit without a complete date: VISITNUM left missing")
+                ctx.warn("VISIT-UNDATED", self.column, "unscheduled visit without a complete date: VISITNUM left missing", undated)
         frame[self.visitnum] = visitnum
         frame[self.visit] = take_text(pd.concat(texts, ignore_index=True), text_at)

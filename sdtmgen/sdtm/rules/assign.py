@@ -6,17 +6,18 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from sdtmgen.arrowtext import constant_text
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
 
-@register_rule("assign", "copy a raw column as collected (trimmed; optionally upper-cased)")
+@register_rule("assign", "copy a raw column as collected (trimmed; optionally upper-cased)",
+               example="{rule: assign, column: AETERM}")
 class Assign(MappingRule):
     rule: Literal["assign"]
-    column: str
-    upper: bool = False
+    column: str = Field(description="raw column (FORM.COLUMN for a lookup's column)")
+    upper: bool = Field(False, description="upper-case the value")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -26,10 +27,12 @@ class Assign(MappingRule):
         return text.str.upper() if self.upper else text
 
 
-@register_rule("hardcode", "the same value on every record")
+@register_rule("hardcode", "the same value on every record",
+               example="{rule: hardcode, value: AE}")
 class Hardcode(MappingRule):
     rule: Literal["hardcode"]
-    value: StrictStr | StrictInt | StrictFloat  # quote text: YAML reads a bare No as false
+    value: StrictStr | StrictInt | StrictFloat = Field(  # quote text: YAML reads a bare No as false
+        description="the value; quote text that YAML would read otherwise (\"No\", \"1.0\")")
 
     def apply(self, ctx: MapContext) -> pd.Series:
         if isinstance(self.value, str):
@@ -38,11 +41,13 @@ class Hardcode(MappingRule):
 
 
 @register_rule("number", "a numeric raw column; non-numeric or non-finite text stops the build "
-                         "(decimal: ',' reads decimal commas)")
+                         "(decimal: ',' reads decimal commas)",
+               example="{rule: number, column: AGE}")
 class Number(MappingRule):
     rule: Literal["number"]
-    column: str
-    decimal: Literal[".", ","] = "."
+    column: str = Field(description="raw column holding the number")
+    decimal: Literal[".", ","] = Field(".", description="decimal mark the export writes; a value with the other mark "
+                                                        "stops the build")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -56,18 +61,19 @@ class Number(MappingRule):
         numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
         bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
-            ctx.fail(bad, self.column, "number", "value is not a finite number"
-                     + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""),
-                     "correct the value in the EDC, or map the column with 'assign' if it is text")
+            ctx.fail("number", self.column, "value is not a finite number"
+                     + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""), bad,
+                     hint="correct the value in the EDC, or map the column with 'assign' if it is text")
             numbers = np.where(np.isfinite(numbers), numbers, np.nan)  # reported; derivations see no number
         per_row = np.append(numbers, np.nan)[np.where(distinct.codes < 0, len(numbers), distinct.codes)]
         return pd.Series(per_row, index=ctx.frame.index, dtype="float64")
 
 
-@register_rule("study", "a value from the study metadata (e.g. studyid)")
+@register_rule("study", "a value from the study metadata (e.g. studyid)",
+               example="{rule: study, field: studyid}")
 class StudyValue(MappingRule):
     rule: Literal["study"]
-    field: Literal["studyid"]
+    field: Literal["studyid"] = Field(description="the study.yaml field")
 
     def apply(self, ctx: MapContext) -> pd.Series:
         return constant_text(getattr(ctx.study, self.field), ctx.frame.index)
@@ -76,11 +82,12 @@ class StudyValue(MappingRule):
 MAX_KEY_LENGTH = 200  # XPT v5 text, in characters (ASCII)
 
 
-@register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies")
+@register_rule("usubjid", "STUDYID, a separator and the subject number: unique across studies",
+               example="{rule: usubjid, column: SUBJECT}")
 class Usubjid(MappingRule):
     rule: Literal["usubjid"]
-    column: str = "SUBJECT"
-    separator: str = "-"
+    column: str = Field("SUBJECT", description="raw column with the subject number")
+    separator: str = Field("-", description="between STUDYID and the subject number")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -89,23 +96,23 @@ class Usubjid(MappingRule):
         subject = as_text(ctx.frame[self.column], ctx.frame.index)
         missing = subject.isna().to_numpy(dtype=bool)
         if missing.any():
-            ctx.fail(missing, self.column, "usubjid", "subject number is empty",
-                     "every raw record needs its subject number")
+            ctx.fail("usubjid", self.column, "subject number is empty", missing,
+                     hint="every raw record needs its subject number")
         usubjid = (ctx.study.studyid + self.separator + subject).astype("string[pyarrow]")
         too_long = (usubjid.str.len().fillna(0) > MAX_KEY_LENGTH).to_numpy(dtype=bool)
         if too_long.any():  # a key cannot be split into SUPP-- like long text: it identifies records
-            ctx.fail(too_long, self.column, "usubjid",
-                     f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
-                     "correct the subject number in the EDC")
+            ctx.fail("usubjid", self.column, f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters", too_long,
+                     hint="correct the subject number in the EDC")
             usubjid = usubjid.mask(too_long)  # the cell is reported; left missing, it reaches no dataset key
         return usubjid
 
 
-@register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)")
+@register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)",
+               example="{rule: record_position}")
 class RecordPosition(MappingRule):
     rule: Literal["record_position"]
-    column: str = "RECORDPOSITION"
-    prefix: Optional[str] = None
+    column: str = Field("RECORDPOSITION", description="reader column with the record's position in its form")
+    prefix: Optional[str] = Field(None, description="text put before the position")
 
     def columns(self) -> set[str]:
         return {self.column}
@@ -115,7 +122,8 @@ class RecordPosition(MappingRule):
         return (self.prefix + text) if self.prefix else text
 
 
-@register_rule("not_collected", "present in the dataset (Expected by the IG) but not collected: always missing")
+@register_rule("not_collected", "present in the dataset (Expected by the IG) but not collected: always missing",
+               example="{rule: not_collected}")
 class NotCollected(MappingRule):
     rule: Literal["not_collected"]
 

@@ -18,12 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sdtmgen.arrowtext import Distinct, arrow_text, blank_as_missing, text_series
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.registry import Entry, Registry, StepContext
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import StudySpec, Variable
     from sdtmgen.terminology import Terminology
 
-RULES: dict[str, type["MappingRule"]] = {}
+
+def _named(entry: Entry[type["MappingRule"]]) -> None:
+    entry.item.rule_name = entry.name
+    entry.item.description = entry.description
+
+
+RULES: Registry[type["MappingRule"]] = Registry(
+    "mapping rule", key="rule", where="domain files (specs/sdtm/*.yaml): `sources[].map.<VARIABLE>`", on_register=_named)
 
 #: offending raw cells kept as text per finding (all their rows are kept as sources)
 CELLS_KEPT = 100
@@ -31,18 +39,9 @@ CELLS_KEPT = 100
 R = TypeVar("R", bound=type["MappingRule"])
 
 
-def register_rule(name: str, description: str) -> Callable[[R], R]:
+def register_rule(name: str, description: str, example: str = "") -> Callable[[R], R]:
     """Class decorator: make a rule available to specs as ``rule: <name>``."""
-
-    def wrap(cls: R) -> R:
-        if name in RULES:
-            raise ValueError(f"mapping rule {name!r} registered twice")
-        cls.rule_name = name
-        cls.description = description
-        RULES[name] = cls
-        return cls
-
-    return wrap
+    return RULES.register(name, description, example=example)
 
 
 class Step(BaseModel):
@@ -107,14 +106,14 @@ class Step(BaseModel):
             raise SpecError(f"{ctx.domain}.{ctx.target}: 'then' step uses unknown codelist {self.codelist}") from None
         mapped, unmatched = map_to_codelist(values, codelist, self.output)
         if unmatched.any() and codelist.extensible:
-            ctx.warn(unmatched, column or "", "CT-EXT",
-                     f"value not in extensible codelist {codelist.id}; submitted as collected")
+            ctx.warn("CT-EXT", column or "", f"value not in extensible codelist {codelist.id}; submitted as collected",
+                     unmatched)
         if unmatched.any() and not codelist.extensible:
             shown = ", ".join(sorted({str(v) for v in values[unmatched]})[:20])
-            ctx.fail(unmatched, column or "", "codelist",
+            ctx.fail("codelist", column or "",
                      f"value (after the 'then' steps: {shown}) not in non-extensible codelist {codelist.id} "
-                     f"({codelist.name}); allowed: {', '.join(codelist.values())}",
-                     f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
+                     f"({codelist.name}); allowed: {', '.join(codelist.values())}", unmatched,
+                     hint=f"correct the raw value, or add it as a synonym of a term of {codelist.id} in the spec")
         return mapped
 
 
@@ -148,7 +147,7 @@ class MappingRule(BaseModel):
 
 
 @dataclass
-class MapContext:
+class MapContext(StepContext):
     """What a rule sees: the raw rows of one source, the study, terminology and its target."""
 
     frame: pd.DataFrame
@@ -172,26 +171,30 @@ class MapContext:
         rows = self.frame["_ROW"].to_numpy()[mask]
         return tuple(f"{self.form_file}:{r}" for r in rows)
 
-    def fail(self, mask: np.ndarray, column: str, rule: str, message: str, hint: str) -> None:
-        """Record an error naming the raw file, rows, column and values; mapping goes on, so every
-        problem of every form is reported in one run (the build stops after validation)."""
+    def record(self, severity: str, rule: str, column: str, message: str, mask: Optional[np.ndarray],
+               hint: str, values: tuple[str, ...]) -> None:
+        """A finding naming the raw file, rows, column and values (``column``: the raw column at fault)."""
+        if mask is None:
+            self.findings.append(Finding(rule=rule, severity=severity, dataset=self.domain, variable=self.target,
+                                         message=message, values=values, hint=hint))
+            return
+        if severity == "warning":
+            found = self.frame[column].to_numpy()[mask] if column in self.frame else []
+            self.findings.append(Finding(
+                rule=rule, severity=severity, dataset=self.domain, variable=self.target, message=message,
+                values=tuple(sorted({str(v) for v in found})), sources=self.sources(mask)))
+            return
         rows = self.frame["_ROW"].to_numpy()[mask]
-        values = self.frame[column].to_numpy()[mask] if column in self.frame else np.full(len(rows), "", dtype=object)
+        found = self.frame[column].to_numpy()[mask] if column in self.frame else np.full(len(rows), "", dtype=object)
         _, first = np.unique(rows, return_index=True)  # a raw row gives several records when unpivoted
         first.sort()
-        rows, values = rows[first], values[first]
+        rows, found = rows[first], found[first]
         cells = tuple(f"{self.form_file} row {r}, column {column}: {v!r}"
-                      for r, v in zip(rows[:CELLS_KEPT], values[:CELLS_KEPT]))
+                      for r, v in zip(rows[:CELLS_KEPT], found[:CELLS_KEPT]))
         self.findings.append(Finding(
-            rule=rule, severity="error", dataset=self.domain, variable=self.target, message=message,
-            values=tuple(sorted({str(v) for v in values})), sources=tuple(f"{self.form_file}:{r}" for r in rows),
+            rule=rule, severity=severity, dataset=self.domain, variable=self.target, message=message,
+            values=tuple(sorted({str(v) for v in found})), sources=tuple(f"{self.form_file}:{r}" for r in rows),
             cells=cells, hint=hint))
-
-    def warn(self, mask: np.ndarray, column: str, rule: str, message: str) -> None:
-        values = self.frame[column].to_numpy()[mask] if column in self.frame else []
-        self.findings.append(Finding(
-            rule=rule, severity="warning", dataset=self.domain, variable=self.target, message=message,
-            values=tuple(sorted({str(v) for v in values})), sources=self.sources(mask)))
 
 
 def as_text(values: Any, index: pd.Index) -> pd.Series:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sdtmgen.arrowtext import arrow_text, blank_as_missing, repeat_text, text_series
 from sdtmgen.conditions import Condition
@@ -19,8 +19,8 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     when: Condition
-    value: Optional[str] = None
-    column: Optional[str] = None
+    value: Optional[str] = Field(None, description="the result when the condition holds")
+    column: Optional[str] = Field(None, description="or the raw column giving the result")
 
     @model_validator(mode="after")
     def _one_output(self) -> "Case":
@@ -29,12 +29,13 @@ class Case(BaseModel):
         return self
 
 
-@register_rule("conditional", "the value of the first case whose condition holds, else 'otherwise'")
+@register_rule("conditional", "the value of the first case whose condition holds, else 'otherwise'",
+               example='{rule: conditional, cases: [{when: {column: AEONGO, equals: "Yes"}, value: ONGOING}], otherwise: RECOVERED}')
 class Conditional(MappingRule):
     rule: Literal["conditional"]
-    cases: list[Case]
-    otherwise: Optional[str] = None
-    otherwise_column: Optional[str] = None
+    cases: list[Case] = Field(description="tried in order; the first whose condition holds gives the value")
+    otherwise: Optional[str] = Field(None, description="the value when no case holds (default: missing)")
+    otherwise_column: Optional[str] = Field(None, description="or the raw column giving it")
 
     def columns(self) -> set[str]:
         cols: set[str] = set()

@@ -13,14 +13,22 @@ from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
 @register_rule("iso8601", "collected date (formats tried in order; default DD MON YYYY, UN/UNK parts) and optional "
-                          "time (HH:MM) -> ISO 8601, partial dates kept partial")
+                          "time (HH:MM) -> ISO 8601, partial dates kept partial",
+               example='{rule: iso8601, date: AESTDAT, time: AESTTIM, formats: ["DD MON YYYY", "YYYY-MM-DD"]}')
 class Iso8601(MappingRule):
     rule: Literal["iso8601"]
-    date: str
-    time: Optional[str] = None
-    formats: list[str] = Field(default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20)
-    year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000)
-    unknown: Optional[list[str]] = Field(None, max_length=20)
+    date: str = Field(description="raw column with the date (or date and time)")
+    time: Optional[str] = Field(None, description="raw column with the time, HH:MM[:SS]; kept with partial dates too")
+    formats: list[str] = Field(
+        default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20,
+        description="raw formats tried in order (a value takes the first that reads it as a valid date); tokens YYYY, "
+                    "YY, MON, MM (month; minutes after HH), DD, HH, SS; literals - / . : , T and space; [...] optional")
+    year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000,
+                            description="first year a two-digit YY can mean (1940: YY is 1940-2039)")
+    unknown: Optional[list[str]] = Field(
+        None, max_length=20, description="words for an unknown day, month or year (one list for every part); default "
+                                         "UN/UK/XX day, UNK/UN/XXX month, UNKN/UNK/XXXX year; unknown parts give "
+                                         "partial dates")
 
     @field_validator("unknown")
     @classmethod
@@ -53,8 +61,8 @@ class Iso8601(MappingRule):
         invalid = dates.spread_mask(parsed.invalid)
         iso = parsed.iso
         if invalid.any():
-            ctx.fail(invalid, self.date, "iso8601", f"not a valid date ({formats.describe()})",
-                     "correct the date in the EDC; impossible dates cannot be submitted")
+            ctx.fail("iso8601", self.date, f"not a valid date ({formats.describe()})", invalid,
+                     hint="correct the date in the EDC; impossible dates cannot be submitted")
             iso = iso.copy()
             iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
         if not self.time:
@@ -63,8 +71,8 @@ class Iso8601(MappingRule):
         hhmm, bad = parse_distinct_times(times)
         bad_time = times.spread_mask(bad)
         if bad_time.any():
-            ctx.fail(bad_time, self.time, "iso8601", "not a valid time (expected HH:MM, 24 hour)",
-                     "correct the time in the EDC")
+            ctx.fail("iso8601", self.time, "not a valid time (expected HH:MM, 24 hour)", bad_time,
+                     hint="correct the time in the EDC")
         has_time = times.spread_mask(hhmm.notna().to_numpy(dtype=bool))
         # a time is kept with any date whose year is known (partial dates too); without one it has nothing
         # to attach to. A date value with its own time keeps that one.
@@ -72,10 +80,8 @@ class Iso8601(MappingRule):
         own_time = dates.spread_mask(iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool))
         orphan = has_time & ~has_year & ~invalid  # an invalid date is reported already
         if orphan.any():
-            ctx.warn(orphan, self.time, "TIME-WITHOUT-DATE",
-                     "time collected without a date (or with an unknown year); the time is not submitted")
+            ctx.warn("TIME-WITHOUT-DATE", self.time, "time collected without a date (or with an unknown year); the time is not submitted", orphan)
         overridden = has_time & own_time
         if overridden.any():
-            ctx.warn(overridden, self.time, "TIME-IN-DATE",
-                     f"the date column {self.date} carries its own time; the time column is not used")
+            ctx.warn("TIME-IN-DATE", self.time, f"the date column {self.date} carries its own time; the time column is not used", overridden)
         return join_date_time(dates, iso, times, hhmm, index)

@@ -1,0 +1,115 @@
+"""The generated spec reference is current, complete and picks up new registrations; the JSON Schemas of every
+spec file kind accept the example study's files (checked with jsonschema, not with the models that made them)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sdtmgen.cli import main
+from sdtmgen.registry import Entry
+from sdtmgen.spec.reference import COMMAND, SPEC_FILES, families, reference, schema
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+DOC = ROOT / "docs" / "spec-reference.md"
+
+FILES = {"study": ["study.yaml"], "terminology": ["terminology.yaml"], "report": ["report.yaml"],
+         "simulation": ["simulation.yaml"],
+         "domain": sorted(p.relative_to(SPECS).as_posix() for p in (SPECS / "sdtm").glob("*.yaml")),
+         "adam": sorted(p.relative_to(SPECS).as_posix() for p in (SPECS / "adam").glob("*.yaml"))}
+
+
+def test_committed_reference_is_current():
+    assert DOC.read_text(encoding="utf-8") == reference(), \
+        f"docs/spec-reference.md is not current: run `{COMMAND}` and commit it"
+
+
+def test_cli_prints_the_reference():
+    result = CliRunner().invoke(main, ["schema", "--reference"])
+    assert result.exit_code == 0, result.output
+    assert result.output == reference()
+
+
+def test_reference_names_every_entry_with_its_parameters_and_example():
+    text = reference()
+    for registry in families():
+        assert f"## {registry.title}\n" in text
+        for entry in registry.entries():
+            assert f"`{entry.name}`" in text, f"{registry.kind} {entry.name} missing from the reference"
+            assert entry.example in text
+    # parameters with types, defaults and required, e.g. study_day's reference and iso8601's formats
+    assert "| `reference` | {VariableRef} | default: `{domain: DM, variable: RFSTDTC}` |" in text
+    assert "| `formats` | list of text | default: `[DD MON YYYY]` |" in text
+    assert "| `date` | text | required |" in text
+    for spec_file in SPEC_FILES.values():
+        assert f"`{spec_file.path}`" in text
+
+
+def test_a_new_registration_appears_without_editing_the_reference(monkeypatch):
+    """A reader (or rule) registered by a later module is documented from the registry alone."""
+    from pydantic import BaseModel
+
+    from sdtmgen.readers import READERS
+
+    class Options(BaseModel):
+        encoding: str = "latin-1"
+
+    entry = Entry("sas", "some.module:SasReader", "SAS datasets", Options, "raw: {format: sas, path: ../sas}")
+    monkeypatch.setitem(READERS._entries, "sas", entry)
+    text = reference()
+    assert "### `sas`\n\nSAS datasets.\n" in text
+    assert "| `encoding` | text | default: `latin-1` |" in text
+    assert "Example: `raw: {format: sas, path: ../sas}`" in text
+
+
+def _as_json(value):
+    """YAML 1.1 reads an unquoted 2024-03-04 as a date; JSON (and YAML 1.2 editors) see text."""
+    if isinstance(value, dict):
+        return {k: _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+@pytest.mark.parametrize("kind", sorted(FILES))
+def test_example_specs_validate_against_the_emitted_schema(kind):
+    result = CliRunner().invoke(main, ["schema", "--kind", kind])
+    assert result.exit_code == 0, result.output
+    emitted = json.loads(result.output)
+    assert emitted == schema(kind)
+    validator = jsonschema.Draft202012Validator(emitted)
+    assert FILES[kind]
+    for name in FILES[kind]:
+        data = _as_json(yaml.safe_load((SPECS / name).read_text(encoding="utf-8")))
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+        assert not errors, f"{name}: {errors[:5]}"
+
+
+def test_emitted_schema_rejects_what_the_loader_rejects():
+    """The schemas are not vacuous: a misspelled rule, an unknown key and a missing wrapper key all fail."""
+    domain = jsonschema.Draft202012Validator(schema("domain"))
+    data = yaml.safe_load((SPECS / "sdtm" / "ae.yaml").read_text(encoding="utf-8"))
+    data["sources"][0]["map"]["AETERM"] = {"rule": "isodate", "date": "AETERM"}
+    assert list(domain.iter_errors(data))
+    study = jsonschema.Draft202012Validator(schema("study"))
+    body = _as_json(yaml.safe_load((SPECS / "study.yaml").read_text(encoding="utf-8")))
+    assert not list(study.iter_errors(body))
+    assert list(study.iter_errors(body["study"]))  # the keys belong under study:
+    body["study"]["visit"] = body["study"].pop("visits")
+    assert list(study.iter_errors(body))
+
+
+def test_schema_without_kind_is_the_domain_schema_as_before():
+    result = CliRunner().invoke(main, ["schema"])
+    assert result.exit_code == 0
+    assert result.output == json.dumps(schema("domain"), indent=1, sort_keys=True) + "\n"
