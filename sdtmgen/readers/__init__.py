@@ -5,7 +5,8 @@ a plain lower-case form name, whatever the export: the specs do not change with 
 
 - ``csv``: one ``<form>.csv`` per form (sdtmgen.raw.read_form);
 - ``odm``: a CDISC ODM 1.3.x XML file (ClinicalData), see sdtmgen.readers.odm;
-- ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap.
+- ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap;
+- ``sas``: one ``<form>.sas7bdat`` or ``<form>.xpt`` per form, see sdtmgen.readers.sas.
 
 ``detect`` chooses the format from a path (a folder or a file) for ``format: auto``.
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.readers.detect import FORMATS, form_name, is_dictionary, is_odm  # noqa: F401  (public here)
+from sdtmgen.readers.detect import FORMATS, form_name, is_dictionary, is_odm, sas_files  # noqa: F401  (public here)
 
 def detect(path: Path) -> str:
     """The format of the export at ``path``: a REDCap dictionary beside records -> redcap; ``*.csv``
-    forms -> csv; an ODM XML file -> odm."""
+    forms -> csv; SAS datasets (``*.sas7bdat``, ``*.xpt``) and no CSV -> sas; an ODM XML file -> odm."""
     if path.is_file():
         if is_odm(path):
             return "odm"
@@ -32,6 +33,8 @@ def detect(path: Path) -> str:
         return "redcap"
     if csvs:
         return "csv"
+    if sas_files(path):
+        return "sas"
     odms = [p for p in sorted(path.glob("*.xml")) if is_odm(p)]
     if len(odms) == 1:
         return "odm"
@@ -42,11 +45,14 @@ def detect(path: Path) -> str:
 
 
 def open_reader(path: Path, fmt: str, options: dict):
-    """The reader of an export that is not one CSV per form (``fmt`` odm or redcap)."""
+    """The reader of an export that is not one CSV per form (``fmt`` odm, redcap or sas)."""
     if fmt == "odm":
         from sdtmgen.readers.odm import OdmReader
         return OdmReader(path, **options)
     if fmt == "redcap":
         from sdtmgen.readers.redcap import RedcapReader
         return RedcapReader(path, **options)
+    if fmt == "sas":
+        from sdtmgen.readers.sas import SasReader
+        return SasReader(path, **options)
     raise RawDataError(f"unknown raw format {fmt!r}; known: {', '.join(FORMATS)}, auto", rule="raw-format")

@@ -158,13 +158,25 @@ class ReviewCheck(Strict):
 class RawSource(Strict):
     """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
 
-    format: Literal["auto", "csv", "odm", "redcap"] = Field(
+    format: Literal["auto", "csv", "odm", "redcap", "sas"] = Field(
         default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
-                                    "data dictionary; auto: detected from the folder or file")
+                                    "data dictionary; sas: one <form>.sas7bdat or <form>.xpt per form; "
+                                    "auto: detected from the folder or file")
     path: str = Field(description="raw export folder or file, relative to the spec folder")
-    options: dict[str, Union[str, bool]] = Field(
-        default_factory=dict, description="reader options: odm {items: oid|name, forms: oid|name, decode: bool}; "
-                                          "redcap {decode: bool}")
+    options: dict[str, Union[str, bool, list[str]]] = Field(
+        default_factory=dict, description="reader options: csv {encoding, delimiter, quotechar, na_values: [..]}; "
+                                          "odm {items: oid|name, forms: oid|name, decode: bool}; "
+                                          "redcap {decode: bool, columns: auto|field|label}; "
+                                          "sas {dates: text|iso, encoding}")
+
+    @model_validator(mode="after")
+    def _options(self) -> "RawSource":
+        from sdtmgen.readers.detect import option_problems
+
+        problems = option_problems(self.format, self.options)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class StudySpec(Strict):
