@@ -95,7 +95,17 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
     form_errors: dict[tuple[str, str, str], list[str]] = {}
+    delivered: dict[str, pd.DataFrame | None] = {}  # domains taken from delivered SDTM -> their SUPP (or None)
     for domain in spec.domains:
+        if domain.source is not None:  # a delivered SDTM dataset (readers.sdtm_source)
+            try:
+                frame, supp, count = _delivered(spec, domain, Path(raw_folder))
+            except RawDataError as exc:
+                _form_error(exc, domain.domain, form_errors)
+                continue
+            datasets[domain.domain], delivered[domain.domain] = frame, supp
+            counts.append(count)
+            continue
         problems: list[RawDataError] = []
         frame, domain_counts = map_domain(spec, domain, raw, findings, problems)
         for exc in problems:
@@ -116,7 +126,10 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         stuck = set()
         skipped |= {d.domain: "derivations stopped" for d in spec.domains if d.domain in datasets}
     skipped |= {d.domain: "it needs a dataset that could not be built" for d in spec.domains if d.domain in stuck}
-    unread = raw.unread()
+    taken = {name for domain in spec.domains if domain.source is not None
+             for name in (Path(domain.source.sdtm).name, Path(domain.source.supp or "").name)}
+    unread = [name for name in raw.unread() if name not in taken and f"{name}.xpt" not in taken
+              and f"{name}.csv" not in taken]
     for name in unread:
         if not any(f.sources == (name,) for f in findings):
             findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,
@@ -128,12 +141,31 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
 
     result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings, skipped=skipped)
     try:
-        _finalise_all(spec, datasets, result)
+        _finalise_all(spec, datasets, result, delivered)
     except Exception as exc:
         _stopped_by_bad_data(exc, "finalising the datasets", findings)
         result.skipped |= {name: "not finalised" for name in result.datasets}
         result.datasets.clear()
     return result
+
+
+def _delivered(spec: Spec, domain: DomainSpec, raw_folder: Path) -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                                          SourceCount]:
+    """A domain read from its delivered SDTM dataset (``source: {sdtm: ...}``), paths confined to the
+    spec and raw folders; its reconciliation counts every record as taken."""
+    from sdtmgen.readers.sdtm_source import read_delivered, read_delivered_supp
+    from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+
+    roots = allowed_roots(Path(spec.folder), raw_folder)
+    where = f"{domain.domain} source"
+    path = resolve_spec_path(Path(spec.folder), domain.source.sdtm, roots, f"{where}.sdtm")
+    derived = set().union(*(step.produces() for step in domain.derivations)) if domain.derivations else set()
+    frame = read_delivered(path, domain, derived)
+    supp = None
+    if domain.source.supp:
+        supp = read_delivered_supp(resolve_spec_path(Path(spec.folder), domain.source.supp, roots, f"{where}.supp"),
+                                   domain)
+    return frame, supp, SourceCount(domain.domain, path.name, len(frame), len(frame), 0, "")
 
 
 def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) -> None:
@@ -145,8 +177,10 @@ def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) ->
                             message=f"{stage} stopped on the data with errors ({type(exc).__name__})"))
 
 
-def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult) -> None:
+def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult,
+                  delivered: dict[str, pd.DataFrame | None] | None = None) -> None:
     findings = result.findings
+    delivered = delivered or {}
     for domain in spec.domains:
         frame = datasets.pop(domain.domain, None)  # the working frame is not needed once finalised
         if domain.domain in result.skipped:
@@ -163,7 +197,11 @@ def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmRes
             findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,
                                     message=f"{parts} text value part(s) beyond 200 bytes moved to "
                                             f"SUPP{domain.domain} (SDTMIG 4.5.3.2)"))
-        supp = build_supp(domain, frame, overflow)
+        if domain.domain in delivered:  # SUPP-- as delivered (its QNAMs described by ``supplemental``)
+            extra = overflow + ([delivered[domain.domain]] if delivered[domain.domain] is not None else [])
+            supp = build_supp(domain.model_copy(update={"supplemental": []}), frame, extra)
+        else:
+            supp = build_supp(domain, frame, overflow)
         result.datasets[domain.domain], result.lineage[domain.domain] = finalise(domain, frame)
         result.specs[domain.domain] = domain
         if supp is not None:
