@@ -6,7 +6,9 @@ a plain lower-case form name, whatever the export: the specs do not change with 
 - ``csv``: one ``<form>.csv`` per form (sdtmgen.raw.read_form);
 - ``odm``: a CDISC ODM 1.3.x XML file (ClinicalData), see sdtmgen.readers.odm;
 - ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap;
-- ``sas``: one ``<form>.sas7bdat`` or ``<form>.xpt`` per form, see sdtmgen.readers.sas.
+- ``sas``: one ``<form>.sas7bdat`` or ``<form>.xpt`` per form, see sdtmgen.readers.sas;
+- ``sdtm``: an SDTM package (``<domain>.xpt``): every domain of the spec with a file there is taken as
+  delivered (sdtmgen.readers.sdtm_source), for a build of ADaM from existing SDTM; no raw forms.
 
 ``detect`` chooses the format from a path (a folder or a file) for ``format: auto``.
 """
@@ -34,7 +36,8 @@ def detect(path: Path) -> str:
     if csvs:
         return "csv"
     if sas_files(path):
-        return "sas"
+        from sdtmgen.readers.detect import is_sdtm_package
+        return "sdtm" if is_sdtm_package(path) else "sas"
     odms = [p for p in sorted(path.glob("*.xml")) if is_odm(p)]
     if len(odms) == 1:
         return "odm"
@@ -42,6 +45,28 @@ def detect(path: Path) -> str:
         raise RawDataError(f"{path}: {len(odms)} ODM files ({', '.join(p.name for p in odms)}); give the file "
                            f"with --raw or raw: {{format: odm, path: ...}}", rule="raw-format")
     return "csv"
+
+
+class SdtmPackage:
+    """The "raw export" of a build from an SDTM package: it has no raw forms (the build takes each
+    domain from the package's ``<domain>.xpt``; a domain with none cannot be mapped from raw forms)."""
+
+    def __init__(self, path: Path):
+        if not Path(path).is_dir():
+            raise RawDataError(f"{path}: an SDTM package is given as its folder of <domain>.xpt files",
+                               rule="raw-format")
+        self.folder, self.notes = Path(path), []
+
+    def forms(self) -> list[str]:
+        return []
+
+    def file_name(self, form: str) -> str:
+        return f"{form}.csv"
+
+    def read(self, form: str):
+        raise RawDataError(f"raw form '{form}' is needed, but the raw export {self.folder} is an SDTM package "
+                           f"(format sdtm) without raw forms\n  what to do: deliver the domain as "
+                           f"<domain>.xpt in the package", file=form, rule="raw-form")
 
 
 def open_reader(path: Path, fmt: str, options: dict):
@@ -52,6 +77,8 @@ def open_reader(path: Path, fmt: str, options: dict):
     if fmt == "redcap":
         from sdtmgen.readers.redcap import RedcapReader
         return RedcapReader(path, **options)
+    if fmt == "sdtm":
+        return SdtmPackage(path)
     if fmt == "sas":
         from sdtmgen.readers.sas import SasReader
         return SasReader(path, **options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-FORMATS = ("csv", "odm", "redcap", "sas")
+FORMATS = ("csv", "odm", "redcap", "sas", "sdtm")
 #: the files of a folder of SAS datasets (format sas)
 SAS_SUFFIXES = (".sas7bdat", ".xpt")
 #: the header of a REDCap data dictionary (CSV download) starts with one of these
@@ -49,12 +49,28 @@ def sas_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAS_SUFFIXES and p.is_file())
 
 
+def is_sdtm_package(folder: Path) -> bool:
+    """Whether a folder holds an SDTM package rather than raw forms: a ``dm.xpt`` whose variables
+    include STUDYID, DOMAIN and USUBJID (read from its header only)."""
+    dm = next((p for p in folder.glob("*.xpt") if p.name.lower() == "dm.xpt"), None)
+    if dm is None:
+        return False
+    import pyreadstat
+
+    try:
+        _, meta = pyreadstat.read_xport(str(dm), metadataonly=True)
+    except Exception:  # an unreadable file is reported by the reader that opens it
+        return False
+    return {"STUDYID", "DOMAIN", "USUBJID"} <= {str(c).upper() for c in meta.column_names}
+
+
 #: the options each reader takes (study.yaml ``raw: {options: {...}}``): key -> allowed values (None: any text)
 READER_OPTIONS: dict[str, dict[str, object]] = {
     "csv": {"encoding": "codec", "delimiter": "char", "quotechar": "char", "na_values": "texts"},
     "odm": {"items": ("oid", "name"), "forms": ("oid", "name"), "decode": bool},
     "redcap": {"decode": bool, "columns": ("auto", "field", "label")},
     "sas": {"dates": ("text", "iso"), "encoding": "codec"},
+    "sdtm": {},
 }
 
 

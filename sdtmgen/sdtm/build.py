@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.loader import spec_location
-from sdtmgen.spec.models import DomainSpec, Spec
+from sdtmgen.readers import SdtmPackage
+from sdtmgen.spec.models import DomainSpec, SdtmSource, Spec
 
 LINEAGE_COLUMNS = ["_FILE", "_ROW"]
 
@@ -91,6 +93,8 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     cannot be mapped at all skips the domains that need it (and what depends on them), and the
     other forms are still mapped and checked, so one run reports every problem."""
     raw = RawExport(Path(raw_folder), spec.study.raw_source)
+    if isinstance(raw._reader, SdtmPackage):
+        spec = _from_package(spec, Path(raw_folder))
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
@@ -147,6 +151,24 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
         result.skipped |= {name: "not finalised" for name in result.datasets}
         result.datasets.clear()
     return result
+
+
+def _from_package(spec: Spec, folder: Path) -> Spec:
+    """The spec with every domain that has a ``<domain>.xpt`` in the SDTM package ``folder`` taken from it
+    as delivered (with ``supp<domain>.xpt`` when there): its sources and derivations are not run, the
+    package's values are the data; other domains (e.g. trial design from the spec) are built as usual."""
+    files = {p.name.lower(): p for p in folder.glob("*.xpt")}
+    domains = []
+    for domain in spec.domains:
+        file = files.get(f"{domain.domain.lower()}.xpt")
+        if file is None:
+            domains.append(domain)
+            continue
+        supp = files.get(f"supp{domain.domain.lower()}.xpt")
+        source = SdtmSource(sdtm=os.path.relpath(file, spec.folder),
+                            supp=os.path.relpath(supp, spec.folder) if supp is not None else None)
+        domains.append(domain.model_copy(update={"source": source, "sources": [], "derivations": []}))
+    return spec.model_copy(update={"domains": domains})
 
 
 def _delivered(spec: Spec, domain: DomainSpec, raw_folder: Path) -> tuple[pd.DataFrame, pd.DataFrame | None,

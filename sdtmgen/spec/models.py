@@ -158,9 +158,11 @@ class ReviewCheck(Strict):
 class RawSource(Strict):
     """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
 
-    format: Literal["auto", "csv", "odm", "redcap", "sas"] = Field(
+    format: Literal["auto", "csv", "odm", "redcap", "sas", "sdtm"] = Field(
         default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
-                                    "data dictionary; sas: one <form>.sas7bdat or <form>.xpt per form; "
+                                    "data dictionary; sas: one <form>.sas7bdat or <form>.xpt per form; sdtm: an "
+                                    "SDTM package of <domain>.xpt files taken as delivered (ADaM from existing "
+                                    "SDTM); "
                                     "auto: detected from the folder or file")
     path: str = Field(description="raw export folder or file, relative to the spec folder")
     options: dict[str, Union[str, bool, list[str]]] = Field(

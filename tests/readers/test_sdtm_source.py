@@ -115,3 +115,34 @@ def test_source_key_is_checked_when_the_spec_loads(spec_copy, source, supplement
     with pytest.raises(SpecError, match=message.replace("{", r"\{").replace("(", r"\(")) as bad:
         load_spec(spec_copy)
     assert "dm.yaml" in str(bad.value)
+
+
+def test_adam_from_an_sdtm_package(example_build, spec_folder, tmp_path):
+    """The SDTM folder the example build wrote, given as the raw export: detected as an SDTM package,
+    every domain taken from it, and the same SDTM and ADaM files come out."""
+    from sdtmgen.readers import detect
+
+    package = example_build / "sdtm"
+    assert detect(package) == "sdtm"
+    summary = build(spec_folder, package, tmp_path / "out")
+    expected, got = _xpts(example_build), _xpts(summary.out)
+    assert any(p.parts[0] == "adam" for p in expected) and got.keys() == expected.keys()
+    assert [name for name in expected if expected[name] != got[name]] == []
+    recon = pd.read_csv(summary.out / "reports" / "reconciliation.csv", dtype=str, keep_default_na=False)
+    assert set(recon["form"]) >= {"dm.xpt", "ae.xpt", "lb.xpt"} and (recon["rows_read"] == recon["rows_mapped"]).all()
+    assert not [f for f in summary.findings if f.rule == "RAW-UNUSED"]
+
+
+def test_manifest_hashes_the_delivered_and_sas_files(example_build, spec_copy, example_raw, tmp_path):
+    import hashlib
+    import json
+
+    delivered = spec_copy / "delivered"
+    delivered.mkdir()
+    for name in ("dm.xpt", "suppdm.xpt"):
+        shutil.copy(example_build / "sdtm" / name, delivered / name)
+    _deliver_dm(spec_copy, {"sdtm": "delivered/dm.xpt", "supp": "delivered/suppdm.xpt"})
+    summary = build(spec_copy, example_raw, tmp_path / "out")
+    manifest = json.loads((summary.out / "manifest.json").read_text())
+    assert manifest["spec"]["delivered/dm.xpt"] == hashlib.sha256((delivered / "dm.xpt").read_bytes()).hexdigest()
+    assert "delivered/suppdm.xpt" in manifest["spec"] and "dm.csv" in manifest["raw"]
