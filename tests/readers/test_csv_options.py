@@ -84,3 +84,11 @@ def test_options_that_do_not_fit_the_detected_format(tmp_path):
         RawExport(tmp_path, RawSource(path=".", options={"columns": "label"}))
     assert RawExport(tmp_path, RawSource(path=".", options={"delimiter": ","})).read("dm")["SUBJECT"].tolist() \
         == ["01-001"]
+
+
+def test_acrf_reads_the_header_with_the_options(tmp_path):
+    from sdtmgen.acrf import form_fields
+
+    (tmp_path / "dm.csv").write_text("SUBJECT;AGE\n01-001;40\n")
+    assert form_fields(tmp_path, RawSource(format="csv", path=".", options={"delimiter": ";"})) == \
+        {"dm": ["SUBJECT", "AGE"]}
