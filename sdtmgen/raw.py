@@ -187,6 +187,18 @@ def _check_quotes(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> None
             f"{name}: unbalanced quote: the quote on line {_line_of_offset(data, last)} (the file's last one) "
             f"is never closed, so the rows after it would be read as one value\n"
             f"  what to do: correct the quoting in the export")
+    # quotes alternate opening and closing (a doubled quote inside a value closes and reopens): an
+    # opening quote must start a value and a closing one end it (``"",""a`` would read as ``a``)
+    opening = np.zeros(len(quotes), dtype=bool)
+    opening[::2] = True
+    misplaced = quotes[(opening & ~edge[before]) | (~opening & ~edge[after])]
+    if len(misplaced):
+        at = int(misplaced[0])
+        context = data[max(0, at - 20): at + 20].decode("utf-8", "replace")
+        raise RawDataError(
+            f"{name} line {_line_of_offset(data, at)}: text next to a quote inside a value ({context!r}); a "
+            f"quoted value must be the whole value, or a CSV reader drops the quotes silently\n"
+            f"  what to do: re-export with every quote inside a value doubled and the value quoted")
 
 
 def _parse(data: bytes, names: list[str], name: str,
