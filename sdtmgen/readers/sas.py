@@ -86,12 +86,12 @@ def render_numeric(values: np.ndarray, fmt: str | None, dates: str = "text") -> 
     if kind == "time":
         return _seconds_text(values)[0]
     days = np.where(missing, 0, np.floor(values / 86400 if kind == "datetime" else values)).astype(np.int64)
-    stamp = (SAS_EPOCH + days.astype("timedelta64[D]")).astype("datetime64[D]")
-    series = pd.Series(stamp)
+    distinct, inverse = np.unique(days, return_inverse=True)  # a study has few distinct dates: format those
+    series = pd.Series((SAS_EPOCH + distinct.astype("timedelta64[D]")).astype("datetime64[D]"))
     if kind == "date" and dates == "text":
-        text = series.dt.strftime("%d %b %Y").str.upper().to_numpy(dtype=object)
+        text = series.dt.strftime("%d %b %Y").str.upper().to_numpy(dtype=object)[inverse]
     else:
-        text = series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        text = series.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)[inverse]
     if kind == "datetime":
         clock, _ = _seconds_text(np.where(missing, np.nan, values - days * 86400.0))
         text = np.char.add(np.char.add(text.astype(str), "T"), clock.astype(str)).astype(object)
