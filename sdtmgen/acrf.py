@@ -51,9 +51,11 @@ def form_fields(raw_folder: Path, source: object = None) -> dict[str, list[str]]
         return {form: [c for c in export.read(form).columns if not c.startswith("_")]
                 for form in export.reader_forms()}
     forms = {}
+    dialect = export._dialect  # study.yaml's CSV options (encoding, delimiter, quotechar)
+    encoding = "utf-8-sig" if dialect.utf8 else dialect.encoding
     for path in sorted(Path(raw_folder).glob("*.csv")):
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:  # header only
-            header = next(csv.reader(fh), [])
+        with open(path, encoding=encoding, errors="replace", newline="") as fh:  # header only
+            header = next(csv.reader(fh, delimiter=dialect.delimiter, quotechar=dialect.quotechar), [])
         forms[path.stem] = [h.strip() for h in header if h.strip()]
     return forms
 

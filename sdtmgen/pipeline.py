@@ -91,10 +91,17 @@ def write_reports(folder: Path, spec: Spec, raw: Path, findings: list[Finding],
     if review is not None:
         write_review_csv(reports / "data-review.csv", review)
     spec_files = sorted(p for p in Path(spec.folder).rglob("*.yaml"))
-    raw_files = sorted(raw.glob("*.csv"))
+    # delivered SDTM datasets kept in the spec folder (source: {sdtm: ...}); those in the raw folder are raw files
+    spec_root = Path(spec.folder).resolve()
+    delivered = {(spec_root / rel).resolve() for d in spec.domains if d.source is not None
+                 for rel in (d.source.sdtm, d.source.supp) if rel}
+    spec_hashes = {str(p.relative_to(spec.folder)): _sha256(p) for p in spec_files}
+    spec_hashes |= {str(p.relative_to(spec_root)): _sha256(p) for p in sorted(delivered)
+                    if spec_root in p.parents and p.is_file()}
+    raw_files = sorted(p for p in raw.glob("*") if p.suffix.lower() in (".csv", ".sas7bdat", ".xpt"))
     manifest = {
         "tool": "sdtmgen", "version": __version__, "studyid": spec.study.studyid,
-        "spec": {str(p.relative_to(spec.folder)): _sha256(p) for p in spec_files},
+        "spec": spec_hashes,
         "raw": {p.name: _sha256(p) for p in raw_files},
         "standards": standards_manifest(Path(spec.folder), spec.study.standards),
     }

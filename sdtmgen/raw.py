@@ -19,6 +19,12 @@ it, becomes one space (XPT text is one line).
 
 The checks run as Arrow kernels over whole columns; the Python ``csv`` module re-reads a file
 only to number its lines when a record spans several lines or blank lines occur.
+
+A study whose export is written otherwise says so in study.yaml (``raw: {options: {...}}``, a
+``CsvDialect``): ``encoding`` (the file is decoded with it, and bytes it cannot decode stop the
+build naming the line), ``delimiter`` and ``quotechar`` (one character each), and ``na_values``
+(tokens such as ``NA`` that mean no value: a cell that is exactly one of them, once trimmed, is read
+as empty; by default every text is data).
 """
 
 from __future__ import annotations
@@ -49,6 +55,32 @@ OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
 SHOWN = 10  # cells or lines listed in one message
 
 
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a study's CSV forms are written (study.yaml ``raw: {options: ...}``); the default is RFC 4180 UTF-8."""
+
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    quotechar: str = '"'
+    na_values: tuple[str, ...] = ()
+
+    @classmethod
+    def from_options(cls, options: dict | None) -> "CsvDialect":
+        options = dict(options or {})
+        na = options.get("na_values", ())
+        return cls(encoding=str(options.get("encoding", "utf-8")), delimiter=str(options.get("delimiter", ",")),
+                   quotechar=str(options.get("quotechar", '"')),
+                   na_values=tuple([na] if isinstance(na, str) else na))
+
+    @property
+    def utf8(self) -> bool:
+        import codecs
+        return codecs.lookup(self.encoding).name == "utf-8"
+
+
+RFC4180 = CsvDialect()
+
+
 @dataclass
 class RawForm:
     """One form as read: its columns as text, the physical line of each row, and the normalisations made."""
@@ -68,12 +100,13 @@ def _lines_listed(lines: list[int]) -> str:
     return shown + (f" (+{len(lines) - SHOWN} more)" if len(lines) > SHOWN else "")
 
 
-def _header(data: bytes, name: str) -> list[str]:
+def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
     """The header's names (trimmed), refused when repeated, blank or apparently not comma-separated."""
     head = data[:1 << 16]
     while True:  # the header's record, even when a quoted name holds a line break
         try:
-            names = next(csv.reader(io.StringIO(head.decode("utf-8", "replace"), newline="")), [])
+            names = next(csv.reader(io.StringIO(head.decode("utf-8", "replace"), newline=""),
+                                    delimiter=dialect.delimiter, quotechar=dialect.quotechar), [])
             break
         except csv.Error as exc:
             if len(head) == len(data):
@@ -81,12 +114,15 @@ def _header(data: bytes, name: str) -> list[str]:
             head = data[:2 * len(head)]
     names = [n.strip() for n in names]
     if len(names) == 1:
-        for delimiter, called in OTHER_DELIMITERS.items():
-            if delimiter in names[0]:
+        for delimiter, called in (OTHER_DELIMITERS | {",": "comma"}).items():
+            if delimiter in names[0] and delimiter != dialect.delimiter:
+                expected = ("comma-separated" if dialect.delimiter == "," else
+                            f"separated by {dialect.delimiter!r} (study.yaml raw: options: delimiter)")
                 raise RawDataError(
                     f"{name} line 1: the header is one name holding {called}s ({names[0][:80]!r}): the file "
-                    f"looks {called}-separated, but raw forms are comma-separated\n"
-                    f"  what to do: re-export the form as comma-separated values")
+                    f"looks {called}-separated, but raw forms are {expected}\n"
+                    f"  what to do: re-export the form, or name its delimiter in study.yaml "
+                    f"(raw: {{options: {{delimiter: ...}}}})")
     bad = [f"{i + 1}" for i, n in enumerate(names) if re.search(CONTROL, n)]
     if bad:
         raise RawDataError(f"{name} line 1: control character in the header name of column(s) {', '.join(bad)}")
@@ -104,7 +140,8 @@ def _header(data: bytes, name: str) -> list[str]:
     return names
 
 
-def _record_lines(data: bytes, records: int, newlines: int, crs: int) -> tuple[np.ndarray, bool]:
+def _record_lines(data: bytes, records: int, newlines: int, crs: int,
+                  dialect: CsvDialect = RFC4180) -> tuple[np.ndarray, bool]:
     """Physical line where each record (the header is record 0) starts; whether some record is not one line."""
     lone_cr = crs - data.count(b"\r\n") if crs else 0
     lines = newlines + lone_cr + (0 if data.endswith((b"\n", b"\r")) else 1)
@@ -112,7 +149,8 @@ def _record_lines(data: bytes, records: int, newlines: int, crs: int) -> tuple[n
         return np.arange(1, records + 1, dtype=np.int64), False
     starts, end = [], 0
     csv.field_size_limit(max(csv.field_size_limit(), len(data) + 1))
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=dialect.delimiter,
+                        quotechar=dialect.quotechar)
     for row in reader:
         if row:  # a blank line is no record (Arrow skips it too)
             starts.append(end + 1)
@@ -120,15 +158,21 @@ def _record_lines(data: bytes, records: int, newlines: int, crs: int) -> tuple[n
     return np.asarray(starts, dtype=np.int64), True
 
 
-def _check_quotes(data: bytes, name: str) -> None:
+def _check_quotes(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> None:
     """Stop on text next to a quote inside a value, and on an odd number of quotes."""
-    if b'"' not in data:
+    quote = dialect.quotechar.encode("ascii")
+    if quote not in data:
         return
+    edge = _EDGE
+    if dialect != RFC4180:
+        edge = np.zeros(256, dtype=bool)
+        edge[[ord(c) for c in dialect.delimiter + "\r\n" + dialect.quotechar]] = True
     octets = np.frombuffer(data, dtype=np.uint8)
-    quotes = np.flatnonzero(octets == ord('"'))
-    before = np.where(quotes > 0, octets[np.maximum(quotes - 1, 0)], ord(","))
-    after = np.where(quotes < len(octets) - 1, octets[np.minimum(quotes + 1, len(octets) - 1)], ord(","))
-    stray = quotes[~_EDGE[before] & ~_EDGE[after]]  # a quote with a non-delimiter on both sides
+    quotes = np.flatnonzero(octets == ord(quote))
+    before = np.where(quotes > 0, octets[np.maximum(quotes - 1, 0)], ord(dialect.delimiter))
+    after = np.where(quotes < len(octets) - 1, octets[np.minimum(quotes + 1, len(octets) - 1)],
+                     ord(dialect.delimiter))
+    stray = quotes[~edge[before] & ~edge[after]]  # a quote with a non-delimiter on both sides
     if len(stray):
         at = int(stray[0])
         line = _line_of_offset(data, at)
@@ -137,15 +181,28 @@ def _check_quotes(data: bytes, name: str) -> None:
             f"{name} line {line}: text next to a quote inside a value ({context!r}); a CSV reader would "
             f"drop the quote silently\n  what to do: re-export with every quote inside a value doubled "
             f"and the value quoted (\"a \"\"b\"\" c\")")
-    if data.count(b'"') % 2:
-        last = data.rfind(b'"')
+    if data.count(quote) % 2:
+        last = data.rfind(quote)
         raise RawDataError(
             f"{name}: unbalanced quote: the quote on line {_line_of_offset(data, last)} (the file's last one) "
             f"is never closed, so the rows after it would be read as one value\n"
             f"  what to do: correct the quoting in the export")
+    # quotes alternate opening and closing (a doubled quote inside a value closes and reopens): an
+    # opening quote must start a value and a closing one end it (``"",""a`` would read as ``a``)
+    opening = np.zeros(len(quotes), dtype=bool)
+    opening[::2] = True
+    misplaced = quotes[(opening & ~edge[before]) | (~opening & ~edge[after])]
+    if len(misplaced):
+        at = int(misplaced[0])
+        context = data[max(0, at - 20): at + 20].decode("utf-8", "replace")
+        raise RawDataError(
+            f"{name} line {_line_of_offset(data, at)}: text next to a quote inside a value ({context!r}); a "
+            f"quoted value must be the whole value, or a CSV reader drops the quotes silently\n"
+            f"  what to do: re-export with every quote inside a value doubled and the value quoted")
 
 
-def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tuple[int, int, bool]]]:
+def _parse(data: bytes, names: list[str], name: str,
+           dialect: CsvDialect = RFC4180) -> tuple[pa.Table, list[tuple[int, int, bool]]]:
     """All rows as text, and (record number, fields, over several lines) of each row with the wrong number of fields."""
     wrong: list[tuple[int, int, bool]] = []
 
@@ -158,7 +215,8 @@ def _parse(data: bytes, names: list[str], name: str) -> tuple[pa.Table, list[tup
         return pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=block_size),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note,
+                                             delimiter=dialect.delimiter, quote_char=dialect.quotechar),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.large_string()), null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
@@ -208,7 +266,7 @@ def _has_control_or_break(data: bytes, multiline: bool, line_ends: int) -> bool:
 
 
 def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, lines: np.ndarray,
-                  notes: list[Finding], inner: bool) -> pa.ChunkedArray:
+                  notes: list[Finding], inner: bool, delimiter: str = ",") -> pa.ChunkedArray:
     """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character."""
     edges = pc.or_(pc.starts_with(column, " "), pc.ends_with(column, " "))
     suspect = pc.or_(edges, pc.match_substring_regex(column, SUSPECT)) if inner else edges
@@ -225,13 +283,13 @@ def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, li
                            f"  what to do: remove the characters in the EDC and export again")
     broken = pc.match_substring_regex(column, r"[\r\n]").to_numpy(zero_copy_only=False)
     if broken.any():
-        commas = pc.count_substring(column, ",").to_numpy(zero_copy_only=False)
+        commas = pc.count_substring(column, delimiter).to_numpy(zero_copy_only=False)
         swallowed = np.flatnonzero(broken & (commas >= max(width - 1, 1)))
         if len(swallowed):
             i = int(swallowed[0])
             raise RawDataError(
                 f"{name} line {lines[i]}, column {label}: a quoted value runs over "
-                f"{column[i].as_py().count(chr(10)) + 1} lines and holds {commas[i]} commas: an unbalanced "
+                f"{column[i].as_py().count(chr(10)) + 1} lines and holds {commas[i]} delimiters: an unbalanced "
                 f"quote has probably swallowed whole rows ({column[i].as_py()[:80]!r})\n"
                 f"  what to do: correct the quoting in the export")
     cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "), WHITESPACE)
@@ -245,22 +303,41 @@ def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, li
     return cleaned
 
 
-def read_form(path: Path, name: str | None = None) -> RawForm:
+def _decoded(data: bytes, name: str, dialect: CsvDialect) -> bytes:
+    """The file re-encoded as UTF-8 from the study's encoding; undecodable bytes stop the build (line named)."""
+    try:
+        text = data.decode(dialect.encoding)
+    except UnicodeDecodeError as bad:
+        raise RawDataError(f"{name}: byte {bad.start} (line {_line_of_offset(data, bad.start)}, "
+                           f"{data[bad.start:bad.start + 1]!r}) cannot be decoded as {dialect.encoding} "
+                           f"(study.yaml raw: options: encoding)") from None
+    return text.lstrip("\ufeff").encode("utf-8")
+
+
+def _null_tokens(column: pa.ChunkedArray, tokens: tuple[str, ...]) -> pa.ChunkedArray:
+    """Cells that are exactly one of the study's null tokens (``na_values``) made empty."""
+    hit = pc.is_in(column, value_set=pa.array(tokens, type=column.type))
+    return pc.if_else(hit, pa.scalar("", type=column.type), column) if pc.any(hit).as_py() else column
+
+
+def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180) -> RawForm:
     """One raw form: text columns (header names trimmed), the physical line of each row, normalisations made."""
     name = name or path.name
     data = path.read_bytes()
+    if not dialect.utf8 and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        data = _decoded(data, name, dialect)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
         raise RawDataError(f"{name}: the file is empty (not even a header row)")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise RawDataError(f"{name}: not UTF-8 (UTF-16 byte order mark); re-export the form as UTF-8")
-    names = _header(data, name)
-    _check_quotes(data, name)
-    table, wrong = _parse(data, names, name)
+    names = _header(data, name, dialect)
+    _check_quotes(data, name, dialect)
+    table, wrong = _parse(data, names, name, dialect)
     records = 1 + table.num_rows + len(wrong)
     newlines, crs = data.count(b"\n"), (data.count(b"\r") if b"\r" in data else 0)
-    lines, multiline = _record_lines(data, records, newlines, crs)
+    lines, multiline = _record_lines(data, records, newlines, crs, dialect)
     if len(lines) != records:
         raise RawDataError(f"{name}: {records - 1} rows read but {len(lines) - 1} counted line by line; "
                            f"the file's structure is ambiguous\n  what to do: re-export the form")
@@ -269,8 +346,11 @@ def read_form(path: Path, name: str | None = None) -> RawForm:
     lines = lines[1:]
     notes: list[Finding] = []
     inner = _has_control_or_break(data, multiline, newlines + crs)
-    columns = {label: _clean_column(table.column(i), label, name, len(names), lines, notes, inner)
+    columns = {label: _clean_column(table.column(i), label, name, len(names), lines, notes, inner,
+                                    dialect.delimiter)
                for i, label in enumerate(names)}
+    if dialect.na_values:
+        columns = {label: _null_tokens(column, dialect.na_values) for label, column in columns.items()}
     frame = pd.DataFrame({label: pd.arrays.ArrowStringArray(col) for label, col in columns.items()})
     return RawForm(frame, lines, notes)
 
@@ -307,13 +387,25 @@ class RawExport:
     _frames: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _reader: object = field(default=None, repr=False)  # the reader of an export other than CSV forms
 
+    _dialect: CsvDialect = field(default=RFC4180, repr=False)
+
     def __post_init__(self) -> None:
         from sdtmgen.readers import detect, open_reader
+        from sdtmgen.readers.detect import READER_OPTIONS
         fmt = getattr(self.source, "format", "auto")
+        options = dict(getattr(self.source, "options", None) or {})
         if fmt == "auto":
             fmt = detect(Path(self.folder))
+            foreign = sorted(k for k in options if k not in READER_OPTIONS.get(fmt, {}))
+            if foreign:
+                raise RawDataError(f"{self.folder}: detected as a {fmt} export, but study.yaml gives option(s) "
+                                   f"{', '.join(foreign)} that the {fmt} reader does not take\n"
+                                   f"  what to do: name the format (raw: {{format: ...}}) or remove the option(s)",
+                                   rule="raw-format")
         if fmt != "csv":
-            self._reader = open_reader(Path(self.folder), fmt, dict(getattr(self.source, "options", None) or {}))
+            self._reader = open_reader(Path(self.folder), fmt, options)
+        else:
+            self._dialect = CsvDialect.from_options(options)
 
     def file_name(self, form: str) -> str:
         return self._reader.file_name(form) if self._reader is not None else f"{form}.csv"
@@ -354,7 +446,7 @@ class RawExport:
                                f"  what to do: export the form, or point --raw at the export folder",
                                file=self.file_name(form), rule="raw-form")
         try:
-            read = read_form(path, self.file_name(form))
+            read = read_form(path, self.file_name(form), self._dialect)
         except RawDataError as exc:  # named by its form, so the build reports it beside the others
             exc.file, exc.rule = self.file_name(form), "raw-form"
             raise

@@ -16,7 +16,7 @@ from sdtmgen.raw import RawExport
 from sdtmgen.report.config import load_report_config
 from sdtmgen.review import run_review
 from sdtmgen.runner import RunContext, Stage
-from sdtmgen.sdtm.build import SdtmResult, derive_sdtm, map_sdtm, without_repeats
+from sdtmgen.sdtm.build import SdtmResult, derive_sdtm, map_sdtm, package_spec, without_repeats
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import Spec
 from sdtmgen.standards.study import ig_metadata
@@ -108,13 +108,14 @@ class ReadRaw(Stage):
 
     name = "read raw"
     needs = ("spec", "raw_folder")
-    gives = ("raw_export",)
+    gives = ("raw_export", "spec")
 
     def message(self, ctx: RunContext) -> str | None:
         return f"mapping SDTM from {ctx['raw_folder']}"
 
     def run(self, ctx: RunContext) -> None:
-        ctx["raw_export"] = RawExport(Path(ctx["raw_folder"]), ctx["spec"].study.raw_source)
+        raw = ctx["raw_export"] = RawExport(Path(ctx["raw_folder"]), ctx["spec"].study.raw_source)
+        ctx["spec"] = package_spec(ctx["spec"], raw)  # an SDTM package: its domains taken as delivered
 
 
 class MapSdtm(Stage):

@@ -5,7 +5,10 @@ a plain lower-case form name, whatever the export: the specs do not change with 
 
 - ``csv``: one ``<form>.csv`` per form (sdtmgen.raw.read_form);
 - ``odm``: a CDISC ODM 1.3.x XML file (ClinicalData), see sdtmgen.readers.odm;
-- ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap.
+- ``redcap``: a REDCap records CSV + data dictionary, see sdtmgen.readers.redcap;
+- ``sas``: one ``<form>.sas7bdat`` or ``<form>.xpt`` per form, see sdtmgen.readers.sas;
+- ``sdtm``: an SDTM package (``<domain>.xpt``): every domain of the spec with a file there is taken as
+  delivered (sdtmgen.readers.sdtm_source), for a build of ADaM from existing SDTM; no raw forms.
 
 ``detect`` chooses the format from a path (a folder or a file) for ``format: auto``.
 """
@@ -20,7 +23,7 @@ from typing import Any, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.readers.detect import FORMATS, form_name, is_dictionary, is_odm  # noqa: F401  (public here)
+from sdtmgen.readers.detect import FORMATS, form_name, is_dictionary, is_odm, sas_files  # noqa: F401  (public here)
 from sdtmgen.registry import Registry
 
 #: format -> "module:Class" of its reader (imported when used); the options are the class's keyword arguments
@@ -70,11 +73,20 @@ register_reader("redcap", "sdtmgen.readers.redcap:RedcapReader",
                 "REDCap project export: records CSV + data dictionary (+ event.csv), given as its folder",
                 "raw: {format: redcap, path: ../edc/redcap, options: {columns: label}}",
                 {"decode": "replace radio, dropdown, yesno and truefalse codes by the dictionary's labels",
-                 "columns": "field|label: columns named by field name or by field label"})
+                 "columns": "auto|field|label: columns named by field name or by field label (auto: by label "
+                            "when every label is a plain column name unique in its instrument)"})
+register_reader("sas", "sdtmgen.readers.sas:SasReader",
+                "SAS datasets: one `<form>.sas7bdat` or `<form>.xpt` per form (Rave-style extracts), read with pyreadstat",
+                "raw: {format: sas, path: ../edc/sas, options: {dates: iso}}",
+                {"dates": "text|iso: SAS dates rendered as DD MON YYYY (text) or YYYY-MM-DD (iso)",
+                 "encoding": "text encoding of the SAS files' character values"})
+register_reader("sdtm", "sdtmgen.readers:SdtmPackage",
+                "an SDTM package (`<domain>.xpt` files) taken as delivered: ADaM from existing SDTM",
+                "raw: {format: sdtm, path: ../delivered/sdtm}")
 
 def detect(path: Path) -> str:
     """The format of the export at ``path``: a REDCap dictionary beside records -> redcap; ``*.csv``
-    forms -> csv; an ODM XML file -> odm."""
+    forms -> csv; SAS datasets (``*.sas7bdat``, ``*.xpt``) and no CSV -> sas; an ODM XML file -> odm."""
     if path.is_file():
         if is_odm(path):
             return "odm"
@@ -87,6 +99,9 @@ def detect(path: Path) -> str:
         return "redcap"
     if csvs:
         return "csv"
+    if sas_files(path):
+        from sdtmgen.readers.detect import is_sdtm_package
+        return "sdtm" if is_sdtm_package(path) else "sas"
     odms = [p for p in sorted(path.glob("*.xml")) if is_odm(p)]
     if len(odms) == 1:
         return "odm"
@@ -94,6 +109,28 @@ def detect(path: Path) -> str:
         raise RawDataError(f"{path}: {len(odms)} ODM files ({', '.join(p.name for p in odms)}); give the file "
                            f"with --raw or raw: {{format: odm, path: ...}}", rule="raw-format")
     return "csv"
+
+
+class SdtmPackage:
+    """The "raw export" of a build from an SDTM package: it has no raw forms (the build takes each
+    domain from the package's ``<domain>.xpt``; a domain with none cannot be mapped from raw forms)."""
+
+    def __init__(self, path: Path):
+        if not Path(path).is_dir():
+            raise RawDataError(f"{path}: an SDTM package is given as its folder of <domain>.xpt files",
+                               rule="raw-format")
+        self.folder, self.notes = Path(path), []
+
+    def forms(self) -> list[str]:
+        return []
+
+    def file_name(self, form: str) -> str:
+        return f"{form}.csv"
+
+    def read(self, form: str):
+        raise RawDataError(f"raw form '{form}' is needed, but the raw export {self.folder} is an SDTM package "
+                           f"(format sdtm) without raw forms\n  what to do: deliver the domain as "
+                           f"<domain>.xpt in the package", file=form, rule="raw-form")
 
 
 def open_reader(path: Path, fmt: str, options: dict):

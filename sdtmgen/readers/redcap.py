@@ -13,7 +13,11 @@ value of one of its fields; its columns are
   (0/1, as exported). ``<form>_complete`` and ``redcap_*`` columns are not data.
 
 With ``columns: label`` the fields' labels name the columns instead of the field names (REDCap field
-names are unique in a project and lower-case; labels can repeat a CSV form's column names).
+names are unique in a project and lower-case; labels can repeat a CSV form's column names). The
+default, ``columns: auto``, takes the labels when every field's label is a column name (upper-case
+letters, digits and ``_``, e.g. ``AETERM``) unique within its instrument, as in a project built to
+carry CSV forms (``sdtmgen simulate --format redcap``), and the field names otherwise (labels that
+are questions, such as ``Date of birth``).
 With ``decode: true`` (the default) radio, dropdown, yesno and truefalse codes are replaced by the
 dictionary's labels (``0, Female | 1, Male``); a code the dictionary does not list stops the build
 with the file, line, field and value. Lineage: ``_FILE`` is the records file, ``_ROW`` its line.
@@ -59,7 +63,7 @@ def _first_column(path: Path) -> str:
 
 
 class RedcapReader:
-    def __init__(self, path: Path, decode: bool = True, columns: str = "field"):
+    def __init__(self, path: Path, decode: bool = True, columns: str = "auto"):
         from sdtmgen.readers.detect import is_dictionary
         folder = Path(path)
         if not folder.is_dir():
@@ -69,12 +73,12 @@ class RedcapReader:
         if len(dictionaries) != 1:
             raise RawDataError(f"{folder}: expected one REDCap data dictionary, found {len(dictionaries)}",
                                rule="raw-format")
-        if columns not in ("field", "label"):
-            raise RawDataError("redcap reader: columns is 'field' or 'label'", rule="raw-format")
+        if columns not in ("auto", "field", "label"):
+            raise RawDataError("redcap reader: columns is 'auto', 'field' or 'label'", rule="raw-format")
         self.folder, self.decode, self.dictionary_path = folder, decode, dictionaries[0]
-        self.by_label = columns == "label"
         self._dictionary = self._read_dictionary(dictionaries[0])
         record_id = self._dictionary["field"].iloc[0]
+        self.by_label = columns == "label" or (columns == "auto" and self._labels_are_columns(record_id))
         candidates = [p for p in sorted(folder.glob("*.csv"))
                       if p not in dictionaries and p.name not in ("event.csv", "arm.csv")
                       and _first_column(p) == record_id]
@@ -98,6 +102,13 @@ class RedcapReader:
         out = pd.DataFrame(picked)
         out["line"] = np.arange(2, len(out) + 2)
         return out
+
+    def _labels_are_columns(self, record_id: str) -> bool:
+        """Whether every field's label (record id aside) is a column name, unique within its instrument."""
+        fields = self._dictionary[self._dictionary["field"] != record_id]
+        labels = fields["label"].str.strip()
+        return bool(len(fields)) and bool(labels.str.fullmatch(r"[A-Z][A-Z0-9_]*").all()) \
+            and not fields.assign(label=labels).duplicated(["form", "label"]).any()
 
     def file_name(self, form: str) -> str:
         return self.records_path.name

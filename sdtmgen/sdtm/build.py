@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.loader import spec_location
-from sdtmgen.spec.models import DomainSpec, Spec
+from sdtmgen.readers import SdtmPackage
+from sdtmgen.spec.models import DomainSpec, SdtmSource, Spec
 
 LINEAGE_COLUMNS = ["_FILE", "_ROW"]
 
@@ -90,7 +92,17 @@ def build_sdtm(spec: Spec, raw_folder) -> SdtmResult:
     """Map and derive every domain. Data errors are collected as findings, not raised: a form that
     cannot be mapped at all skips the domains that need it (and what depends on them), and the
     other forms are still mapped and checked, so one run reports every problem."""
-    return derive_sdtm(spec, map_sdtm(spec, RawExport(Path(raw_folder), spec.study.raw_source)))
+    raw = RawExport(Path(raw_folder), spec.study.raw_source)
+    spec = package_spec(spec, raw)
+    return derive_sdtm(spec, map_sdtm(spec, raw))
+
+
+def package_spec(spec: Spec, raw: RawExport) -> Spec:
+    """The spec as this export is read: for an SDTM package (format sdtm) every domain with a
+    ``<domain>.xpt`` in the package is taken from it as delivered; otherwise the spec unchanged."""
+    if isinstance(raw._reader, SdtmPackage):
+        return _from_package(spec, Path(raw.folder))
+    return spec
 
 
 @dataclass
@@ -102,15 +114,27 @@ class MappedSdtm:
     counts: list[SourceCount]
     findings: list[Finding]
     skipped: dict[str, str]
+    delivered: dict[str, pd.DataFrame | None] = field(default_factory=dict)  # delivered SDTM domains -> SUPP
 
 
 def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
     """Every domain mapped from its raw forms (read as the mapping needs them); form errors as findings."""
+    raw_folder = raw.folder
     findings: list[Finding] = []
     counts: list[SourceCount] = []
     datasets: dict[str, pd.DataFrame] = {}
     form_errors: dict[tuple[str, str, str], list[str]] = {}
+    delivered: dict[str, pd.DataFrame | None] = {}  # domains taken from delivered SDTM -> their SUPP (or None)
     for domain in spec.domains:
+        if domain.source is not None:  # a delivered SDTM dataset (readers.sdtm_source)
+            try:
+                frame, supp, count = _delivered(spec, domain, Path(raw_folder))
+            except RawDataError as exc:
+                _form_error(exc, domain.domain, form_errors)
+                continue
+            datasets[domain.domain], delivered[domain.domain] = frame, supp
+            counts.append(count)
+            continue
         problems: list[RawDataError] = []
         frame, domain_counts = map_domain(spec, domain, raw, findings, problems)
         for exc in problems:
@@ -124,13 +148,15 @@ def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
                                 sources=(file,) if file else ()))
     skipped = {name: "its raw form could not be mapped" for name in (d.domain for d in spec.domains)
                if name not in datasets}
-    return MappedSdtm(raw=raw, datasets=datasets, counts=counts, findings=findings, skipped=skipped)
+    return MappedSdtm(raw=raw, datasets=datasets, counts=counts, findings=findings, skipped=skipped,
+                      delivered=delivered)
 
 
 def derive_sdtm(spec: Spec, mapped: MappedSdtm) -> SdtmResult:
     """Derivations in dependency order, then every dataset finalised (SUPP--, key order, spec columns)."""
     raw, datasets, counts, findings, skipped = (mapped.raw, mapped.datasets, mapped.counts, mapped.findings,
                                                 mapped.skipped)
+    delivered = mapped.delivered
     try:
         stuck = run_derivations(spec, datasets, findings)
     except Exception as exc:
@@ -138,7 +164,10 @@ def derive_sdtm(spec: Spec, mapped: MappedSdtm) -> SdtmResult:
         stuck = set()
         skipped |= {d.domain: "derivations stopped" for d in spec.domains if d.domain in datasets}
     skipped |= {d.domain: "it needs a dataset that could not be built" for d in spec.domains if d.domain in stuck}
-    unread = raw.unread()
+    taken = {name for domain in spec.domains if domain.source is not None
+             for name in (Path(domain.source.sdtm).name, Path(domain.source.supp or "").name)}
+    unread = [name for name in raw.unread() if name not in taken and f"{name}.xpt" not in taken
+              and f"{name}.csv" not in taken]
     for name in unread:
         if not any(f.sources == (name,) for f in findings):
             findings.append(Finding(rule="RAW-UNUSED", severity="warning", dataset="*", variable=name,
@@ -150,12 +179,49 @@ def derive_sdtm(spec: Spec, mapped: MappedSdtm) -> SdtmResult:
 
     result = SdtmResult(datasets={}, specs={}, lineage={}, counts=counts, findings=findings, skipped=skipped)
     try:
-        _finalise_all(spec, datasets, result)
+        _finalise_all(spec, datasets, result, delivered)
     except Exception as exc:
         _stopped_by_bad_data(exc, "finalising the datasets", findings)
         result.skipped |= {name: "not finalised" for name in result.datasets}
         result.datasets.clear()
     return result
+
+
+def _from_package(spec: Spec, folder: Path) -> Spec:
+    """The spec with every domain that has a ``<domain>.xpt`` in the SDTM package ``folder`` taken from it
+    as delivered (with ``supp<domain>.xpt`` when there): its sources and derivations are not run, the
+    package's values are the data; other domains (e.g. trial design from the spec) are built as usual."""
+    files = {p.name.lower(): p for p in folder.glob("*.xpt")}
+    domains = []
+    for domain in spec.domains:
+        file = files.get(f"{domain.domain.lower()}.xpt")
+        if file is None:
+            domains.append(domain)
+            continue
+        supp = files.get(f"supp{domain.domain.lower()}.xpt")
+        source = SdtmSource(sdtm=os.path.relpath(file, spec.folder),
+                            supp=os.path.relpath(supp, spec.folder) if supp is not None else None)
+        domains.append(domain.model_copy(update={"source": source, "sources": [], "derivations": []}))
+    return spec.model_copy(update={"domains": domains})
+
+
+def _delivered(spec: Spec, domain: DomainSpec, raw_folder: Path) -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                                          SourceCount]:
+    """A domain read from its delivered SDTM dataset (``source: {sdtm: ...}``), paths confined to the
+    spec and raw folders; its reconciliation counts every record as taken."""
+    from sdtmgen.readers.sdtm_source import read_delivered, read_delivered_supp
+    from sdtmgen.spec.paths import allowed_roots, resolve_spec_path
+
+    roots = allowed_roots(Path(spec.folder), raw_folder)
+    where = f"{domain.domain} source"
+    path = resolve_spec_path(Path(spec.folder), domain.source.sdtm, roots, f"{where}.sdtm")
+    derived = set().union(*(step.produces() for step in domain.derivations)) if domain.derivations else set()
+    frame = read_delivered(path, domain, derived)
+    supp = None
+    if domain.source.supp:
+        supp = read_delivered_supp(resolve_spec_path(Path(spec.folder), domain.source.supp, roots, f"{where}.supp"),
+                                   domain)
+    return frame, supp, SourceCount(domain.domain, path.name, len(frame), len(frame), 0, "")
 
 
 def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) -> None:
@@ -167,8 +233,10 @@ def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) ->
                             message=f"{stage} stopped on the data with errors ({type(exc).__name__})"))
 
 
-def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult) -> None:
+def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmResult,
+                  delivered: dict[str, pd.DataFrame | None] | None = None) -> None:
     findings = result.findings
+    delivered = delivered or {}
     for domain in spec.domains:
         frame = datasets.pop(domain.domain, None)  # the working frame is not needed once finalised
         if domain.domain in result.skipped:
@@ -185,7 +253,11 @@ def _finalise_all(spec: Spec, datasets: dict[str, pd.DataFrame], result: SdtmRes
             findings.append(Finding(rule="TEXT-SPLIT", severity="warning", dataset=domain.domain,
                                     message=f"{parts} text value part(s) beyond 200 bytes moved to "
                                             f"SUPP{domain.domain} (SDTMIG 4.5.3.2)"))
-        supp = build_supp(domain, frame, overflow)
+        if domain.domain in delivered:  # SUPP-- as delivered (its QNAMs described by ``supplemental``)
+            extra = overflow + ([delivered[domain.domain]] if delivered[domain.domain] is not None else [])
+            supp = build_supp(domain.model_copy(update={"supplemental": []}), frame, extra)
+        else:
+            supp = build_supp(domain, frame, overflow)
         result.datasets[domain.domain], result.lineage[domain.domain] = finalise(domain, frame)
         result.specs[domain.domain] = domain
         if supp is not None:

@@ -113,7 +113,7 @@ def _event_name(visit: str) -> str:
 def write_redcap(frames: dict[str, pd.DataFrame], folder: Path) -> None:
     """The forms as a longitudinal REDCap project with repeating instruments: ``dictionary.csv``,
     ``event.csv`` and the records ``data.csv``. Each CSV column is a field ``<form>_<column>`` labelled
-    with the column's name (read back with the redcap reader's ``columns: label``); VISIT is the event
+    with the column's name (the redcap reader sees that and names columns by label); VISIT is the event
     (``Common`` for forms without one), RECORDPOSITION the repeat instance (else 1, 2, ... per event)."""
     folder = Path(folder)
     forms = {name: _texts(frame) for name, frame in frames.items()}

@@ -163,11 +163,25 @@ class RawSource(Strict):
 
     format: RawFormat = Field(  # type: ignore[valid-type]
         default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
-                                    "data dictionary; auto: detected from the folder or file")
+                                    "data dictionary; sas: one <form>.sas7bdat or <form>.xpt per form; sdtm: an "
+                                    "SDTM package of <domain>.xpt files taken as delivered (ADaM from existing "
+                                    "SDTM); "
+                                    "auto: detected from the folder or file")
     path: str = Field(description="raw export folder or file, relative to the spec folder")
-    options: dict[str, Union[str, bool]] = Field(
-        default_factory=dict, description="reader options: odm {items: oid|name, forms: oid|name, decode: bool}; "
-                                          "redcap {decode: bool}")
+    options: dict[str, Union[str, bool, list[str]]] = Field(
+        default_factory=dict, description="reader options: csv {encoding, delimiter, quotechar, na_values: [..]}; "
+                                          "odm {items: oid|name, forms: oid|name, decode: bool}; "
+                                          "redcap {decode: bool, columns: auto|field|label}; "
+                                          "sas {dates: text|iso, encoding}")
+
+    @model_validator(mode="after")
+    def _options(self) -> "RawSource":
+        from sdtmgen.readers.detect import option_problems
+
+        problems = option_problems(self.format, self.options)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class StudySpec(Strict):
@@ -289,7 +303,9 @@ class Source(Strict):
 class SuppQual(Strict):
     qnam: str = Field(pattern=NAME)
     qlabel: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
-    column: str = Field(pattern=TEMP, description="the temporary column mapped in the sources")
+    column: Optional[str] = Field(default=None, pattern=TEMP,
+                                  description="the temporary column mapped in the sources (none for a domain "
+                                              "taken from a delivered SDTM dataset: its SUPP file holds the values)")
     qorig: str = "CRF"
     qeval: str = ""
     codelist: Optional[str] = None
@@ -332,8 +348,24 @@ class DatasetSpecBase(Strict):
         return found
 
 
+#: a delivered dataset's file: a relative path to an .xpt or .csv file
+DELIVERED = r"^[^\x00]*\.(xpt|XPT|csv|CSV)$"
+
+
+class SdtmSource(Strict):
+    """A domain taken from a delivered SDTM dataset instead of mapped from raw forms
+    (``source: {sdtm: delivered/dm.xpt, supp: delivered/suppdm.xpt}``)."""
+
+    sdtm: str = Field(pattern=DELIVERED, description="the delivered dataset (.xpt or .csv), relative to the spec "
+                                                     "folder; inside the spec or raw folder")
+    supp: Optional[str] = Field(default=None, pattern=DELIVERED,
+                                description="its delivered SUPP-- dataset (.xpt or .csv), if any")
+
+
 class DomainSpec(DatasetSpecBase):
     domain: str = Field(pattern=r"^[A-Z]{2,8}$")
+    source: Optional[SdtmSource] = Field(
+        default=None, description="take the domain from a delivered SDTM dataset instead of mapping raw forms")
     label: str = Field(max_length=40)
     dataset_class: str = Field(alias="class")
     structure: str
@@ -351,6 +383,21 @@ class DomainSpec(DatasetSpecBase):
         found = self.variable_problems()
         names = [v.name for v in self.variables]
         known = set(names)
+        if self.source is not None:
+            if self.sources:
+                found.append((("sources",), "a domain taken from a delivered SDTM dataset (source: {sdtm: ...}) "
+                                            "has no raw sources; remove one of source and sources"))
+            if self.supplemental and not self.source.supp:
+                found.append((("supplemental",), "supplemental qualifiers of a delivered dataset come from its "
+                                                 "SUPP file: give source: {supp: ...}, or remove supplemental"))
+            for k, supp in enumerate(self.supplemental):
+                if supp.column:
+                    found.append((("supplemental", k, "column"), f"QNAM {supp.qnam}: a delivered domain maps no "
+                                                                 f"column; its values come from the SUPP file"))
+            return found
+        for k, supp in enumerate(self.supplemental):
+            if not supp.column:
+                found.append((("supplemental", k), f"QNAM {supp.qnam} needs the column mapped in the sources"))
         for i, source in enumerate(self.sources):
             for target in source.map:
                 if not target.startswith("_") and target not in known:

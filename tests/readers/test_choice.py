@@ -27,7 +27,7 @@ def test_raw_is_a_folder_or_a_reader_choice():
     assert chosen.raw_path == "../edc" and chosen.raw_source.format == "redcap"
     assert chosen.raw_source.options == {"columns": "label"}
     with pytest.raises(ValidationError, match="format"):
-        StudySpec.model_validate(_study({"format": "sas", "path": "x"}))
+        StudySpec.model_validate(_study({"format": "spss", "path": "x"}))
     with pytest.raises(ValidationError, match="extra"):
         StudySpec.model_validate(_study({"path": "x", "delimiter": ";"}))
 

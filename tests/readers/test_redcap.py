@@ -71,3 +71,24 @@ def test_unknown_code_is_named(tmp_path):
         RawExport(tmp_path).read("demographics")
     frame = RedcapReader(tmp_path, decode=False).read("demographics").frame
     assert frame["sex"].tolist() == ["1", "7"] and frame["SUBJECT"].tolist() == ["1", "2"]
+
+
+def _project(folder: Path, labels: list[str]) -> Path:
+    folder.mkdir()
+    rows = ["Variable / Field Name,Form Name,Field Type,Field Label,\"Choices, Calculations, OR Slider Labels\"",
+            "record_id,dm,text,Record ID,"] + [f"dm_f{i},dm,text,{label}," for i, label in enumerate(labels)]
+    (folder / "dictionary.csv").write_text("\n".join(rows) + "\n")
+    (folder / "data.csv").write_text("record_id," + ",".join(f"dm_f{i}" for i in range(len(labels)))
+                                     + "\n1," + ",".join("x" for _ in labels) + "\n")
+    return folder
+
+
+def test_columns_named_by_labels_only_when_the_labels_are_column_names(tmp_path):
+    built = _project(tmp_path / "built", ["AGE", "SEX"])  # a project made to carry CSV forms
+    assert [c for c in RedcapReader(built).read("dm").frame.columns] == ["SUBJECT", "VISIT", "RECORDPOSITION",
+                                                                         "AGE", "SEX"]
+    assert "dm_f0" in RedcapReader(built, columns="field").read("dm").frame
+    questions = _project(tmp_path / "questions", ["AGE", "Sex at birth"])  # one question: field names
+    assert "dm_f1" in RedcapReader(questions).read("dm").frame
+    repeated = _project(tmp_path / "repeated", ["AGE", "AGE"])  # a label twice: field names
+    assert "dm_f1" in RedcapReader(repeated).read("dm").frame
