@@ -218,6 +218,8 @@ def _codelists_from_rows(rows: list[tuple[int, dict[str, str]]], shown: str) -> 
             terms.append(Term(value=row["value"], code=term_code, decode=row.get("decode") or None,
                               synonyms=_synonyms(row.get("synonyms", "")),
                               extended=extended))
+        if code is not None:  # a CDISC codelist: its synonyms as the NCI file has them (see nci_codelist)
+            terms = _unambiguous(terms)
         try:
             out.append(Codelist(id=cl_id, name=name, code=code, extensible=extensible, terms=terms))
         except ValidationError as exc:
@@ -282,9 +284,13 @@ def _resolve_entry(entry: CodelistRef, folder: Path, version: str, at: Callable[
         origin = str(entry.file)
         try:
             path = resolve_spec_path(folder, origin, None, "file", where=f"{at('file')}: file")
+        except SpecError as exc:
+            problems.append(str(exc))
+            return None
+        try:
             found = read_codelist_csv(path, shown=f"{folder / origin}")
         except SpecError as exc:
-            problems.append(str(exc).replace("invalid codelist file\n", f"{at('file')}: codelist file {origin}:\n"))
+            problems.append(f"{at('file')}: codelist file {origin}: " + str(exc).replace("invalid codelist file\n", ""))
             return None
         base = _pick(found, entry, at, origin, problems)
         if base is None:
@@ -371,7 +377,8 @@ def _apply(entry: CodelistRef, base: Codelist, at: Callable[..., str], origin: s
         return Codelist.model_validate({**base.model_dump(), **update,
                                         "terms": [t.model_dump() for t in terms]})
     except ValidationError as exc:
-        problems += [f"{at()}: {label}: {e['msg']}" for e in exc.errors()]
+        hint = "; list the terms needed with 'terms:'" if entry.nci is not None and entry.terms is None else ""
+        problems += [f"{at()}: {label} in {origin}: {e['msg']}{hint}" for e in exc.errors()]
         return None
 
 
@@ -401,7 +408,8 @@ def import_nci(codes: list[str], version: str) -> str:
             found.append(Codelist.model_validate(codelist.model_dump()))
         except ValidationError as exc:
             raise SpecError(f"--nci {code}: codelist {codelist.id} of NCI SDTM CT {version} cannot be used whole: "
-                            + "; ".join(e["msg"] for e in exc.errors())) from None
+                            + "; ".join(e["msg"] for e in exc.errors()) + f"; in terminology.yaml, take the terms "
+                            f"needed: '- {{nci: {code}, terms: [...]}}'") from None
     return codelists_yaml(found, f"NCI SDTM CT {version}")
 
 
