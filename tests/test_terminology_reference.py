@@ -390,3 +390,23 @@ def test_ct_import_errors(tmp_path, monkeypatch, args, code, message):
     result = CliRunner().invoke(main, ["ct", "import", *args])
     assert result.exit_code == code and message in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_readme_example_loads(spec_copy):
+    """The terminology.yaml example of README.md, as printed there, with a sponsor CSV beside it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```yaml\ncodelists:\n  - nci: C66742")
+    block = readme[start + len("```yaml\n"): readme.index("```", start + 8)]
+    (spec_copy / "ct").mkdir()
+    (spec_copy / "ct" / "sponsor.csv").write_text("codelist,value,decode\nTOXGR,1,Mild\nTOXGR,2,Moderate\n",
+                                                  encoding="utf-8")
+    path = spec_copy / "terminology.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[:text.index("codelists:\n")] + block, encoding="utf-8")
+    terminology = load_terminology(spec_copy)
+    assert [c.id for c in terminology.codelists] == ["NY", "VSRESU", "FREQ", "UNIT", "TOXGR"]
+    unit = terminology.get("UNIT")
+    assert [(t.value, t.extended) for t in unit.terms] == [("mg", False), ("kg", False), ("DROPLET", True),
+                                                           ("SPANS", True)]
+    mapped, _ = map_to_codelist(pd.Series(["Once daily", "span"]), terminology.get("FREQ"))
+    assert mapped.tolist()[0] == "QD"

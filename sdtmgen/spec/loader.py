@@ -3,7 +3,7 @@
 Layout::
 
     specs/study.yaml          study metadata, visits, elements
-    specs/terminology.yaml    codelists (NCI C-codes) and external dictionaries
+    specs/terminology.yaml    codelists (NCI C-codes; by reference: nci: C-code, file: x.csv) and dictionaries
     specs/sdtm/<domain>.yaml  one SDTM domain each
     specs/adam/<dataset>.yaml one ADaM dataset each (optional folder)
 
