@@ -233,11 +233,13 @@ def ct() -> None:
               help="Packaged NCI SDTM CT package (default: the newest packaged).")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="CSV/TSV codelist file: NCI CT export columns, or codelist, code, value, decode, synonyms.")
+@click.option("--codelist", "select", multiple=True, metavar="ID|C-CODE",
+              help="With --csv: only this codelist of the file (e.g. of a whole NCI CT export); may be repeated.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the YAML here instead of standard output (an existing file needs --force).")
 @click.option("--force", is_flag=True, help="Replace an existing --out file.")
-def ct_import(codes: tuple[str, ...], ct_version: str | None, csv_file: Path | None, out: Path | None,
-              force: bool) -> None:
+def ct_import(codes: tuple[str, ...], ct_version: str | None, csv_file: Path | None, select: tuple[str, ...],
+              out: Path | None, force: bool) -> None:
     """Print codelists as terminology.yaml entries, to paste under 'codelists:'.
 
     From the packaged NCI CT (--nci, terms with C-codes, decodes and CDISC synonyms) or from a CSV
@@ -248,6 +250,8 @@ def ct_import(codes: tuple[str, ...], ct_version: str | None, csv_file: Path | N
         raise click.UsageError("give either --nci C-CODE (repeatable) or --csv FILE")
     if csv_file is not None and ct_version is not None:
         raise click.UsageError("--ct-version goes with --nci")
+    if select and csv_file is None:
+        raise click.UsageError("--codelist goes with --csv")
     if out is not None and out.exists() and not force:
         raise click.UsageError(f"--out {out} exists; add --force to replace it")
 
@@ -256,7 +260,7 @@ def ct_import(codes: tuple[str, ...], ct_version: str | None, csv_file: Path | N
         from sdtmgen.standards import versions
 
         if csv_file is not None:
-            return ct_reference.import_csv(csv_file)
+            return ct_reference.import_csv(csv_file, select or None)
         packaged = versions("ct")
         return ct_reference.import_nci(list(codes), ct_version or packaged[-1])
 

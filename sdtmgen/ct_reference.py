@@ -114,8 +114,12 @@ def ct_version_problem(version: str) -> str | None:
 
 # ---- CSV codelist files --------------------------------------------------------------------------
 
-def read_codelist_csv(path: Path, shown: str | None = None) -> list[Codelist]:
-    """The codelists of a CSV/TSV codelist file, in file order; SpecError naming file, line and value."""
+def read_codelist_csv(path: Path, shown: str | None = None, select: Iterable[str] | None = None) -> list[Codelist]:
+    """The codelists of a CSV/TSV codelist file, in file order; SpecError naming file, line and value.
+
+    ``select``: only these codelists (ids or C-codes), each of which must be in the file; the others are
+    not checked (a whole NCI CT export can be read for the few codelists a study takes from it).
+    """
     shown = shown or str(path)
     try:
         text = Path(path).read_bytes().decode("utf-8-sig")
@@ -144,7 +148,7 @@ def read_codelist_csv(path: Path, shown: str | None = None) -> list[Codelist]:
             rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise SpecError(f"{shown}:{reader.line_num}: codelist file cannot be read as CSV ({exc})") from None
-    return _codelists_from_rows(rows, shown)
+    return _codelists_from_rows(rows, shown, None if select is None else list(select))
 
 
 def _yes_no(text: str, at: str, problems: list[str]) -> bool:
@@ -157,7 +161,12 @@ def _yes_no(text: str, at: str, problems: list[str]) -> bool:
     return False
 
 
-def _codelists_from_rows(rows: list[tuple[int, dict[str, str]]], shown: str) -> list[Codelist]:
+def _names(keys: list[str]) -> str:
+    return ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+
+
+def _codelists_from_rows(rows: list[tuple[int, dict[str, str]]], shown: str,
+                         select: list[str] | None = None) -> list[Codelist]:
     problems: list[str] = []
     heads: dict[str, tuple[int, dict[str, str]]] = {}
     for line, row in rows:
@@ -178,6 +187,14 @@ def _codelists_from_rows(rows: list[tuple[int, dict[str, str]]], shown: str) -> 
             if key not in members:
                 order.append(key)
             members.setdefault(key, []).append((line, row))
+    if select is not None:
+        ids = {key: heads[key][1].get("value", "") if key in heads else key for key in order}
+        missing = [name for name in select if not any(name in (key, ids[key]) for key in order)]
+        if missing:
+            raise SpecError(f"{shown}: codelist {', '.join(repr(m) for m in missing)} is not in the file (it holds "
+                            f"{_names([ids[k] for k in order])})")
+        order = [key for key in order if key in select or ids[key] in select]
+        heads = {code: head for code, head in heads.items() if code in order}
     for code in heads:
         if code not in members:
             problems.append(f"{shown}:{heads[code][0]}: codelist {code} has no terms")
@@ -287,7 +304,8 @@ def _resolve_entry(entry: CodelistRef, folder: Path, version: str, at: Callable[
             problems.append(str(exc))
             return None
         try:
-            found = read_codelist_csv(path, shown=f"{folder / origin}")
+            found = read_codelist_csv(path, shown=f"{folder / origin}",
+                                      select=None if entry.codelist is None else [entry.codelist])
         except SpecError as exc:
             problems.append(f"{at('file')}: codelist file {origin}: " + str(exc).replace("invalid codelist file\n", ""))
             return None
@@ -308,7 +326,7 @@ def _pick(found: list[Codelist], entry: CodelistRef, at: Callable[..., str], ori
         if len(found) == 1:
             return found[0]
         problems.append(f"{at('file')}: {origin} holds {len(found)} codelists "
-                        f"({', '.join(c.id for c in found)}); name one with 'codelist:'")
+                        f"({_names([c.id for c in found])}); name one with 'codelist:'")
         return None
     match = [c for c in found if entry.codelist in (c.id, c.code)]
     if not match:
@@ -414,5 +432,6 @@ def import_nci(codes: list[str], version: str) -> str:
     return codelists_yaml(found, f"NCI SDTM CT {version}")
 
 
-def import_csv(path: Path) -> str:
-    return codelists_yaml(read_codelist_csv(path), str(path))
+def import_csv(path: Path, select: Iterable[str] | None = None) -> str:
+    """YAML of the codelists of a CSV codelist file (``select``: only these ids or C-codes)."""
+    return codelists_yaml(read_codelist_csv(path, select=select), str(path))

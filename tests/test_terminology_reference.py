@@ -323,7 +323,7 @@ def test_the_reference_subset_file_reads_as_the_packaged_ct(reference, packaged_
     (None, "{file: missing.csv}", "codelist file cannot be read"),
     ("a,b\n1,2\n", "{file: x.csv}", "codelist file has no codelist or value column"),
     (SPONSOR_CSV, "{file: x.csv}", "holds 2 codelists (TOXGR2, SEVCAT); name one with 'codelist:'"),
-    (SPONSOR_CSV, "{file: x.csv, codelist: NOPE}", "codelist 'NOPE' is not in x.csv"),
+    (SPONSOR_CSV, "{file: x.csv, codelist: NOPE}", "x.csv: codelist 'NOPE' is not in the file (it holds TOXGR2, SEVCAT)"),
     ("Code,Codelist Code,Codelist Extensible (Yes/No),Codelist Name,CDISC Submission Value\n"
      "C66742,,No,No Yes Response,NY\nC49487,C66742,,No Yes Response,N\n,C66742,,No Yes Response,PERHAPS\n",
      "{file: x.csv}", "x.csv:4: codelist NY (C66742) is not extensible: sponsor term 'PERHAPS' (no C-code)"),
@@ -410,3 +410,41 @@ def test_the_readme_example_loads(spec_copy):
                                                            ("SPANS", True)]
     mapped, _ = map_to_codelist(pd.Series(["Once daily", "span"]), terminology.get("FREQ"))
     assert mapped.tolist()[0] == "QD"
+
+
+@pytest.fixture(scope="module")
+def nci_export(reference, tmp_path_factory) -> Path:
+    """NCI's 'SDTM Terminology.txt' (the whole SDTM CT export, tab-separated), unpacked."""
+    folder = tmp_path_factory.mktemp("nci")
+    with tarfile.open(reference / "controlled-terminology" / f"sdtm-ct-{VERSION}.tar.xz") as archive:
+        member = archive.extractfile("SDTM Terminology.txt")
+        assert member is not None
+        (folder / "SDTM Terminology.txt").write_bytes(member.read())
+    return folder / "SDTM Terminology.txt"
+
+
+def test_ct_import_from_the_whole_nci_export_equals_the_packaged_ct(nci_export):
+    """--csv on NCI's own export file, one codelist picked by C-code and one by id, writes what --nci writes."""
+    from_csv = CliRunner().invoke(main, ["ct", "import", "--csv", str(nci_export), "--codelist", "C66742",
+                                         "--codelist", "SEX"])
+    from_nci = CliRunner().invoke(main, ["ct", "import", "--nci", "C66731", "--nci", "C66742"])
+    assert from_csv.exit_code == 0 and from_nci.exit_code == 0, from_csv.output
+    assert sorted(yaml.safe_load(from_csv.output), key=lambda c: c["id"]) == sorted(
+        yaml.safe_load(from_nci.output), key=lambda c: c["id"])
+    missing = CliRunner().invoke(main, ["ct", "import", "--csv", str(nci_export), "--codelist", "NOTACODELIST"])
+    assert missing.exit_code == 1 and "codelist 'NOTACODELIST' is not in the file" in missing.output
+    whole = CliRunner().invoke(main, ["ct", "import", "--csv", str(nci_export)])
+    assert whole.exit_code == 1 and "codelist LBTESTCD: Value error" in whole.output  # NCI's shared decode
+
+
+def test_file_reference_to_the_nci_export_picks_one_codelist(spec_copy, nci_export):
+    import shutil
+
+    shutil.copy(nci_export, spec_copy / "nci.txt")
+    path = spec_copy / "terminology.yaml"
+    text = path.read_text(encoding="utf-8")
+    by_nci = load_terminology(spec_copy).get("ROUTE")
+    old = "  - nci: C66729  # ROUTE: Route of Administration Response\n"
+    assert old in text
+    path.write_text(text.replace(old, "  - file: nci.txt\n    codelist: ROUTE\n"), encoding="utf-8")
+    assert load_terminology(spec_copy).get("ROUTE") == by_nci
