@@ -448,3 +448,30 @@ def test_file_reference_to_the_nci_export_picks_one_codelist(spec_copy, nci_expo
     assert old in text
     path.write_text(text.replace(old, "  - file: nci.txt\n    codelist: ROUTE\n"), encoding="utf-8")
     assert load_terminology(spec_copy).get("ROUTE") == by_nci
+
+
+def test_a_codelist_file_is_checked_against_the_packaged_ct_at_load(spec_copy):
+    """A CSV that claims an NCI codelist with a wrong term C-code: the spec's CT check names the entry."""
+    (spec_copy / "ny.csv").write_text("Code,Codelist Code,Codelist Extensible (Yes/No),Codelist Name,"
+                                      "CDISC Submission Value\nC66742,,No,No Yes Response,NY\n"
+                                      "C49488,C66742,,No Yes Response,Y\nC12345,C66742,,No Yes Response,N\n",
+                                      encoding="utf-8")
+    path = spec_copy / "terminology.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "  - nci: C66742  # NY: No Yes Response\n"
+    path.write_text(text.replace(old, "  - file: ny.csv\n"), encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    with pytest.raises(SpecError) as err:
+        load_spec(spec_copy)
+    assert f"terminology.yaml:{line}: NY term 'N' (C12345): C12345 is not in the codelist in NCI SDTM CT" in \
+        str(err.value)
+
+
+def test_a_codelist_file_behind_a_link_out_of_the_spec_folder_is_refused(spec_copy, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "codes.csv").write_text(SPONSOR_CSV, encoding="utf-8")
+    (spec_copy / "ct").symlink_to(outside, target_is_directory=True)
+    line = add_codelists(spec_copy, "  - {file: ct/codes.csv, codelist: SEVCAT}\n")
+    message = spec_error(spec_copy)
+    assert f"terminology.yaml:{line}: file ct/codes.csv: {spec_copy / 'ct'} is a symbolic link" in message
