@@ -1,8 +1,9 @@
-"""Command line: ``sdtmgen build``, ``sdtmgen simulate``, ``sdtmgen acrf``, ``sdtmgen schema``."""
+"""Command line: ``sdtmgen build``, ``sdtmgen simulate``, ``sdtmgen acrf``, ``sdtmgen schema``, ``sdtmgen ct import``."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -226,6 +227,66 @@ def schema(kind: str, reference: bool, out: Path | None) -> None:
         _run(lambda: out.write_text(text + "\n", encoding="utf-8"), "the schema file may be incomplete")
     else:
         click.echo(text)
+
+
+@main.group(epilog=EPILOG)
+def ct() -> None:
+    """Controlled terminology: write codelists as terminology.yaml entries."""
+
+
+@ct.command("import", epilog=EPILOG)
+@click.option("--nci", "codes", multiple=True, metavar="C-CODE",
+              help="NCI codelist C-code (e.g. C66742) from the packaged CT; may be repeated.")
+@click.option("--ct-version", default=None, metavar="DATE",
+              help="Packaged NCI SDTM CT package (default: the newest packaged).")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="CSV/TSV codelist file: NCI CT export columns, or codelist, code, value, decode, synonyms.")
+@click.option("--codelist", "select", multiple=True, metavar="ID|C-CODE",
+              help="With --csv: only this codelist of the file (e.g. of a whole NCI CT export); may be repeated.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the YAML here instead of standard output (an existing file needs --force).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def ct_import(codes: tuple[str, ...], ct_version: str | None, csv_file: Path | None, select: tuple[str, ...],
+              out: Path | None, force: bool) -> None:
+    """Print codelists as terminology.yaml entries, to paste under 'codelists:'.
+
+    From the packaged NCI CT (--nci, terms with C-codes, decodes and CDISC synonyms) or from a CSV
+    codelist file (--csv). In terminology.yaml the same codelists can also be named by reference:
+    `- nci: C66742` or `- file: ct/sponsor.csv`.
+    """
+    if bool(codes) == (csv_file is not None):
+        raise click.UsageError("give either --nci C-CODE (repeatable) or --csv FILE")
+    if csv_file is not None and ct_version is not None:
+        raise click.UsageError("--ct-version goes with --nci")
+    if select and csv_file is None:
+        raise click.UsageError("--codelist goes with --csv")
+    if out is not None and out.exists() and not force:
+        raise click.UsageError(f"--out {out} exists; add --force to replace it")
+
+    def work() -> str:
+        from sdtmgen import ct_reference
+        from sdtmgen.standards import versions
+
+        if csv_file is not None:
+            return ct_reference.import_csv(csv_file, select or None)
+        packaged = versions("ct")
+        return ct_reference.import_nci(list(codes), ct_version or packaged[-1])
+
+    text = _run(work, "nothing was written")
+    if out is None:
+        click.echo(text, nl=False)
+        return
+
+    def write() -> None:
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, out)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    _run(write, f"{out} was not changed")
+    click.echo(f"wrote {out}", err=True)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,11 @@ reject anything else; extensible ones keep the collected value and report it.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from sdtmgen.arrowtext import Distinct
 
@@ -87,16 +87,79 @@ class Dictionary(BaseModel):
     href: Optional[str] = None
 
 
+class ExtensionTerm(BaseModel):
+    """A sponsor term added to an extensible CDISC codelist taken by reference (no C-code)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(description="the sponsor's submission value")
+    decode: Optional[str] = Field(default=None, description="decode shown in define.xml")
+    synonyms: list[str] = Field(default_factory=list, description="collected texts that mean this term")
+
+
+class CodelistRef(BaseModel):
+    """A codelist by reference: ``nci: C66742`` (the packaged NCI CT of ``standards.ct``) or ``file: ct/x.csv``
+    (a CSV codelist file in the spec folder), with the sponsor's subset, synonyms and extensions.
+
+    Resolved at load (:func:`sdtmgen.ct_import.resolve_terminology`) into a plain :class:`Codelist`.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    nci: Optional[str] = Field(default=None, pattern=r"^C\d+$",
+                               description="NCI codelist C-code: terms, C-codes, name and extensibility from the CT")
+    file: Optional[str] = Field(default=None, description="CSV codelist file, relative to the spec folder")
+    codelist: Optional[str] = Field(default=None, description="with file: which codelist of the file (its id or "
+                                                               "C-code), when the file holds several")
+    id: Optional[str] = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]*$",
+                              description="codelist id; by default the codelist's submission value (NY for C66742)")
+    terms: Optional[list[str]] = Field(default=None, min_length=1,
+                                       description="only these submission values, in this order (each must exist)")
+    synonyms: dict[str, str] = Field(default_factory=dict,
+                                     description="sponsor synonyms: collected text -> submission value")
+    extensions: list[Union[str, ExtensionTerm]] = Field(
+        default_factory=list, description="sponsor terms (extensible codelists only), flagged as extensions")
+    data_type: Optional[Literal["text", "integer", "float"]] = None
+    case_sensitive: Optional[bool] = Field(default=None, description="as for a codelist written out")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "CodelistRef":
+        if (self.nci is None) == (self.file is None):
+            raise ValueError("give either 'nci: <C-code>' or 'file: <csv file>'")
+        if self.codelist is not None and self.file is None:
+            raise ValueError("'codelist' selects a codelist of a CSV file; it needs 'file'")
+        if self.terms is not None:
+            dupes = sorted({t for t in self.terms if self.terms.count(t) > 1})
+            if dupes:
+                raise ValueError(f"terms listed twice: {dupes}")
+        return self
+
+    def extension_terms(self) -> list[ExtensionTerm]:
+        return [ExtensionTerm(value=e) if isinstance(e, str) else e for e in self.extensions]
+
+
+def _entry_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "ref" if ("nci" in data or "file" in data) else "codelist"
+    return "ref" if isinstance(data, CodelistRef) else "codelist"
+
+
+#: a codelist of terminology.yaml: written out, or by reference
+CodelistEntry = Annotated[Union[Annotated[Codelist, Tag("codelist")], Annotated[CodelistRef, Tag("ref")]],
+                          Discriminator(_entry_kind)]
+
+
 class Terminology(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ct_package: str = Field(description="CDISC CT package date, e.g. 2025-03-28")
-    codelists: list[Codelist]
+    codelists: list[CodelistEntry] = Field(description="codelists written out, or by reference "
+                                                       "(nci: C-code, file: CSV codelist file)")
     dictionaries: list[Dictionary] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Terminology":
-        ids = [c.id for c in self.codelists]
+        ids = [c.id for c in self.codelists if isinstance(c, Codelist)]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"codelist ids defined twice: {dupes}")
@@ -104,12 +167,17 @@ class Terminology(BaseModel):
 
     def get(self, codelist_id: str) -> Codelist:
         for codelist in self.codelists:
-            if codelist.id == codelist_id:
+            if isinstance(codelist, Codelist) and codelist.id == codelist_id:
                 return codelist
         raise KeyError(codelist_id)
 
     def ids(self) -> set[str]:
-        return {c.id for c in self.codelists}
+        """Ids of the codelists (those by reference count once resolved, see ``resolve_terminology``)."""
+        return {c.id for c in self.codelists if isinstance(c, Codelist)}
+
+    def references(self) -> bool:
+        """True while a codelist is still a reference (nci: or file:) to resolve."""
+        return any(isinstance(c, CodelistRef) for c in self.codelists)
 
 
 def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value",

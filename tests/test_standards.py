@@ -214,6 +214,13 @@ def test_cdisc_terms_in_terminology_yaml_are_checked_against_the_packaged_ct(tmp
                                                                               message):
     specs = _study(tmp_path, spec_folder, "  standards: {ct: 2025-03-28}\n")
     terms = (specs / "terminology.yaml").read_text(encoding="utf-8")
+    # the example takes SEX by reference (nci: C66731); written out (as `sdtmgen ct import` writes it), its
+    # terms are checked against the packaged CT
+    from sdtmgen.ct_reference import import_nci
+
+    written = "".join(f"  {line}\n" for line in import_nci(["C66731"], "2025-03-28").splitlines()
+                      if not line.startswith("#"))
+    terms = terms.replace("  - nci: C66731  # SEX: Sex\n", written)
     assert terms.count(old) == 1
     (specs / "terminology.yaml").write_text(terms.replace(old, new), encoding="utf-8")
     with pytest.raises(SpecError) as err:

@@ -140,10 +140,9 @@ def test_terminology_ids_unique_and_lookup():
 
 def test_example_terminology_units(spec_folder):
     """The example study's UNIT codelist keeps g/L and G/L apart."""
-    import yaml
+    from sdtmgen.spec.loader import load_terminology
 
-    data = yaml.safe_load((spec_folder / "terminology.yaml").read_text(encoding="utf-8"))
-    terminology = Terminology.model_validate(data)
+    terminology = load_terminology(spec_folder)
     mapped, unmatched = map_to_codelist(pd.Series(["g/L", "G/L", "g/dL"]), terminology.get("UNIT"))
     assert mapped.tolist() == ["g/L", "10^9/L", "g/dL"]
     assert not unmatched.any()

@@ -3,7 +3,7 @@
 Layout::
 
     specs/study.yaml          study metadata, visits, elements
-    specs/terminology.yaml    codelists (NCI C-codes) and external dictionaries
+    specs/terminology.yaml    codelists (NCI C-codes; by reference: nci: C-code, file: x.csv) and dictionaries
     specs/sdtm/<domain>.yaml  one SDTM domain each
     specs/adam/<dataset>.yaml one ADaM dataset each (optional folder)
 
@@ -210,12 +210,28 @@ def spec_location(model: Any, loc: tuple) -> str:
 _where = spec_location
 
 
+def load_terminology(folder: str | Path, ct_version: str | None = None) -> Terminology:
+    """terminology.yaml of a spec folder, its codelists by reference (nci:, file:) filled from the packaged
+    NCI CT ``ct_version`` (by default study.yaml's ``standards.ct``) or the CSV file they name."""
+    folder = Path(folder)
+    terminology = load_model(folder / "terminology.yaml", Terminology)
+    if not terminology.references():
+        return terminology
+    from sdtmgen.ct_reference import resolve_terminology
+
+    if ct_version is None:
+        ct_version = str(load_model(folder / "study.yaml", StudySpec, key="study").standards.ct)
+    resolved = resolve_terminology(terminology, folder, ct_version, lambda loc: spec_location(terminology, loc))
+    NODES[id(resolved)] = NODES.pop(id(terminology))
+    return resolved
+
+
 def load_spec(folder: str | Path) -> Spec:
     folder = Path(folder)
     if not folder.is_dir():
         raise SpecError(f"{folder}: spec folder not found")
     study = load_model(folder / "study.yaml", StudySpec, key="study")
-    terminology = load_model(folder / "terminology.yaml", Terminology)
+    terminology = load_terminology(folder, str(study.standards.ct))
     domain_files = sorted((folder / "sdtm").glob("*.yaml"))
     if not domain_files:
         raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")

@@ -33,14 +33,15 @@ def _inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
-def resolve_spec_path(spec_folder: Path, relative: str, roots: list[Path] | None, what: str) -> Path:
+def resolve_spec_path(spec_folder: Path, relative: str, roots: list[Path] | None, what: str,
+                      where: str | None = None) -> Path:
     """Resolve a path written in the spec, refusing absolute paths and escapes from the allowed roots.
 
-    ``roots`` defaults to the spec folder alone. The error names study.yaml, the key (``what``), the
-    path as written and, when a symbolic link led outside, the link.
+    ``roots`` defaults to the spec folder alone. The error names study.yaml (or ``where``, another
+    file and line), the key (``what``), the path as written and, when a symbolic link led outside, the link.
     """
     spec_folder = Path(spec_folder)
-    where = f"{spec_folder / 'study.yaml'}: {what}"
+    where = where or f"{spec_folder / 'study.yaml'}: {what}"
     text = str(relative)
     if not text.strip() or "\x00" in text:
         raise SpecError(f"{where}: not a usable path: {text!r}")

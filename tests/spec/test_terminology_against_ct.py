@@ -3,9 +3,8 @@ with sdtmgen (tests/test_standards.py checks the shipped package against NCI's f
 
 import pytest
 
-from sdtmgen.spec.loader import load_model
+from sdtmgen.spec.loader import load_terminology
 from sdtmgen.standards import controlled_terminology
-from sdtmgen.terminology import Terminology
 
 #: packaged column -> the NCI file's column name the checks below are written with
 NCI_NAMES = {"code": "Code", "codelist": "Codelist Code", "extensible": "Codelist Extensible (Yes/No)",
@@ -19,7 +18,7 @@ def ct_package():
 
 
 def test_every_cdisc_term_has_its_package_code_and_value(ct_package, spec_folder):
-    terminology = load_model(spec_folder / "terminology.yaml", Terminology)
+    terminology = load_terminology(spec_folder)
     assert terminology.ct_package == "2025-03-28"
     heads = {r["Code"]: r for r in ct_package if not r["Codelist Code"]}
     terms = {(r["Codelist Code"], r["Code"]): r for r in ct_package if r["Codelist Code"]}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sdtmgen.spec.loader import load_model
+from sdtmgen.spec.loader import load_model, load_terminology
 from sdtmgen.spec.models import DomainSpec
-from sdtmgen.terminology import Terminology
 from sdtmgen.validate.schema import SCHEMA_RULES, build_schema, validate_dataset
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,7 @@ def ae(spec_folder):
 
 @pytest.fixture(scope="module")
 def terminology(spec_folder):
-    return load_model(spec_folder / "terminology.yaml", Terminology)
+    return load_terminology(spec_folder)
 
 
 GOOD = dict(STUDYID="STUDY-1", DOMAIN="AE", USUBJID="STUDY-1-001", AESEQ=1.0, AESPID="1", AETERM="NAUSEA",
