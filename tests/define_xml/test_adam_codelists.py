@@ -118,11 +118,10 @@ def test_adamig_names_the_codelist_by_variable_name_or_pattern(name, code):
 
 
 def test_adam_ct_is_the_studys_ct_when_packaged_unless_the_terminology_names_one(spec):
-    class Named:
-        adam_ct_package = "2024-12-20"
-
+    assert spec.terminology.adam_ct_package is None
     assert adam_ct_package(spec.terminology, spec.study) == str(spec.study.standards.ct)
-    assert adam_ct_package(Named(), spec.study) == "2024-12-20"
+    named = spec.terminology.model_copy(update={"adam_ct_package": "2024-12-20"})
+    assert adam_ct_package(named, spec.study) == "2024-12-20"
     unpackaged = spec.study.model_copy(update={"standards": spec.study.standards.model_copy(update={"ct": "1999-01-01"})})
     assert adam_ct_package(spec.terminology.model_copy(update={"ct_package": "1999-01-01"}), unpackaged) is None
 
