@@ -5,14 +5,16 @@ The column metadata is define.xml's: ``itemOID`` is the ItemDef OID (``IT.DM.USU
 define.xml, and types, lengths, display formats and key sequences come from the same functions
 the define writer uses, so the two cannot drift apart.
 
-Types: Num integer -> ``integer``, Num float -> ``double``; Num with a SAS date, datetime or time
-display format (ADaM ``--DT``/``--DTM``/``--TM``) -> ``date`` / ``datetime`` / ``time`` with
-``targetDataType: integer`` and ISO 8601 values, as Dataset-JSON 1.1 represents SAS dates (days
-or seconds since 1960-01-01 become text, so no epoch is assumed by the reader); Char ISO 8601
-complete dates / datetimes -> ``date`` / ``datetime``; every other Char -> ``string`` (partial
-dates included, as Dataset-JSON's date types need complete values). ``length`` is given for Char
-columns (the XPT length). Missing values are ``null``; whole numbers of integer columns are JSON
-integers.
+Types come from the spec alone, never from the values, so every build of a study gives every
+column the same ``dataType`` (a VISITNUM with or without unscheduled visits, a DTHDTC with or
+without a time): Num -> ``double`` (what an XPT numeric is; whole numbers included); Num with a
+SAS date, datetime or time display format (ADaM ``--DT``/``--DTM``/``--TM``) -> ``date`` /
+``datetime`` / ``time`` with ``targetDataType: integer`` and ISO 8601 values, as Dataset-JSON 1.1
+represents SAS dates (days or seconds since 1960-01-01 become text, so no epoch is assumed by the
+reader); Char -> ``string``, ISO 8601 ``--DTC`` text included (it may be partial, which
+Dataset-JSON's date types cannot carry). define.xml's DataType stays the precise one judged from
+the data (integer or float; date, datetime or partialDate...): a ``double`` column holds either.
+``length`` is given for Char columns (the XPT length). Missing values are ``null``.
 
 NDJSON: line 1 is the metadata object without ``rows``, then one JSON array per record.
 
@@ -39,7 +41,6 @@ from sdtmgen.define_xml.oids import item_group_oid, study_oid
 from sdtmgen.define_xml.writer import DEFAULT_CREATION, mdv_oid
 
 DATASET_JSON_VERSION = "1.1.0"
-CHAR_TYPES = {"date": "date", "datetime": "datetime", "time": "time"}
 SAS_EPOCH = datetime(1960, 1, 1)
 # SAS display formats of numeric dates, datetimes and times (name without width/decimals)
 _DATETIME_FORMAT = re.compile(r"(DATETIME|DATEAMPM|E8601DT|IS8601DT|B8601DT|E8601DZ|IS8601DZ|MDYAMPM)\d*\.?\d*\Z")
@@ -79,12 +80,10 @@ def iso_to_sas(text: str, kind: str) -> float:
 
 
 def json_data_type(meta: VariableMeta) -> str:
+    """The Dataset-JSON dataType of a variable from its spec (type and display format) only."""
     if meta.type == "Num":
-        kind = temporal_kind(meta.display_format)
-        if kind:
-            return kind
-        return "integer" if meta.data_type == "integer" else "double"
-    return CHAR_TYPES.get(meta.data_type, "string")
+        return temporal_kind(meta.display_format) or "double"
+    return "string"
 
 
 def column(meta: VariableMeta) -> dict[str, Any]:
@@ -132,8 +131,6 @@ def _column_values(series: pd.Series | None, meta: VariableMeta, n: int) -> list
         kind = temporal_kind(meta.display_format)
         if kind:
             return [sas_to_iso(v, kind) if math.isfinite(v) else None for v in nums.tolist()]
-        if meta.data_type == "integer":
-            return [int(v) if math.isfinite(v) else None for v in nums.tolist()]
         return [v if math.isfinite(v) else None for v in nums.tolist()]
     values = series.astype("string[pyarrow]")
     values = values.mask(values.str.strip() == "")

@@ -153,6 +153,9 @@ class Terminology(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ct_package: str = Field(description="CDISC CT package date, e.g. 2025-03-28")
+    adam_ct_package: Optional[str] = Field(
+        default=None, description="NCI ADaM CT package date the ADaM define.xml cites; default: study.yaml's "
+                                  "standards.ct when sdtmgen ships the ADaM CT of that date")
     codelists: list[CodelistEntry] = Field(description="codelists written out, or by reference "
                                                        "(nci: C-code, file: CSV codelist file)")
     dictionaries: list[Dictionary] = Field(default_factory=list)

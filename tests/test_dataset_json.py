@@ -105,8 +105,8 @@ def test_dataset_json_reads_back_to_the_xpt_values(package):
             assert kind is None or col["dataType"] in ("date", "datetime", "time") and col.get("displayFormat")
             bad = [i for i, row in enumerate(doc["rows"]) if not _same(row[j], values[i], is_num, kind)]
             assert not bad, f"{xpt.name} {col['name']} row {bad[0]}: {doc['rows'][bad[0]][j]!r} vs {values[bad[0]]!r}"
-            if col["dataType"] == "integer":
-                assert all(isinstance(row[j], int) or row[j] is None for row in doc["rows"])
+            if col["dataType"] == "double":
+                assert all(isinstance(row[j], float) or row[j] is None for row in doc["rows"])
 
 
 def test_item_oids_and_metadata_equal_define_xml(package):
@@ -129,9 +129,10 @@ def test_item_oids_and_metadata_equal_define_xml(package):
                     assert column["length"] == int(item.get("Length"))
                 if item.get("{http://www.cdisc.org/ns/def/v2.1}DisplayFormat"):
                     assert column["displayFormat"] == item.get("{http://www.cdisc.org/ns/def/v2.1}DisplayFormat")
-                numeric = {"integer": "integer", "float": "double"}.get(item.get("DataType"))
-                if numeric and "targetDataType" not in column:
-                    assert column["dataType"] == numeric
+                if item.get("DataType") in ("integer", "float") and "targetDataType" not in column:
+                    assert column["dataType"] == "double"  # the spec says Num; define.xml how precise
+                if column["dataType"] == "string":
+                    assert item.get("DataType") not in ("integer", "float"), column["itemOID"]
 
 
 def test_same_frame_gives_the_same_bytes(sdtm, spec, tmp_path):
@@ -170,3 +171,39 @@ def test_numeric_sas_dates_are_iso_8601_with_target_data_type_integer(spec, tmp_
         ("date", "integer"), ("datetime", "integer"), ("time", "integer")]
     assert doc["rows"] == [["1", "2024-03-10", "2024-03-10T01:01:01", "01:01:01"], ["2", None, None, "00:00:00"]]
     assert doc["metaDataVersionOID"].endswith(".ADaMIG.1.3")
+
+
+def _column_types(folder: Path) -> dict[tuple[str, str], tuple]:
+    types = {}
+    for path in sorted([*folder.glob("sdtm/*.json"), *folder.glob("adam/*.json")]):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for column in doc["columns"]:
+            types[(doc["name"], column["name"])] = (column["dataType"], column.get("targetDataType"))
+    return types
+
+
+def _define_types(folder: Path) -> dict[str, str]:
+    return {item.get("OID"): item.get("DataType") for kind in ("sdtm", "adam")
+            for item in etree.parse(str(folder / kind / "define.xml")).xpath("//odm:ItemDef", namespaces=XPATH_NS)}
+
+
+def test_two_simulations_give_every_column_the_same_data_type(spec_folder, tmp_path):
+    """dataType comes from the spec: two studies whose data differ (DM.DTHDTC with a time in one, date
+    only in the other; MH.MHENDTC complete or partial) still get the same type for every column."""
+    from sdtmgen.simulate import load_simulation_params, simulate_study
+
+    params = load_simulation_params(spec_folder / "simulation.yaml")
+    outs = []
+    for n, seed in ((3, 11), (40, 12)):
+        simulate_study(params, n_subjects=n, seed=seed, out_dir=tmp_path / f"raw{n}")
+        build(spec_folder, tmp_path / f"raw{n}", tmp_path / f"out{n}", formats="dataset-json")
+        outs.append(tmp_path / f"out{n}")
+    first, second = (_column_types(out) for out in outs)
+    assert first.keys() == second.keys() and len(first) > 300
+    assert {k: v for k, v in first.items() if second[k] != v} == {}
+    # the data do differ where types are judged from values: define.xml, which describes them precisely
+    define_first, define_second = (_define_types(out) for out in outs)
+    assert {oid for oid, t in define_first.items() if define_second.get(oid) != t}
+    assert first[("DM", "DTHDTC")] == ("string", None)
+    assert first[("SV", "VISITNUM")] == ("double", None)
+    assert first[("ADSL", "TRTSDT")] == ("date", "integer")

@@ -52,7 +52,7 @@ def codelist_ref(ctx: DefineContext, dataset: str, var: Any, values: pd.Series |
     codelist_id = codelist_id or getattr(var, "codelist", None)
     dictionary_id = getattr(var, "dictionary", None)
     if codelist_id:
-        if codelist_id not in ctx.terminology.ids():
+        if codelist_id not in ctx.terminology.ids() and codelist_id not in ctx.extra_codelists:
             ctx.warn("DEFINE-CODELIST", dataset, f"unknown codelist {codelist_id}; no CodeListRef written", var.name)
             return None
         if dictionary_id:
@@ -119,9 +119,21 @@ def ExternalCodeList(dictionary: Any, data_type: str) -> etree._Element:  # noqa
     return element
 
 
+def _resolved(ctx: DefineContext, codelist_id: str, used: set[str]) -> Any:
+    """The codelist to write: the spec's, or one an ADaM define added (:mod:`.adam_codelists`) -- built
+    from the data, or a packaged CT codelist cut to the terms the data uses (all of them when none)."""
+    extra = ctx.extra_codelists.get(codelist_id)
+    if extra is None:
+        return ctx.terminology.get(codelist_id)
+    if hasattr(extra, "codelist"):
+        return extra.codelist()
+    kept = [t for t in extra.terms if t.value in used]
+    return extra.model_copy(update={"terms": kept}) if kept else extra
+
+
 def codelist_elements(ctx: DefineContext) -> list[etree._Element]:
     """Every codelist and dictionary the ItemDefs reference, sorted by OID."""
-    elements = [(codelist_oid(cid), CodeList(ctx, ctx.terminology.get(cid), used))
+    elements = [(codelist_oid(cid), CodeList(ctx, _resolved(ctx, cid, used), used))
                 for cid, used in ctx.codelists.items()]
     elements += [(oid, ExternalCodeList(dictionary, dtype)) for oid, (dictionary, dtype) in ctx.dictionaries.items()]
     return [element for _, element in sorted(elements, key=lambda pair: pair[0])]

@@ -54,6 +54,9 @@ class DefineContext:
     data_ext: str = "xpt"
     ig_standard_oid: str = ""
     ct_standard_oids: dict[str, str] = field(default_factory=dict)   # publishing set -> OID
+    ct_packages: list[tuple[str, str]] = field(default_factory=list)  # (publishing set, date) cited
+    ig_version: str = ""
+    extra_codelists: dict[str, Any] = field(default_factory=dict)  # codelist id -> codelist not in the spec
     methods: dict[str, Method] = field(default_factory=dict)
     comments: dict[str, str] = field(default_factory=dict)
     codelists: dict[str, set[str]] = field(default_factory=dict)     # codelist id -> data values using it

@@ -3,8 +3,11 @@
 SDTM packages reference SDTMIG (``study.sdtmig_version``, equal to ``study.standards.sdtmig``
 unless a sponsor file replaces the packaged metadata) and the SDTM CT package of the spec
 (``terminology.ct_package``, which the spec loader holds equal to ``study.standards.ct``). ADaM packages reference ADaMIG
-(``study.standards.adamig``, default 1.3), the ADaM CT package when the terminology names one
-(``terminology.adam_ct_package``) and the SDTM CT package (ADaM variables reuse SDTM codelists).
+(``study.standards.adamig``, default 1.3), the ADaM CT package and the SDTM CT package (ADaM
+variables reuse SDTM codelists). The ADaM CT package is ``terminology.adam_ct_package`` when the
+terminology names one, else the study's ``standards.ct`` when sdtmgen ships the ADaM CT of that
+date (``sdtmgen/standards/data/ct/<date>/adam.tsv``); codelists of the ADaM CT (DATEFL, SBJTSTAT...)
+then point at it with ``def:StandardOID``.
 """
 
 from __future__ import annotations
@@ -35,11 +38,31 @@ def ig_version(standard: str, study: Any) -> str:
     return str(getattr(study, "sdtmig_version", None) or getattr(standards, "sdtmig", None) or "3.4")
 
 
-def ct_packages(standard: str, terminology: Any) -> list[tuple[str, str]]:
+def adam_ct_package(terminology: Any, study: Any = None) -> str | None:
+    """Date of the ADaM CT package an ADaM define cites: the terminology's ``adam_ct_package``, else the
+    study's ``standards.ct`` when the ADaM CT of that date is packaged, else None."""
+    named = getattr(terminology, "adam_ct_package", None)
+    if named:
+        return str(named)
+    version = getattr(getattr(study, "standards", None), "ct", None) or getattr(terminology, "ct_package", None)
+    return str(version) if version and adam_ct_packaged(str(version)) else None
+
+
+def adam_ct_packaged(version: str) -> bool:
+    from sdtmgen.standards import CT_FILES, UnknownStandard, standard_folder
+
+    try:
+        return (standard_folder("ct", version) / CT_FILES["ADaM"]).is_file()
+    except UnknownStandard:
+        return False
+
+
+def ct_packages(standard: str, terminology: Any, study: Any = None) -> list[tuple[str, str]]:
     """(publishing set, package date) of every CT package the metadata may reference."""
     packages = []
-    if ig_name(standard) == "ADaMIG" and getattr(terminology, "adam_ct_package", None):
-        packages.append(("ADaM", str(terminology.adam_ct_package)))
+    adam = adam_ct_package(terminology, study) if ig_name(standard) == "ADaMIG" else None
+    if adam:
+        packages.append(("ADaM", adam))
     if getattr(terminology, "ct_package", None):
         packages.append(("SDTM", str(terminology.ct_package)))
     return packages
@@ -50,9 +73,11 @@ def Standards(ctx: DefineContext) -> etree._Element:  # noqa: N802 - named as th
     name, version = ig_name(ctx.standard), ig_version(ctx.standard, ctx.study)
     element = etree.Element(define("Standards"))
     ctx.ig_standard_oid = standard_oid(name, version)
+    ctx.ig_version = version
     etree.SubElement(element, define("Standard"), OID=ctx.ig_standard_oid, Name=name, Type="IG",
                      Version=version, Status="Final")
-    for publishing_set, date in ct_packages(ctx.standard, ctx.terminology):
+    ctx.ct_packages = ct_packages(ctx.standard, ctx.terminology, ctx.study)
+    for publishing_set, date in ctx.ct_packages:
         oid = ct_standard_oid(publishing_set, date)
         ctx.ct_standard_oids[publishing_set] = oid
         etree.SubElement(element, define("Standard"), OID=oid, Name="CDISC/NCI", Type="CT",

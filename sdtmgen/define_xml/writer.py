@@ -24,6 +24,7 @@ from lxml import etree
 from sdtmgen import __version__
 from sdtmgen.errors import Finding
 
+from .adam_codelists import adam_codelist_id
 from .codelist import codelist_elements, codelist_ref
 from .comments import CommentDef, comment_for
 from .context import DefineContext, clean
@@ -72,9 +73,11 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
         method_oids = {var.name: method_for(ctx, name, spec, var) for var in spec.variables}
         vlm = value_level(ctx, name, frame, spec, {m.name: m for m in metas}, method_oids, distinct)
         for var, meta in zip(spec.variables, metas):
+            added = (adam_codelist_id(ctx, name, frame, var) if ctx.is_adam and not getattr(var, "codelist", None)
+                     and not getattr(var, "dictionary", None) else None)
             items.append(ItemDef(ctx, meta, origin=variable_origin(ctx, name, var),
                                  codelist_oid=codelist_ref(ctx, name, var, partial(distinct.values, var.name),
-                                                           meta.data_type),
+                                                           meta.data_type, codelist_id=added),
                                  value_list_oid=vlm.refs.get(var.name),
                                  comment_oid=comment_for(ctx, name, var, var.name)))
         items += vlm.item_defs
