@@ -54,7 +54,7 @@ class StandardResults(Derivation):
     stresc: str
     stresn: str
     stresu: str
-    standard_units: dict[str, str]
+    standard_units: dict[str, str]  # test code -> standard unit; "" for a test without unit (a ratio)
     conversions: list[UnitConversion] = []
     ornrlo: Optional[str] = None
     ornrhi: Optional[str] = None
@@ -80,6 +80,9 @@ class StandardResults(Derivation):
         target = test.map(self.standard_units).astype("string[pyarrow]")
         factor = pd.Series(np.nan, index=pairs.index)
         factor[(unit == target).fillna(False)] = 1.0
+        # a test without unit (ratios such as Kt/V or INR: standard unit "") is standard as collected
+        unitless = (target == "").fillna(False) & (unit.isna() | (unit == "").fillna(False))
+        factor[unitless.to_numpy(dtype=bool)] = 1.0
         for conv in self.conversions:
             hit = (unit == conv.from_unit) & (target == conv.to_unit)
             if conv.tests is not None:
