@@ -135,6 +135,21 @@ def test_dm_values_from_the_export(built, export):
                                                      "GYMFRI": "N"}
 
 
+def test_adsl_from_the_spec_alone(built, export):
+    adsl = pyreadstat.read_xport(str(built / "adam" / "adsl.xpt"))[0].set_index("USUBJID")
+    dm = _xpt(built, "DM").set_index("USUBJID")
+    assert list(adsl.index) == list(dm.index)
+    assert (adsl["TRT01P"] == dm["ARM"]).all() and adsl["TRT01PN"].tolist() == [1.0, 1.0, 2.0]
+    assert (adsl["ENRLFL"] == "Y").all()
+    ended = {f"{STUDYID}-{r['study_id']}": r for r in _filled(export["records"], "complete_study")}
+    for subject, row in adsl.iterrows():
+        if subject not in ended:
+            assert row["EOSSTT"] == "ONGOING" and pd.isna(row["EOSDT"])
+        elif _choice(export["dictionary"], "complete_study", ended[subject]["complete_study"]) == "No":
+            assert row["EOSSTT"] == "DISCONTINUED" and row["DCSREAS"] == "WITHDRAWAL BY SUBJECT"
+            assert str(row["EOSDT"]) == ended[subject]["withdraw_date"]
+
+
 def _label_unit(label: str) -> str:
     """The unit a data dictionary field label names in parentheses: 'Height (cm)' -> 'cm'."""
     found = re.search(r"\(([^)]*)\)\s*$", label)
@@ -252,14 +267,17 @@ def test_reconciliation_names_each_instrument(built, export):
 
 def test_xpt_files_read_back_and_define_xml_is_valid(built, reference):
     result = sdtmgen.build(SPECS)
-    for name, frame in result.sdtm.items():
-        written = _xpt(built, name)
+    assert set(result.adam) == {"ADSL"}
+    for name, frame in [*result.sdtm.items(), *result.adam.items()]:
+        package = "adam" if name in result.adam else "sdtm"
+        written = pyreadstat.read_xport(str(built / package / f"{name.lower()}.xpt"))[0]
         assert list(written.columns) == list(frame.columns) and len(written) == len(frame), name
     schema_path = reference / DEFINE_SCHEMA
     if not schema_path.is_file():
         pytest.skip(f"{schema_path} is not available")
     schema = etree.XMLSchema(etree.parse(str(schema_path)))
-    define = etree.parse(str(built / "sdtm" / "define.xml"))
-    assert schema.validate(define), schema.error_log
-    groups = {g.get("Name") for g in define.iter("{http://www.cdisc.org/ns/odm/v1.3}ItemGroupDef")}
-    assert groups == {p.stem.upper() for p in (built / "sdtm").glob("*.xpt")}
+    for package in ("sdtm", "adam"):
+        define = etree.parse(str(built / package / "define.xml"))
+        assert schema.validate(define), (package, schema.error_log)
+        groups = {g.get("Name") for g in define.iter("{http://www.cdisc.org/ns/odm/v1.3}ItemGroupDef")}
+        assert groups == {p.stem.upper() for p in (built / package).glob("*.xpt")}, package
