@@ -71,7 +71,9 @@ def export() -> dict:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("redcap") / "out"
-    command = [str(Path(sys.executable).with_name("sdtmgen")), "build", "--spec", str(SPECS), "--out", str(out)]
+    script = Path(sys.executable).with_name("sdtmgen")  # the installed command, as the README runs it
+    program = [str(script)] if script.is_file() else [sys.executable, "-c", "from sdtmgen.cli import main; main()"]
+    command = [*program, "build", "--spec", str(SPECS), "--out", str(out)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert ", 0 errors" in done.stdout + done.stderr
