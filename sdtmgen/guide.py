@@ -79,19 +79,23 @@ def _dataset_rows(spec: "Spec", records: Mapping[str, int]) -> list[list[Any]]:
 
 def _flow(spec: "Spec", reconciliation: pd.DataFrame | None) -> tuple[list[list[Any]], list[list[Any]]]:
     """(raw form -> SDTM rows with counts, SDTM/ADaM -> ADaM rows)."""
-    counts: dict[tuple[str, str], list[Any]] = {}
+    # a domain's reconciliation rows follow its sources in spec order (one form may feed two sources,
+    # and an EDC export names each form inside its file: data.csv:demographics)
+    counts: dict[str, list[list[Any]]] = {}
     if reconciliation is not None and len(reconciliation):
         for rec in reconciliation.fillna("").to_dict("records"):
-            counts[(str(rec["domain"]), str(rec["form"]))] = [rec["rows_read"], rec["rows_mapped"],
-                                                              rec["rows_excluded"], rec.get("exclude_rule", "")]
+            counts.setdefault(str(rec["domain"]), []).append(
+                [str(rec["form"]), rec["rows_read"], rec["rows_mapped"], rec["rows_excluded"],
+                 rec.get("exclude_rule", "")])
     raw_rows: list[list[Any]] = []
     for d in sorted(spec.domains, key=lambda d: d.domain):
         if not d.sources:
             steps = ", ".join(sorted({s.derivation_name for s in d.derivations})) or "spec"
             raw_rows.append([d.domain, "(derived: " + steps + ")", "", "", "", ""])
-        for s in d.sources:
-            form = s.form + ".csv"
-            raw_rows.append([d.domain, form, *counts.get((d.domain, form), ["", "", "", ""])])
+        recs = counts.get(d.domain, [])
+        for i, s in enumerate(d.sources):
+            rec = recs[i] if len(recs) == len(d.sources) else [s.form + ".csv", "", "", "", ""]
+            raw_rows.append([d.domain, *rec])
     adam_rows = []
     for a in spec.adam:
         inputs = sorted({name for step in a.derivations for name, _ in step.needs()} - {a.dataset})

@@ -8,7 +8,9 @@ value of one of its fields; its columns are
 
 - ``SUBJECT`` (the record id), ``VISIT`` (the event's label from event.csv, else the unique event
   name; empty in a classic project), ``RECORDPOSITION`` (``redcap_repeat_instance``, empty when
-  the row does not repeat);
+  the row does not repeat), ``ARM`` (the event's arm: its name from arm.csv through event.csv's
+  ``arm_num``, else the arm number, else the ``_arm_<n>`` suffix of the unique event name; empty in
+  a classic project);
 - the instrument's fields in dictionary order; a checkbox field is its ``<field>___<code>`` columns
   (0/1, as exported). ``<form>_complete`` and ``redcap_*`` columns are not data.
 
@@ -35,7 +37,7 @@ import pandas as pd
 from sdtmgen.errors import RawDataError
 from sdtmgen.raw import RawForm, _header, read_form
 
-FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
+FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION", "ARM")
 CODED = {"radio", "dropdown", "yesno", "truefalse"}
 BUILT_IN = {"yesno": {"1": "Yes", "0": "No"}, "truefalse": {"1": "True", "0": "False"}}
 #: dictionary columns by their CSV-download and API names
@@ -134,6 +136,27 @@ class RedcapReader:
             return {}
         return dict(zip(events["unique_event_name"], events["event_name"]))
 
+    @cached_property
+    def _event_arms(self) -> dict[str, str]:
+        """Each unique event name of the records -> its arm's name (arm.csv), else number (event.csv,
+        else the name's ``_arm_<n>`` suffix REDCap gives every event of a longitudinal project)."""
+        data = self._load().frame
+        if "redcap_event_name" not in data.columns:
+            return {}
+        events = pd.Series(data["redcap_event_name"].unique(), dtype=object)
+        numbers = events.str.extract(r"_arm_(\d+)$", expand=False)
+        path = self.folder / "event.csv"
+        if path.is_file():
+            table = read_form(path).frame
+            if {"unique_event_name", "arm_num"} <= set(table.columns):
+                numbers = events.map(dict(zip(table["unique_event_name"], table["arm_num"]))).fillna(numbers)
+        path = self.folder / "arm.csv"
+        if path.is_file():
+            table = read_form(path).frame
+            if {"arm_num", "name"} <= set(table.columns):
+                numbers = numbers.map(dict(zip(table["arm_num"], table["name"]))).fillna(numbers)
+        return dict(zip(events, numbers.fillna("")))
+
     def columns_of(self, form: str) -> list[str]:
         """The records columns holding the instrument's fields (checkboxes expanded), record id excluded."""
         from sdtmgen.readers.detect import form_name
@@ -160,7 +183,7 @@ class RedcapReader:
         clash = [c for c in columns if c in FIXED]
         if clash:
             raise RawDataError(f"{self.records_path.name} line 1: field {clash[0]} is named as a column the "
-                               f"reader provides (SUBJECT, VISIT, RECORDPOSITION)", file=self.records_path.name)
+                               f"reader provides ({', '.join(FIXED)})", file=self.records_path.name)
         filled = np.zeros(len(data), dtype=bool)
         for column in columns:
             filled |= (data[column] != "").to_numpy()
@@ -176,6 +199,8 @@ class RedcapReader:
                         else np.array([], dtype=object))
         out["RECORDPOSITION"] = (rows["redcap_repeat_instance"].to_numpy() if "redcap_repeat_instance" in rows
                                  else np.full(len(rows), "", dtype=object))
+        out["ARM"] = (events.map(self._event_arms).to_numpy() if "redcap_event_name" in rows and len(rows)
+                      else np.full(len(rows), "", dtype=object))
         lines = records.lines[filled]
         kinds = dict(zip(self._dictionary["field"], self._dictionary["type"]))
         choices = dict(zip(self._dictionary["field"], self._dictionary["choices"]))
@@ -196,7 +221,7 @@ class RedcapReader:
         if self.by_label:  # columns named by the fields' labels (``columns: label``)
             labels = dict(zip(self._dictionary["field"], self._dictionary["label"]))
             out = {labels.get(k, k).strip() or k: v for k, v in out.items()}
-            if len(out) < 3 + len(columns):
+            if len(out) < len(FIXED) + len(columns):
                 raise RawDataError(f"{self.dictionary_path.name}: two fields of instrument {form} have the same "
                                    f"label; with columns: label each label names one column",
                                    file=self.dictionary_path.name)

@@ -148,7 +148,9 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         raise RawDataError(f"{file_name}: {rows_read} rows read but {mapped_rows} mapped and {excluded} excluded "
                            f"for {domain.domain}; rows are unaccounted for (a defect in the spec's source)",
                            file=file_name, rule="reconciliation")
-    count = SourceCount(domain.domain, file_name, rows_read, mapped_rows, excluded,
+    # an EDC export holds many forms in one file (ODM, REDCap records): the form is named beside it
+    form_name = file_name if file_name == f"{source.form}.csv" else f"{file_name}:{source.form}"
+    count = SourceCount(domain.domain, form_name, rows_read, mapped_rows, excluded,
                         "; ".join(f"{n}: {why}" for why, n in sorted(reasons.items())))
     return out, count
 

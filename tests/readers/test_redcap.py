@@ -37,7 +37,7 @@ def test_every_non_empty_cell_is_read_once(reference, project):
     for got in forms.values():
         frame = got.frame
         for column in frame.columns:
-            if column in ("SUBJECT", "VISIT", "RECORDPOSITION"):
+            if column in ("SUBJECT", "VISIT", "RECORDPOSITION", "ARM"):
                 continue
             for line, value in zip(got.lines, frame[column]):
                 if value:
@@ -56,8 +56,21 @@ def test_longitudinal_events_repeats_and_decoding(reference):
     assert set(demographics["sex"]) <= {"Female", "Male", ""} and "Male" in set(demographics["sex"])
     assert set(demographics["gym___0"]) <= {"0", "1"}  # checkboxes stay 0/1
     assert not any(c.endswith("_complete") or c.startswith("redcap_") for c in demographics.columns)
+    # the arm of each record's event: arm.csv's name through event.csv's arm_num
+    assert dict(zip(demographics["SUBJECT"], demographics["ARM"])) == {"100": "Drug A", "220": "Drug A", "304": "Drug B"}
     repeating = RawExport(reference / "edc-exports" / "redcap" / "repeating-instruments").read("bp")
     assert (repeating["RECORDPOSITION"] != "").all() and len(repeating) == 4
+    assert set(repeating["ARM"]) == {""}  # a classic project has no events, so no arms
+
+
+def test_arm_without_arm_csv_is_the_event_suffix(tmp_path):
+    (tmp_path / "dictionary.csv").write_text(
+        '"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+        '"Choices, Calculations, OR Slider Labels"\nrecord_id,dm,,text,ID,\nage,dm,,text,Age,\n')
+    (tmp_path / "data.csv").write_text("record_id,redcap_event_name,age\n1,screening_arm_1,30\n"
+                                       "2,screening_arm_12,40\n3,baseline,50\n")
+    frame = RawExport(tmp_path).read("dm")
+    assert frame["ARM"].tolist() == ["1", "12", ""]
 
 
 def test_unknown_code_is_named(tmp_path):

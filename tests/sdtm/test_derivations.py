@@ -351,6 +351,23 @@ def test_standard_results_convert_results_and_ranges():
     assert out["LBSTRESC"].iloc[2] == "150" and out["LBSTRESU"].iloc[2] == "10^9/L"
 
 
+def test_standard_results_test_without_unit():
+    """A ratio (Kt/V) has no unit: standard unit "" takes the result as it is, without a unit; a unit
+    given for it is still an error, and so is a missing unit of a test that has one."""
+    frame = pd.DataFrame({"USUBJID": ["S1"] * 4, "LBTESTCD": ["UREAKTV", "UREAKTV", "HGB", "UREAKTV"],
+                          "LBORRES": ["1.2", ".9", "13", "1.4"], "LBORRESU": ["", None, "g/L", "%"],
+                          "LBORNRLO": "", "LBORNRHI": "", "_FILE": "lab.csv", "_ROW": [2, 3, 4, 5]})
+    step = derivation(**{**STANDARD, "standard_units": {"HGB": "g/L", "UREAKTV": ""}})
+    ctx = run(step, frame.iloc[:3].copy())
+    out = ctx.frame
+    assert not [f for f in ctx.findings if f.severity == "error"]
+    assert out["LBSTRESN"].tolist()[:2] == [1.2, 0.9] and out["LBSTRESC"].tolist()[:2] == ["1.2", "0.9"]
+    assert set(out["LBSTRESU"].iloc[:2].fillna("")) == {""} and out["LBSTRESU"].iloc[2] == "g/L"
+    assert "no conversion from this unit" in reported(run(step, frame).findings)
+    no_unit = frame.assign(LBTESTCD="HGB").iloc[:1].copy()
+    assert "no conversion from this unit" in reported(run(step, no_unit).findings)
+
+
 def test_standard_results_qualified_results_keep_text_only():
     out = run(derivation(**STANDARD), lab_frame()).frame
     assert out["LBSTRESC"].iloc[5] == "<0.1"

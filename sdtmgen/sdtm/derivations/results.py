@@ -55,7 +55,7 @@ class StandardResults(Derivation):
     stresc: str = Field(description="standard result as text")
     stresn: str = Field(description="standard result as a number")
     stresu: str = Field(description="standard unit")
-    standard_units: dict[str, str] = Field(description="test code -> its standard unit")
+    standard_units: dict[str, str] = Field(description="test code -> its standard unit; \"\" for a test without unit (a ratio such as Kt/V)")
     conversions: list[UnitConversion] = Field([], description="unit conversions by factor")
     ornrlo: Optional[str] = Field(None, description="original reference range lower limit")
     ornrhi: Optional[str] = Field(None, description="original reference range upper limit")
@@ -81,6 +81,9 @@ class StandardResults(Derivation):
         target = test.map(self.standard_units).astype("string[pyarrow]")
         factor = pd.Series(np.nan, index=pairs.index)
         factor[(unit == target).fillna(False)] = 1.0
+        # a test without unit (ratios such as Kt/V or INR: standard unit "") is standard as collected
+        unitless = (target == "").fillna(False) & (unit.isna() | (unit == "").fillna(False))
+        factor[unitless.to_numpy(dtype=bool)] = 1.0
         for conv in self.conversions:
             hit = (unit == conv.from_unit) & (target == conv.to_unit)
             if conv.tests is not None:
