@@ -116,13 +116,13 @@ class OdmReader:
         except NeedsParser:
             clinical, meta = self._parse()
             forms = self._assemble(clinical, meta, scanned=False)
+        self.item_count = sum(len(g) for g in clinical.item_group)
         if clinical.ignored:
             what = ", ".join(f"{n} {t}" for t, n in sorted(clinical.ignored.items()))
             self.notes.append(Finding(
                 rule="RAW-ODM-IGNORED", severity="warning", dataset="*", variable=self.path.name,
                 message=f"{self.path.name}{' (Transactional)' if transactional else ''}: {what} element(s) "
                         f"are audit or signature information, not data; they were not read"))
-        self.item_count = sum(len(g) for g in clinical.item_group)
         self._forms = forms
         return forms
 
@@ -203,13 +203,14 @@ class OdmReader:
         within a row)."""
         lines = np.concatenate(clinical.line) if clinical.line else np.zeros(0, dtype=np.int64)
         form_codes, form_oids = _codes(clinical.form)
-        subjects = pa.chunked_array(clinical.subject, type=pa.large_string())
-        events = pa.chunked_array(clinical.event, type=pa.large_string())
-        repeats = pa.chunked_array(clinical.repeat, type=pa.large_string())
+        subjects = pa.chunked_array(clinical.subject, type=pa.large_string()).combine_chunks()
+        events = pa.chunked_array(clinical.event, type=pa.large_string()).combine_chunks()
+        repeats = pa.chunked_array(clinical.repeat, type=pa.large_string()).combine_chunks()
         item_group = np.concatenate(clinical.item_group) if clinical.item_group else np.zeros(0, dtype=np.int64)
         typed = np.concatenate(clinical.item_typed) if clinical.item_typed else np.zeros(0, dtype=bool)
         oid_codes, oids = _codes(clinical.item_oid)
-        values = pa.chunked_array(clinical.item_value, type=pa.large_string())
+        values = pa.chunked_array(clinical.item_value, type=pa.large_string()).combine_chunks()  # (a take from chunks joins them again at each call)
+        clinical.item_value.clear()  # the chunks' copies go as the joined array is made
         # each group's row number within its form
         row_in_form = np.empty(len(form_codes), dtype=np.int64)
         members = [np.flatnonzero(form_codes == f) for f in range(len(form_oids))]
@@ -234,12 +235,12 @@ class OdmReader:
             rows = members[f]
             n = len(rows)
             take = pa.array(rows, type=pa.int64())
-            visit = events.take(take).combine_chunks().dictionary_encode()
+            visit = events.take(take).dictionary_encode()
             named = [meta.event_names.get(e, e) for e in visit.dictionary.to_pylist()]
             columns: dict[str, object] = {
-                "SUBJECT": subjects.take(take).combine_chunks(),
+                "SUBJECT": subjects.take(take),
                 "VISIT": pa.array(named, type=pa.large_string()).take(visit.indices),
-                "RECORDPOSITION": repeats.take(take).combine_chunks()}
+                "RECORDPOSITION": repeats.take(take)}
             declared = [self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                         for item in meta.group_items.get(group, [])]
             for item in declared:  # items the metadata declares are columns even when no row holds them
@@ -266,7 +267,7 @@ class OdmReader:
                     at = np.full(n, -1, dtype=np.int64)
                     at[cell_rows] = cells
                     picked = pa.array(at, mask=at < 0)
-                cell_values = values.take(picked).combine_chunks().fill_null("")
+                cell_values = values.take(picked).fill_null("")
                 if self.decode and item in meta.item_codelist:
                     decoded = meta.codelists.get(meta.item_codelist[item], {})
                     encoded = cell_values.dictionary_encode()

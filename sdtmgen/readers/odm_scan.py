@@ -171,7 +171,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
                                              pa.py_buffer(data)).validate(full=True)
         except pa.ArrowInvalid:
             raise NeedsParser("not UTF-8") from None
-        if offset == 0 and state[K.S_ROOT] != 0:
+        if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
             root = data[state[K.S_ROOT_START]:state[K.S_ROOT_END]]
         for kind, position in studies_out[:counts[5]]:
             if kind == 1:
