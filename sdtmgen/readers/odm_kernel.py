@@ -126,12 +126,23 @@ def _entity(buf, i, n):
 
 
 @njit(cache=True, nogil=True)
+def _copy(buf, s, e, data, offsets, row):
+    """Append buf[s:e] as string ``row`` of (data, offsets)."""
+    at = offsets[row]
+    for m in range(e - s):
+        data[at + m] = buf[s + m]
+    offsets[row + 1] = at + (e - s)
+
+
+@njit(cache=True, nogil=True)
 def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, elements, element_offsets,
-               attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored):
+               attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
+               oid_data, oid_offsets, value_data, value_offsets):
     """Scan buf[start:]; returns OK or NEEDS_PARSER. Tables are int64 [rows, columns]:
     subjects (key s, e, flag), events (oid s, e, flag), forms (oid s, e, flag, repeat s, e, flag),
     groups (subject, event, form, repeat s, e, flag, line), items (group, oid s, e, flag, value s, e, flag);
-    studies: (file position kind 1 start / 2 end, position). counts: rows written to each table."""
+    studies: (file position kind 1 start / 2 end, position). counts: rows written to each table.
+    Items' ItemOIDs and values are also copied out as Arrow string buffers (data, offsets)."""
     n = len(buf)
     depth = state[S_DEPTH]
     line = state[S_LINE]
@@ -171,6 +182,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             continue
         if capture >= 0:
             items[capture, 5] = i
+            _copy(buf, items[capture, 4], i, value_data, value_offsets, capture)
             capture = -1
         if i + 1 >= n:
             return NEEDS_PARSER
@@ -390,6 +402,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                 items[row, 4] = a_start[A_VALUE]
                 items[row, 5] = a_end[A_VALUE]
                 items[row, 6] = a_flag[A_VALUE]
+            _copy(buf, a_start[A_OID], a_end[A_OID], oid_data, oid_offsets, row)
+            _copy(buf, items[row, 4], items[row, 5], value_data, value_offsets, row)  # a typed text: at its end
             counts[4] += 1
         elif E_IGNORED_FIRST <= element <= E_IGNORED_LAST:
             if not (E_IGNORED_FIRST <= parent <= E_IGNORED_LAST):
@@ -418,6 +432,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
         i = k
     if capture >= 0:
         items[capture, 5] = n
+        _copy(buf, items[capture, 4], n, value_data, value_offsets, capture)
     state[S_DEPTH] = depth
     state[S_LINE] = line
     state[S_SUBJECTS] += counts[0]

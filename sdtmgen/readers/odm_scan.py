@@ -118,6 +118,12 @@ def _slices(buffer: bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
     return out
 
 
+def _strings(data: np.ndarray, offsets: np.ndarray, count: int) -> pa.Array:
+    """The first ``count`` strings the loop copied out, in buffers of their own size."""
+    used = offsets[:count + 1].copy()
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(used), pa.py_buffer(data[:used[-1]].copy()))
+
+
 def _chunks(path: Path, size: int):
     """(file offset, bytes) pieces of the file, each but the last ending just before a '<'."""
     with path.open("rb") as handle:
@@ -161,9 +167,11 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
                   (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 7), ("items", 7))}
         counts = np.zeros(6, dtype=np.int64)
         view = np.frombuffer(data, dtype=np.uint8)
+        strings = [np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64),
+                   np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64)]
         status = K.scan_chunk(view, start, state, stack_id, stack_index, stack_name, stack_len,
                               *K.ELEMENT_TABLE, *K.ATTR_TABLE, tables["subjects"], tables["events"], tables["forms"],
-                              tables["groups"], tables["items"], studies_out, counts, ignored)
+                              tables["groups"], tables["items"], studies_out, counts, ignored, *strings)
         if status != K.OK:
             raise NeedsParser("outside the subset the scanner reads")
         try:
@@ -189,7 +197,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
                             _fix(_slices(data, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
         cells = tables["items"][:counts[4]]
         typed = (cells[:, 6] & K.TYPED_FLAG) != 0
-        values = _slices(data, cells[:, 4], cells[:, 5])
+        oids, values = (_strings(*strings[i:i + 2], len(cells)) for i in (0, 2))
         fix = np.flatnonzero(cells[:, 6] & K.FIX)
         if len(fix):  # the few values holding a reference, tab or line end
             fixed = [(_text_value if typed[i] else _attribute_value)(values[int(i)].as_py()) for i in fix]
@@ -197,10 +205,10 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
             mask[fix] = True
             values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.large_string()))
         items.item_group.append(cells[:, 0].copy())
-        items.item_oid.append(_fix(_slices(data, cells[:, 1], cells[:, 2]), cells[:, 3], _attribute_value))
+        items.item_oid.append(_fix(oids, cells[:, 3], _attribute_value))
         items.item_value.append(values)
         items.item_typed.append(typed)
-        del tables, view
+        del tables, view, strings
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
     out = items
