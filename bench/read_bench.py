@@ -7,7 +7,8 @@ reads every form of each export through ``sdtmgen.raw.RawExport`` - what ``sdtmg
 fresh process per read, CSV and ODM alternating so that both meet the same load on a shared machine.
 Prints, per format, the median wall and CPU time of the reads (imports excluded, the ODM loop's compiled
 code loaded from numba's cache included) and the highest peak RSS (``ru_maxrss``, interpreter and imports
-included), the ODM/CSV ratios, and the machine's load before and after. Not a test: run it by hand.
+included) with how much the read itself grew it (peak minus the RSS after imports), the ODM/CSV ratios,
+and the machine's load before and after. Not a test: run it by hand.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ import json, resource, sys, time
 from pathlib import Path
 import numpy, pandas, pyarrow  # imports are not part of the read
 from sdtmgen.raw import RawExport
-import sdtmgen.readers.odm, sdtmgen.readers.odm_kernel
 path = Path(sys.argv[1])
+if path.is_file():
+    import sdtmgen.readers.odm, sdtmgen.readers.odm_kernel  # numba too: only where the build would import it
+base = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() / 2**20
 wall, cpu = time.perf_counter(), time.process_time()
 raw = RawExport(path)
 forms = raw.reader_forms() or sorted(p.stem for p in path.glob("*.csv"))
@@ -39,7 +42,8 @@ for form in forms:
     rows += len(frame)
     cells += frame.size
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-print(json.dumps({"wall": wall, "cpu": cpu, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"wall": wall, "cpu": cpu, "rss_mib": peak, "growth_mib": peak - base,
                   "forms": len(forms), "rows": rows, "cells": cells}))
 """
 
@@ -90,13 +94,15 @@ def main() -> None:
     summary = {}
     for fmt, done in runs.items():
         summary[fmt] = {"wall": statistics.median(r["wall"] for r in done), "cpu": statistics.median(r["cpu"] for r in done),
-                        "rss": max(r["rss_mib"] for r in done)}
+                        "rss": max(r["rss_mib"] for r in done), "growth": max(r["growth_mib"] for r in done)}
         print(f"{fmt}: {done[0]['forms']} forms, {done[0]['rows']:,} rows; wall {[round(r['wall'], 2) for r in done]} s, "
-              f"CPU {[round(r['cpu'], 2) for r in done]} s, peak RSS {[round(r['rss_mib']) for r in done]} MiB")
+              f"CPU {[round(r['cpu'], 2) for r in done]} s, peak RSS {[round(r['rss_mib']) for r in done]} MiB "
+              f"(grown by the read: {[round(r['growth_mib']) for r in done]} MiB)")
     csv, odm = summary["csv"], summary["odm"]
     print(f"ODM / CSV: wall {odm['wall'] / csv['wall']:.2f}x (median {odm['wall']:.2f} / {csv['wall']:.2f} s), "
           f"CPU {odm['cpu'] / csv['cpu']:.2f}x ({odm['cpu']:.2f} / {csv['cpu']:.2f} s), "
-          f"peak RSS {odm['rss'] / csv['rss']:.2f}x ({odm['rss']:.0f} / {csv['rss']:.0f} MiB)")
+          f"peak RSS {odm['rss'] / csv['rss']:.2f}x ({odm['rss']:.0f} / {csv['rss']:.0f} MiB), "
+          f"grown by the read {odm['growth'] / csv['growth']:.2f}x ({odm['growth']:.0f} / {csv['growth']:.0f} MiB)")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from sdtmgen.readers import odm_kernel as K
 
-CHUNK = 1 << 25  # 32 MiB of XML at a time: memory stays bounded whatever the file's size
+CHUNK = 1 << 23  # 8 MiB of XML at a time: memory stays bounded whatever the file's size
 
 XML_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[0-9]+["']"""
                       rb"""(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["'](?P<enc>[A-Za-z0-9._-]+)["'])?"""
