@@ -116,7 +116,6 @@ class OdmReader:
         except NeedsParser:
             clinical, meta = self._parse()
             forms = self._assemble(clinical, meta, scanned=False)
-        self.item_count = sum(len(g) for g in clinical.item_group)
         if clinical.ignored:
             what = ", ".join(f"{n} {t}" for t, n in sorted(clinical.ignored.items()))
             self.notes.append(Finding(
@@ -201,6 +200,7 @@ class OdmReader:
         """The forms from the tables of groups (rows) and items (cells): one column per item, an empty value
         where a row lacks it; columns in the order items first appear (ItemData before ItemDataString & co.
         within a row)."""
+        self.item_count = sum(len(g) for g in clinical.item_group)
         lines = np.concatenate(clinical.line) if clinical.line else np.zeros(0, dtype=np.int64)
         form_codes, form_oids = _codes(clinical.form)
         subjects = pa.chunked_array(clinical.subject, type=pa.large_string()).combine_chunks()
@@ -209,6 +209,8 @@ class OdmReader:
         item_group = np.concatenate(clinical.item_group) if clinical.item_group else np.zeros(0, dtype=np.int64)
         typed = np.concatenate(clinical.item_typed) if clinical.item_typed else np.zeros(0, dtype=bool)
         oid_codes, oids = _codes(clinical.item_oid)
+        clinical.item_group.clear()
+        clinical.item_oid.clear()
         values = pa.chunked_array(clinical.item_value, type=pa.large_string()).combine_chunks()  # (a take from chunks joins them again at each call)
         clinical.item_value.clear()  # the chunks' copies go as the joined array is made
         # each group's row number within its form
@@ -216,16 +218,24 @@ class OdmReader:
         members = [np.flatnonzero(form_codes == f) for f in range(len(form_oids))]
         for rows in members:
             row_in_form[rows] = np.arange(len(rows))
-        # items sorted by (form, item), stable: each item's cells in row order
-        item_form = form_codes[item_group]
-        key = item_form.astype(np.int64) * max(len(oids), 1) + oid_codes
-        key = key.astype(np.uint16) if len(form_oids) * max(len(oids), 1) < 1 << 16 else key
+        # items sorted by (form, item), stable: each item's cells in row order (small integer types: at
+        # 10,000 subjects there are 20 M items, and every int64 array of them is 160 MB)
+        small = np.uint16 if len(form_oids) * max(len(oids), 1) < 1 << 16 else np.int64
+        key = form_codes.astype(small)[item_group]
+        key *= small(max(len(oids), 1))
+        key += oid_codes.astype(small)
+        del oid_codes
         order = np.argsort(key, kind="stable")
+        if len(order) < 1 << 31:
+            order = order.astype(np.int32)
         sorted_key = key[order]
-        bounds = np.flatnonzero(np.diff(sorted_key.astype(np.int64))) + 1
-        starts = np.concatenate([[0], bounds]) if len(order) else np.zeros(0, dtype=np.int64)
+        del key
+        bounds = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
+        starts = np.concatenate([[0], bounds]).astype(np.int64) if len(order) else np.zeros(0, dtype=np.int64)
         stops = np.append(bounds, len(order)) if len(order) else np.zeros(0, dtype=np.int64)
-        segment_form = item_form[order[starts]] if len(order) else np.zeros(0, dtype=np.int64)
+        segment_form = form_codes[item_group[order[starts]]] if len(order) else np.zeros(0, dtype=np.int64)
+        segment_oid = (sorted_key[starts].astype(np.int64) % max(len(oids), 1)) if len(order) else starts
+        del sorted_key
         forms: dict[str, tuple] = {}
         for f, oid in enumerate(form_oids):
             name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
@@ -252,7 +262,7 @@ class OdmReader:
             for segment in mine:
                 cells = order[starts[segment]:stops[segment]]
                 cell_rows = row_in_form[item_group[cells]]
-                item = oids[oid_codes[cells[0]]]
+                item = oids[segment_oid[segment]]
                 column = self._column(item, meta.item_names)
                 if scanned and (item in FIXED or (len(cell_rows) > 1 and (np.diff(cell_rows) <= 0).any())):
                     raise NeedsParser("an item named as a fixed column, or given twice in a row")

@@ -204,8 +204,8 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
             mask = np.zeros(len(values), dtype=bool)
             mask[fix] = True
             values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.large_string()))
-        items.item_group.append(cells[:, 0].copy())
-        items.item_oid.append(_fix(oids, cells[:, 3], _attribute_value))
+        items.item_group.append(cells[:, 0].astype(np.int32 if state[K.S_GROUPS] < 1 << 31 else np.int64))
+        items.item_oid.append(_fix(oids, cells[:, 3], _attribute_value).dictionary_encode())  # a few distinct
         items.item_value.append(values)
         items.item_typed.append(typed)
         del tables, view, strings
