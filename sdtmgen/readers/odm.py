@@ -1,4 +1,9 @@
-"""CDISC ODM 1.3.x ClinicalData as raw forms, streamed with lxml's iterparse.
+"""CDISC ODM 1.3.x ClinicalData as raw forms.
+
+The ClinicalData is read by a compiled pass over the file's bytes in chunks (sdtmgen.readers.odm_scan);
+a file that pass does not read (comments, CDATA, another encoding, any error) is streamed with lxml's
+iterparse instead, which also names the line of every error. The metadata (MetaDataVersion) is always
+read by lxml. Both paths give the same tables of rows and cells, assembled into forms here.
 
 SubjectData > StudyEventData > FormData > ItemGroupData > ItemData: each form (FormOID, or the
 FormDef Name with ``forms: name``) is one raw form; each ItemGroupData one row, holding
