@@ -1,4 +1,9 @@
-"""CDISC ODM 1.3.x ClinicalData as raw forms, streamed with lxml's iterparse.
+"""CDISC ODM 1.3.x ClinicalData as raw forms.
+
+The ClinicalData is read by a compiled pass over the file's bytes in chunks (sdtmgen.readers.odm_scan);
+a file that pass does not read (comments, CDATA, another encoding, any error) is streamed with lxml's
+iterparse instead, which also names the line of every error. The metadata (MetaDataVersion) is always
+read by lxml. Both paths give the same tables of rows and cells, assembled into forms here.
 
 SubjectData > StudyEventData > FormData > ItemGroupData > ItemData: each form (FormOID, or the
 FormDef Name with ``forms: name``) is one raw form; each ItemGroupData one row, holding
@@ -18,18 +23,46 @@ ODM of a classic project) is read with an empty VISIT.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from lxml import etree
 
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.readers.common import make_form
+from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, scan
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 FIXED_SET = frozenset(FIXED)
-IGNORED = ("AuditRecord", "Signature", "Annotation", "AuditRecords", "Signatures", "Annotations")
+METADATA = ("ItemDef", "FormDef", "ItemGroupDef", "StudyEventDef", "CodeList")
+
+
+@dataclass
+class Metadata:
+    """What the reader uses of MetaDataVersion: names, the structure of forms, codelists."""
+
+    item_names: dict = field(default_factory=dict)
+    item_codelist: dict = field(default_factory=dict)
+    form_names: dict = field(default_factory=dict)
+    event_names: dict = field(default_factory=dict)
+    form_groups: dict = field(default_factory=dict)  # FormDef -> its ItemGroupRefs
+    group_items: dict = field(default_factory=dict)  # ItemGroupDef -> its ItemRefs
+    codelists: dict = field(default_factory=lambda: defaultdict(dict))
+
+
+def _codes(arrays: list) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of the values of several Arrow string arrays, values in order of first appearance."""
+    known: dict[str, int] = {}
+    parts = []
+    for array in arrays:
+        encoded = array.dictionary_encode()
+        lookup = np.asarray([known.setdefault(v, len(known)) for v in encoded.dictionary.to_pylist()] or [0],
+                            dtype=np.int64)
+        parts.append(lookup[encoded.indices.to_numpy(zero_copy_only=False)])
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), list(known)
 
 
 def _local(tag) -> str:
@@ -74,29 +107,74 @@ class OdmReader:
     def _load(self) -> dict:
         if self._forms is not None:
             return self._forms
-        item_names: dict[str, str] = {}
-        item_codelist: dict[str, str] = {}
-        form_names: dict[str, str] = {}
-        event_names: dict[str, str] = {}
-        form_groups: dict[str, list[str]] = {}  # FormDef -> its ItemGroupRefs
-        group_items: dict[str, list[str]] = {}  # ItemGroupDef -> its ItemRefs
-        codelists: dict[str, dict[str, str]] = defaultdict(dict)
-        # per FormOID: fixed columns as lists, items as (row numbers, values) (most rows leave most items empty)
-        forms: dict[str, dict] = {}
+        with self.path.open("rb") as handle:
+            head = handle.read(4096)
+        transactional = b'FileType="Transactional"' in head or b"FileType='Transactional'" in head
+        try:  # the fast path reads most exports; anything it does not read the XML parser reads, or names
+            clinical = scan(self.path)
+            meta = Metadata()
+            try:
+                self._read_metadata(etree.iterparse(BytesIO(clinical.metadata), **self._parse_options()), meta)
+            except etree.XMLSyntaxError:
+                raise NeedsParser("metadata") from None
+            forms = self._assemble(clinical, meta, scanned=True)
+        except NeedsParser:
+            clinical, meta = self._parse()
+            forms = self._assemble(clinical, meta, scanned=False)
+        if clinical.ignored:
+            what = ", ".join(f"{n} {t}" for t, n in sorted(clinical.ignored.items()))
+            self.notes.append(Finding(
+                rule="RAW-ODM-IGNORED", severity="warning", dataset="*", variable=self.path.name,
+                message=f"{self.path.name}{' (Transactional)' if transactional else ''}: {what} element(s) "
+                        f"are audit or signature information, not data; they were not read"))
+        self._forms = forms
+        return forms
+
+    @staticmethod
+    def _parse_options() -> dict:
+        return {"events": ("end",), "tag": [f"{{*}}{t}" for t in METADATA], "huge_tree": True,
+                "resolve_entities": False, "no_network": True}
+
+    @staticmethod
+    def _read_metadata(context, meta: "Metadata") -> None:
+        for _, element in context:
+            OdmReader._metadata_element(element, meta)
+
+    @staticmethod
+    def _metadata_element(element, meta: "Metadata") -> None:
+        tag = _local(element.tag)
+        oid = element.get("OID")
+        if tag == "ItemDef":
+            meta.item_names[oid] = element.get("Name") or oid
+            ref = next((c for c in element if _local(c.tag) == "CodeListRef"), None)
+            if ref is not None:
+                meta.item_codelist[oid] = ref.get("CodeListOID")
+        elif tag == "FormDef":
+            meta.form_names[oid] = element.get("Name") or oid
+            meta.form_groups[oid] = [c.get("ItemGroupOID") for c in element if _local(c.tag) == "ItemGroupRef"]
+        elif tag == "ItemGroupDef":
+            meta.group_items[oid] = [c.get("ItemOID") for c in element if _local(c.tag) == "ItemRef"]
+        elif tag == "StudyEventDef":
+            meta.event_names[oid] = element.get("Name") or oid
+        elif tag == "CodeList":
+            for entry in element:
+                if _local(entry.tag) in ("CodeListItem", "EnumeratedItem"):
+                    text = entry.findtext(".//{*}TranslatedText")
+                    meta.codelists[oid][entry.get("CodedValue")] = (
+                        text.strip() if text is not None else entry.get("CodedValue"))
+
+    def _parse(self) -> tuple[Clinical, "Metadata"]:
+        """The whole file through lxml's iterparse: slower, reads any well-formed ODM and names the line of an
+        error. Rows leave the tree once read (memory stays bounded)."""
+        clinical, meta = Clinical(), Metadata()
         ignored: dict[str, int] = defaultdict(int)
-        transactional = False
-        wanted = ["ItemGroupData", "ItemDef", "FormDef", "ItemGroupDef", "StudyEventDef", "CodeList", "SubjectData",
-                  *IGNORED]
+        options = self._parse_options()
+        options["tag"] = options["tag"] + [f"{{*}}{t}" for t in ("ItemGroupData", "SubjectData", *IGNORED)]
         try:
-            with self.path.open("rb") as handle:
-                head = handle.read(4096)
-            transactional = b'FileType="Transactional"' in head or b"FileType='Transactional'" in head
-            context = etree.iterparse(str(self.path), events=("end",), tag=[f"{{*}}{t}" for t in wanted],
-                                      huge_tree=True, resolve_entities=False, no_network=True)
-            for _, element in context:
+            for _, element in etree.iterparse(str(self.path), **options):
                 tag = _local(element.tag)
                 if tag == "ItemGroupData":
-                    self._group(element, forms, ignored)
+                    self._group(element, clinical)
                     element.clear(keep_tail=False)
                     parent = element.getparent()
                     while element.getprevious() is not None:  # rows already read leave the tree
@@ -110,74 +188,113 @@ class OdmReader:
                     if element.getparent() is None or _local(element.getparent().tag) not in IGNORED:
                         ignored[tag] += 1
                     element.clear(keep_tail=False)
-                elif tag == "ItemDef":
-                    item_names[element.get("OID")] = element.get("Name") or element.get("OID")
-                    ref = next((c for c in element if _local(c.tag) == "CodeListRef"), None)
-                    if ref is not None:
-                        item_codelist[element.get("OID")] = ref.get("CodeListOID")
-                elif tag == "FormDef":
-                    form_names[element.get("OID")] = element.get("Name") or element.get("OID")
-                    form_groups[element.get("OID")] = [c.get("ItemGroupOID") for c in element
-                                                       if _local(c.tag) == "ItemGroupRef"]
-                elif tag == "ItemGroupDef":
-                    group_items[element.get("OID")] = [c.get("ItemOID") for c in element if _local(c.tag) == "ItemRef"]
-                elif tag == "StudyEventDef":
-                    event_names[element.get("OID")] = element.get("Name") or element.get("OID")
-                elif tag == "CodeList":
-                    for entry in element:
-                        if _local(entry.tag) in ("CodeListItem", "EnumeratedItem"):
-                            text = entry.findtext(".//{*}TranslatedText")
-                            codelists[element.get("OID")][entry.get("CodedValue")] = (
-                                text.strip() if text is not None else entry.get("CodedValue"))
+                else:
+                    self._metadata_element(element, meta)
         except etree.XMLSyntaxError as exc:
             raise RawDataError(f"{self.path.name} line {exc.lineno}: not well-formed XML ({exc.msg})",
                                file=self.path.name, rule="raw-form") from None
-        if ignored:
-            what = ", ".join(f"{n} {t}" for t, n in sorted(ignored.items()))
-            self.notes.append(Finding(
-                rule="RAW-ODM-IGNORED", severity="warning", dataset="*", variable=self.path.name,
-                message=f"{self.path.name}{' (Transactional)' if transactional else ''}: {what} element(s) "
-                        f"are audit or signature information, not data; they were not read"))
-        self._forms = {}
-        for oid, form in forms.items():
-            name = self._plain(form_names.get(oid, oid) if self.form_by == "name" else oid)
-            if name in self._forms:
+        clinical.ignored = dict(ignored)
+        clinical.line = [np.asarray(clinical.line, dtype=np.int64)]
+        clinical.item_group = [np.asarray(clinical.item_group, dtype=np.int64)]
+        clinical.item_typed = [np.asarray(clinical.item_typed, dtype=bool)]
+        for name in ("form", "subject", "event", "repeat", "item_oid", "item_value"):
+            setattr(clinical, name, [pa.array(getattr(clinical, name), type=pa.large_string())])
+        return clinical, meta
+
+    def _assemble(self, clinical: Clinical, meta: "Metadata", scanned: bool) -> dict:
+        """The forms from the tables of groups (rows) and items (cells): one column per item, an empty value
+        where a row lacks it; columns in the order items first appear (ItemData before ItemDataString & co.
+        within a row)."""
+        self.item_count = sum(len(g) for g in clinical.item_group)
+        lines = np.concatenate(clinical.line) if clinical.line else np.zeros(0, dtype=np.int64)
+        form_codes, form_oids = _codes(clinical.form)
+        subjects = pa.chunked_array(clinical.subject, type=pa.large_string()).combine_chunks()
+        events = pa.chunked_array(clinical.event, type=pa.large_string()).combine_chunks()
+        repeats = pa.chunked_array(clinical.repeat, type=pa.large_string()).combine_chunks()
+        item_group = np.concatenate(clinical.item_group) if clinical.item_group else np.zeros(0, dtype=np.int64)
+        typed = np.concatenate(clinical.item_typed) if clinical.item_typed else np.zeros(0, dtype=bool)
+        oid_codes, oids = _codes(clinical.item_oid)
+        clinical.item_group.clear()
+        clinical.item_oid.clear()
+        values = pa.chunked_array(clinical.item_value, type=pa.large_string()).combine_chunks()  # (a take from chunks joins them again at each call)
+        clinical.item_value.clear()  # the chunks' copies go as the joined array is made
+        # each group's row number within its form
+        row_in_form = np.empty(len(form_codes), dtype=np.int64)
+        members = [np.flatnonzero(form_codes == f) for f in range(len(form_oids))]
+        for rows in members:
+            row_in_form[rows] = np.arange(len(rows))
+        # items sorted by (form, item), stable: each item's cells in row order (small integer types: at
+        # 10,000 subjects there are 20 M items, and every int64 array of them is 160 MB)
+        small = np.uint16 if len(form_oids) * max(len(oids), 1) < 1 << 16 else np.int64
+        key = form_codes.astype(small)[item_group]
+        key *= small(max(len(oids), 1))
+        key += oid_codes.astype(small)
+        del oid_codes
+        order = np.argsort(key, kind="stable")
+        if len(order) < 1 << 31:
+            order = order.astype(np.int32)
+        sorted_key = key[order]
+        del key
+        bounds = np.flatnonzero(sorted_key[1:] != sorted_key[:-1]) + 1
+        starts = np.concatenate([[0], bounds]).astype(np.int64) if len(order) else np.zeros(0, dtype=np.int64)
+        stops = np.append(bounds, len(order)) if len(order) else np.zeros(0, dtype=np.int64)
+        segment_form = form_codes[item_group[order[starts]]] if len(order) else np.zeros(0, dtype=np.int64)
+        segment_oid = (sorted_key[starts].astype(np.int64) % max(len(oids), 1)) if len(order) else starts
+        del sorted_key
+        forms: dict[str, tuple] = {}
+        for f, oid in enumerate(form_oids):
+            name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
+            if name in forms:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
-            n = len(form["lines"])
-            form["VISIT"] = [event_names.get(e, e) for e in form["VISIT"]]
-            columns: dict[str, object] = {c: form[c] for c in FIXED}
-            declared = [self._column(item, item_names) for group in form_groups.get(oid, [])
-                        for item in group_items.get(group, [])]
+            rows = members[f]
+            n = len(rows)
+            take = pa.array(rows, type=pa.int64())
+            visit = events.take(take).dictionary_encode()
+            named = [meta.event_names.get(e, e) for e in visit.dictionary.to_pylist()]
+            columns: dict[str, object] = {
+                "SUBJECT": subjects.take(take),
+                "VISIT": pa.array(named, type=pa.large_string()).take(visit.indices),
+                "RECORDPOSITION": repeats.take(take)}
+            declared = [self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
+                        for item in meta.group_items.get(group, [])]
             for item in declared:  # items the metadata declares are columns even when no row holds them
                 if item not in FIXED:
                     columns.setdefault(item, None)
-            codes, uniques = pd.factorize(np.asarray(form["oids"], dtype=object))
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-            all_rows = np.asarray(form["rows"], dtype=np.int64)[order]
-            all_values = np.asarray(form["values"], dtype=object)[order]
-            for j, item in enumerate(uniques):
-                rows, values = all_rows[bounds[j]:bounds[j + 1]], all_values[bounds[j]:bounds[j + 1]]
-                column = self._column(item, item_names)
+            mine = np.flatnonzero(segment_form == f)
+            firsts = order[starts[mine]]  # each item's first cell: row, then ItemData before typed, then position
+            mine = mine[np.lexsort((firsts, typed[firsts], row_in_form[item_group[firsts]]))]
+            for segment in mine:
+                cells = order[starts[segment]:stops[segment]]
+                cell_rows = row_in_form[item_group[cells]]
+                item = oids[segment_oid[segment]]
+                column = self._column(item, meta.item_names)
+                if scanned and (item in FIXED or (len(cell_rows) > 1 and (np.diff(cell_rows) <= 0).any())):
+                    raise NeedsParser("an item named as a fixed column, or given twice in a row")
                 if column in FIXED:
-                    raise self._fail(form["lines"][rows[0]], f"item {item} is named {column}, a column the reader "
-                                                             f"provides (SUBJECT, VISIT, RECORDPOSITION)")
-                if self.decode and item in item_codelist:
-                    codes = codelists.get(item_codelist[item], {})
-                    decoded = codelists.get(item_codelist[item], {})
-                    values = np.asarray([decoded.get(v, v) for v in values], dtype=object)
-                full = np.full(n, "", dtype=object)
-                full[rows] = values
+                    raise self._fail(lines[rows[cell_rows[0]]], f"item {item} is named {column}, a column the "
+                                                                f"reader provides (SUBJECT, VISIT, RECORDPOSITION)")
                 if columns.get(column) is not None:
                     raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
                                        file=self.path.name, rule="raw-form")
-                columns[column] = full
-            columns = {c: (v if v is not None else np.full(n, "", dtype=object)) for c, v in columns.items()}
-            self._forms[name] = (columns, form["lines"])
-        return self._forms
+                picked = pa.array(cells, type=pa.int64())
+                if len(cells) != n:
+                    at = np.full(n, -1, dtype=np.int64)
+                    at[cell_rows] = cells
+                    picked = pa.array(at, mask=at < 0)
+                cell_values = values.take(picked).fill_null("")
+                if self.decode and item in meta.item_codelist:
+                    decoded = meta.codelists.get(meta.item_codelist[item], {})
+                    encoded = cell_values.dictionary_encode()
+                    cell_values = pa.array([decoded.get(v, v) for v in encoded.dictionary.to_pylist()],
+                                           type=pa.large_string()).take(encoded.indices)
+                columns[column] = cell_values
+            columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
+                       for c, v in columns.items()}
+            forms[name] = (columns, lines[rows])
+        return forms
 
-    def _group(self, element, forms: dict, ignored: dict) -> None:
+    def _group(self, element, clinical: Clinical) -> None:
         """One ItemGroupData: a row of its form (context from its ancestors, still in the tree)."""
         form_data = element.getparent()
         event_data = form_data.getparent() if form_data is not None else None
@@ -193,16 +310,14 @@ class OdmReader:
         oid = form_data.get("FormOID")
         if not oid:
             raise self._fail(form_data.sourceline, "FormData without FormOID")
-        form = forms.get(oid)
-        if form is None:
-            form = forms[oid] = {"SUBJECT": [], "VISIT": [], "RECORDPOSITION": [], "lines": [], "oids": [], "values": [],
-                                 "rows": []}
-        row = len(form["lines"])
-        form["SUBJECT"].append(subject)
-        form["VISIT"].append(event)
-        form["RECORDPOSITION"].append(element.get("ItemGroupRepeatKey") or form_data.get("FormRepeatKey") or "")
-        form["lines"].append(element.sourceline)
+        row = len(clinical.line)
+        clinical.form.append(oid)
+        clinical.subject.append(subject)
+        clinical.event.append(event)
+        clinical.repeat.append(element.get("ItemGroupRepeatKey") or form_data.get("FormRepeatKey") or "")
+        clinical.line.append(element.sourceline)
         cells = [(c.get("ItemOID"), c.get("Value"), c.get("IsNull")) for c in element.iterchildren("{*}ItemData")]
+        plain = len(cells)
         if len(cells) != len(element) and any(_local(c.tag).startswith("ItemData") and _local(c.tag) != "ItemData"
                                                for c in element):
             cells += [(c.get("ItemOID"), c.text or "", c.get("IsNull")) for c in element
@@ -211,10 +326,10 @@ class OdmReader:
         values = [c[1] if c[2] != "Yes" else "" for c in cells]
         if None in oids or None in values or len(set(oids)) != len(oids) or not FIXED_SET.isdisjoint(oids):
             self._bad_items(element, cells, subject, oid)
-        form["oids"] += oids
-        form["values"] += values
-        form["rows"] += [row] * len(oids)
-        self.item_count += len(oids)
+        clinical.item_oid += oids
+        clinical.item_value += values
+        clinical.item_group += [row] * len(oids)
+        clinical.item_typed += [False] * plain + [True] * (len(oids) - plain)
 
     def _bad_items(self, element, cells, subject, form) -> None:
         """The first faulty ItemData of a group, named with its line."""

@@ -48,7 +48,7 @@ def _visit_order(visits: list[str], rows: dict) -> list[str]:
 def write_odm(frames: dict[str, pd.DataFrame], path: Path, study: str = "SIMULATED") -> None:
     forms = {name: _texts(frame) for name, frame in frames.items()}
     visits: list[str] = [COMMON]
-    subjects: list[str] = []
+    subjects: dict[str, None] = {}  # in order of first appearance (a dict: a list's `in` made 10,000 subjects quadratic)
     rows: dict[str, dict[tuple[str, str, str], list[list[tuple[str, str]]]]] = {}  # by subject
     for name, (header, *body) in forms.items():
         s, v, r = header.index("SUBJECT"), header.index("VISIT") if "VISIT" in header else None, \
@@ -57,8 +57,7 @@ def write_odm(frames: dict[str, pd.DataFrame], path: Path, study: str = "SIMULAT
             visit = row[v] if v is not None else COMMON
             if visit not in visits:
                 visits.append(visit)
-            if row[s] not in subjects:
-                subjects.append(row[s])
+            subjects.setdefault(row[s])
             items = [("", row[r])] if r is not None else [("", "")]
             items += [(c, x) for c, x in zip(header, row) if c not in FIXED and x != ""]
             rows.setdefault(row[s], {}).setdefault((row[s], visit, name), []).append(items)

@@ -1,0 +1,442 @@
+"""The byte loop of the ODM fast path, compiled with numba: one pass over a chunk of the file.
+
+It reads the subset of XML that EDC exports write (elements, single- or double-quoted attributes, text,
+the five predefined entities and character references, UTF-8) and checks it as it goes: names, quoting,
+matching end tags, one root, no text outside it, no control characters, no bare CR. Anything else -
+a comment, CDATA section, DOCTYPE or processing instruction, a repeated attribute, an ItemData without
+ItemOID or Value, an ItemGroupData outside SubjectData/[StudyEventData/]FormData, a SubjectData without
+SubjectKey or FormData without FormOID holding rows - returns NEEDS_PARSER, and the reader reads the file
+with lxml instead (which names the line of an error).
+
+Output: spans (start, end) of attribute values and texts in the chunk, per SubjectData, StudyEventData,
+FormData, ItemGroupData and item, with global indices linking them; state carried between chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+OK, NEEDS_PARSER = 0, 1
+MAX_DEPTH, MAX_NAME, MAX_ATTRS = 256, 96, 64
+#: element local names the loop knows (id = position + 1); an ItemData... other than ItemData is TYPED
+ELEMENTS = ("ItemData", "ItemGroupData", "FormData", "StudyEventData", "SubjectData", "Study",
+            "AuditRecord", "Signature", "Annotation", "AuditRecords", "Signatures", "Annotations")
+E_ITEM, E_GROUP, E_FORM, E_EVENT, E_SUBJECT, E_STUDY = 1, 2, 3, 4, 5, 6
+E_IGNORED_FIRST, E_IGNORED_LAST, E_TYPED = 7, 12, 13
+ATTRS = ("SubjectKey", "StudyEventOID", "FormOID", "FormRepeatKey", "ItemGroupRepeatKey", "ItemOID", "Value",
+         "IsNull")
+A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NULL = range(8)
+# state slots
+S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
+# flag bits of a span: the value needs normalising in Python (entity, tab, line end)
+FIX = 1
+TYPED_FLAG = 2
+
+
+def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    data = "".join(names).encode()
+    offsets = np.zeros(len(names) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(n) for n in names])
+    return np.frombuffer(data, dtype=np.uint8).copy(), offsets
+
+
+ELEMENT_TABLE = _table(ELEMENTS)
+ATTR_TABLE = _table(ATTRS)
+
+
+@njit(cache=True, nogil=True)
+def _name_start(c):
+    return (65 <= c <= 90) or (97 <= c <= 122) or c == 95 or c >= 128
+
+
+@njit(cache=True, nogil=True)
+def _name_char(c):
+    return _name_start(c) or (48 <= c <= 57) or c == 46 or c == 45
+
+
+@njit(cache=True, nogil=True)
+def _qname(buf, j, n):
+    """End of the (prefixed) name at j and where its local part starts; (-1, -1) if none."""
+    if j >= n or not _name_start(buf[j]):
+        return -1, -1
+    local = j
+    k = j + 1
+    while k < n and _name_char(buf[k]):
+        k += 1
+    if k < n and buf[k] == 58:  # prefix:
+        if k + 1 >= n or not _name_start(buf[k + 1]):
+            return -1, -1
+        local = k + 1
+        k += 2
+        while k < n and _name_char(buf[k]):
+            k += 1
+    return k, local
+
+
+@njit(cache=True, nogil=True)
+def _lookup(buf, s, e, table, offsets):
+    size = e - s
+    for t in range(len(offsets) - 1):
+        if offsets[t + 1] - offsets[t] != size:
+            continue
+        same = True
+        for m in range(size):
+            if buf[s + m] != table[offsets[t] + m]:
+                same = False
+                break
+        if same:
+            return t
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _entity(buf, i, n):
+    """Index after the reference starting at buf[i] == '&', or -1 when it is not one XML predefines."""
+    k = i + 1
+    if k < n and buf[k] == 35:  # &#
+        k += 1
+        hexa = k < n and buf[k] == 120
+        if hexa:
+            k += 1
+        first = k
+        while k < n and ((48 <= buf[k] <= 57) or (hexa and ((97 <= buf[k] <= 102) or (65 <= buf[k] <= 70)))):
+            k += 1
+        if k == first or k >= n or buf[k] != 59:
+            return -1
+        return k + 1
+    first = k
+    while k < n and 97 <= buf[k] <= 122:
+        k += 1
+    if k >= n or buf[k] != 59:
+        return -1
+    size = k - first
+    if size < 2:
+        return -1
+    a = buf[first]
+    b = buf[first + 1]
+    if size == 2 and (a == 108 or a == 103) and b == 116:  # lt gt
+        return k + 1
+    if size == 3 and a == 97 and b == 109 and buf[first + 2] == 112:  # amp
+        return k + 1
+    if size == 4 and ((a == 113 and b == 117 and buf[first + 2] == 111 and buf[first + 3] == 116)  # quot
+                      or (a == 97 and b == 112 and buf[first + 2] == 111 and buf[first + 3] == 115)):  # apos
+        return k + 1
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _copy(buf, s, e, data, offsets, row):
+    """Append buf[s:e] as string ``row`` of (data, offsets)."""
+    at = offsets[row]
+    for m in range(e - s):
+        data[at + m] = buf[s + m]
+    offsets[row + 1] = at + (e - s)
+
+
+@njit(cache=True, nogil=True)
+def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, elements, element_offsets,
+               attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
+               oid_data, oid_offsets, value_data, value_offsets):
+    """Scan buf[start:]; returns OK or NEEDS_PARSER. Tables are int64 [rows, columns]:
+    subjects (key s, e, flag), events (oid s, e, flag), forms (oid s, e, flag, repeat s, e, flag),
+    groups (subject, event, form, repeat s, e, flag, line), items (group, oid s, e, flag, value s, e, flag);
+    studies: (file position kind 1 start / 2 end, position). counts: rows written to each table.
+    Items' ItemOIDs and values are also copied out as Arrow string buffers (data, offsets)."""
+    n = len(buf)
+    depth = state[S_DEPTH]
+    line = state[S_LINE]
+    a_start = np.empty(len(attr_offsets) - 1, dtype=np.int64)
+    a_end = np.empty(len(attr_offsets) - 1, dtype=np.int64)
+    a_flag = np.empty(len(attr_offsets) - 1, dtype=np.int64)
+    names_s = np.empty(MAX_ATTRS, dtype=np.int64)
+    names_e = np.empty(MAX_ATTRS, dtype=np.int64)
+    capture = -1  # the item whose text is being read
+    i = start
+    while i < n:
+        c = buf[i]
+        if c != 60:  # text
+            if c < 32:
+                if c == 10:
+                    line += 1
+                elif c == 13:
+                    if i + 1 >= n or buf[i + 1] != 10:
+                        return NEEDS_PARSER
+                    if capture >= 0:
+                        items[capture, 6] |= FIX
+                elif c != 9:
+                    return NEEDS_PARSER
+            elif c == 38:
+                k = _entity(buf, i, n)
+                if k < 0:
+                    return NEEDS_PARSER
+                if capture >= 0:
+                    items[capture, 6] |= FIX
+                if depth == 0:
+                    return NEEDS_PARSER
+                i = k
+                continue
+            if depth == 0 and c != 32 and c != 9 and c != 10 and c != 13:
+                return NEEDS_PARSER
+            i += 1
+            continue
+        if capture >= 0:
+            items[capture, 5] = i
+            _copy(buf, items[capture, 4], i, value_data, value_offsets, capture)
+            capture = -1
+        if i + 1 >= n:
+            return NEEDS_PARSER
+        c = buf[i + 1]
+        if c == 47:  # end tag
+            end, local = _qname(buf, i + 2, n)
+            if end < 0 or depth == 0:
+                return NEEDS_PARSER
+            size = end - (i + 2)
+            if size != stack_len[depth - 1]:
+                return NEEDS_PARSER
+            for m in range(size):
+                if buf[i + 2 + m] != stack_name[depth - 1, m]:
+                    return NEEDS_PARSER
+            k = end
+            while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
+                if buf[k] == 10:
+                    line += 1
+                k += 1
+            if k >= n or buf[k] != 62:
+                return NEEDS_PARSER
+            depth -= 1
+            if stack_id[depth] == E_STUDY:
+                if counts[5] >= len(studies):
+                    return NEEDS_PARSER
+                studies[counts[5], 0] = 2
+                studies[counts[5], 1] = k + 1
+                counts[5] += 1
+            if depth == 0:
+                state[S_ROOT] = 2
+            i = k + 1
+            continue
+        if c == 33 or c == 63:  # comment, CDATA, DOCTYPE, processing instruction
+            return NEEDS_PARSER
+        end, local = _qname(buf, i + 1, n)
+        if end < 0:
+            return NEEDS_PARSER
+        element = _lookup(buf, local, end, elements, element_offsets) + 1
+        if element == 0 and end - local > 8:
+            if _lookup(buf, local, local + 8, elements, element_offsets) == 0:
+                element = E_TYPED
+        for t in range(len(a_start)):
+            a_start[t] = -1
+            a_end[t] = -1
+            a_flag[t] = 0
+        count = 0
+        k = end
+        empty = False
+        while True:
+            spaced = False
+            while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
+                if buf[k] == 10:
+                    line += 1
+                elif buf[k] == 13 and (k + 1 >= n or buf[k + 1] != 10):
+                    return NEEDS_PARSER
+                spaced = True
+                k += 1
+            if k >= n:
+                return NEEDS_PARSER
+            if buf[k] == 62:
+                k += 1
+                break
+            if buf[k] == 47:
+                if k + 1 >= n or buf[k + 1] != 62:
+                    return NEEDS_PARSER
+                empty = True
+                k += 2
+                break
+            if not spaced:
+                return NEEDS_PARSER
+            name_end, name_local = _qname(buf, k, n)
+            if name_end < 0 or count >= MAX_ATTRS:
+                return NEEDS_PARSER
+            for p in range(count):  # an attribute given twice is an error
+                if names_e[p] - names_s[p] == name_end - k:
+                    same = True
+                    for m in range(name_end - k):
+                        if buf[names_s[p] + m] != buf[k + m]:
+                            same = False
+                            break
+                    if same:
+                        return NEEDS_PARSER
+            names_s[count] = k
+            names_e[count] = name_end
+            count += 1
+            which = _lookup(buf, k, name_end, attrs, attr_offsets) if name_local == k else -1
+            k = name_end
+            while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
+                if buf[k] == 10:
+                    line += 1
+                k += 1
+            if k >= n or buf[k] != 61:
+                return NEEDS_PARSER
+            k += 1
+            while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
+                if buf[k] == 10:
+                    line += 1
+                k += 1
+            if k >= n or (buf[k] != 34 and buf[k] != 39):
+                return NEEDS_PARSER
+            quote = buf[k]
+            k += 1
+            value_start = k
+            flag = 0
+            while k < n and buf[k] != quote:
+                v = buf[k]
+                if v == 60:
+                    return NEEDS_PARSER
+                if v == 38:
+                    e = _entity(buf, k, n)
+                    if e < 0:
+                        return NEEDS_PARSER
+                    flag = FIX
+                    k = e
+                    continue
+                if v < 32:
+                    if v == 10:
+                        line += 1
+                    elif v == 13:
+                        if k + 1 >= n or buf[k + 1] != 10:
+                            return NEEDS_PARSER
+                    elif v != 9:
+                        return NEEDS_PARSER
+                    flag = FIX
+                k += 1
+            if k >= n:
+                return NEEDS_PARSER
+            if which >= 0:
+                a_start[which] = value_start
+                a_end[which] = k
+                a_flag[which] = flag
+            k += 1
+        # the start tag ends at k - 1: its line is `line`
+        parent = stack_id[depth - 1] if depth > 0 else -1
+        if depth == 0:
+            if state[S_ROOT] != 0:
+                return NEEDS_PARSER
+            state[S_ROOT] = 1
+            state[S_ROOT_START] = i
+            state[S_ROOT_END] = k
+        index = -1
+        if element == E_SUBJECT:
+            row = counts[0]
+            subjects[row, 0] = a_start[A_SUBJECT]
+            subjects[row, 1] = a_end[A_SUBJECT]
+            subjects[row, 2] = a_flag[A_SUBJECT]
+            index = state[S_SUBJECTS] + row
+            if a_start[A_SUBJECT] < 0 or a_end[A_SUBJECT] == a_start[A_SUBJECT]:
+                index = -index - 2  # no SubjectKey: an error only if it holds rows
+            counts[0] += 1
+        elif element == E_EVENT:
+            row = counts[1]
+            events[row, 0] = a_start[A_EVENT]
+            events[row, 1] = a_end[A_EVENT]
+            events[row, 2] = a_flag[A_EVENT]
+            index = state[S_EVENTS] + row
+            counts[1] += 1
+        elif element == E_FORM:
+            row = counts[2]
+            forms[row, 0] = a_start[A_FORM]
+            forms[row, 1] = a_end[A_FORM]
+            forms[row, 2] = a_flag[A_FORM]
+            forms[row, 3] = a_start[A_FORM_REPEAT]
+            forms[row, 4] = a_end[A_FORM_REPEAT]
+            forms[row, 5] = a_flag[A_FORM_REPEAT]
+            index = state[S_FORMS] + row
+            if a_start[A_FORM] < 0 or a_end[A_FORM] == a_start[A_FORM]:
+                index = -index - 2
+            counts[2] += 1
+        elif element == E_GROUP:
+            if parent != E_FORM or depth < 3:
+                return NEEDS_PARSER
+            above = stack_id[depth - 2]
+            if above == E_SUBJECT:
+                subject, event = stack_index[depth - 2], -1
+            elif above == E_EVENT and depth >= 4 and stack_id[depth - 3] == E_SUBJECT:
+                subject, event = stack_index[depth - 3], stack_index[depth - 2]
+            else:
+                return NEEDS_PARSER
+            form = stack_index[depth - 1]
+            if subject < 0 or form < 0:
+                return NEEDS_PARSER
+            row = counts[3]
+            groups[row, 0] = subject
+            groups[row, 1] = event
+            groups[row, 2] = form
+            groups[row, 3] = a_start[A_GROUP_REPEAT]
+            groups[row, 4] = a_end[A_GROUP_REPEAT]
+            groups[row, 5] = a_flag[A_GROUP_REPEAT]
+            groups[row, 6] = line
+            index = state[S_GROUPS] + row
+            counts[3] += 1
+        elif (element == E_ITEM or element == E_TYPED) and parent == E_GROUP:
+            if a_start[A_OID] < 0:
+                return NEEDS_PARSER
+            row = counts[4]
+            items[row, 0] = stack_index[depth - 1]
+            items[row, 1] = a_start[A_OID]
+            items[row, 2] = a_end[A_OID]
+            items[row, 3] = a_flag[A_OID]
+            null = (a_start[A_NULL] >= 0 and a_end[A_NULL] - a_start[A_NULL] == 3 and buf[a_start[A_NULL]] == 89
+                    and buf[a_start[A_NULL] + 1] == 101 and buf[a_start[A_NULL] + 2] == 115)  # IsNull="Yes"
+            if a_flag[A_NULL] != 0:
+                return NEEDS_PARSER
+            items[row, 4] = k  # an empty value: an empty span where the tag ends (spans stay in order)
+            items[row, 5] = k
+            items[row, 6] = 0
+            if element == E_TYPED:
+                items[row, 6] = TYPED_FLAG
+                if not null and not empty:
+                    items[row, 4] = k
+                    items[row, 5] = k
+                    capture = row
+            elif not null:
+                if a_start[A_VALUE] < 0:
+                    return NEEDS_PARSER
+                items[row, 4] = a_start[A_VALUE]
+                items[row, 5] = a_end[A_VALUE]
+                items[row, 6] = a_flag[A_VALUE]
+            _copy(buf, a_start[A_OID], a_end[A_OID], oid_data, oid_offsets, row)
+            _copy(buf, items[row, 4], items[row, 5], value_data, value_offsets, row)  # a typed text: at its end
+            counts[4] += 1
+        elif E_IGNORED_FIRST <= element <= E_IGNORED_LAST:
+            if not (E_IGNORED_FIRST <= parent <= E_IGNORED_LAST):
+                ignored[element - E_IGNORED_FIRST] += 1
+        elif element == E_STUDY:
+            if counts[5] + 1 >= len(studies):
+                return NEEDS_PARSER
+            studies[counts[5], 0] = 1
+            studies[counts[5], 1] = i
+            counts[5] += 1
+            if empty:
+                studies[counts[5], 0] = 2
+                studies[counts[5], 1] = k
+                counts[5] += 1
+        if not empty:
+            if depth >= MAX_DEPTH or end - (i + 1) > MAX_NAME:
+                return NEEDS_PARSER
+            stack_id[depth] = element
+            stack_index[depth] = index
+            stack_len[depth] = end - (i + 1)
+            for m in range(end - (i + 1)):
+                stack_name[depth, m] = buf[i + 1 + m]
+            depth += 1
+        elif depth == 0:
+            state[S_ROOT] = 2
+        i = k
+    if capture >= 0:
+        items[capture, 5] = n
+        _copy(buf, items[capture, 4], n, value_data, value_offsets, capture)
+    state[S_DEPTH] = depth
+    state[S_LINE] = line
+    state[S_SUBJECTS] += counts[0]
+    state[S_EVENTS] += counts[1]
+    state[S_FORMS] += counts[2]
+    state[S_GROUPS] += counts[3]
+    return OK

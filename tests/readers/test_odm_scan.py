@@ -1,0 +1,150 @@
+"""The ODM reader's compiled fast path reads what lxml reads, cell for cell and line for line, and hands
+everything else to lxml."""
+
+from pathlib import Path
+
+import pytest
+
+from sdtmgen.errors import RawDataError
+from sdtmgen.readers import odm as odm_module
+from sdtmgen.readers.odm import OdmReader
+from sdtmgen.readers.odm_scan import NeedsParser, scan
+from sdtmgen.simulate import load_simulation_params, simulate_study
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" '
+        'xmlns:odm="http://www.cdisc.org/ns/odm/v1.3" FileType="Transactional" ODMVersion="1.3.2" FileOID="F">\n'
+        '<Study OID="S"><MetaDataVersion OID="V" Name="v">'
+        '<StudyEventDef OID="SE.1" Name="Day &amp; night" Repeating="No" Type="Scheduled"/>'
+        '<FormDef OID="F.AE" Name="Adverse events" Repeating="Yes"><ItemGroupRef ItemGroupOID="IG.AE" Mandatory="Yes"/>'
+        '</FormDef><ItemGroupDef OID="IG.AE" Name="ae" Repeating="Yes"><ItemRef ItemOID="IT.TERM" Mandatory="No"/>'
+        '<ItemRef ItemOID="IT.SEV" Mandatory="No"/><ItemRef ItemOID="IT.NEVER" Mandatory="No"/></ItemGroupDef>'
+        '<ItemDef OID="IT.TERM" Name="TERM" DataType="text"/>'
+        '<ItemDef OID="IT.SEV" Name="SEV" DataType="text"><CodeListRef CodeListOID="CL.SEV"/></ItemDef>'
+        '<CodeList OID="CL.SEV" Name="Severity" DataType="text"><CodeListItem CodedValue="1"><Decode>'
+        '<TranslatedText>MILD &lt;1&gt;</TranslatedText></Decode></CodeListItem></CodeList>'
+        '</MetaDataVersion></Study>\n<ClinicalData StudyOID="S" MetaDataVersionOID="V">\n')
+#: XML an EDC system may write: quoting, references, line ends and tabs in values, typed items, prefixes,
+#: several attributes per line, audit records, a form under the subject (no event), empty and null items
+BODY = ("<SubjectData SubjectKey='01&#45;001'>\n"
+        '<StudyEventData StudyEventOID="SE.1"><FormData FormOID="F.AE" FormRepeatKey="7">\n'
+        '<ItemGroupData ItemGroupOID="IG.AE"\n   ItemGroupRepeatKey="1">\n'
+        '<ItemData Value="Head&#xE9;&amp;ache\tline&#10;two" ItemOID="IT.TERM"/>\n'
+        '<odm:ItemData ItemOID="IT.SEV" Value="1" TransactionType="Insert"><AuditRecord><UserRef UserOID="U"/>'
+        '<LocationRef LocationOID="L"/><DateTimeStamp>2024-01-01T00:00:00</DateTimeStamp></AuditRecord>'
+        '</odm:ItemData>\n'
+        '<ItemDataString ItemOID="IT.NOTE">a &lt;b&gt;\r\nc "quoted" \'x\'</ItemDataString>\n'
+        '</ItemGroupData>\n'
+        '<ItemGroupData ItemGroupOID="IG.AE"><ItemData ItemOID="IT.SEV" IsNull="Yes"/>'
+        '<ItemDataString ItemOID="IT.EMPTY"/><ItemData ItemOID="IT.TERM" Value=""/></ItemGroupData>\n'
+        '<ItemGroupData ItemGroupOID="IG.AE" ItemGroupRepeatKey=""/>\n'
+        '</FormData></StudyEventData>\n'
+        '<FormData FormOID="F.AE"><ItemGroupData ItemGroupOID="IG.AE" ItemGroupRepeatKey="9">'
+        '<ItemData ItemOID="IT.TERM" Value="Nausea"/></ItemGroupData></FormData>\n'
+        '<Signature><UserRef UserOID="U"/></Signature>\n'
+        '</SubjectData>\n'
+        '<SubjectData SubjectKey="01-002"><StudyEventData StudyEventOID="SE.2"><FormData FormOID="F.AE">'
+        '<ItemGroupData ItemGroupOID="IG.AE" ItemGroupRepeatKey="1"><ItemData ItemOID="IT.TERM" Value="Rash"/>'
+        '</ItemGroupData></FormData></StudyEventData></SubjectData>\n'
+        '</ClinicalData></ODM>\n')
+
+
+def _write(tmp_path: Path, body: str = BODY, name: str = "export.xml", newline: str = "\n") -> Path:
+    path = tmp_path / name
+    path.write_bytes((HEAD + body).replace("\n", newline).encode("utf-8"))
+    return path
+
+
+def _both(path: Path, monkeypatch, **options) -> tuple[dict, dict]:
+    """Every form as the fast path and as lxml read it (the same reader, lxml forced for the second)."""
+    fast = OdmReader(path, **options)
+    forms = {f: fast.read(f) for f in fast.forms()}
+
+    def refuse(_path):
+        raise NeedsParser("forced")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(odm_module, "scan", refuse)
+        slow = OdmReader(path, **options)
+        reference = {f: slow.read(f) for f in slow.forms()}
+    assert fast.item_count == slow.item_count
+    assert [(n.rule, n.message) for n in fast.notes] == [(n.rule, n.message) for n in slow.notes]
+    return forms, reference
+
+
+def _same(forms: dict, reference: dict) -> None:
+    assert forms.keys() == reference.keys()
+    for name, form in forms.items():
+        assert list(form.frame.columns) == list(reference[name].frame.columns), name
+        assert form.frame.equals(reference[name].frame), name
+        assert form.lines.tolist() == reference[name].lines.tolist(), name
+        assert [(n.rule, n.sources) for n in form.notes] == [(n.rule, n.sources) for n in reference[name].notes]
+
+
+@pytest.mark.parametrize("chunk", [64, 200, 1 << 25])
+def test_what_edc_systems_write_is_read_by_the_fast_path_as_lxml_reads_it(tmp_path, monkeypatch, chunk):
+    path = _write(tmp_path)
+    scan(path, chunk=chunk)  # no NeedsParser: the fast path reads all of it, cut anywhere
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=chunk))
+    for options in ({}, {"items": "name", "forms": "name", "decode": True}):
+        forms, reference = _both(path, monkeypatch, **options)
+        _same(forms, reference)
+    frame = forms["adverse_events"].frame
+    assert frame.columns.tolist() == ["SUBJECT", "VISIT", "RECORDPOSITION", "TERM", "SEV", "IT.NEVER", "IT.NOTE",
+                                      "IT.EMPTY"]
+    assert frame["SUBJECT"].tolist() == ["01-001"] * 4 + ["01-002"]
+    assert frame["VISIT"].tolist() == ["Day & night"] * 3 + ["", "SE.2"]
+    assert frame["RECORDPOSITION"].tolist() == ["1", "7", "7", "9", "1"]
+    assert frame["TERM"].tolist() == ["Headé&ache line two", "", "", "Nausea", "Rash"]  # tab -> space, &#10; -> line
+    assert frame["SEV"].tolist() == ["MILD <1>", "", "", "", ""]
+    assert frame["IT.NOTE"].tolist() == ["a <b> c \"quoted\" 'x'", "", "", "", ""]
+    assert forms["adverse_events"].lines.tolist() == [8, 14, 15, 17, 20]  # the line of each start tag's '>'
+
+
+def test_crlf_files_and_the_generated_example(tmp_path, monkeypatch):
+    _same(*_both(_write(tmp_path, newline="\r\n"), monkeypatch))
+    params = load_simulation_params(SPECS / "simulation.yaml")
+    simulate_study(params, n_subjects=5, seed=3, out_dir=tmp_path / "odm", fmt="odm")
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=4096))
+    _same(*_both(tmp_path / "odm" / "export.xml", monkeypatch))
+
+
+@pytest.mark.parametrize("project", ["odm/odmlib-odm-data-snapshot.xml", "redcap/repeating-instruments/project.xml"])
+def test_reference_exports_take_the_fast_path(reference, monkeypatch, project):
+    path = reference / "edc-exports" / project
+    scan(path, chunk=512)
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=512))
+    _same(*_both(path, monkeypatch, forms="name"))
+
+
+@pytest.mark.parametrize("change", [
+    ("<SubjectData SubjectKey='01&#45;001'>", "<!-- a comment --><SubjectData SubjectKey='01&#45;001'>"),
+    ('"IT.NOTE">a', '"IT.NOTE"><![CDATA[<raw>]]>a'),
+    ('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1" Value="2"'),
+    ("</ItemGroupData>\n<ItemGroupData", "</ItemGroupdata>\n<ItemGroupData"),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&sh;"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra\x01sh"/>'),
+    ("<SubjectData SubjectKey=\"01-002\">", "<SubjectData>"),
+    ("</ClinicalData></ODM>\n", "</ClinicalData>\n"),
+    ("</ClinicalData></ODM>\n", "</ClinicalData></ODM>\ntext\n"),
+])
+def test_anything_else_goes_to_lxml_which_reads_it_or_names_the_line(tmp_path, monkeypatch, change):
+    assert change[0] in BODY
+    path = _write(tmp_path, BODY.replace(*change))
+    with pytest.raises(NeedsParser):
+        scan(path)
+    try:
+        forms, reference = _both(path, monkeypatch)
+    except RawDataError as error:  # lxml's message, whichever path was tried first
+        assert "export.xml" in str(error) and "line" in str(error)
+    else:
+        _same(forms, reference)
+
+
+def test_an_item_given_twice_is_named_by_lxml(tmp_path):
+    twice = '<ItemData ItemOID="IT.TERM" Value="Rash"/>'
+    path = _write(tmp_path, BODY.replace(twice, twice + '\n<ItemData ItemOID="IT.TERM" Value="Itch"/>'))
+    scan(path)  # well-formed: the scan reads it, the columns refuse it and lxml names it
+    with pytest.raises(RawDataError, match=r"export.xml line 21: item IT.TERM given twice .*subject 01-002"):
+        OdmReader(path).forms()
