@@ -14,7 +14,7 @@ from typing import Callable
 import pandas as pd
 
 from sdtmgen import __version__
-from sdtmgen.adam.build import build_adam, validate_adam
+from sdtmgen.adam.build import build_adam, sdtm_read_later, validate_adam
 from sdtmgen.csv_text import write_csv
 from sdtmgen.dataset_json import write_dataset_json
 from sdtmgen.define_xml.package import write_define_package
@@ -202,6 +202,8 @@ def build(spec_folder: str | Path | Spec, raw: str | Path | None = None, out: st
         write_lineage(work, result)
         sdtm_datasets = result.datasets
         del result  # lineage and specs are written; the datasets live on in sdtm_datasets
+        if keep is None:  # only what ADaM, its checks and the report read again (the API keeps all)
+            sdtm_datasets = sdtm_read_later(spec, sdtm_datasets)
         release_unused_memory()
         say("deriving ADaM")
         adam = build_adam(spec, sdtm_datasets)
