@@ -50,24 +50,37 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
 def sdtm_read_later(spec: Spec, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """The SDTM frames (and columns) that ADaM, its validation and the results report still read once the
     SDTM package is written, so that the rest is freed before ADaM, where the build peaks (VS alone is
-    ~590 MiB at 10,000 subjects, and only 4 of its 17 columns are read again).
+    ~590 MiB at 10,000 subjects, and only 4 of its 17 columns are read again; LB 13 of 26).
 
-    Kept whole: DM, TS and every dataset an ADaM step names as SRCDOM (ADAM-SRC checks SRCVAR against
-    all its columns). Of the others, the columns the ADaM steps declare they read (``needs``), those
-    the report reads (report.yaml) and USUBJID; a dataset nothing reads is left out. Without ADaM
-    specs nothing later reads SDTM, and everything is kept (nothing is gained there).
+    Kept whole: DM and TS. Of the others, the columns the ADaM steps declare they read (``needs``),
+    those the report reads (report.yaml) and USUBJID; a dataset nothing reads is left out. ADAM-SRC
+    checks SRCVAR against the columns of the SRCDOM dataset: when the step making SRCDOM names both
+    (a constant step; recovery's source_domain and source_variable) that column and --SEQ are kept
+    too, else that dataset (or, when SRCDOM comes from the data, every dataset ADaM reads) is kept
+    whole. Without ADaM specs nothing later reads SDTM, and everything is kept (nothing is gained).
     """
     if not spec.adam:
         return sdtm
     whole = {"DM", "TS"}
     read: dict[str, set[str]] = {}
+    all_read_whole = False
     for dataset in spec.adam:
         for step in dataset.derivations:
             for name, variable in step.needs():
                 read.setdefault(name, set()).add(variable)
-            values = getattr(step, "values", None)  # constants: SRCDOM names a source dataset
-            if isinstance(values, dict) and isinstance(values.get("SRCDOM"), str):
-                whole.add(values["SRCDOM"])
+            if "SRCDOM" not in step.produces():
+                continue
+            values = getattr(step, "values", None)  # a constant step, or one naming its source (recovery)
+            source, variable = ((values.get("SRCDOM"), values.get("SRCVAR")) if isinstance(values, dict)
+                                else (getattr(step, "source_domain", None), getattr(step, "source_variable", None)))
+            if not isinstance(source, str):
+                all_read_whole = True  # the source datasets are known only from the data
+            elif isinstance(variable, str):
+                read.setdefault(source, set()).update({variable, f"{source}SEQ"})
+            else:
+                whole.add(source)
+    if all_read_whole:
+        whole |= set(read)
     from sdtmgen.report.config import load_report_config
     from sdtmgen.report.data import needed_columns, optional_columns
 
