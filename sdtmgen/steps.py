@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdtmgen.adam.build import build_adam, validate_adam
+from sdtmgen.adam.build import build_adam, sdtm_read_later, validate_adam
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import check_target, prepare_target
 from sdtmgen.raw import RawExport
 from sdtmgen.report.config import load_report_config
@@ -189,6 +190,9 @@ class DeriveAdam(Stage):
         if self.only_without_errors and any(f.severity == "error" for f in ctx.findings):
             ctx["adam"] = None
             return
+        if self.trim and not ctx.keep:  # only the SDTM columns ADaM, its checks and the report read again
+            sdtm = ctx["sdtm_datasets"] = sdtm_read_later(spec, sdtm)
+            release_unused_memory()
         adam = build_adam(spec, sdtm)
         ctx.findings += validate_adam(adam, spec.terminology, sdtm)
         ctx["adam"] = adam

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, Distinct, Params, first_positions, flag_array,
                                group_codes, present, register_adam_derivation, text_from_codes)
+from sdtmgen.sdtm.derivations.ordering import move_rows
 
 
 class Parameter(Params):
@@ -45,7 +46,12 @@ class Parameters(AdamDerivation):
         test = ctx.column(self.test).astype("string[pyarrow]").str.strip()
         parameter = first_positions(test, pd.Series([p.test for p in self.parameters], dtype="string[pyarrow]"))
         listed = parameter >= 0
-        frame = ctx.frame[listed].reset_index(drop=True)
+        frame = ctx.frame
+        if any(frame is other for name, other in ctx.datasets.items() if name != ctx.name):
+            frame = frame[listed].reset_index(drop=True)  # another dataset's frame: copy, never change it
+        else:  # the dataset's own frame: nothing copied when every record is kept, else one column at a time
+            frame = move_rows(frame, None if listed.all() else np.flatnonzero(listed))
+            # (a boolean row filter would first consolidate every numeric column into one 2-D block)
         parameter = parameter[listed]
         frame[self.target] = text_from_codes(parameter, [p.paramcd for p in self.parameters])
         frame[self.text] = text_from_codes(parameter, [p.param for p in self.parameters])

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from lxml import etree
 
 from sdtmgen import __version__
@@ -70,14 +71,32 @@ def _methods() -> tuple[str, str]:
     return METHOD, PROPORTION_METHOD
 
 
-def _defines_flag(frames: dict[str, Any], paramcd: str, flag: str) -> bool:
+def _stripped(frame: Any, column: str, memo: dict) -> tuple[Any, Any]:
+    """(code of each record, the distinct values as ``astype(str).str.strip()`` gives them) of a column,
+    missing values a value of their own (``<NA>``/``nan`` as text); one hash pass per column and frame."""
+    key = (id(frame), column)
+    if key not in memo:
+        series = frame[column]
+        codes, values = series.factorize(use_na_sentinel=False)
+        distinct = pd.Series(values, dtype=series.dtype)
+        memo[key] = (codes, distinct.astype(str).str.strip().to_numpy(dtype=object), distinct.notna().to_numpy())
+    return memo[key]
+
+
+def _defines_flag(frames: dict[str, Any], paramcd: str, flag: str, memo: dict | None = None) -> bool:
     """False when ADLB has records of ``paramcd`` but never fills ``flag`` for them (the report skips
     an extra criterion ADaM does not define for a parameter)."""
     adlb = frames.get("ADLB")
     if adlb is None or "PARAMCD" not in adlb or flag not in adlb:
         return True
-    values = adlb.loc[adlb["PARAMCD"].astype(str).str.strip() == paramcd, flag]
-    return values.empty or bool((values.notna() & (values.astype(str).str.strip() != "")).any())
+    memo = {} if memo is None else memo
+    codes, names, _ = _stripped(adlb, "PARAMCD", memo)  # judged per distinct value, not per record
+    rows = (names == paramcd)[codes]
+    if not rows.any():
+        return True
+    flags, texts, present = _stripped(adlb, flag, memo)
+    filled = present & (texts != "")
+    return bool(filled[flags[rows]].any())
 
 
 def _param(frames: dict[str, Any], dataset: str, paramcd: str) -> str:
@@ -89,8 +108,9 @@ def _param(frames: dict[str, Any], dataset: str, paramcd: str) -> str:
     return f"{str(found.iloc[0]).strip()} ({paramcd})" if len(found) else paramcd
 
 
-def _results(outcome: Any, cfg: Any, frames: dict[str, Any]) -> list[Result]:
-    """The analyses of one outcome measure, as the report step computes them."""
+def _results(outcome: Any, cfg: Any, frames: dict[str, Any], memo: dict | None = None) -> list[Result]:
+    """The analyses of one outcome measure, as the report step computes them (``memo``: column encodings
+    shared between the outcomes)."""
     km, proportion = _methods()
     group = cfg.groups.variable
     safety = Used("ADSL", [(cfg.populations.safety, "Y")], [group])
@@ -111,7 +131,7 @@ def _results(outcome: Any, cfg: Any, frames: dict[str, Any]) -> list[Result]:
                        "exact limits.", parameter=p,
                        used=[Used("ADLB", [("PARAMCD", p), (flag, "Y")], [flag, cfg.lab_day]), safety])
                 for p in outcome.paramcds for i, flag in enumerate(outcome.flags)
-                if i == 0 or _defines_flag(frames, p, flag)]
+                if i == 0 or _defines_flag(frames, p, flag, memo)]
     if kind == "event_incidence":
         return [Result(outcome.flag, outcome.label or outcome.title, proportion,
                        f"sdtmgen.report.incidence: subjects of the safety population with at least one ADAE "
@@ -180,10 +200,11 @@ def analysis_results(ctx: DefineContext, cfg: Any) -> tuple[list[etree._Element]
     clauses: list[etree._Element] = []
     leaves: list[etree._Element] = []
     displays = etree.Element(arm("AnalysisResultDisplays"), nsmap={"arm": ARM_NS})
+    memo: dict = {}
     for outcome in sorted(cfg.outcomes, key=lambda o: o.number):
         rd_oid = f"RD.OUTCOME_{outcome.number:02d}"
         results = []
-        for result in _results(outcome, cfg, ctx.datasets):
+        for result in _results(outcome, cfg, ctx.datasets, memo):
             used = [u for u in result.used if u.dataset in ctx.datasets and u.dataset in ctx.specs]
             if not used or used[0].dataset != result.used[0].dataset:
                 continue  # the dataset the result is computed from is not in this package

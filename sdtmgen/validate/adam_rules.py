@@ -63,6 +63,24 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string[pyarrow]")
 
 
+def _factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """(code of each record, -1 when missing; the distinct values): one hash pass, Arrow's for text."""
+    codes, distinct = pd.factorize(values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(),
+                                   use_na_sentinel=True)
+    return codes, pd.Index(distinct)
+
+
+def _shared_codes(asked: tuple[np.ndarray, pd.Index], known: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the ``asked`` records (factorised) and of ``known`` in ``known``'s numbering, missing a value
+    of its own (as a merge matches it); -1 where an asked value is not among the known ones. Only the
+    distinct asked values are looked up."""
+    asked_codes, asked_values = asked
+    known_codes, known_values = _factorised(known)
+    missing = len(known_values)  # the code of a missing value on both sides
+    at = np.append(known_values.get_indexer(asked_values), missing)  # code -1 (missing) picks the last entry
+    return at[asked_codes].astype(np.int64, copy=False), np.where(known_codes < 0, missing, known_codes)
+
+
 @conformance_rule("ADAM-ADSL-ONE", "error", "ADSL has more than one record for a subject, or a record without USUBJID")
 def adsl_one_record(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package, "SUBJECT LEVEL ANALYSIS DATASET"):
@@ -115,12 +133,14 @@ def paramcd_name(package: Package) -> Iterable[Hit]:
 def param_one_to_one(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package):
         if "PARAMCD" in frame and "PARAM" in frame:
-            pairs = pd.DataFrame({"PARAMCD": _text(frame["PARAMCD"]), "PARAM": _text(frame["PARAM"])})
-            distinct = pairs.drop_duplicates()
-            codes = distinct["PARAMCD"].value_counts(dropna=False)
-            params = distinct["PARAM"].value_counts(dropna=False)
-            mask = ((pairs["PARAMCD"].map(codes) > 1) | (pairs["PARAM"].map(params) > 1)
-                    | pairs["PARAMCD"].isna() | pairs["PARAM"].isna()).to_numpy(dtype=bool)
+            # on codes (0: missing): the distinct (PARAMCD, PARAM) pairs, then how many pairs each side is in
+            code = _factorised(_text(frame["PARAMCD"]))[0].astype(np.int64) + 1
+            param = _factorised(_text(frame["PARAM"]))[0].astype(np.int64) + 1
+            width = int(param.max(initial=0)) + 1
+            pairs = pd.unique(code * width + param)  # (numpy's unique hashes slower here)
+            per_code = np.bincount(pairs // width, minlength=int(code.max(initial=0)) + 1)
+            per_param = np.bincount(pairs % width, minlength=width)
+            mask = (per_code[code] > 1) | (per_param[param] > 1) | (code == 0) | (param == 0)
             yield Hit(name, "PARAMCD", mask, tuple(dict.fromkeys(_shown(frame, mask, "PARAMCD", "PARAM"))))
 
 
@@ -292,22 +312,31 @@ def source_resolves(package: Package) -> Iterable[Hit]:
         bad = np.zeros(len(frame), dtype=bool)
         # SRCVAR or SRCSEQ without SRCDOM points nowhere
         bad |= (dom.isna() & (var.notna() | seq.notna())).to_numpy(dtype=bool)
+        var_codes, var_values = _factorised(var)
+        subjects, seqs = _factorised(subject), _factorised(seq)  # once, whatever the number of sources
         for source_name in dom.dropna().unique():  # a handful of source datasets, not rows
             rows = (dom == source_name).fillna(False).to_numpy(dtype=bool)
             source = sources.get(source_name)
             if source is None:
                 bad |= rows
                 continue
-            known_var = var.isin(list(source.columns)).to_numpy(dtype=bool) | var.isna().to_numpy(dtype=bool)
+            # SRCVAR judged once per distinct value (a missing SRCVAR is no fault here)
+            known_var = np.append(var_values.isin(list(source.columns)), True)[var_codes]
             bad |= rows & ~known_var
             seq_col = _seq_column(source, source_name)
-            keys = pd.DataFrame({"USUBJID": _text(source["USUBJID"]),
-                                 "SEQ": pd.to_numeric(source[seq_col], errors="coerce") if seq_col
-                                 else np.nan}).drop_duplicates()
-            asked = pd.DataFrame({"USUBJID": subject[rows], "SEQ": seq[rows] if seq_col else np.nan})
-            found = asked.merge(keys.assign(_hit=True), how="left", on=["USUBJID", "SEQ"])["_hit"].notna().to_numpy()
+            # (USUBJID, SEQ) of the asked records among the source's, as integer pairs in the source's
+            # numbering (a missing value matches a missing value, as a merge on the columns would)
+            subject_asked, subject_known = _shared_codes(subjects, _text(source["USUBJID"]))
+            if seq_col:
+                seq_asked, seq_known = _shared_codes(seqs, pd.to_numeric(source[seq_col], errors="coerce"))
+            else:  # no record-level source: the subject alone
+                seq_asked, seq_known = np.zeros(len(subject_asked), np.int64), np.zeros(len(subject_known), np.int64)
+            subject_asked, seq_asked = subject_asked[rows], seq_asked[rows]
+            width = int(seq_known.max(initial=0)) + 2
+            found = (subject_asked >= 0) & (seq_asked >= 0)
+            found &= pd.Index(subject_asked * width + seq_asked).isin(subject_known * width + seq_known)
             if seq_col is not None:  # a record-level source: SRCSEQ must name one of the subject's records
-                found &= asked["SEQ"].notna().to_numpy()
+                found &= seqs[0][rows] >= 0
             bad[rows] |= ~found
         yield Hit(name, "SRCSEQ", bad, _shown(frame, bad, *[c for c in ("SRCDOM", "SRCVAR", "SRCSEQ") if c in frame]))
 
