@@ -99,7 +99,7 @@ def _project(folder: Path, labels: list[str]) -> Path:
 def test_columns_named_by_labels_only_when_the_labels_are_column_names(tmp_path):
     built = _project(tmp_path / "built", ["AGE", "SEX"])  # a project made to carry CSV forms
     assert [c for c in RedcapReader(built).read("dm").frame.columns] == ["SUBJECT", "VISIT", "RECORDPOSITION",
-                                                                         "AGE", "SEX"]
+                                                                         "ARM", "AGE", "SEX"]
     assert "dm_f0" in RedcapReader(built, columns="field").read("dm").frame
     questions = _project(tmp_path / "questions", ["AGE", "Sex at birth"])  # one question: field names
     assert "dm_f1" in RedcapReader(questions).read("dm").frame
