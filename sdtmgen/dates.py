@@ -1,9 +1,14 @@
-"""Clinical dates: collected dates and times to ISO 8601 (vectorised, partial dates kept partial), and the
-study-day rule (``study_day``: no day 0) that SDTM, ADaM and the results share.
+"""Clinical dates, one module: collected dates and times to ISO 8601 (vectorised, partial dates kept
+partial), ISO 8601 text to SAS dates/datetimes (``iso_date``, ``iso_sas_date``, ``to_sas_date``), the
+range of a partial date and its imputation with the --DTF flag (``date_range``, ``impute_date``:
+first, middle or last possible day), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
+and the results share.
 
-Partial dates are imputed only in ADaM, in one place: ``sdtmgen.adam.dates.date_range`` (first or last
-possible day; ``impute_date``). The conformance rule XD-DY-RFSTDTC recomputes --DY with its own code on
-purpose (double programming): see ``sdtmgen.validate.conformance``.
+Partial dates stay partial in SDTM and are imputed only in ADaM (the ``impute_date`` step calls the
+functions here). Two readings live elsewhere on purpose: the SDTM derivations read complete ISO dates
+into day/minute numbers with a compiled fast path (``sdtmgen.sdtm.derivations.isodates``, tested
+against its plain reading), and the conformance rule XD-DY-RFSTDTC recomputes --DY with its own code
+(double programming): see ``sdtmgen.validate.conformance``.
 
 Collected dates are read with raw formats of a fixed token vocabulary (``DateFormats``: ``YYYY``,
 ``YY``, ``MON``, ``MM``, ``DD``, ``HH``, ``SS``, literals, ``[optional]``), tried in order on each
@@ -31,6 +36,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -409,3 +415,164 @@ def study_day(days: np.ndarray | pd.Series, reference: np.ndarray | pd.Series, d
     """
     delta = np.asarray(days, dtype="float64") - np.asarray(reference, dtype="float64")
     return delta + 1 if day_zero else np.where(delta >= 0, delta + 1, delta)
+
+
+# ---------------------------------------------------------------------------------------------
+# ISO 8601 text -> SAS dates/datetimes (ADaM and the results), and imputation of partial dates
+
+SAS_EPOCH = pd.Timestamp("1960-01-01")
+"""Day 0 of SAS dates and second 0 of SAS datetimes."""
+
+
+def iso_date(iso: pd.Series) -> pd.Series:
+    """The calendar date (midnight) of ISO 8601 values with a complete date; partial or missing -> NaT."""
+    return _per_distinct(iso, parse_iso_date)
+
+
+def iso_clock(iso: pd.Series) -> pd.Series:
+    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
+    return _per_distinct(iso, parse_iso_clock)
+
+
+def iso_datetime(iso: pd.Series) -> pd.Series:
+    """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
+    return _per_distinct(iso, parse_iso_datetime)
+
+
+def _per_distinct(iso: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``parse`` run on the distinct values only (dates repeat a lot: one per visit, not per record);
+    missing is one more value, parsed last."""
+    iso = pd.Series(iso, copy=False)
+    codes, uniques = pd.factorize(iso)
+    values = pd.Series(uniques).reindex(range(len(uniques) + 1))
+    parsed = np.asarray(parse(values))
+    return pd.Series(parsed[np.where(codes < 0, len(uniques), codes)], index=iso.index)
+
+
+def parse_iso_date(iso: pd.Series) -> pd.Series:
+    """:func:`iso_date` value by value (for values known to be distinct)."""
+    text = iso.astype("string[pyarrow]")
+    complete = (text.str.len() >= 10).fillna(False)
+    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce", cache=False)
+
+
+def parse_iso_datetime(iso: pd.Series) -> pd.Series:
+    """:func:`iso_datetime` value by value (for values known to be distinct)."""
+    return parse_iso_date(iso) + pd.to_timedelta(parse_iso_clock(iso).fillna(0).to_numpy(), unit="s")
+
+
+def parse_iso_clock(iso: pd.Series) -> pd.Series:
+    """:func:`iso_clock` value by value (for values known to be distinct)."""
+    text = iso.astype("string[pyarrow]")
+    timed = (text.str.slice(10, 11) == "T").fillna(False)
+    hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
+    minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
+    seconds = pd.to_numeric(text.str.slice(17, 19).where(timed & (text.str.len() >= 19)), errors="coerce")
+    return (hours * 3600 + minutes * 60 + seconds.fillna(0)).astype("float64")
+
+
+def to_sas_date(stamps: pd.Series) -> pd.Series:
+    """Timestamps -> SAS dates (days since 1960-01-01, float64, NaN when missing)."""
+    stamps = _timestamps(stamps)
+    return ((stamps.dt.normalize() - SAS_EPOCH).dt.days).astype("float64")
+
+
+def to_sas_datetime(stamps: pd.Series) -> pd.Series:
+    """Timestamps -> SAS datetimes (seconds since 1960-01-01 00:00:00, float64)."""
+    stamps = _timestamps(stamps)
+    return ((stamps - SAS_EPOCH).dt.total_seconds()).astype("float64")
+
+
+def _timestamps(stamps: pd.Series) -> pd.Series:
+    stamps = pd.Series(stamps, copy=False)
+    return stamps if pd.api.types.is_datetime64_dtype(stamps.dtype) else pd.to_datetime(stamps)
+
+
+def iso_sas_date(iso: pd.Series) -> pd.Series:
+    """SAS date of ISO 8601 values with a complete date (a time is ignored); partial or missing -> NaN."""
+    return to_sas_date(iso_date(iso))
+
+
+ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
+"""Year, month (or ``-`` when unknown) and day of an ISO 8601 date, complete or partial."""
+
+Imputation = Literal["first", "middle", "last"]
+
+
+def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first possible SAS date, last possible SAS date, level) of ISO 8601 dates, complete or partial.
+
+    level: "" complete, "D" day unknown, "M" month (and day) unknown, None when there is no year; the
+    ADaM date imputation flag (--DTF) of a date imputed within that range.
+    """
+    distinct = _DistinctText(pd.Series(iso, copy=False).astype("string[pyarrow]").str.strip())
+    lo, hi, level = _distinct_date_range(distinct.values)
+    return distinct.expand(lo), distinct.expand(hi), distinct.expand(level)
+
+
+def impute_date(iso: pd.Series, impute: Imputation) -> tuple[np.ndarray, np.ndarray]:
+    """(SAS date, --DTF flag) of ISO 8601 dates, partial ones imputed; no year -> NaN and no flag.
+
+    first: the first day of the known month (year); last: its last day; middle: the 15th of a known
+    month, 1 July of a known year alone (the middle of the range a reader would expect, written as a
+    rule so it is reproducible). Flag: "D" day imputed, "M" month and day imputed, None otherwise.
+    """
+    lo, hi, level = date_range(iso)
+    return impute_in_range(lo, hi, level, impute), level
+
+
+def impute_in_range(lo: np.ndarray, hi: np.ndarray, level: np.ndarray, impute: Imputation) -> np.ndarray:
+    """The imputed SAS date of ranges from :func:`date_range` (see :func:`impute_date`)."""
+    if impute == "first":
+        return lo
+    if impute == "last":
+        return hi
+    stamps = SAS_EPOCH + pd.to_timedelta(np.where(np.isnan(lo), 0, lo), unit="D")
+    mid_month = to_sas_date(pd.Series(stamps + pd.to_timedelta(14, unit="D"))).to_numpy(dtype=float)
+    july = to_sas_date(pd.to_datetime(pd.DataFrame({"year": stamps.year, "month": 7, "day": 1}))).to_numpy(dtype=float)
+    value = np.where(level == "D", mid_month, np.where(level == "M", july, lo))
+    return np.where(np.isnan(lo), np.nan, value).astype(float)
+
+
+class _DistinctText:
+    """The distinct values of a text column, missing as one more value at the end."""
+
+    def __init__(self, values: pd.Series):
+        codes, uniques = pd.factorize(pd.Series(values, copy=False))
+        self.codes = np.where(codes < 0, len(uniques), codes)
+        self.values = pd.Series(uniques).reindex(range(len(uniques) + 1))
+
+    def expand(self, per_value: np.ndarray) -> np.ndarray:
+        return np.asarray(per_value)[self.codes]
+
+
+def _distinct_date_range(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    parts = text.str.extract(ISO_PARTS)
+    year = pd.to_numeric(parts[0], errors="coerce")
+    month = pd.to_numeric(parts[1].where(parts[1] != "-"), errors="coerce")
+    day = pd.to_numeric(parts[2], errors="coerce")
+    has_year = year.notna().to_numpy(dtype=bool)
+    has_month = has_year & month.notna().to_numpy(dtype=bool)
+    complete = has_month & day.notna().to_numpy(dtype=bool)
+
+    def stamp(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> pd.Series:
+        frame = pd.DataFrame({"year": y, "month": m, "day": d}).astype("float64")
+        ok = frame.notna().all(axis=1)
+        out = pd.to_datetime(frame.where(ok, 1.0).astype("int64"), errors="coerce")
+        return out.where(ok.to_numpy())
+
+    y = year.where(has_year, 2000).to_numpy(dtype=float)
+    m = month.where(has_month, 1).to_numpy(dtype=float)
+    d = day.where(complete, 1).to_numpy(dtype=float)
+    first_of_month = stamp(y, m, np.ones_like(y))
+    exact = stamp(y, m, d)
+    lo = np.where(complete, to_sas_date(exact), np.where(has_month, to_sas_date(first_of_month),
+                                                         to_sas_date(stamp(y, np.ones_like(y), np.ones_like(y)))))
+    month_end = to_sas_date(first_of_month + pd.offsets.MonthEnd(0))
+    year_end = to_sas_date(stamp(y, np.full_like(y, 12.0), np.full_like(y, 31.0)))
+    hi = np.where(complete, lo, np.where(has_month, month_end, year_end))
+    lo = np.where(has_year, lo, np.nan)
+    hi = np.where(has_year, hi, np.nan)
+    level = np.where(complete, "", np.where(has_month, "D", "M")).astype(object)
+    level[~has_year] = None
+    return lo.astype(float), hi.astype(float), level

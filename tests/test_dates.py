@@ -95,3 +95,43 @@ def test_date_and_time_joined_a_partial_date_keeping_the_time():
     assert joined.tolist()[:3] == ["2025-03-12T09:30", "2025-03-12", "2025-03--T10:00"]  # SDTMIG 4.4.4
     assert pd.isna(joined.iloc[3])
     assert joined.tolist()[4:] == ["2025-03-12T09:30", "2025-04-01T23:59"]
+
+
+def _sas(*iso: str | None) -> list[float]:
+    """SAS dates written independently of the module: days since 1960-01-01 by the standard library."""
+    import datetime as dt
+    return [float((dt.date.fromisoformat(d) - dt.date(1960, 1, 1)).days) if d else float("nan") for d in iso]
+
+
+def test_date_range_of_complete_and_partial_dates():
+    from sdtmgen.dates import date_range
+
+    lo, hi, level = date_range(pd.Series(["2024-03-10T11:20", "2024-02", "2023", "2024---12", None, "garbage"]))
+    assert lo[:4].tolist() == _sas("2024-03-10", "2024-02-01", "2023-01-01", "2024-01-01")
+    assert hi[:4].tolist() == _sas("2024-03-10", "2024-02-29", "2023-12-31", "2024-12-31")
+    assert np.isnan(lo[4:]).all() and np.isnan(hi[4:]).all()
+    assert list(level) == ["", "D", "M", "M", None, None]
+
+
+def test_impute_date_first_middle_last_with_flags():
+    from sdtmgen.dates import impute_date
+
+    iso = pd.Series(["2023-02", "2024", "2024-06-03T08:00", None, "2023-02"])
+    first, flag = impute_date(iso, "first")
+    assert first.tolist()[:3] == _sas("2023-02-01", "2024-01-01", "2024-06-03") and np.isnan(first[3])
+    assert list(flag) == ["D", "M", "", None, "D"]
+    assert impute_date(iso, "last")[0].tolist()[:3] == _sas("2023-02-28", "2024-12-31", "2024-06-03")
+    middle = impute_date(iso, "middle")[0]
+    assert middle.tolist()[:3] == _sas("2023-02-15", "2024-07-01", "2024-06-03") and np.isnan(middle[3])
+    assert middle[4] == middle[0]
+
+
+def test_iso_sas_date_and_datetime_read_complete_dates_only():
+    from sdtmgen.dates import iso_clock, iso_sas_date, iso_datetime, to_sas_datetime
+
+    iso = pd.Series(["2024-03-10T11:20:05", "2024-03", "", None, "1959-12-31"], index=[5, 6, 7, 8, 9])
+    days = iso_sas_date(iso)
+    assert list(days.index) == [5, 6, 7, 8, 9]
+    assert days[5] == _sas("2024-03-10")[0] and days[9] == -1.0 and days[[6, 7, 8]].isna().all()
+    assert iso_clock(iso)[5] == 11 * 3600 + 20 * 60 + 5 and np.isnan(iso_clock(iso)[9])
+    assert to_sas_datetime(iso_datetime(iso))[5] == _sas("2024-03-10")[0] * 86400 + 40805

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
-from sdtmgen.dates import study_day
+from sdtmgen.dates import (SAS_EPOCH, iso_clock, iso_date, iso_datetime, parse_iso_clock,  # noqa: F401 - the ADaM names
+                           parse_iso_date, parse_iso_datetime, study_day, to_sas_date, to_sas_datetime)
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.registry import Entry, Registry, StepContext
 from sdtmgen.sdtm.derivations.ordering import group_codes as sdtm_group_codes
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 D = TypeVar("D", bound=type["AdamDerivation"])
 
-SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
 def _named(entry: Entry[type["AdamDerivation"]]) -> None:
@@ -223,66 +223,6 @@ def flag_array(mask: np.ndarray, yes: str = "Y", no: Optional[str] = None) -> pd
 
 # ---------------------------------------------------------------------------------------------
 # dates
-
-
-def iso_date(iso: pd.Series) -> pd.Series:
-    """The calendar date (midnight) of ISO 8601 values with a complete date; partial or missing -> NaT."""
-    return _per_distinct(iso, parse_iso_date)
-
-
-def iso_clock(iso: pd.Series) -> pd.Series:
-    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
-    return _per_distinct(iso, parse_iso_clock)
-
-
-def iso_datetime(iso: pd.Series) -> pd.Series:
-    """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
-    return _per_distinct(iso, parse_iso_datetime)
-
-
-def _per_distinct(iso: pd.Series, parse: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """``parse`` run on the distinct values only (dates repeat a lot: one per visit, not per record)."""
-    iso = pd.Series(iso, copy=False)
-    return pd.Series(Distinct(iso).map(parse), index=iso.index)
-
-
-def parse_iso_date(iso: pd.Series) -> pd.Series:
-    """:func:`iso_date` value by value (for values known to be distinct)."""
-    text = iso.astype("string[pyarrow]")
-    complete = (text.str.len() >= 10).fillna(False)
-    return pd.to_datetime(text.str.slice(0, 10).where(complete), format="%Y-%m-%d", errors="coerce", cache=False)
-
-
-def parse_iso_datetime(iso: pd.Series) -> pd.Series:
-    """:func:`iso_datetime` value by value (for values known to be distinct)."""
-    return parse_iso_date(iso) + pd.to_timedelta(parse_iso_clock(iso).fillna(0).to_numpy(), unit="s")
-
-
-def parse_iso_clock(iso: pd.Series) -> pd.Series:
-    """:func:`iso_clock` value by value (for values known to be distinct)."""
-    text = iso.astype("string[pyarrow]")
-    timed = (text.str.slice(10, 11) == "T").fillna(False)
-    hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
-    minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
-    seconds = pd.to_numeric(text.str.slice(17, 19).where(timed & (text.str.len() >= 19)), errors="coerce")
-    return (hours * 3600 + minutes * 60 + seconds.fillna(0)).astype("float64")
-
-
-def to_sas_date(stamps: pd.Series) -> pd.Series:
-    """Timestamps -> SAS dates (days since 1960-01-01, float64, NaN when missing)."""
-    stamps = _timestamps(stamps)
-    return ((stamps.dt.normalize() - SAS_EPOCH).dt.days).astype("float64")
-
-
-def to_sas_datetime(stamps: pd.Series) -> pd.Series:
-    """Timestamps -> SAS datetimes (seconds since 1960-01-01 00:00:00, float64)."""
-    stamps = _timestamps(stamps)
-    return ((stamps - SAS_EPOCH).dt.total_seconds()).astype("float64")
-
-
-def _timestamps(stamps: pd.Series) -> pd.Series:
-    stamps = pd.Series(stamps, copy=False)
-    return stamps if pd.api.types.is_datetime64_dtype(stamps.dtype) else pd.to_datetime(stamps)
 
 
 def relative_day(dates: pd.Series, anchor: pd.Series, day_zero: bool = False) -> pd.Series:

@@ -1,7 +1,8 @@
 """Analysis dates: partial-date imputation, analysis dates, relative days, day windows, durations.
 
-Partial ISO 8601 dates are imputed to the first or the last day of the known month or year (never
-a missing year). The imputed date can be moved to a reference date (e.g. TRTSDT) when the
+The date arithmetic is ``sdtmgen.dates`` (ISO 8601 reading, ``date_range``/``impute_date``, the study-day
+rule); these are the ADaM steps that call it. Partial ISO 8601 dates are imputed to the first, middle or
+the last day of the known month or year (never a missing year). The imputed date can be moved to a reference date (e.g. TRTSDT) when the
 reference lies within the possible range of the partial date, so an AE collected as
 ``2024-06`` starting in the month of the infusion (2024-06-16) starts on the infusion day, not on
 2024-06-01. The flag says the level of imputation (ADaM DATEFL: D = day, M = month and day).
@@ -15,53 +16,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, parse_iso_clock, parse_iso_date,
-                               present, register_adam_derivation, relative_day, text_from_codes, to_sas_date)
+from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, present, register_adam_derivation,
+                               relative_day, text_from_codes)
 from sdtmgen.conditions import Condition
-
-ISO_PARTS = r"^(\d{4})(?:-(\d{2}|-)(?:-(\d{2}))?)?"
-
-
-def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first possible SAS date, last possible SAS date, level) of ISO 8601 dates, complete or partial.
-
-    level: "" complete, "D" day unknown, "M" month (and day) unknown, None when there is no year.
-    """
-    distinct = Distinct(pd.Series(iso, copy=False).astype("string[pyarrow]").str.strip())
-    lo, hi, level = _distinct_date_range(distinct.values)
-    return distinct.expand(lo), distinct.expand(hi), distinct.expand(level)
-
-
-def _distinct_date_range(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    parts = text.str.extract(ISO_PARTS)
-    year = pd.to_numeric(parts[0], errors="coerce")
-    month = pd.to_numeric(parts[1].where(parts[1] != "-"), errors="coerce")
-    day = pd.to_numeric(parts[2], errors="coerce")
-    has_year = year.notna().to_numpy(dtype=bool)
-    has_month = has_year & month.notna().to_numpy(dtype=bool)
-    complete = has_month & day.notna().to_numpy(dtype=bool)
-
-    def stamp(y, m, d) -> pd.Series:
-        frame = pd.DataFrame({"year": y, "month": m, "day": d}).astype("float64")
-        ok = frame.notna().all(axis=1)
-        out = pd.to_datetime(frame.where(ok, 1.0).astype("int64"), errors="coerce")
-        return out.where(ok.to_numpy())
-
-    y = year.where(has_year, 2000).to_numpy(dtype=float)
-    m = month.where(has_month, 1).to_numpy(dtype=float)
-    d = day.where(complete, 1).to_numpy(dtype=float)
-    first_of_month = stamp(y, m, np.ones_like(y))
-    exact = stamp(y, m, d)
-    lo = np.where(complete, to_sas_date(exact), np.where(has_month, to_sas_date(first_of_month),
-                                                         to_sas_date(stamp(y, np.ones_like(y), np.ones_like(y)))))
-    month_end = to_sas_date(first_of_month + pd.offsets.MonthEnd(0))
-    year_end = to_sas_date(stamp(y, np.full_like(y, 12.0), np.full_like(y, 31.0)))
-    hi = np.where(complete, lo, np.where(has_month, month_end, year_end))
-    lo = np.where(has_year, lo, np.nan)
-    hi = np.where(has_year, hi, np.nan)
-    level = np.where(complete, "", np.where(has_month, "D", "M")).astype(object)
-    level[~has_year] = None
-    return lo.astype(float), hi.astype(float), level
+from sdtmgen.dates import Imputation, date_range, impute_in_range, parse_iso_clock, parse_iso_date, to_sas_date
 
 
 @register_adam_derivation("impute_date", "SAS date from an ISO 8601 date, partial dates imputed to the first or last "
@@ -72,7 +30,7 @@ class ImputeDate(AdamDerivation):
     target: str
     flag: Optional[str] = Field(None, description="imputation flag variable (e.g. ASTDTF)")
     source: str = Field(description="ISO 8601 variable, e.g. AESTDTC")
-    impute: Literal["first", "last"]
+    impute: Imputation = Field(description="first, middle (15th / 1 July) or last possible day")
     not_before: list[str] = Field(default_factory=list,
                                   description="SAS dates of this dataset the imputed date may not precede when "
                                               "they fall within the partial date's range (e.g. TRTSDT)")
@@ -87,7 +45,7 @@ class ImputeDate(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         lo, hi, level = date_range(ctx.column(self.source))
-        base = lo if self.impute == "first" else hi
+        base = impute_in_range(lo, hi, level, self.impute)
         value = base.copy()
         imputed = (level == "D") | (level == "M")
 

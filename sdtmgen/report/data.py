@@ -13,11 +13,10 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from sdtmgen.dates import study_day
+from sdtmgen.dates import SAS_EPOCH, iso_sas_date, study_day  # noqa: F401 - SAS_EPOCH: the results use it
 from sdtmgen.errors import SdtmgenError
 from sdtmgen.report.config import ReportConfig
 
-SAS_EPOCH = pd.Timestamp("1960-01-01")
 
 
 class ReportDataError(SdtmgenError):
@@ -64,10 +63,9 @@ def distinct_texts(values: pd.Series) -> list[str]:
 
 
 def iso_to_sas(values: pd.Series) -> pd.Series:
-    """ISO 8601 date/datetime text (date part used) -> SAS date number; partial or empty -> NaN."""
-    text = values.astype("string[pyarrow]").str.slice(0, 10)
-    dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    return ((dates - SAS_EPOCH).dt.days).astype("float64")
+    """ISO 8601 date/datetime text (date part used) -> SAS date number; partial or empty -> NaN
+    (``sdtmgen.dates.iso_sas_date``)."""
+    return iso_sas_date(values)
 
 
 def relative_day(dates: pd.Series | np.ndarray, anchor: pd.Series | np.ndarray) -> np.ndarray:

@@ -5,16 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sdtmgen.adam.dates import date_range
-
-
-def test_date_range_of_complete_and_partial_dates(sas):
-    lo, hi, level = date_range(pd.Series(["2024-03-10T11:20", "2024-02", "2023", "2024---12", None, "garbage"]))
-    assert lo[:4].tolist() == sas("2024-03-10", "2024-02-01", "2023-01-01", "2024-01-01")
-    assert hi[:4].tolist() == sas("2024-03-10", "2024-02-29", "2023-12-31", "2024-12-31")
-    assert np.isnan(lo[4:]).all() and np.isnan(hi[4:]).all()
-    assert list(level) == ["", "D", "M", "M", None, None]
-
 
 def test_start_imputed_to_first_day_but_not_before_treatment_in_that_month(run_step, sas):
     frame = pd.DataFrame({
