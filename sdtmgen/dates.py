@@ -389,20 +389,6 @@ def _parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return out, ~blank & ~ok
 
 
-def to_date(iso: pd.Series) -> pd.Series:
-    """The calendar date of complete ISO 8601 values (partial or missing -> NaT)."""
-    distinct = Distinct.of(iso)
-    stamps = pd.concat([_to_date(distinct.values), pd.Series([pd.NaT], dtype="datetime64[ns]")],
-                       ignore_index=True).to_numpy()
-    return pd.Series(stamps[np.where(distinct.codes < 0, len(distinct.values), distinct.codes)], index=iso.index)
-
-
-def _to_date(iso: pd.Series) -> pd.Series:
-    text = iso.astype("string[pyarrow]").str.slice(0, 10)
-    complete = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
-    return pd.to_datetime(text.where(complete), format="%Y-%m-%d", errors="coerce")
-
-
 def study_day(days: np.ndarray | pd.Series, reference: np.ndarray | pd.Series, day_zero: bool = False) -> np.ndarray:
     """The study-day rule, the one implementation the build runs: SDTM --DY (``study_day`` derivation),
     ADaM relative days (``relative_day``, ``--DY``/``ADY``, time-to-event days, windows) and the results'

@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from sdtmgen.dates import SAS_EPOCH, iso_sas_date, study_day  # noqa: F401 - SAS_EPOCH: the results use it
+from sdtmgen.dates import iso_sas_date, study_day
 from sdtmgen.errors import SdtmgenError
 from sdtmgen.report.config import ReportConfig
 

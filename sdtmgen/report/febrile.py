@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sdtmgen.dates import iso_sas_date
 from sdtmgen.report.ard import Ard
 from sdtmgen.report.config import FebrileNeutropeniaCheck, ReportConfig
-from sdtmgen.report.data import SAS_EPOCH, Inputs, is_y, relative_day, require, text_is
+from sdtmgen.report.data import Inputs, is_y, relative_day, require, text_is
 from sdtmgen.report.incidence import add_incidence, in_window, window_text
 
 LISTING_COLUMNS = ["USUBJID", "GROUP", "FEVER_DTC", "FEVER_DAY", "TEMP", "FEVER_RULE", "ANC", "ANC_DAY",
@@ -48,8 +49,7 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     text = frame["TEXT"].astype("string[pyarrow]")
     timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
     stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
-    day = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    frame["DATE"] = ((day - SAS_EPOCH).dt.days).astype("float64").to_numpy()
+    frame["DATE"] = iso_sas_date(text).to_numpy(dtype="float64")
     single = frame["TEMP"].to_numpy() >= check.single
     # sustained: runs of consecutive timed readings, all >= sustained, gaps within max_gap_minutes
     subject = frame["USUBJID"].to_numpy(object)

@@ -96,9 +96,9 @@ class ReviewContext:
         """Days since 1970 of the complete ISO 8601 dates of a column (NaN: partial or missing)."""
         key = (dataset, column)
         if key not in self._days:
-            from sdtmgen.dates import to_date
+            from sdtmgen.dates import iso_date
 
-            stamps = to_date(self.datasets[dataset][column].reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
+            stamps = iso_date(self.datasets[dataset][column].reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
             days = stamps.astype("datetime64[D]").astype(np.int64).astype(float)
             self._days[key] = np.where(np.isnat(stamps), np.nan, days)
         return self._days[key]

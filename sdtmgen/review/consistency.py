@@ -25,7 +25,7 @@ def _date_column(name: str, frame: pd.DataFrame) -> str | None:
 
 @register_check("DR-AFTER-DEATH", "warning", "record dated after the subject's death (DM.DTHDTC)")
 def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
-    from sdtmgen.dates import to_date
+    from sdtmgen.dates import iso_date
 
     dm = ctx.datasets.get("DM")
     if dm is None or "DTHDTC" not in dm:
@@ -33,7 +33,7 @@ def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
     died = _present(dm["DTHDTC"])
     if not died.any():
         return
-    death_day = pd.Series(to_date(dm.loc[died, "DTHDTC"]).to_numpy(), index=dm.loc[died, "USUBJID"].astype(object))
+    death_day = pd.Series(iso_date(dm.loc[died, "DTHDTC"]).to_numpy(), index=dm.loc[died, "USUBJID"].astype(object))
     death_text = pd.Series(dm.loc[died, "DTHDTC"].astype(str).to_numpy(), index=death_day.index)
     for name, frame in sorted(ctx.datasets.items()):
         if name in ("DM", "DS") or name.startswith("SUPP") or "USUBJID" not in frame:
@@ -46,7 +46,7 @@ def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
         if not of_dead.any():
             continue
         subjects = frame.loc[of_dead, "USUBJID"].astype(object).to_numpy()
-        dates = to_date(frame.loc[of_dead, column]).to_numpy()
+        dates = iso_date(frame.loc[of_dead, column]).to_numpy()
         later = dates > death_day.reindex(subjects).to_numpy()  # NaT compares False
         mask = np.zeros(len(frame), dtype=bool)
         mask[np.flatnonzero(of_dead)[later]] = True

@@ -311,10 +311,11 @@ def _study_day_inputs(spec: DomainSpec | None, dy: str) -> tuple[str, str, str]:
 
 
 def _day_numbers(iso: pd.Series) -> np.ndarray:
-    """Days since 1970 of complete ISO 8601 dates, as ``sdtmgen.dates.to_date`` reads them; else _NO_DAY."""
-    from sdtmgen.dates import to_date
+    """Days since 1970 of complete ISO 8601 dates, as ``sdtmgen.dates.iso_date`` reads them (not the
+    SDTM derivations' fast reader); else _NO_DAY."""
+    from sdtmgen.dates import iso_date
 
-    stamps = to_date(iso.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
+    stamps = iso_date(iso.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
     return np.where(np.isnat(stamps), _NO_DAY, stamps.astype("datetime64[D]").astype(np.int64))
 
 
