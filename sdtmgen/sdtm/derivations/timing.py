@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from sdtmgen.dates import study_day
+from sdtmgen.dates import parse_iso_datetime, study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.sdtm.derivations.columns import take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, iso_days, iso_minutes, minutes_to_timestamps
@@ -37,13 +37,9 @@ def _to_day(minutes: np.ndarray) -> np.ndarray:
 
 
 def _fallback_minutes(iso: pd.Series) -> np.ndarray:
-    """The reference reading of any text (regular expressions), for shapes the fast path does not read."""
-    text = iso.astype("string[pyarrow]")
-    date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
-    stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
-    clock = text.str.extract(r"T(\d{2}):(\d{2})")
-    minutes = (pd.to_numeric(clock[0], errors="coerce") * 60 + pd.to_numeric(clock[1], errors="coerce")).fillna(0)
-    ns = (stamp + pd.to_timedelta(minutes, unit="m")).to_numpy(dtype="datetime64[ns]").view(np.int64)
+    """The plain reading of any text (``sdtmgen.dates.parse_iso_datetime``, to the minute), for shapes the
+    fast path does not read."""
+    ns = parse_iso_datetime(iso).to_numpy(dtype="datetime64[ns]").view(np.int64)
     return np.where(ns == MISSING, MISSING, ns // _NS_PER_MINUTE)
 
 
