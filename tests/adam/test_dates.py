@@ -72,3 +72,13 @@ def test_start_kept_before_treatment_when_the_event_ended_before_it(run_step, sa
                        "not_before": ["TRTSDT"], "not_after": ["AENDT"]}, frame)
     # A ended before the infusion: its start stays the first of the month, not moved to TRTSDT
     assert out["ASTDT"].tolist() == sas("2024-06-01", "2024-06-16")
+
+
+def test_middle_imputation_kept_within_the_partial_range_after_a_reference(run_step, sas):
+    frame = pd.DataFrame({"USUBJID": list("ABCD"), "AESTDTC": ["2024-06", "2024", "2024-06", "2024-06-03"],
+                          "TRTSDT": sas("2024-06-20", "2024-03-02", "2024-07-01", "2024-06-20")})
+    out, _ = run_step({"derive": "impute_date", "target": "ASTDT", "flag": "ASTDTF", "source": "AESTDTC",
+                       "impute": "middle", "not_before": ["TRTSDT"]}, frame)
+    # A: treatment later in that month wins over the 15th; B: 1 July of the year; C: reference outside the range
+    assert out["ASTDT"].tolist() == sas("2024-06-20", "2024-07-01", "2024-06-15", "2024-06-03")
+    assert list(out["ASTDTF"].fillna("-")) == ["D", "M", "D", "-"]
