@@ -592,7 +592,9 @@ class _ChunkEncoder:
                 continue
             tmp = self.scratch[: rows * col.length].reshape(rows, col.length)
             if col.table is not None:
-                np.take(col.table, col.codes[start:stop], axis=0, out=tmp)
+                # mode="wrap": code -1 is the last (blank) row, as with the default mode, but numpy then
+                # writes straight into ``tmp`` instead of a buffer it copies afterwards (~30% less time)
+                np.take(col.table, col.codes[start:stop], axis=0, out=tmp, mode="wrap")
             else:
                 chunk = col.values[start:stop]
                 miss = col.missing[start:stop]
