@@ -34,6 +34,7 @@ import yaml
 from pydantic import ValidationError
 
 from sdtmgen.errors import SpecError
+from sdtmgen.standards import read_sponsor_text
 from sdtmgen.terminology import Codelist, CodelistRef, Term, Terminology
 
 Where = Callable[[tuple[Any, ...]], str]
@@ -121,12 +122,7 @@ def read_codelist_csv(path: Path, shown: str | None = None, select: Iterable[str
     not checked (a whole NCI CT export can be read for the few codelists a study takes from it).
     """
     shown = shown or str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"{shown}: codelist file cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{shown}: codelist file is not UTF-8 text ({exc.reason})") from None
+    text = read_sponsor_text(path, "codelist file", shown)
     first = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if "\t" in first else ",")
     try:

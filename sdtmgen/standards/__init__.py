@@ -100,14 +100,21 @@ def packaged_ig(kind: str, version: str) -> pd.DataFrame:
     return frame
 
 
+def read_sponsor_text(path: str | Path, what: str, shown: str | None = None) -> str:
+    """A sponsor's text file (IG metadata, a codelist file) as UTF-8 text, a byte-order mark dropped; a
+    SpecError naming the file (``shown``, default the path) and ``what`` it is when unreadable or not UTF-8."""
+    shown = shown or str(path)
+    try:
+        return Path(path).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise SpecError(f"{shown}: {what} cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{shown}: {what} is not UTF-8 text ({exc.reason})") from None
+
+
 def read_ig_file(path: Path, kind: str = "sdtmig") -> pd.DataFrame:
     """A sponsor's IG metadata file: our TSV layout, or a CDISC Library style CSV export."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"{path}: {KINDS[kind]} file cannot be read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{path}: {KINDS[kind]} file is not UTF-8 text ({exc.reason})") from None
+    text = read_sponsor_text(path, f"{KINDS[kind]} file")
     first = text.split("\n", 1)[0]
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
