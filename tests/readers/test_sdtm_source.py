@@ -39,13 +39,18 @@ def _deliver_dm(specs, source: dict, supplemental_columns: bool = False) -> None
     path.write_text(yaml.safe_dump(dm, sort_keys=False))
 
 
-def test_delivered_dm_gives_the_same_outputs(example_build, spec_copy, example_raw, tmp_path):
+def _build_with_delivered_dm(example_build, spec_copy, example_raw, tmp_path):
+    """The example rebuilt with DM/SUPPDM delivered as the XPTs its own build wrote."""
     delivered = spec_copy / "delivered"
     delivered.mkdir()
     for name in ("dm.xpt", "suppdm.xpt"):
         shutil.copy(example_build / "sdtm" / name, delivered / name)
     _deliver_dm(spec_copy, {"sdtm": "delivered/dm.xpt", "supp": "delivered/suppdm.xpt"})
-    summary = build(spec_copy, example_raw, tmp_path / "out")
+    return build(spec_copy, example_raw, tmp_path / "out")
+
+
+def test_delivered_dm_gives_the_same_outputs(example_build, spec_copy, example_raw, tmp_path):
+    summary = _build_with_delivered_dm(example_build, spec_copy, example_raw, tmp_path)
     expected, got = _xpts(example_build), _xpts(summary.out)
     assert len(expected) >= 15 and got.keys() == expected.keys()
     assert [name for name in expected if expected[name] != got[name]] == []
@@ -137,12 +142,7 @@ def test_manifest_hashes_the_delivered_and_sas_files(example_build, spec_copy, e
     import hashlib
     import json
 
-    delivered = spec_copy / "delivered"
-    delivered.mkdir()
-    for name in ("dm.xpt", "suppdm.xpt"):
-        shutil.copy(example_build / "sdtm" / name, delivered / name)
-    _deliver_dm(spec_copy, {"sdtm": "delivered/dm.xpt", "supp": "delivered/suppdm.xpt"})
-    summary = build(spec_copy, example_raw, tmp_path / "out")
+    summary = _build_with_delivered_dm(example_build, spec_copy, example_raw, tmp_path)
     manifest = json.loads((summary.out / "manifest.json").read_text())
-    assert manifest["spec"]["delivered/dm.xpt"] == hashlib.sha256((delivered / "dm.xpt").read_bytes()).hexdigest()
+    assert manifest["spec"]["delivered/dm.xpt"] == hashlib.sha256((spec_copy / "delivered" / "dm.xpt").read_bytes()).hexdigest()
     assert "delivered/suppdm.xpt" in manifest["spec"] and "dm.csv" in manifest["raw"]
