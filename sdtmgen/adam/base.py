@@ -26,7 +26,7 @@ from sdtmgen.dates import (SAS_EPOCH, iso_clock, iso_date, iso_datetime, parse_i
                            parse_iso_date, parse_iso_datetime, study_day, to_sas_date, to_sas_datetime)
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.registry import Entry, Registry, StepContext
-from sdtmgen.sdtm.derivations.ordering import group_codes as sdtm_group_codes
+from sdtmgen.columns.ordering import group_codes as sdtm_group_codes
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import AdamDatasetSpec, StudySpec

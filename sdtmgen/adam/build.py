@@ -14,8 +14,8 @@ import pandas as pd
 
 from sdtmgen.adam.base import AdamContext
 from sdtmgen.errors import Finding, SpecError
+from sdtmgen.finalise import finalise
 from sdtmgen.scheduling import run_in_dependency_order
-from sdtmgen.sdtm.build import finalise
 from sdtmgen.spec.models import AdamDatasetSpec, Spec
 from sdtmgen.terminology import Terminology
 from sdtmgen.validate.schema import validate_dataset
@@ -111,7 +111,7 @@ def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult
     result = AdamResult(datasets={}, specs={}, findings=findings, adamig=adamig)
     for dataset in spec.adam:
         # the working frame goes once finalised (its helper columns and replaced values with it)
-        frame, _ = finalise(dataset, datasets.pop(dataset.dataset))  # type: ignore[arg-type]
+        frame, _ = finalise(dataset, datasets.pop(dataset.dataset))
         result.datasets[dataset.dataset] = frame
         result.specs[dataset.dataset] = dataset
     return result

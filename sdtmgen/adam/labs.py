@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, Distinct, Params, first_positions, flag_array,
                                group_codes, present, register_adam_derivation, text_from_codes)
-from sdtmgen.sdtm.derivations.ordering import move_rows
+from sdtmgen.columns.ordering import move_rows
 
 
 class Parameter(Params):

@@ -11,8 +11,7 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation, take_rows, text_from_codes
 from sdtmgen.conditions import Condition
 from sdtmgen.errors import SpecError
-from sdtmgen.sdtm.derivations.ordering import cumcount, factorize, key_order, move_rows, sort_columns
-from sdtmgen.sdtm.derivations.ordering import take_rows as take_frame_rows
+from sdtmgen.finalise import number_records
 
 
 @register_adam_derivation("source_records", "the dataset's records: one per record of an SDTM (or ADaM) dataset, "
@@ -142,17 +141,10 @@ class Constant(AdamDerivation):
                           example="{derive: seq, target: ASEQ}")
 class Seq(AdamDerivation):
     derive: Literal["seq"]
-    target: str
-    by: str = "USUBJID"
+    target: str = Field(description="the sequence variable (e.g. ASEQ)")
+    by: str = Field("USUBJID", description="numbering restarts for each value of this variable")
 
     def apply(self, ctx: AdamContext) -> None:
-        keys = [k for k in ctx.dataset.keys if k != self.target]
-        frame = ctx.frame
-        order = key_order(frame, sort_columns(frame, keys))
-        if any(frame is other for name, other in ctx.datasets.items() if name != ctx.name):
-            frame = take_frame_rows(frame, order)  # the records are another dataset's frame: copy, never move
-        else:  # the dataset's own frame: move the columns over one at a time (never two copies of it)
-            frame = move_rows(frame, order)
-        codes, _ = factorize(frame[self.by])  # (a groupby on the text would make a Python string per record)
-        frame[self.target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
-        ctx.frame = frame
+        # records taken from SDTM are usually in key order already; another dataset's frame is copied, not moved
+        shared = any(ctx.frame is other for name, other in ctx.datasets.items() if name != ctx.name)
+        ctx.frame = number_records(ctx.frame, ctx.dataset.keys, self.target, self.by, shared=shared)

@@ -6,24 +6,20 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from sdtmgen.columns import memo
 from sdtmgen.errors import Finding, RawDataError, SdtmgenError
+from sdtmgen.finalise import finalise
 from sdtmgen.findings_text import SKIPPED_RULE
 from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
-from sdtmgen.sdtm.derivations import DeriveContext, memo
-from sdtmgen.sdtm.derivations.columns import blank_to_missing, missing_text
-from sdtmgen.sdtm.derivations.ordering import key_order, sort_columns, take_rows
+from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.loader import spec_location
 from sdtmgen.readers import SdtmPackage
 from sdtmgen.spec.models import DomainSpec, SdtmSource, Spec
-
-LINEAGE_COLUMNS = ["_FILE", "_ROW"]
-
 
 @dataclass
 class SdtmResult:
@@ -57,29 +53,6 @@ def run_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: lis
                                        stuck_ok=len(queues) < len(spec.domains))
     finally:
         memo.clear()
-
-
-def finalise(domain: DomainSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Spec column order and types, sorted by keys; returns (dataset, lineage).
-
-    Only the spec's columns are converted and, when the records are not yet in key order, moved.
-    """
-    order = key_order(frame, sort_columns(frame, domain.keys))
-    n = len(frame)
-    columns = {}
-    for var in domain.variables:
-        if var.type == "Num":
-            values = (pd.to_numeric(frame[var.name], errors="coerce").to_numpy(dtype="float64")
-                      if var.name in frame.columns else np.full(n, np.nan))
-            columns[var.name] = values if order is None else values[order]
-        else:
-            text = blank_to_missing(frame[var.name]) if var.name in frame.columns else missing_text(n)
-            columns[var.name] = text if order is None else text.take(order)
-    # copy=False: the columns are not copied again into one 2-D block (the input frame is a
-    # working frame its caller drops; a dataset's numbers would otherwise exist twice at this point)
-    out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
-    lineage = take_rows(frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]], order)
-    return out, lineage
 
 
 def _form_error(exc: RawDataError, domain: str, errors: dict[tuple[str, str, str], list[str]]) -> None:

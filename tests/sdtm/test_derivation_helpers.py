@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdtmgen.sdtm.build import finalise
-from sdtmgen.sdtm.derivations import memo
-from sdtmgen.sdtm.derivations.columns import blank_to_missing, flag, take_text
+from sdtmgen.finalise import finalise, number_records, record_order
+from sdtmgen.columns import memo
+from sdtmgen.columns.text import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.sdtm.derivations.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_rows,
+from sdtmgen.columns.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_rows,
                                                take_rows)
-from sdtmgen.sdtm.derivations.sequence import sort_by_keys
 from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
 from sdtmgen.spec.models import DomainSpec, Variable
 
@@ -95,12 +94,35 @@ def test_key_order_sorts_like_sort_values_with_missing_first(seed):
     frame = _random_frame(300, seed)
     columns = ["STUDYID", "USUBJID", "DTC", "VISITNUM", "_FILE", "_ROW"]
     expected = frame.sort_values(columns, kind="mergesort", na_position="first").reset_index(drop=True)
-    pd.testing.assert_frame_equal(sort_by_keys(frame, ["STUDYID", "USUBJID", "DTC", "VISITNUM"]), expected)
-    pd.testing.assert_frame_equal(sort_by_keys(frame, ["STUDYID", "USUBJID", "DTC", "VISITNUM"], likely_sorted=False),
-                                  expected)
+    keys = ["STUDYID", "USUBJID", "DTC", "VISITNUM"]
+    pd.testing.assert_frame_equal(take_rows(frame, record_order(frame, keys)), expected)
+    pd.testing.assert_frame_equal(take_rows(frame, record_order(frame, keys, likely_sorted=False)), expected)
     # ties broken by the current row order when no tie-breaker columns are given
     partial = frame.sort_values(["USUBJID"], kind="mergesort", na_position="first").index.to_numpy()
     assert (key_order(frame, ["USUBJID"]) == partial).all()
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("shared", [False, True])
+def test_number_records_is_groupby_cumcount_in_key_order(seed, shared):
+    """--SEQ/ASEQ (SDTM and ADaM share it): 1..n per subject after the stable key sort (raw file and row
+    break ties), missing where the subject is; a shared frame is left as it was, an own one emptied."""
+    frame = _random_frame(300, seed)
+    keys = ["STUDYID", "USUBJID", "DTC", "XXSEQ", "VISITNUM"]
+    expected = frame.sort_values(["STUDYID", "USUBJID", "DTC", "VISITNUM", "_FILE", "_ROW"], kind="mergesort",
+                                 na_position="first").reset_index(drop=True)
+    counts = expected.groupby("USUBJID", dropna=True).cumcount() + 1.0
+    before = frame.copy()
+    out = number_records(frame, keys, "XXSEQ", shared=shared, likely_sorted=seed == 0)
+    pd.testing.assert_frame_equal(out.drop(columns="XXSEQ"), expected)
+    assert np.array_equal(out["XXSEQ"].to_numpy(), counts.reindex(expected.index).to_numpy(), equal_nan=True)
+    if shared:
+        pd.testing.assert_frame_equal(frame, before)
+    else:
+        assert frame.columns.empty  # moved, not copied
+    # records already in order: numbered in place of a copy when shared, the same frame otherwise
+    again = number_records(out, keys, "XXSEQ2", shared=True)
+    assert "XXSEQ2" not in out.columns and (again["XXSEQ2"].fillna(0) == out["XXSEQ"].fillna(0)).all()
 
 
 def test_sorted_frames_are_recognised_and_not_copied():
@@ -108,7 +130,7 @@ def test_sorted_frames_are_recognised_and_not_copied():
     frame = frame.sort_values(["USUBJID", "DTC", "_ROW"], kind="mergesort", na_position="first").reset_index(drop=True)
     assert already_sorted(frame, ["USUBJID", "DTC", "_ROW"])
     assert key_order(frame, ["USUBJID", "DTC", "_ROW"]) is None
-    assert sort_by_keys(frame, ["USUBJID", "DTC"]) is frame
+    assert record_order(frame, ["USUBJID", "DTC"]) is None
     assert not already_sorted(frame, ["DTC"])
     # the last two rows swapped: one step down in _ROW among equal keys is enough to say "not sorted"
     tail = frame[frame.duplicated(["USUBJID", "DTC"], keep=False)].index[-2:].to_numpy()

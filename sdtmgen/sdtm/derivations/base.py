@@ -84,7 +84,7 @@ class DeriveContext(StepContext):
 
     def subject_values(self, ref: VariableRef) -> pd.Series:
         """One value per subject of another domain's subject-level variable, aligned to this frame."""
-        from sdtmgen.sdtm.derivations.ordering import lookup
+        from sdtmgen.columns.ordering import lookup
 
         other = self.datasets[ref.domain].drop_duplicates("USUBJID")
         rows = lookup(self.frame["USUBJID"], pd.Index(other["USUBJID"]))

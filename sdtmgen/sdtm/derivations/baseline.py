@@ -9,9 +9,9 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
-from sdtmgen.sdtm.derivations.columns import arrow_text, flag
+from sdtmgen.columns.text import arrow_text, flag
 from sdtmgen.sdtm.derivations.isodates import MISSING
-from sdtmgen.sdtm.derivations.ordering import group_codes, pack, stable_order
+from sdtmgen.columns.ordering import group_codes, pack, stable_order
 from sdtmgen.sdtm.derivations.timing import iso_to_minutes, subject_positions
 
 

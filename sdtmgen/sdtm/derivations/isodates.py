@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sdtmgen.sdtm.derivations import memo
-from sdtmgen.sdtm.derivations.columns import text_buffers
+from sdtmgen.columns import memo
+from sdtmgen.columns.text import text_buffers
 
 MISSING = np.iinfo(np.int64).min
 """Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""

@@ -9,8 +9,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.columns import take_text
-from sdtmgen.sdtm.derivations.ordering import dense_codes, with_missing
+from sdtmgen.columns.text import take_text
+from sdtmgen.columns.ordering import dense_codes, with_missing
 
 
 class UnitConversion(BaseModel):

@@ -10,9 +10,9 @@ from pydantic import Field
 
 from sdtmgen.dates import parse_iso_datetime, study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
-from sdtmgen.sdtm.derivations.columns import take_text
+from sdtmgen.columns.text import take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, iso_days, iso_minutes, minutes_to_timestamps
-from sdtmgen.sdtm.derivations.ordering import lookup
+from sdtmgen.columns.ordering import lookup
 
 _NS_PER_MINUTE = 60_000_000_000
 

@@ -9,10 +9,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.columns import STRING, arrow_text, missing_text, take_text
+from sdtmgen.columns.text import STRING, arrow_text, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
 from sdtmgen.sdtm.derivations.timing import day_end_minutes, iso_to_minutes
-from sdtmgen.sdtm.derivations.ordering import codes_over, order_codes, pack, stable_order
+from sdtmgen.columns.ordering import codes_over, order_codes, pack, stable_order
 
 
 def _frame(ctx: DeriveContext, records: list[dict], domain: str) -> pd.DataFrame:

@@ -14,9 +14,9 @@ import pandas as pd
 from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
-from sdtmgen.sdtm.derivations.columns import take_text
+from sdtmgen.columns.text import take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING
-from sdtmgen.sdtm.derivations.ordering import cumcount
+from sdtmgen.columns.ordering import cumcount
 from sdtmgen.sdtm.derivations.timing import iso_to_minutes
 
 

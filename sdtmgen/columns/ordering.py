@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdtmgen.sdtm.derivations import memo
-from sdtmgen.sdtm.derivations.columns import arrow_text
+from sdtmgen.columns import memo
+from sdtmgen.columns.text import arrow_text
 
 _PACK_LIMIT = 2 ** 62
 
@@ -155,12 +155,6 @@ def key_order(frame: pd.DataFrame, columns: list[str], likely_sorted: bool = Tru
         return None
     order = stable_order(pack([order_codes(frame[col]) for col in columns]))
     return None if (order == np.arange(len(order))).all() else order
-
-
-def sort_columns(frame: pd.DataFrame, keys: list[str]) -> list[str]:
-    """The key variables present, then the raw file order (``_FILE``, ``_ROW``) to break ties."""
-    by = [k for k in keys if k in frame.columns]
-    return by + [c for c in ("_FILE", "_ROW") if c in frame.columns]
 
 
 def has_range_index(frame: pd.DataFrame) -> bool:

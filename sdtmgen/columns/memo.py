@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from sdtmgen.sdtm.derivations.columns import arrow_text
+from sdtmgen.columns.text import arrow_text
 
 T = TypeVar("T")
 
