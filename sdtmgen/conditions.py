@@ -72,8 +72,8 @@ for _name, _field, _column, _description, _example in (
 class Length(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min: Optional[int] = Field(None, ge=0)
-    max: Optional[int] = Field(None, ge=0)
+    min: Optional[int] = Field(None, ge=0, description="fewest characters allowed")
+    max: Optional[int] = Field(None, ge=0, description="most characters allowed")
 
     @model_validator(mode="after")
     def _bounds(self) -> "Length":

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from sdtmgen.cli import main
 from sdtmgen.registry import Entry
-from sdtmgen.spec.reference import COMMAND, SPEC_FILES, families, reference, schema
+from sdtmgen.spec.reference import CHECKS, COMMAND, SPEC_FILES, families, reference, schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
@@ -68,6 +68,72 @@ def test_a_new_registration_appears_without_editing_the_reference(monkeypatch):
     assert "### `sas`\n\nSAS datasets.\n" in text
     assert "| `encoding` | text | default: `latin-1` |" in text
     assert "Example: `raw: {format: sas, path: ../sas}`" in text
+
+
+def _undescribed(registries) -> list[str]:
+    """Every parameter of the registries' entries without a description, as ``"<kind> <entry> [{Block}]: key"``:
+    the entries' fields and those of the parameter blocks nested in them, recursively (a registry entry or a
+    condition used as a type is checked as an entry of its own; a condition operator's operand block too)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from sdtmgen.conditions import Condition
+
+    entries = {entry.item for registry in families() for entry in registry.entries() if entry.params is entry.item}
+
+    def blocks(annotation) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [] if annotation in entries or annotation is Condition else [annotation]
+        return [block for arg in get_args(annotation) for block in blocks(arg)]
+
+    pending: list[tuple[str, type[BaseModel], str]] = []
+    for registry in registries:
+        for entry in registry.entries():
+            if registry.kind == "condition operator":
+                pending += [(f"condition {entry.name} {{{b.__name__}}}", b, "")
+                            for b in blocks(Condition.model_fields[entry.item].annotation)]
+            elif entry.params is not None:
+                pending.append((f"{registry.kind} {entry.name}", entry.params, registry.key or ""))
+    found: list[str] = []
+    seen: set[type] = set()
+    while pending:
+        where, model, own_key = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            if own_key and key == own_key:  # rule:, derive: ... name the entry itself
+                continue
+            pending += [(f"{where} {{{b.__name__}}}", b, "") for b in blocks(field.annotation)]
+            if not (field.description or "").strip():
+                found.append(f"{where}: {key}")
+    return sorted(found)
+
+
+def test_every_registered_parameter_has_a_description():
+    """Mapping rules, conditions, readers, SDTM and ADaM derivations: each parameter (and each key of their
+    parameter blocks) says what it is in the reference, through its Field(description=...)."""
+    missing = _undescribed([registry for registry in families() if registry.kind not in CHECKS])
+    assert not missing, "parameters without Field(description=...): " + "; ".join(missing)
+
+
+def test_a_parameter_without_description_is_found(monkeypatch):
+    from pydantic import BaseModel, Field
+
+    from sdtmgen.readers import READERS
+
+    class Block(BaseModel):
+        size: int = Field(1, description="described")
+        unit: str = "mm"
+
+    class Options(BaseModel):
+        block: Block = Field(Block(), description="a block of keys")
+        encoding: str = "latin-1"
+
+    monkeypatch.setitem(READERS._entries, "sas", Entry("sas", "some.module:SasReader", "SAS datasets", Options, ""))
+    assert _undescribed([READERS]) == ["raw reader sas {Block}: unit", "raw reader sas: encoding"]
 
 
 def _as_json(value):

@@ -19,7 +19,7 @@ from sdtmgen.conditions import Condition
                           example="{derive: treatment_group, target: TRT01P, numeric: TRT01PN, code: _ARMCD, text: ARM, order: [DL1, DL2, DL3]}")
 class TreatmentGroup(AdamDerivation):
     derive: Literal["treatment_group"]
-    target: str
+    target: str = Field(description="the text variable (TRT01P)")
     numeric: str = Field(description="the numeric variable (TRT01PN)")
     code: str = Field(description="variable of this dataset holding the arm code (e.g. a copy of DM.ARMCD)")
     text: str = Field(description="variable of this dataset holding the arm description (DM.ARM)")
@@ -45,9 +45,9 @@ class TreatmentGroup(AdamDerivation):
 
 
 class DateSource(Params):
-    dataset: str
+    dataset: str = Field(description="the SDTM (or ADaM) dataset holding the dates")
     variable: str = Field(description="an ISO 8601 --DTC variable; only complete dates count")
-    where: Optional[Condition] = None
+    where: Optional[Condition] = Field(None, description="only records where this holds")
 
 
 @register_adam_derivation("subject_date", "first (min) or last (max) complete date of the subject over one or "
@@ -55,10 +55,10 @@ class DateSource(Params):
                           example="{derive: subject_date, target: DTHDT, agg: min, sources: [{dataset: DM, variable: DTHDTC}]}")
 class SubjectDate(AdamDerivation):
     derive: Literal["subject_date"]
-    target: str
-    sources: list[DateSource] = Field(min_length=1)
-    agg: Literal["min", "max"]
-    kind: Literal["date", "datetime"] = "date"
+    target: str = Field(description="the SAS date (datetime) variable, e.g. TRTSDT")
+    sources: list[DateSource] = Field(min_length=1, description="the dates looked at, over every source")
+    agg: Literal["min", "max"] = Field(description="the first (min) or last (max) date")
+    kind: Literal["date", "datetime"] = Field("date", description="SAS date, or SAS datetime (a missing time is 00:00)")
 
     def needs(self) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -89,17 +89,17 @@ class SubjectDate(AdamDerivation):
 class Prefixes(Params):
     """Text starting with any of the prefixes (e.g. ATC classes J01, J02, J05 in CMCLASCD)."""
 
-    column: str
-    starts_with: list[str] = Field(min_length=1)
-    ignore_case: bool = True
+    column: str = Field(description="text variable of the source, e.g. CMCLASCD")
+    starts_with: list[str] = Field(min_length=1, description="the prefixes")
+    ignore_case: bool = Field(True, description="compare regardless of case")
 
 
 class Above(Params):
     """A numeric column greater than a value (e.g. EXDOSE > 0: a dose was given); missing or
     non-numeric values do not qualify."""
 
-    column: str
-    value: float = 0
+    column: str = Field(description="numeric variable of the source, e.g. EXDOSE")
+    value: float = Field(0, description="the value it must exceed")
 
 
 class DayWindow(Params):
@@ -107,8 +107,8 @@ class DayWindow(Params):
 
     anchor: str = Field(description="SAS date variable of this dataset, e.g. CHEMSDT")
     date: str = Field(description="ISO 8601 variable of the source, e.g. CMSTDTC")
-    from_day: int
-    to_day: int
+    from_day: int = Field(description="first day of the window")
+    to_day: int = Field(description="last day of the window")
 
     @model_validator(mode="after")
     def _ordered(self) -> "DayWindow":
@@ -122,14 +122,14 @@ class DayWindow(Params):
                           example="{derive: record_flag, target: SAFFL, dataset: EX, where: {column: EXSTDTC, missing: false}, above: {column: EXDOSE, value: 0}}")
 class RecordFlag(AdamDerivation):
     derive: Literal["record_flag"]
-    target: str
-    dataset: str
-    where: Optional[Condition] = None
-    prefixes: Optional[Prefixes] = None
-    above: Optional[Above] = None
-    window: Optional[DayWindow] = None
-    yes: str = "Y"
-    no: Optional[str] = "N"
+    target: str = Field(description="the flag variable, e.g. SAFFL")
+    dataset: str = Field(description="the dataset whose records are looked at, e.g. EX")
+    where: Optional[Condition] = Field(None, description="only records where this holds")
+    prefixes: Optional[Prefixes] = Field(None, description="only records whose text starts with one of these")
+    above: Optional[Above] = Field(None, description="only records whose number exceeds a value")
+    window: Optional[DayWindow] = Field(None, description="only records whose date lies in a day window")
+    yes: str = Field("Y", description="value for a subject with such a record")
+    no: Optional[str] = Field("N", description="value for the others (null: missing)")
 
     def needs(self) -> set[tuple[str, str]]:
         read = {"USUBJID"}
@@ -173,16 +173,17 @@ class RecordFlag(AdamDerivation):
                           example="{derive: disposition_status, where: {column: DSCAT, equals: DISPOSITION EVENT}, completed: [COMPLETED]}")
 class DispositionStatus(AdamDerivation):
     derive: Literal["disposition_status"]
-    target: str = "EOSSTT"
-    reason: str = "DCSREAS"
-    dataset: str = "DS"
-    where: Optional[Condition] = None
-    decod: str = "DSDECOD"
-    date: str = "DSSTDTC"
-    completed: list[str] = Field(default_factory=lambda: ["COMPLETED"])
-    completed_value: str = "COMPLETED"
-    discontinued_value: str = "DISCONTINUED"
-    ongoing_value: str = "ONGOING"
+    target: str = Field("EOSSTT", description="the status variable")
+    reason: str = Field("DCSREAS", description="the reason variable: the last record's decod when discontinued")
+    dataset: str = Field("DS", description="the disposition dataset")
+    where: Optional[Condition] = Field(None, description="only records where this holds (e.g. DSCAT = DISPOSITION EVENT)")
+    decod: str = Field("DSDECOD", description="the standardised disposition term")
+    date: str = Field("DSSTDTC", description="ISO 8601 date ordering the records: the last one decides")
+    completed: list[str] = Field(default_factory=lambda: ["COMPLETED"],
+                                 description="decod values meaning completed (case ignored)")
+    completed_value: str = Field("COMPLETED", description="status when the last record is a completion")
+    discontinued_value: str = Field("DISCONTINUED", description="status when it is anything else")
+    ongoing_value: str = Field("ONGOING", description="status of a subject without a record")
 
     def produces(self) -> set[str]:
         return {self.target, self.reason}
@@ -212,8 +213,8 @@ class DispositionStatus(AdamDerivation):
 
 
 class FlagValue(Params):
-    variable: str
-    equals: str = "Y"
+    variable: str = Field(description="the flag variable of this dataset, e.g. SAFFL")
+    equals: str = Field("Y", description="the value meaning in the population")
 
 
 @register_adam_derivation("dlt_evaluable", "DLT-evaluable: in the population and followed to the end of the DLT "
@@ -221,15 +222,16 @@ class FlagValue(Params):
                           example="{derive: dlt_evaluable, window_days: 14, start: TRTSDT, followed_until: LSTALVDT, dlt: {dataset: ADAE, variable: DLTFL}}")
 class DltEvaluable(AdamDerivation):
     derive: Literal["dlt_evaluable"]
-    target: str = "DLTEVLFL"
-    population: FlagValue = FlagValue(variable="SAFFL")
+    target: str = Field("DLTEVLFL", description="the flag variable")
+    population: FlagValue = Field(FlagValue(variable="SAFFL"), description="the population the subject must be in")
     start: str = Field("TRTSDT", description="SAS date of day 1 of the DLT window")
     followed_until: str = Field("LSTALVDT", description="SAS date the subject is known to be followed to")
-    window_days: int = Field(ge=1)
-    dlt: DatasetVariable = DatasetVariable(dataset="ADAE", variable="DLTFL")
-    dlt_value: str = "Y"
-    yes: str = "Y"
-    no: str = "N"
+    window_days: int = Field(ge=1, description="length of the DLT window in days")
+    dlt: DatasetVariable = Field(DatasetVariable(dataset="ADAE", variable="DLTFL"),
+                                 description="the per-event DLT flag (a subject with one is evaluable)")
+    dlt_value: str = Field("Y", description="value of that flag meaning a DLT")
+    yes: str = Field("Y", description="value for an evaluable subject")
+    no: str = Field("N", description="value for the others")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.dlt.dataset, self.dlt.variable), (self.dlt.dataset, "USUBJID")}

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.dates import (SAS_EPOCH, iso_clock, iso_date, iso_datetime, parse_iso_clock,  # noqa: F401 - the ADaM names
                            parse_iso_date, parse_iso_datetime, study_day, to_sas_date, to_sas_datetime)
@@ -58,8 +58,8 @@ class Params(BaseModel):
 class DatasetVariable(Params):
     """A variable of another dataset, SDTM or ADaM, e.g. ``{dataset: ADSL, variable: TRTSDT}``."""
 
-    dataset: str
-    variable: str
+    dataset: str = Field(description="the dataset, SDTM or ADaM, e.g. ADSL")
+    variable: str = Field(description="its variable, e.g. TRTSDT")
 
 
 class AdamDerivation(Params):

@@ -27,7 +27,7 @@ from sdtmgen.dates import Imputation, date_range, impute_in_range, parse_iso_clo
                           example="{derive: impute_date, target: AENDT, flag: AENDTF, source: AEENDTC, impute: last, not_after: [DTHDT, EOSDT]}")
 class ImputeDate(AdamDerivation):
     derive: Literal["impute_date"]
-    target: str
+    target: str = Field(description="the SAS date variable, e.g. ASTDT")
     flag: Optional[str] = Field(None, description="imputation flag variable (e.g. ASTDTF)")
     source: str = Field(description="ISO 8601 variable, e.g. AESTDTC")
     impute: Imputation = Field(description="first, middle (15th / 1 July) or last possible day")
@@ -75,9 +75,9 @@ class ImputeDate(AdamDerivation):
                           example="{derive: analysis_date, target: ADT, datetime_target: ADTM, source: _DTC}")
 class AnalysisDate(AdamDerivation):
     derive: Literal["analysis_date"]
-    target: str = "ADT"
+    target: str = Field("ADT", description="the SAS date variable (missing unless the date is complete)")
     datetime_target: Optional[str] = Field(None, description="e.g. ADTM; empty when no time was collected")
-    source: str
+    source: str = Field(description="ISO 8601 variable of this dataset, e.g. a copy of LBDTC")
 
     def produces(self) -> set[str]:
         return {self.target} | ({self.datetime_target} if self.datetime_target else set())
@@ -97,7 +97,7 @@ class AnalysisDate(AdamDerivation):
                           example="{derive: relative_day, target: ADY, date: ADT, anchor: CHEMSDT}")
 class RelativeDay(AdamDerivation):
     derive: Literal["relative_day"]
-    target: str
+    target: str = Field(description="the relative day variable, e.g. ADY")
     date: str = Field(description="SAS date variable of this dataset")
     anchor: str = Field(description="SAS date variable of this dataset (e.g. TRTSDT, CHEMSDT)")
     day_zero: bool = Field(False, description="true: date - anchor + 1 also before the anchor (day 0 exists)")
@@ -112,15 +112,15 @@ class RelativeDay(AdamDerivation):
                           example="{derive: window_flag, target: ANL01FL, day: ADY, from_day: 1, to_day: 42, require: [AVAL]}")
 class WindowFlag(AdamDerivation):
     derive: Literal["window_flag"]
-    target: str
-    day: str
-    from_day: int
-    to_day: int
+    target: str = Field(description="the flag variable, e.g. ANL01FL")
+    day: str = Field(description="relative day variable of this dataset, e.g. ADY")
+    from_day: int = Field(description="first day of the window")
+    to_day: int = Field(description="last day of the window")
     missing_day: Optional[Condition] = Field(None, description="flag records with no day when this holds "
                                                                "(e.g. TRTEMFL = Y for a missing start)")
     require: list[str] = Field(default_factory=list, description="variables that must be present")
-    yes: str = "Y"
-    no: Optional[str] = None
+    yes: str = Field("Y", description="value of a flagged record")
+    no: Optional[str] = Field(None, description="value of the other records (default: missing)")
 
     @model_validator(mode="after")
     def _ordered(self) -> "WindowFlag":
@@ -144,11 +144,11 @@ class WindowFlag(AdamDerivation):
                           example="{derive: duration, target: ADURN, unit_target: ADURU, start: ASTDT, end: AENDT, unit: DAYS}")
 class Duration(AdamDerivation):
     derive: Literal["duration"]
-    target: str = "ADURN"
-    unit_target: Optional[str] = "ADURU"
-    start: str = "ASTDT"
-    end: str = "AENDT"
-    unit: str = "DAYS"
+    target: str = Field("ADURN", description="the duration variable (days)")
+    unit_target: Optional[str] = Field("ADURU", description="the unit variable, filled where there is a duration")
+    start: str = Field("ASTDT", description="SAS start date of this dataset")
+    end: str = Field("AENDT", description="SAS end date of this dataset")
+    unit: str = Field("DAYS", description="text of the unit variable")
 
     def produces(self) -> set[str]:
         return {self.target} | ({self.unit_target} if self.unit_target else set())

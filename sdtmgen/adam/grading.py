@@ -347,7 +347,7 @@ def load_criteria(path: str | Path, term: str) -> list[Criterion]:
 
 
 class Term(Params):
-    paramcd: str
+    paramcd: str = Field(description="the parameter graded")
     low: Optional[str] = Field(None, description="CTCAE term graded in the low direction (e.g. Anemia)")
     high: Optional[str] = Field(None, description="CTCAE term graded in the high direction")
     analysis: Optional[Literal["low", "high"]] = Field(None, description="direction of ATOXGR (default: low if any)")
@@ -366,17 +366,17 @@ class Term(Params):
                           example="{derive: ctcae_grade, unit: _UNIT, terms: [{paramcd: NEUT, low: Neutrophil count decreased}, {paramcd: HGB, low: Anemia, high: Hemoglobin increased}]}")
 class CtcaeGrade(AdamDerivation):
     derive: Literal["ctcae_grade"]
-    target: str = "ATOXGR"
-    low: Optional[str] = "ATOXGRL"
-    high: Optional[str] = "ATOXGRH"
-    param: str = "PARAMCD"
+    target: str = Field("ATOXGR", description="the analysis grade variable")
+    low: Optional[str] = Field("ATOXGRL", description="the grade in the low direction")
+    high: Optional[str] = Field("ATOXGRH", description="the grade in the high direction")
+    param: str = Field("PARAMCD", description="the parameter code variable")
     unit: Optional[str] = Field(None, description="variable holding the unit of AVAL, checked against UNIT_CHECK")
     variables: dict[str, str] = Field(default_factory=dict,
                                       description="name in the criteria -> variable of this dataset (default: same)")
     constants: dict[str, Union[float, list[str]]] = Field(default_factory=dict,
                                                           description="e.g. high_indicator: [HIGH]")
     signif_digits: int = Field(15, ge=1, le=17, description="signif_dig in the criteria")
-    terms: list[Term] = Field(min_length=1)
+    terms: list[Term] = Field(min_length=1, description="the CTCAE terms of each parameter graded")
 
     def produces(self) -> set[str]:
         return {self.target} | {v for v in (self.low, self.high) if v}

@@ -16,9 +16,9 @@ from sdtmgen.columns.ordering import move_rows
 
 class Parameter(Params):
     test: str = Field(description="value of the source test code (e.g. LBTESTCD NEUT)")
-    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")
-    param: str = Field(max_length=200)
-    paramn: float
+    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$", description="PARAMCD of the test's records")
+    param: str = Field(max_length=200, description="PARAM, with the unit, e.g. Neutrophils (10^9/L)")
+    paramn: float = Field(description="PARAMN")
 
 
 @register_adam_derivation("parameters", "PARAMCD/PARAM/PARAMN from the test code; records of unlisted tests are dropped",
@@ -26,10 +26,10 @@ class Parameter(Params):
 class Parameters(AdamDerivation):
     derive: Literal["parameters"]
     test: str = Field(description="variable of this dataset holding the test code")
-    target: str = "PARAMCD"
-    text: str = "PARAM"
-    number: str = "PARAMN"
-    parameters: list[Parameter] = Field(min_length=1)
+    target: str = Field("PARAMCD", description="the parameter code variable")
+    text: str = Field("PARAM", description="the parameter text variable")
+    number: str = Field("PARAMN", description="the parameter number variable")
+    parameters: list[Parameter] = Field(min_length=1, description="one per test kept, each test once")
 
     @model_validator(mode="after")
     def _unique(self) -> "Parameters":
@@ -67,8 +67,8 @@ QUALIFIED = r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+)\s*$"
                           example="{derive: analysis_value, numeric: _STRESN, text: _STRESC, below_limit: limit, above_limit: limit, flag: AVALIMFL}")
 class AnalysisValue(AdamDerivation):
     derive: Literal["analysis_value"]
-    target: str = "AVAL"
-    text_target: Optional[str] = "AVALC"
+    target: str = Field("AVAL", description="the numeric analysis value")
+    text_target: Optional[str] = Field("AVALC", description="the character analysis value (the result text)")
     numeric: str = Field(description="numeric result variable of this dataset (e.g. a copy of LBSTRESN)")
     text: str = Field(description="character result variable (e.g. a copy of LBSTRESC)")
     below_limit: Literal["limit", "half_limit", "missing"] = Field(
@@ -110,12 +110,12 @@ class AnalysisValue(AdamDerivation):
                           example="{derive: baseline, anchor: CHEMSDT, by: [PARAMCD], value: AVAL, date: ADT, order: ADTM}")
 class Baseline(AdamDerivation):
     derive: Literal["baseline"]
-    flag: str = "ABLFL"
-    target: str = "BASE"
-    change: Optional[str] = "CHG"
-    percent_change: Optional[str] = "PCHG"
-    by: list[str] = Field(default_factory=lambda: ["PARAMCD"])
-    value: str = "AVAL"
+    flag: str = Field("ABLFL", description="the baseline record flag (Y)")
+    target: str = Field("BASE", description="the baseline value, on every record of the group")
+    change: Optional[str] = Field("CHG", description="value - baseline")
+    percent_change: Optional[str] = Field("PCHG", description="100 x (value - baseline) / baseline; missing when baseline is 0")
+    by: list[str] = Field(default_factory=lambda: ["PARAMCD"], description="groups within a subject")
+    value: str = Field("AVAL", description="the analysis value")
     date: str = Field("ADT", description="SAS date of the record")
     order: Optional[str] = Field("ADTM", description="SAS datetime ordering records of one day")
     anchor: str = Field(description="SAS date variable, e.g. CHEMSDT (on or before it = baseline candidate)")
@@ -155,9 +155,9 @@ class Baseline(AdamDerivation):
 
 
 class Criterion(Params):
-    paramcd: str
-    operator: Literal["lt", "le", "gt", "ge"]
-    value: float
+    paramcd: str = Field(description="the parameter it applies to")
+    operator: Literal["lt", "le", "gt", "ge"] = Field(description="value <, <=, >, >= the threshold")
+    value: float = Field(description="the threshold")
     text: str = Field(max_length=200, description="CRITy text, e.g. 'ANC < 0.5 x10^9/L'")
 
 
@@ -171,9 +171,9 @@ class CriterionFlag(AdamDerivation):
     derive: Literal["criterion_flag"]
     target: str = Field(description="the flag, e.g. CRIT1FL")
     text: str = Field(description="the criterion text variable, e.g. CRIT1")
-    value: str = "AVAL"
-    param: str = "PARAMCD"
-    criteria: list[Criterion] = Field(min_length=1)
+    value: str = Field("AVAL", description="the value compared")
+    param: str = Field("PARAMCD", description="the parameter code variable")
+    criteria: list[Criterion] = Field(min_length=1, description="one per parameter")
 
     @model_validator(mode="after")
     def _one_each(self) -> "CriterionFlag":

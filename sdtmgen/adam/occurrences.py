@@ -22,12 +22,13 @@ def _text(values: pd.Series, ignore_case: bool) -> pd.Series:
                           example="{derive: treatment_emergent, target: TRTEMFL, start: ASTDT, reference: TRTSDT, missing_start: emergent}")
 class TreatmentEmergent(AdamDerivation):
     derive: Literal["treatment_emergent"]
-    target: str = "TRTEMFL"
-    start: str = "ASTDT"
-    reference: str = "TRTSDT"
+    target: str = Field("TRTEMFL", description="the flag variable")
+    start: str = Field("ASTDT", description="SAS start date of the event")
+    reference: str = Field("TRTSDT", description="SAS date of the first treatment; an untreated subject has no emergent event")
     end_reference: Optional[str] = Field(None, description="e.g. TRTEDT; with days_after, the emergence window end")
-    days_after: Optional[int] = Field(None, ge=0)
-    missing_start: Literal["emergent", "not_emergent"] = "emergent"
+    days_after: Optional[int] = Field(None, ge=0, description="days after end_reference still counted as emergent")
+    missing_start: Literal["emergent", "not_emergent"] = Field(
+        "emergent", description="an event of a treated subject with no start date counts as emergent or not")
 
     @model_validator(mode="after")
     def _pair(self) -> "TreatmentEmergent":
@@ -55,12 +56,13 @@ class TreatmentEmergent(AdamDerivation):
                           example="{derive: relatedness, target: AREL, source: AEREL, related: [POSSIBLY RELATED, PROBABLY RELATED], missing_as: related}")
 class Relatedness(AdamDerivation):
     derive: Literal["relatedness"]
-    target: str = "AREL"
-    source: str = "AEREL"
+    target: str = Field("AREL", description="the analysis relationship variable")
+    source: str = Field("AEREL", description="the collected causality variable")
     related: list[str] = Field(min_length=1, description="collected values that count as related")
-    related_value: str = "RELATED"
-    not_related_value: str = "NOT RELATED"
-    missing_as: Literal["related", "not_related", "missing"] = "related"
+    related_value: str = Field("RELATED", description="value written for a related event")
+    not_related_value: str = Field("NOT RELATED", description="value written for the others")
+    missing_as: Literal["related", "not_related", "missing"] = Field(
+        "related", description="what a missing causality becomes (conservative default: related)")
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
@@ -81,10 +83,10 @@ class Relatedness(AdamDerivation):
                           example="{derive: term_flag, target: FNFL, variable: AEDECOD, values: [FEBRILE NEUTROPENIA]}")
 class TermFlag(AdamDerivation):
     derive: Literal["term_flag"]
-    target: str
-    variable: str
-    values: list[str] = Field(min_length=1)
-    ignore_case: bool = True
+    target: str = Field(description="the flag variable, e.g. FNFL")
+    variable: str = Field(description="the coded term variable, e.g. AEDECOD")
+    values: list[str] = Field(min_length=1, description="the terms that set the flag")
+    ignore_case: bool = Field(True, description="compare regardless of case")
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
@@ -97,8 +99,8 @@ class Fallback(Params):
     """DLT criteria used when the investigator's assessment was not collected for an event."""
 
     grade: str = Field("ATOXGR", description="toxicity grade variable (text 1-5)")
-    min_grade: int = Field(ge=1, le=5)
-    term: str = "AEDECOD"
+    min_grade: int = Field(ge=1, le=5, description="lowest toxicity grade that is a DLT")
+    term: str = Field("AEDECOD", description="term variable checked against exclude_terms")
     exclude_terms: list[str] = Field(default_factory=list, description="never DLTs (e.g. expected cytopenias)")
 
 
@@ -108,14 +110,14 @@ class Fallback(Params):
                           example="{derive: dlt_flag, target: DLTFL, day: ASTDY, from_day: 1, to_day: 14, related: AREL, assessment: AEDLT, when_not_assessed: {min_grade: 3, exclude_terms: [NEUTROPENIA, ANAEMIA]}}")
 class DltFlag(AdamDerivation):
     derive: Literal["dlt_flag"]
-    target: str = "DLTFL"
+    target: str = Field("DLTFL", description="the flag variable")
     day: str = Field("ASTDY", description="relative day from the infusion (infusion day = day 1)")
-    from_day: int = 1
-    to_day: int
-    related: str = "AREL"
-    related_value: str = "RELATED"
+    from_day: int = Field(1, description="first day of the DLT window")
+    to_day: int = Field(description="last day of the DLT window")
+    related: str = Field("AREL", description="the relationship variable")
+    related_value: str = Field("RELATED", description="its value for a related event (case ignored)")
     assessment: Optional[str] = Field("AEDLT", description="investigator's DLT assessment (e.g. from SUPPAE)")
-    assessment_yes: str = "Y"
+    assessment_yes: str = Field("Y", description="the assessment's value meaning DLT (case ignored)")
     when_not_assessed: Optional[Fallback] = Field(None, description="no fallback: unassessed events are not DLTs")
 
     def apply(self, ctx: AdamContext) -> None:

@@ -20,7 +20,7 @@ from sdtmgen.finalise import number_records
 class SourceRecords(AdamDerivation):
     derive: Literal["source_records"]
     dataset: str = Field(description="SDTM domain (or ADaM dataset) the records come from")
-    where: Optional[Condition] = None
+    where: Optional[Condition] = Field(None, description="only the source records where this holds")
     variables: list[str] = Field(default_factory=list, description="copied with the same name")
     rename: dict[str, str] = Field(default_factory=dict, description="new name -> variable of the source")
 
@@ -60,8 +60,8 @@ class SourceRecords(AdamDerivation):
                           example="{derive: merge_subject, dataset: ADSL, variables: [TRT01P, TRT01PN, SAFFL]}")
 class MergeSubject(AdamDerivation):
     derive: Literal["merge_subject"]
-    dataset: str = "ADSL"
-    variables: list[str] = Field(min_length=1)
+    dataset: str = Field("ADSL", description="the subject-level dataset (one record per USUBJID)")
+    variables: list[str] = Field(min_length=1, description="its variables copied onto every record of the subject")
 
     def produces(self) -> set[str]:
         return set(self.variables)
@@ -92,9 +92,9 @@ def _id_text(values: pd.Series) -> pd.Series:
                           example="{derive: supp_qualifier, target: AEDLT, dataset: SUPPAE, qnam: AEDLT}")
 class SuppQualifier(AdamDerivation):
     derive: Literal["supp_qualifier"]
-    target: str
+    target: str = Field(description="the variable written, e.g. AEDLT")
     dataset: str = Field(description="the SUPP-- dataset, e.g. SUPPAE")
-    qnam: str
+    qnam: str = Field(description="the QNAM whose QVAL is taken")
 
     def needs(self) -> set[tuple[str, str]]:
         return {(self.dataset, v) for v in ("USUBJID", "QNAM", "QVAL", "IDVAR", "IDVARVAL")}
@@ -123,7 +123,7 @@ class SuppQualifier(AdamDerivation):
                           example="{derive: constant, values: {SRCDOM: LB, SRCVAR: LBSTRESN}}")
 class Constant(AdamDerivation):
     derive: Literal["constant"]
-    values: dict[str, Union[str, float]] = Field(min_length=1)
+    values: dict[str, Union[str, float]] = Field(min_length=1, description="variable -> its value (text or number)")
 
     def produces(self) -> set[str]:
         return set(self.values)

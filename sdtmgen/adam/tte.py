@@ -32,22 +32,22 @@ DAY_SECONDS = 86400.0
 class TransfusionFree(Params):
     """Assessments count only without a matching transfusion in the days before them."""
 
-    dataset: str = "CM"
-    date: str = "CMSTDTC"
-    where: Condition
-    days_before: int = Field(ge=1)
+    dataset: str = Field("CM", description="the dataset of the transfusions")
+    date: str = Field("CMSTDTC", description="ISO 8601 start of a transfusion")
+    where: Condition = Field(description="the records that are matching transfusions")
+    days_before: int = Field(ge=1, description="an assessment at most this many days after a matching transfusion is not transfusion-free")
     applies_to: Literal["all", "first"] = Field(
         "all", description="all: each of the consecutive assessments must be transfusion-free; first: only the first")
 
 
 class Endpoint(Params):
-    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$")
-    param: str = Field(max_length=200)
-    paramn: float
+    paramcd: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,7}$", description="PARAMCD of the endpoint's records")
+    param: str = Field(max_length=200, description="PARAM of the endpoint")
+    paramn: float = Field(description="PARAMN of the endpoint")
     lab: str = Field(description="PARAMCD of the lab parameter in the source dataset")
-    threshold: float
+    threshold: float = Field(description="recovered at values at or above it; at risk from a value below it")
     event: str = Field(max_length=200, description="EVNTDESC of an event")
-    transfusion_free: Optional[TransfusionFree] = None
+    transfusion_free: Optional[TransfusionFree] = Field(None, description="assessments must not follow a transfusion")
 
 
 @register_adam_derivation("recovery", "time to recovery: first of N consecutive assessments at or above a threshold "
@@ -58,20 +58,20 @@ class Recovery(AdamDerivation):
     derive: Literal["recovery"]
     source: str = Field("ADLB", description="the lab BDS dataset")
     anchor: DatasetVariable = Field(description="the start date (e.g. ADSL.CHEMSDT): day 1 and STARTDT")
-    from_day: int = 1
+    from_day: int = Field(1, description="first day of the window")
     to_day: int = Field(description="last day of the window (e.g. 42)")
-    consecutive: int = Field(ge=1)
+    consecutive: int = Field(ge=1, description="assessments at or above the threshold in a row that make recovery")
     censor_at_window_end: str = Field(max_length=200, description="CNSDTDSC when assessed up to the window end")
     censor_before_window_end: str = Field(max_length=200,
                                           description="CNSDTDSC when the last assessment is before the window end")
-    source_domain: str = "LB"
-    source_variable: str = "LBDTC"
-    value: str = "AVAL"
-    param: str = "PARAMCD"
-    date: str = "ADT"
-    datetime: Optional[str] = "ADTM"
+    source_domain: str = Field("LB", description="SRCDOM of the records")
+    source_variable: str = Field("LBDTC", description="SRCVAR of the records")
+    value: str = Field("AVAL", description="the lab value of the source")
+    param: str = Field("PARAMCD", description="the parameter code of the source")
+    date: str = Field("ADT", description="SAS date of an assessment")
+    datetime: Optional[str] = Field("ADTM", description="SAS datetime of an assessment (orders a day's records)")
     seq: str = Field("SRCSEQ", description="variable of the source holding the SDTM --SEQ")
-    endpoints: list[Endpoint] = Field(min_length=1)
+    endpoints: list[Endpoint] = Field(min_length=1, description="one parameter each")
 
     @model_validator(mode="after")
     def _valid(self) -> "Recovery":

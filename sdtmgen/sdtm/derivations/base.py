@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar, Optional, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.errors import Finding
 from sdtmgen.registry import Entry, Registry, StepContext
@@ -46,8 +46,8 @@ class VariableRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    domain: str
-    variable: str
+    domain: str = Field(description="the domain holding the variable, e.g. DM")
+    variable: str = Field(description="the variable, e.g. RFSTDTC")
 
 
 class Derivation(BaseModel):

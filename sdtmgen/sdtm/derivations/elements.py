@@ -15,12 +15,12 @@ from sdtmgen.sdtm.derivations.reference_dates import subject_extreme
 class ElementStart(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    etcd: str
-    domain: str
-    variable: str
-    agg: Literal["min", "max"] = "min"
-    where: Optional[Condition] = None
-    offset_days: int = 0
+    etcd: str = Field(description="the element code (study.yaml elements)")
+    domain: str = Field(description="the domain holding the element's start date")
+    variable: str = Field(description="its --DTC variable")
+    agg: Literal["min", "max"] = Field("min", description="the subject's first (min) or last (max) date")
+    where: Optional[Condition] = Field(None, description="only records where this holds")
+    offset_days: int = Field(0, description="days added to that date (e.g. 1: the element starts the day after)")
 
 
 @register_derivation("subject_elements",

@@ -13,17 +13,17 @@ from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_de
 class LinkSide(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    domain: str
-    key: str  # variable (or _TEMPORARY) holding the shared identifier
+    domain: str = Field(description="the domain of these records")
+    key: str = Field(description="variable (or _TEMPORARY) holding the identifier the two sides share")
 
 
 class Link(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    left: LinkSide
-    right: LinkSide
-    reltype: str | None = None
+    name: str = Field(description="prefix of the RELIDs of this link (RELID = name-n)")
+    left: LinkSide = Field(description="the records pointing at a parent record (each of its records is related)")
+    right: LinkSide = Field(description="the parent records: one RELID per linked right-side record")
+    reltype: str | None = Field(None, description="RELTYPE of the pairs (ONE, MANY), empty by default")
 
 
 @register_derivation("record_links", "RELREC pairs for records whose link keys match within a subject",

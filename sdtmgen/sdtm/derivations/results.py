@@ -18,10 +18,10 @@ class UnitConversion(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    from_unit: str
-    to_unit: str
-    factor: float
-    tests: Optional[list[str]] = None
+    from_unit: str = Field(description="the original unit (--ORRESU)")
+    to_unit: str = Field(description="the standard unit (--STRESU) it converts to")
+    factor: float = Field(description="standard value = original value x factor")
+    tests: Optional[list[str]] = Field(None, description="test codes it applies to (default: every test)")
 
 
 #: a plain or qualified number (``<0.1``) by decimal mark; the number part is group 2

@@ -185,12 +185,13 @@ class DataParameter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    TSPARMCD: str
-    TSPARM: str
-    domain: str
-    variable: str
-    agg: Literal["min_date", "max_date", "count_unique"]
-    TSVCDREF: Optional[str] = None  # e.g. ISO 8601 for a date
+    TSPARMCD: str = Field(description="the parameter code, e.g. SSTDTC")
+    TSPARM: str = Field(description="the parameter name, e.g. Study Start Date")
+    domain: str = Field(description="the domain the value is computed from")
+    variable: str = Field(description="the variable of that domain")
+    agg: Literal["min_date", "max_date", "count_unique"] = Field(
+        description="earliest or latest complete date of the variable, or its number of distinct values")
+    TSVCDREF: Optional[str] = Field(None, description="code reference of the value, e.g. ISO 8601 for a date")
 
 
 @register_derivation("data_parameters", "TS records whose value is computed from another domain (first consent, subjects)",

@@ -55,13 +55,14 @@ class Step(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trim: Optional[Literal[True]] = None
-    upper: Optional[Literal[True]] = None
-    lower: Optional[Literal[True]] = None
-    replace: Optional[dict[str, str]] = Field(None, max_length=10_000)
-    ignore_case: bool = False
-    codelist: Optional[str] = None
-    output: Literal["value", "decode"] = "value"
+    trim: Optional[Literal[True]] = Field(None, description="true: strip leading/trailing spaces; blank -> missing")
+    upper: Optional[Literal[True]] = Field(None, description="true: upper case")
+    lower: Optional[Literal[True]] = Field(None, description="true: lower case")
+    replace: Optional[dict[str, str]] = Field(None, max_length=10_000,
+                                              description="whole value -> replacement; other values unchanged")
+    ignore_case: bool = Field(False, description="replace: match values regardless of case")
+    codelist: Optional[str] = Field(None, description="codelist id: collected value, decode or synonym -> submission value")
+    output: Literal["value", "decode"] = Field("value", description="codelist: give the submission value or its decode")
 
     @model_validator(mode="after")
     def _one_operation(self) -> "Step":

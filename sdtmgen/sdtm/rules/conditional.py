@@ -18,7 +18,7 @@ from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 class Case(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    when: Condition
+    when: Condition = Field(description="the condition on the raw row; the first case that holds gives the result")
     value: Optional[str] = Field(None, description="the result when the condition holds")
     column: Optional[str] = Field(None, description="or the raw column giving the result")
 
