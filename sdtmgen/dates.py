@@ -1,6 +1,6 @@
 """Clinical dates, one module: collected dates and times to ISO 8601 (vectorised, partial dates kept
 partial), ISO 8601 text to SAS dates/datetimes (``iso_date``, ``iso_sas_date``, ``to_sas_date``), the
-range of a partial date and its imputation with the --DTF flag (``date_range``, ``impute_date``:
+range of a partial date and its imputation with the --DTF flag (``date_range``, ``impute_in_range``:
 first, middle or last possible day), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
 and the results share.
 
@@ -262,14 +262,6 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-def parse_collected_dates(values: pd.Series, formats: DateFormats | None = None) -> ParsedDates:
-    """Per row, parsing each distinct value once (dates repeat a lot)."""
-    distinct = Distinct.of(values)
-    parsed = parse_distinct_dates(distinct, formats)
-    return ParsedDates(iso=distinct.spread_text(parsed.iso, values.index),
-                       invalid=distinct.spread_mask(parsed.invalid), partial=distinct.spread_mask(parsed.partial))
-
-
 def parse_distinct_dates(distinct: Distinct, formats: DateFormats | None = None) -> ParsedDates:
     """The distinct values of a date column parsed, one entry per ``distinct.values``."""
     return _parse_collected_dates(distinct.values, formats)
@@ -332,13 +324,6 @@ def date_stem(iso: pd.Series) -> pd.Series:
     text = iso.astype("string[pyarrow]")
     text = text.str.replace(r"^(\d{4})$", r"\1----", regex=True)
     return text.str.replace(r"^(\d{4}-\d{2})$", r"\1--", regex=True)
-
-
-def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """``HH:MM`` or ``HH:MM:SS`` (24 h) -> the same text; returns (time, invalid mask)."""
-    distinct = Distinct.of(values)
-    times, bad = parse_distinct_times(distinct)
-    return distinct.spread_text(times, values.index), distinct.spread_mask(bad)
 
 
 def parse_distinct_times(distinct: Distinct) -> tuple[pd.Series, np.ndarray]:
@@ -415,11 +400,6 @@ def iso_date(iso: pd.Series) -> pd.Series:
     return _per_distinct(iso, parse_iso_date)
 
 
-def iso_clock(iso: pd.Series) -> pd.Series:
-    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
-    return _per_distinct(iso, parse_iso_clock)
-
-
 def iso_datetime(iso: pd.Series) -> pd.Series:
     """Date and time (to the second) of ISO 8601 values with a complete date; a missing time is 00:00."""
     return _per_distinct(iso, parse_iso_datetime)
@@ -448,7 +428,7 @@ def parse_iso_datetime(iso: pd.Series) -> pd.Series:
 
 
 def parse_iso_clock(iso: pd.Series) -> pd.Series:
-    """:func:`iso_clock` value by value (for values known to be distinct)."""
+    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
     text = iso.astype("string[pyarrow]")
     timed = (text.str.slice(10, 11) == "T").fillna(False)
     hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
@@ -496,19 +476,13 @@ def date_range(iso: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return distinct.expand(lo), distinct.expand(hi), distinct.expand(level)
 
 
-def impute_date(iso: pd.Series, impute: Imputation) -> tuple[np.ndarray, np.ndarray]:
-    """(SAS date, --DTF flag) of ISO 8601 dates, partial ones imputed; no year -> NaN and no flag.
+def impute_in_range(lo: np.ndarray, hi: np.ndarray, level: np.ndarray, impute: Imputation) -> np.ndarray:
+    """The imputed SAS date of ranges from :func:`date_range` (whose ``level`` is the --DTF flag).
 
     first: the first day of the known month (year); last: its last day; middle: the 15th of a known
     month, 1 July of a known year alone (the middle of the range a reader would expect, written as a
-    rule so it is reproducible). Flag: "D" day imputed, "M" month and day imputed, None otherwise.
+    rule so it is reproducible). No year: NaN.
     """
-    lo, hi, level = date_range(iso)
-    return impute_in_range(lo, hi, level, impute), level
-
-
-def impute_in_range(lo: np.ndarray, hi: np.ndarray, level: np.ndarray, impute: Imputation) -> np.ndarray:
-    """The imputed SAS date of ranges from :func:`date_range` (see :func:`impute_date`)."""
     if impute == "first":
         return lo
     if impute == "last":

@@ -2,7 +2,22 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, strategies as st
 
-from sdtmgen.dates import ISO8601_PATTERN, parse_collected_dates, parse_collected_times, study_day
+from sdtmgen.arrowtext import Distinct
+from sdtmgen.dates import ISO8601_PATTERN, ParsedDates, parse_distinct_dates, parse_distinct_times, study_day
+
+
+def parse_collected_dates(values: pd.Series) -> ParsedDates:
+    """Per row, as the iso8601 mapping rule reads a column: each distinct value parsed once, then spread."""
+    distinct = Distinct.of(values)
+    parsed = parse_distinct_dates(distinct)
+    return ParsedDates(iso=distinct.spread_text(parsed.iso, values.index), invalid=distinct.spread_mask(parsed.invalid),
+                       partial=distinct.spread_mask(parsed.partial))
+
+
+def parse_collected_times(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    distinct = Distinct.of(values)
+    times, bad = parse_distinct_times(distinct)
+    return distinct.spread_text(times, values.index), distinct.spread_mask(bad)
 
 
 def test_collected_dates_to_iso_keeping_partial_dates_partial():
@@ -114,7 +129,11 @@ def test_date_range_of_complete_and_partial_dates():
 
 
 def test_impute_date_first_middle_last_with_flags():
-    from sdtmgen.dates import impute_date
+    from sdtmgen.dates import date_range, impute_in_range
+
+    def impute_date(iso, rule):  # as the ADaM impute_date step calls them
+        lo, hi, level = date_range(iso)
+        return impute_in_range(lo, hi, level, rule), level
 
     iso = pd.Series(["2023-02", "2024", "2024-06-03T08:00", None, "2023-02"])
     first, flag = impute_date(iso, "first")
@@ -127,11 +146,11 @@ def test_impute_date_first_middle_last_with_flags():
 
 
 def test_iso_sas_date_and_datetime_read_complete_dates_only():
-    from sdtmgen.dates import iso_clock, iso_sas_date, iso_datetime, to_sas_datetime
+    from sdtmgen.dates import iso_datetime, iso_sas_date, parse_iso_clock, to_sas_datetime
 
     iso = pd.Series(["2024-03-10T11:20:05", "2024-03", "", None, "1959-12-31"], index=[5, 6, 7, 8, 9])
     days = iso_sas_date(iso)
     assert list(days.index) == [5, 6, 7, 8, 9]
     assert days[5] == _sas("2024-03-10")[0] and days[9] == -1.0 and days[[6, 7, 8]].isna().all()
-    assert iso_clock(iso)[5] == 11 * 3600 + 20 * 60 + 5 and np.isnan(iso_clock(iso)[9])
+    assert parse_iso_clock(iso)[5] == 11 * 3600 + 20 * 60 + 5 and np.isnan(parse_iso_clock(iso)[9])
     assert to_sas_datetime(iso_datetime(iso))[5] == _sas("2024-03-10")[0] * 86400 + 40805

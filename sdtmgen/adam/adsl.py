@@ -9,9 +9,9 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Distinct, Params, first_positions,
-                               flag_array, iso_date, iso_datetime, parse_iso_date, parse_iso_datetime, present,
-                               register_adam_derivation, relative_day, take_rows, to_sas_date, to_sas_datetime)
+                               flag_array, present, register_adam_derivation, relative_day, take_rows)
 from sdtmgen.conditions import Condition
+from sdtmgen.dates import iso_date, iso_datetime, parse_iso_date, parse_iso_datetime, to_sas_date, to_sas_datetime
 
 
 @register_adam_derivation("treatment_group", "treatment group text and number (TRTxxP/TRTxxPN, TRTxxA/TRTxxAN): "

@@ -7,7 +7,7 @@ which variables it produces and which variables of *other* datasets (SDTM or ADa
 build runs it once those exist, so ADSL may use an ADAE flag that itself needs an ADSL date.
 
 Dates are SAS numeric dates (days since 1960-01-01, as float64) and datetimes SAS numeric
-datetimes (seconds since 1960-01-01 00:00:00); see :func:`to_sas_date`.
+datetimes (seconds since 1960-01-01 00:00:00); see ``sdtmgen.dates.to_sas_date``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
-from sdtmgen.dates import (SAS_EPOCH, iso_clock, iso_date, iso_datetime, parse_iso_clock,  # noqa: F401 - the ADaM names
-                           parse_iso_date, parse_iso_datetime, study_day, to_sas_date, to_sas_datetime)
+from sdtmgen.dates import study_day
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.registry import Entry, Registry, StepContext
 from sdtmgen.columns.ordering import group_codes as sdtm_group_codes

@@ -23,8 +23,9 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, DatasetVariable, Params, first_positions,
-                               iso_datetime, register_adam_derivation, relative_day, take_rows, to_sas_datetime)
+                               register_adam_derivation, relative_day, take_rows)
 from sdtmgen.conditions import Condition
+from sdtmgen.dates import iso_datetime, to_sas_datetime
 
 DAY_SECONDS = 86400.0
 

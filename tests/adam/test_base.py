@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sdtmgen.adam.base import Codes, Distinct, first_positions, flag_array, group_codes, iso_datetime, text_from_codes
+from sdtmgen.adam.base import Codes, Distinct, first_positions, flag_array, group_codes, text_from_codes
+from sdtmgen.dates import iso_datetime
 
 
 def test_first_positions_finds_the_first_occurrence_for_arrow_and_object_text():

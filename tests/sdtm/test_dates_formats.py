@@ -7,10 +7,19 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from sdtmgen.dates import ISO8601_PATTERN, DateFormats, parse_collected_dates
+from sdtmgen.arrowtext import Distinct
+from sdtmgen.dates import ISO8601_PATTERN, DateFormats, ParsedDates, parse_distinct_dates
 from sdtmgen.findings_text import format_findings
 from sdtmgen.sdtm.rules.base import MapContext
 from sdtmgen.sdtm.rules.datetime import Iso8601
+
+
+def parse_collected_dates(values: pd.Series, formats: DateFormats) -> ParsedDates:
+    """Per row, as the iso8601 mapping rule reads a column: each distinct value parsed once, then spread."""
+    distinct = Distinct.of(values)
+    parsed = parse_distinct_dates(distinct, formats)
+    return ParsedDates(iso=distinct.spread_text(parsed.iso, values.index), invalid=distinct.spread_mask(parsed.invalid),
+                       partial=distinct.spread_mask(parsed.partial))
 
 
 def parse(values, *formats, **options):
