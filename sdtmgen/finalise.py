@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.columns.text import blank_to_missing, missing_text
-from sdtmgen.columns.ordering import cumcount, factorize, key_order, move_rows, take_rows
+from sdtmgen.columns.ordering import cumcount, factorize, key_order, move_records, take_records
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
@@ -58,10 +58,10 @@ def number_records(frame: pd.DataFrame, keys: list[str], target: str, by: str = 
     """
     order = record_order(frame, [k for k in keys if k != target], likely_sorted)
     if shared:
-        taken = take_rows(frame, order)
+        taken = take_records(frame, order)
         frame = taken.copy(deep=False) if taken is frame else taken  # a column added here stays here
     else:
-        frame = move_rows(frame, order)
+        frame = move_records(frame, order)
     codes, _ = factorize(frame[by])  # (a groupby on the text would make a Python string per record)
     frame[target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
     return frame
@@ -87,5 +87,5 @@ def finalise(spec: "DatasetSpec", frame: pd.DataFrame) -> tuple[pd.DataFrame, pd
     # copy=False: the columns are not copied again into one 2-D block (the input frame is a
     # working frame its caller drops; a dataset's numbers would otherwise exist twice at this point)
     out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)
-    lineage = take_rows(frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]], order)
+    lineage = take_records(frame[[c for c in LINEAGE_COLUMNS if c in frame.columns]], order)
     return out, lineage

@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.dates import study_day
+from sdtmgen.columns import ordering
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.registry import Entry, Registry, StepContext
-from sdtmgen.columns.ordering import group_codes as sdtm_group_codes
 
 if TYPE_CHECKING:
     from sdtmgen.spec.models import AdamDatasetSpec, StudySpec
@@ -162,8 +162,8 @@ def first_positions(values: pd.Series, table: pd.Series) -> np.ndarray:
 def group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """One integer per distinct combination of the key variables, dense (0..groups-1, in order of
     appearance: they index per-group arrays), -1 where a key is missing (as pandas groupby drops such
-    records). The combinations are those of the SDTM derivations' ``group_codes``."""
-    combined = sdtm_group_codes(frame, keys)
+    records). The combinations are those of ``sdtmgen.columns.ordering.group_codes``, made dense."""
+    combined = ordering.group_codes(frame, keys)
     codes = np.full(len(frame), -1, dtype=np.int64)
     present = combined >= 0
     codes[present] = pd.factorize(combined[present])[0]

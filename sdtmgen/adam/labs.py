@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, Distinct, Params, first_positions, flag_array,
                                group_codes, present, register_adam_derivation, text_from_codes)
-from sdtmgen.columns.ordering import move_rows
+from sdtmgen.columns.ordering import move_records
 
 
 class Parameter(Params):
@@ -50,7 +50,7 @@ class Parameters(AdamDerivation):
         if any(frame is other for name, other in ctx.datasets.items() if name != ctx.name):
             frame = frame[listed].reset_index(drop=True)  # another dataset's frame: copy, never change it
         else:  # the dataset's own frame: nothing copied when every record is kept, else one column at a time
-            frame = move_rows(frame, None if listed.all() else np.flatnonzero(listed))
+            frame = move_records(frame, None if listed.all() else np.flatnonzero(listed))
             # (a boolean row filter would first consolidate every numeric column into one 2-D block)
         parameter = parameter[listed]
         frame[self.target] = text_from_codes(parameter, [p.paramcd for p in self.parameters])

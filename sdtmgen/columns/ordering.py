@@ -162,7 +162,7 @@ def has_range_index(frame: pd.DataFrame) -> bool:
     return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
-def take_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
+def take_records(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
     """The rows in ``order`` with a fresh 0..n-1 index (``frame`` itself when nothing moves)."""
     if order is None:
         return frame if has_range_index(frame) else frame.reset_index(drop=True)
@@ -171,11 +171,11 @@ def take_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
     return taken
 
 
-def move_rows(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
-    """``take_rows`` that moves the columns out of ``frame`` one at a time (``frame`` is left empty),
+def move_records(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
+    """``take_records`` that moves the columns out of ``frame`` one at a time (``frame`` is left empty),
     so that a reordered domain never exists twice in memory: only one column does, briefly."""
     if order is None:
-        return take_rows(frame, None)
+        return take_records(frame, None)
     columns = {}
     for name in list(frame.columns):
         values = frame[name]

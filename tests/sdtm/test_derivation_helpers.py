@@ -13,8 +13,8 @@ from sdtmgen.finalise import finalise, number_records, record_order
 from sdtmgen.columns import memo
 from sdtmgen.columns.text import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.columns.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_rows,
-                                               take_rows)
+from sdtmgen.columns.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_records,
+                                               take_records)
 from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
 from sdtmgen.spec.models import DomainSpec, Variable
 
@@ -95,8 +95,8 @@ def test_key_order_sorts_like_sort_values_with_missing_first(seed):
     columns = ["STUDYID", "USUBJID", "DTC", "VISITNUM", "_FILE", "_ROW"]
     expected = frame.sort_values(columns, kind="mergesort", na_position="first").reset_index(drop=True)
     keys = ["STUDYID", "USUBJID", "DTC", "VISITNUM"]
-    pd.testing.assert_frame_equal(take_rows(frame, record_order(frame, keys)), expected)
-    pd.testing.assert_frame_equal(take_rows(frame, record_order(frame, keys, likely_sorted=False)), expected)
+    pd.testing.assert_frame_equal(take_records(frame, record_order(frame, keys)), expected)
+    pd.testing.assert_frame_equal(take_records(frame, record_order(frame, keys, likely_sorted=False)), expected)
     # ties broken by the current row order when no tie-breaker columns are given
     partial = frame.sort_values(["USUBJID"], kind="mergesort", na_position="first").index.to_numpy()
     assert (key_order(frame, ["USUBJID"]) == partial).all()
@@ -144,8 +144,8 @@ def test_sorted_frames_are_recognised_and_not_copied():
 def test_move_rows_gives_the_taken_frame_and_empties_the_input():
     frame = _random_frame(50, 7)
     order = np.random.default_rng(0).permutation(len(frame))
-    expected = take_rows(frame, order)
-    moved = move_rows(frame, order)
+    expected = take_records(frame, order)
+    moved = move_records(frame, order)
     pd.testing.assert_frame_equal(moved, expected)
     assert frame.columns.empty
 
