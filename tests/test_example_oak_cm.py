@@ -189,6 +189,38 @@ def test_delivered_sdtm_csv_takes_the_study_csv_options(tmp_path):
         read_delivered(RAW / "dm.csv", delivered, set())
 
 
+def test_dm_taken_as_delivered_stops_only_on_what_cannot_be_submitted(tmp_path):
+    """The same dm.csv taken as delivered SDTM (``source: {sdtm: ...}``): NA is read as no value
+    (AGE of subject 375), and the build stops, naming them, on exactly the values the example's DM
+    repairs or adds: SEX missing (Required) and ARMNRS/ACTARMUD, Expected but not delivered."""
+    import shutil
+
+    import yaml
+
+    from sdtmgen.errors import BuildError
+
+    shutil.copytree(SPECS, tmp_path / "specs")
+    shutil.copytree(RAW, tmp_path / "raw")
+    path = tmp_path / "specs" / "sdtm" / "dm.yaml"
+    dm = yaml.safe_load(path.read_text(encoding="utf-8"))
+    variables = [{k: v for k, v in var.items() if k != "comment"} for var in dm["variables"]
+                 if var["name"] not in ("ARMNRS", "ACTARMUD")]
+    variables += [{"name": name, "label": label, "type": kind, "core": "Perm", "role": role}
+                  for name, label, kind, role in (("DMDTC", "Date/Time of Collection", "Char", "Timing"),
+                                                  ("DMDY", "Study Day of Collection", "Num", "Timing"),
+                                                  ("RACE1", "Race 1", "Char", "Record Qualifier"),
+                                                  ("RACE2", "Race 2", "Char", "Record Qualifier"),
+                                                  ("RACE3", "Race 3", "Char", "Record Qualifier"))]
+    delivered = {k: dm[k] for k in ("domain", "label", "class", "structure", "keys")}
+    path.write_text(yaml.safe_dump({**delivered, "source": {"sdtm": "../raw/dm.csv"}, "variables": variables},
+                                   sort_keys=False), encoding="utf-8")
+    with pytest.raises(BuildError) as stopped:
+        sdtmgen.build(tmp_path / "specs")
+    errors = {(f.rule, f.dataset, f.variable) for f in stopped.value.findings if f.severity == "error"}
+    assert errors == {("SCH-REQUIRED", "DM", "SEX"), ("IG-REQ", "DM", "SEX"),
+                      ("IG-EXP", "DM", "ARMNRS"), ("IG-EXP", "DM", "ACTARMUD")}
+
+
 def test_no_engine_code_knows_this_study():
     """The example is a spec only: none of its names appear in the engine's code."""
     names = ("test_study", "cm_raw_data", "PATNUM", "MDRAW", "MDBDR", "GENERAL CONMED")
