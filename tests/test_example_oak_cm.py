@@ -138,6 +138,34 @@ def test_cm_matches_sdtm_oak_variable_by_variable(ours):
     assert len(matched) == 26
 
 
+def test_end_date_read_as_sdtm_oak_reads_it_stops_naming_the_four_values(tmp_path):
+    """With sdtm.oak's single end-date format ("d-m-y": DD-MON-YY) the four end dates with unknown parts
+    are not dropped as there but stop the build, each named, with the advice to add their layout."""
+    import shutil
+
+    from sdtmgen.errors import BuildError
+    from sdtmgen.findings_text import format_findings
+
+    shutil.copytree(SPECS, tmp_path / "specs")
+    shutil.copytree(RAW, tmp_path / "raw")
+    path = tmp_path / "specs" / "sdtm" / "cm.yaml"
+    text = path.read_text(encoding="utf-8")
+    both = 'date: MDEDR, time: MDETM, formats: ["DD-MON-YY", "DD MON YYYY"]'
+    assert text.count(both) == 1
+    path.write_text(text.replace(both, 'date: MDEDR, time: MDETM, formats: ["DD-MON-YY"]'), encoding="utf-8")
+    with pytest.raises(BuildError) as stopped:
+        sdtmgen.build(tmp_path / "specs")
+    errors = [f for f in stopped.value.findings if f.severity == "error"]
+    assert [(f.rule, f.dataset, f.variable) for f in errors] == [("iso8601", "CM", "CMENDTC")]
+    shown = format_findings(errors)
+    assert "no format of the rule reads it (expected DD-MON-YY" in shown and "add the value's layout" in shown
+    lines = {(r["MDEDR"], n) for n, r in enumerate(_csv(RAW / "cm_raw_data.csv"), start=2)}
+    for raw_end, _ in CMENDTC_DIFFERS.values():
+        line = next(n for value, n in lines if value == raw_end)
+        assert f"cm_raw_data.csv row {line}, column MDEDR: '{raw_end}'" in shown
+    assert shown.count("column MDEDR") == 4
+
+
 def test_dates_keep_their_precision(ours):
     """Partial dates stay partial and keep a collected time; study days only for complete dates."""
     by_start = {r["CMSTDTC"]: r for r in ours.values()}
