@@ -138,7 +138,7 @@ class _Format:
                           "day": np.where(full, day, 1)}), errors="coerce")
         valid &= ~full | stamps.notna().to_numpy(dtype=bool)
         return _Read(valid=valid, year=year, month=month, day=day, year_unknown=year_unknown,
-                     month_unknown=mon_unknown, day_unknown=day_unknown, clock=clock)
+                     month_unknown=mon_unknown, day_unknown=day_unknown, clock=clock, shaped=shaped)
 
 
 @dataclass
@@ -151,6 +151,7 @@ class _Read:
     month_unknown: np.ndarray
     day_unknown: np.ndarray
     clock: pd.Series
+    shaped: np.ndarray  # the value has the format's layout (valid or not)
 
 
 _DIGITS = {"YYYY": r"\d{4}", "YY": r"\d{2}", "MON": "|".join(MONTHS), "MM": r"\d{1,2}", "DD": r"\d{1,2}"}
@@ -256,6 +257,7 @@ class ParsedDates:
     iso: pd.Series          # string dtype, <NA> where missing or invalid
     invalid: np.ndarray     # collected but not a valid date
     partial: np.ndarray     # valid but some part unknown
+    unread: np.ndarray | None = None  # invalid, and no format has its layout (vs. an impossible date: 30 FEB)
 
 
 def _blank(text: pd.Series) -> np.ndarray:
@@ -280,6 +282,7 @@ def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = No
     day_unknown = np.zeros(n, dtype=bool)
     clock = pd.Series(pd.NA, index=values.index, dtype="string[pyarrow]")
     valid = np.zeros(n, dtype=bool)
+    shaped = np.zeros(n, dtype=bool)
     # formats tried in order: a value takes the first one it matches as a valid date (time)
     for fmt in formats.compiled():
         todo = ~valid & ~blank
@@ -295,6 +298,7 @@ def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = No
         day_unknown |= ok & found.day_unknown
         clock = clock.mask(ok & found.clock.notna().to_numpy(dtype=bool), found.clock)
         valid |= ok
+        shaped |= found.shaped
 
     full = valid & ~day_unknown & ~mon_unknown & ~year_unknown
     y = pd.Series(np.where(np.isnan(year), 0, year).astype(int), index=values.index).astype(str).str.zfill(4)
@@ -312,7 +316,7 @@ def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = No
 
     invalid = ~blank & ~valid
     partial = valid & ~full & ~(year_unknown & mon_unknown & day_unknown)
-    return ParsedDates(iso=iso, invalid=invalid, partial=partial)
+    return ParsedDates(iso=iso, invalid=invalid, partial=partial, unread=invalid & ~shaped)
 
 
 def date_stem(iso: pd.Series) -> pd.Series:

@@ -1,6 +1,6 @@
 """Analysis dates: partial-date imputation, analysis dates, relative days, day windows, durations.
 
-The date arithmetic is ``sdtmgen.dates`` (ISO 8601 reading, ``date_range``/``impute_date``, the study-day
+The date arithmetic is ``sdtmgen.dates`` (ISO 8601 reading, ``date_range``/``impute_in_range``, the study-day
 rule); these are the ADaM steps that call it. Partial ISO 8601 dates are imputed to the first, middle or
 the last day of the known month or year (never a missing year). The imputed date can be moved to a reference date (e.g. TRTSDT) when the
 reference lies within the possible range of the partial date, so an AE collected as

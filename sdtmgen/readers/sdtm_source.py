@@ -2,8 +2,9 @@
 
 In the domain's YAML, ``source: {sdtm: delivered/dm.xpt, supp: delivered/suppdm.xpt}`` (paths relative
 to the spec folder, and inside the spec or the raw folder) replaces ``sources:``. The dataset is read
-as it is (an ``.xpt`` with pyreadstat; a ``.csv`` through the CSV reader's checks, numbers converted
-for the spec's ``Num`` variables) and then goes through everything a mapped domain goes through:
+as it is (an ``.xpt`` with pyreadstat; a ``.csv`` through the CSV reader's checks and the study's CSV
+options, e.g. ``na_values: [NA]`` for a file written by R, numbers converted for the spec's ``Num``
+variables) and then goes through everything a mapped domain goes through:
 the domain's derivations, finalising (spec order, keys), validation (types, lengths, controlled
 terminology, IG and cross-dataset conformance), and it is what the other domains and ADaM read.
 
@@ -24,17 +25,17 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import read_form
+from sdtmgen.raw import RFC4180, CsvDialect, read_form
 
 RULE = "sdtm-source"
 
 
-def _read(path: Path, what: str) -> tuple[pd.DataFrame, np.ndarray, set[str]]:
+def _read(path: Path, what: str, dialect: CsvDialect = RFC4180) -> tuple[pd.DataFrame, np.ndarray, set[str]]:
     """(columns: text as str objects or numbers as float64, record numbers, the numeric columns)."""
     if not path.is_file():
         raise RawDataError(f"{what} {path.name}: no such file ({path})", file=path.name, rule=RULE)
     if path.suffix.lower() == ".csv":
-        form = read_form(path, path.name)
+        form = read_form(path, path.name, dialect)
         frame = form.frame.drop(columns=[c for c in ("_FILE", "_ROW") if c in form.frame])
         return frame, np.asarray(form.lines), set()
     import pyreadstat
@@ -79,10 +80,10 @@ def _columns(frame: pd.DataFrame, lines: np.ndarray, numeric: set[str], variable
     return out
 
 
-def read_delivered(path: Path, domain, derived: set[str]) -> pd.DataFrame:
+def read_delivered(path: Path, domain, derived: set[str], dialect: CsvDialect = RFC4180) -> pd.DataFrame:
     """The delivered dataset of ``domain`` (a DomainSpec) as a working frame with ``_FILE``/``_ROW``."""
     name = path.name
-    frame, lines, numeric = _read(path, f"{domain.domain} source.sdtm")
+    frame, lines, numeric = _read(path, f"{domain.domain} source.sdtm", dialect)
     variables = {v.name: v for v in domain.variables}
     frame.columns = [str(c).strip().upper() if path.suffix.lower() == ".xpt" else str(c).strip()
                      for c in frame.columns]
@@ -107,12 +108,12 @@ def read_delivered(path: Path, domain, derived: set[str]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
 
 
-def read_delivered_supp(path: Path, domain) -> pd.DataFrame:
+def read_delivered_supp(path: Path, domain, dialect: CsvDialect = RFC4180) -> pd.DataFrame:
     """The delivered SUPP-- dataset of ``domain``, checked against the spec's ``supplemental`` QNAMs."""
     from sdtmgen.sdtm.suppqual import SUPP_VARIABLES, supp_spec
 
     name = path.name
-    frame, lines, numeric = _read(path, f"{domain.domain} source.supp")
+    frame, lines, numeric = _read(path, f"{domain.domain} source.supp", dialect)
     frame.columns = [str(c).strip().upper() for c in frame.columns]
     expected = [v.name for v in SUPP_VARIABLES]
     lacking = [c for c in expected if c not in frame.columns]

@@ -189,12 +189,24 @@ def _delivered(spec: Spec, domain: DomainSpec, raw_folder: Path) -> tuple[pd.Dat
     where = f"{domain.domain} source"
     path = resolve_spec_path(Path(spec.folder), domain.source.sdtm, roots, f"{where}.sdtm")
     derived = set().union(*(step.produces() for step in domain.derivations)) if domain.derivations else set()
-    frame = read_delivered(path, domain, derived)
+    dialect = _csv_dialect(spec)
+    frame = read_delivered(path, domain, derived, dialect)
     supp = None
     if domain.source.supp:
         supp = read_delivered_supp(resolve_spec_path(Path(spec.folder), domain.source.supp, roots, f"{where}.supp"),
-                                   domain)
+                                   domain, dialect)
     return frame, supp, SourceCount(domain.domain, path.name, len(frame), len(frame), 0, "")
+
+
+def _csv_dialect(spec: Spec):
+    """The study's CSV options (``raw: {format: csv, options: {na_values: [NA]}}``) for a delivered CSV
+    dataset too: the same export writes both; RFC 4180 defaults when the raw export is not CSV."""
+    from sdtmgen.raw import RFC4180, CsvDialect
+
+    raw = spec.study.raw
+    if isinstance(raw, str) or raw.format not in ("csv", "auto") or not raw.options:
+        return RFC4180
+    return CsvDialect.from_options(raw.options)
 
 
 def _stopped_by_bad_data(exc: Exception, stage: str, findings: list[Finding]) -> None:

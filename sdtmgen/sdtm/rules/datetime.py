@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
+import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
@@ -22,7 +23,8 @@ class Iso8601(MappingRule):
     formats: list[str] = Field(
         default_factory=lambda: ["DD MON YYYY"], min_length=1, max_length=20,
         description="raw formats tried in order (a value takes the first that reads it as a valid date); tokens YYYY, "
-                    "YY, MON, MM (month; minutes after HH), DD, HH, SS; literals - / . : , T and space; [...] optional")
+                    "YY, MON, MM (month; minutes after HH), DD, HH, SS; literals - / . : , T and space; [...] optional. "
+                    "A value no format reads stops the build, told apart from an impossible date (30 FEB) in the message")
     year_pivot: int = Field(DEFAULT_YEAR_PIVOT, ge=1000, le=9000,
                             description="first year a two-digit YY can mean (1940: YY is 1940-2039)")
     unknown: Optional[list[str]] = Field(
@@ -61,8 +63,21 @@ class Iso8601(MappingRule):
         invalid = dates.spread_mask(parsed.invalid)
         iso = parsed.iso
         if invalid.any():
-            ctx.fail("iso8601", self.date, f"not a valid date ({formats.describe()})", invalid,
-                     hint="correct the date in the EDC; impossible dates cannot be submitted")
+            # a value no format reads (its layout is not listed: the spec's to fix) is told apart from an
+            # impossible date in a listed layout (the data's); one finding names every cell of either kind
+            unread = dates.spread_mask(parsed.unread) if parsed.unread is not None else np.zeros_like(invalid)
+            n_unread, n_impossible = int(unread.sum()), int((invalid & ~unread).sum())
+            add = ("add the value's layout to the rule's formats (tokens YYYY, YY, MON, MM, DD, HH, SS; literals "
+                   "- / . : , T and space; [...] optional) and its words for an unknown part to unknown")
+            if not n_impossible:
+                message, hint = "not a valid date: no format of the rule reads it", add + ", or correct the date in the EDC"
+            elif not n_unread:
+                message, hint = "not a valid date", "correct the date in the EDC; impossible dates cannot be submitted"
+            else:
+                message = (f"not a valid date: {n_unread} row(s) in a layout none of the rule's formats has, "
+                           f"{n_impossible} impossible")
+                hint = f"{add}; correct impossible dates in the EDC"
+            ctx.fail("iso8601", self.date, f"{message} ({formats.describe()})", invalid, hint=hint)
             iso = iso.copy()
             iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
         if not self.time:
