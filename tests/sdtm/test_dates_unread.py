@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sdtmgen.dates import DateFormats, parse_collected_dates
+from sdtmgen.arrowtext import Distinct
+from sdtmgen.dates import DateFormats, parse_distinct_dates
 from sdtmgen.findings_text import format_findings
 from sdtmgen.sdtm.rules.base import MapContext
 from sdtmgen.sdtm.rules.datetime import Iso8601
@@ -25,11 +26,13 @@ def _context(frame: pd.DataFrame) -> MapContext:
 def test_parsed_dates_tell_unread_layouts_from_impossible_dates():
     values = pd.Series(["15 SEP 2020", "15-Sep-20", "30 FEB 2024", "UN UNK 2019", "", "20 ZZZ 2019"] * 2,
                        dtype="string[pyarrow]")
-    parsed = parse_collected_dates(values, DateFormats(("DD MON YYYY",), unknown=("UN", "UNK")))
-    assert parsed.invalid.tolist() == [False, True, True, False, False, True] * 2
+    # as the iso8601 rule reads a column: each distinct value parsed once, then spread to the rows
+    distinct = Distinct.of(values)
+    parsed = parse_distinct_dates(distinct, DateFormats(("DD MON YYYY",), unknown=("UN", "UNK")))
+    assert distinct.spread_mask(parsed.invalid).tolist() == [False, True, True, False, False, True] * 2
     # "20 ZZZ 2019": ZZZ is neither a month nor an unknown word, so the layout does not match either
-    assert parsed.unread.tolist() == [False, True, False, False, False, True] * 2
-    assert parsed.iso.iloc[3] == "2019"
+    assert distinct.spread_mask(parsed.unread).tolist() == [False, True, False, False, False, True] * 2
+    assert distinct.spread_text(parsed.iso, values.index).iloc[3] == "2019"
 
 
 def _messages(values: list[str], **params) -> tuple[pd.Series, str, int]:
