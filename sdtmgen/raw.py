@@ -13,8 +13,9 @@ differently from what the site entered stops the build with the file and the phy
   not UTF-8.
 
 Two normalisations change values, each reported as a warning finding (RAW-WHITESPACE) naming file,
-line, column and value: leading and trailing spaces, tabs and line breaks are removed (so keys
-compare the same in every form), and a tab or line break inside a value, with the spaces around
+line, column and value: leading and trailing spaces, tabs and line breaks, and invisible characters
+(no-break and other Unicode spaces, zero-width spaces, direction marks: ``INVISIBLE``) are removed (so
+keys compare the same in every form), and a tab or line break inside a value, with the spaces around
 it, becomes one space (XPT text is one line).
 
 The checks run as Arrow kernels over whole columns; the Python ``csv`` module re-reads a file
@@ -48,6 +49,15 @@ CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 #: what makes a value worth a closer look, besides an edge space: a control character, a tab or line break
 SUSPECT = r"[\x00-\x1f\x7f]"
 WHITESPACE = " \t\r\n"
+#: characters nobody sees at the edge of a value: Unicode spaces (no-break, ideographic, ...), line and
+#: paragraph separators, NEL, and the zero-width and direction marks (ZWSP, ZWJ, LRM/RLM, bidi embeddings,
+#: word joiner, BOM). Python's ``str.strip`` (used wherever values are compared) removes some of them and
+#: not others, so at an edge they are removed at read time and reported like spaces; inside a value they
+#: stay, and text written to a dataset stops the build (``ascii``) unless transliterated.
+INVISIBLE = ("\u0085\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+             "\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u202f\u205f\u2060"
+             "\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3000\ufeff")
+_INVISIBLE_EDGE = f"^[{INVISIBLE}]|[{INVISIBLE}]$"
 #: what may stand next to a quote: a quote with anything else on both sides is text next to a quote
 _EDGE = np.zeros(256, dtype=bool)
 _EDGE[[ord(c) for c in ',\r\n"']] = True
@@ -266,9 +276,15 @@ def _has_control_or_break(data: bytes, multiline: bool, line_ends: int) -> bool:
 
 
 def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, lines: np.ndarray,
-                  notes: list[Finding], inner: bool, delimiter: str = ",") -> pa.ChunkedArray:
-    """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character."""
+                  notes: list[Finding], inner: bool, delimiter: str = ",", unicode: bool = True) -> pa.ChunkedArray:
+    """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character.
+
+    ``unicode`` says the file may hold non-ASCII text; then invisible characters (INVISIBLE) at the
+    edges are removed and reported too.
+    """
     edges = pc.or_(pc.starts_with(column, " "), pc.ends_with(column, " "))
+    if unicode:
+        edges = pc.or_(edges, pc.match_substring_regex(column, _INVISIBLE_EDGE))
     suspect = pc.or_(edges, pc.match_substring_regex(column, SUSPECT)) if inner else edges
     if not pc.any(suspect).as_py():
         return column  # the usual case: only the first and last byte of each value looked at
@@ -292,12 +308,14 @@ def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, li
                 f"{column[i].as_py().count(chr(10)) + 1} lines and holds {commas[i]} delimiters: an unbalanced "
                 f"quote has probably swallowed whole rows ({column[i].as_py()[:80]!r})\n"
                 f"  what to do: correct the quoting in the export")
-    cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "), WHITESPACE)
+    cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "),
+                           WHITESPACE + INVISIBLE if unicode else WHITESPACE)
     changed = np.flatnonzero(pc.not_equal(cleaned, column).to_numpy(zero_copy_only=False))
     notes.append(Finding(
         rule="RAW-WHITESPACE", severity="warning", dataset="*", variable=f"{name}:{label}",
-        message=f"{len(changed)} value(s) of {name} column {label} had leading/trailing spaces, tabs or line "
-                f"breaks (removed) or tabs/line breaks inside (made one space); keys are compared as trimmed",
+        message=f"{len(changed)} value(s) of {name} column {label} had leading/trailing spaces, tabs, line "
+                f"breaks or invisible characters (no-break or zero-width spaces, direction marks: removed) or "
+                f"tabs/line breaks inside (made one space); keys are compared as trimmed",
         values=tuple(column[int(i)].as_py()[:60] for i in changed[:SHOWN]),
         sources=tuple(f"{name}:{lines[i]}" for i in changed[:SHOWN])))
     return cleaned
@@ -346,8 +364,9 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
     lines = lines[1:]
     notes: list[Finding] = []
     inner = _has_control_or_break(data, multiline, newlines + crs)
+    unicode = not data.isascii()
     columns = {label: _clean_column(table.column(i), label, name, len(names), lines, notes, inner,
-                                    dialect.delimiter)
+                                    dialect.delimiter, unicode)
                for i, label in enumerate(names)}
     if dialect.na_values:
         columns = {label: _null_tokens(column, dialect.na_values) for label, column in columns.items()}
