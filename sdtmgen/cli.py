@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sdtmgen import __version__
 from sdtmgen.errors import (EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, BuildError, EnvironmentFailure, Finding,
-                            SdtmgenError)
+                            SdtmgenError, Terminated)
 from sdtmgen.findings_text import format_findings
 
 console = Console(stderr=True)
@@ -43,11 +43,55 @@ def _run(action, unchanged: str):
         if failure is not None:
             _fail(EnvironmentFailure(f"{failure}; {unchanged}"))
         _internal(exc, unchanged)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted; {unchanged}", err=True)
-        sys.exit(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, unchanged)
     except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
         _internal(exc, unchanged)
+
+
+def _interrupted(exc: KeyboardInterrupt, unchanged: str) -> None:
+    if isinstance(exc, Terminated):
+        click.echo(f"terminated ({exc.name}); {unchanged}", err=True)
+        sys.exit(128 + exc.signum)
+    click.echo(f"interrupted; {unchanged}", err=True)
+    sys.exit(INTERRUPTED)
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (kill, a CI timeout, a container stopping) and SIGHUP (the terminal closed) unwind the run as
+    Ctrl-C does, so the unfinished output folder and the lock are removed; by default they kill the process
+    on the spot and leave both behind (repaired only by the next run into the same folder)."""
+    import signal
+
+    def handler(signum, _frame):
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread (an embedding program): leave its handlers alone
+            break
+
+    def restore() -> None:  # for a program that runs the command line in its own process (tests, scripts)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    click.get_current_context().call_on_close(restore)
+
+
+class _Main(click.Group):
+    """The command group; an interruption outside a command's work (while it starts, or prints its summary)
+    exits as one inside it (130, or 128 + the signal), not with click's 'Aborted!' and the exit code of input errors."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc, "no output folder was being written at that moment")
 
 
 def _internal(exc: Exception, unchanged: str) -> None:
@@ -80,10 +124,11 @@ def _show_warnings(findings: list[Finding], where: str) -> None:
         click.echo(f"  ... and {len(warnings) - WARNINGS_SHOWN} more{where}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="sdtmgen")
 def main() -> None:
     """Raw CRF/EDC exports to CDISC SDTM datasets (SAS XPT v5), driven by a study spec."""
+    _terminate_like_ctrl_c()
 
 
 @main.command(epilog=EPILOG)
