@@ -221,17 +221,21 @@ def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> Non
 @click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The PDF file to write (replaced only once complete); not inside the spec or raw folder.")
-def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
+              help="The PDF file to write (replaced only once complete); not inside the spec or raw folder. "
+                   "An existing file that is not a PDF needs --force.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file that is not a PDF.")
+def acrf(spec_folder: Path, raw: Path | None, out: Path, force: bool) -> None:
     """Write the annotated CRF (acrf.pdf): every raw form's fields with their SDTM annotations."""
     import os
 
     from sdtmgen.acrf import write_acrf
     from sdtmgen.errors import UsageError
+    from sdtmgen.output import check_file_target
     from sdtmgen.pipeline import resolve_raw
     from sdtmgen.spec.loader import load_spec
 
     def work():
+        check_file_target(out, lambda head: head.startswith(b"%PDF-"), "a PDF", force)
         spec = load_spec(spec_folder)
         raw_folder = resolve_raw(spec, raw)
         target = out.resolve()
@@ -261,15 +265,30 @@ def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
               help="Print the spec reference (Markdown, docs/spec-reference.md) instead: every file kind's keys and "
                    "every registered rule, condition, reader, derivation and check with its parameters and an example.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON Schema here instead of standard output.")
-def schema(kind: str, reference: bool, out: Path | None) -> None:
+              help="Write the JSON Schema here instead of standard output (an existing file that is not a "
+                   "schema or reference written before needs --force).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file of other content.")
+def schema(kind: str, reference: bool, out: Path | None, force: bool) -> None:
     """Print the JSON Schema of a kind of spec file (for editor checking), or the spec reference."""
+    from sdtmgen.output import check_file_target
     from sdtmgen.spec.reference import reference as reference_text
     from sdtmgen.spec.reference import schema as kind_schema
 
     text = reference_text().rstrip("\n") if reference else json.dumps(kind_schema(kind), indent=1, sort_keys=True)
     if out:
-        _run(lambda: out.write_text(text + "\n", encoding="utf-8"), "the schema file may be incomplete")
+        def written_before(head: bytes) -> bool:  # a JSON Schema or the spec reference, from any version
+            return head.startswith(b"# Spec reference") or (head.startswith(b"{") and b'"$defs"' in head)
+
+        def write() -> None:
+            check_file_target(out, written_before, "a schema or spec reference written by sdtmgen", force)
+            partial = out.with_name(f".{out.name}.partial")
+            try:
+                partial.write_text(text + "\n", encoding="utf-8")
+                os.replace(partial, out)
+            finally:
+                partial.unlink(missing_ok=True)
+
+        _run(write, f"{out} was not changed")
     else:
         click.echo(text)
 

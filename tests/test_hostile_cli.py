@@ -1,0 +1,46 @@
+"""Single-file outputs of the command line (acrf --out, schema --out) never replace a user's other file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from sdtmgen.cli import main
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("command", [("acrf", "--spec", "SPEC", "--raw", "RAW"), ("schema",), ("schema", "--reference")],
+                         ids=["acrf", "schema", "reference"])
+def test_an_existing_file_of_other_content_is_refused_and_kept(command, tmp_path, spec_folder, example_raw):
+    args = [{"SPEC": spec_folder, "RAW": example_raw}.get(a, a) for a in command]
+    thesis = tmp_path / "thesis.docx"  # a mistyped --out naming someone's file
+    thesis.write_bytes(b"PK\x03\x04 the only copy of a thesis")
+    refused = invoke(*args, "--out", thesis)
+    assert refused.exit_code == 2, refused.output
+    assert "the file exists and is not" in refused.output and "--force" in refused.output
+    assert thesis.read_bytes() == b"PK\x03\x04 the only copy of a thesis"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis.docx"]  # no partial file left either
+    forced = invoke(*args, "--out", thesis, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert not thesis.read_bytes().startswith(b"PK")
+
+
+def test_a_file_written_before_is_replaced_without_force(tmp_path, spec_folder, example_raw):
+    pdf = tmp_path / "acrf.pdf"
+    for _ in range(2):
+        result = invoke("acrf", "--spec", spec_folder, "--raw", example_raw, "--out", pdf)
+        assert result.exit_code == 0, result.output
+    schema = tmp_path / "study.schema.json"
+    for kind in ("domain", "study"):
+        result = invoke("schema", "--kind", kind, "--out", schema)
+        assert result.exit_code == 0, result.output
+    assert "StudySpec" in json.loads(schema.read_text(encoding="utf-8"))["$defs"]
+    reference = tmp_path / "spec-reference.md"
+    for _ in range(2):
+        assert invoke("schema", "--reference", "--out", reference).exit_code == 0
+    assert reference.read_text(encoding="utf-8").startswith("# Spec reference")
