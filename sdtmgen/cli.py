@@ -204,13 +204,25 @@ def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "odm", "redcap"]), default="csv", show_default=True,
               help="Export format: one CSV per form, one CDISC ODM 1.3 XML file (export.xml), or a REDCap "
                    "project (data.csv, dictionary.csv, event.csv; read with raw options columns: label).")
-def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Write into a folder that already holds files (files of the same names are replaced).")
+def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str, force: bool) -> None:
     """Write a simulated raw EDC export (one CSV per CRF form, or ODM XML) for the example study."""
+    from sdtmgen.errors import OutputRefused
     from sdtmgen.simulate import load_simulation_params, simulate_study
 
-    counts = _run(lambda: simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out,
-                                         fmt=fmt),
-                  "files already written in the folder may be incomplete")
+    def work():
+        if not force and out.is_dir() and any(out.iterdir()):  # e.g. the study's real raw export
+            raise OutputRefused(f"--out {os.fspath(out)!r}: refused, the folder already holds files, which the "
+                                f"simulated forms would replace; nothing was changed. Choose a new or empty folder, "
+                                f"or add --force")
+        if not force:
+            from sdtmgen.output import check_target
+
+            check_target(out)  # never /, the home or current folder (or around them), never a file
+        return simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out, fmt=fmt)
+
+    counts = _run(work, "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
         click.echo(f"{form}{'.csv' if fmt == 'csv' else ''}: {rows} rows")
 

@@ -44,3 +44,20 @@ def test_a_file_written_before_is_replaced_without_force(tmp_path, spec_folder, 
     for _ in range(2):
         assert invoke("schema", "--reference", "--out", reference).exit_code == 0
     assert reference.read_text(encoding="utf-8").startswith("# Spec reference")
+
+
+def test_simulate_does_not_overwrite_a_real_export(tmp_path, spec_folder, example_raw):
+    """simulate --out naming the study's raw folder replaced the site's forms with simulated ones."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(example_raw, raw)
+    before = {p.name: p.read_bytes() for p in raw.iterdir()}
+    args = ("simulate", "--subjects", "2", "--seed", "7", "--params", spec_folder / "simulation.yaml", "--out", raw)
+    refused = invoke(*args)
+    assert refused.exit_code == 2 and "already holds files" in refused.output, refused.output
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} == before
+    assert invoke(*args, "--force").exit_code == 0
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} != before
+    fresh = invoke(*args[:-1], tmp_path / "new")
+    assert fresh.exit_code == 0 and (tmp_path / "new" / "dm.csv").is_file(), fresh.output
