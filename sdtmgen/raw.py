@@ -122,7 +122,7 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
             if len(head) == len(data):
                 raise RawDataError(f"{name} line 1: the header row cannot be read as CSV ({exc})") from None
             head = data[:2 * len(head)]
-    names = [n.strip() for n in names]
+    names = [n.strip(WHITESPACE + INVISIBLE) for n in names]  # e.g. a second BOM, a no-break space
     if len(names) == 1:
         for delimiter, called in (OTHER_DELIMITERS | {",": "comma"}).items():
             if delimiter in names[0] and delimiter != dialect.delimiter:
@@ -134,6 +134,10 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
                     f"  what to do: re-export the form, or name its delimiter in study.yaml "
                     f"(raw: {{options: {{delimiter: ...}}}})")
     bad = [f"{i + 1}" for i, n in enumerate(names) if re.search(CONTROL, n)]
+    if bad and b"\x00" in data[:256]:
+        raise RawDataError(f"{name} line 1: NUL bytes in the header: the file looks UTF-16 or UTF-32 without a "
+                           f"byte order mark; re-export the form as UTF-8 (or name its encoding in study.yaml: "
+                           f"raw: {{options: {{encoding: ...}}}})")
     if bad:
         raise RawDataError(f"{name} line 1: control character in the header name of column(s) {', '.join(bad)}")
     blank = [i + 1 for i, n in enumerate(names) if not n]
@@ -348,6 +352,8 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
         data = data[3:]
     if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
         raise RawDataError(f"{name}: the file is empty (not even a header row)")
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise RawDataError(f"{name}: not UTF-8 (UTF-32 byte order mark); re-export the form as UTF-8")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise RawDataError(f"{name}: not UTF-8 (UTF-16 byte order mark); re-export the form as UTF-8")
     names = _header(data, name, dialect)
@@ -460,6 +466,10 @@ class RawExport:
         except RawDataError as exc:
             exc.file, exc.rule = self.file_name(form), "raw-form"
             raise
+        if path.is_dir():
+            raise RawDataError(f"raw form '{form}': {path} is a folder, not a file\n"
+                               f"  what to do: export the form as a file, or point --raw at the export folder",
+                               file=self.file_name(form), rule="raw-form")
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
                                f"  what to do: export the form, or point --raw at the export folder",

@@ -52,6 +52,10 @@ def apply_edit(raw: Path, edit: dict) -> None:
     if op == "zero_bytes":
         path.write_bytes(b"")
         return
+    if op == "folder":  # a folder where the form's file should be
+        path.unlink()
+        path.mkdir()
+        return
     if op == "reencode":
         path.write_bytes(path.read_text(encoding="utf-8").encode(edit["encoding"]))
         return
