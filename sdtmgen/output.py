@@ -94,6 +94,9 @@ def check_target(target: "str | os.PathLike[str]", protect: Protected = ()) -> P
 
     if not given.strip():
         refuse("the path is an empty string (an unset variable?)")
+    if Path(given).parts and Path(given).parts[0].startswith("~"):
+        refuse("it starts with a '~' the shell did not expand (quoted?), which would make a folder named "
+               "'~' here; write the home folder's path out")
     path = Path(given).resolve()
     if path == Path(path.anchor):
         refuse("it is the root folder")

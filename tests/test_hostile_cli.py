@@ -61,3 +61,13 @@ def test_simulate_does_not_overwrite_a_real_export(tmp_path, spec_folder, exampl
     assert {p.name: p.read_bytes() for p in raw.iterdir()} != before
     fresh = invoke(*args[:-1], tmp_path / "new")
     assert fresh.exit_code == 0 and (tmp_path / "new" / "dm.csv").is_file(), fresh.output
+
+
+@pytest.mark.parametrize("given", ["~", "~/study-out", "~nobody/out"])
+def test_an_unexpanded_tilde_is_refused(given, tmp_path, spec_folder, example_raw, monkeypatch):
+    """--out '~' (quoted, or from a config file) made a folder named '~' in the current folder, which a
+    later 'rm -rf ~' typed to remove it would take for the home folder."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke("build", "--spec", spec_folder, "--raw", example_raw, "--out", given)
+    assert result.exit_code == 2 and "'~' the shell did not expand" in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
