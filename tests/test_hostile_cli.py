@@ -71,3 +71,19 @@ def test_an_unexpanded_tilde_is_refused(given, tmp_path, spec_folder, example_ra
     result = invoke("build", "--spec", spec_folder, "--raw", example_raw, "--out", given)
     assert result.exit_code == 2 and "'~' the shell did not expand" in result.output, result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_acrf_with_a_header_name_longer_than_a_page(tmp_path, spec_folder, example_raw):
+    """A raw column named with 5,000 characters (an export gone wrong) made the PDF layout fail (exit 5)."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(example_raw, raw)
+    form = raw / "ae.csv"
+    lines = form.read_text(encoding="utf-8").splitlines()
+    lines = [lines[0] + ",X" + "Y" * 4999] + [line + "," for line in lines[1:]]
+    form.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "acrf.pdf"
+    result = invoke("acrf", "--spec", spec_folder, "--raw", raw, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(b"%PDF-")
