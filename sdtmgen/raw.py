@@ -440,10 +440,15 @@ class RawExport:
         return None if self._reader is None else list(self._reader.forms())
 
     def unread(self) -> list[str]:
-        """Forms of the export that no source read (files for CSV forms)."""
+        """Forms of the export that no source read (files for CSV forms: ``.csv`` in any case), named for
+        display: a control or invisible character in a file name is written as an escape (``\\x1b``), so it
+        cannot break a message, a terminal or the XML and HTML reports."""
         if self._reader is None:
-            return sorted(p.name for p in Path(self.folder).glob("*.csv") if p.stem not in self.forms)
-        return [f for f in self._reader.forms() if f not in self.forms]
+            names = sorted(p.name for p in Path(self.folder).iterdir()
+                           if p.suffix.lower() == ".csv" and not (p.suffix == ".csv" and p.stem in self.forms))
+        else:
+            names = [f for f in self._reader.forms() if f not in self.forms]
+        return [name if name.isprintable() else repr(name)[1:-1] for name in names]
 
     def _read_other(self, form: str) -> RawForm:
         try:

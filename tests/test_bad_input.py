@@ -60,7 +60,7 @@ def apply_edit(raw: Path, edit: dict) -> None:
         path.write_bytes(path.read_text(encoding="utf-8").encode(edit["encoding"]))
         return
     if op == "copy":
-        shutil.copy(path, raw / f"{edit['to']}.csv")
+        shutil.copy(path, raw / (edit["to"] if "." in edit["to"] else f"{edit['to']}.csv"))  # a name, or a file name
         return
     if op == "sub":  # a regular expression on the file's text (multi-line mode), for byte-level damage
         text = path.read_bytes().decode("utf-8")
