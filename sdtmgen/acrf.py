@@ -208,14 +208,26 @@ def write_acrf(path: Path, spec: "Spec", raw_folder: Path) -> dict[tuple[str, st
                   Table([["Collected field", "SDTM annotation"]], colWidths=widths, style=head)]
         for column in columns:
             anns = notes.get((name, column), [])
-            text = "<br/>".join(escape(a[2]) for a in anns) or NOT_SUBMITTED
-            story.append(_Row([[Paragraph(escape(column), cell), Paragraph(text, cell)]], anns, pages,
+            text = "<br/>".join(escape(_shown(a[2])) for a in anns) or NOT_SUBMITTED
+            story.append(_Row([[Paragraph(escape(_shown(column)), cell), Paragraph(text, cell)]], anns, pages,
                               colWidths=widths, style=TableStyle(grid)))
     story.append(_DomainOutline(pages))
     doc = SimpleDocTemplate(str(path), pagesize=A4, title=f"Annotated CRF {study.studyid}",
                             author=study.sponsor, invariant=True, leftMargin=20 * mm, rightMargin=20 * mm)
     doc.build(story)
     return {k: sorted(v) for k, v in sorted(pages.items())}
+
+
+#: longest text shown whole in a cell of a form's table: a table row cannot run over two pages, and a raw
+#: header name (or an annotation) of thousands of characters made the PDF layout fail
+SHOWN_CHARACTERS = 600
+
+
+def _shown(text: str) -> str:
+    """The text of a cell, shortened past SHOWN_CHARACTERS with its full length said."""
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}... (shortened here: {len(text):,} characters in all)"
 
 
 def with_pages(specs: dict, pages: dict[tuple[str, str], list[int]]) -> dict:

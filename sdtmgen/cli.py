@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sdtmgen import __version__
 from sdtmgen.errors import (EXIT_CODES, INTERNAL_ERROR, INTERRUPTED, BuildError, EnvironmentFailure, Finding,
-                            SdtmgenError)
+                            SdtmgenError, Terminated)
 from sdtmgen.findings_text import format_findings
 
 console = Console(stderr=True)
@@ -43,11 +43,55 @@ def _run(action, unchanged: str):
         if failure is not None:
             _fail(EnvironmentFailure(f"{failure}; {unchanged}"))
         _internal(exc, unchanged)
-    except KeyboardInterrupt:
-        click.echo(f"interrupted; {unchanged}", err=True)
-        sys.exit(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc, unchanged)
     except Exception as exc:  # a defect, not bad input: say so plainly, keep the output untouched
         _internal(exc, unchanged)
+
+
+def _interrupted(exc: KeyboardInterrupt, unchanged: str) -> None:
+    if isinstance(exc, Terminated):
+        click.echo(f"terminated ({exc.name}); {unchanged}", err=True)
+        sys.exit(128 + exc.signum)
+    click.echo(f"interrupted; {unchanged}", err=True)
+    sys.exit(INTERRUPTED)
+
+
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM (kill, a CI timeout, a container stopping) and SIGHUP (the terminal closed) unwind the run as
+    Ctrl-C does, so the unfinished output folder and the lock are removed; by default they kill the process
+    on the spot and leave both behind (repaired only by the next run into the same folder)."""
+    import signal
+
+    def handler(signum, _frame):
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None:
+            continue
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread (an embedding program): leave its handlers alone
+            break
+
+    def restore() -> None:  # for a program that runs the command line in its own process (tests, scripts)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    click.get_current_context().call_on_close(restore)
+
+
+class _Main(click.Group):
+    """The command group; an interruption outside a command's work (while it starts, or prints its summary)
+    exits as one inside it (130, or 128 + the signal), not with click's 'Aborted!' and the exit code of input errors."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc, "no output folder was being written at that moment")
 
 
 def _internal(exc: Exception, unchanged: str) -> None:
@@ -80,10 +124,11 @@ def _show_warnings(findings: list[Finding], where: str) -> None:
         click.echo(f"  ... and {len(warnings) - WARNINGS_SHOWN} more{where}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="sdtmgen")
 def main() -> None:
     """Raw CRF/EDC exports to CDISC SDTM datasets (SAS XPT v5), driven by a study spec."""
+    _terminate_like_ctrl_c()
 
 
 @main.command(epilog=EPILOG)
@@ -159,13 +204,25 @@ def report(spec_folder: Path, raw: Path | None, out: str, strict: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "odm", "redcap"]), default="csv", show_default=True,
               help="Export format: one CSV per form, one CDISC ODM 1.3 XML file (export.xml), or a REDCap "
                    "project (data.csv, dictionary.csv, event.csv; read with raw options columns: label).")
-def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Write into a folder that already holds files (files of the same names are replaced).")
+def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str, force: bool) -> None:
     """Write a simulated raw EDC export (one CSV per CRF form, or ODM XML) for the example study."""
+    from sdtmgen.errors import OutputRefused
     from sdtmgen.simulate import load_simulation_params, simulate_study
 
-    counts = _run(lambda: simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out,
-                                         fmt=fmt),
-                  "files already written in the folder may be incomplete")
+    def work():
+        if not force and out.is_dir() and any(out.iterdir()):  # e.g. the study's real raw export
+            raise OutputRefused(f"--out {os.fspath(out)!r}: refused, the folder already holds files, which the "
+                                f"simulated forms would replace; nothing was changed. Choose a new or empty folder, "
+                                f"or add --force")
+        if not force:
+            from sdtmgen.output import check_target
+
+            check_target(out)  # never /, the home or current folder (or around them), never a file
+        return simulate_study(load_simulation_params(params), n_subjects=subjects, seed=seed, out_dir=out, fmt=fmt)
+
+    counts = _run(work, "files already written in the folder may be incomplete")
     for form, rows in sorted(counts.items()):
         click.echo(f"{form}{'.csv' if fmt == 'csv' else ''}: {rows} rows")
 
@@ -176,17 +233,21 @@ def simulate(subjects: int, seed: int, out: Path, params: Path, fmt: str) -> Non
 @click.option("--raw", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Raw export folder (one CSV per form). Default: the 'raw' folder named in study.yaml.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The PDF file to write (replaced only once complete); not inside the spec or raw folder.")
-def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
+              help="The PDF file to write (replaced only once complete); not inside the spec or raw folder. "
+                   "An existing file that is not a PDF needs --force.")
+@click.option("--force", is_flag=True, help="Replace an existing --out file that is not a PDF.")
+def acrf(spec_folder: Path, raw: Path | None, out: Path, force: bool) -> None:
     """Write the annotated CRF (acrf.pdf): every raw form's fields with their SDTM annotations."""
     import os
 
     from sdtmgen.acrf import write_acrf
     from sdtmgen.errors import UsageError
+    from sdtmgen.output import check_file_target
     from sdtmgen.pipeline import resolve_raw
     from sdtmgen.spec.loader import load_spec
 
     def work():
+        check_file_target(out, lambda head: head.startswith(b"%PDF-"), "a PDF", force)
         spec = load_spec(spec_folder)
         raw_folder = resolve_raw(spec, raw)
         target = out.resolve()
@@ -216,15 +277,30 @@ def acrf(spec_folder: Path, raw: Path | None, out: Path) -> None:
               help="Print the spec reference (Markdown, docs/spec-reference.md) instead: every file kind's keys and "
                    "every registered rule, condition, reader, derivation and check with its parameters and an example.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON Schema here instead of standard output.")
-def schema(kind: str, reference: bool, out: Path | None) -> None:
+              help="Write the JSON Schema here instead of standard output (an existing file that is not a "
+                   "schema or reference written before needs --force).")
+@click.option("--force", is_flag=True, help="Replace an existing --out file of other content.")
+def schema(kind: str, reference: bool, out: Path | None, force: bool) -> None:
     """Print the JSON Schema of a kind of spec file (for editor checking), or the spec reference."""
+    from sdtmgen.output import check_file_target
     from sdtmgen.spec.reference import reference as reference_text
     from sdtmgen.spec.reference import schema as kind_schema
 
     text = reference_text().rstrip("\n") if reference else json.dumps(kind_schema(kind), indent=1, sort_keys=True)
     if out:
-        _run(lambda: out.write_text(text + "\n", encoding="utf-8"), "the schema file may be incomplete")
+        def written_before(head: bytes) -> bool:  # a JSON Schema or the spec reference, from any version
+            return head.startswith(b"# Spec reference") or (head.startswith(b"{") and b'"$defs"' in head)
+
+        def write() -> None:
+            check_file_target(out, written_before, "a schema or spec reference written by sdtmgen", force)
+            partial = out.with_name(f".{out.name}.partial")
+            try:
+                partial.write_text(text + "\n", encoding="utf-8")
+                os.replace(partial, out)
+            finally:
+                partial.unlink(missing_ok=True)
+
+        _run(write, f"{out} was not changed")
     else:
         click.echo(text)
 

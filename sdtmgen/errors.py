@@ -19,9 +19,19 @@ EXIT_CODES = {
     4: "the output folder is in use by another sdtmgen run",
     5: "internal error: a defect in sdtmgen, please report it",
     130: "interrupted (Ctrl-C); the output folder was not changed",
+    143: "terminated (SIGTERM: kill, a CI timeout; SIGHUP, a closed terminal, exits 129); the output folder was not changed",
 }
 INTERNAL_ERROR = 5
 INTERRUPTED = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM or SIGHUP received by the command line: unwinds like Ctrl-C (the unfinished output and the
+    lock are removed, the output folder is not changed), then exits with 128 + the signal number."""
+
+    def __init__(self, signum: int, name: str) -> None:
+        super().__init__(name)
+        self.signum, self.name = signum, name
 
 
 class SdtmgenError(Exception):

@@ -94,6 +94,9 @@ def check_target(target: "str | os.PathLike[str]", protect: Protected = ()) -> P
 
     if not given.strip():
         refuse("the path is an empty string (an unset variable?)")
+    if Path(given).parts and Path(given).parts[0].startswith("~"):
+        refuse("it starts with a '~' the shell did not expand (quoted?), which would make a folder named "
+               "'~' here; write the home folder's path out")
     path = Path(given).resolve()
     if path == Path(path.anchor):
         refuse("it is the root folder")
@@ -126,6 +129,26 @@ def check_target(target: "str | os.PathLike[str]", protect: Protected = ()) -> P
         ancestor = next(p for p in path.parents if p.exists())
         if not ancestor.is_dir():
             refuse(f"{ancestor} is a file, not a folder")
+    return path
+
+
+def check_file_target(target: "str | os.PathLike[str]", ours: Callable[[bytes], bool], what: str,
+                      force: bool = False) -> Path:
+    """A single file an sdtmgen command writes (``acrf --out``, ``schema --out``): an existing file is replaced
+    only when its first bytes look like what the command writes (``ours``) or with ``--force``, so a mistyped
+    path does not destroy a user's file. Touches nothing; OutputRefused (exit 2) says why."""
+    path = Path(target)
+    if path.is_dir():
+        raise OutputRefused(f"--out {os.fspath(target)!r}: refused, it is a folder; give the {what} file to write")
+    if path.exists() and not force:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            head = b""
+        if not ours(head):
+            raise OutputRefused(f"--out {os.fspath(target)!r}: refused, the file exists and is not {what}; "
+                                f"nothing was changed. Choose another file, or add --force to replace it")
     return path
 
 

@@ -13,8 +13,9 @@ differently from what the site entered stops the build with the file and the phy
   not UTF-8.
 
 Two normalisations change values, each reported as a warning finding (RAW-WHITESPACE) naming file,
-line, column and value: leading and trailing spaces, tabs and line breaks are removed (so keys
-compare the same in every form), and a tab or line break inside a value, with the spaces around
+line, column and value: leading and trailing spaces, tabs and line breaks, and invisible characters
+(no-break and other Unicode spaces, zero-width spaces, direction marks: ``INVISIBLE``) are removed (so
+keys compare the same in every form), and a tab or line break inside a value, with the spaces around
 it, becomes one space (XPT text is one line).
 
 The checks run as Arrow kernels over whole columns; the Python ``csv`` module re-reads a file
@@ -48,6 +49,15 @@ CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 #: what makes a value worth a closer look, besides an edge space: a control character, a tab or line break
 SUSPECT = r"[\x00-\x1f\x7f]"
 WHITESPACE = " \t\r\n"
+#: characters nobody sees at the edge of a value: Unicode spaces (no-break, ideographic, ...), line and
+#: paragraph separators, NEL, and the zero-width and direction marks (ZWSP, ZWJ, LRM/RLM, bidi embeddings,
+#: word joiner, BOM). Python's ``str.strip`` (used wherever values are compared) removes some of them and
+#: not others, so at an edge they are removed at read time and reported like spaces; inside a value they
+#: stay, and text written to a dataset stops the build (``ascii``) unless transliterated.
+INVISIBLE = ("\u0085\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+             "\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u202f\u205f\u2060"
+             "\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3000\ufeff")
+_INVISIBLE_EDGE = f"^[{INVISIBLE}]|[{INVISIBLE}]$"
 #: what may stand next to a quote: a quote with anything else on both sides is text next to a quote
 _EDGE = np.zeros(256, dtype=bool)
 _EDGE[[ord(c) for c in ',\r\n"']] = True
@@ -112,7 +122,7 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
             if len(head) == len(data):
                 raise RawDataError(f"{name} line 1: the header row cannot be read as CSV ({exc})") from None
             head = data[:2 * len(head)]
-    names = [n.strip() for n in names]
+    names = [n.strip(WHITESPACE + INVISIBLE) for n in names]  # e.g. a second BOM, a no-break space
     if len(names) == 1:
         for delimiter, called in (OTHER_DELIMITERS | {",": "comma"}).items():
             if delimiter in names[0] and delimiter != dialect.delimiter:
@@ -124,6 +134,10 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
                     f"  what to do: re-export the form, or name its delimiter in study.yaml "
                     f"(raw: {{options: {{delimiter: ...}}}})")
     bad = [f"{i + 1}" for i, n in enumerate(names) if re.search(CONTROL, n)]
+    if bad and b"\x00" in data[:256]:
+        raise RawDataError(f"{name} line 1: NUL bytes in the header: the file looks UTF-16 or UTF-32 without a "
+                           f"byte order mark; re-export the form as UTF-8 (or name its encoding in study.yaml: "
+                           f"raw: {{options: {{encoding: ...}}}})")
     if bad:
         raise RawDataError(f"{name} line 1: control character in the header name of column(s) {', '.join(bad)}")
     blank = [i + 1 for i, n in enumerate(names) if not n]
@@ -266,9 +280,15 @@ def _has_control_or_break(data: bytes, multiline: bool, line_ends: int) -> bool:
 
 
 def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, lines: np.ndarray,
-                  notes: list[Finding], inner: bool, delimiter: str = ",") -> pa.ChunkedArray:
-    """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character."""
+                  notes: list[Finding], inner: bool, delimiter: str = ",", unicode: bool = True) -> pa.ChunkedArray:
+    """The column with edge whitespace removed and inner tabs/line breaks made spaces; stops on a control character.
+
+    ``unicode`` says the file may hold non-ASCII text; then invisible characters (INVISIBLE) at the
+    edges are removed and reported too.
+    """
     edges = pc.or_(pc.starts_with(column, " "), pc.ends_with(column, " "))
+    if unicode:
+        edges = pc.or_(edges, pc.match_substring_regex(column, _INVISIBLE_EDGE))
     suspect = pc.or_(edges, pc.match_substring_regex(column, SUSPECT)) if inner else edges
     if not pc.any(suspect).as_py():
         return column  # the usual case: only the first and last byte of each value looked at
@@ -292,12 +312,14 @@ def _clean_column(column: pa.ChunkedArray, label: str, name: str, width: int, li
                 f"{column[i].as_py().count(chr(10)) + 1} lines and holds {commas[i]} delimiters: an unbalanced "
                 f"quote has probably swallowed whole rows ({column[i].as_py()[:80]!r})\n"
                 f"  what to do: correct the quoting in the export")
-    cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "), WHITESPACE)
+    cleaned = pc.utf8_trim(pc.replace_substring_regex(column, r" *[\t\r\n]+[ \t\r\n]*", " "),
+                           WHITESPACE + INVISIBLE if unicode else WHITESPACE)
     changed = np.flatnonzero(pc.not_equal(cleaned, column).to_numpy(zero_copy_only=False))
     notes.append(Finding(
         rule="RAW-WHITESPACE", severity="warning", dataset="*", variable=f"{name}:{label}",
-        message=f"{len(changed)} value(s) of {name} column {label} had leading/trailing spaces, tabs or line "
-                f"breaks (removed) or tabs/line breaks inside (made one space); keys are compared as trimmed",
+        message=f"{len(changed)} value(s) of {name} column {label} had leading/trailing spaces, tabs, line "
+                f"breaks or invisible characters (no-break or zero-width spaces, direction marks: removed) or "
+                f"tabs/line breaks inside (made one space); keys are compared as trimmed",
         values=tuple(column[int(i)].as_py()[:60] for i in changed[:SHOWN]),
         sources=tuple(f"{name}:{lines[i]}" for i in changed[:SHOWN])))
     return cleaned
@@ -330,6 +352,8 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
         data = data[3:]
     if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
         raise RawDataError(f"{name}: the file is empty (not even a header row)")
+    if data[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        raise RawDataError(f"{name}: not UTF-8 (UTF-32 byte order mark); re-export the form as UTF-8")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise RawDataError(f"{name}: not UTF-8 (UTF-16 byte order mark); re-export the form as UTF-8")
     names = _header(data, name, dialect)
@@ -346,8 +370,9 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
     lines = lines[1:]
     notes: list[Finding] = []
     inner = _has_control_or_break(data, multiline, newlines + crs)
+    unicode = not data.isascii()
     columns = {label: _clean_column(table.column(i), label, name, len(names), lines, notes, inner,
-                                    dialect.delimiter)
+                                    dialect.delimiter, unicode)
                for i, label in enumerate(names)}
     if dialect.na_values:
         columns = {label: _null_tokens(column, dialect.na_values) for label, column in columns.items()}
@@ -415,10 +440,15 @@ class RawExport:
         return None if self._reader is None else list(self._reader.forms())
 
     def unread(self) -> list[str]:
-        """Forms of the export that no source read (files for CSV forms)."""
+        """Forms of the export that no source read (files for CSV forms: ``.csv`` in any case), named for
+        display: a control or invisible character in a file name is written as an escape (``\\x1b``), so it
+        cannot break a message, a terminal or the XML and HTML reports."""
         if self._reader is None:
-            return sorted(p.name for p in Path(self.folder).glob("*.csv") if p.stem not in self.forms)
-        return [f for f in self._reader.forms() if f not in self.forms]
+            names = sorted(p.name for p in Path(self.folder).iterdir()
+                           if p.suffix.lower() == ".csv" and not (p.suffix == ".csv" and p.stem in self.forms))
+        else:
+            names = [f for f in self._reader.forms() if f not in self.forms]
+        return [name if name.isprintable() else repr(name)[1:-1] for name in names]
 
     def _read_other(self, form: str) -> RawForm:
         try:
@@ -441,6 +471,10 @@ class RawExport:
         except RawDataError as exc:
             exc.file, exc.rule = self.file_name(form), "raw-form"
             raise
+        if path.is_dir():
+            raise RawDataError(f"raw form '{form}': {path} is a folder, not a file\n"
+                               f"  what to do: export the form as a file, or point --raw at the export folder",
+                               file=self.file_name(form), rule="raw-form")
         if not path.is_file():
             raise RawDataError(f"raw form '{form}' not found: expected {path}\n"
                                f"  what to do: export the form, or point --raw at the export folder",

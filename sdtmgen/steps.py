@@ -164,7 +164,15 @@ class DataReview(Stage):
 
     def run(self, ctx: RunContext) -> None:
         sdtm = ctx["sdtm"]
-        review = run_review(ctx["spec"], sdtm.datasets, sdtm.lineage)
+        try:
+            review = run_review(ctx["spec"], sdtm.datasets, sdtm.lineage)
+        except Exception as exc:  # e.g. DM with a subject twice (SCH-KEYS): the run stops on the errors found
+            from sdtmgen.review import COLUMNS
+            from sdtmgen.sdtm.build import _stopped_by_bad_data
+
+            _stopped_by_bad_data(exc, "the data review", ctx.findings)
+            ctx["review"] = pd.DataFrame(columns=COLUMNS)
+            return
         ctx.findings += review.findings
         ctx["review"] = review.table
 

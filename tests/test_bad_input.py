@@ -52,11 +52,15 @@ def apply_edit(raw: Path, edit: dict) -> None:
     if op == "zero_bytes":
         path.write_bytes(b"")
         return
+    if op == "folder":  # a folder where the form's file should be
+        path.unlink()
+        path.mkdir()
+        return
     if op == "reencode":
         path.write_bytes(path.read_text(encoding="utf-8").encode(edit["encoding"]))
         return
     if op == "copy":
-        shutil.copy(path, raw / f"{edit['to']}.csv")
+        shutil.copy(path, raw / (edit["to"] if "." in edit["to"] else f"{edit['to']}.csv"))  # a name, or a file name
         return
     if op == "sub":  # a regular expression on the file's text (multi-line mode), for byte-level damage
         text = path.read_bytes().decode("utf-8")

@@ -157,6 +157,37 @@ def test_ctrl_c_exits_130_and_changes_nothing(previous, tmp_path, monkeypatch, s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+@pytest.mark.parametrize("name, code", [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_unwinds_like_ctrl_c_and_leaves_nothing_behind(name, code, previous, tmp_path, monkeypatch,
+                                                               spec_folder, example_raw):
+    """kill, a CI timeout or a closed terminal mid-build: no unfinished output folder or lock is left beside
+    the target (the default action killed the process on the spot and left both), the target is unchanged."""
+    out, before = copy_of(previous, tmp_path)
+    signum = getattr(signal, name)
+    received: list[int] = []
+
+    def noted(s, _frame):  # without sdtmgen's own handler the signal is only noted and the build goes on
+        received.append(s)
+
+    outer = signal.signal(signum, noted)
+    build_adam = steps.build_adam
+
+    def killed(*args, **kwargs):
+        os.kill(os.getpid(), signum)
+        return build_adam(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "build_adam", killed)
+    try:
+        result = invoke("build", "--spec", str(spec_folder), "--raw", str(example_raw), "--out", str(out))
+        assert not received  # the command's own handler took the signal ...
+        assert signal.getsignal(signum) is noted  # ... and gave the caller's back afterwards
+    finally:
+        signal.signal(signum, outer)
+    assert result.exit_code == code and f"terminated ({name})" in result.stderr, result.output
+    assert snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .out.sdtmgen-new-*, no .out.sdtmgen-lock
+
+
 def test_a_second_build_into_the_same_folder_exits_4(tmp_path, spec_folder, example_raw):
     from sdtmgen.output import atomic_folder
 

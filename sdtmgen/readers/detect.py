@@ -96,8 +96,8 @@ def option_problems(fmt: str, options: dict) -> list[str]:
                 problems.append(f"{where}: one of {', '.join(kind)}, got {value!r}")
         elif kind == "codec":
             try:
-                codecs.lookup(str(value))
-                if isinstance(value, bool):
+                # a text encoding: rot13, hex, base64, zlib are codecs too, but bytes-to-bytes or str-to-str
+                if isinstance(value, bool) or not getattr(codecs.lookup(str(value)), "_is_text_encoding", True):
                     raise LookupError
             except LookupError:
                 problems.append(f"{where}: {value!r} is not a known text encoding (e.g. utf-8, latin-1, cp1252)")
@@ -110,7 +110,8 @@ def option_problems(fmt: str, options: dict) -> list[str]:
                 problems.append(f"{where}: a text or a list of texts, got {value!r}")
             elif "" in values:
                 problems.append(f"{where}: an empty text is already read as no value; list only other tokens")
-    if fmt in ("csv", "auto") and {"delimiter", "quotechar"} <= set(options) \
-            and options["delimiter"] == options["quotechar"]:
-        problems.append(f"options.quotechar: the same character as options.delimiter ({options['delimiter']!r})")
+    if fmt in ("csv", "auto") and ({"delimiter", "quotechar"} & set(options)) \
+            and options.get("delimiter", ",") == options.get("quotechar", '"'):
+        problems.append(f"options.quotechar: the same character as options.delimiter "
+                        f"({options.get('delimiter', ',')!r}; the defaults are ',' and '\"')")
     return problems

@@ -329,9 +329,10 @@ class ReportConfig(Strict):
 
 def load_report_config(spec_folder: str | Path) -> ReportConfig | None:
     """``<spec>/report.yaml`` or None when the study has no report configuration."""
-    from sdtmgen.spec.loader import load_model
+    from sdtmgen.spec.loader import confine_spec_files, load_model
 
     path = Path(spec_folder) / FILE
     if not path.is_file():
         return None
+    confine_spec_files(Path(spec_folder), [path])
     return load_model(path, ReportConfig, key="report")

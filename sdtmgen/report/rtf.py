@@ -36,6 +36,12 @@ def outcome_table(rows: pd.DataFrame, levels: list[str], sizes: dict[str, int],
     return headers, body, list(dict.fromkeys(notes))
 
 
+def _literal(text: str) -> str:
+    """Text shown as written: RTF's own characters escaped (rtflite is given text_convert=False), so a raw
+    value or a spec title holding ``{``, ``}`` or ``\\`` cannot close the cell's group or add control words."""
+    return text.replace("\\", "\\\\").replace("{", "\\{").replace("}", "\\}")
+
+
 def write_rtf_tables(folder: Path, ard: pd.DataFrame, levels: list[str], outcomes: list, sizes: dict[str, int],
                      population: str, source: str, indent: frozenset[str] = frozenset()) -> list[Path]:
     """One RTF file per outcome measure with ARD rows; returns the files written."""
@@ -49,18 +55,21 @@ def write_rtf_tables(folder: Path, ard: pd.DataFrame, levels: list[str], outcome
         if rows.empty:
             continue
         headers, body, notes = outcome_table(rows, levels, sizes, indent)
+        headers, notes = [_literal(h) for h in headers], [_literal(n) for n in notes]
+        body = [[_literal(cell) for cell in row] for row in body]
         names = [f"c{i}" for i in range(len(headers))]
         frame = pl.DataFrame({name: [row[i] for row in body] for i, name in enumerate(names)})
         widths = [3.0, *([1.4] * (len(headers) - 1))]
         justify = ["l", *(["c"] * (len(headers) - 1))]
         doc = RTFDocument(
             df=frame,
-            rtf_title=RTFTitle(text=[f"Table {outcome.number}. {outcome.title}", population], text_convert=False),
+            rtf_title=RTFTitle(text=[_literal(f"Table {outcome.number}. {outcome.title}"), _literal(population)],
+                               text_convert=False),
             rtf_column_header=[RTFColumnHeader(text=headers, col_rel_width=widths, text_justification=justify,
                                                text_convert=False)],
             rtf_body=RTFBody(col_rel_width=widths, text_justification=[justify] * len(body), text_convert=False),
             rtf_footnote=RTFFootnote(text=notes or [" "], text_convert=False),
-            rtf_source=RTFSource(text=[source], text_convert=False),
+            rtf_source=RTFSource(text=[_literal(source)], text_convert=False),
         )
         path = folder / f"outcome_{outcome.number:02d}.rtf"
         doc.write_rtf(str(path))

@@ -12,6 +12,8 @@ YAML is read with the safe loader only; nothing in a spec is executed.
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +157,12 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
             loader.dispose()
     except FileNotFoundError:
         raise SpecError(f"{path}: spec file not found") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a spec file; rename or remove it") from None
+    except OSError as exc:  # a FIFO, a device, unreadable: not a spec file (no space/permission is reported as is)
+        if not path.is_file():
+            raise SpecError(f"{path}: not a regular file ({exc.strerror or exc})") from None
+        raise
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except RecursionError:
@@ -189,12 +197,33 @@ def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> An
             where = ".".join(str(p) for p in err["loc"])
             lines.append(f"{path}:{line or 1}: {where}: {err['msg']}")
         raise SpecError("invalid spec\n" + "\n".join(lines)) from None
-    problems = result.problems() if hasattr(result, "problems") else []
+    problems = [(loc, f"{'.'.join(map(str, loc))}: {value} is not a finite number (a YAML .inf or .nan, or a "
+                      f"number too large for a float); numbers in a spec must be finite")
+                for loc, value in _non_finite(result, ())]
+    problems += result.problems() if hasattr(result, "problems") else []
     if problems:
         raise SpecError("invalid spec\n" + "\n".join(
             f"{path}:{_line_of(node, loc) or 1}: {message}" for loc, message in problems))
     NODES[id(result)] = (path, node)
     return result
+
+
+def _non_finite(value: Any, loc: tuple) -> list[tuple[tuple, float]]:
+    """Every infinite or NaN number of a loaded model, with its location (YAML keys and list positions).
+
+    YAML reads ``.inf``, ``.nan`` and ``1.0e400`` as such floats, and pydantic turns the text ``1e400``
+    into one: none of them is a value a study can mean, and each would reach the datasets unnoticed.
+    """
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(loc, value)]
+    if isinstance(value, BaseModel):
+        return [hit for name, field in type(value).model_fields.items()
+                for hit in _non_finite(getattr(value, name, None), loc + (field.alias or name,))]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, item in enumerate(value) for hit in _non_finite(item, loc + (i,))]
+    if isinstance(value, dict):
+        return [hit for key, item in value.items() for hit in _non_finite(item, loc + (key,))]
+    return []
 
 
 NODES: dict[int, tuple[Path, yaml.Node | None]] = {}
@@ -230,19 +259,32 @@ def load_spec(folder: str | Path) -> Spec:
     folder = Path(folder)
     if not folder.is_dir():
         raise SpecError(f"{folder}: spec folder not found")
+    domain_files = sorted((folder / "sdtm").glob("*.yaml"))
+    adam_files = sorted((folder / "adam").glob("*.yaml"))
+    confine_spec_files(folder, [folder / "study.yaml", folder / "terminology.yaml", *domain_files, *adam_files])
     study = load_model(folder / "study.yaml", StudySpec, key="study")
     terminology = load_terminology(folder, str(study.standards.ct))
-    domain_files = sorted((folder / "sdtm").glob("*.yaml"))
     if not domain_files:
         raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")
     domains = [load_model(path, DomainSpec) for path in domain_files]
-    adam = [load_model(path, AdamDatasetSpec) for path in sorted((folder / "adam").glob("*.yaml"))]
+    adam = [load_model(path, AdamDatasetSpec) for path in adam_files]
     spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder), adam=adam)
     check_references(spec)
     from sdtmgen.standards.study import check_standards
 
     check_standards(spec)
     return spec
+
+
+def confine_spec_files(folder: Path, files: list[Path]) -> None:
+    """Spec files are read only from inside the spec folder: a file (or the sdtm/, adam/ folder) that is a
+    symbolic link leading out of it is refused, naming the link, before anything is read."""
+    from sdtmgen.spec.paths import resolve_spec_path
+
+    for path in files:
+        if path.exists() or path.is_symlink():
+            resolve_spec_path(folder, os.path.relpath(path, folder), None, "spec file",
+                              where=f"{path}: spec file")
 
 
 def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:

@@ -230,8 +230,9 @@ class StudySpec(Strict):
         if len(nums) != len(set(nums)):
             raise ValueError("VISITNUM values must be unique")
         for char, ascii_text in self.transliteration.items():
-            if len(char) != 1 or not ascii_text.isascii():
-                raise ValueError(f"transliteration maps one character to ASCII text; got {char!r} -> {ascii_text!r}")
+            if len(char) != 1 or not all(" " <= c <= "~" for c in ascii_text):
+                raise ValueError(f"transliteration maps one character to printable ASCII text; got {char!r} -> "
+                                 f"{ascii_text!r}")
         problems = setting_problems(self.data_quality)  # justifications: checked by the loader
         if problems:
             raise ValueError("; ".join(problems))
@@ -241,6 +242,41 @@ class StudySpec(Strict):
             if unknown:
                 raise ValueError(f"arm {arm.armcd} lists unknown elements {unknown}")
         return self
+
+
+    def problems(self) -> list[tuple[tuple, str]]:
+        """Names that must lead to one thing, as (location in study:, message); the loader adds lines.
+
+        A raw folder name (compared trimmed and upper-cased, as the visits derivation does) naming two
+        planned visits, or a planned and the unplanned visit, would be mapped to one of them silently.
+        """
+        found: list[tuple[tuple, str]] = []
+        owner: dict[str, int] = {}
+        for i, visit in enumerate(self.visits):
+            for j, name in enumerate([visit.visit, *visit.collected]):
+                key = name.strip().upper()
+                if owner.setdefault(key, i) != i:
+                    other = self.visits[owner[key]]
+                    found.append((("visits", i, "visit") if j == 0 else ("visits", i, "collected", j - 1),
+                                  f"visit {visit.visit!r} (VISITNUM {visit.visitnum:g}): the name {name!r} also names "
+                                  f"visit {other.visit!r} (VISITNUM {other.visitnum:g}); a raw folder name must lead "
+                                  f"to one visit"))
+        for j, name in enumerate(self.unplanned_visits.collected):
+            key = name.strip().upper()
+            if key in owner:
+                other = self.visits[owner[key]]
+                found.append((("unplanned_visits", "collected", j),
+                              f"unplanned_visits: folder name {name!r} is also planned visit {other.visit!r} "
+                              f"(VISITNUM {other.visitnum:g}); a raw folder name must lead to one visit"))
+        for group, items, attribute in (("elements", self.elements, "etcd"), ("elements", self.elements, "element"),
+                                        ("arms", self.arms, "armcd"), ("arms", self.arms, "arm")):
+            first: dict[str, int] = {}
+            for k, item in enumerate(items):
+                value = getattr(item, attribute)
+                if first.setdefault(value, k) != k:
+                    found.append(((group, k, attribute), f"{group}: {attribute} {value!r} is given twice "
+                                                         f"({group}.{first[value]} and {group}.{k})"))
+        return found
 
 
 class Variable(Strict):
