@@ -1,7 +1,8 @@
 """Clinical dates, one module: collected dates and times to ISO 8601 (vectorised, partial dates kept
 partial), ISO 8601 text to SAS dates/datetimes (``iso_date``, ``iso_sas_date``, ``to_sas_date``), the
 range of a partial date and its imputation with the --DTF flag (``date_range``, ``impute_in_range``:
-first, middle or last possible day), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
+first, middle or last possible day), the imputation of a missing or partial time with the --TMF flag
+(``impute_clock``), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
 and the results share.
 
 Partial dates stay partial in SDTM and are imputed only in ADaM (the ``impute_date`` step calls the
