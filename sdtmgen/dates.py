@@ -1,7 +1,8 @@
 """Clinical dates, one module: collected dates and times to ISO 8601 (vectorised, partial dates kept
 partial), ISO 8601 text to SAS dates/datetimes (``iso_date``, ``iso_sas_date``, ``to_sas_date``), the
 range of a partial date and its imputation with the --DTF flag (``date_range``, ``impute_in_range``:
-first, middle or last possible day), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
+first, middle or last possible day), the imputation of a missing or partial time with the --TMF flag
+(``impute_clock``), and the study-day rule (``study_day``: no day 0) that SDTM, ADaM
 and the results share.
 
 Partial dates stay partial in SDTM and are imputed only in ADaM (the ``impute_date`` step calls the
@@ -540,3 +541,31 @@ def _distinct_date_range(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.nd
     level = np.where(complete, "", np.where(has_month, "D", "M")).astype(object)
     level[~has_year] = None
     return lo.astype(float), hi.astype(float), level
+
+
+TimeImputation = Literal["first", "last"]
+
+TIME_FLAG_LEVELS = ("S", "M", "H")
+"""ADaM TIMEFL (--TMF) levels from the lowest to the highest: seconds, minutes (and seconds), hour
+(minutes and seconds) imputed."""
+
+
+def impute_clock(iso: pd.Series, impute: TimeImputation = "first",
+                 flag_seconds: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds after midnight, --TMF level) of ISO 8601 values with the missing parts of the time imputed.
+
+    first: missing parts 00 (a date alone -> 00:00:00); last: 23, 59, 59. The level is the highest part
+    imputed (ADaMIG 1.3 section 3.1.3, TIMEFL): 2 = H (no time, or no hour), 1 = M (hour only),
+    0 = S (hour and minute, no seconds) only when ``flag_seconds`` (seconds collected); -1 = no
+    flag: the time is complete, or only the uncollected seconds were filled. A missing value: NaN, -1.
+    """
+    text = pd.Series(iso, copy=False).astype("string[pyarrow]").str.strip()
+    parts = text.str.extract(r"T(\d{1,2})(?::(\d{2})(?::(\d{2}))?)?")
+    hour, minute, second = (pd.to_numeric(parts[i], errors="coerce").to_numpy(dtype=float) for i in range(3))
+    last = impute == "last"
+    seconds = (np.where(np.isnan(hour), 23 if last else 0, hour) * 3600
+               + np.where(np.isnan(minute), 59 if last else 0, minute) * 60
+               + np.where(np.isnan(second), 59 if last else 0, second))
+    level = np.select([np.isnan(hour), np.isnan(minute), np.isnan(second) & flag_seconds], [2, 1, 0], -1)
+    missing = text.isna().to_numpy() | (text == "").fillna(True).to_numpy()
+    return np.where(missing, np.nan, seconds), np.where(missing, -1, level)

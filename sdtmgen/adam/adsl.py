@@ -9,9 +9,10 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, DatasetVariable, Distinct, Params, first_positions,
-                               flag_array, present, register_adam_derivation, relative_day, take_rows)
+                               flag_array, present, register_adam_derivation, relative_day, take_rows,
+                               text_from_codes)
 from sdtmgen.conditions import Condition
-from sdtmgen.dates import iso_date, iso_datetime, parse_iso_date, parse_iso_datetime, to_sas_date, to_sas_datetime
+from sdtmgen.dates import TIME_FLAG_LEVELS, impute_clock, iso_date, iso_datetime, parse_iso_date, to_sas_date
 
 
 @register_adam_derivation("treatment_group", "treatment group text and number (TRTxxP/TRTxxPN, TRTxxA/TRTxxAN): "
@@ -59,6 +60,20 @@ class SubjectDate(AdamDerivation):
     sources: list[DateSource] = Field(min_length=1, description="the dates looked at, over every source")
     agg: Literal["min", "max"] = Field(description="the first (min) or last (max) date")
     kind: Literal["date", "datetime"] = Field("date", description="SAS date, or SAS datetime (a missing time is 00:00)")
+    time_flag: Optional[str] = Field(None, description="time imputation flag variable (e.g. TRTSTMF), kind datetime "
+                                                       "only: H when the chosen date had no time (or no hour), M "
+                                                       "when it had no minutes, S (see flag_seconds); else empty")
+    flag_seconds: bool = Field(False, description="the seconds are collected: flag S when only they are missing "
+                                                  "(ADaMIG 1.3 3.1.3: seconds not collected need no flag)")
+
+    @model_validator(mode="after")
+    def _time_flag_needs_datetime(self) -> "SubjectDate":
+        if self.kind != "datetime" and (self.time_flag or self.flag_seconds):
+            raise ValueError("time_flag and flag_seconds need kind: datetime (a SAS date has no time to impute)")
+        return self
+
+    def produces(self) -> set[str]:
+        return {self.target} | ({self.time_flag} if self.time_flag else set())
 
     def needs(self) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -71,19 +86,37 @@ class SubjectDate(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
         subjects = frame["USUBJID"]
-        to_sas = (lambda iso: to_sas_datetime(parse_iso_datetime(iso))) if self.kind == "datetime" else \
-            (lambda iso: to_sas_date(parse_iso_date(iso)))
+        def to_sas(iso: pd.Series) -> pd.Series:
+            days = to_sas_date(parse_iso_date(iso))
+            # the time as the time flag reads it: an hour alone (THH) is that hour, not midnight
+            return days * 86400.0 + impute_clock(iso)[0] if self.kind == "datetime" else days
+
         pick = np.fmin if self.agg == "min" else np.fmax
         found = np.full(len(frame), np.nan)
+        chosen = []
         for src in self.sources:
             data = ctx.source(src.dataset)
             if src.where is not None:
                 data = data[[src.variable, "USUBJID"]][src.where.evaluate(data)]
-            value = Distinct(data[src.variable]).map(lambda iso: to_sas(iso).to_numpy(dtype=float))
+            distinct = Distinct(data[src.variable])
+            value = distinct.map(lambda iso: to_sas(iso).to_numpy(dtype=float))
             row = first_positions(data["USUBJID"], subjects)
             known = (row >= 0) & ~np.isnan(value)
             pick.at(found, row[known], value[known])  # ordered dates: the extreme date is the extreme number
-        frame[self.target] = found[first_positions(subjects, subjects)]
+            if self.time_flag:
+                chosen.append((distinct, value, row, known))
+        at = first_positions(subjects, subjects)
+        frame[self.target] = found[at]
+        if self.time_flag:
+            # the flag of the record giving the date; of tied records the least imputed (a collected
+            # 00:00 beside a date alone is not an imputed time)
+            level = np.full(len(frame), len(TIME_FLAG_LEVELS))
+            for distinct, value, row, known in chosen:
+                levels = distinct.map(lambda iso: impute_clock(iso, "first", self.flag_seconds)[1])
+                hit = np.flatnonzero(known)[value[known] == found[row[known]]]
+                np.minimum.at(level, row[hit], levels[hit])
+            level = np.where(level == len(TIME_FLAG_LEVELS), -1, level)[at]
+            frame[self.time_flag] = text_from_codes(level, TIME_FLAG_LEVELS)
 
 
 class Prefixes(Params):

@@ -5,7 +5,9 @@ rule); these are the ADaM steps that call it. Partial ISO 8601 dates are imputed
 the last day of the known month or year (never a missing year). The imputed date can be moved to a reference date (e.g. TRTSDT) when the
 reference lies within the possible range of the partial date, so an AE collected as
 ``2024-06`` starting in the month of the infusion (2024-06-16) starts on the infusion day, not on
-2024-06-01. The flag says the level of imputation (ADaM DATEFL: D = day, M = month and day).
+2024-06-01. The flag says the level of imputation (ADaM DATEFL: D = day, M = month and day). With a
+datetime target the missing parts of the time are imputed as well, flagged in the time flag (ADaM
+TIMEFL: H = hour, M = minutes, S = seconds, the highest part imputed).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, present, register_adam_derivation,
                                relative_day, text_from_codes)
 from sdtmgen.conditions import Condition
-from sdtmgen.dates import Imputation, date_range, impute_in_range, parse_iso_clock, parse_iso_date, to_sas_date
+from sdtmgen.dates import (TIME_FLAG_LEVELS, Imputation, date_range, impute_clock, impute_in_range, parse_iso_clock,
+                           parse_iso_date, to_sas_date)
 
 
 @register_adam_derivation("impute_date", "SAS date from an ISO 8601 date, partial dates imputed to the first or last "
@@ -38,9 +41,23 @@ class ImputeDate(AdamDerivation):
                                  description="SAS dates the imputed date may not follow when they fall within "
                                              "the partial date's range (e.g. DTHDT, EOSDT; AENDT for a start); "
                                              "they win over not_before")
+    datetime_target: Optional[str] = Field(None, description="SAS datetime variable (e.g. ASTDTM): the imputed date "
+                                                             "at the collected time, its missing parts 00 (impute "
+                                                             "first, middle) or 23:59:59 (last)")
+    time_flag: Optional[str] = Field(None, description="time imputation flag variable of datetime_target (e.g. "
+                                                       "ASTTMF): H no time (or no hour), M no minutes, S (see "
+                                                       "flag_seconds); empty for a complete time or no date")
+    flag_seconds: bool = Field(False, description="the seconds are collected: flag S when only they are missing "
+                                                  "(ADaMIG 1.3 3.1.3: seconds not collected need no flag)")
+
+    @model_validator(mode="after")
+    def _time_needs_datetime(self) -> "ImputeDate":
+        if (self.time_flag or self.flag_seconds) and not self.datetime_target:
+            raise ValueError("time_flag and flag_seconds need a datetime_target (a SAS date has no time)")
+        return self
 
     def produces(self) -> set[str]:
-        return {self.target} | ({self.flag} if self.flag else set())
+        return {self.target} | {name for name in (self.flag, self.datetime_target, self.time_flag) if name}
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
@@ -68,6 +85,13 @@ class ImputeDate(AdamDerivation):
         frame[self.target] = value
         if self.flag:
             frame[self.flag] = text_from_codes(np.select([level == "D", level == "M"], [0, 1], -1), ["D", "M"])
+        if self.datetime_target:
+            clock, time_level = impute_clock(ctx.column(self.source), "last" if self.impute == "last" else "first",
+                                             self.flag_seconds)
+            dated = ~np.isnan(value)
+            frame[self.datetime_target] = value * 86400.0 + clock
+            if self.time_flag:
+                frame[self.time_flag] = text_from_codes(np.where(dated, time_level, -1), TIME_FLAG_LEVELS)
 
 
 @register_adam_derivation("analysis_date", "analysis date (and datetime when a time was collected) from a complete "

@@ -126,14 +126,15 @@ def test_adam_ct_is_the_studys_ct_when_packaged_unless_the_terminology_names_one
     assert adam_ct_package(spec.terminology.model_copy(update={"ct_package": "1999-01-01"}), unpackaged) is None
 
 
-def _adxx(dtf: list, spec) -> tuple[etree._ElementTree, pd.DataFrame, DomainSpec]:
+def _adxx(dtf: list, spec, name: str = "ADTF",
+          label: str = "Analysis Date Imputation Flag") -> tuple[etree._ElementTree, pd.DataFrame, DomainSpec]:
     ds = DomainSpec.model_construct(
         domain="ADXX", label="Test", dataset_class="BASIC DATA STRUCTURE", structure="One record per subject",
         keys=["USUBJID"], variables=[
             Variable(name="USUBJID", label="Unique Subject Identifier", type="Char", core="Req", origin="Assigned"),
-            Variable(name="ADTF", label="Analysis Date Imputation Flag", type="Char", core="Cond", origin="Derived")],
+            Variable(name=name, label=label, type="Char", core="Cond", origin="Derived")],
         sources=[], derivations=[], supplemental=[], value_level=[])
-    frame = pd.DataFrame({"USUBJID": [f"S{i}" for i in range(len(dtf))], "ADTF": dtf})
+    frame = pd.DataFrame({"USUBJID": [f"S{i}" for i in range(len(dtf))], name: dtf})
     tree, _ = build_define(study=spec.study, terminology=spec.terminology, datasets={"ADXX": frame},
                            specs={"ADXX": ds}, standard="ADaMIG")
     return tree, frame, ds
@@ -148,3 +149,10 @@ def test_an_imputation_flag_outside_datefl_is_reported_not_listed(spec, tmp_path
     write_dataset_json(tmp_path / "adxx.json", frame, ds, study=spec.study, name="ADXX", standard="ADaMIG")
     findings = check_define(tree, observe_folder(tmp_path, "json"), spec.terminology)
     assert [(f.rule, f.variable, f.values) for f in findings if f.rule == "DEFINE-CT"] == [("DEFINE-CT", "ADTF", ("X",))]
+
+
+def test_a_time_imputation_flag_takes_timefl(spec):
+    tree, _, _ = _adxx(["H", "M", None, "H"], spec, "ATMF", "Analysis Time Imputation Flag")
+    codelist = codelist_of(tree, "IT.ADXX.ATMF")
+    assert codelist.xpath("odm:Alias/@Name", namespaces=XPATH_NS) == ["C81226"]
+    assert coded(codelist) == ["H", "M"]
