@@ -33,7 +33,8 @@ from lxml import etree
 
 from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.readers.common import make_form
-from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, scan
+from sdtmgen.readers import odm_kernel as K
+from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 FIXED_SET = frozenset(FIXED)
@@ -65,6 +66,14 @@ def _codes(arrays: list) -> tuple[np.ndarray, list[str]]:
     return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), list(known)
 
 
+@dataclass
+class _Cells:
+    """A column the fast path read, joined when its form is read: pieces (values, rows), its ItemOID."""
+
+    pieces: list
+    item: str
+
+
 def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
@@ -84,6 +93,7 @@ class OdmReader:
             raise RawDataError("odm reader: items and forms are 'oid' or 'name'", rule="raw-format")
         self.path, self.items, self.form_by, self.decode = path, items, forms, decode
         self._forms: dict | None = None
+        self._meta = Metadata()
         self.notes: list[Finding] = []
         self.item_count = 0
 
@@ -99,7 +109,23 @@ class OdmReader:
             raise RawDataError(f"raw form '{form}' not found in {self.path.name}; its forms: "
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines = forms[form]
-        return make_form(rows, np.asarray(lines, dtype=np.int64), self.path.name)
+        columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
+        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name)
+
+    def _cells(self, cells: "_Cells", n: int) -> pa.Array:
+        """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
+        values = pa.concat_arrays([v for v, _ in cells.pieces]) if len(cells.pieces) > 1 else cells.pieces[0][0]
+        if len(values) != n:
+            at = np.full(n, -1, dtype=np.int64)
+            at[np.concatenate([r for _, r in cells.pieces])] = np.arange(len(values))
+            values = values.take(pa.array(at, mask=at < 0)).fill_null("")
+        values = values.cast(pa.large_string())
+        if self.decode and cells.item in self._meta.item_codelist:
+            decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
+            encoded = values.dictionary_encode()
+            values = pa.array([decoded.get(v, v) for v in encoded.dictionary.to_pylist()],
+                              type=pa.large_string()).take(encoded.indices)
+        return values
 
     def _fail(self, line, message: str) -> RawDataError:
         return RawDataError(f"{self.path.name} line {line}: {message}", file=self.path.name, rule="raw-form")
@@ -117,10 +143,11 @@ class OdmReader:
                 self._read_metadata(etree.iterparse(BytesIO(clinical.metadata), **self._parse_options()), meta)
             except etree.XMLSyntaxError:
                 raise NeedsParser("metadata") from None
-            forms = self._assemble(clinical, meta, scanned=True)
+            forms = self._assemble_scanned(clinical, meta)
         except NeedsParser:
             clinical, meta = self._parse()
             forms = self._assemble(clinical, meta, scanned=False)
+        self._meta = meta
         if clinical.ignored:
             what = ", ".join(f"{n} {t}" for t, n in sorted(clinical.ignored.items()))
             self.notes.append(Finding(
@@ -292,6 +319,53 @@ class OdmReader:
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}
             forms[name] = (columns, lines[rows])
+        return forms
+
+    def _assemble_scanned(self, scanned: Scanned, meta: "Metadata") -> dict:
+        """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
+        checks as in _assemble: declared items first, then items in the order they first appear."""
+        self.item_count = scanned.item_count
+        ids, firsts = np.unique(scanned.group_form, return_index=True)
+        slots = scanned.slots
+        forms: dict[str, tuple] = {}
+        for f in ids[np.argsort(firsts, kind="stable")]:
+            oid = scanned.names[f]
+            name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
+            if name in forms:
+                raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
+                                   file=self.path.name, rule="raw-form")
+            rows = np.flatnonzero(scanned.group_form == f)
+            take = pa.array(rows, type=pa.int64())
+            visit = scanned.event.take(take).dictionary_encode()
+            named = [meta.event_names.get(e, e) for e in visit.dictionary.to_pylist()]
+            lines = scanned.line[rows]
+            columns: dict[str, object] = {
+                "SUBJECT": scanned.subject.take(take),
+                "VISIT": pa.array(named, type=pa.large_string()).take(visit.indices),
+                "RECORDPOSITION": scanned.repeat.take(take)}
+            for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
+                         for item in meta.group_items.get(group, [])):
+                if item not in FIXED:
+                    columns.setdefault(item, None)
+            mine = np.flatnonzero(slots[:, K.SLOT_FORM] == f)
+            mine = mine[np.lexsort((slots[mine, K.SLOT_FIRST_CELL], slots[mine, K.SLOT_FIRST_TYPED],
+                                    slots[mine, K.SLOT_FIRST_ROW]))]
+            for slot in mine:
+                item = scanned.names[slots[slot, K.SLOT_ITEM]]
+                column = self._column(item, meta.item_names)
+                if item in FIXED:
+                    raise NeedsParser("an item named as a fixed column")
+                if column in FIXED:
+                    raise self._fail(lines[slots[slot, K.SLOT_FIRST_ROW]], f"item {item} is named {column}, a column "
+                                     f"the reader provides (SUBJECT, VISIT, RECORDPOSITION)")
+                if columns.get(column) is not None:
+                    raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
+                                       file=self.path.name, rule="raw-form")
+                columns[column] = _Cells(scanned.pieces[slot], item)
+            n = len(rows)
+            columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
+                       for c, v in columns.items()}
+            forms[name] = (columns, lines)
         return forms
 
     def _group(self, element, clinical: Clinical) -> None:

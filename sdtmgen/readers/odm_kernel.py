@@ -29,6 +29,13 @@ ATTRS = ("SubjectKey", "StudyEventOID", "FormOID", "FormRepeatKey", "ItemGroupRe
 A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NULL = range(8)
 # state slots
 S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
+S_NAMES, S_SLOTS, S_ITEMS = 10, 11, 12
+STATE_SIZE = 13
+#: FormOIDs and ItemOIDs are interned as the loop meets them (a few hundred in an export; more, or more
+#: bytes, is read by the parser); each (form, item) pair is a column, a "slot"
+MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
+#: columns of the slot table: form id, item id, last row holding it, first row, first cell typed, first cell
+SLOT_FORM, SLOT_ITEM, SLOT_LAST, SLOT_FIRST_ROW, SLOT_FIRST_TYPED, SLOT_FIRST_CELL = range(6)
 # flag bits of a span: the value needs normalising in Python (entity, tab, line end)
 FIX = 1
 TYPED_FLAG = 2
@@ -126,23 +133,123 @@ def _entity(buf, i, n):
 
 
 @njit(cache=True, nogil=True)
-def _copy(buf, s, e, data, offsets, row):
-    """Append buf[s:e] as string ``row`` of (data, offsets)."""
-    at = offsets[row]
-    for m in range(e - s):
-        data[at + m] = buf[s + m]
-    offsets[row + 1] = at + (e - s)
+def _intern(buf, s, e, names, name_off, name_hash, state):
+    """The id of the name buf[s:e], added to the table when new; -1 when the table is full."""
+    h = np.uint32(2166136261)
+    for m in range(s, e):
+        h = (h ^ np.uint32(buf[m])) * np.uint32(16777619)
+    mask = len(name_hash) - 1
+    p = np.int64(h) & mask
+    size = e - s
+    while name_hash[p] != 0:
+        t = name_hash[p] - 1
+        if name_off[t + 1] - name_off[t] == size:
+            at = name_off[t]
+            same = True
+            for m in range(size):
+                if names[at + m] != buf[s + m]:
+                    same = False
+                    break
+            if same:
+                return t
+        p = (p + 1) & mask
+    t = state[S_NAMES]
+    if t + 1 >= len(name_off) or name_off[t] + size > len(names):
+        return -1
+    at = name_off[t]
+    for m in range(size):
+        names[at + m] = buf[s + m]
+    name_off[t + 1] = at + size
+    name_hash[p] = t + 1
+    state[S_NAMES] = t + 1
+    return t
 
 
 @njit(cache=True, nogil=True)
-def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, elements, element_offsets,
-               attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
-               oid_data, oid_offsets, value_data, value_offsets):
+def _slot(form, item, slots, slot_hash, state):
+    """The column of item ``item`` in form ``form``, added when new; -1 when the table is full."""
+    key = form * MAX_NAMES + item
+    mask = len(slot_hash) - 1
+    p = (key * 2654435761) & mask
+    while slot_hash[p] != 0:
+        t = slot_hash[p] - 1
+        if slots[t, SLOT_FORM] == form and slots[t, SLOT_ITEM] == item:
+            return t
+        p = (p + 1) & mask
+    t = state[S_SLOTS]
+    if t >= len(slots):
+        return -1
+    slots[t, SLOT_FORM] = form
+    slots[t, SLOT_ITEM] = item
+    slots[t, SLOT_LAST] = -1
+    slot_hash[p] = t + 1
+    state[S_SLOTS] = t + 1
+    return t
+
+
+@njit(cache=True, nogil=True)
+def survey(buf):
+    """How many '<' the chunk holds (a bound on its elements) and whether it is all ASCII."""
+    count = 0
+    high = 0
+    for i in range(len(buf)):
+        c = buf[i]
+        count += c == 60
+        high |= c
+    return count, high < 128
+
+
+@njit(cache=True, nogil=True)
+def gather(buf, items, m, slot_count, data, offsets, rows, fix):
+    """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
+    string array of the values, ``rows`` each cell's row in its form; slot_count[s] cells of slot s
+    (starting where the previous slot ends); ``fix`` the positions of values to normalise (flag bits
+    in column 1). Returns the number of those."""
+    size = np.zeros(len(slot_count), dtype=np.int64)
+    for r in range(m):
+        s = items[r, 0]
+        slot_count[s] += 1
+        size[s] += items[r, 3] - items[r, 2]
+    at = np.empty(len(slot_count), dtype=np.int64)
+    byte = np.empty(len(slot_count), dtype=np.int64)
+    a = 0
+    b = 0
+    for s in range(len(slot_count)):
+        at[s] = a
+        byte[s] = b
+        a += slot_count[s]
+        b += size[s]
+    offsets[m] = b
+    fixes = 0
+    for r in range(m):
+        s = items[r, 0]
+        p = at[s]
+        at[s] = p + 1
+        start = items[r, 2]
+        stop = items[r, 3]
+        q = byte[s]
+        offsets[p] = q
+        for k in range(stop - start):
+            data[q + k] = buf[start + k]
+        byte[s] = q + stop - start
+        rows[p] = items[r, 1]
+        if items[r, 4] & FIX:
+            fix[fixes, 0] = p
+            fix[fixes, 1] = items[r, 4]
+            fixes += 1
+    return fixes
+
+
+@njit(cache=True, nogil=True)
+def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, stack_name, stack_len, elements,
+               element_offsets, attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
+               names, name_off, name_hash, form_rows, slots, slot_hash):
     """Scan buf[start:]; returns OK or NEEDS_PARSER. Tables are int64 [rows, columns]:
     subjects (key s, e, flag), events (oid s, e, flag), forms (oid s, e, flag, repeat s, e, flag),
-    groups (subject, event, form, repeat s, e, flag, line), items (group, oid s, e, flag, value s, e, flag);
-    studies: (file position kind 1 start / 2 end, position). counts: rows written to each table.
-    Items' ItemOIDs and values are also copied out as Arrow string buffers (data, offsets)."""
+    groups (subject, event, form, repeat s, e, flag, line, form id, row in its form),
+    items (slot, row in its form, value s, e, flag); studies: (file position kind 1 start / 2 end, position).
+    counts: rows written to each table. FormOIDs and ItemOIDs are interned (names, name_off, name_hash),
+    form_rows counts the rows of each form id, slots describes each (form, item) column met so far."""
     n = len(buf)
     depth = state[S_DEPTH]
     line = state[S_LINE]
@@ -163,7 +270,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                     if i + 1 >= n or buf[i + 1] != 10:
                         return NEEDS_PARSER
                     if capture >= 0:
-                        items[capture, 6] |= FIX
+                        items[capture, 4] |= FIX
                 elif c != 9:
                     return NEEDS_PARSER
             elif c == 38:
@@ -171,7 +278,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                 if k < 0:
                     return NEEDS_PARSER
                 if capture >= 0:
-                    items[capture, 6] |= FIX
+                    items[capture, 4] |= FIX
                 if depth == 0:
                     return NEEDS_PARSER
                 i = k
@@ -181,8 +288,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             i += 1
             continue
         if capture >= 0:
-            items[capture, 5] = i
-            _copy(buf, items[capture, 4], i, value_data, value_offsets, capture)
+            items[capture, 3] = i
             capture = -1
         if i + 1 >= n:
             return NEEDS_PARSER
@@ -324,6 +430,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             state[S_ROOT_START] = i
             state[S_ROOT_END] = k
         index = -1
+        code = -1
         if element == E_SUBJECT:
             row = counts[0]
             subjects[row, 0] = a_start[A_SUBJECT]
@@ -351,6 +458,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             index = state[S_FORMS] + row
             if a_start[A_FORM] < 0 or a_end[A_FORM] == a_start[A_FORM]:
                 index = -index - 2
+            elif a_flag[A_FORM] == 0:  # a FormOID with a reference is left to the parser (if it holds rows)
+                code = _intern(buf, a_start[A_FORM], a_end[A_FORM], names, name_off, name_hash, state)
             counts[2] += 1
         elif element == E_GROUP:
             if parent != E_FORM or depth < 3:
@@ -363,7 +472,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             else:
                 return NEEDS_PARSER
             form = stack_index[depth - 1]
-            if subject < 0 or form < 0:
+            code = stack_code[depth - 1]
+            if subject < 0 or form < 0 or code < 0:
                 return NEEDS_PARSER
             row = counts[3]
             groups[row, 0] = subject
@@ -373,37 +483,50 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             groups[row, 4] = a_end[A_GROUP_REPEAT]
             groups[row, 5] = a_flag[A_GROUP_REPEAT]
             groups[row, 6] = line
+            groups[row, 7] = code
+            groups[row, 8] = form_rows[code]
+            stack_row[depth] = form_rows[code]
+            form_rows[code] += 1
             index = state[S_GROUPS] + row
             counts[3] += 1
         elif (element == E_ITEM or element == E_TYPED) and parent == E_GROUP:
-            if a_start[A_OID] < 0:
+            if a_start[A_OID] < 0 or a_flag[A_OID] != 0:
                 return NEEDS_PARSER
+            item = _intern(buf, a_start[A_OID], a_end[A_OID], names, name_off, name_hash, state)
+            if item < 0:
+                return NEEDS_PARSER
+            form = stack_code[depth - 1]
+            slot = _slot(form, item, slots, slot_hash, state)
+            if slot < 0:
+                return NEEDS_PARSER
+            form_row = stack_row[depth - 1]
+            if slots[slot, SLOT_LAST] >= form_row:  # an item given twice in a row: the parser names it
+                return NEEDS_PARSER
+            if slots[slot, SLOT_LAST] < 0:
+                slots[slot, SLOT_FIRST_ROW] = form_row
+                slots[slot, SLOT_FIRST_TYPED] = element == E_TYPED
+                slots[slot, SLOT_FIRST_CELL] = state[S_ITEMS] + counts[4]
+            slots[slot, SLOT_LAST] = form_row
             row = counts[4]
-            items[row, 0] = stack_index[depth - 1]
-            items[row, 1] = a_start[A_OID]
-            items[row, 2] = a_end[A_OID]
-            items[row, 3] = a_flag[A_OID]
+            items[row, 0] = slot
+            items[row, 1] = form_row
             null = (a_start[A_NULL] >= 0 and a_end[A_NULL] - a_start[A_NULL] == 3 and buf[a_start[A_NULL]] == 89
                     and buf[a_start[A_NULL] + 1] == 101 and buf[a_start[A_NULL] + 2] == 115)  # IsNull="Yes"
             if a_flag[A_NULL] != 0:
                 return NEEDS_PARSER
-            items[row, 4] = k  # an empty value: an empty span where the tag ends (spans stay in order)
-            items[row, 5] = k
-            items[row, 6] = 0
+            items[row, 2] = k  # an empty value
+            items[row, 3] = k
+            items[row, 4] = 0
             if element == E_TYPED:
-                items[row, 6] = TYPED_FLAG
+                items[row, 4] = TYPED_FLAG
                 if not null and not empty:
-                    items[row, 4] = k
-                    items[row, 5] = k
-                    capture = row
+                    capture = row  # the text runs to the next tag
             elif not null:
                 if a_start[A_VALUE] < 0:
                     return NEEDS_PARSER
-                items[row, 4] = a_start[A_VALUE]
-                items[row, 5] = a_end[A_VALUE]
-                items[row, 6] = a_flag[A_VALUE]
-            _copy(buf, a_start[A_OID], a_end[A_OID], oid_data, oid_offsets, row)
-            _copy(buf, items[row, 4], items[row, 5], value_data, value_offsets, row)  # a typed text: at its end
+                items[row, 2] = a_start[A_VALUE]
+                items[row, 3] = a_end[A_VALUE]
+                items[row, 4] = a_flag[A_VALUE]
             counts[4] += 1
         elif E_IGNORED_FIRST <= element <= E_IGNORED_LAST:
             if not (E_IGNORED_FIRST <= parent <= E_IGNORED_LAST):
@@ -423,6 +546,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                 return NEEDS_PARSER
             stack_id[depth] = element
             stack_index[depth] = index
+            stack_code[depth] = code
             stack_len[depth] = end - (i + 1)
             for m in range(end - (i + 1)):
                 stack_name[depth, m] = buf[i + 1 + m]
@@ -431,12 +555,12 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             state[S_ROOT] = 2
         i = k
     if capture >= 0:
-        items[capture, 5] = n
-        _copy(buf, items[capture, 4], n, value_data, value_offsets, capture)
+        items[capture, 3] = n
     state[S_DEPTH] = depth
     state[S_LINE] = line
     state[S_SUBJECTS] += counts[0]
     state[S_EVENTS] += counts[1]
     state[S_FORMS] += counts[2]
     state[S_GROUPS] += counts[3]
+    state[S_ITEMS] += counts[4]
     return OK

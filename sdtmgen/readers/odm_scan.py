@@ -118,12 +118,6 @@ def _slices(buffer: bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
     return out
 
 
-def _strings(data: np.ndarray, offsets: np.ndarray, count: int) -> pa.Array:
-    """The first ``count`` strings the loop copied out, in buffers of their own size."""
-    used = offsets[:count + 1].copy()
-    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(used), pa.py_buffer(data[:used[-1]].copy()))
-
-
 def _chunks(path: Path, size: int):
     """(file offset, bytes) pieces of the file, each but the last ending just before a '<'."""
     with path.open("rb") as handle:
@@ -144,41 +138,73 @@ def _chunks(path: Path, size: int):
             rest = data[cut:]
 
 
-def scan(path: Path, chunk: int = CHUNK) -> Clinical:
+@dataclass
+class Scanned:
+    """What the fast path read: each form's rows (one per ItemGroupData) and, per column (a form's item,
+    a "slot"), its cells in file order as pieces of the chunks' value buffers, with the row of each."""
+
+    names: list  # interned FormOIDs and ItemOIDs (ids index it)
+    group_form: np.ndarray  # form id of each group, document order
+    group_row: np.ndarray  # row of each group within its form
+    subject: pa.Array  # per group, as Clinical
+    event: pa.Array
+    repeat: pa.Array
+    line: np.ndarray
+    slots: np.ndarray  # per slot: K.SLOT_* columns
+    pieces: list  # per slot: [(values, rows), ...]
+    item_count: int = 0
+    ignored: dict = field(default_factory=dict)
+    metadata: bytes = b""
+
+
+def _values(data: np.ndarray, offsets: np.ndarray, fix: np.ndarray, count: int) -> pa.Array:
+    """A chunk's gathered cells as one Arrow string array, the few flagged values normalised as XML gives them."""
+    values = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
+    if len(fix):
+        fixed = [(_text_value if flag & K.TYPED_FLAG else _attribute_value)(values[int(at)].as_py()) for at, flag in fix]
+        mask = np.zeros(count, dtype=bool)
+        mask[fix[:, 0]] = True
+        values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.string()))
+    return values
+
+
+def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     """Read the ClinicalData of an ODM file, or raise NeedsParser."""
     path = Path(path)
-    state = np.zeros(10, dtype=np.int64)
+    state = np.zeros(K.STATE_SIZE, dtype=np.int64)
     state[K.S_LINE] = 1
-    stack_id = np.zeros(K.MAX_DEPTH, dtype=np.int64)
-    stack_index = np.zeros(K.MAX_DEPTH, dtype=np.int64)
+    stacks = [np.zeros(K.MAX_DEPTH, dtype=np.int64) for _ in range(4)]  # id, index, code, row
     stack_name = np.zeros((K.MAX_DEPTH, K.MAX_NAME + 1), dtype=np.uint8)
     stack_len = np.zeros(K.MAX_DEPTH, dtype=np.int64)
     ignored = np.zeros(len(IGNORED), dtype=np.int64)
     studies_out = np.zeros((64, 2), dtype=np.int64)
-    subject_keys, event_oids, form_oids, form_repeats = [], [], [], []
-    group_parts, items = [], Clinical()
+    names, name_off = np.zeros(K.NAME_BYTES, dtype=np.uint8), np.zeros(K.MAX_NAMES + 1, dtype=np.int64)
+    name_hash, form_rows = np.zeros(K.HASH_SIZE, dtype=np.int64), np.zeros(K.MAX_NAMES, dtype=np.int64)
+    slots, slot_hash = np.zeros((K.MAX_SLOTS, 6), dtype=np.int64), np.zeros(K.HASH_SIZE, dtype=np.int64)
+    pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
+    subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
     root = b""
     study_start = None
     study_ranges: list[tuple[int, int]] = []
     for offset, data in _chunks(path, chunk):
         start = _head(data) if offset == 0 else 0
-        rows = data.count(b"<") + 1
-        tables = {name: np.empty((rows, width), dtype=np.int64) for name, width in
-                  (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 7), ("items", 7))}
-        counts = np.zeros(6, dtype=np.int64)
         view = np.frombuffer(data, dtype=np.uint8)
-        strings = [np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64),
-                   np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64)]
-        status = K.scan_chunk(view, start, state, stack_id, stack_index, stack_name, stack_len,
-                              *K.ELEMENT_TABLE, *K.ATTR_TABLE, tables["subjects"], tables["events"], tables["forms"],
-                              tables["groups"], tables["items"], studies_out, counts, ignored, *strings)
+        rows, ascii_only = K.survey(view)
+        rows += 1
+        tables = {name: np.empty((rows, width), dtype=np.int64) for name, width in
+                  (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
+        counts = np.zeros(6, dtype=np.int64)
+        status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
+                              tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
+                              studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
         if status != K.OK:
             raise NeedsParser("outside the subset the scanner reads")
-        try:
-            pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)),
-                                             pa.py_buffer(data)).validate(full=True)
-        except pa.ArrowInvalid:
-            raise NeedsParser("not UTF-8") from None
+        if not ascii_only:
+            try:
+                pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)),
+                                                 pa.py_buffer(data)).validate(full=True)
+            except pa.ArrowInvalid:
+                raise NeedsParser("not UTF-8") from None
         if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
             root = data[state[K.S_ROOT_START]:state[K.S_ROOT_END]]
         for kind, position in studies_out[:counts[5]]:
@@ -190,45 +216,49 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
         subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
         subject_keys.append(_fix(_slices(data, subjects[:, 0], subjects[:, 1]), subjects[:, 2], _attribute_value))
         event_oids.append(_fix(_slices(data, events[:, 0], events[:, 1]), events[:, 2], _attribute_value))
-        form_oids.append(_fix(_slices(data, forms[:, 0], forms[:, 1]), forms[:, 2], _attribute_value))
         form_repeats.append(_fix(_slices(data, forms[:, 3], forms[:, 4]), forms[:, 5], _attribute_value))
         groups = tables["groups"][:counts[3]]
-        group_parts.append((groups[:, :3].copy(), groups[:, 6].copy(),
+        group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(),
                             _fix(_slices(data, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
-        cells = tables["items"][:counts[4]]
-        typed = (cells[:, 6] & K.TYPED_FLAG) != 0
-        oids, values = (_strings(*strings[i:i + 2], len(cells)) for i in (0, 2))
-        fix = np.flatnonzero(cells[:, 6] & K.FIX)
-        if len(fix):  # the few values holding a reference, tab or line end
-            fixed = [(_text_value if typed[i] else _attribute_value)(values[int(i)].as_py()) for i in fix]
-            mask = np.zeros(len(values), dtype=bool)
-            mask[fix] = True
-            values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.large_string()))
-        items.item_group.append(cells[:, 0].astype(np.int32 if state[K.S_GROUPS] < 1 << 31 else np.int64))
-        items.item_oid.append(_fix(oids, cells[:, 3], _attribute_value).dictionary_encode())  # a few distinct
-        items.item_value.append(values)
-        items.item_typed.append(typed)
-        del tables, view, strings
+        cells = tables["items"]
+        m = int(counts[4])
+        if m:
+            slot_count = np.zeros(int(state[K.S_SLOTS]), dtype=np.int64)
+            size = int((cells[:m, 3] - cells[:m, 2]).sum())
+            value_data, offsets = np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32)
+            cell_rows, fix = np.empty(m, dtype=np.int32), np.empty((m, 2), dtype=np.int64)
+            fixes = K.gather(view, cells, m, slot_count, value_data, offsets, cell_rows, fix)
+            values = _values(value_data, offsets, fix[:fixes], m)
+            del fix
+            at = 0
+            for slot in range(len(slot_count)):
+                n = int(slot_count[slot])
+                if n:
+                    pieces[slot].append((values.slice(at, n), cell_rows[at:at + n]))
+                    at += n
+        del tables, cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
-    out = items
     # each group's context from the tables of its ancestors (which may lie in earlier chunks)
     keys = pa.chunked_array(subject_keys, type=pa.large_string()).combine_chunks()
     event_table = pa.chunked_array(event_oids, type=pa.large_string()).combine_chunks()
-    form_table = pa.chunked_array(form_oids, type=pa.large_string()).combine_chunks()
     repeat_table = pa.chunked_array(form_repeats, type=pa.large_string()).combine_chunks()
-    for links, lines, repeat in group_parts:
-        subject, event, form = links[:, 0], links[:, 1], links[:, 2]
-        out.subject.append(keys.take(pa.array(subject)))
-        out.event.append(event_table.take(pa.array(np.maximum(event, 0))).fill_null("")
-                         if (event >= 0).all() else
-                         event_table.take(pa.array(event, mask=event < 0)).fill_null(""))
-        out.form.append(form_table.take(pa.array(form)))
-        fallback = repeat_table.take(pa.array(form)).fill_null("")
-        repeat = repeat.fill_null("")
-        out.repeat.append(pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat)
-        out.line.append(lines)
-    out.ignored = {name: int(n) for name, n in zip(IGNORED, ignored) if n}
+    links = np.concatenate([g[0] for g in group_parts]) if group_parts else np.zeros((0, 5), dtype=np.int64)
+    subject, event, form = links[:, 0], links[:, 1], links[:, 2]
+    repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks().fill_null("")
+    fallback = repeat_table.take(pa.array(form)).fill_null("")
+    count = int(state[K.S_NAMES])
+    out = Scanned(
+        names=[bytes(names[name_off[i]:name_off[i + 1]]).decode("utf-8") for i in range(count)],
+        group_form=links[:, 3].copy(), group_row=links[:, 4].copy(),
+        subject=keys.take(pa.array(subject)),
+        event=(event_table.take(pa.array(event, mask=event < 0)).fill_null("") if len(event) else
+               pa.array([], type=pa.large_string())),
+        repeat=pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat,
+        line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
+        slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
+        item_count=int(state[K.S_ITEMS]),
+        ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:
         parts = [re.sub(rb"\r\n|[\r\n]", b" ", root)]
         for begin, end in study_ranges:
