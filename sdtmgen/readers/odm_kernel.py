@@ -29,13 +29,15 @@ ATTRS = ("SubjectKey", "StudyEventOID", "FormOID", "FormRepeatKey", "ItemGroupRe
 A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NULL = range(8)
 # state slots
 S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
-S_NAMES, S_SLOTS, S_ITEMS = 10, 11, 12
-STATE_SIZE = 13
+S_NAMES, S_SLOTS, S_ITEMS, S_PREVIOUS = 10, 11, 12, 13
+STATE_SIZE = 14
 #: FormOIDs and ItemOIDs are interned as the loop meets them (a few hundred in an export; more, or more
 #: bytes, is read by the parser); each (form, item) pair is a column, a "slot"
 MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
-#: columns of the slot table: form id, item id, last row holding it, first row, first cell typed, first cell
-SLOT_FORM, SLOT_ITEM, SLOT_LAST, SLOT_FIRST_ROW, SLOT_FIRST_TYPED, SLOT_FIRST_CELL = range(6)
+#: columns of the slot table: form id, item id, last row holding it, first row, first cell typed, first cell,
+#: and the slot that followed it in the last row that held it (the next item is most often that one again)
+SLOT_FORM, SLOT_ITEM, SLOT_LAST, SLOT_FIRST_ROW, SLOT_FIRST_TYPED, SLOT_FIRST_CELL, SLOT_NEXT = range(7)
+SLOT_COLUMNS = 7
 # flag bits of a span: the value needs normalising in Python (entity, tab, line end)
 FIX = 1
 TYPED_FLAG = 2
@@ -135,11 +137,11 @@ def _entity(buf, i, n):
 @njit(cache=True, nogil=True)
 def _intern(buf, s, e, names, name_off, name_hash, state):
     """The id of the name buf[s:e], added to the table when new; -1 when the table is full."""
-    h = np.uint32(2166136261)
+    h = 2166136261
     for m in range(s, e):
-        h = (h ^ np.uint32(buf[m])) * np.uint32(16777619)
+        h = ((h ^ np.int64(buf[m])) * 16777619) & 0xFFFFFFFF
     mask = len(name_hash) - 1
-    p = np.int64(h) & mask
+    p = h & mask
     size = e - s
     while name_hash[p] != 0:
         t = name_hash[p] - 1
@@ -170,7 +172,7 @@ def _slot(form, item, slots, slot_hash, state):
     """The column of item ``item`` in form ``form``, added when new; -1 when the table is full."""
     key = form * MAX_NAMES + item
     mask = len(slot_hash) - 1
-    p = (key * 2654435761) & mask
+    p = ((key * 2654435761) >> 16) & mask
     while slot_hash[p] != 0:
         t = slot_hash[p] - 1
         if slots[t, SLOT_FORM] == form and slots[t, SLOT_ITEM] == item:
@@ -182,9 +184,100 @@ def _slot(form, item, slots, slot_hash, state):
     slots[t, SLOT_FORM] = form
     slots[t, SLOT_ITEM] = item
     slots[t, SLOT_LAST] = -1
+    slots[t, SLOT_NEXT] = -1
     slot_hash[p] = t + 1
     state[S_SLOTS] = t + 1
     return t
+
+
+#: bytes a double-quoted attribute value holds as they are (no quote, '<', reference, tab or line end)
+PLAIN = np.array([c >= 32 and c not in (34, 38, 60) for c in range(256)], dtype=np.uint8)
+
+
+@njit(cache=True, nogil=True)
+def _simple_item(buf, k, n):
+    """The attributes of an ItemData start tag whose name ends at k, when they take the form EDC exports
+    mostly write: `` ItemOID="..." Value="..."/>`` (either order, one space apart, no reference, tab or
+    line end in the values). Returns (end of the tag, ItemOID start, end, Value start, end); end -1 when
+    the tag is anything else (the general path reads it)."""
+    oid_s = oid_e = value_s = value_e = -1
+    while True:
+        if k + 10 >= n or buf[k] != 32:
+            return -1, oid_s, oid_e, value_s, value_e
+        k += 1
+        if (buf[k] == 73 and buf[k + 1] == 116 and buf[k + 2] == 101 and buf[k + 3] == 109 and buf[k + 4] == 79
+                and buf[k + 5] == 73 and buf[k + 6] == 68 and buf[k + 7] == 61 and buf[k + 8] == 34):  # ItemOID="
+            if oid_s >= 0:
+                return -1, oid_s, oid_e, value_s, value_e
+            k += 9
+            oid_s = k
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k >= n or buf[k] != 34:
+                return -1, oid_s, oid_e, value_s, value_e
+            oid_e = k
+        elif (buf[k] == 86 and buf[k + 1] == 97 and buf[k + 2] == 108 and buf[k + 3] == 117 and buf[k + 4] == 101
+              and buf[k + 5] == 61 and buf[k + 6] == 34):  # Value="
+            if value_s >= 0:
+                return -1, oid_s, oid_e, value_s, value_e
+            k += 7
+            value_s = k
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k >= n or buf[k] != 34:
+                return -1, oid_s, oid_e, value_s, value_e
+            value_e = k
+        else:
+            return -1, oid_s, oid_e, value_s, value_e
+        k += 1
+        if k + 1 < n and buf[k] == 47 and buf[k + 1] == 62 and oid_s >= 0 and value_s >= 0:
+            return k + 2, oid_s, oid_e, value_s, value_e
+
+
+@njit(cache=True, nogil=True)
+def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off, name_hash, form_rows, slots,
+          slot_hash, items, counts):
+    """Files the item whose ItemOID is buf[s:e] (in the group on top of the stack) under its column: writes
+    its slot and row to the next row of ``items`` and returns that row; -1 when the parser must read the
+    file (tables full, an item given twice in a row)."""
+    form = stack_code[depth - 1]
+    previous = state[S_PREVIOUS]
+    slot = form_rows[form, 1] if previous < 0 else slots[previous, SLOT_NEXT]
+    if slot >= 0:  # the item that followed the previous one last time, if this is it
+        item = slots[slot, SLOT_ITEM]
+        at = name_off[item]
+        if name_off[item + 1] - at != e - s:
+            slot = -1
+        else:
+            for m in range(e - s):
+                if names[at + m] != buf[s + m]:
+                    slot = -1
+                    break
+    if slot < 0:
+        item = _intern(buf, s, e, names, name_off, name_hash, state)
+        if item < 0:
+            return -1
+        slot = _slot(form, item, slots, slot_hash, state)
+        if slot < 0:
+            return -1
+        if previous < 0:
+            form_rows[form, 1] = slot
+        else:
+            slots[previous, SLOT_NEXT] = slot
+    state[S_PREVIOUS] = slot
+    form_row = stack_row[depth - 1]
+    last = slots[slot, SLOT_LAST]
+    if last >= form_row:
+        return -1
+    if last < 0:
+        slots[slot, SLOT_FIRST_ROW] = form_row
+        slots[slot, SLOT_FIRST_TYPED] = typed
+        slots[slot, SLOT_FIRST_CELL] = state[S_ITEMS] + counts[4]
+    slots[slot, SLOT_LAST] = form_row
+    row = counts[4]
+    items[row, 0] = slot
+    items[row, 1] = form_row
+    return row
 
 
 @njit(cache=True, nogil=True)
@@ -249,7 +342,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
     groups (subject, event, form, repeat s, e, flag, line, form id, row in its form),
     items (slot, row in its form, value s, e, flag); studies: (file position kind 1 start / 2 end, position).
     counts: rows written to each table. FormOIDs and ItemOIDs are interned (names, name_off, name_hash),
-    form_rows counts the rows of each form id, slots describes each (form, item) column met so far."""
+    form_rows counts the rows of each form id (and names its first column), slots describes each (form, item) column met so far."""
     n = len(buf)
     depth = state[S_DEPTH]
     line = state[S_LINE]
@@ -290,6 +383,42 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         if capture >= 0:
             items[capture, 3] = i
             capture = -1
+        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
+                and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
+                and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
+            end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
+            if end >= 0:  # the usual form, read here; any other the general path below reads
+                # most often the item that followed the previous one last time: checked here, as a call
+                # passing every table costs more than the check (numba does not inline it)
+                previous = state[S_PREVIOUS]
+                slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
+                form_row = stack_row[depth - 1]
+                row = -1
+                if slot >= 0 and slots[slot, SLOT_LAST] < form_row:
+                    item = slots[slot, SLOT_ITEM]
+                    at = name_off[item]
+                    if name_off[item + 1] - at == oid_e - oid_s:
+                        row = counts[4]
+                        for m in range(oid_e - oid_s):
+                            if names[at + m] != buf[oid_s + m]:
+                                row = -1
+                                break
+                if row >= 0:
+                    state[S_PREVIOUS] = slot
+                    slots[slot, SLOT_LAST] = form_row
+                    items[row, 0] = slot
+                    items[row, 1] = form_row
+                else:
+                    row = _cell(buf, oid_s, oid_e, False, depth, state, stack_code, stack_row, names, name_off,
+                                name_hash, form_rows, slots, slot_hash, items, counts)
+                    if row < 0:
+                        return NEEDS_PARSER
+                items[row, 2] = value_s
+                items[row, 3] = value_e
+                items[row, 4] = 0
+                counts[4] += 1
+                i = end
+                continue
         if i + 1 >= n:
             return NEEDS_PARSER
         c = buf[i + 1]
@@ -484,32 +613,19 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             groups[row, 5] = a_flag[A_GROUP_REPEAT]
             groups[row, 6] = line
             groups[row, 7] = code
-            groups[row, 8] = form_rows[code]
-            stack_row[depth] = form_rows[code]
-            form_rows[code] += 1
+            groups[row, 8] = form_rows[code, 0]
+            stack_row[depth] = form_rows[code, 0]
+            form_rows[code, 0] += 1
+            state[S_PREVIOUS] = -1
             index = state[S_GROUPS] + row
             counts[3] += 1
         elif (element == E_ITEM or element == E_TYPED) and parent == E_GROUP:
             if a_start[A_OID] < 0 or a_flag[A_OID] != 0:
                 return NEEDS_PARSER
-            item = _intern(buf, a_start[A_OID], a_end[A_OID], names, name_off, name_hash, state)
-            if item < 0:
+            row = _cell(buf, a_start[A_OID], a_end[A_OID], element == E_TYPED, depth, state, stack_code, stack_row,
+                        names, name_off, name_hash, form_rows, slots, slot_hash, items, counts)
+            if row < 0:
                 return NEEDS_PARSER
-            form = stack_code[depth - 1]
-            slot = _slot(form, item, slots, slot_hash, state)
-            if slot < 0:
-                return NEEDS_PARSER
-            form_row = stack_row[depth - 1]
-            if slots[slot, SLOT_LAST] >= form_row:  # an item given twice in a row: the parser names it
-                return NEEDS_PARSER
-            if slots[slot, SLOT_LAST] < 0:
-                slots[slot, SLOT_FIRST_ROW] = form_row
-                slots[slot, SLOT_FIRST_TYPED] = element == E_TYPED
-                slots[slot, SLOT_FIRST_CELL] = state[S_ITEMS] + counts[4]
-            slots[slot, SLOT_LAST] = form_row
-            row = counts[4]
-            items[row, 0] = slot
-            items[row, 1] = form_row
             null = (a_start[A_NULL] >= 0 and a_end[A_NULL] - a_start[A_NULL] == 3 and buf[a_start[A_NULL]] == 89
                     and buf[a_start[A_NULL] + 1] == 101 and buf[a_start[A_NULL] + 2] == 115)  # IsNull="Yes"
             if a_flag[A_NULL] != 0:

@@ -179,8 +179,10 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     ignored = np.zeros(len(IGNORED), dtype=np.int64)
     studies_out = np.zeros((64, 2), dtype=np.int64)
     names, name_off = np.zeros(K.NAME_BYTES, dtype=np.uint8), np.zeros(K.MAX_NAMES + 1, dtype=np.int64)
-    name_hash, form_rows = np.zeros(K.HASH_SIZE, dtype=np.int64), np.zeros(K.MAX_NAMES, dtype=np.int64)
-    slots, slot_hash = np.zeros((K.MAX_SLOTS, 6), dtype=np.int64), np.zeros(K.HASH_SIZE, dtype=np.int64)
+    name_hash, form_rows = np.zeros(K.HASH_SIZE, dtype=np.int64), np.zeros((K.MAX_NAMES, 2), dtype=np.int64)
+    form_rows[:, 1] = -1  # no first column yet
+    slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
+    slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
     pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
     root = b""
