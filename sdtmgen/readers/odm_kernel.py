@@ -43,6 +43,17 @@ FIX = 1
 TYPED_FLAG = 2
 
 
+def _compiled(function):
+    """``function`` compiled by numba, the machine code kept in numba's cache (``__pycache__`` beside this
+    file, else the user's cache folder, else NUMBA_CACHE_DIR) so that only the first run of an install
+    compiles it (~5 s); where no cache folder is writable numba refuses to cache, and it is compiled
+    once per process instead."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
+
+
 def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     data = "".join(names).encode()
     offsets = np.zeros(len(names) + 1, dtype=np.int64)
@@ -54,17 +65,17 @@ ELEMENT_TABLE = _table(ELEMENTS)
 ATTR_TABLE = _table(ATTRS)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _name_start(c):
     return (65 <= c <= 90) or (97 <= c <= 122) or c == 95 or c >= 128
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _name_char(c):
     return _name_start(c) or (48 <= c <= 57) or c == 46 or c == 45
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _qname(buf, j, n):
     """End of the (prefixed) name at j and where its local part starts; (-1, -1) if none."""
     if j >= n or not _name_start(buf[j]):
@@ -83,7 +94,7 @@ def _qname(buf, j, n):
     return k, local
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _lookup(buf, s, e, table, offsets):
     size = e - s
     for t in range(len(offsets) - 1):
@@ -99,7 +110,7 @@ def _lookup(buf, s, e, table, offsets):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _entity(buf, i, n):
     """Index after the reference starting at buf[i] == '&', or -1 when it is not one XML predefines."""
     k = i + 1
@@ -134,7 +145,7 @@ def _entity(buf, i, n):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _intern(buf, s, e, names, name_off, name_hash, state):
     """The id of the name buf[s:e], added to the table when new; -1 when the table is full."""
     h = 2166136261
@@ -167,7 +178,7 @@ def _intern(buf, s, e, names, name_off, name_hash, state):
     return t
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _slot(form, item, slots, slot_hash, state):
     """The column of item ``item`` in form ``form``, added when new; -1 when the table is full."""
     key = form * MAX_NAMES + item
@@ -194,7 +205,7 @@ def _slot(form, item, slots, slot_hash, state):
 PLAIN = np.array([c >= 32 and c not in (34, 38, 60) for c in range(256)], dtype=np.uint8)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _simple_item(buf, k, n):
     """The attributes of an ItemData start tag whose name ends at k, when they take the form EDC exports
     mostly write: `` ItemOID="..." Value="..."/>`` (either order, one space apart, no reference, tab or
@@ -234,7 +245,7 @@ def _simple_item(buf, k, n):
             return k + 2, oid_s, oid_e, value_s, value_e
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off, name_hash, form_rows, slots,
           slot_hash, items, counts):
     """Files the item whose ItemOID is buf[s:e] (in the group on top of the stack) under its column: writes
@@ -280,7 +291,7 @@ def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off
     return row
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def survey(buf):
     """How many '<' the chunk holds (a bound on its elements) and whether it is all ASCII."""
     count = 0
@@ -292,7 +303,7 @@ def survey(buf):
     return count, high < 128
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def gather(buf, items, m, slot_count, data, offsets, rows, fix):
     """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
     string array of the values, ``rows`` each cell's row in its form; slot_count[s] cells of slot s
@@ -333,7 +344,7 @@ def gather(buf, items, m, slot_count, data, offsets, rows, fix):
     return fixes
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, stack_name, stack_len, elements,
                element_offsets, attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
                names, name_off, name_hash, form_rows, slots, slot_hash):

@@ -149,3 +149,17 @@ def test_an_item_given_twice_is_named_by_lxml(tmp_path):
         scan(path)
     with pytest.raises(RawDataError, match=r"export.xml line 21: item IT.TERM given twice .*subject 01-002"):
         OdmReader(path).forms()
+
+
+def test_the_loop_is_compiled_without_a_writable_cache_folder(monkeypatch):
+    from numba.core import caching
+
+    from sdtmgen.readers.odm_kernel import _compiled
+
+    def add(a, b):
+        return a + b
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder numba may write its cache to
+    with pytest.raises(RuntimeError, match="no locator"):  # what numba does with cache=True there
+        __import__("numba").njit(cache=True)(add)
+    assert _compiled(add)(2, 3) == 5
