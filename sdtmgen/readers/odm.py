@@ -72,6 +72,7 @@ class _Cells:
 
     pieces: list
     item: str
+    plain: bool = False  # no value holds a control character, tab or line break (the loop saw none)
 
 
 def _local(tag) -> str:
@@ -110,7 +111,9 @@ class OdmReader:
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines = forms[form]
         columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
-        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name)
+        plain = frozenset(c for c, v in rows.items() if isinstance(v, _Cells) and v.plain
+                          and not (self.decode and v.item in self._meta.item_codelist))
+        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=plain)
 
     def _cells(self, cells: "_Cells", n: int) -> pa.Array:
         """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
@@ -361,7 +364,7 @@ class OdmReader:
                 if columns.get(column) is not None:
                     raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
                                        file=self.path.name, rule="raw-form")
-                columns[column] = _Cells(scanned.pieces[slot], item)
+                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot])
             n = len(rows)
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}

@@ -293,22 +293,24 @@ def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off
 
 @_compiled
 def survey(buf):
-    """How many '<' the chunk holds (a bound on its elements) and whether it is all ASCII."""
+    """How many '<' the chunk holds (a bound on its elements), whether it is all ASCII, whether it holds DEL."""
     count = 0
     high = 0
+    delete = 0
     for i in range(len(buf)):
         c = buf[i]
         count += c == 60
+        delete += c == 127
         high |= c
-    return count, high < 128
+    return count, high < 128, delete > 0
 
 
 @_compiled
-def gather(buf, items, m, slot_count, data, offsets, rows, fix):
+def gather(buf, items, m, slot_count, data, offsets, rows, fix, suspect):
     """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
     string array of the values, ``rows`` each cell's row in its form; slot_count[s] cells of slot s
     (starting where the previous slot ends); ``fix`` the positions of values to normalise (flag bits
-    in column 1). Returns the number of those."""
+    in column 1; their slots are marked ``suspect``). Returns the number of those."""
     size = np.zeros(len(slot_count), dtype=np.int64)
     for r in range(m):
         s = items[r, 0]
@@ -341,6 +343,7 @@ def gather(buf, items, m, slot_count, data, offsets, rows, fix):
             fix[fixes, 0] = p
             fix[fixes, 1] = items[r, 4]
             fixes += 1
+            suspect[s] = True
     return fixes
 
 

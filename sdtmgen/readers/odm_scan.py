@@ -152,6 +152,7 @@ class Scanned:
     line: np.ndarray
     slots: np.ndarray  # per slot: K.SLOT_* columns
     pieces: list  # per slot: [(values, rows), ...]
+    suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
     item_count: int = 0
     ignored: dict = field(default_factory=dict)
     metadata: bytes = b""
@@ -184,6 +185,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
     slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
     pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
+    suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab or line end (or DEL in the file)
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
     root = b""
     study_start = None
@@ -191,7 +193,9 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     for offset, data in _chunks(path, chunk):
         start = _head(data) if offset == 0 else 0
         view = np.frombuffer(data, dtype=np.uint8)
-        rows, ascii_only = K.survey(view)
+        rows, ascii_only, delete = K.survey(view)
+        if delete:  # DEL, a control character XML allows: every column is looked at
+            suspect[:] = True
         rows += 1
         tables = {name: np.empty((rows, width), dtype=np.int64) for name, width in
                   (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
@@ -229,7 +233,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
             size = int((cells[:m, 3] - cells[:m, 2]).sum())
             value_data, offsets = np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32)
             cell_rows, fix = np.empty(m, dtype=np.int32), np.empty((m, 2), dtype=np.int64)
-            fixes = K.gather(view, cells, m, slot_count, value_data, offsets, cell_rows, fix)
+            fixes = K.gather(view, cells, m, slot_count, value_data, offsets, cell_rows, fix, suspect)
             values = _values(value_data, offsets, fix[:fixes], m)
             del fix
             at = 0
@@ -259,6 +263,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         repeat=pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
+        suspect=suspect[:int(state[K.S_SLOTS])].copy(),
         item_count=int(state[K.S_ITEMS]),
         ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:

@@ -163,3 +163,17 @@ def test_the_loop_is_compiled_without_a_writable_cache_folder(monkeypatch):
     with pytest.raises(RuntimeError, match="no locator"):  # what numba does with cache=True there
         __import__("numba").njit(cache=True)(add)
     assert _compiled(add)(2, 3) == 5
+
+
+def test_a_control_character_xml_allows_stops_the_build_on_both_paths(tmp_path, monkeypatch):
+    """DEL is well-formed XML but no dataset can carry it: the fast path, which checks only the edges of
+    columns it saw no tab, line end or reference in, still looks at every column of a file holding it."""
+    assert 'ItemOID="IT.SEV" Value="1"' in BODY
+    path = _write(tmp_path, BODY.replace('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1\x7f"'))
+    scan(path)
+    for refuse in (False, True):
+        with monkeypatch.context() as patch:
+            if refuse:
+                patch.setattr(odm_module, "scan", lambda _p: (_ for _ in ()).throw(NeedsParser("forced")))
+            with pytest.raises(RawDataError, match=r"control character.*\n.*line 8, column IT.SEV"):
+                OdmReader(path).read("f_ae")
