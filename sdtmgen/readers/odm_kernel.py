@@ -306,6 +306,29 @@ def survey(buf):
 
 
 @_compiled
+def last_tag(buf, end):
+    """Position of the last '<' in buf[1:end], 0 if none."""
+    for i in range(end - 1, 0, -1):
+        if buf[i] == 60:
+            return i
+    return 0
+
+
+@_compiled
+def spans(buf, lo, hi, data, offsets):
+    """buf[lo[i]:hi[i]] as string i of an Arrow large-string array (data, offsets); empty where lo[i] < 0."""
+    q = 0
+    offsets[0] = 0
+    for i in range(len(lo)):
+        start = lo[i]
+        if start >= 0:
+            for k in range(hi[i] - start):
+                data[q + k] = buf[start + k]
+            q += hi[i] - start
+        offsets[i + 1] = q
+
+
+@_compiled
 def gather(buf, items, m, slot_count, data, offsets, rows, fix, suspect):
     """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
     string array of the values, ``rows`` each cell's row in its form; slot_count[s] cells of slot s

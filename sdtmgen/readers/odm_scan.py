@@ -89,53 +89,37 @@ def _fix(array: pa.Array, flags: np.ndarray, how) -> pa.Array:
     return pc.replace_with_mask(array, pa.array(mask), pa.array(fixed, type=pa.large_string()))
 
 
-def _slices(buffer: bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
-    """buffer[lo[i]:hi[i]] as one Arrow string array (null where lo < 0), one copy of the bytes."""
-    missing = lo < 0
-    if missing.any():  # an empty span where the previous one ends keeps the spans in order
-        filled = np.maximum.accumulate(np.where(missing, 0, hi))
-        lo, hi = np.where(missing, filled, lo), np.where(missing, filled, hi)
-    if not len(lo):
-        return pa.array([], type=pa.large_string())
-    order = None
-    if len(lo) > 1 and (np.diff(lo) < 0).any():  # spans out of order (rare): sort, slice, put back
-        order = np.argsort(lo, kind="stable")
-        lo, hi = lo[order], hi[order]
-    bounds = np.empty(2 * len(lo), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = lo, hi
-    if (np.diff(bounds) < 0).any():
-        raise NeedsParser("overlapping spans")
-    every = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(buffer))
-    pick = np.arange(0, len(bounds) - 1, 2, dtype=np.int64)
-    if order is not None:
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
-        pick = pick[back]
-    out = every.take(pa.array(pick))
-    if missing.any():
-        out = pa.LargeStringArray.from_buffers(len(out), out.buffers()[1], out.buffers()[2],
-                                               pa.array(~missing).buffers()[1], int(missing.sum()))
-    return out
+def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
+    """view[lo[i]:hi[i]] as one Arrow string array ("" where lo < 0), copied by the compiled loop."""
+    size = int(np.where(lo >= 0, hi - lo, 0).sum())
+    data, offsets = np.empty(size, dtype=np.uint8), np.empty(len(lo) + 1, dtype=np.int64)
+    K.spans(view, np.ascontiguousarray(lo), np.ascontiguousarray(hi), data, offsets)
+    return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _chunks(path: Path, size: int):
-    """(file offset, bytes) pieces of the file, each but the last ending just before a '<'."""
+    """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
+    The file is read into one buffer (no copy of a chunk but the few bytes after its last '<'); a piece is
+    valid until the next one is asked for."""
+    buffer = np.empty(2 * size + 1, dtype=np.uint8)
+    have, offset = 0, 0
     with path.open("rb") as handle:
-        rest, offset = b"", 0
         while True:
-            block = handle.read(size)
-            if not block:
-                if rest:
-                    yield offset, rest
+            if len(buffer) - have < size:  # a run of more than ``size`` bytes without a tag
+                buffer = np.concatenate([buffer[:have], np.empty(len(buffer), dtype=np.uint8)])
+            got = handle.readinto(memoryview(buffer)[have:have + size])
+            if not got:
+                if have:
+                    yield offset, buffer[:have]
                 return
-            data = rest + block if rest else block
-            cut = data.rfind(b"<")
+            have += got
+            cut = K.last_tag(buffer, have)
             if cut <= 0:
-                rest = data
                 continue
-            yield offset, data[:cut]
+            yield offset, buffer[:cut]
             offset += cut
-            rest = data[cut:]
+            buffer[:have - cut] = buffer[cut:have].copy()
+            have -= cut
 
 
 @dataclass
@@ -190,15 +174,15 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     root = b""
     study_start = None
     study_ranges: list[tuple[int, int]] = []
-    for offset, data in _chunks(path, chunk):
-        start = _head(data) if offset == 0 else 0
-        view = np.frombuffer(data, dtype=np.uint8)
+    tables: dict[str, np.ndarray] = {}
+    for offset, view in _chunks(path, chunk):
+        start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
         rows, ascii_only, delete = K.survey(view)
         if delete:  # DEL, a control character XML allows: every column is looked at
             suspect[:] = True
-        rows += 1
-        tables = {name: np.empty((rows, width), dtype=np.int64) for name, width in
-                  (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
+        if not tables or len(tables["items"]) <= rows:  # the tables of the chunk's elements, kept for the next
+            tables = {name: np.empty((rows + rows // 4 + 1, width), dtype=np.int64) for name, width in
+                      (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
         counts = np.zeros(6, dtype=np.int64)
         status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
                               tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
@@ -207,12 +191,12 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
             raise NeedsParser("outside the subset the scanner reads")
         if not ascii_only:
             try:
-                pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)),
-                                                 pa.py_buffer(data)).validate(full=True)
+                pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
+                                                 pa.py_buffer(view)).validate(full=True)
             except pa.ArrowInvalid:
                 raise NeedsParser("not UTF-8") from None
         if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
-            root = data[state[K.S_ROOT_START]:state[K.S_ROOT_END]]
+            root = bytes(view[state[K.S_ROOT_START]:state[K.S_ROOT_END]])
         for kind, position in studies_out[:counts[5]]:
             if kind == 1:
                 study_start = offset + int(position)
@@ -220,12 +204,12 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                 study_ranges.append((study_start, offset + int(position)))
                 study_start = None
         subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
-        subject_keys.append(_fix(_slices(data, subjects[:, 0], subjects[:, 1]), subjects[:, 2], _attribute_value))
-        event_oids.append(_fix(_slices(data, events[:, 0], events[:, 1]), events[:, 2], _attribute_value))
-        form_repeats.append(_fix(_slices(data, forms[:, 3], forms[:, 4]), forms[:, 5], _attribute_value))
+        subject_keys.append(_fix(_slices(view, subjects[:, 0], subjects[:, 1]), subjects[:, 2], _attribute_value))
+        event_oids.append(_fix(_slices(view, events[:, 0], events[:, 1]), events[:, 2], _attribute_value))
+        form_repeats.append(_fix(_slices(view, forms[:, 3], forms[:, 4]), forms[:, 5], _attribute_value))
         groups = tables["groups"][:counts[3]]
         group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(),
-                            _fix(_slices(data, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
+                            _fix(_slices(view, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
         cells = tables["items"]
         m = int(counts[4])
         if m:
@@ -242,7 +226,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                 if n:
                     pieces[slot].append((values.slice(at, n), cell_rows[at:at + n]))
                     at += n
-        del tables, cells, view
+        del cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
     # each group's context from the tables of its ancestors (which may lie in earlier chunks)
