@@ -286,23 +286,16 @@ def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off
         slots[slot, SLOT_FIRST_CELL] = state[S_ITEMS] + counts[4]
     slots[slot, SLOT_LAST] = form_row
     row = counts[4]
+    if row >= len(items):
+        return -1
     items[row, 0] = slot
     items[row, 1] = form_row
     return row
 
 
-@_compiled
-def survey(buf):
-    """How many '<' the chunk holds (a bound on its elements), whether it is all ASCII, whether it holds DEL."""
-    count = 0
-    high = 0
-    delete = 0
-    for i in range(len(buf)):
-        c = buf[i]
-        count += c == 60
-        delete += c == 127
-        high |= c
-    return count, high < 128, delete > 0
+#: the shortest start tag that writes a row of each table (<SubjectData>, <StudyEventData>, <FormData>,
+#: <ItemGroupData>, <ItemData ItemOID=""/>): a chunk of n bytes writes at most n // that rows to it
+SHORTEST = {"subjects": 13, "events": 16, "forms": 10, "groups": 15, "items": 22}
 
 
 @_compiled
@@ -427,6 +420,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             if end >= 0:  # the usual form, read here; any other the general path below reads
                 # most often the item that followed the previous one last time: checked here, as a call
                 # passing every table costs more than the check (numba does not inline it)
+                if counts[4] >= len(items):  # the tables are sized from the chunk: never, but never overrun
+                    return NEEDS_PARSER
                 previous = state[S_PREVIOUS]
                 slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
                 form_row = stack_row[depth - 1]
@@ -599,6 +594,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         code = -1
         if element == E_SUBJECT:
             row = counts[0]
+            if row >= len(subjects):
+                return NEEDS_PARSER
             subjects[row, 0] = a_start[A_SUBJECT]
             subjects[row, 1] = a_end[A_SUBJECT]
             subjects[row, 2] = a_flag[A_SUBJECT]
@@ -608,6 +605,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             counts[0] += 1
         elif element == E_EVENT:
             row = counts[1]
+            if row >= len(events):
+                return NEEDS_PARSER
             events[row, 0] = a_start[A_EVENT]
             events[row, 1] = a_end[A_EVENT]
             events[row, 2] = a_flag[A_EVENT]
@@ -615,6 +614,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             counts[1] += 1
         elif element == E_FORM:
             row = counts[2]
+            if row >= len(forms):
+                return NEEDS_PARSER
             forms[row, 0] = a_start[A_FORM]
             forms[row, 1] = a_end[A_FORM]
             forms[row, 2] = a_flag[A_FORM]
@@ -642,6 +643,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             if subject < 0 or form < 0 or code < 0:
                 return NEEDS_PARSER
             row = counts[3]
+            if row >= len(groups):
+                return NEEDS_PARSER
             groups[row, 0] = subject
             groups[row, 1] = event
             groups[row, 2] = form

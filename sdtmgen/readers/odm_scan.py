@@ -177,11 +177,11 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     tables: dict[str, np.ndarray] = {}
     for offset, view in _chunks(path, chunk):
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
-        rows, ascii_only, delete = K.survey(view)
-        if delete:  # DEL, a control character XML allows: every column is looked at
+        high = int(view.max()) if len(view) else 0  # below 127: ASCII without DEL
+        if high >= 127 and (view == 127).any():  # DEL, a control character XML allows: every column is looked at
             suspect[:] = True
-        if not tables or len(tables["items"]) <= rows:  # the tables of the chunk's elements, kept for the next
-            tables = {name: np.empty((rows + rows // 4 + 1, width), dtype=np.int64) for name, width in
+        if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
+            tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
                       (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
         counts = np.zeros(6, dtype=np.int64)
         status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
@@ -189,7 +189,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                               studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
         if status != K.OK:
             raise NeedsParser("outside the subset the scanner reads")
-        if not ascii_only:
+        if high >= 128:
             try:
                 pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
                                                  pa.py_buffer(view)).validate(full=True)
