@@ -38,7 +38,8 @@ MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
 #: and the slot that followed it in the last row that held it (the next item is most often that one again)
 SLOT_FORM, SLOT_ITEM, SLOT_LAST, SLOT_FIRST_ROW, SLOT_FIRST_TYPED, SLOT_FIRST_CELL, SLOT_NEXT = range(7)
 SLOT_COLUMNS = 7
-# flag bits of a span: the value needs normalising in Python (entity, tab, line end)
+# flag bits of a span: the value is normalised as XML gives it (a reference, tab or line end; DEL is kept
+# as it is but flagged too: such a value is looked at by the checks every reader shares)
 FIX = 1
 TYPED_FLAG = 2
 
@@ -201,8 +202,8 @@ def _slot(form, item, slots, slot_hash, state):
     return t
 
 
-#: bytes a double-quoted attribute value holds as they are (no quote, '<', reference, tab or line end)
-PLAIN = np.array([c >= 32 and c not in (34, 38, 60) for c in range(256)], dtype=np.uint8)
+#: bytes a double-quoted attribute value holds as they are (no quote, '<', reference, tab, line end or DEL)
+PLAIN = np.array([c >= 32 and c not in (34, 38, 60, 127) for c in range(256)], dtype=np.uint8)
 
 
 @_compiled
@@ -308,30 +309,129 @@ def last_tag(buf, end):
 
 
 @_compiled
-def spans(buf, lo, hi, data, offsets):
-    """buf[lo[i]:hi[i]] as string i of an Arrow large-string array (data, offsets); empty where lo[i] < 0."""
-    q = 0
-    offsets[0] = 0
-    for i in range(len(lo)):
-        start = lo[i]
-        if start >= 0:
-            for k in range(hi[i] - start):
-                data[q + k] = buf[start + k]
-            q += hi[i] - start
-        offsets[i + 1] = q
+def _reference(buf, k):
+    """The character of the reference at buf[k] == '&' (its form checked by the loop) and the index after it;
+    the character is -1 when XML does not allow it."""
+    k += 1
+    if buf[k] == 35:  # &#
+        k += 1
+        base = 10
+        if buf[k] == 120:
+            base = 16
+            k += 1
+        value = 0
+        while buf[k] != 59:
+            c = np.int64(buf[k])
+            digit = c - 48 if c <= 57 else (c - 87 if c >= 97 else c - 55)
+            if value <= 0x10FFFF:
+                value = value * base + digit
+            k += 1
+        if not (value == 9 or value == 10 or value == 13 or 0x20 <= value <= 0xD7FF or 0xE000 <= value <= 0xFFFD
+                or 0x10000 <= value <= 0x10FFFF):
+            value = -1
+        return value, k + 1
+    a = buf[k]
+    if a == 108:  # lt;
+        return 60, k + 3
+    if a == 103:  # gt;
+        return 62, k + 3
+    if a == 113:  # quot;
+        return 34, k + 5
+    if buf[k + 1] == 109:  # amp;
+        return 38, k + 4
+    return 39, k + 5  # apos;
 
 
 @_compiled
-def gather(buf, items, m, slot_count, data, offsets, rows, fix, suspect):
+def _normalise(buf, s, e, text, out, q, write):
+    """buf[s:e] as XML gives it - an attribute value (``text`` False: tab, line end and CR LF become a space)
+    or a text (CR LF and CR become LF), then references replaced - written at out[q:] when ``write``.
+    Returns the index after it (its length from q), or -1 for a reference to a character XML does not allow."""
+    k = s
+    while k < e:
+        c = buf[k]
+        if c == 38:
+            code, k = _reference(buf, k)
+            if code < 0:
+                return -1
+            size = 1 if code < 0x80 else (2 if code < 0x800 else (3 if code < 0x10000 else 4))
+            if write:
+                if size == 1:
+                    out[q] = code
+                elif size == 2:
+                    out[q] = 0xC0 | (code >> 6)
+                    out[q + 1] = 0x80 | (code & 0x3F)
+                elif size == 3:
+                    out[q] = 0xE0 | (code >> 12)
+                    out[q + 1] = 0x80 | ((code >> 6) & 0x3F)
+                    out[q + 2] = 0x80 | (code & 0x3F)
+                else:
+                    out[q] = 0xF0 | (code >> 18)
+                    out[q + 1] = 0x80 | ((code >> 12) & 0x3F)
+                    out[q + 2] = 0x80 | ((code >> 6) & 0x3F)
+                    out[q + 3] = 0x80 | (code & 0x3F)
+            q += size
+            continue
+        if c == 13:
+            if k + 1 < e and buf[k + 1] == 10:
+                k += 1
+            c = 10
+        if not text and (c == 9 or c == 10):
+            c = 32
+        if write:
+            out[q] = c
+        q += 1
+        k += 1
+    return q
+
+
+@_compiled
+def spans(buf, lo, hi, flags, data, offsets):
+    """buf[lo[i]:hi[i]] as string i of an Arrow large-string array (data, offsets); empty where lo[i] < 0;
+    attribute values whose flag says so normalised. Returns False for a reference to a character XML does
+    not allow. With data empty, only writes the offsets (then data needs offsets[-1] bytes)."""
+    q = 0
+    offsets[0] = 0
+    write = len(data) > 0
+    for i in range(len(lo)):
+        start = lo[i]
+        if start >= 0:
+            if flags[i] & FIX:
+                q = _normalise(buf, start, hi[i], False, data, q, write)
+                if q < 0:
+                    return False
+            else:
+                if write:
+                    for k in range(hi[i] - start):
+                        data[q + k] = buf[start + k]
+                q += hi[i] - start
+        offsets[i + 1] = q
+    return True
+
+
+@_compiled
+def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, suspect):
     """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
-    string array of the values, ``rows`` each cell's row in its form; slot_count[s] cells of slot s
-    (starting where the previous slot ends); ``fix`` the positions of values to normalise (flag bits
-    in column 1; their slots are marked ``suspect``). Returns the number of those."""
+    string array of the values (normalised where flagged), ``rows`` each cell's row in its form;
+    slot_count[s] cells of slot s (starting where the previous slot ends); the slots of flagged values are
+    marked ``suspect``. Called first ``counting``: counts the cells, writes each value's length to
+    ``lengths`` and returns the bytes they take, or -1 for a reference to a character XML does not allow;
+    then writes the values."""
+    if counting:
+        total = 0
+        for r in range(m):
+            slot_count[items[r, 0]] += 1
+            size = items[r, 3] - items[r, 2]
+            if items[r, 4] & FIX:
+                size = _normalise(buf, items[r, 2], items[r, 3], items[r, 4] & TYPED_FLAG, data, 0, False)
+                if size < 0:
+                    return -1
+            lengths[r] = size
+            total += size
+        return total
     size = np.zeros(len(slot_count), dtype=np.int64)
     for r in range(m):
-        s = items[r, 0]
-        slot_count[s] += 1
-        size[s] += items[r, 3] - items[r, 2]
+        size[items[r, 0]] += lengths[r]
     at = np.empty(len(slot_count), dtype=np.int64)
     byte = np.empty(len(slot_count), dtype=np.int64)
     a = 0
@@ -342,25 +442,22 @@ def gather(buf, items, m, slot_count, data, offsets, rows, fix, suspect):
         a += slot_count[s]
         b += size[s]
     offsets[m] = b
-    fixes = 0
     for r in range(m):
         s = items[r, 0]
         p = at[s]
         at[s] = p + 1
         start = items[r, 2]
-        stop = items[r, 3]
         q = byte[s]
         offsets[p] = q
-        for k in range(stop - start):
-            data[q + k] = buf[start + k]
-        byte[s] = q + stop - start
-        rows[p] = items[r, 1]
         if items[r, 4] & FIX:
-            fix[fixes, 0] = p
-            fix[fixes, 1] = items[r, 4]
-            fixes += 1
             suspect[s] = True
-    return fixes
+            _normalise(buf, start, items[r, 3], items[r, 4] & TYPED_FLAG, data, q, True)
+        else:
+            for k in range(lengths[r]):
+                data[q + k] = buf[start + k]
+        byte[s] = q + lengths[r]
+        rows[p] = items[r, 1]
+    return 0
 
 
 @_compiled
@@ -396,6 +493,10 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                         items[capture, 4] |= FIX
                 elif c != 9:
                     return NEEDS_PARSER
+                if capture >= 0:  # a tab or line end in a typed value
+                    items[capture, 4] |= FIX
+            elif c == 127 and capture >= 0:
+                items[capture, 4] |= FIX
             elif c == 38:
                 k = _entity(buf, i, n)
                 if k < 0:
@@ -573,6 +674,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                             return NEEDS_PARSER
                     elif v != 9:
                         return NEEDS_PARSER
+                    flag = FIX
+                elif v == 127:
                     flag = FIX
                 k += 1
             if k >= n:

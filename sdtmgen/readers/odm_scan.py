@@ -31,8 +31,6 @@ CHUNK = 1 << 23  # 8 MiB of XML at a time: memory stays bounded whatever the fil
 XML_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[0-9]+["']"""
                       rb"""(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["'](?P<enc>[A-Za-z0-9._-]+)["'])?"""
                       rb"""(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*["'](?:yes|no)["'])?[ \t\r\n]*\?>""")
-ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
-NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 IGNORED = K.ELEMENTS[K.E_IGNORED_FIRST - 1:K.E_IGNORED_LAST]
 
 
@@ -57,43 +55,15 @@ class Clinical:
     metadata: bytes = b""  # the root tag, the Study elements and the end tag: a small document for lxml
 
 
-def _char(number: int) -> str:
-    if number in (9, 10, 13) or 0x20 <= number <= 0xD7FF or 0xE000 <= number <= 0xFFFD or 0x10000 <= number <= 0x10FFFF:
-        return chr(number)
-    raise NeedsParser(f"character reference to {number:#x}")
-
-
-def _unescape(match: re.Match) -> str:
-    if match.group(1):
-        return NAMED[match.group(1)]
-    return _char(int(match.group(2))) if match.group(2) else _char(int(match.group(3), 16))
-
-
-def _attribute_value(raw: str) -> str:
-    """An attribute value as XML gives it: line ends and tabs become spaces, then references are replaced."""
-    return ENTITY.sub(_unescape, re.sub(r"\r\n|[\t\r\n]", " ", raw))
-
-
-def _text_value(raw: str) -> str:
-    return ENTITY.sub(_unescape, raw.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _fix(array: pa.Array, flags: np.ndarray, how) -> pa.Array:
-    """The values whose flag says so (a reference, tab or line end) rewritten as XML gives them."""
-    at = np.flatnonzero(flags & K.FIX)
-    if not len(at):
-        return array
-    mask = np.zeros(len(array), dtype=bool)
-    mask[at] = True
-    fixed = [how(array[int(i)].as_py()) for i in at]
-    return pc.replace_with_mask(array, pa.array(mask), pa.array(fixed, type=pa.large_string()))
-
-
-def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
-    """view[lo[i]:hi[i]] as one Arrow string array ("" where lo < 0), copied by the compiled loop."""
-    size = int(np.where(lo >= 0, hi - lo, 0).sum())
-    data, offsets = np.empty(size, dtype=np.uint8), np.empty(len(lo) + 1, dtype=np.int64)
-    K.spans(view, np.ascontiguousarray(lo), np.ascontiguousarray(hi), data, offsets)
+def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray, flags: np.ndarray) -> pa.Array:
+    """view[lo[i]:hi[i]] as one Arrow string array ("" where lo < 0), flagged values normalised as XML gives
+    them; copied by the compiled loop."""
+    lo, hi, flags = np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(flags)
+    offsets = np.empty(len(lo) + 1, dtype=np.int64)
+    if not K.spans(view, lo, hi, flags, np.empty(0, dtype=np.uint8), offsets):
+        raise NeedsParser("a reference to a character XML does not allow")
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    K.spans(view, lo, hi, flags, data, offsets)
     return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
@@ -142,17 +112,6 @@ class Scanned:
     metadata: bytes = b""
 
 
-def _values(data: np.ndarray, offsets: np.ndarray, fix: np.ndarray, count: int) -> pa.Array:
-    """A chunk's gathered cells as one Arrow string array, the few flagged values normalised as XML gives them."""
-    values = pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
-    if len(fix):
-        fixed = [(_text_value if flag & K.TYPED_FLAG else _attribute_value)(values[int(at)].as_py()) for at, flag in fix]
-        mask = np.zeros(count, dtype=bool)
-        mask[fix[:, 0]] = True
-        values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.string()))
-    return values
-
-
 def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     """Read the ClinicalData of an ODM file, or raise NeedsParser."""
     path = Path(path)
@@ -175,14 +134,14 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     study_start = None
     study_ranges: list[tuple[int, int]] = []
     tables: dict[str, np.ndarray] = {}
+    empty, no_rows = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
     for offset, view in _chunks(path, chunk):
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
-        high = int(view.max()) if len(view) else 0  # below 127: ASCII without DEL
-        if high >= 127 and (view == 127).any():  # DEL, a control character XML allows: every column is looked at
-            suspect[:] = True
+        high = int(view.max()) if len(view) else 0  # below 128: ASCII
         if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
             tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
                       (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
+            lengths = np.empty(len(tables["items"]), dtype=np.int64)
         counts = np.zeros(6, dtype=np.int64)
         status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
                               tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
@@ -204,22 +163,23 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                 study_ranges.append((study_start, offset + int(position)))
                 study_start = None
         subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
-        subject_keys.append(_fix(_slices(view, subjects[:, 0], subjects[:, 1]), subjects[:, 2], _attribute_value))
-        event_oids.append(_fix(_slices(view, events[:, 0], events[:, 1]), events[:, 2], _attribute_value))
-        form_repeats.append(_fix(_slices(view, forms[:, 3], forms[:, 4]), forms[:, 5], _attribute_value))
+        subject_keys.append(_slices(view, subjects[:, 0], subjects[:, 1], subjects[:, 2]))
+        event_oids.append(_slices(view, events[:, 0], events[:, 1], events[:, 2]))
+        form_repeats.append(_slices(view, forms[:, 3], forms[:, 4], forms[:, 5]))
         groups = tables["groups"][:counts[3]]
         group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(),
-                            _fix(_slices(view, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
+                            _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])))
         cells = tables["items"]
         m = int(counts[4])
         if m:
             slot_count = np.zeros(int(state[K.S_SLOTS]), dtype=np.int64)
-            size = int((cells[:m, 3] - cells[:m, 2]).sum())
-            value_data, offsets = np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32)
-            cell_rows, fix = np.empty(m, dtype=np.int32), np.empty((m, 2), dtype=np.int64)
-            fixes = K.gather(view, cells, m, slot_count, value_data, offsets, cell_rows, fix, suspect)
-            values = _values(value_data, offsets, fix[:fixes], m)
-            del fix
+            size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect)
+            if size < 0:
+                raise NeedsParser("a reference to a character XML does not allow")
+            value_data, offsets, cell_rows = (np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32),
+                                              np.empty(m, dtype=np.int32))
+            K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect)
+            values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
             at = 0
             for slot in range(len(slot_count)):
                 n = int(slot_count[slot])

@@ -128,6 +128,10 @@ def test_reference_exports_take_the_fast_path(reference, monkeypatch, project):
     ("<SubjectData SubjectKey=\"01-002\">", "<SubjectData>"),
     ("</ClinicalData></ODM>\n", "</ClinicalData>\n"),
     ("</ClinicalData></ODM>\n", "</ClinicalData></ODM>\ntext\n"),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#0;sh"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#xD800;sh"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#99999999999999999999;sh"/>'),
+    ("<SubjectData SubjectKey=\"01-002\">", "<SubjectData SubjectKey=\"01&#xFFFE;002\">"),
 ])
 def test_anything_else_goes_to_lxml_which_reads_it_or_names_the_line(tmp_path, monkeypatch, change):
     assert change[0] in BODY
@@ -177,3 +181,23 @@ def test_a_control_character_xml_allows_stops_the_build_on_both_paths(tmp_path, 
                 patch.setattr(odm_module, "scan", lambda _p: (_ for _ in ()).throw(NeedsParser("forced")))
             with pytest.raises(RawDataError, match=r"control character.*\n.*line 8, column IT.SEV"):
                 OdmReader(path).read("f_ae")
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 25])
+def test_references_and_line_ends_are_normalised_by_the_loop_as_lxml_does(tmp_path, monkeypatch, chunk):
+    """Values the loop normalises itself: references to characters of 1 to 4 UTF-8 bytes, in decimal and hex,
+    tabs and line ends in attributes (a space) and in typed text (kept, CR LF and CR made LF), in the items
+    and in the keys; a column with a tab or line end in one value gets the whitespace note on both paths."""
+    body = (BODY.replace('Value="Rash"', 'Value="&#65;&#x4E2D;&#x1F600;&quot;&apos;&gt;\r\n&#13;&#9;x"')
+            .replace('ItemGroupRepeatKey="9"', 'ItemGroupRepeatKey="9&#x20AC;\t"')
+            .replace('"IT.NOTE">a', '"IT.NOTE">\tone\ntwo\r\nthree&#13;four&#x10FFFF;'))
+    path = _write(tmp_path, body)
+    scan(path, chunk=chunk)
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=chunk))
+    forms, reference = _both(path, monkeypatch)
+    _same(forms, reference)
+    frame = forms["f_ae"].frame
+    assert frame["IT.TERM"].tolist()[-1] == "A\u4e2d\U0001f600\"'> x"
+    assert frame["IT.NOTE"].tolist()[0].startswith("one two three four\U0010ffff <b> c")
+    assert frame["RECORDPOSITION"].tolist()[3] == "9\u20ac"
+    assert any(n.rule == "RAW-WHITESPACE" for n in forms["f_ae"].notes)
