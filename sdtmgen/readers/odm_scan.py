@@ -105,7 +105,7 @@ class Scanned:
     repeat: pa.Array
     line: np.ndarray
     slots: np.ndarray  # per slot: K.SLOT_* columns
-    pieces: list  # per slot: [(values, rows), ...]
+    pieces: list  # per slot: [(values, rows: each cell's row, or the first row when they follow each other)]
     suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
     item_count: int = 0
     ignored: dict = field(default_factory=dict)
@@ -183,8 +183,10 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
             at = 0
             for slot in range(len(slot_count)):
                 n = int(slot_count[slot])
-                if n:
-                    pieces[slot].append((values.slice(at, n), cell_rows[at:at + n]))
+                if n:  # rows: the first, when they follow each other (most columns), else each
+                    rows = cell_rows[at:at + n]
+                    first = int(rows[0])
+                    pieces[slot].append((values.slice(at, n), first if rows[-1] - first + 1 == n else rows.copy()))
                     at += n
         del cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
