@@ -117,21 +117,26 @@ class OdmReader:
 
     def _cells(self, cells: "_Cells", n: int) -> pa.Array:
         """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
-        datas, lengths = [], []
+        datas, starts, size = [], [], 0
         for piece, _ in cells.pieces:  # the pieces' bytes joined, in one copy, with 64-bit offsets
             _, offsets, data = piece.buffers()
             at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
             datas.append(np.frombuffer(data, dtype=np.uint8)[at[0]:at[-1]] if data is not None and data.size
                          else np.zeros(0, dtype=np.uint8))
-            lengths.append(np.diff(at))
-        size = np.concatenate(lengths).astype(np.int64)
-        if len(size) != n:  # rows lacking the item: an empty value
-            full = np.zeros(n, dtype=np.int64)
-            full[np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])] = size
-            size = full
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(size, out=offsets[1:])
-        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)))
+            starts.append(at[:-1] + np.int64(size - at[0]))
+            size += int(at[-1] - at[0])
+        offsets = np.empty(n + 1, dtype=np.int64)
+        cell_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+        if len(cell_starts) == n:
+            offsets[:n] = cell_starts
+        else:  # rows lacking the item: an empty value, where the next value starts
+            row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
+            offsets[:n] = -1
+            offsets[row] = cell_starts
+            offsets[:n] = np.minimum.accumulate(np.where(offsets[:n] < 0, size, offsets[:n])[::-1])[::-1]
+        offsets[n] = size
+        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)
+                                                                                          if datas else b""))
         if self.decode and cells.item in self._meta.item_codelist:
             decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
             encoded = values.dictionary_encode()
