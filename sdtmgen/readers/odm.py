@@ -73,6 +73,7 @@ class _Cells:
     pieces: list
     item: str
     plain: bool = False  # no value holds a control character, tab or line break (the loop saw none)
+    edged: bool = True  # some value may start or end with a space
 
 
 def _local(tag) -> str:
@@ -111,9 +112,11 @@ class OdmReader:
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines = forms[form]
         columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
-        plain = frozenset(c for c, v in rows.items() if isinstance(v, _Cells) and v.plain
-                          and not (self.decode and v.item in self._meta.item_codelist))
-        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=plain)
+        plain = {c for c, v in rows.items() if isinstance(v, _Cells) and v.plain
+                 and not (self.decode and v.item in self._meta.item_codelist)}
+        clean = {c for c in plain if not rows[c].edged}
+        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
+                         clean=frozenset(clean))
 
     def _cells(self, cells: "_Cells", n: int) -> pa.Array:
         """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
@@ -378,7 +381,8 @@ class OdmReader:
                 if columns.get(column) is not None:
                     raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
                                        file=self.path.name, rule="raw-form")
-                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot])
+                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot],
+                                         edged=bool(scanned.edged[slot]))
             n = len(rows)
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}

@@ -410,11 +410,11 @@ def spans(buf, lo, hi, flags, data, offsets):
 
 
 @_compiled
-def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, suspect):
+def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, suspect, edged):
     """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
     string array of the values (normalised where flagged), ``rows`` each cell's row in its form;
     slot_count[s] cells of slot s (starting where the previous slot ends); the slots of flagged values are
-    marked ``suspect``. Called first ``counting``: counts the cells, writes each value's length to
+    marked ``suspect``, those of values with a space at an edge ``edged``. Called first ``counting``: counts the cells, writes each value's length to
     ``lengths`` and returns the bytes they take, or -1 for a reference to a character XML does not allow;
     then writes the values."""
     if counting:
@@ -453,8 +453,11 @@ def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, su
             suspect[s] = True
             _normalise(buf, start, items[r, 3], items[r, 4] & TYPED_FLAG, data, q, True)
         else:
-            for k in range(lengths[r]):
+            size = lengths[r]
+            for k in range(size):
                 data[q + k] = buf[start + k]
+            if size and (buf[start] == 32 or buf[start + size - 1] == 32):
+                edged[s] = True
         byte[s] = q + lengths[r]
         rows[p] = items[r, 1]
     return 0

@@ -107,6 +107,7 @@ class Scanned:
     slots: np.ndarray  # per slot: K.SLOT_* columns
     pieces: list  # per slot: [(values, rows: each cell's row, or the first row when they follow each other)]
     suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
+    edged: np.ndarray  # per slot: some value starts or ends with a space
     item_count: int = 0
     ignored: dict = field(default_factory=dict)
     metadata: bytes = b""
@@ -128,7 +129,8 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
     slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
     pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
-    suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab or line end (or DEL in the file)
+    suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
+    edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
     root = b""
     study_start = None
@@ -173,12 +175,12 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         m = int(counts[4])
         if m:
             slot_count = np.zeros(int(state[K.S_SLOTS]), dtype=np.int64)
-            size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect)
+            size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect, edged)
             if size < 0:
                 raise NeedsParser("a reference to a character XML does not allow")
             value_data, offsets, cell_rows = (np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32),
                                               np.empty(m, dtype=np.int32))
-            K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect)
+            K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect, edged)
             values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
             at = 0
             for slot in range(len(slot_count)):
@@ -209,7 +211,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         repeat=pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
-        suspect=suspect[:int(state[K.S_SLOTS])].copy(),
+        suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
         item_count=int(state[K.S_ITEMS]),
         ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:

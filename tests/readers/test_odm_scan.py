@@ -201,3 +201,14 @@ def test_references_and_line_ends_are_normalised_by_the_loop_as_lxml_does(tmp_pa
     assert frame["IT.NOTE"].tolist()[0].startswith("one two three four\U0010ffff <b> c")
     assert frame["RECORDPOSITION"].tolist()[3] == "9\u20ac"
     assert any(n.rule == "RAW-WHITESPACE" for n in forms["f_ae"].notes)
+
+
+def test_an_edge_space_in_a_column_without_other_whitespace_is_trimmed_and_reported(tmp_path, monkeypatch):
+    path = _write(tmp_path, BODY.replace('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1 "')
+                  .replace('Value="Nausea"', 'Value=" Nausea"'))
+    scan(path)
+    forms, reference = _both(path, monkeypatch)
+    _same(forms, reference)
+    form = forms["f_ae"]
+    assert form.frame["IT.SEV"].tolist()[0] == "1" and form.frame["IT.TERM"].tolist()[3] == "Nausea"
+    assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {"export.xml:IT.SEV", "export.xml:IT.TERM", "export.xml:IT.NOTE"}
