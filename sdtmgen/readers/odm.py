@@ -22,6 +22,7 @@ ODM of a classic project) is read with an empty VISIT.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -32,6 +33,7 @@ import pyarrow as pa
 from lxml import etree
 
 from sdtmgen.errors import Finding, RawDataError
+from sdtmgen.raw import SUSPECT
 from sdtmgen.readers.common import make_form
 from sdtmgen.readers import odm_kernel as K
 from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan
@@ -110,11 +112,13 @@ class OdmReader:
         if form not in forms:
             raise RawDataError(f"raw form '{form}' not found in {self.path.name}; its forms: "
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
-        rows, lines = forms[form]
+        rows, lines, *known = forms[form]
+        seen = dict(known[0]) if known else {}  # what the fast path saw of its columns (K.SUSPECT, K.EDGED bits)
         columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
-        plain = {c for c, v in rows.items() if isinstance(v, _Cells) and v.plain
-                 and not (self.decode and v.item in self._meta.item_codelist)}
-        clean = {c for c in plain if not rows[c].edged}
+        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) for c, v in rows.items()
+                     if isinstance(v, _Cells) and not (self.decode and v.item in self._meta.item_codelist)})
+        plain = {c for c, bits in seen.items() if not bits & K.SUSPECT}
+        clean = {c for c in plain if not seen[c] & K.EDGED}
         return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
                          clean=frozenset(clean))
 
@@ -386,7 +390,10 @@ class OdmReader:
             n = len(rows)
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}
-            forms[name] = (columns, lines)
+            visit_seen = ((K.SUSPECT if any(re.search(SUSPECT, e) for e in named) else 0)
+                          | (K.EDGED if any(e[:1] == " " or e[-1:] == " " for e in named) else 0))
+            forms[name] = (columns, lines, {"SUBJECT": scanned.subject_seen, "VISIT": visit_seen,
+                                            "RECORDPOSITION": scanned.repeat_seen})
         return forms
 
     def _group(self, element, clinical: Clinical) -> None:

@@ -41,6 +41,8 @@ SLOT_COLUMNS = 7
 # flag bits of a span: the value is normalised as XML gives it (a reference, tab or line end; DEL is kept
 # as it is but flagged too: such a value is looked at by the checks every reader shares)
 FIX = 1
+#: what the loop tells of a column: a value may hold a control character, tab or line end; one has an edge space
+SUSPECT, EDGED = 1, 2
 TYPED_FLAG = 2
 
 
@@ -388,25 +390,31 @@ def _normalise(buf, s, e, text, out, q, write):
 @_compiled
 def spans(buf, lo, hi, flags, data, offsets):
     """buf[lo[i]:hi[i]] as string i of an Arrow large-string array (data, offsets); empty where lo[i] < 0;
-    attribute values whose flag says so normalised. Returns False for a reference to a character XML does
-    not allow. With data empty, only writes the offsets (then data needs offsets[-1] bytes)."""
+    attribute values whose flag says so normalised. With data empty, only writes the offsets (then data
+    needs offsets[-1] bytes). Returns -1 for a reference to a character XML does not allow, else SUSPECT if
+    some value was normalised (or holds DEL) plus EDGED if some other value starts or ends with a space."""
     q = 0
     offsets[0] = 0
     write = len(data) > 0
+    seen = 0
     for i in range(len(lo)):
         start = lo[i]
         if start >= 0:
             if flags[i] & FIX:
                 q = _normalise(buf, start, hi[i], False, data, q, write)
                 if q < 0:
-                    return False
+                    return -1
+                seen |= SUSPECT
             else:
+                size = hi[i] - start
                 if write:
-                    for k in range(hi[i] - start):
+                    for k in range(size):
                         data[q + k] = buf[start + k]
-                q += hi[i] - start
+                if size and (buf[start] == 32 or buf[hi[i] - 1] == 32):
+                    seen |= EDGED
+                q += size
         offsets[i + 1] = q
-    return True
+    return seen
 
 
 @_compiled

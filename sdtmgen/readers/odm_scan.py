@@ -55,16 +55,16 @@ class Clinical:
     metadata: bytes = b""  # the root tag, the Study elements and the end tag: a small document for lxml
 
 
-def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray, flags: np.ndarray) -> pa.Array:
+def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray, flags: np.ndarray) -> tuple[pa.Array, int]:
     """view[lo[i]:hi[i]] as one Arrow string array ("" where lo < 0), flagged values normalised as XML gives
-    them; copied by the compiled loop."""
+    them, copied by the compiled loop; and what it saw of them (K.SUSPECT, K.EDGED bits)."""
     lo, hi, flags = np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(flags)
     offsets = np.empty(len(lo) + 1, dtype=np.int64)
-    if not K.spans(view, lo, hi, flags, np.empty(0, dtype=np.uint8), offsets):
+    if K.spans(view, lo, hi, flags, np.empty(0, dtype=np.uint8), offsets) < 0:
         raise NeedsParser("a reference to a character XML does not allow")
     data = np.empty(int(offsets[-1]), dtype=np.uint8)
-    K.spans(view, lo, hi, flags, data, offsets)
-    return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data))
+    seen = K.spans(view, lo, hi, flags, data, offsets)
+    return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data)), int(seen)
 
 
 def _chunks(path: Path, size: int):
@@ -108,6 +108,8 @@ class Scanned:
     pieces: list  # per slot: [(values, rows: each cell's row, or the first row when they follow each other)]
     suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
     edged: np.ndarray  # per slot: some value starts or ends with a space
+    subject_seen: int  # K.SUSPECT, K.EDGED bits of the SubjectKeys, of the repeat keys
+    repeat_seen: int
     item_count: int = 0
     ignored: dict = field(default_factory=dict)
     metadata: bytes = b""
@@ -132,6 +134,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
     edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
+    seen = {"subject": 0, "": 0, "repeat": 0}  # what the loop saw of the keys (K.SUSPECT, K.EDGED)
     root = b""
     study_start = None
     study_ranges: list[tuple[int, int]] = []
@@ -165,12 +168,15 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                 study_ranges.append((study_start, offset + int(position)))
                 study_start = None
         subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
-        subject_keys.append(_slices(view, subjects[:, 0], subjects[:, 1], subjects[:, 2]))
-        event_oids.append(_slices(view, events[:, 0], events[:, 1], events[:, 2]))
-        form_repeats.append(_slices(view, forms[:, 3], forms[:, 4], forms[:, 5]))
+        for out, kind, (table, at) in ((subject_keys, "subject", (subjects, 0)), (event_oids, "", (events, 0)),
+                                       (form_repeats, "repeat", (forms, 3))):
+            strings, found = _slices(view, table[:, at], table[:, at + 1], table[:, at + 2])
+            seen[kind] |= found
+            out.append(strings)
         groups = tables["groups"][:counts[3]]
-        group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(),
-                            _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])))
+        strings, found = _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])
+        seen["repeat"] |= found
+        group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(), strings))
         cells = tables["items"]
         m = int(counts[4])
         if m:
@@ -212,6 +218,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
         suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
+        subject_seen=seen["subject"], repeat_seen=seen["repeat"],
         item_count=int(state[K.S_ITEMS]),
         ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:

@@ -205,10 +205,13 @@ def test_references_and_line_ends_are_normalised_by_the_loop_as_lxml_does(tmp_pa
 
 def test_an_edge_space_in_a_column_without_other_whitespace_is_trimmed_and_reported(tmp_path, monkeypatch):
     path = _write(tmp_path, BODY.replace('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1 "')
-                  .replace('Value="Nausea"', 'Value=" Nausea"'))
+                  .replace('Value="Nausea"', 'Value=" Nausea"').replace('ItemGroupRepeatKey="9"', 'ItemGroupRepeatKey=" 9"')
+                  .replace('SubjectKey="01-002"', 'SubjectKey="01-002 "'))
     scan(path)
     forms, reference = _both(path, monkeypatch)
     _same(forms, reference)
     form = forms["f_ae"]
     assert form.frame["IT.SEV"].tolist()[0] == "1" and form.frame["IT.TERM"].tolist()[3] == "Nausea"
-    assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {"export.xml:IT.SEV", "export.xml:IT.TERM", "export.xml:IT.NOTE"}
+    assert form.frame["RECORDPOSITION"].tolist()[3] == "9" and form.frame["SUBJECT"].tolist()[4] == "01-002"
+    assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {
+        f"export.xml:{c}" for c in ("SUBJECT", "RECORDPOSITION", "IT.SEV", "IT.TERM", "IT.NOTE")}
