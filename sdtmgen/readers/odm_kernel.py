@@ -767,6 +767,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             groups[row, 5] = a_flag[A_GROUP_REPEAT]
             groups[row, 6] = line
             groups[row, 7] = code
+            if form_rows[code, 0] >= 2147483647:  # rows are 32-bit in the items' table
+                return NEEDS_PARSER
             groups[row, 8] = form_rows[code, 0]
             stack_row[depth] = form_rows[code, 0]
             form_rows[code, 0] += 1

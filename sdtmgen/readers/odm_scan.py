@@ -144,8 +144,11 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
         high = int(view.max()) if len(view) else 0  # below 128: ASCII
         if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
+            if len(view) >= 1 << 31:  # the items' table holds positions in the chunk as 32-bit integers
+                raise NeedsParser("a run of 2 GiB without a tag")
             tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
-                      (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9), ("items", 5))}
+                      (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9))}
+            tables["items"] = np.empty((len(view) // K.SHORTEST["items"] + 2, 5), dtype=np.int32)  # half the bytes
             lengths = np.empty(len(tables["items"]), dtype=np.int64)
         counts = np.zeros(6, dtype=np.int64)
         status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
