@@ -360,13 +360,14 @@ class OdmReader:
                                    file=self.path.name, rule="raw-form")
             rows = np.flatnonzero(scanned.group_form == f)
             take = pa.array(rows, type=pa.int64())
-            visit = scanned.event.take(take).dictionary_encode()
-            named = [meta.event_names.get(e, e) for e in visit.dictionary.to_pylist()]
+            visits = scanned.group_event[rows]
+            named = [meta.event_names.get(e, e) for e in scanned.events]
             lines = scanned.line[rows]
             columns: dict[str, object] = {
-                "SUBJECT": scanned.subject.take(take),
-                "VISIT": pa.array(named, type=pa.large_string()).take(visit.indices),
+                "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
+                "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
                 "RECORDPOSITION": scanned.repeat.take(take)}
+            named = [named[e] for e in np.unique(visits)]  # the names this form's rows hold
             for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                          for item in meta.group_items.get(group, [])):
                 if item not in FIXED:

@@ -100,8 +100,10 @@ class Scanned:
     names: list  # interned FormOIDs and ItemOIDs (ids index it)
     group_form: np.ndarray  # form id of each group, document order
     group_row: np.ndarray  # row of each group within its form
-    subject: pa.Array  # per group, as Clinical
-    event: pa.Array
+    subjects: pa.Array  # the SubjectKeys, and the one of each group
+    group_subject: np.ndarray
+    events: list  # the StudyEventOIDs ("" for none), and the one of each group
+    group_event: np.ndarray
     repeat: pa.Array
     line: np.ndarray
     slots: np.ndarray  # per slot: K.SLOT_* columns
@@ -210,13 +212,15 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     subject, event, form = links[:, 0], links[:, 1], links[:, 2]
     repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks().fill_null("")
     fallback = repeat_table.take(pa.array(form)).fill_null("")
+    encoded = event_table.dictionary_encode()  # the StudyEventOIDs met, "" (no event) last
+    events = encoded.dictionary.to_pylist() + [""]
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    group_event = np.where(event >= 0, codes[np.maximum(event, 0)] if len(codes) else 0, len(events) - 1)
     count = int(state[K.S_NAMES])
     out = Scanned(
         names=[bytes(names[name_off[i]:name_off[i + 1]]).decode("utf-8") for i in range(count)],
         group_form=links[:, 3].copy(), group_row=links[:, 4].copy(),
-        subject=keys.take(pa.array(subject)),
-        event=(event_table.take(pa.array(event, mask=event < 0)).fill_null("") if len(event) else
-               pa.array([], type=pa.large_string())),
+        subjects=keys, group_subject=subject.copy(), events=events, group_event=group_event,
         repeat=pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
