@@ -67,6 +67,12 @@ def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray, flags: np.ndarray)
     return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data)), int(seen)
 
 
+def _lengths(strings: pa.Array) -> np.ndarray:
+    """The byte length of each value of a large-string array."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)[strings.offset:strings.offset + len(strings) + 1]
+    return np.diff(offsets)
+
+
 def _chunks(path: Path, size: int):
     """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
     The file is read into one buffer (no copy of a chunk but the few bytes after its last '<'); a piece is
@@ -210,8 +216,9 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     repeat_table = pa.chunked_array(form_repeats, type=pa.large_string()).combine_chunks()
     links = np.concatenate([g[0] for g in group_parts]) if group_parts else np.zeros((0, 5), dtype=np.int64)
     subject, event, form = links[:, 0], links[:, 1], links[:, 2]
-    repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks().fill_null("")
-    fallback = repeat_table.take(pa.array(form)).fill_null("")
+    repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks()
+    if len(repeat) and (_lengths(repeat_table)[form[_lengths(repeat) == 0]] > 0).any():
+        repeat = pc.if_else(pc.equal(repeat, ""), repeat_table.take(pa.array(form)), repeat)  # the FormRepeatKey
     encoded = event_table.dictionary_encode()  # the StudyEventOIDs met, "" (no event) last
     events = encoded.dictionary.to_pylist() + [""]
     codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -221,7 +228,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         names=[bytes(names[name_off[i]:name_off[i + 1]]).decode("utf-8") for i in range(count)],
         group_form=links[:, 3].copy(), group_row=links[:, 4].copy(),
         subjects=keys, group_subject=subject.copy(), events=events, group_event=group_event,
-        repeat=pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat,
+        repeat=repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
         suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
