@@ -105,7 +105,6 @@ class Scanned:
 
     names: list  # interned FormOIDs and ItemOIDs (ids index it)
     group_form: np.ndarray  # form id of each group, document order
-    group_row: np.ndarray  # row of each group within its form
     subjects: pa.Array  # the SubjectKeys, and the one of each group
     group_subject: np.ndarray
     events: list  # the StudyEventOIDs ("" for none), and the one of each group
@@ -187,7 +186,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         groups = tables["groups"][:counts[3]]
         strings, found = _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])
         seen["repeat"] |= found
-        group_parts.append((groups[:, [0, 1, 2, 7, 8]].copy(), groups[:, 6].copy(), strings))
+        group_parts.append(([groups[:, c].astype(np.int32) for c in (0, 1, 2, 7)], groups[:, 6].copy(), strings))
         cells = tables["items"]
         m = int(counts[4])
         if m:
@@ -214,10 +213,11 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     keys = pa.chunked_array(subject_keys, type=pa.large_string()).combine_chunks()
     event_table = pa.chunked_array(event_oids, type=pa.large_string()).combine_chunks()
     repeat_table = pa.chunked_array(form_repeats, type=pa.large_string()).combine_chunks()
-    links = np.concatenate([g[0] for g in group_parts]) if group_parts else np.zeros((0, 5), dtype=np.int64)
-    subject, event, form = links[:, 0], links[:, 1], links[:, 2]
+    subject, event, form, group_form = (np.concatenate([g[0][c] for g in group_parts]) if group_parts else
+                                        np.zeros(0, dtype=np.int32) for c in range(4))  # indices: 32 bits
     repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks()
-    if len(repeat) and (_lengths(repeat_table)[form[_lengths(repeat) == 0]] > 0).any():
+    if (len(repeat) and _lengths(repeat_table).any()  # some FormRepeatKey, for a group without ItemGroupRepeatKey
+            and (_lengths(repeat_table)[form[_lengths(repeat) == 0]] > 0).any()):
         repeat = pc.if_else(pc.equal(repeat, ""), repeat_table.take(pa.array(form)), repeat)  # the FormRepeatKey
     encoded = event_table.dictionary_encode()  # the StudyEventOIDs met, "" (no event) last
     events = encoded.dictionary.to_pylist() + [""]
@@ -226,8 +226,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     count = int(state[K.S_NAMES])
     out = Scanned(
         names=[bytes(names[name_off[i]:name_off[i + 1]]).decode("utf-8") for i in range(count)],
-        group_form=links[:, 3].copy(), group_row=links[:, 4].copy(),
-        subjects=keys, group_subject=subject.copy(), events=events, group_event=group_event,
+        group_form=group_form, subjects=keys, group_subject=subject, events=events, group_event=group_event,
         repeat=repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
