@@ -16,6 +16,7 @@ source. Both paths give the same ``Clinical`` tables (tests/readers/test_odm_sca
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,8 +76,34 @@ def _lengths(strings: pa.Array) -> np.ndarray:
 
 def _chunks(path: Path, size: int):
     """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
-    The file is read into one buffer (no copy of a chunk but the few bytes after its last '<'); a piece is
-    valid until the next one is asked for."""
+    The file is mapped into memory (the loop reads the system's cached pages, no copy) and each piece's pages
+    are released once it is read; where it cannot be mapped it is read into one buffer. A piece is valid
+    until the next one is asked for."""
+    try:
+        with path.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file, a pipe, a system without mmap
+        yield from _read_chunks(path, size)
+        return
+    whole = np.frombuffer(mapped, dtype=np.uint8)
+    start, length, page = 0, len(whole), mmap.ALLOCATIONGRANULARITY
+    while start < length:
+        end = min(start + size, length)
+        cut = 0
+        while end < length and cut <= 0:  # a run of more than ``size`` bytes without a tag: a longer piece
+            cut = K.last_tag(whole[start:end], end - start)
+            if cut <= 0:
+                end = min(end + size, length)
+        if end < length:
+            end = start + cut
+        yield start, whole[start:end]
+        if hasattr(mapped, "madvise"):  # the piece's pages leave the process (they stay in the system's cache)
+            mapped.madvise(mmap.MADV_DONTNEED, start // page * page, end // page * page - start // page * page)
+        start = end
+
+
+def _read_chunks(path: Path, size: int):
+    """_chunks without mmap: the file read into one buffer (no copy of a piece but the bytes after its last '<')."""
     buffer = np.empty(2 * size + 1, dtype=np.uint8)
     have, offset = 0, 0
     with path.open("rb") as handle:

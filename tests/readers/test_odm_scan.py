@@ -215,3 +215,20 @@ def test_an_edge_space_in_a_column_without_other_whitespace_is_trimmed_and_repor
     assert form.frame["RECORDPOSITION"].tolist()[3] == "9" and form.frame["SUBJECT"].tolist()[4] == "01-002"
     assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {
         f"export.xml:{c}" for c in ("SUBJECT", "RECORDPOSITION", "IT.SEV", "IT.TERM", "IT.NOTE")}
+
+
+def test_a_file_that_cannot_be_mapped_is_read_in_pieces_the_same(tmp_path, monkeypatch):
+    from sdtmgen.readers import odm_scan
+
+    path = _write(tmp_path)
+    mapped = scan(path, chunk=97)
+
+    def refuse(*_args, **_kwargs):
+        raise OSError("no mmap here")
+
+    monkeypatch.setattr(odm_scan.mmap, "mmap", refuse)
+    read = scan(path, chunk=97)
+    assert read.item_count == mapped.item_count == 8
+    assert read.line.tolist() == mapped.line.tolist() and read.repeat.equals(mapped.repeat)
+    assert ([sum((v.to_pylist() for v, _ in p), []) for p in read.pieces]
+            == [sum((v.to_pylist() for v, _ in p), []) for p in mapped.pieces])
