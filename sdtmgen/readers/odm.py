@@ -138,9 +138,7 @@ class OdmReader:
             offsets[:n] = cell_starts
         else:  # rows lacking the item: an empty value, where the next value starts
             row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
-            offsets[:n] = -1
-            offsets[row] = cell_starts
-            offsets[:n] = np.minimum.accumulate(np.where(offsets[:n] < 0, size, offsets[:n])[::-1])[::-1]
+            K.spread(offsets, row.astype(np.int64), cell_starts, size)
         offsets[n] = size
         values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)
                                                                                           if datas else b""))

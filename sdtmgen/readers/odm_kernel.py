@@ -302,6 +302,20 @@ SHORTEST = {"subjects": 13, "events": 16, "forms": 10, "groups": 15, "items": 22
 
 
 @_compiled
+def spread(offsets, rows, starts, size):
+    """Offsets of a column some rows lack: the start of each cell (``starts``) at its row (``rows``, rising),
+    a row without a cell empty (the start of the next cell, or ``size``)."""
+    j = len(rows) - 1
+    following = size
+    for r in range(len(offsets) - 2, -1, -1):
+        if j >= 0 and rows[j] == r:
+            following = starts[j]
+            j -= 1
+        offsets[r] = following
+    offsets[len(offsets) - 1] = size
+
+
+@_compiled
 def last_tag(buf, end):
     """Position of the last '<' in buf[1:end], 0 if none."""
     for i in range(end - 1, 0, -1):
