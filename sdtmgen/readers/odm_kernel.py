@@ -9,7 +9,11 @@ SubjectKey or FormData without FormOID holding rows - returns NEEDS_PARSER, and 
 with lxml instead (which names the line of an error).
 
 Output: spans (start, end) of attribute values and texts in the chunk, per SubjectData, StudyEventData,
-FormData, ItemGroupData and item, with global indices linking them; state carried between chunks.
+FormData and ItemGroupData, with global indices linking them; per item its column (slot) and row in its
+form and the span of its value; state (open elements, interned OIDs, columns) carried between chunks.
+``gather`` then copies a chunk's values out grouped by column. The usual ``<ItemData ItemOID=".."
+Value=".."/>`` takes a short path, and the column of an item is first checked against the one that
+followed the previous item last time (inline: a numba call passing every table costs more than the check).
 """
 
 from __future__ import annotations

@@ -2,16 +2,19 @@
 
 An ODM export is ~6 times the bytes of the same study as CSV forms, and an XML parser that hands every
 ItemData to Python (lxml's iterparse) reads it ~20 times slower than Arrow reads the CSV forms. Here the
-file is read in chunks of ``CHUNK`` bytes, each cut before a ``<`` so that no tag is split, and a numba
-loop (sdtmgen.readers.odm_kernel) walks each chunk once, checking the XML it reads and writing, per
-SubjectData, StudyEventData, FormData, ItemGroupData and item, the byte spans of the attribute values
-and texts the reader uses. The spans become Arrow string arrays with one copy each; the few values that
-hold a reference, a tab or a line end are normalised in Python as an XML parser would.
+file is mapped into memory and read in chunks of ``CHUNK`` bytes, each cut before a ``<`` so that no tag
+is split, and a numba loop (sdtmgen.readers.odm_kernel) walks each chunk once, checking the XML it reads.
+It interns FormOIDs and ItemOIDs as it meets them and files each item under its column (a form's item, a
+"slot"), with its row in the form and the span of its value; the cells of a chunk are then gathered per
+column into one Arrow string buffer (values with a reference, tab or line end normalised as an XML parser
+would), so each cell is held once, in file order, until its form is read. The keys of each group
+(SubjectKey, StudyEventOID, repeat keys) are copied out the same way.
 
 Anything outside the subset the loop reads (a DOCTYPE, comment, CDATA section or processing
 instruction, another encoding, an error of any kind) raises ``NeedsParser``, and the reader reads the
 file again with lxml, which either reads it or names the line that is wrong: error messages have one
-source. Both paths give the same ``Clinical`` tables (tests/readers/test_odm_scan.py compares them).
+source. Both paths give the same forms, cells, lines and notes (tests/readers/test_odm_scan.py compares
+them, with chunk cuts anywhere).
 """
 
 from __future__ import annotations
