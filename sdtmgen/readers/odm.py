@@ -387,12 +387,13 @@ class OdmReader:
                 columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot],
                                          edged=bool(scanned.edged[slot]))
             n = len(rows)
+            seen = {c: 0 for c, v in columns.items() if v is None}  # declared, in no row: empty values
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}
             visit_seen = ((K.SUSPECT if any(re.search(SUSPECT, e) for e in named) else 0)
                           | (K.EDGED if any(e[:1] == " " or e[-1:] == " " for e in named) else 0))
-            forms[name] = (columns, lines, {"SUBJECT": scanned.subject_seen, "VISIT": visit_seen,
-                                            "RECORDPOSITION": scanned.repeat_seen})
+            seen.update({"SUBJECT": scanned.subject_seen, "VISIT": visit_seen, "RECORDPOSITION": scanned.repeat_seen})
+            forms[name] = (columns, lines, seen)
         return forms
 
     def _group(self, element, clinical: Clinical) -> None:
