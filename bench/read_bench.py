@@ -103,6 +103,8 @@ def main() -> None:
           f"CPU {odm['cpu'] / csv['cpu']:.2f}x ({odm['cpu']:.2f} / {csv['cpu']:.2f} s), "
           f"peak RSS {odm['rss'] / csv['rss']:.2f}x ({odm['rss']:.0f} / {csv['rss']:.0f} MiB), "
           f"grown by the read {odm['growth'] / csv['growth']:.2f}x ({odm['growth']:.0f} / {csv['growth']:.0f} MiB)")
+    # each ODM read against the CSV read just before it (the two met about the same load)
+    print("ODM / CSV CPU, run by run:", [round(o["cpu"] / c["cpu"], 2) for c, o in zip(runs["csv"], runs["odm"])])
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ ODM of a classic project) is read with an empty VISIT.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -32,8 +33,10 @@ import pyarrow as pa
 from lxml import etree
 
 from sdtmgen.errors import Finding, RawDataError
+from sdtmgen.raw import SUSPECT
 from sdtmgen.readers.common import make_form
-from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, scan
+from sdtmgen.readers import odm_kernel as K
+from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 FIXED_SET = frozenset(FIXED)
@@ -65,6 +68,16 @@ def _codes(arrays: list) -> tuple[np.ndarray, list[str]]:
     return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), list(known)
 
 
+@dataclass
+class _Cells:
+    """A column the fast path read, joined when its form is read: pieces (values, rows), its ItemOID."""
+
+    pieces: list
+    item: str
+    plain: bool = False  # no value holds a control character, tab or line break (the loop saw none)
+    edged: bool = True  # some value may start or end with a space
+
+
 def _local(tag) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
@@ -84,6 +97,7 @@ class OdmReader:
             raise RawDataError("odm reader: items and forms are 'oid' or 'name'", rule="raw-format")
         self.path, self.items, self.form_by, self.decode = path, items, forms, decode
         self._forms: dict | None = None
+        self._meta = Metadata()
         self.notes: list[Finding] = []
         self.item_count = 0
 
@@ -98,8 +112,42 @@ class OdmReader:
         if form not in forms:
             raise RawDataError(f"raw form '{form}' not found in {self.path.name}; its forms: "
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
-        rows, lines = forms[form]
-        return make_form(rows, np.asarray(lines, dtype=np.int64), self.path.name)
+        rows, lines, *known = forms[form]
+        seen = dict(known[0]) if known else {}  # what the fast path saw of its columns (K.SUSPECT, K.EDGED bits)
+        columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
+        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) for c, v in rows.items()
+                     if isinstance(v, _Cells) and not (self.decode and v.item in self._meta.item_codelist)})
+        plain = {c for c, bits in seen.items() if not bits & K.SUSPECT}
+        clean = {c for c in plain if not seen[c] & K.EDGED}
+        return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
+                         clean=frozenset(clean))
+
+    def _cells(self, cells: "_Cells", n: int) -> pa.Array:
+        """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
+        datas, starts, size = [], [], 0
+        for piece, _ in cells.pieces:  # the pieces' bytes joined, in one copy, with 64-bit offsets
+            _, offsets, data = piece.buffers()
+            at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
+            datas.append(np.frombuffer(data, dtype=np.uint8)[at[0]:at[-1]] if data is not None and data.size
+                         else np.zeros(0, dtype=np.uint8))
+            starts.append(at[:-1] + np.int64(size - at[0]))
+            size += int(at[-1] - at[0])
+        offsets = np.empty(n + 1, dtype=np.int64)
+        cell_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+        if len(cell_starts) == n:
+            offsets[:n] = cell_starts
+        else:  # rows lacking the item: an empty value, where the next value starts
+            row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
+            K.spread(offsets, row.astype(np.int64), cell_starts, size)
+        offsets[n] = size
+        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)
+                                                                                          if datas else b""))
+        if self.decode and cells.item in self._meta.item_codelist:
+            decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
+            encoded = values.dictionary_encode()
+            values = pa.array([decoded.get(v, v) for v in encoded.dictionary.to_pylist()],
+                              type=pa.large_string()).take(encoded.indices)
+        return values
 
     def _fail(self, line, message: str) -> RawDataError:
         return RawDataError(f"{self.path.name} line {line}: {message}", file=self.path.name, rule="raw-form")
@@ -117,10 +165,11 @@ class OdmReader:
                 self._read_metadata(etree.iterparse(BytesIO(clinical.metadata), **self._parse_options()), meta)
             except etree.XMLSyntaxError:
                 raise NeedsParser("metadata") from None
-            forms = self._assemble(clinical, meta, scanned=True)
+            forms = self._assemble_scanned(clinical, meta)
         except NeedsParser:
             clinical, meta = self._parse()
             forms = self._assemble(clinical, meta, scanned=False)
+        self._meta = meta
         if clinical.ignored:
             what = ", ".join(f"{n} {t}" for t, n in sorted(clinical.ignored.items()))
             self.notes.append(Finding(
@@ -292,6 +341,59 @@ class OdmReader:
             columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
                        for c, v in columns.items()}
             forms[name] = (columns, lines[rows])
+        return forms
+
+    def _assemble_scanned(self, scanned: Scanned, meta: "Metadata") -> dict:
+        """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
+        checks as in _assemble: declared items first, then items in the order they first appear."""
+        self.item_count = scanned.item_count
+        ids, firsts = np.unique(scanned.group_form, return_index=True)
+        slots = scanned.slots
+        forms: dict[str, tuple] = {}
+        for f in ids[np.argsort(firsts, kind="stable")]:
+            oid = scanned.names[f]
+            name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
+            if name in forms:
+                raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
+                                   file=self.path.name, rule="raw-form")
+            rows = np.flatnonzero(scanned.group_form == f)
+            take = pa.array(rows, type=pa.int64())
+            visits = scanned.group_event[rows]
+            named = [meta.event_names.get(e, e) for e in scanned.events]
+            lines = scanned.line[rows]
+            columns: dict[str, object] = {
+                "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
+                "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
+                "RECORDPOSITION": scanned.repeat.take(take)}
+            named = [named[e] for e in np.unique(visits)]  # the names this form's rows hold
+            for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
+                         for item in meta.group_items.get(group, [])):
+                if item not in FIXED:
+                    columns.setdefault(item, None)
+            mine = np.flatnonzero(slots[:, K.SLOT_FORM] == f)
+            mine = mine[np.lexsort((slots[mine, K.SLOT_FIRST_CELL], slots[mine, K.SLOT_FIRST_TYPED],
+                                    slots[mine, K.SLOT_FIRST_ROW]))]
+            for slot in mine:
+                item = scanned.names[slots[slot, K.SLOT_ITEM]]
+                column = self._column(item, meta.item_names)
+                if item in FIXED:
+                    raise NeedsParser("an item named as a fixed column")
+                if column in FIXED:
+                    raise self._fail(lines[slots[slot, K.SLOT_FIRST_ROW]], f"item {item} is named {column}, a column "
+                                     f"the reader provides (SUBJECT, VISIT, RECORDPOSITION)")
+                if columns.get(column) is not None:
+                    raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
+                                       file=self.path.name, rule="raw-form")
+                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot],
+                                         edged=bool(scanned.edged[slot]))
+            n = len(rows)
+            seen = {c: 0 for c, v in columns.items() if v is None}  # declared, in no row: empty values
+            columns = {c: (v if v is not None else pa.array([""] * n, type=pa.large_string()))
+                       for c, v in columns.items()}
+            visit_seen = ((K.SUSPECT if any(re.search(SUSPECT, e) for e in named) else 0)
+                          | (K.EDGED if any(e[:1] == " " or e[-1:] == " " for e in named) else 0))
+            seen.update({"SUBJECT": scanned.subject_seen, "VISIT": visit_seen, "RECORDPOSITION": scanned.repeat_seen})
+            forms[name] = (columns, lines, seen)
         return forms
 
     def _group(self, element, clinical: Clinical) -> None:

@@ -9,7 +9,11 @@ SubjectKey or FormData without FormOID holding rows - returns NEEDS_PARSER, and 
 with lxml instead (which names the line of an error).
 
 Output: spans (start, end) of attribute values and texts in the chunk, per SubjectData, StudyEventData,
-FormData, ItemGroupData and item, with global indices linking them; state carried between chunks.
+FormData and ItemGroupData, with global indices linking them; per item its column (slot) and row in its
+form and the span of its value; state (open elements, interned OIDs, columns) carried between chunks.
+``gather`` then copies a chunk's values out grouped by column. The usual ``<ItemData ItemOID=".."
+Value=".."/>`` takes a short path, and the column of an item is first checked against the one that
+followed the previous item last time (inline: a numba call passing every table costs more than the check).
 """
 
 from __future__ import annotations
@@ -29,9 +33,32 @@ ATTRS = ("SubjectKey", "StudyEventOID", "FormOID", "FormRepeatKey", "ItemGroupRe
 A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NULL = range(8)
 # state slots
 S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
-# flag bits of a span: the value needs normalising in Python (entity, tab, line end)
+S_NAMES, S_SLOTS, S_ITEMS, S_PREVIOUS = 10, 11, 12, 13
+STATE_SIZE = 14
+#: FormOIDs and ItemOIDs are interned as the loop meets them (a few hundred in an export; more, or more
+#: bytes, is read by the parser); each (form, item) pair is a column, a "slot"
+MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
+#: columns of the slot table: form id, item id, last row holding it, first row, first cell typed, first cell,
+#: and the slot that followed it in the last row that held it (the next item is most often that one again)
+SLOT_FORM, SLOT_ITEM, SLOT_LAST, SLOT_FIRST_ROW, SLOT_FIRST_TYPED, SLOT_FIRST_CELL, SLOT_NEXT = range(7)
+SLOT_COLUMNS = 7
+# flag bits of a span: the value is normalised as XML gives it (a reference, tab or line end; DEL is kept
+# as it is but flagged too: such a value is looked at by the checks every reader shares)
 FIX = 1
+#: what the loop tells of a column: a value may hold a control character, tab or line end; one has an edge space
+SUSPECT, EDGED = 1, 2
 TYPED_FLAG = 2
+
+
+def _compiled(function):
+    """``function`` compiled by numba, the machine code kept in numba's cache (``__pycache__`` beside this
+    file, else the user's cache folder, else NUMBA_CACHE_DIR) so that only the first run of an install
+    compiles it (~5 s); where no cache folder is writable numba refuses to cache, and it is compiled
+    once per process instead."""
+    try:
+        return njit(cache=True, nogil=True)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return njit(nogil=True)(function)
 
 
 def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -45,17 +72,17 @@ ELEMENT_TABLE = _table(ELEMENTS)
 ATTR_TABLE = _table(ATTRS)
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _name_start(c):
     return (65 <= c <= 90) or (97 <= c <= 122) or c == 95 or c >= 128
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _name_char(c):
     return _name_start(c) or (48 <= c <= 57) or c == 46 or c == 45
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _qname(buf, j, n):
     """End of the (prefixed) name at j and where its local part starts; (-1, -1) if none."""
     if j >= n or not _name_start(buf[j]):
@@ -74,7 +101,7 @@ def _qname(buf, j, n):
     return k, local
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _lookup(buf, s, e, table, offsets):
     size = e - s
     for t in range(len(offsets) - 1):
@@ -90,7 +117,7 @@ def _lookup(buf, s, e, table, offsets):
     return -1
 
 
-@njit(cache=True, nogil=True)
+@_compiled
 def _entity(buf, i, n):
     """Index after the reference starting at buf[i] == '&', or -1 when it is not one XML predefines."""
     k = i + 1
@@ -125,24 +152,353 @@ def _entity(buf, i, n):
     return -1
 
 
-@njit(cache=True, nogil=True)
-def _copy(buf, s, e, data, offsets, row):
-    """Append buf[s:e] as string ``row`` of (data, offsets)."""
-    at = offsets[row]
-    for m in range(e - s):
-        data[at + m] = buf[s + m]
-    offsets[row + 1] = at + (e - s)
+@_compiled
+def _intern(buf, s, e, names, name_off, name_hash, state):
+    """The id of the name buf[s:e], added to the table when new; -1 when the table is full."""
+    h = 2166136261
+    for m in range(s, e):
+        h = ((h ^ np.int64(buf[m])) * 16777619) & 0xFFFFFFFF
+    mask = len(name_hash) - 1
+    p = h & mask
+    size = e - s
+    while name_hash[p] != 0:
+        t = name_hash[p] - 1
+        if name_off[t + 1] - name_off[t] == size:
+            at = name_off[t]
+            same = True
+            for m in range(size):
+                if names[at + m] != buf[s + m]:
+                    same = False
+                    break
+            if same:
+                return t
+        p = (p + 1) & mask
+    t = state[S_NAMES]
+    if t + 1 >= len(name_off) or name_off[t] + size > len(names):
+        return -1
+    at = name_off[t]
+    for m in range(size):
+        names[at + m] = buf[s + m]
+    name_off[t + 1] = at + size
+    name_hash[p] = t + 1
+    state[S_NAMES] = t + 1
+    return t
 
 
-@njit(cache=True, nogil=True)
-def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, elements, element_offsets,
-               attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
-               oid_data, oid_offsets, value_data, value_offsets):
+@_compiled
+def _slot(form, item, slots, slot_hash, state):
+    """The column of item ``item`` in form ``form``, added when new; -1 when the table is full."""
+    key = form * MAX_NAMES + item
+    mask = len(slot_hash) - 1
+    p = ((key * 2654435761) >> 16) & mask
+    while slot_hash[p] != 0:
+        t = slot_hash[p] - 1
+        if slots[t, SLOT_FORM] == form and slots[t, SLOT_ITEM] == item:
+            return t
+        p = (p + 1) & mask
+    t = state[S_SLOTS]
+    if t >= len(slots):
+        return -1
+    slots[t, SLOT_FORM] = form
+    slots[t, SLOT_ITEM] = item
+    slots[t, SLOT_LAST] = -1
+    slots[t, SLOT_NEXT] = -1
+    slot_hash[p] = t + 1
+    state[S_SLOTS] = t + 1
+    return t
+
+
+#: bytes a double-quoted attribute value holds as they are (no quote, '<', reference, tab, line end or DEL)
+PLAIN = np.array([c >= 32 and c not in (34, 38, 60, 127) for c in range(256)], dtype=np.uint8)
+
+
+@_compiled
+def _simple_item(buf, k, n):
+    """The attributes of an ItemData start tag whose name ends at k, when they take the form EDC exports
+    mostly write: `` ItemOID="..." Value="..."/>`` (either order, one space apart, no reference, tab or
+    line end in the values). Returns (end of the tag, ItemOID start, end, Value start, end); end -1 when
+    the tag is anything else (the general path reads it)."""
+    oid_s = oid_e = value_s = value_e = -1
+    while True:
+        if k + 10 >= n or buf[k] != 32:
+            return -1, oid_s, oid_e, value_s, value_e
+        k += 1
+        if (buf[k] == 73 and buf[k + 1] == 116 and buf[k + 2] == 101 and buf[k + 3] == 109 and buf[k + 4] == 79
+                and buf[k + 5] == 73 and buf[k + 6] == 68 and buf[k + 7] == 61 and buf[k + 8] == 34):  # ItemOID="
+            if oid_s >= 0:
+                return -1, oid_s, oid_e, value_s, value_e
+            k += 9
+            oid_s = k
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k >= n or buf[k] != 34:
+                return -1, oid_s, oid_e, value_s, value_e
+            oid_e = k
+        elif (buf[k] == 86 and buf[k + 1] == 97 and buf[k + 2] == 108 and buf[k + 3] == 117 and buf[k + 4] == 101
+              and buf[k + 5] == 61 and buf[k + 6] == 34):  # Value="
+            if value_s >= 0:
+                return -1, oid_s, oid_e, value_s, value_e
+            k += 7
+            value_s = k
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k >= n or buf[k] != 34:
+                return -1, oid_s, oid_e, value_s, value_e
+            value_e = k
+        else:
+            return -1, oid_s, oid_e, value_s, value_e
+        k += 1
+        if k + 1 < n and buf[k] == 47 and buf[k + 1] == 62 and oid_s >= 0 and value_s >= 0:
+            return k + 2, oid_s, oid_e, value_s, value_e
+
+
+@_compiled
+def _cell(buf, s, e, typed, depth, state, stack_code, stack_row, names, name_off, name_hash, form_rows, slots,
+          slot_hash, items, counts):
+    """Files the item whose ItemOID is buf[s:e] (in the group on top of the stack) under its column: writes
+    its slot and row to the next row of ``items`` and returns that row; -1 when the parser must read the
+    file (tables full, an item given twice in a row)."""
+    form = stack_code[depth - 1]
+    previous = state[S_PREVIOUS]
+    slot = form_rows[form, 1] if previous < 0 else slots[previous, SLOT_NEXT]
+    if slot >= 0:  # the item that followed the previous one last time, if this is it
+        item = slots[slot, SLOT_ITEM]
+        at = name_off[item]
+        if name_off[item + 1] - at != e - s:
+            slot = -1
+        else:
+            for m in range(e - s):
+                if names[at + m] != buf[s + m]:
+                    slot = -1
+                    break
+    if slot < 0:
+        item = _intern(buf, s, e, names, name_off, name_hash, state)
+        if item < 0:
+            return -1
+        slot = _slot(form, item, slots, slot_hash, state)
+        if slot < 0:
+            return -1
+        if previous < 0:
+            form_rows[form, 1] = slot
+        else:
+            slots[previous, SLOT_NEXT] = slot
+    state[S_PREVIOUS] = slot
+    form_row = stack_row[depth - 1]
+    last = slots[slot, SLOT_LAST]
+    if last >= form_row:
+        return -1
+    if last < 0:
+        slots[slot, SLOT_FIRST_ROW] = form_row
+        slots[slot, SLOT_FIRST_TYPED] = typed
+        slots[slot, SLOT_FIRST_CELL] = state[S_ITEMS] + counts[4]
+    slots[slot, SLOT_LAST] = form_row
+    row = counts[4]
+    if row >= len(items):
+        return -1
+    items[row, 0] = slot
+    items[row, 1] = form_row
+    return row
+
+
+#: the shortest start tag that writes a row of each table (<SubjectData>, <StudyEventData>, <FormData>,
+#: <ItemGroupData>, <ItemData ItemOID=""/>): a chunk of n bytes writes at most n // that rows to it
+SHORTEST = {"subjects": 13, "events": 16, "forms": 10, "groups": 15, "items": 22}
+
+
+@_compiled
+def spread(offsets, rows, starts, size):
+    """Offsets of a column some rows lack: the start of each cell (``starts``) at its row (``rows``, rising),
+    a row without a cell empty (the start of the next cell, or ``size``)."""
+    j = len(rows) - 1
+    following = size
+    for r in range(len(offsets) - 2, -1, -1):
+        if j >= 0 and rows[j] == r:
+            following = starts[j]
+            j -= 1
+        offsets[r] = following
+    offsets[len(offsets) - 1] = size
+
+
+@_compiled
+def last_tag(buf, end):
+    """Position of the last '<' in buf[1:end], 0 if none."""
+    for i in range(end - 1, 0, -1):
+        if buf[i] == 60:
+            return i
+    return 0
+
+
+@_compiled
+def _reference(buf, k):
+    """The character of the reference at buf[k] == '&' (its form checked by the loop) and the index after it;
+    the character is -1 when XML does not allow it."""
+    k += 1
+    if buf[k] == 35:  # &#
+        k += 1
+        base = 10
+        if buf[k] == 120:
+            base = 16
+            k += 1
+        value = 0
+        while buf[k] != 59:
+            c = np.int64(buf[k])
+            digit = c - 48 if c <= 57 else (c - 87 if c >= 97 else c - 55)
+            if value <= 0x10FFFF:
+                value = value * base + digit
+            k += 1
+        if not (value == 9 or value == 10 or value == 13 or 0x20 <= value <= 0xD7FF or 0xE000 <= value <= 0xFFFD
+                or 0x10000 <= value <= 0x10FFFF):
+            value = -1
+        return value, k + 1
+    a = buf[k]
+    if a == 108:  # lt;
+        return 60, k + 3
+    if a == 103:  # gt;
+        return 62, k + 3
+    if a == 113:  # quot;
+        return 34, k + 5
+    if buf[k + 1] == 109:  # amp;
+        return 38, k + 4
+    return 39, k + 5  # apos;
+
+
+@_compiled
+def _normalise(buf, s, e, text, out, q, write):
+    """buf[s:e] as XML gives it - an attribute value (``text`` False: tab, line end and CR LF become a space)
+    or a text (CR LF and CR become LF), then references replaced - written at out[q:] when ``write``.
+    Returns the index after it (its length from q), or -1 for a reference to a character XML does not allow."""
+    k = s
+    while k < e:
+        c = buf[k]
+        if c == 38:
+            code, k = _reference(buf, k)
+            if code < 0:
+                return -1
+            size = 1 if code < 0x80 else (2 if code < 0x800 else (3 if code < 0x10000 else 4))
+            if write:
+                if size == 1:
+                    out[q] = code
+                elif size == 2:
+                    out[q] = 0xC0 | (code >> 6)
+                    out[q + 1] = 0x80 | (code & 0x3F)
+                elif size == 3:
+                    out[q] = 0xE0 | (code >> 12)
+                    out[q + 1] = 0x80 | ((code >> 6) & 0x3F)
+                    out[q + 2] = 0x80 | (code & 0x3F)
+                else:
+                    out[q] = 0xF0 | (code >> 18)
+                    out[q + 1] = 0x80 | ((code >> 12) & 0x3F)
+                    out[q + 2] = 0x80 | ((code >> 6) & 0x3F)
+                    out[q + 3] = 0x80 | (code & 0x3F)
+            q += size
+            continue
+        if c == 13:
+            if k + 1 < e and buf[k + 1] == 10:
+                k += 1
+            c = 10
+        if not text and (c == 9 or c == 10):
+            c = 32
+        if write:
+            out[q] = c
+        q += 1
+        k += 1
+    return q
+
+
+@_compiled
+def spans(buf, lo, hi, flags, data, offsets):
+    """buf[lo[i]:hi[i]] as string i of an Arrow large-string array (data, offsets); empty where lo[i] < 0;
+    attribute values whose flag says so normalised. With data empty, only writes the offsets (then data
+    needs offsets[-1] bytes). Returns -1 for a reference to a character XML does not allow, else SUSPECT if
+    some value was normalised (or holds DEL) plus EDGED if some other value starts or ends with a space."""
+    q = 0
+    offsets[0] = 0
+    write = len(data) > 0
+    seen = 0
+    for i in range(len(lo)):
+        start = lo[i]
+        if start >= 0:
+            if flags[i] & FIX:
+                q = _normalise(buf, start, hi[i], False, data, q, write)
+                if q < 0:
+                    return -1
+                seen |= SUSPECT
+            else:
+                size = hi[i] - start
+                if write:
+                    for k in range(size):
+                        data[q + k] = buf[start + k]
+                if size and (buf[start] == 32 or buf[hi[i] - 1] == 32):
+                    seen |= EDGED
+                q += size
+        offsets[i + 1] = q
+    return seen
+
+
+@_compiled
+def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, suspect, edged):
+    """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
+    string array of the values (normalised where flagged), ``rows`` each cell's row in its form;
+    slot_count[s] cells of slot s (starting where the previous slot ends); the slots of flagged values are
+    marked ``suspect``, those of values with a space at an edge ``edged``. Called first ``counting``: counts the cells, writes each value's length to
+    ``lengths`` and returns the bytes they take, or -1 for a reference to a character XML does not allow;
+    then writes the values."""
+    if counting:
+        total = 0
+        for r in range(m):
+            slot_count[items[r, 0]] += 1
+            size = items[r, 3] - items[r, 2]
+            if items[r, 4] & FIX:
+                size = _normalise(buf, items[r, 2], items[r, 3], items[r, 4] & TYPED_FLAG, data, 0, False)
+                if size < 0:
+                    return -1
+            lengths[r] = size
+            total += size
+        return total
+    size = np.zeros(len(slot_count), dtype=np.int64)
+    for r in range(m):
+        size[items[r, 0]] += lengths[r]
+    at = np.empty(len(slot_count), dtype=np.int64)
+    byte = np.empty(len(slot_count), dtype=np.int64)
+    a = 0
+    b = 0
+    for s in range(len(slot_count)):
+        at[s] = a
+        byte[s] = b
+        a += slot_count[s]
+        b += size[s]
+    offsets[m] = b
+    for r in range(m):
+        s = items[r, 0]
+        p = at[s]
+        at[s] = p + 1
+        start = items[r, 2]
+        q = byte[s]
+        offsets[p] = q
+        if items[r, 4] & FIX:
+            suspect[s] = True
+            _normalise(buf, start, items[r, 3], items[r, 4] & TYPED_FLAG, data, q, True)
+        else:
+            size = lengths[r]
+            for k in range(size):
+                data[q + k] = buf[start + k]
+            if size and (buf[start] == 32 or buf[start + size - 1] == 32):
+                edged[s] = True
+        byte[s] = q + lengths[r]
+        rows[p] = items[r, 1]
+    return 0
+
+
+@_compiled
+def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, stack_name, stack_len, elements,
+               element_offsets, attrs, attr_offsets, subjects, events, forms, groups, items, studies, counts, ignored,
+               names, name_off, name_hash, form_rows, slots, slot_hash):
     """Scan buf[start:]; returns OK or NEEDS_PARSER. Tables are int64 [rows, columns]:
     subjects (key s, e, flag), events (oid s, e, flag), forms (oid s, e, flag, repeat s, e, flag),
-    groups (subject, event, form, repeat s, e, flag, line), items (group, oid s, e, flag, value s, e, flag);
-    studies: (file position kind 1 start / 2 end, position). counts: rows written to each table.
-    Items' ItemOIDs and values are also copied out as Arrow string buffers (data, offsets)."""
+    groups (subject, event, form, repeat s, e, flag, line, form id, row in its form),
+    items (slot, row in its form, value s, e, flag); studies: (file position kind 1 start / 2 end, position).
+    counts: rows written to each table. FormOIDs and ItemOIDs are interned (names, name_off, name_hash),
+    form_rows counts the rows of each form id (and names its first column), slots describes each (form, item) column met so far."""
     n = len(buf)
     depth = state[S_DEPTH]
     line = state[S_LINE]
@@ -163,15 +519,19 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                     if i + 1 >= n or buf[i + 1] != 10:
                         return NEEDS_PARSER
                     if capture >= 0:
-                        items[capture, 6] |= FIX
+                        items[capture, 4] |= FIX
                 elif c != 9:
                     return NEEDS_PARSER
+                if capture >= 0:  # a tab or line end in a typed value
+                    items[capture, 4] |= FIX
+            elif c == 127 and capture >= 0:
+                items[capture, 4] |= FIX
             elif c == 38:
                 k = _entity(buf, i, n)
                 if k < 0:
                     return NEEDS_PARSER
                 if capture >= 0:
-                    items[capture, 6] |= FIX
+                    items[capture, 4] |= FIX
                 if depth == 0:
                     return NEEDS_PARSER
                 i = k
@@ -181,9 +541,46 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             i += 1
             continue
         if capture >= 0:
-            items[capture, 5] = i
-            _copy(buf, items[capture, 4], i, value_data, value_offsets, capture)
+            items[capture, 3] = i
             capture = -1
+        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
+                and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
+                and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
+            end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
+            if end >= 0:  # the usual form, read here; any other the general path below reads
+                # most often the item that followed the previous one last time: checked here, as a call
+                # passing every table costs more than the check (numba does not inline it)
+                if counts[4] >= len(items):  # the tables are sized from the chunk: never, but never overrun
+                    return NEEDS_PARSER
+                previous = state[S_PREVIOUS]
+                slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
+                form_row = stack_row[depth - 1]
+                row = -1
+                if slot >= 0 and slots[slot, SLOT_LAST] < form_row:
+                    item = slots[slot, SLOT_ITEM]
+                    at = name_off[item]
+                    if name_off[item + 1] - at == oid_e - oid_s:
+                        row = counts[4]
+                        for m in range(oid_e - oid_s):
+                            if names[at + m] != buf[oid_s + m]:
+                                row = -1
+                                break
+                if row >= 0:
+                    state[S_PREVIOUS] = slot
+                    slots[slot, SLOT_LAST] = form_row
+                    items[row, 0] = slot
+                    items[row, 1] = form_row
+                else:
+                    row = _cell(buf, oid_s, oid_e, False, depth, state, stack_code, stack_row, names, name_off,
+                                name_hash, form_rows, slots, slot_hash, items, counts)
+                    if row < 0:
+                        return NEEDS_PARSER
+                items[row, 2] = value_s
+                items[row, 3] = value_e
+                items[row, 4] = 0
+                counts[4] += 1
+                i = end
+                continue
         if i + 1 >= n:
             return NEEDS_PARSER
         c = buf[i + 1]
@@ -307,6 +704,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                     elif v != 9:
                         return NEEDS_PARSER
                     flag = FIX
+                elif v == 127:
+                    flag = FIX
                 k += 1
             if k >= n:
                 return NEEDS_PARSER
@@ -324,8 +723,11 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             state[S_ROOT_START] = i
             state[S_ROOT_END] = k
         index = -1
+        code = -1
         if element == E_SUBJECT:
             row = counts[0]
+            if row >= len(subjects):
+                return NEEDS_PARSER
             subjects[row, 0] = a_start[A_SUBJECT]
             subjects[row, 1] = a_end[A_SUBJECT]
             subjects[row, 2] = a_flag[A_SUBJECT]
@@ -335,6 +737,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             counts[0] += 1
         elif element == E_EVENT:
             row = counts[1]
+            if row >= len(events):
+                return NEEDS_PARSER
             events[row, 0] = a_start[A_EVENT]
             events[row, 1] = a_end[A_EVENT]
             events[row, 2] = a_flag[A_EVENT]
@@ -342,6 +746,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             counts[1] += 1
         elif element == E_FORM:
             row = counts[2]
+            if row >= len(forms):
+                return NEEDS_PARSER
             forms[row, 0] = a_start[A_FORM]
             forms[row, 1] = a_end[A_FORM]
             forms[row, 2] = a_flag[A_FORM]
@@ -351,6 +757,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             index = state[S_FORMS] + row
             if a_start[A_FORM] < 0 or a_end[A_FORM] == a_start[A_FORM]:
                 index = -index - 2
+            elif a_flag[A_FORM] == 0:  # a FormOID with a reference is left to the parser (if it holds rows)
+                code = _intern(buf, a_start[A_FORM], a_end[A_FORM], names, name_off, name_hash, state)
             counts[2] += 1
         elif element == E_GROUP:
             if parent != E_FORM or depth < 3:
@@ -363,9 +771,12 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             else:
                 return NEEDS_PARSER
             form = stack_index[depth - 1]
-            if subject < 0 or form < 0:
+            code = stack_code[depth - 1]
+            if subject < 0 or form < 0 or code < 0:
                 return NEEDS_PARSER
             row = counts[3]
+            if row >= len(groups):
+                return NEEDS_PARSER
             groups[row, 0] = subject
             groups[row, 1] = event
             groups[row, 2] = form
@@ -373,37 +784,39 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             groups[row, 4] = a_end[A_GROUP_REPEAT]
             groups[row, 5] = a_flag[A_GROUP_REPEAT]
             groups[row, 6] = line
+            groups[row, 7] = code
+            if form_rows[code, 0] >= 2147483647:  # rows are 32-bit in the items' table
+                return NEEDS_PARSER
+            groups[row, 8] = form_rows[code, 0]
+            stack_row[depth] = form_rows[code, 0]
+            form_rows[code, 0] += 1
+            state[S_PREVIOUS] = -1
             index = state[S_GROUPS] + row
             counts[3] += 1
         elif (element == E_ITEM or element == E_TYPED) and parent == E_GROUP:
-            if a_start[A_OID] < 0:
+            if a_start[A_OID] < 0 or a_flag[A_OID] != 0:
                 return NEEDS_PARSER
-            row = counts[4]
-            items[row, 0] = stack_index[depth - 1]
-            items[row, 1] = a_start[A_OID]
-            items[row, 2] = a_end[A_OID]
-            items[row, 3] = a_flag[A_OID]
+            row = _cell(buf, a_start[A_OID], a_end[A_OID], element == E_TYPED, depth, state, stack_code, stack_row,
+                        names, name_off, name_hash, form_rows, slots, slot_hash, items, counts)
+            if row < 0:
+                return NEEDS_PARSER
             null = (a_start[A_NULL] >= 0 and a_end[A_NULL] - a_start[A_NULL] == 3 and buf[a_start[A_NULL]] == 89
                     and buf[a_start[A_NULL] + 1] == 101 and buf[a_start[A_NULL] + 2] == 115)  # IsNull="Yes"
             if a_flag[A_NULL] != 0:
                 return NEEDS_PARSER
-            items[row, 4] = k  # an empty value: an empty span where the tag ends (spans stay in order)
-            items[row, 5] = k
-            items[row, 6] = 0
+            items[row, 2] = k  # an empty value
+            items[row, 3] = k
+            items[row, 4] = 0
             if element == E_TYPED:
-                items[row, 6] = TYPED_FLAG
+                items[row, 4] = TYPED_FLAG
                 if not null and not empty:
-                    items[row, 4] = k
-                    items[row, 5] = k
-                    capture = row
+                    capture = row  # the text runs to the next tag
             elif not null:
                 if a_start[A_VALUE] < 0:
                     return NEEDS_PARSER
-                items[row, 4] = a_start[A_VALUE]
-                items[row, 5] = a_end[A_VALUE]
-                items[row, 6] = a_flag[A_VALUE]
-            _copy(buf, a_start[A_OID], a_end[A_OID], oid_data, oid_offsets, row)
-            _copy(buf, items[row, 4], items[row, 5], value_data, value_offsets, row)  # a typed text: at its end
+                items[row, 2] = a_start[A_VALUE]
+                items[row, 3] = a_end[A_VALUE]
+                items[row, 4] = a_flag[A_VALUE]
             counts[4] += 1
         elif E_IGNORED_FIRST <= element <= E_IGNORED_LAST:
             if not (E_IGNORED_FIRST <= parent <= E_IGNORED_LAST):
@@ -423,6 +836,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
                 return NEEDS_PARSER
             stack_id[depth] = element
             stack_index[depth] = index
+            stack_code[depth] = code
             stack_len[depth] = end - (i + 1)
             for m in range(end - (i + 1)):
                 stack_name[depth, m] = buf[i + 1 + m]
@@ -431,12 +845,12 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_name, stack_len, 
             state[S_ROOT] = 2
         i = k
     if capture >= 0:
-        items[capture, 5] = n
-        _copy(buf, items[capture, 4], n, value_data, value_offsets, capture)
+        items[capture, 3] = n
     state[S_DEPTH] = depth
     state[S_LINE] = line
     state[S_SUBJECTS] += counts[0]
     state[S_EVENTS] += counts[1]
     state[S_FORMS] += counts[2]
     state[S_GROUPS] += counts[3]
+    state[S_ITEMS] += counts[4]
     return OK

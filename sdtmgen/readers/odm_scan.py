@@ -2,20 +2,24 @@
 
 An ODM export is ~6 times the bytes of the same study as CSV forms, and an XML parser that hands every
 ItemData to Python (lxml's iterparse) reads it ~20 times slower than Arrow reads the CSV forms. Here the
-file is read in chunks of ``CHUNK`` bytes, each cut before a ``<`` so that no tag is split, and a numba
-loop (sdtmgen.readers.odm_kernel) walks each chunk once, checking the XML it reads and writing, per
-SubjectData, StudyEventData, FormData, ItemGroupData and item, the byte spans of the attribute values
-and texts the reader uses. The spans become Arrow string arrays with one copy each; the few values that
-hold a reference, a tab or a line end are normalised in Python as an XML parser would.
+file is mapped into memory and read in chunks of ``CHUNK`` bytes, each cut before a ``<`` so that no tag
+is split, and a numba loop (sdtmgen.readers.odm_kernel) walks each chunk once, checking the XML it reads.
+It interns FormOIDs and ItemOIDs as it meets them and files each item under its column (a form's item, a
+"slot"), with its row in the form and the span of its value; the cells of a chunk are then gathered per
+column into one Arrow string buffer (values with a reference, tab or line end normalised as an XML parser
+would), so each cell is held once, in file order, until its form is read. The keys of each group
+(SubjectKey, StudyEventOID, repeat keys) are copied out the same way.
 
 Anything outside the subset the loop reads (a DOCTYPE, comment, CDATA section or processing
 instruction, another encoding, an error of any kind) raises ``NeedsParser``, and the reader reads the
 file again with lxml, which either reads it or names the line that is wrong: error messages have one
-source. Both paths give the same ``Clinical`` tables (tests/readers/test_odm_scan.py compares them).
+source. Both paths give the same forms, cells, lines and notes (tests/readers/test_odm_scan.py compares
+them, with chunk cuts anywhere).
 """
 
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +35,6 @@ CHUNK = 1 << 23  # 8 MiB of XML at a time: memory stays bounded whatever the fil
 XML_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[0-9]+["']"""
                       rb"""(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["'](?P<enc>[A-Za-z0-9._-]+)["'])?"""
                       rb"""(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*["'](?:yes|no)["'])?[ \t\r\n]*\?>""")
-ENTITY = re.compile(r"&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));")
-NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 IGNORED = K.ELEMENTS[K.E_IGNORED_FIRST - 1:K.E_IGNORED_LAST]
 
 
@@ -57,130 +59,148 @@ class Clinical:
     metadata: bytes = b""  # the root tag, the Study elements and the end tag: a small document for lxml
 
 
-def _char(number: int) -> str:
-    if number in (9, 10, 13) or 0x20 <= number <= 0xD7FF or 0xE000 <= number <= 0xFFFD or 0x10000 <= number <= 0x10FFFF:
-        return chr(number)
-    raise NeedsParser(f"character reference to {number:#x}")
+def _slices(view: np.ndarray, lo: np.ndarray, hi: np.ndarray, flags: np.ndarray) -> tuple[pa.Array, int]:
+    """view[lo[i]:hi[i]] as one Arrow string array ("" where lo < 0), flagged values normalised as XML gives
+    them, copied by the compiled loop; and what it saw of them (K.SUSPECT, K.EDGED bits)."""
+    lo, hi, flags = np.ascontiguousarray(lo), np.ascontiguousarray(hi), np.ascontiguousarray(flags)
+    offsets = np.empty(len(lo) + 1, dtype=np.int64)
+    if K.spans(view, lo, hi, flags, np.empty(0, dtype=np.uint8), offsets) < 0:
+        raise NeedsParser("a reference to a character XML does not allow")
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    seen = K.spans(view, lo, hi, flags, data, offsets)
+    return pa.LargeStringArray.from_buffers(len(lo), pa.py_buffer(offsets), pa.py_buffer(data)), int(seen)
 
 
-def _unescape(match: re.Match) -> str:
-    if match.group(1):
-        return NAMED[match.group(1)]
-    return _char(int(match.group(2))) if match.group(2) else _char(int(match.group(3), 16))
-
-
-def _attribute_value(raw: str) -> str:
-    """An attribute value as XML gives it: line ends and tabs become spaces, then references are replaced."""
-    return ENTITY.sub(_unescape, re.sub(r"\r\n|[\t\r\n]", " ", raw))
-
-
-def _text_value(raw: str) -> str:
-    return ENTITY.sub(_unescape, raw.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _fix(array: pa.Array, flags: np.ndarray, how) -> pa.Array:
-    """The values whose flag says so (a reference, tab or line end) rewritten as XML gives them."""
-    at = np.flatnonzero(flags & K.FIX)
-    if not len(at):
-        return array
-    mask = np.zeros(len(array), dtype=bool)
-    mask[at] = True
-    fixed = [how(array[int(i)].as_py()) for i in at]
-    return pc.replace_with_mask(array, pa.array(mask), pa.array(fixed, type=pa.large_string()))
-
-
-def _slices(buffer: bytes, lo: np.ndarray, hi: np.ndarray) -> pa.Array:
-    """buffer[lo[i]:hi[i]] as one Arrow string array (null where lo < 0), one copy of the bytes."""
-    missing = lo < 0
-    if missing.any():  # an empty span where the previous one ends keeps the spans in order
-        filled = np.maximum.accumulate(np.where(missing, 0, hi))
-        lo, hi = np.where(missing, filled, lo), np.where(missing, filled, hi)
-    if not len(lo):
-        return pa.array([], type=pa.large_string())
-    order = None
-    if len(lo) > 1 and (np.diff(lo) < 0).any():  # spans out of order (rare): sort, slice, put back
-        order = np.argsort(lo, kind="stable")
-        lo, hi = lo[order], hi[order]
-    bounds = np.empty(2 * len(lo), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = lo, hi
-    if (np.diff(bounds) < 0).any():
-        raise NeedsParser("overlapping spans")
-    every = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(buffer))
-    pick = np.arange(0, len(bounds) - 1, 2, dtype=np.int64)
-    if order is not None:
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
-        pick = pick[back]
-    out = every.take(pa.array(pick))
-    if missing.any():
-        out = pa.LargeStringArray.from_buffers(len(out), out.buffers()[1], out.buffers()[2],
-                                               pa.array(~missing).buffers()[1], int(missing.sum()))
-    return out
-
-
-def _strings(data: np.ndarray, offsets: np.ndarray, count: int) -> pa.Array:
-    """The first ``count`` strings the loop copied out, in buffers of their own size."""
-    used = offsets[:count + 1].copy()
-    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(used), pa.py_buffer(data[:used[-1]].copy()))
+def _lengths(strings: pa.Array) -> np.ndarray:
+    """The byte length of each value of a large-string array."""
+    offsets = np.frombuffer(strings.buffers()[1], dtype=np.int64)[strings.offset:strings.offset + len(strings) + 1]
+    return np.diff(offsets)
 
 
 def _chunks(path: Path, size: int):
-    """(file offset, bytes) pieces of the file, each but the last ending just before a '<'."""
-    with path.open("rb") as handle:
-        rest, offset = b"", 0
-        while True:
-            block = handle.read(size)
-            if not block:
-                if rest:
-                    yield offset, rest
-                return
-            data = rest + block if rest else block
-            cut = data.rfind(b"<")
+    """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
+    The file is mapped into memory (the loop reads the system's cached pages, no copy) and each piece's pages
+    are released once it is read; where it cannot be mapped it is read into one buffer. A piece is valid
+    until the next one is asked for."""
+    try:
+        with path.open("rb") as handle:
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # an empty file, a pipe, a system without mmap
+        yield from _read_chunks(path, size)
+        return
+    whole = np.frombuffer(mapped, dtype=np.uint8)
+    start, length, page = 0, len(whole), mmap.ALLOCATIONGRANULARITY
+    while start < length:
+        end = min(start + size, length)
+        cut = 0
+        while end < length and cut <= 0:  # a run of more than ``size`` bytes without a tag: a longer piece
+            cut = K.last_tag(whole[start:end], end - start)
             if cut <= 0:
-                rest = data
+                end = min(end + size, length)
+        if end < length:
+            end = start + cut
+        yield start, whole[start:end]
+        if hasattr(mapped, "madvise"):  # the piece's pages leave the process (they stay in the system's cache)
+            mapped.madvise(mmap.MADV_DONTNEED, start // page * page, end // page * page - start // page * page)
+        start = end
+
+
+def _read_chunks(path: Path, size: int):
+    """_chunks without mmap: the file read into one buffer (no copy of a piece but the bytes after its last '<')."""
+    buffer = np.empty(2 * size + 1, dtype=np.uint8)
+    have, offset = 0, 0
+    with path.open("rb") as handle:
+        while True:
+            if len(buffer) - have < size:  # a run of more than ``size`` bytes without a tag
+                buffer = np.concatenate([buffer[:have], np.empty(len(buffer), dtype=np.uint8)])
+            got = handle.readinto(memoryview(buffer)[have:have + size])
+            if not got:
+                if have:
+                    yield offset, buffer[:have]
+                return
+            have += got
+            cut = K.last_tag(buffer, have)
+            if cut <= 0:
                 continue
-            yield offset, data[:cut]
+            yield offset, buffer[:cut]
             offset += cut
-            rest = data[cut:]
+            buffer[:have - cut] = buffer[cut:have].copy()
+            have -= cut
 
 
-def scan(path: Path, chunk: int = CHUNK) -> Clinical:
+@dataclass
+class Scanned:
+    """What the fast path read: each form's rows (one per ItemGroupData) and, per column (a form's item,
+    a "slot"), its cells in file order as pieces of the chunks' value buffers, with the row of each."""
+
+    names: list  # interned FormOIDs and ItemOIDs (ids index it)
+    group_form: np.ndarray  # form id of each group, document order
+    subjects: pa.Array  # the SubjectKeys, and the one of each group
+    group_subject: np.ndarray
+    events: list  # the StudyEventOIDs ("" for none), and the one of each group
+    group_event: np.ndarray
+    repeat: pa.Array
+    line: np.ndarray
+    slots: np.ndarray  # per slot: K.SLOT_* columns
+    pieces: list  # per slot: [(values, rows: each cell's row, or the first row when they follow each other)]
+    suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
+    edged: np.ndarray  # per slot: some value starts or ends with a space
+    subject_seen: int  # K.SUSPECT, K.EDGED bits of the SubjectKeys, of the repeat keys
+    repeat_seen: int
+    item_count: int = 0
+    ignored: dict = field(default_factory=dict)
+    metadata: bytes = b""
+
+
+def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     """Read the ClinicalData of an ODM file, or raise NeedsParser."""
     path = Path(path)
-    state = np.zeros(10, dtype=np.int64)
+    state = np.zeros(K.STATE_SIZE, dtype=np.int64)
     state[K.S_LINE] = 1
-    stack_id = np.zeros(K.MAX_DEPTH, dtype=np.int64)
-    stack_index = np.zeros(K.MAX_DEPTH, dtype=np.int64)
+    stacks = [np.zeros(K.MAX_DEPTH, dtype=np.int64) for _ in range(4)]  # id, index, code, row
     stack_name = np.zeros((K.MAX_DEPTH, K.MAX_NAME + 1), dtype=np.uint8)
     stack_len = np.zeros(K.MAX_DEPTH, dtype=np.int64)
     ignored = np.zeros(len(IGNORED), dtype=np.int64)
     studies_out = np.zeros((64, 2), dtype=np.int64)
-    subject_keys, event_oids, form_oids, form_repeats = [], [], [], []
-    group_parts, items = [], Clinical()
+    names, name_off = np.zeros(K.NAME_BYTES, dtype=np.uint8), np.zeros(K.MAX_NAMES + 1, dtype=np.int64)
+    name_hash, form_rows = np.zeros(K.HASH_SIZE, dtype=np.int64), np.zeros((K.MAX_NAMES, 2), dtype=np.int64)
+    form_rows[:, 1] = -1  # no first column yet
+    slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
+    slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
+    pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
+    suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
+    edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
+    subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
+    seen = {"subject": 0, "": 0, "repeat": 0}  # what the loop saw of the keys (K.SUSPECT, K.EDGED)
     root = b""
     study_start = None
     study_ranges: list[tuple[int, int]] = []
-    for offset, data in _chunks(path, chunk):
-        start = _head(data) if offset == 0 else 0
-        rows = data.count(b"<") + 1
-        tables = {name: np.empty((rows, width), dtype=np.int64) for name, width in
-                  (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 7), ("items", 7))}
+    tables: dict[str, np.ndarray] = {}
+    empty, no_rows = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+    for offset, view in _chunks(path, chunk):
+        start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
+        high = int(view.max()) if len(view) else 0  # below 128: ASCII
+        if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
+            if len(view) >= 1 << 31:  # the items' table holds positions in the chunk as 32-bit integers
+                raise NeedsParser("a run of 2 GiB without a tag")
+            tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
+                      (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9))}
+            tables["items"] = np.empty((len(view) // K.SHORTEST["items"] + 2, 5), dtype=np.int32)  # half the bytes
+            lengths = np.empty(len(tables["items"]), dtype=np.int64)
         counts = np.zeros(6, dtype=np.int64)
-        view = np.frombuffer(data, dtype=np.uint8)
-        strings = [np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64),
-                   np.empty(len(data), dtype=np.uint8), np.zeros(rows + 1, dtype=np.int64)]
-        status = K.scan_chunk(view, start, state, stack_id, stack_index, stack_name, stack_len,
-                              *K.ELEMENT_TABLE, *K.ATTR_TABLE, tables["subjects"], tables["events"], tables["forms"],
-                              tables["groups"], tables["items"], studies_out, counts, ignored, *strings)
+        status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
+                              tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
+                              studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
         if status != K.OK:
             raise NeedsParser("outside the subset the scanner reads")
-        try:
-            pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)),
-                                             pa.py_buffer(data)).validate(full=True)
-        except pa.ArrowInvalid:
-            raise NeedsParser("not UTF-8") from None
+        if high >= 128:
+            try:
+                pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
+                                                 pa.py_buffer(view)).validate(full=True)
+            except pa.ArrowInvalid:
+                raise NeedsParser("not UTF-8") from None
         if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
-            root = data[state[K.S_ROOT_START]:state[K.S_ROOT_END]]
+            root = bytes(view[state[K.S_ROOT_START]:state[K.S_ROOT_END]])
         for kind, position in studies_out[:counts[5]]:
             if kind == 1:
                 study_start = offset + int(position)
@@ -188,47 +208,62 @@ def scan(path: Path, chunk: int = CHUNK) -> Clinical:
                 study_ranges.append((study_start, offset + int(position)))
                 study_start = None
         subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
-        subject_keys.append(_fix(_slices(data, subjects[:, 0], subjects[:, 1]), subjects[:, 2], _attribute_value))
-        event_oids.append(_fix(_slices(data, events[:, 0], events[:, 1]), events[:, 2], _attribute_value))
-        form_oids.append(_fix(_slices(data, forms[:, 0], forms[:, 1]), forms[:, 2], _attribute_value))
-        form_repeats.append(_fix(_slices(data, forms[:, 3], forms[:, 4]), forms[:, 5], _attribute_value))
+        for out, kind, (table, at) in ((subject_keys, "subject", (subjects, 0)), (event_oids, "", (events, 0)),
+                                       (form_repeats, "repeat", (forms, 3))):
+            strings, found = _slices(view, table[:, at], table[:, at + 1], table[:, at + 2])
+            seen[kind] |= found
+            out.append(strings)
         groups = tables["groups"][:counts[3]]
-        group_parts.append((groups[:, :3].copy(), groups[:, 6].copy(),
-                            _fix(_slices(data, groups[:, 3], groups[:, 4]), groups[:, 5], _attribute_value)))
-        cells = tables["items"][:counts[4]]
-        typed = (cells[:, 6] & K.TYPED_FLAG) != 0
-        oids, values = (_strings(*strings[i:i + 2], len(cells)) for i in (0, 2))
-        fix = np.flatnonzero(cells[:, 6] & K.FIX)
-        if len(fix):  # the few values holding a reference, tab or line end
-            fixed = [(_text_value if typed[i] else _attribute_value)(values[int(i)].as_py()) for i in fix]
-            mask = np.zeros(len(values), dtype=bool)
-            mask[fix] = True
-            values = pc.replace_with_mask(values, pa.array(mask), pa.array(fixed, type=pa.large_string()))
-        items.item_group.append(cells[:, 0].astype(np.int32 if state[K.S_GROUPS] < 1 << 31 else np.int64))
-        items.item_oid.append(_fix(oids, cells[:, 3], _attribute_value).dictionary_encode())  # a few distinct
-        items.item_value.append(values)
-        items.item_typed.append(typed)
-        del tables, view, strings
+        strings, found = _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])
+        seen["repeat"] |= found
+        group_parts.append(([groups[:, c].astype(np.int32) for c in (0, 1, 2, 7)], groups[:, 6].copy(), strings))
+        cells = tables["items"]
+        m = int(counts[4])
+        if m:
+            slot_count = np.zeros(int(state[K.S_SLOTS]), dtype=np.int64)
+            size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect, edged)
+            if size < 0:
+                raise NeedsParser("a reference to a character XML does not allow")
+            value_data, offsets, cell_rows = (np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32),
+                                              np.empty(m, dtype=np.int32))
+            K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect, edged)
+            values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
+            at = 0
+            for slot in range(len(slot_count)):
+                n = int(slot_count[slot])
+                if n:  # rows: the first, when they follow each other (most columns), else each
+                    rows = cell_rows[at:at + n]
+                    first = int(rows[0])
+                    pieces[slot].append((values.slice(at, n), first if rows[-1] - first + 1 == n else rows.copy()))
+                    at += n
+        del cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
-    out = items
     # each group's context from the tables of its ancestors (which may lie in earlier chunks)
     keys = pa.chunked_array(subject_keys, type=pa.large_string()).combine_chunks()
     event_table = pa.chunked_array(event_oids, type=pa.large_string()).combine_chunks()
-    form_table = pa.chunked_array(form_oids, type=pa.large_string()).combine_chunks()
     repeat_table = pa.chunked_array(form_repeats, type=pa.large_string()).combine_chunks()
-    for links, lines, repeat in group_parts:
-        subject, event, form = links[:, 0], links[:, 1], links[:, 2]
-        out.subject.append(keys.take(pa.array(subject)))
-        out.event.append(event_table.take(pa.array(np.maximum(event, 0))).fill_null("")
-                         if (event >= 0).all() else
-                         event_table.take(pa.array(event, mask=event < 0)).fill_null(""))
-        out.form.append(form_table.take(pa.array(form)))
-        fallback = repeat_table.take(pa.array(form)).fill_null("")
-        repeat = repeat.fill_null("")
-        out.repeat.append(pc.if_else(pc.equal(repeat, ""), fallback, repeat) if len(repeat) else repeat)
-        out.line.append(lines)
-    out.ignored = {name: int(n) for name, n in zip(IGNORED, ignored) if n}
+    subject, event, form, group_form = (np.concatenate([g[0][c] for g in group_parts]) if group_parts else
+                                        np.zeros(0, dtype=np.int32) for c in range(4))  # indices: 32 bits
+    repeat = pa.chunked_array([g[2] for g in group_parts], type=pa.large_string()).combine_chunks()
+    if (len(repeat) and _lengths(repeat_table).any()  # some FormRepeatKey, for a group without ItemGroupRepeatKey
+            and (_lengths(repeat_table)[form[_lengths(repeat) == 0]] > 0).any()):
+        repeat = pc.if_else(pc.equal(repeat, ""), repeat_table.take(pa.array(form)), repeat)  # the FormRepeatKey
+    encoded = event_table.dictionary_encode()  # the StudyEventOIDs met, "" (no event) last
+    events = encoded.dictionary.to_pylist() + [""]
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    group_event = np.where(event >= 0, codes[np.maximum(event, 0)] if len(codes) else 0, len(events) - 1)
+    count = int(state[K.S_NAMES])
+    out = Scanned(
+        names=[bytes(names[name_off[i]:name_off[i + 1]]).decode("utf-8") for i in range(count)],
+        group_form=group_form, subjects=keys, group_subject=subject, events=events, group_event=group_event,
+        repeat=repeat,
+        line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
+        slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
+        suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
+        subject_seen=seen["subject"], repeat_seen=seen["repeat"],
+        item_count=int(state[K.S_ITEMS]),
+        ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:
         parts = [re.sub(rb"\r\n|[\r\n]", b" ", root)]
         for begin, end in study_ranges:

@@ -128,6 +128,10 @@ def test_reference_exports_take_the_fast_path(reference, monkeypatch, project):
     ("<SubjectData SubjectKey=\"01-002\">", "<SubjectData>"),
     ("</ClinicalData></ODM>\n", "</ClinicalData>\n"),
     ("</ClinicalData></ODM>\n", "</ClinicalData></ODM>\ntext\n"),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#0;sh"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#xD800;sh"/>'),
+    ('<ItemData ItemOID="IT.TERM" Value="Rash"/>', '<ItemData ItemOID="IT.TERM" Value="Ra&#99999999999999999999;sh"/>'),
+    ("<SubjectData SubjectKey=\"01-002\">", "<SubjectData SubjectKey=\"01&#xFFFE;002\">"),
 ])
 def test_anything_else_goes_to_lxml_which_reads_it_or_names_the_line(tmp_path, monkeypatch, change):
     assert change[0] in BODY
@@ -145,6 +149,86 @@ def test_anything_else_goes_to_lxml_which_reads_it_or_names_the_line(tmp_path, m
 def test_an_item_given_twice_is_named_by_lxml(tmp_path):
     twice = '<ItemData ItemOID="IT.TERM" Value="Rash"/>'
     path = _write(tmp_path, BODY.replace(twice, twice + '\n<ItemData ItemOID="IT.TERM" Value="Itch"/>'))
-    scan(path)  # well-formed: the scan reads it, the columns refuse it and lxml names it
+    with pytest.raises(NeedsParser):  # well-formed, but the scan's columns refuse it and lxml names it
+        scan(path)
     with pytest.raises(RawDataError, match=r"export.xml line 21: item IT.TERM given twice .*subject 01-002"):
         OdmReader(path).forms()
+
+
+def test_the_loop_is_compiled_without_a_writable_cache_folder(monkeypatch):
+    from numba.core import caching
+
+    from sdtmgen.readers.odm_kernel import _compiled
+
+    def add(a, b):
+        return a + b
+
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder numba may write its cache to
+    with pytest.raises(RuntimeError, match="no locator"):  # what numba does with cache=True there
+        __import__("numba").njit(cache=True)(add)
+    assert _compiled(add)(2, 3) == 5
+
+
+def test_a_control_character_xml_allows_stops_the_build_on_both_paths(tmp_path, monkeypatch):
+    """DEL is well-formed XML but no dataset can carry it: the fast path, which checks only the edges of
+    columns it saw no tab, line end or reference in, still looks at every column of a file holding it."""
+    assert 'ItemOID="IT.SEV" Value="1"' in BODY
+    path = _write(tmp_path, BODY.replace('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1\x7f"'))
+    scan(path)
+    for refuse in (False, True):
+        with monkeypatch.context() as patch:
+            if refuse:
+                patch.setattr(odm_module, "scan", lambda _p: (_ for _ in ()).throw(NeedsParser("forced")))
+            with pytest.raises(RawDataError, match=r"control character.*\n.*line 8, column IT.SEV"):
+                OdmReader(path).read("f_ae")
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 25])
+def test_references_and_line_ends_are_normalised_by_the_loop_as_lxml_does(tmp_path, monkeypatch, chunk):
+    """Values the loop normalises itself: references to characters of 1 to 4 UTF-8 bytes, in decimal and hex,
+    tabs and line ends in attributes (a space) and in typed text (kept, CR LF and CR made LF), in the items
+    and in the keys; a column with a tab or line end in one value gets the whitespace note on both paths."""
+    body = (BODY.replace('Value="Rash"', 'Value="&#65;&#x4E2D;&#x1F600;&quot;&apos;&gt;\r\n&#13;&#9;x"')
+            .replace('ItemGroupRepeatKey="9"', 'ItemGroupRepeatKey="9&#x20AC;\t"')
+            .replace('"IT.NOTE">a', '"IT.NOTE">\tone\ntwo\r\nthree&#13;four&#x10FFFF;'))
+    path = _write(tmp_path, body)
+    scan(path, chunk=chunk)
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=chunk))
+    forms, reference = _both(path, monkeypatch)
+    _same(forms, reference)
+    frame = forms["f_ae"].frame
+    assert frame["IT.TERM"].tolist()[-1] == "A\u4e2d\U0001f600\"'> x"
+    assert frame["IT.NOTE"].tolist()[0].startswith("one two three four\U0010ffff <b> c")
+    assert frame["RECORDPOSITION"].tolist()[3] == "9\u20ac"
+    assert any(n.rule == "RAW-WHITESPACE" for n in forms["f_ae"].notes)
+
+
+def test_an_edge_space_in_a_column_without_other_whitespace_is_trimmed_and_reported(tmp_path, monkeypatch):
+    path = _write(tmp_path, BODY.replace('ItemOID="IT.SEV" Value="1"', 'ItemOID="IT.SEV" Value="1 "')
+                  .replace('Value="Nausea"', 'Value=" Nausea"').replace('ItemGroupRepeatKey="9"', 'ItemGroupRepeatKey=" 9"')
+                  .replace('SubjectKey="01-002"', 'SubjectKey="01-002 "'))
+    scan(path)
+    forms, reference = _both(path, monkeypatch)
+    _same(forms, reference)
+    form = forms["f_ae"]
+    assert form.frame["IT.SEV"].tolist()[0] == "1" and form.frame["IT.TERM"].tolist()[3] == "Nausea"
+    assert form.frame["RECORDPOSITION"].tolist()[3] == "9" and form.frame["SUBJECT"].tolist()[4] == "01-002"
+    assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {
+        f"export.xml:{c}" for c in ("SUBJECT", "RECORDPOSITION", "IT.SEV", "IT.TERM", "IT.NOTE")}
+
+
+def test_a_file_that_cannot_be_mapped_is_read_in_pieces_the_same(tmp_path, monkeypatch):
+    from sdtmgen.readers import odm_scan
+
+    path = _write(tmp_path)
+    mapped = scan(path, chunk=97)
+
+    def refuse(*_args, **_kwargs):
+        raise OSError("no mmap here")
+
+    monkeypatch.setattr(odm_scan.mmap, "mmap", refuse)
+    read = scan(path, chunk=97)
+    assert read.item_count == mapped.item_count == 8
+    assert read.line.tolist() == mapped.line.tolist() and read.repeat.equals(mapped.repeat)
+    assert ([sum((v.to_pylist() for v, _ in p), []) for p in read.pieces]
+            == [sum((v.to_pylist() for v, _ in p), []) for p in mapped.pieces])
