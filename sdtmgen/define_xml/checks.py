@@ -381,12 +381,12 @@ class DefineCheck:
     """``check_define`` in two steps, so that the files are read while the caller does other work.
 
     Made with the same arguments, it reads define.xml and starts reading the checked columns of the files
-    in a thread, up to ``AHEAD`` datasets ahead of the check (the reads spend their time in ``readinto``,
+    in a thread, ``AHEAD`` dataset(s) ahead of the check (the reads spend their time in ``readinto``,
     numpy copies and hashing, most of it without the GIL); ``findings()`` runs the checks as the columns
     arrive and stops the thread (``close()`` stops it without checking).
     """
 
-    AHEAD = 2
+    AHEAD = 1
 
     def __init__(self, define_xml: str | Path | etree._ElementTree, observed: dict[str, ObservedDataset],
                  terminology: Any = None, folder: str | Path | None = None) -> None:
