@@ -377,114 +377,60 @@ def _is_number(text: str, data_type: str) -> bool:
     return data_type == "float" or value.is_integer() and "." not in text and "e" not in text.lower()
 
 
-class DefineCheck:
-    """``check_define`` in two steps, so that the files are read while the caller does other work.
-
-    Made with the same arguments, it reads define.xml and starts reading the checked columns of the files
-    in a thread, ``AHEAD`` dataset(s) ahead of the check (the reads spend their time in ``readinto``,
-    numpy copies and hashing, most of it without the GIL); ``findings()`` runs the checks as the columns
-    arrive and stops the thread (``close()`` stops it without checking).
-    """
-
-    AHEAD = 1
-
-    def __init__(self, define_xml: str | Path | etree._ElementTree, observed: dict[str, ObservedDataset],
-                 terminology: Any = None, folder: str | Path | None = None) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        if isinstance(define_xml, (str, Path)):
-            folder = folder if folder is not None else Path(define_xml).parent
-            tree = etree.parse(str(define_xml))
-        else:
-            tree = define_xml
-        self.observed, self.terminology, self.folder = observed, terminology, folder
-        self.d = d = _Define(tree)
-        self.groups = groups = d.groups()
-        self.items: dict[str, dict[str, etree._Element]] = {}
-        self._reads: list[tuple[ObservedDataset, list[str]]] = []
-        for name in sorted(observed):
-            group = groups.get(name)
-            if group is None:
-                continue
-            items = {}
-            for ref in sorted(group.findall("odm:ItemRef", XPATH_NS), key=lambda r: int(r.get("OrderNumber") or 0)):
-                item = d.target(ref.get("ItemOID"))
-                if item is not None:
-                    items[item.get("Name")] = item
-            self.items[name] = items
-            self._reads.append((observed[name], _checked_columns(d, observed[name], items)))
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="define-check")
-        self._futures: list = []
-        for _ in range(self.AHEAD):
-            self._read_next()
-
-    def _read_next(self) -> None:
-        i = len(self._futures)
-        if i < len(self._reads):
-            obs, columns = self._reads[i]
-            self._futures.append(self._pool.submit(obs.columns, columns))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def findings(self) -> list[Finding]:
-        try:
-            return self._findings()
-        finally:
-            self.close()
-
-    def _findings(self) -> list[Finding]:
-        d, groups, observed, terminology, folder = self.d, self.groups, self.observed, self.terminology, self.folder
-        findings = _reference_findings(d)
-        read = 0
-        for name in sorted(observed):
-            obs = observed[name]
-            group = groups.get(name)
-            if group is None:
-                findings.append(Finding(rule="DEFINE-DATASET", severity="error", dataset=name,
-                                        message=f"{obs.file} has no ItemGroupDef in define.xml"))
-                continue
-            if _text(group) != obs.label:
-                findings.append(Finding(rule="DEFINE-LABEL", severity="error", dataset=name,
-                                        message=f"define.xml label {_text(group)!r} differs from the file's {obs.label!r}"))
-            items = self.items[name]
-            names = [v.name for v in obs.variables]
-            frame = self._futures[read].result()
-            self._futures[read] = None  # the check below keeps what it needs
-            read += 1
-            self._read_next()
-            data = DistinctValues(frame, factorised_categoricals=True)
-            for var in obs.variables:
-                if var.name not in items:
-                    findings.append(Finding(rule="DEFINE-VARIABLE", severity="error", dataset=name, variable=var.name,
-                                            message=f"variable of {obs.file} has no ItemRef/ItemDef in IG.{name}"))
-                else:
-                    findings += _variable_findings(d, obs, data, var, items[var.name], terminology)
-            extra = [n for n in items if n not in names]
-            for n in extra:
-                findings.append(Finding(rule="DEFINE-VARIABLE", severity="error", dataset=name, variable=n,
-                                        message=f"described in define.xml but not in {obs.file}"))
-            common_define = [n for n in items if n in names]
-            common_file = [n for n in names if n in items]
-            if common_define != common_file:
-                findings.append(Finding(rule="DEFINE-ORDER", severity="error", dataset=name,
-                                        message="define.xml variable order (OrderNumber) differs from the file's order"))
-            leaf = group.find("def:leaf", XPATH_NS)
-            href = leaf.get(xlink("href")) if leaf is not None else None
-            if href is None or (folder is not None and not (Path(folder) / href).is_file()):
-                findings.append(Finding(rule="DEFINE-LEAF", severity="error", dataset=name,
-                                        message=f"def:leaf href {href!r} is not a file of the package"))
-        for name in sorted(set(groups) - set(observed)):
-            findings.append(Finding(rule="DEFINE-DATASET", severity="error", dataset=name,
-                                    message="ItemGroupDef in define.xml without a dataset file"))
-        return findings
-
-
 def check_define(define_xml: str | Path | etree._ElementTree, observed: dict[str, ObservedDataset],
                  terminology: Any = None, folder: str | Path | None = None) -> list[Finding]:
     """Findings where define.xml and the observed datasets disagree (empty when consistent)."""
-    return DefineCheck(define_xml, observed, terminology, folder).findings()
+    if isinstance(define_xml, (str, Path)):
+        folder = folder if folder is not None else Path(define_xml).parent
+        tree = etree.parse(str(define_xml))
+    else:
+        tree = define_xml
+    d = _Define(tree)
+    findings = _reference_findings(d)
+    groups = d.groups()
+    for name in sorted(observed):
+        obs = observed[name]
+        group = groups.get(name)
+        if group is None:
+            findings.append(Finding(rule="DEFINE-DATASET", severity="error", dataset=name,
+                                    message=f"{obs.file} has no ItemGroupDef in define.xml"))
+            continue
+        if _text(group) != obs.label:
+            findings.append(Finding(rule="DEFINE-LABEL", severity="error", dataset=name,
+                                    message=f"define.xml label {_text(group)!r} differs from the file's {obs.label!r}"))
+        refs = sorted(group.findall("odm:ItemRef", XPATH_NS), key=lambda r: int(r.get("OrderNumber") or 0))
+        items = {}
+        for ref in refs:
+            item = d.target(ref.get("ItemOID"))
+            if item is not None:
+                items[item.get("Name")] = item
+        names = [v.name for v in obs.variables]
+        data = DistinctValues(obs.columns(_checked_columns(d, obs, items)), factorised_categoricals=True)
+        for var in obs.variables:
+            if var.name not in items:
+                findings.append(Finding(rule="DEFINE-VARIABLE", severity="error", dataset=name, variable=var.name,
+                                        message=f"variable of {obs.file} has no ItemRef/ItemDef in IG.{name}"))
+            else:
+                findings += _variable_findings(d, obs, data, var, items[var.name], terminology)
+        extra = [n for n in items if n not in names]
+        for n in extra:
+            findings.append(Finding(rule="DEFINE-VARIABLE", severity="error", dataset=name, variable=n,
+                                    message=f"described in define.xml but not in {obs.file}"))
+        common_define = [n for n in items if n in names]
+        common_file = [n for n in names if n in items]
+        if common_define != common_file:
+            findings.append(Finding(rule="DEFINE-ORDER", severity="error", dataset=name,
+                                    message="define.xml variable order (OrderNumber) differs from the file's order"))
+        leaf = group.find("def:leaf", XPATH_NS)
+        href = leaf.get(xlink("href")) if leaf is not None else None
+        if href is None or (folder is not None and not (Path(folder) / href).is_file()):
+            findings.append(Finding(rule="DEFINE-LEAF", severity="error", dataset=name,
+                                    message=f"def:leaf href {href!r} is not a file of the package"))
+    for name in sorted(set(groups) - set(observed)):
+        findings.append(Finding(rule="DEFINE-DATASET", severity="error", dataset=name,
+                                message="ItemGroupDef in define.xml without a dataset file"))
+    return findings
 
 
-__all__ = ["ISO_TYPES", "DefineCheck", "ObservedDataset", "ObservedVariable", "check_define", "observe_dataset_json",
+__all__ = ["ISO_TYPES", "ObservedDataset", "ObservedVariable", "check_define", "observe_dataset_json",
            "observe_folder", "observe_xpt"]

@@ -23,7 +23,7 @@ from lxml import etree
 from sdtmgen.errors import Finding
 from sdtmgen.xpt import read_xpt_columns
 
-from .checks import DefineCheck, check_define, observe_folder
+from .checks import check_define, observe_folder
 from .html import write_define_html
 from .writer import write_define
 
@@ -93,18 +93,8 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
                              stylesheet_href=href, data_ext=data_extension(folder), created=created,
                              results=report_config(spec) if standard.upper().startswith("ADAM") else None)
     tree = etree.parse(str(folder / "define.xml"))
+    write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
     formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]
-    # the leaves point at the first format; every format is checked. The first check reads its files in a
-    # thread while define.html is written.
-    checks = [DefineCheck(tree, observe_folder(folder, formats[0]), spec.terminology, folder)] if formats else []
-    try:
-        write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
-    except BaseException:
-        for check in checks:
-            check.close()
-        raise
-    for check in checks:
-        findings += check.findings()
-    for ext in formats[1:]:
-        findings += check_define(tree, observe_folder(folder, ext), spec.terminology, None)
+    for i, ext in enumerate(formats):  # the leaves point at the first format; every format is checked
+        findings += check_define(tree, observe_folder(folder, ext), spec.terminology, folder if i == 0 else None)
     return findings
