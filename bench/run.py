@@ -16,7 +16,9 @@ What it does, per size:
    separately: simulation is not part of a build), in its own process;
 2. runs the real ``sdtmgen.pipeline.build`` N times (median reported), each time in a fresh
    child process, so that the peak memory is that of one build: ``ru_maxrss`` of the child
-   (interpreter and imports included);
+   (interpreter and imports included), or, when the build starts processes (the results' figure
+   worker), the highest sampled sum of the RSS of the build and of those processes (their CPU time is
+   added to the build's); ``--reuse-raw`` builds again on raw exports simulated in ``--work`` before;
 3. attributes the build's wall time to its stages through the runner's hooks
    (``sdtmgen.runner.Hooks``: ``started``/``finished`` around every stage of
    ``sdtmgen.pipeline.build_stages()`` -- load spec, read raw, map SDTM, derive SDTM, validate
