@@ -168,6 +168,7 @@ class Stopwatch:
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.main_cpu: dict[str, float] = {}  # CPU time of the main thread alone (XPT writers run beside it)
         self.calls: dict[str, int] = {}
         self.rss_growth: dict[str, float] = {}  # MiB the peak RSS grew while the stage ran (exclusive)
         self._stack: list[list] = []  # [start wall, start cpu, nested wall, nested cpu, peak at start, nested growth, stage]
@@ -176,13 +177,16 @@ class Stopwatch:
         self.children_seen = 0  # most processes started by the build at one time
 
     def started(self, stage, ctx) -> None:  # sdtmgen.runner.Hooks
-        self._stack.append([time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0, stage.name])
+        self._stack.append([time.perf_counter(), time.process_time(), 0.0, 0.0, peak_rss_mib(), 0.0, stage.name,
+                            time.thread_time(), 0.0])
 
     def finished(self, stage, ctx) -> None:
         frame = self._stack.pop()
         name = frame[6]
         wall = time.perf_counter() - frame[0]
         cpu = time.process_time() - frame[1]
+        main = time.thread_time() - frame[7]  # hooks run on the main thread
+        self.main_cpu[name] = self.main_cpu.get(name, 0.0) + main - frame[8]
         growth = peak_rss_mib() - frame[4]
         self.times[name] = self.times.get(name, 0.0) + wall - frame[2]
         self.cpu[name] = self.cpu.get(name, 0.0) + cpu - frame[3]
@@ -192,6 +196,7 @@ class Stopwatch:
             self._stack[-1][2] += wall
             self._stack[-1][3] += cpu
             self._stack[-1][5] += growth
+            self._stack[-1][8] += main
 
     def sample_rss(self, every: float = 0.02) -> threading.Event:
         """Sample the RSS of this process and of the processes it started (summed) in a thread; keep its
@@ -258,11 +263,12 @@ def child_build(args: argparse.Namespace) -> dict:
     watch, downgrade = Stopwatch(), Downgrade(keep_sdtm=args.compare_lb)
     out = Path(args.out)
     sampling = watch.sample_rss() if Path("/proc/self/statm").exists() else threading.Event()
-    t, c = time.perf_counter(), time.process_time()
+    t, c, main = time.perf_counter(), time.process_time(), time.thread_time()
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     ctx = run_build(args, [watch, downgrade])
     sampling.set()
     total, total_cpu = time.perf_counter() - t, time.process_time() - c
+    main_cpu = time.thread_time() - main  # the main thread alone: the build's critical path, in CPU time
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # processes the build started (and waited for)
     children_cpu = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
     total_cpu += children_cpu  # in "other": not attributed to a stage
@@ -274,6 +280,7 @@ def child_build(args: argparse.Namespace) -> dict:
     calls = {(f"{k} (skipped)" if k in skipped else k): v for k, v in watch.calls.items()}
     result = {
         "ok": True, "build_s": total, "build_cpu_s": total_cpu, "children_cpu_s": children_cpu,
+        "main_thread_cpu_s": main_cpu, "stages_main_cpu": dict(watch.main_cpu),
         "import_s": import_s, "stages": times,
         "stages_cpu": cpu, "present": present,
         "calls": calls, "records": ctx["records"],
@@ -461,6 +468,7 @@ def summarise(runs: list[dict]) -> dict:
         "ok": True, "runs": len(good), "build_s": statistics.median(r["build_s"] for r in good),
         "build_runs_s": [r["build_s"] for r in good],
         "build_cpu_s": statistics.median(r["build_cpu_s"] for r in good),
+        "main_thread_cpu_s": statistics.median(r.get("main_thread_cpu_s", 0.0) for r in good),
         "stages_cpu_s": {s: (v if s in present else None) for s, v in stages_cpu.items()},
         "import_s": statistics.median(r["import_s"] for r in good),
         "stages_s": {s: (v if s in present else None) for s, v in stages.items()},
@@ -508,6 +516,7 @@ def print_table(report: dict) -> None:
     for stage in names:
         row("  " + stage, [both(sizes[k]["build"], stage) for k in keys])
     row("full build", [both(sizes[k]["build"], None) for k in keys])
+    row("  of which main thread, CPU s", [fmt_s(sizes[k]["build"].get("main_thread_cpu_s")) for k in keys])
     row("peak RSS of a build (MiB)", [f"{sizes[k]['build']['peak_rss_mib']:.0f}" if sizes[k]["build"].get("ok")
                                       else "-" for k in keys])
     row("runs (median of)", [str(sizes[k]["build"].get("runs", 0)) for k in keys])
