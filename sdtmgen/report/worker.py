@@ -1,8 +1,8 @@
 """A process drawing figures while the report goes on: the second core draws, the first computes.
 
 Most of a build is one thread, and matplotlib holds the GIL while it draws, so a thread would not help: the
-report starts one fresh Python process (``python -P -m sdtmgen.report.worker``, which imports only numpy and
-matplotlib through ``sdtmgen.report.draw``, ~65 MiB), sends it the plain specs of the figures as they are
+report starts one fresh Python process (``python -P -c ...`` running ``sdtmgen.report.worker.main``, which
+imports only numpy and matplotlib through ``sdtmgen.report.draw``, ~65 MiB), sends it the plain specs of the figures as they are
 ready (a few arrays per figure, never a data frame) and collects the PNG bytes before the page is written.
 The bytes are those ``draw`` gives in the report's own process.
 
@@ -59,9 +59,8 @@ class FigureWorker:
     def __init__(self) -> None:
         self._stderr = tempfile.TemporaryFile()
         try:
-            self._proc = subprocess.Popen([sys.executable, "-P", "-m", "sdtmgen.report.worker"],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                          env=_worker_env())
+            self._proc = subprocess.Popen([sys.executable, "-P", "-c", _START.format(root=repr(_root()))],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
         except BaseException:
             self._stderr.close()
             raise
@@ -152,12 +151,14 @@ class FigureWorker:
         self.close(kill=exc[0] is not None)  # the report failed: what the worker draws is not wanted
 
 
-def _worker_env() -> dict[str, str]:
-    """The report's environment, with this sdtmgen first on the import path (a checkout run uninstalled)."""
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join([root, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])])
-    return env
+#: the worker's start: this sdtmgen found last on the import path (a checkout run uninstalled), never before
+#: the standard library; ``-P``: no current folder on the path either
+_START = "import sys; sys.path.append({root}); from sdtmgen.report.worker import main; main()"
+
+
+def _root() -> str:
+    """The folder holding this sdtmgen package."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def painter(worker: bool = True) -> FigureWorker | InlinePainter:
