@@ -126,37 +126,85 @@ FORMATS = {"xpt": ("xpt",), "dataset-json": ("dataset-json",), "ndjson": ("ndjso
 XPT_WRITERS = min(2, os.cpu_count() or 1)
 
 
+class PendingFiles:
+    """XPT files being written by XPT_WRITERS threads, the largest first, while the build goes on.
+
+    Each writer gets a shallow copy of its frame (the same arrays under its own pandas block manager), so
+    that stages reading the same frames meanwhile cannot rearrange what a writer walks through. ``wait``
+    returns when every file is written and re-raises the first writer's error; ``close`` (also on an
+    error or an interrupt elsewhere) drops the files not started and waits for those being written.
+    """
+
+    def __init__(self, folder: Path, datasets: dict[str, pd.DataFrame], specs: dict,
+                 created: datetime | None = None) -> None:
+        names = sorted(datasets, key=lambda n: (-len(datasets[n]), n))
+        frames = {name: datasets[name].copy(deep=False) for name in names}
+
+        def write(name: str) -> None:
+            dspec = specs[name]
+            write_xpt((folder / name.lower()).with_suffix(".xpt"), frames.pop(name), dataset_name=name,
+                      dataset_label=dspec.label, variables=xpt_variables(dspec), created=created)
+
+        self.count = len(names)
+        self._pool = ThreadPoolExecutor(max_workers=XPT_WRITERS, thread_name_prefix="xpt")
+        self._futures = [self._pool.submit(write, name) for name in names]
+
+    def wait(self) -> None:
+        try:
+            for done in self._futures:
+                done.result()  # re-raises a writer's error here
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress,
                     created: datetime | None = None) -> None:
     """One XPT file per dataset, the largest first, XPT_WRITERS at a time (each file is independent)."""
-    def write(name: str) -> None:
-        dspec = specs[name]
-        write_xpt((folder / name.lower()).with_suffix(".xpt"), datasets[name], dataset_name=name,
-                  dataset_label=dspec.label, variables=xpt_variables(dspec), created=created)
+    start_xpt_files(folder, datasets, specs, say, created).wait()
 
-    names = sorted(datasets, key=lambda n: (-len(datasets[n]), n))
-    say(f"writing {len(names)} XPT file(s) to {folder.name}/")
-    with ThreadPoolExecutor(max_workers=XPT_WRITERS) as pool:
-        for done in [pool.submit(write, name) for name in names]:
-            done.result()  # re-raises a writer's error here
+
+def start_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress,
+                    created: datetime | None = None) -> PendingFiles:
+    """The XPT files of ``datasets`` started in the background (``PendingFiles``)."""
+    say(f"writing {len(datasets)} XPT file(s) to {folder.name}/")
+    return PendingFiles(folder, datasets, specs, created)
 
 
 def write_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
-                   standard: str, say: Progress, created: datetime | None = None) -> None:
+                   standard: str, say: Progress, created: datetime | None = None, xpt: bool = True) -> None:
     """Write every dataset of one package (sdtm/, adam/) in the chosen formats (its define.xml is the next stage).
 
-    ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00).
+    ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00). ``xpt``: False
+    leaves out the XPT files (started separately, ``start_xpt_files``).
     """
+    pending = start_datasets(folder, spec, datasets, specs, formats, standard, say, created, xpt)
+    if pending is not None:
+        pending.wait()
+
+
+def start_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
+                   standard: str, say: Progress, created: datetime | None = None,
+                   xpt: bool = True) -> PendingFiles | None:
+    """``write_datasets`` with the XPT files left being written in the background (None: no XPT asked for);
+    the Dataset-JSON files are written meanwhile."""
     kinds = FORMATS[formats]
-    if "xpt" in kinds:
-        write_xpt_files(folder, datasets, specs, say, created)
-    for name in sorted(datasets):
-        dspec, stem = specs[name], folder / name.lower()
-        for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
-            if kind in kinds:
-                say(f"writing {stem.with_suffix(suffix).name}")
-                write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
-                                   standard=standard, ndjson=kind == "ndjson", created=created)
+    pending = start_xpt_files(folder, datasets, specs, say, created) if xpt and "xpt" in kinds else None
+    try:
+        for name in sorted(datasets):
+            dspec, stem = specs[name], folder / name.lower()
+            for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
+                if kind in kinds:
+                    say(f"writing {stem.with_suffix(suffix).name}")
+                    write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
+                                       standard=standard, ndjson=kind == "ndjson", created=created)
+    except BaseException:
+        if pending is not None:
+            pending.close()
+        raise
+    return pending
 
 
 # ------------------------------------------------------------------------------------------
@@ -173,25 +221,49 @@ class Timestamp(Stage):
         ctx["created"] = build_timestamp(ctx.timestamp)
 
 
+class StartSdtm(Stage):
+    """The output folder opened (a temporary folder beside --out, swapped in by the package stage) and the SDTM
+    XPT files started in the background (``PendingFiles``), so that they are written while the validation
+    and the data review run on the main thread. The validation gate still decides: on an error the files
+    being written are awaited, the rest dropped, and the folder discarded, as before."""
+
+    name = "start SDTM files"
+    needs = ("sdtm", "protect", "created")
+    gives = ("work", "sdtm_files")
+
+    def run(self, ctx: RunContext) -> None:
+        result = ctx["sdtm"]
+        work = ctx["work"] = ctx.resources.enter_context(atomic_folder(ctx.out, ctx["protect"], notify=ctx.say))
+        sdtm = work / "sdtm"
+        sdtm.mkdir()
+        ctx["sdtm_files"] = None
+        if "xpt" in FORMATS[ctx.formats]:
+            pending = start_xpt_files(sdtm, result.datasets, result.specs, ctx.say, ctx["created"])
+            ctx.resources.callback(pending.close)  # closed before the folder is discarded (last in, first out)
+            ctx["sdtm_files"] = pending
+
+
 class WriteSdtm(Stage):
-    """The output folder opened (a temporary folder beside --out, swapped in by the package stage), the
-    annotated CRF (before define.xml, whose page references point into it) and the SDTM dataset files."""
+    """The annotated CRF (before define.xml, whose page references point into it), the SDTM files in the other
+    formats asked for, and the XPT files started earlier awaited."""
 
     name = "write SDTM"
-    needs = ("spec", "raw_folder", "sdtm", "protect", "created")
-    gives = ("work", "crf_specs", "records")
+    needs = ("spec", "raw_folder", "sdtm", "work", "sdtm_files", "created")
+    gives = ("crf_specs", "records")
+    drops = ("sdtm_files",)
 
     def run(self, ctx: RunContext) -> None:
         from sdtmgen.acrf import with_pages, write_acrf
 
-        spec, result = ctx["spec"], ctx["sdtm"]
+        spec, result, work = ctx["spec"], ctx["sdtm"], ctx["work"]
         ctx["records"] = {n: len(f) for n, f in sorted(result.datasets.items())}
-        work = ctx["work"] = ctx.resources.enter_context(atomic_folder(ctx.out, ctx["protect"], notify=ctx.say))
         sdtm = work / "sdtm"
-        sdtm.mkdir()
         ctx.say("writing sdtm/acrf.pdf")
         ctx["crf_specs"] = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, ctx["raw_folder"]))
-        write_datasets(sdtm, spec, result.datasets, ctx["crf_specs"], ctx.formats, "SDTMIG", ctx.say, ctx["created"])
+        write_datasets(sdtm, spec, result.datasets, ctx["crf_specs"], ctx.formats, "SDTMIG", ctx.say, ctx["created"],
+                       xpt=False)  # the XPT files were started before the validation
+        if ctx["sdtm_files"] is not None:
+            ctx["sdtm_files"].wait()
 
 
 class WriteDefine(Stage):
@@ -239,19 +311,37 @@ class WriteLineage(Stage):
 
 
 class WriteAdam(Stage):
-    """The ADaM dataset files (after the SDTM define.xml findings join the list, in the order reported)."""
+    """The ADaM dataset files (after the SDTM define.xml findings join the list, in the order reported): the XPT
+    files are started in the background (``PendingFiles``) and written while the results are computed."""
 
     name = "write ADaM"
     needs = ("spec", "work", "adam", "sdtm_define", "created")
+    gives = ("adam_files",)
 
     def run(self, ctx: RunContext) -> None:
         ctx.findings += ctx["sdtm_define"]
         adam = ctx["adam"]
+        ctx["adam_files"] = None
         if adam.datasets:
             folder = ctx["work"] / "adam"
             folder.mkdir()
-            write_datasets(folder, ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG", ctx.say,
-                           ctx["created"])
+            pending = start_datasets(folder, ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG", ctx.say,
+                                     ctx["created"])
+            if pending is not None:
+                ctx.resources.callback(pending.close)  # closed before the folder is discarded (last in, first out)
+                ctx["adam_files"] = pending
+
+
+class AwaitAdam(Stage):
+    """The ADaM XPT files started by "write ADaM" finished (a writer's error raised here)."""
+
+    name = "ADaM files"
+    needs = ("adam_files",)
+    drops = ("adam_files",)
+
+    def run(self, ctx: RunContext) -> None:
+        if ctx["adam_files"] is not None:
+            ctx["adam_files"].wait()
 
 
 class AdamDefineFindings(Stage):
@@ -312,14 +402,16 @@ def build_stages() -> list[Stage]:
 
     Written in the order that keeps the fewest frames alive: SDTM files and lineage first, then ADaM from
     the SDTM frames, then only what the results read stays. Any error discards the whole folder, so a
-    failed build writes nothing.
+    failed build writes nothing. The XPT files are written by threads while the main thread goes on (the
+    SDTM files during the validation and data review, the ADaM files during the results), and awaited
+    before anything reads them back (define.xml).
     """
     stop = "nothing was written"
-    return [PrepareOutput(), Timestamp(), LoadSpec(), CheckOutput(), ReadRaw(), MapSdtm(), DeriveSdtm(),
+    return [PrepareOutput(), Timestamp(), LoadSpec(), CheckOutput(), ReadRaw(), MapSdtm(), DeriveSdtm(), StartSdtm(),
             ValidateSdtm(), DataReview(), StopOnErrors("validation", stop), WriteSdtm(), WriteDefine("sdtm"), WriteLineage(),
-            DeriveAdam(trim=True), StopOnErrors("validation", stop, strict=False), WriteAdam(),
-            WriteDefine("adam"), AdamDefineFindings(), StopOnErrors("define.xml consistency", stop),
-            WriteReports(), WriteResults(), Package()]
+            DeriveAdam(trim=True), StopOnErrors("validation", stop, strict=False), WriteAdam(), WriteResults(),
+            AwaitAdam(), WriteDefine("adam"), AdamDefineFindings(), StopOnErrors("define.xml consistency", stop),
+            WriteReports(), Package()]
 
 
 def build(spec_folder: str | Path | Spec, raw: str | Path | None = None, out: str | Path = "output",

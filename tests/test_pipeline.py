@@ -152,6 +152,37 @@ def test_a_failed_build_leaves_the_previous_output_untouched(tmp_path, spec_fold
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder or lock left
 
 
+def test_an_interrupt_while_xpt_files_are_written_in_the_background_leaves_nothing(tmp_path, spec_folder,
+                                                                                     example_raw, monkeypatch):
+    """The SDTM files are written during the validation and the ADaM files during the results: an error on
+    the main thread meanwhile waits for the writers, discards the folder and leaves no thread running."""
+    import threading
+    import time
+
+    import sdtmgen.pipeline as pipeline
+    import sdtmgen.report.build as report_build
+
+    real = pipeline.write_xpt
+    written = []
+
+    def slow(path, *args, **kwargs):
+        time.sleep(0.05)
+        real(path, *args, **kwargs)
+        written.append(path.name)
+
+    def interrupted(*args, **kwargs):
+        assert threading.current_thread() is threading.main_thread()
+        raise KeyboardInterrupt("stopped during the results")
+
+    monkeypatch.setattr(pipeline, "write_xpt", slow)
+    monkeypatch.setattr(report_build, "write_results", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="during the results"):
+        build(spec_folder, example_raw, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []  # no output, temporary folder or lock
+    assert not [t for t in threading.enumerate() if t.name.startswith("xpt")]
+    assert "dm.xpt" in written  # the SDTM files were written before the interrupt
+
+
 def test_cli_help_for_every_command():
     runner = CliRunner()
     for args in ([], ["build"], ["simulate"], ["schema"]):
@@ -224,8 +255,9 @@ def test_build_and_report_are_stage_lists_over_one_runner():
     from sdtmgen.report.build import report_stages
 
     assert _main_stages([s.name for s in build_stages()]) == [
-        "load spec", "read raw", "map SDTM", "derive SDTM", "validate SDTM", "data review", "write SDTM",
-        "SDTM define.xml", "lineage", "ADaM", "write ADaM", "ADaM define.xml", "reports", "results", "package"]
+        "load spec", "read raw", "map SDTM", "derive SDTM", "start SDTM files", "validate SDTM", "data review",
+        "write SDTM", "SDTM define.xml", "lineage", "ADaM", "write ADaM", "results", "ADaM files", "ADaM define.xml",
+        "reports", "package"]
     # the report shares the in-memory stages (no data review) and writes only its folder
     assert _main_stages([s.name for s in report_stages()]) == [
         "load spec", "read raw", "map SDTM", "derive SDTM", "validate SDTM", "SDTM datasets", "ADaM", "results",

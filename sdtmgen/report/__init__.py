@@ -2,10 +2,26 @@
 
 One concept per module: ``config`` (report.yaml), ``data`` (inputs and groups), ``ard`` (the
 long-form results dataset), ``incidence``, ``durations`` (episodes), ``km`` (Kaplan-Meier),
-``dlt`` (DLTs, 3+3, MTD), ``plots``, ``html``, ``build`` (the report folder).
+``dlt`` (DLTs, 3+3, MTD), ``plots`` (figures from the frames), ``draw`` (figures from plain data),
+``worker`` (the process drawing them), ``html``, ``build`` (the report folder).
+
+The names below are loaded on first use, so that the figure worker, which imports ``sdtmgen.report.draw``
+only, does not load pandas.
 """
 
-from sdtmgen.report.build import Report, make_report, write_report
-from sdtmgen.report.config import ReportConfig, load_report_config
-
 __all__ = ["Report", "ReportConfig", "load_report_config", "make_report", "write_report"]
+
+_FROM = {"Report": "build", "make_report": "build", "write_report": "build", "ReportConfig": "config",
+         "load_report_config": "config"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _FROM:
+        from importlib import import_module
+
+        return getattr(import_module(f"sdtmgen.report.{_FROM[name]}"), name)
+    raise AttributeError(f"module 'sdtmgen.report' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_FROM])

@@ -57,11 +57,13 @@ def clopper_pearson(n: int, total: int, conf_level: float = 0.95) -> tuple[float
     """Exact binomial limits of n/total (beta quantiles, as R's ``binom.test``); NaN when total is 0."""
     if total <= 0:
         return (math.nan, math.nan)
-    from scipy.stats import beta
+    # the beta quantile as the inverse of the regularised incomplete beta function: the same Boost routine
+    # as scipy.stats.beta.ppf (same numbers), without importing scipy.stats (~0.4 s, ~50 MiB) for it
+    from scipy.special import betaincinv
 
     alpha = 1 - conf_level
-    low = 0.0 if n == 0 else float(beta.ppf(alpha / 2, n, total - n + 1))
-    high = 1.0 if n == total else float(beta.ppf(1 - alpha / 2, n + 1, total - n))
+    low = 0.0 if n == 0 else float(betaincinv(n, total - n + 1, alpha / 2))
+    high = 1.0 if n == total else float(betaincinv(n + 1, total - n, 1 - alpha / 2))
     return (low, high)
 
 

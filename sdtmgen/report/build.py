@@ -7,6 +7,7 @@ build's atomic output folder, or the ``sdtmgen report`` target).
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -22,6 +23,7 @@ from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.datasets import DATASETS, report_datasets  # noqa: F401  (also imported from here)
 from sdtmgen.report.html import Figure, render
+from sdtmgen.report.worker import FigureWorker, InlinePainter, painter
 from sdtmgen.runner import RunContext, Stage
 
 
@@ -87,7 +89,11 @@ def review_listings(ard: Ard, inputs: Inputs, cfg: ReportConfig) -> list[Listing
                     shown="the disagreements to review")]
 
 
-def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
+def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True,
+            paint: FigureWorker | InlinePainter | None = None) -> tuple[Ard, list[Figure], dlt.MtdResult | None]:
+    """The ARD and the figures. ``paint``: where the Kaplan-Meier and daily blood-count figures are drawn (a
+    figure worker: their ``png`` is then a Future until ``finish_figures``; default: here, at once)."""
+    paint = paint if paint is not None else InlinePainter()
     ard = Ard(groups=inputs.groups, overall=inputs.overall, group_variable=cfg.groups.variable,
               conf_level=cfg.proportion_conf_level)
     figures: list[Figure] = []
@@ -105,8 +111,9 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
             fits = km.recovery(ard, inputs, o)
             for paramcd, by_level in (fits.items() if draw else ()):
                 title = next(r["analysis_label"] for r in ard.rows if r["analysis"] == paramcd and r["outcome"] == o.number)
-                figures.append(Figure(o.number, f"km_{_slug(paramcd)}.png", f"Kaplan-Meier: {title}",
-                                      plots.km_plot(title, by_level, inputs.groups, cfg)))
+                name = f"km_{_slug(paramcd)}.png"
+                figures.append(Figure(o.number, name, f"Kaplan-Meier: {title}",
+                                      paint.submit("km", plots.km_spec(title, by_level, inputs.groups, cfg), name)))
         elif o.kind == "event_incidence":
             incidence.event_incidence(ard, inputs, o, cfg)
         elif o.kind == "episode_duration":
@@ -117,8 +124,15 @@ def compute(inputs: Inputs, cfg: ReportConfig, draw: bool = True) -> tuple[Ard, 
             incidence.subject_flags(ard, inputs, o, cfg)
     bc = cfg.plots.blood_counts
     if bc is not None and draw:
-        figures += blood_count_figures(inputs, cfg)
+        figures += blood_count_figures(inputs, cfg, paint)
     return ard, figures, mtd
+
+
+def finish_figures(figures: list[Figure]) -> None:
+    """Each figure's PNG bytes in place of the Future a figure worker gave (its error raised here)."""
+    for fig in figures:
+        if isinstance(fig.png, Future):
+            fig.png = fig.png.result()
 
 
 def summarised_groups(inputs: Inputs, bc: BloodCounts) -> list[str]:
@@ -126,8 +140,11 @@ def summarised_groups(inputs: Inputs, bc: BloodCounts) -> list[str]:
     return [level for level in inputs.groups if inputs.size(level) > bc.max_subjects]
 
 
-def blood_count_figures(inputs: Inputs, cfg: ReportConfig) -> list[Figure]:
-    """One figure per dose group: by subject up to ``max_subjects`` safety subjects, else the daily summary."""
+def blood_count_figures(inputs: Inputs, cfg: ReportConfig,
+                        paint: FigureWorker | InlinePainter | None = None) -> list[Figure]:
+    """One figure per dose group: by subject up to ``max_subjects`` safety subjects, else the daily summary
+    (drawn by ``paint`` when given: see ``compute``)."""
+    paint = paint if paint is not None else InlinePainter()
     bc = cfg.plots.blood_counts
     assert bc is not None
     values = plots.window_values(inputs, cfg)
@@ -146,7 +163,8 @@ def blood_count_figures(inputs: Inputs, cfg: ReportConfig) -> list[Figure]:
             n = inputs.size(level)
             figures.append(Figure(None, name, f"{level}: {labels}, daily median and quartiles of {n} subjects, {days} "
                                               f"(more than the {bc.max_subjects} subjects drawn one by one)",
-                                  plots.blood_count_summary_plot(level, n, cfg, summary)))
+                                  paint.submit("blood_count_summary",
+                                               plots.blood_count_summary_spec(level, n, cfg, summary), name)))
         else:
             figures.append(Figure(None, name, f"{level}: {labels} by subject, {days}",
                                   plots.blood_count_plot(level, inputs, cfg, values, transfusions, fn)))
@@ -179,6 +197,11 @@ def _gap_of(cfg: ReportConfig, flag: str) -> int:
     return match.merge_gap_days if match else 0
 
 
+def _worker_pays(cfg: ReportConfig) -> bool:
+    """Whether the report has figures a worker draws (Kaplan-Meier, or blood counts that may be summarised)."""
+    return cfg.outcome("recovery") is not None or cfg.plots.blood_counts is not None
+
+
 def data_cutoff(ts: pd.DataFrame | None) -> str:
     """TS DCUTDTC (the data cut-off date), or "" when the study has none."""
     if ts is None or not {"TSPARMCD", "TSVAL"} <= set(ts.columns):
@@ -189,10 +212,16 @@ def data_cutoff(ts: pd.DataFrame | None) -> str:
 
 def make_report(datasets: Mapping[str, pd.DataFrame], cfg: ReportConfig, subtitle: str = "",
                 draw: bool = True) -> Report:
-    """Everything in memory; ``draw=False`` skips the figures (the ARD is the same)."""
-    inputs = prepare(datasets, cfg)
-    ard, figures, mtd = compute(inputs, cfg, draw)
-    listings = review_listings(ard, inputs, cfg)
+    """Everything in memory; ``draw=False`` skips the figures (the ARD is the same).
+
+    The Kaplan-Meier and daily blood-count figures are drawn by a figure worker (``sdtmgen.report.worker``:
+    another process, started here so that it is ready when the first figure is) while the tables and
+    listings are computed; their bytes are the same as drawn here."""
+    with painter(worker=draw and _worker_pays(cfg)) as paint:
+        inputs = prepare(datasets, cfg)
+        ard, figures, mtd = compute(inputs, cfg, draw, paint)
+        listings = review_listings(ard, inputs, cfg)
+        finish_figures(figures)
     frame = ard.frame()
     outcomes = sorted(cfg.outcomes, key=lambda o: o.number)
     indent = frozenset([*(o.term for o in cfg.outcomes if o.kind in ("ae_summary", "dlt")),

@@ -73,9 +73,9 @@ def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportCo
     fever = inputs.group_of(fevers(inputs.vs, check))
     fever = fever.assign(DAY=relative_day(fever["DATE"], fever["ANCHOR"]))
     fever = fever[in_window(fever["DAY"], cfg)]
-    lb = inputs.group_of(inputs.adlb)
+    lb = inputs.adlb
     require(lb, "ADLB", ["PARAMCD", "AVAL", "ADT"])
-    anc = lb[text_is(lb["PARAMCD"], check.anc_paramcd)]
+    anc = inputs.group_of(lb[text_is(lb["PARAMCD"], check.anc_paramcd)])  # the parameter's rows first: fewer to copy
     anc = pd.DataFrame({"USUBJID": anc["USUBJID"].astype(str).to_numpy(),
                         "ANC_DATE": pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float),
                         "ANC": pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float),

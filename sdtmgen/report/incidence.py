@@ -132,9 +132,9 @@ def event_incidence(ard: Ard, inputs: Inputs, outcome: EventIncidence, cfg: Repo
 
 
 def lab_incidence(ard: Ard, inputs: Inputs, outcome: LabIncidence, cfg: ReportConfig) -> None:
-    lb = inputs.group_of(inputs.adlb)
+    lb = inputs.adlb
     for paramcd in outcome.paramcds:
-        param = lb[text_is(lb["PARAMCD"], paramcd)]
+        param = inputs.group_of(lb[text_is(lb["PARAMCD"], paramcd)])  # the parameter's rows first: fewer to copy
         for i, flag in enumerate(outcome.flags):
             if i and len(param) and not param[flag].notna().any():
                 continue  # an extra criterion ADaM does not define for this parameter

@@ -7,14 +7,12 @@ same data give the same bytes.
 
 from __future__ import annotations
 
-import io
 import math
-import textwrap
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
+from sdtmgen.report import draw
 from sdtmgen.report.config import BloodCounts, ReportConfig
 from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, text_is
 from sdtmgen.report.km import KmFit
@@ -23,25 +21,7 @@ COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab
 FN_COLOR = "#f4a582"
 
 
-def _png(fig, dpi: int) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
-    return buffer.getvalue()
-
-
-def _figure(width: float, height: float, constrained: bool = True):
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), layout="constrained" if constrained else None)
-
-
-def _style() -> Iterator[None]:
-    import matplotlib.style
-
-    return matplotlib.style.context("default")
+_png, _figure, _style = draw.png, draw.figure, draw.style
 
 
 def at_risk(km: KmFit, days: np.ndarray) -> np.ndarray:
@@ -55,66 +35,38 @@ RISK_STEP = 7   # days between the columns of the number-at-risk table
 RISK_ROW = 0.17  # inches per row of that table
 
 
+def km_spec(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportConfig) -> dict:
+    """What ``draw.km`` draws (plain numbers, arrays and text): see ``km_plot``."""
+    shown = [lv for lv in groups if fits.get(lv) is not None and fits[lv].n]
+    table = (len(shown) + 1) * RISK_ROW + 0.1 if shown else 0.0
+    days = np.arange(0, cfg.window.last_day + 1, RISK_STEP, dtype=float)
+    curves = []
+    for i, level in enumerate(groups):
+        km = fits.get(level)
+        if km is None or not km.n:
+            continue
+        x = np.append(km.timeline, max(km.timeline[-1], cfg.window.last_day))
+        low, high = 1 - np.append(km.high, km.high[-1]), 1 - np.append(km.low, km.low[-1])
+        at = np.searchsorted(km.timeline, km.censor_times, side="right") - 1  # S(t) right-continuous
+        curves.append({"label": f"{level} (n={km.n}, recovered {km.events})", "color": COLORS[i % len(COLORS)],
+                       "x": x, "y": 1 - np.append(km.survival, km.survival[-1]), "low": low, "high": high,
+                       "band": ~np.isnan(low) & ~np.isnan(high), "censor_x": km.censor_times,
+                       "censor_y": 1 - km.survival[at] if len(km.censor_times) else np.empty(0)})
+    return {"width": cfg.plots.km_width, "height": cfg.plots.km_height + table, "table": table,
+            "left": max(0.75, 0.065 * max((len(lv) for lv in shown), default=0) + 0.3), "days": days,
+            "risk_row": RISK_ROW,
+            "at_risk": [(level, COLORS[groups.index(level) % len(COLORS)], at_risk(fits[level], days))
+                        for level in shown],
+            "curves": curves, "last_day": cfg.window.last_day,
+            "xlabel": f"Days from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)} (day 1)",
+            "ylabel": "Cumulative incidence of recovery, 1 - KM", "title": title, "dpi": cfg.plots.dpi}
+
+
 def km_plot(title: str, fits: dict[str, KmFit], groups: list[str], cfg: ReportConfig) -> bytes:
     """Cumulative incidence of recovery, 1 - S(t), per dose group with its pointwise log-log band
     (shaded where R gives both limits); + marks censored subjects; under the x axis the number of
     subjects at risk per group every week (days 0, 7, 14, ...)."""
-    with _style():
-        shown = [lv for lv in groups if fits.get(lv) is not None and fits[lv].n]
-        table = (len(shown) + 1) * RISK_ROW + 0.1 if shown else 0.0
-        width, height = cfg.plots.km_width, cfg.plots.km_height + table
-        left = max(0.75, 0.065 * max((len(lv) for lv in shown), default=0) + 0.3)
-        fig = _figure(width, height, constrained=False)  # fixed margins in inches: faster than constrained layout
-        fig.subplots_adjust(left=left / width, right=1 - 0.2 / width, top=1 - 0.55 / height,
-                            bottom=(0.55 + table) / height)
-        ax = fig.add_subplot()
-        axes_height = height * (1 - 0.55 / height - (0.55 + table) / height)
-        days = np.arange(0, cfg.window.last_day + 1, RISK_STEP, dtype=float)
-        if shown:
-            from matplotlib.transforms import blended_transform_factory
-
-            where = blended_transform_factory(ax.transData, ax.transAxes)
-            first = -(0.55 + 0.05) / axes_height
-            gap = -0.2 / (width * (1 - left / width - 0.2 / width))  # labels 0.2 inch left of the axis
-            ax.set_xticks(days)
-            ax.text(gap, first, "At risk", transform=ax.transAxes, ha="right", va="top", fontsize=7,
-                    fontweight="bold")
-            for row, level in enumerate(shown, start=1):
-                y = first - row * RISK_ROW / axes_height
-                color = COLORS[groups.index(level) % len(COLORS)]
-                ax.text(gap, y, level, transform=ax.transAxes, ha="right", va="top", fontsize=7, color=color)
-                for day, n in zip(days, at_risk(fits[level], days)):
-                    ax.text(day, y, str(n), transform=where, ha="center", va="top", fontsize=7, color=color)
-        drawn = False
-        for i, level in enumerate(groups):
-            km = fits.get(level)
-            if km is None or not km.n:
-                continue
-            color = COLORS[i % len(COLORS)]
-            x = np.append(km.timeline, max(km.timeline[-1], cfg.window.last_day))
-            y = 1 - np.append(km.survival, km.survival[-1])
-            ax.step(x, y, where="post", color=color, label=f"{level} (n={km.n}, recovered {km.events})")
-            low, high = 1 - np.append(km.high, km.high[-1]), 1 - np.append(km.low, km.low[-1])
-            band = ~np.isnan(low) & ~np.isnan(high)
-            if band.any():
-                ax.fill_between(x, np.where(band, low, 0), np.where(band, high, 0), where=band, step="post",
-                                color=color, alpha=0.15, linewidth=0)
-            if len(km.censor_times):
-                at = np.searchsorted(km.timeline, km.censor_times, side="right") - 1  # S(t) right-continuous
-                ax.plot(km.censor_times, list(1 - km.survival[at]), "+", color=color, markersize=9,
-                        markeredgewidth=1.5)
-            drawn = True
-        if not drawn:
-            ax.text(0.5, 0.5, "no subject at risk", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlim(0, cfg.window.last_day + 1)
-        ax.set_ylim(-0.02, 1.05)
-        ax.set_xlabel(f"Days from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)} (day 1)")
-        ax.set_ylabel("Cumulative incidence of recovery, 1 - KM")
-        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=9)
-        ax.grid(alpha=0.3)
-        if drawn:
-            ax.legend(fontsize=8, loc="upper left")  # recovery curves stay at 0 early on: that corner is free
-        return _png(fig, cfg.plots.dpi)
+    return draw.km(km_spec(title, fits, groups, cfg))
 
 
 def transfusion_days(inputs: Inputs, bc: BloodCounts) -> pd.DataFrame:
@@ -161,15 +113,12 @@ def window_values(inputs: Inputs, cfg: ReportConfig) -> pd.DataFrame:
                          "_FLAG": flag[keep]})
 
 
-THRESHOLD_COLOR = "tab:gray"
+THRESHOLD_COLOR = draw.THRESHOLD_COLOR
 
 
 def _thresholds(ax, panel) -> None:
     """The panel's reference lines (dotted, labelled at the right end)."""
-    for t in panel.thresholds:
-        ax.axhline(t.value, color=THRESHOLD_COLOR, lw=0.9, ls=":")
-        ax.annotate(t.label, (1.0, t.value), xycoords=("axes fraction", "data"), xytext=(2, 0),
-                    textcoords="offset points", fontsize=6, color=THRESHOLD_COLOR, va="center", ha="left")
+    draw.thresholds(ax, [(t.value, t.label) for t in panel.thresholds])
 
 
 def panel_limits(values: pd.DataFrame, panels: list) -> list[tuple[float, float] | None]:
@@ -194,8 +143,7 @@ def panel_limits(values: pd.DataFrame, panels: list) -> list[tuple[float, float]
     return limits
 
 
-def _legend(fig, handles: list) -> None:
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+_legend = draw.legend
 
 
 def blood_count_plot(level: str, inputs: Inputs, cfg: ReportConfig, values: pd.DataFrame,
@@ -285,57 +233,31 @@ def daily_summary(values: pd.DataFrame) -> pd.DataFrame:
                          "MEDIAN": quartiles[0.5], "Q3": quartiles[0.75]}).reset_index()
 
 
+def blood_count_summary_spec(level: str, n_subjects: int, cfg: ReportConfig, summary: pd.DataFrame) -> dict:
+    """What ``draw.blood_count_summary`` draws (plain numbers, arrays and text): see ``blood_count_summary_plot``."""
+    bc = cfg.plots.blood_counts
+    assert bc is not None
+    first, last = cfg.window.first_day, cfg.window.last_day
+    days = np.arange(first, last + 1, dtype=float)
+    mine = summary[summary["GROUP"].to_numpy() == level]
+    limits = panel_limits(pd.concat([summary[["_PANEL"]].assign(_AVAL=summary[q]) for q in ("Q1", "Q3")]),
+                          bc.panels)  # every group's quartile band, so the groups' figures compare
+    panels = []
+    for c, panel in enumerate(bc.panels):
+        stats = mine[mine["_PANEL"].to_numpy() == c].set_index("_DAY").reindex(days)
+        panels.append({"label": panel.label, "log_scale": panel.log_scale, "limits": limits[c],
+                       "thresholds": [(t.value, t.label) for t in panel.thresholds],
+                       "q1": stats["Q1"].to_numpy(float), "q3": stats["Q3"].to_numpy(float),
+                       "median": stats["MEDIAN"].to_numpy(float), "n": stats["N"].fillna(0).to_numpy(float),
+                       "flagged": stats["FLAGGED"].fillna(0).to_numpy(float)})
+    return {"first": first, "last": last, "panels": panels, "flag": bool(bc.flag),
+            "flag_label": (f"subjects {bc.flag_label}" if bc.flag_label else f"subjects with {bc.flag} = Y")
+            if bc.flag else "",
+            "xlabel": f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}",
+            "title": f"{level}: blood counts of {n_subjects} subjects by day, days {first}-{last}", "dpi": cfg.plots.dpi}
+
+
 def blood_count_summary_plot(level: str, n_subjects: int, cfg: ReportConfig, summary: pd.DataFrame) -> bytes:
     """Columns = the configured parameters: the daily median and quartile band, and below it the number of
     subjects with a value and with the flag on each day. ``summary`` from ``daily_summary``."""
-    bc = cfg.plots.blood_counts
-    assert bc is not None
-    from matplotlib.patches import Patch
-    from matplotlib.lines import Line2D
-
-    first, last = cfg.window.first_day, cfg.window.last_day
-    days = np.arange(first, last + 1, dtype=float)
-    edges = np.arange(first - 0.5, last + 1, dtype=float)
-    mine = summary[summary["GROUP"].to_numpy() == level]
-    with _style():
-        width, height = 3.3 * len(bc.panels), 4.6
-        fig = _figure(width, height, constrained=False)
-        fig.subplots_adjust(left=0.9 / width, right=1 - 0.15 / width, top=1 - 0.55 / height, bottom=0.85 / height,
-                            wspace=0.25, hspace=0.08)
-        axes = fig.subplots(2, len(bc.panels), squeeze=False, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        axes[0][0].set_xlim(first - 0.5, last + 0.5)
-        limits = panel_limits(pd.concat([summary[["_PANEL"]].assign(_AVAL=summary[q]) for q in ("Q1", "Q3")]),
-                              bc.panels)  # every group's quartile band, so the groups' figures compare
-        for c, panel in enumerate(bc.panels):
-            stats = mine[mine["_PANEL"].to_numpy() == c].set_index("_DAY").reindex(days)
-            ax, counts = axes[0][c], axes[1][c]
-            _thresholds(ax, panel)
-            if limits[c] is not None:
-                ax.set_ylim(*limits[c])
-            ax.fill_between(days, stats["Q1"].to_numpy(float), stats["Q3"].to_numpy(float), color="tab:blue",
-                            alpha=0.25, lw=0)
-            ax.plot(days, stats["MEDIAN"].to_numpy(float), "-o", color="0.2", lw=1.2, markersize=2)  # days apart: points
-            if panel.log_scale:
-                ax.set_yscale("log")
-                if limits[c] is not None:
-                    ax.set_ylim(*limits[c])
-            ax.set_title(panel.label, fontsize=9)
-            # one step patch per series, not a patch per day
-            counts.stairs(stats["N"].fillna(0).to_numpy(float), edges, fill=True, color="0.75", lw=0)
-            if bc.flag:
-                counts.stairs(stats["FLAGGED"].fillna(0).to_numpy(float), edges, fill=True, color="tab:red", lw=0)
-            counts.set_xlabel(f"Day from {cfg.labels.get(cfg.window.anchor, cfg.window.anchor)}", fontsize=8)
-            for a in (ax, counts):
-                a.grid(alpha=0.3)
-                a.tick_params(labelsize=7)
-        axes[0][0].set_ylabel("median, quartiles", fontsize=7)
-        axes[1][0].set_ylabel("subjects", fontsize=7)
-        handles = [Line2D([], [], color="0.2", lw=1.2, label="median"),
-                   Patch(color="tab:blue", alpha=0.25, label="quartiles (25%-75%)"),
-                   Patch(color="0.75", label="subjects with a value")]
-        if bc.flag:
-            handles.append(Patch(color="tab:red", label=f"subjects {bc.flag_label}" if bc.flag_label
-                                 else f"subjects with {bc.flag} = Y"))
-        _legend(fig, handles)
-        fig.suptitle(f"{level}: blood counts of {n_subjects} subjects by day, days {first}-{last}", fontsize=10)
-        return _png(fig, cfg.plots.dpi)
+    return draw.blood_count_summary(blood_count_summary_spec(level, n_subjects, cfg, summary))
