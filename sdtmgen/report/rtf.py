@@ -72,6 +72,8 @@ def write_rtf_tables(folder: Path, ard: pd.DataFrame, levels: list[str], outcome
             rtf_source=RTFSource(text=[_literal(source)], text_convert=False),
         )
         path = folder / f"outcome_{outcome.number:02d}.rtf"
-        doc.write_rtf(str(path))
+        # rtf_encode + our own write: rtflite's write_rtf also prints every path to stdout, which showed
+        # the build's hidden temporary folder in the user's terminal; the bytes are the same
+        path.write_text(doc.rtf_encode(), encoding="utf-8")
         written.append(path)
     return written

@@ -64,3 +64,13 @@ def test_libreoffice_converts_every_table_to_pdf(written, tmp_path):
         pdf = tmp_path / "pdf" / f"{rtf.stem}.pdf"
         data = pdf.read_bytes()
         assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 1, rtf.name
+
+
+def test_writing_the_tables_prints_nothing(report, tmp_path, capfd):
+    """A build's terminal shows the summary only: no path of a table (rtflite's own writer printed each one,
+    naming the build's hidden temporary folder)."""
+    capfd.readouterr()
+    write_report(tmp_path, report)
+    out = capfd.readouterr().out
+    assert len(list((tmp_path / "rtf").glob("*.rtf"))) == 16
+    assert ".rtf" not in out and str(tmp_path) not in out
