@@ -27,6 +27,23 @@ from concurrent.futures import Future
 from typing import Any, BinaryIO
 
 
+_NUMPY_MODULES = frozenset({"numpy", "numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                            "numpy._core.numeric"})
+_NUMPY_NAMES = frozenset({"_reconstruct", "_frombuffer", "ndarray", "dtype", "scalar"})
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads the pipe between the report and its worker: plain values and numpy arrays only.
+
+    Both ends are this build's own processes and nothing on the pipe comes from a file, but a stream that
+    named any other class (code to run on loading) is refused rather than trusted."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module in _NUMPY_MODULES and name in _NUMPY_NAMES:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not sent between the report and its worker")
+
+
 class FigureError(RuntimeError):
     """A figure could not be drawn (the worker's traceback or its end is in the message)."""
 
@@ -93,7 +110,7 @@ class FigureWorker:
     def _read(self, stream: BinaryIO) -> None:
         while True:
             try:
-                job, ok, payload = pickle.load(stream)
+                job, ok, payload = _Unpickler(stream).load()
             except (EOFError, OSError, pickle.UnpicklingError):
                 self._fail_pending()
                 return
@@ -179,7 +196,7 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
 
     while True:
         try:
-            job, kind, spec = pickle.load(stdin)
+            job, kind, spec = _Unpickler(stdin).load()
         except EOFError:
             return
         try:

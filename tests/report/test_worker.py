@@ -88,3 +88,24 @@ def test_an_error_in_the_report_stops_the_worker(frames, report_config, monkeypa
     with pytest.raises(KeyboardInterrupt, match="stopped while"):
         build.make_report(frames, report_config)
     assert _worker_pids() == []
+
+
+def test_the_pipe_carries_arrays_and_plain_values_and_refuses_any_other_class():
+    import io
+    import os
+    import pickle
+
+    import numpy as np
+
+    from sdtmgen.report.worker import _Unpickler
+
+    sent = (3, "km", {"x": np.arange(5, dtype=float), "labels": ["a", "b"], "n": np.int64(4), "ok": None})
+    job, kind, spec = _Unpickler(io.BytesIO(pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL))).load()
+    assert (job, kind) == (3, "km") and spec["x"].tolist() == [0, 1, 2, 3, 4] and spec["n"] == 4
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    with pytest.raises(pickle.UnpicklingError, match="system is not sent"):
+        _Unpickler(io.BytesIO(pickle.dumps(Evil()))).load()
