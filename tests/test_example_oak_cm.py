@@ -257,31 +257,10 @@ def test_no_engine_code_knows_this_study():
         assert not [n for n in names if n in text], path
 
 
-def _core_helpers():
-    """run_core and the availability checks of tests/validate/test_core.py (one setup for CORE)."""
-    import importlib.util
-
-    path = ROOT / "tests" / "validate" / "test_core.py"
-    spec = importlib.util.spec_from_file_location("sdtmgen_core_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cdisc_core_findings_are_each_justified_in_the_spec(built, tmp_path):
+def test_cdisc_core_findings_are_each_justified_in_the_spec(built, core_findings_outside_justifications):
     """CDISC CORE on the package: every rule with findings has its reason in study.yaml
     `justifications:`, and enough rules ran to mean something."""
-    core = _core_helpers()
-    if not core.RUN_CORE.is_file():
-        pytest.skip(f"{core.RUN_CORE} is not available")
-    if core._python312() is None:
-        pytest.skip("CDISC CORE needs Python 3.12, which this machine does not have")
-    report = core.run_core(built / "sdtm", tmp_path / "core")
-    statuses = [r["status"] for r in report["Rules_Report"]]
-    assert sum(s in ("SUCCESS", "ISSUE REPORTED") for s in statuses) > 150, "too few rules ran"
-    justified = set(sdtmgen.load_spec(SPECS).study.justifications)
-    found = {(i["core_id"], i["dataset"]): i["message"] for i in report["Issue_Summary"]}
-    unexplained = {key: message for key, message in found.items() if key[0] not in justified}
+    found, unexplained = core_findings_outside_justifications(built / "sdtm", SPECS)
     assert not unexplained, unexplained
     # the study days count from RFXSTDTC, as sdtm.oak's program does: CORE (RFSTDTC) reports them
     assert {rule for rule, _ in found} >= {"CORE-000552", "CORE-000553"}
