@@ -96,7 +96,7 @@ class DoseLevel(Strict):
 
 
 class Demographics(Strict):
-    age: IntSpan = Field(description="[lo, hi] AGE in years at consent; the birth date (BRTHDAT) follows from it")
+    age: IntSpan = Field(description="[lo, hi] AGE at consent, in age_unit; the birth date (BRTHDAT) follows from it")
     age_unit: str = Field(description="AGEU")
     sex: Weights = Field(description="SEX value: weight")
     race: Weights = Field(description="RACE value: weight")
@@ -383,7 +383,7 @@ class Induction(Strict):
     terms: Weights = Field(description="MHTERM: weight")
     after_diagnosis_days: IntSpan = Field(description="[lo, hi] days from diagnosis to the induction start")
     duration_days: IntSpan = Field(description="[lo, hi] days it lasts (ending before the remission)")
-    partial_day: Probability = Field(description="chance the start day is unknown")
+    partial_day: Probability = Field(description="chance the day of its start and end dates is unknown")
 
 
 class MedicalHistory(Strict):

@@ -324,8 +324,9 @@ class Variable(Strict):
                                                               "the codelist rule's default, the value checks "
                                                               "(SCH-CT, SCH-CT-EXT) and the define.xml CodeListRef")
     format: Optional[str] = Field(default=None, description="SAS display format (DATE9., 8.2, $CHAR20.) stored in "
-                                                            "the XPT file and define.xml def:DisplayFormat; ADaM "
-                                                            "numeric dates need a date format")
+                                                            "the XPT file and define.xml def:DisplayFormat; an ADaM "
+                                                            "numeric date without a date format is reported "
+                                                            "(ADAM-DATE-FMT)")
     significant_digits: Optional[int] = Field(
         default=None, description="Num only: define.xml DataType float with this SignificantDigits; default: "
                                   "integer when every value is whole, else float with the most decimals found")
