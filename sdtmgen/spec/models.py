@@ -205,7 +205,7 @@ class StudySpec(Strict):
     sponsor: str = Field(description="sponsor name: define.xml Originator, annotated CRF, reviewer's guide and "
                                      "the report's subtitle")
     protocol: str = Field(default="", description="protocol name or number: define.xml ProtocolName, annotated "
-                                                  "CRF, reviewer's guide; empty: the studyid is used")
+                                                  "CRF (which use the studyid when it is empty), reviewer's guide")
     registry_id: str = Field(default="", description="trial registry identifier (e.g. an NCT number), shown "
                                                      "in the report's subtitle and the reviewer's guide")
     raw: Union[str, RawSource] = Field(description="default raw export folder (or {format, path, options}), "
