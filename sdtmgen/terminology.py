@@ -29,14 +29,19 @@ class Term(BaseModel):
 class Codelist(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$")
-    name: str
+    id: str = Field(pattern=r"^[A-Z][A-Z0-9_]*$", description="the id variables and rules name it by (upper-case "
+                                                                 "letters, digits, _); unique; define.xml CodeList OID")
+    name: str = Field(description="codelist name: define.xml CodeList Name")
     code: Optional[str] = Field(default=None, pattern=r"^C\d+$", description="NCI codelist C-code; empty for sponsor codelists")
-    extensible: bool
-    data_type: Literal["text", "integer", "float"] = "text"
+    extensible: bool = Field(description="true: a collected value matching no term is kept (upper-cased unless "
+                                         "case_sensitive), reported as a warning and listed as an extended value in "
+                                         "define.xml; false: it is an error")
+    data_type: Literal["text", "integer", "float"] = Field(default="text", description="define.xml CodeList "
+                                                                                       "DataType")
     case_sensitive: bool = Field(default=False, description="values differ by case (units): sponsor extensions "
                                                             "are kept as collected instead of upper-cased")
-    terms: list[Term]
+    terms: list[Term] = Field(description="the terms in define.xml order; a value, decode or synonym leads to one "
+                                          "term")
 
     @model_validator(mode="after")
     def _unique_terms(self) -> "Codelist":
@@ -81,10 +86,11 @@ class Dictionary(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    name: str
-    version: str
-    href: Optional[str] = None
+    id: str = Field(description="the id variables name in their dictionary key (e.g. MEDDRA)")
+    name: str = Field(description="dictionary name: define.xml ExternalCodeList Dictionary (e.g. MedDRA)")
+    version: str = Field(description="dictionary version: define.xml ExternalCodeList Version (e.g. 27.1)")
+    href: Optional[str] = Field(default=None, description="web address of the dictionary: define.xml "
+                                                          "ExternalCodeList href (optional)")
 
 
 class ExtensionTerm(BaseModel):
@@ -119,7 +125,8 @@ class CodelistRef(BaseModel):
                                      description="sponsor synonyms: collected text -> submission value")
     extensions: list[Union[str, ExtensionTerm]] = Field(
         default_factory=list, description="sponsor terms (extensible codelists only), flagged as extensions")
-    data_type: Optional[Literal["text", "integer", "float"]] = None
+    data_type: Optional[Literal["text", "integer", "float"]] = Field(
+        default=None, description="define.xml CodeList DataType; default: text")
     case_sensitive: Optional[bool] = Field(default=None, description="as for a codelist written out")
 
     @model_validator(mode="after")
@@ -158,7 +165,9 @@ class Terminology(BaseModel):
                                   "standards.ct when sdtmgen ships the ADaM CT of that date")
     codelists: list[CodelistEntry] = Field(description="codelists written out, or by reference "
                                                        "(nci: C-code, file: CSV codelist file)")
-    dictionaries: list[Dictionary] = Field(default_factory=list)
+    dictionaries: list[Dictionary] = Field(default_factory=list, description="external dictionaries (MedDRA, "
+                                                                              "WHODrug...) named by variables' "
+                                                                              "dictionary key")
 
     @model_validator(mode="after")
     def _unique_ids(self) -> "Terminology":

@@ -70,10 +70,10 @@ def test_a_new_registration_appears_without_editing_the_reference(monkeypatch):
     assert "Example: `raw: {format: sas, path: ../sas}`" in text
 
 
-def _undescribed(registries) -> list[str]:
-    """Every parameter of the registries' entries without a description, as ``"<kind> <entry> [{Block}]: key"``:
-    the entries' fields and those of the parameter blocks nested in them, recursively (a registry entry or a
-    condition used as a type is checked as an entry of its own; a condition operator's operand block too)."""
+def _walk(pending: list[tuple[str, type, str]]) -> list[str]:
+    """Every field without a description of the models in ``pending`` (where, model, key naming the registry
+    entry itself) and of the parameter blocks nested in them, recursively, as ``"<where> [{Block}]: key"``. A
+    registry entry or a condition used as a type is not entered: it is checked as an entry of its own."""
     from typing import get_args
 
     from pydantic import BaseModel
@@ -87,14 +87,6 @@ def _undescribed(registries) -> list[str]:
             return [] if annotation in entries or annotation is Condition else [annotation]
         return [block for arg in get_args(annotation) for block in blocks(arg)]
 
-    pending: list[tuple[str, type[BaseModel], str]] = []
-    for registry in registries:
-        for entry in registry.entries():
-            if registry.kind == "condition operator":
-                pending += [(f"condition {entry.name} {{{b.__name__}}}", b, "")
-                            for b in blocks(Condition.model_fields[entry.item].annotation)]
-            elif entry.params is not None:
-                pending.append((f"{registry.kind} {entry.name}", entry.params, registry.key or ""))
     found: list[str] = []
     seen: set[type] = set()
     while pending:
@@ -110,6 +102,38 @@ def _undescribed(registries) -> list[str]:
             if not (field.description or "").strip():
                 found.append(f"{where}: {key}")
     return sorted(found)
+
+
+def _undescribed(registries) -> list[str]:
+    """Every parameter of the registries' entries without a description, as ``"<kind> <entry> [{Block}]: key"``:
+    the entries' fields and those of the parameter blocks nested in them, recursively (a registry entry or a
+    condition used as a type is checked as an entry of its own; a condition operator's operand block too)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    from sdtmgen.conditions import Condition
+
+    def blocks(annotation) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [block for arg in get_args(annotation) for block in blocks(arg)]
+
+    pending: list[tuple[str, type, str]] = []
+    for registry in registries:
+        for entry in registry.entries():
+            if registry.kind == "condition operator":
+                pending += [(f"condition {entry.name} {{{b.__name__}}}", b, "")
+                            for b in blocks(Condition.model_fields[entry.item].annotation) if b is not Condition]
+            elif entry.params is not None:
+                pending.append((f"{registry.kind} {entry.name}", entry.params, registry.key or ""))
+    return _walk(pending)
+
+
+def _undescribed_keys(spec_files) -> list[str]:
+    """Every key of the spec files (``SPEC_FILES``: study.yaml, terminology.yaml, the domain and ADaM files,
+    report.yaml, simulation.yaml) without a description, nested blocks included, as ``"<kind> [{Block}]: key"``."""
+    return _walk([(kind, spec_file.model(), "") for kind, spec_file in spec_files.items()])
 
 
 def test_every_registered_parameter_has_a_description():
@@ -134,6 +158,50 @@ def test_a_parameter_without_description_is_found(monkeypatch):
 
     monkeypatch.setitem(READERS._entries, "sas", Entry("sas", "some.module:SasReader", "SAS datasets", Options, ""))
     assert _undescribed([READERS]) == ["raw reader sas {Block}: unit", "raw reader sas: encoding"]
+
+
+def test_every_spec_file_key_has_a_description():
+    """Each key of every kind of spec file, and of the blocks nested in them, says what it is in the reference and
+    the JSON Schemas (``sdtmgen schema --kind ...``), through its Field(description=...)."""
+    missing = _undescribed_keys(SPEC_FILES)
+    assert not missing, "spec file keys without Field(description=...): " + "; ".join(missing)
+
+
+def test_a_spec_file_key_without_description_is_found():
+    from typing import Optional
+
+    from pydantic import BaseModel, Field
+
+    from sdtmgen.conditions import Condition
+    from sdtmgen.spec.reference import SpecFile
+
+    class Window(BaseModel):
+        first: int = Field(1, description="described")
+        last: int = 9
+
+    class Arm(BaseModel):
+        code: str
+        windows: dict[str, Window] = Field(default_factory=dict, description="windows by name")
+
+    class Study(BaseModel):
+        arms: list[Arm] = Field(description="the arms")
+        window: Optional[Window] = Field(None, description="one more window")
+        where: Optional[Condition] = Field(None, description="a condition: its operands are checked as conditions")
+        dataset_class: str = Field(alias="class")
+
+    files = {"study": SpecFile("study", "specs/study.yaml", lambda: Study, "the study", key="study")}
+    assert _undescribed_keys(files) == ["study {Arm}: code", "study {Window}: last", "study: class"]
+
+
+@pytest.mark.parametrize("kind", sorted(SPEC_FILES))
+def test_every_property_of_the_json_schema_has_a_description(kind):
+    """What an editor shows while a spec file is typed: every key of the JSON Schema, the registry entries' own
+    keys (``rule:``, ``derive:``) and a condition's operators included, has a description."""
+    emitted = schema(kind)
+    definitions = {"(root)": emitted, **emitted.get("$defs", {})}
+    bare = [f"{name}.{key}" for name, definition in definitions.items()
+            for key, value in (definition.get("properties") or {}).items() if not value.get("description")]
+    assert not bare, f"{kind}: JSON Schema properties without a description: {', '.join(sorted(bare))}"
 
 
 def _as_json(value):

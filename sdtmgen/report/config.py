@@ -29,15 +29,16 @@ class Groups(Strict):
 
 class Populations(Strict):
     safety: str = Field("SAFFL", pattern=VAR, description="ADSL flag of the denominator population")
-    dlt_evaluable: str = Field("DLTEVLFL", pattern=VAR)
+    dlt_evaluable: str = Field("DLTEVLFL", pattern=VAR, description="ADSL flag of the DLT-evaluable subjects, "
+                                                                   "the denominator of the dlt and mtd outcomes")
 
 
 class DayWindow(Strict):
     """Days counted from an ADSL anchor date (day 1 = the anchor), inclusive."""
 
     anchor: str = Field(pattern=VAR, description="ADSL date variable of day 1")
-    first_day: int
-    last_day: int
+    first_day: int = Field(description="first day counted (1 = the anchor date; no day 0)")
+    last_day: int = Field(description="last day counted; episodes are cut here; not before first_day")
 
     @model_validator(mode="after")
     def _ordered(self) -> "DayWindow":
@@ -48,13 +49,14 @@ class DayWindow(Strict):
 
 class AeWindow(Strict):
     flag: str = Field(pattern=VAR, description="ADAE window flag, e.g. AWIN28FL")
-    label: str
+    label: str = Field(description="the window as the row labels name it, e.g. 'days 1-28'")
 
 
 class _Outcome(Strict):
     number: int = Field(ge=1, description="outcome measure number (registration record)")
-    title: str
-    note: str = ""
+    title: str = Field(description="the outcome measure's title: report.html section, ARD labels, RTF "
+                                   "table title")
+    note: str = Field("", description="text shown under the section's tables in report.html")
     purpose: Literal["primary", "secondary", "exploratory"] = Field(
         "primary", description="the registration record's kind of outcome measure (define.xml ARM AnalysisPurpose)")
 
@@ -62,15 +64,20 @@ class _Outcome(Strict):
 class AeSummary(_Outcome):
     """Subjects with AEs and SAEs: any, by worst CTCAE grade, grade >= severe, by SOC and PT."""
 
-    kind: Literal["ae_summary"]
-    windows: list[AeWindow] = Field(min_length=1)
-    treatment_emergent: Optional[str] = Field("TRTEMFL", pattern=VAR)
-    serious: str = Field("AESER", pattern=VAR)
-    grade: str = Field("ATOXGR", pattern=VAR)
-    grades: list[str] = Field(default_factory=lambda: ["1", "2", "3", "4", "5"])
+    kind: Literal["ae_summary"] = Field(description="subjects with AEs, SAEs (and related AEs) by worst grade, SOC and term, per window")
+    windows: list[AeWindow] = Field(min_length=1, description="one summary per ADAE window flag (records "
+                                                              "with the flag = Y)")
+    treatment_emergent: Optional[str] = Field("TRTEMFL", pattern=VAR, description="ADAE flag: only records with "
+                                                                                  "Y count (null: every record)")
+    serious: str = Field("AESER", pattern=VAR, description="ADAE serious flag (Y) selecting the SAE rows")
+    grade: str = Field("ATOXGR", pattern=VAR, description="ADAE grade (a number as text); each subject's worst "
+                                                          "grade is counted; a subject without one is counted as "
+                                                          "missing")
+    grades: list[str] = Field(default_factory=lambda: ["1", "2", "3", "4", "5"],
+                              description="the worst-grade rows, in order")
     severe_grade: int = Field(description="'severe' = this CTCAE grade or worse")
-    soc: str = Field("AESOC", pattern=VAR)
-    term: str = Field("AEDECOD", pattern=VAR)
+    soc: str = Field("AESOC", pattern=VAR, description="ADAE system organ class: one row per class")
+    term: str = Field("AEDECOD", pattern=VAR, description="ADAE term: one row per term within its class")
     related: Optional["Related"] = Field(None, description="also summarise the AEs related to the study treatment")
 
 
@@ -83,9 +90,9 @@ class Related(Strict):
 class Dlt(_Outcome):
     """DLT counts among DLT-evaluable subjects and the 3+3 decision, per dose level."""
 
-    kind: Literal["dlt"]
+    kind: Literal["dlt"] = Field(description="DLT counts per dose level among DLT-evaluable subjects, and the 3+3 decision")
     flag: str = Field(pattern=VAR, description="ADAE flag of a DLT event")
-    term: str = Field("AEDECOD", pattern=VAR)
+    term: str = Field("AEDECOD", pattern=VAR, description="ADAE term: DLT subjects counted per term")
 
 
 AeSummary.model_rebuild()
@@ -110,32 +117,33 @@ class ThreePlusThree(Strict):
 
 
 class Mtd(_Outcome):
-    kind: Literal["mtd"]
-    rules: ThreePlusThree
+    kind: Literal["mtd"] = Field(description="the maximum tolerated dose by the 3+3 rules; needs a dlt outcome")
+    rules: ThreePlusThree = Field(description="the 3+3 numbers: cohort sizes and DLT limits")
 
 
 class Recovery(_Outcome):
     """Kaplan-Meier time to recovery from ADTTE, one analysis per PARAMCD."""
 
-    kind: Literal["recovery"]
-    paramcds: list[str] = Field(min_length=1)
+    kind: Literal["recovery"] = Field(description="Kaplan-Meier time to recovery from ADTTE")
+    paramcds: list[str] = Field(min_length=1, description="ADTTE PARAMCDs, one analysis and curve each")
     timepoints: list[int] = Field(default_factory=list, description="days at which S(t) is reported")
-    conf_level: float = Field(0.95, gt=0, lt=1)
+    conf_level: float = Field(0.95, gt=0, lt=1, description="level of the pointwise log-log confidence limits and "
+                                                            "of the quantiles' limits (between 0 and 1)")
 
 
 class EventIncidence(_Outcome):
     """Subjects with at least one ADAE record flagged, starting in the chemotherapy window."""
 
-    kind: Literal["event_incidence"]
-    flag: str = Field(pattern=VAR)
+    kind: Literal["event_incidence"] = Field(description="subjects with an ADAE record flagged, starting on window days")
+    flag: str = Field(pattern=VAR, description="ADAE flag (Y) of the counted records")
     label: str = Field("", description="row label (default: 'Subjects with <flag> = Y')")
 
 
 class EpisodeDuration(_Outcome):
     """Durations of episodes of flagged ADAE records: merged, cut at the window end."""
 
-    kind: Literal["episode_duration"]
-    flag: str = Field(pattern=VAR)
+    kind: Literal["episode_duration"] = Field(description="durations of the episodes of flagged ADAE records")
+    flag: str = Field(pattern=VAR, description="ADAE flag (Y) of the records forming the episodes")
     merge_gap_days: int = Field(ge=0, description="episodes with at most this many event-free days between them "
                                                      "are merged (0 = overlapping or touching: one ends on day d, "
                                                      "the next starts on d or d+1)")
@@ -146,14 +154,16 @@ class LabIncidence(_Outcome):
     (CRIT1FL the severe threshold, CRIT2FL an alternative one; a flag ADLB does not fill for a
     PARAMCD is skipped for it)."""
 
-    kind: Literal["lab_incidence"]
-    paramcds: list[str] = Field(min_length=1)
-    flags: list[str] = Field(min_length=1)
+    kind: Literal["lab_incidence"] = Field(description="subjects with an ADLB value flagged on window days, per PARAMCD and flag")
+    paramcds: list[str] = Field(min_length=1, description="ADLB PARAMCDs, each reported apart")
+    flags: list[str] = Field(min_length=1, description="ADLB criterion flags (Y) counted, e.g. CRIT1FL; after "
+                                                       "the first, a flag ADLB never fills for a PARAMCD is "
+                                                       "skipped for it")
 
 
 class Flag(Strict):
-    flag: str = Field(pattern=VAR)
-    label: str
+    flag: str = Field(pattern=VAR, description="ADSL flag: subjects with Y are counted")
+    label: str = Field(description="the row's label")
 
 
 class MedicationSplit(Strict):
@@ -167,19 +177,21 @@ class MedicationSplit(Strict):
     """
 
     label: str = Field(description="what the records are, e.g. 'anti-infective agent'")
-    class_variable: str = Field("CMCLASCD", pattern=VAR)
+    class_variable: str = Field("CMCLASCD", pattern=VAR, description="CM variable holding the class code (ATC)")
     prefixes: list[str] = Field(default_factory=lambda: ["J"], min_length=1,
                                 description="class codes counted (ATC 'J' = all anti-infectives for systemic use)")
     class_length: int = Field(3, ge=1, description="characters of the code that name a class")
     class_labels: dict[str, str] = Field(default_factory=dict, description="class code -> text shown")
     date: str = Field("CMSTDTC", pattern=VAR, description="ISO 8601 start date of the record")
     indication: Optional[str] = Field("CMINDC", pattern=VAR, description="indication text (null: no split by purpose)")
-    prophylaxis_words: list[str] = Field(default_factory=lambda: ["PROPHYLAXIS", "PREVENTION"], min_length=1)
+    prophylaxis_words: list[str] = Field(default_factory=lambda: ["PROPHYLAXIS", "PREVENTION"], min_length=1,
+                                         description="an indication containing one of these (case ignored) "
+                                                     "means prophylaxis")
 
 
 class CountType(Strict):
     value: str = Field(description="value of type_variable")
-    label: str
+    label: str = Field(description="the row's label")
 
 
 class RecordCounts(Strict):
@@ -188,10 +200,13 @@ class RecordCounts(Strict):
     summarised over the safety population (0 for a subject without any)."""
 
     label: str = Field(description="what is counted, e.g. 'transfusion episodes'")
-    category_variable: str = Field("CMCAT", pattern=VAR)
-    category: str
-    date: str = Field("CMSTDTC", pattern=VAR)
-    type_variable: Optional[str] = Field("CMCLASCD", pattern=VAR)
+    category_variable: str = Field("CMCAT", pattern=VAR, description="CM variable selecting the records")
+    category: str = Field(description="its value for the counted records")
+    date: str = Field("CMSTDTC", pattern=VAR, description="ISO 8601 start date placing a record on a window "
+                                                          "day; records without a complete date are not counted")
+    type_variable: Optional[str] = Field("CMCLASCD", pattern=VAR,
+                                         description="CM variable telling the kind (product) of a record; an "
+                                                     "episode is one subject, kind and day (null: no kinds)")
     types: list[CountType] = Field(default_factory=list, description="each counted apart too")
     amount: Optional[str] = Field(None, pattern=VAR, description="numeric CM variable summed per subject")
     amount_unit: Optional[str] = Field(None, pattern=VAR, description="its unit variable")
@@ -201,8 +216,8 @@ class RecordCounts(Strict):
 class SubjectFlags(_Outcome):
     """Subjects with ADSL flags = "Y" (transfusion, anti-infective use)."""
 
-    kind: Literal["subject_flags"]
-    flags: list[Flag] = Field(min_length=1)
+    kind: Literal["subject_flags"] = Field(description="subjects with ADSL flags = Y, optionally with CM use by class and per-subject counts")
+    flags: list[Flag] = Field(min_length=1, description="the ADSL flags counted, one row each")
     medications: Optional[MedicationSplit] = Field(None, description="the same use split by class and purpose, from CM")
     counts: Optional[RecordCounts] = Field(None, description="per-subject counts and amounts, from CM")
 
@@ -220,13 +235,14 @@ class FebrileNeutropeniaCheck(Strict):
     anc_below: float = Field(gt=0, description="ANC below this (ADLB AVAL units) counts")
     anc_days_before: int = Field(ge=0, description="an ANC measured up to this many days before the fever ...")
     anc_days_after: int = Field(ge=0, description="... or up to this many days after it")
-    testcd_variable: str = Field("VSTESTCD", pattern=VAR)
+    testcd_variable: str = Field("VSTESTCD", pattern=VAR, description="VS variable holding the test code")
     testcd: str = Field(description="SDTM VS test code of body temperature")
     result: str = Field("VSSTRESN", pattern=VAR, description="VS numeric result in degrees C")
     datetime: str = Field("VSDTC", pattern=VAR, description="VS date/time of the reading (ISO 8601)")
     single: float = Field(description="one reading at or above this is a fever")
     sustained: float = Field(description="readings at or above this held for sustained_minutes are a fever")
-    sustained_minutes: int = Field(ge=1)
+    sustained_minutes: int = Field(ge=1, description="a run of readings at or above sustained whose first and "
+                                                     "last are at least this many minutes apart is a fever")
     max_gap_minutes: int = Field(ge=1, description="longest gap between two readings of one sustained run")
     reported_flag: str = Field(pattern=VAR, description="ADAE flag of the investigator-reported FN")
     term: str = Field("AEDECOD", pattern=VAR, description="ADAE term shown for the AEs ongoing on the fever day")
@@ -240,27 +256,29 @@ class FebrileNeutropeniaCheck(Strict):
 
 class TransfusionType(Strict):
     value: str = Field(description="value of type_variable")
-    label: str
+    label: str = Field(description="legend text of the product ('<label> transfusion')")
     panel: Optional[str] = Field(None, description="PARAMCD of the panel it is marked on (all panels if empty)")
-    color: str = "tab:red"
+    color: str = Field("tab:red", description="matplotlib colour of its dashed day markers")
 
 
 class Transfusions(Strict):
     category: str = Field(description="CM CMCAT of transfusions")
     date: str = Field(pattern=VAR, description="CM start date/time (ISO 8601)")
     type_variable: str = Field(pattern=VAR, description="CM variable telling the product (e.g. its ATC code)")
-    types: list[TransfusionType] = Field(default_factory=list)
+    types: list[TransfusionType] = Field(default_factory=list, description="products drawn with their own label, "
+                                                                           "colour and panel; others as 'Transfusion' "
+                                                                           "in tab:red on every panel")
 
 
 class Threshold(Strict):
-    value: float
+    value: float = Field(description="height of the horizontal line, in the parameter's AVAL units")
     label: str = Field(description="e.g. 'ANC 0.5 (severe neutropenia)'")
 
 
 class CountPanel(Strict):
-    paramcd: str
-    label: str
-    log_scale: bool = False
+    paramcd: str = Field(description="ADLB PARAMCD drawn in the panel")
+    label: str = Field(description="the panel's title")
+    log_scale: bool = Field(False, description="logarithmic value axis")
     thresholds: list[Threshold] = Field(default_factory=list, description="horizontal reference lines (the ADaM "
                                                                            "criteria and recovery levels)")
 
@@ -274,40 +292,46 @@ class BloodCounts(Strict):
     summarised and why.
     """
 
-    panels: list[CountPanel] = Field(min_length=1)
+    panels: list[CountPanel] = Field(min_length=1, description="one panel per ADLB parameter, in order")
     max_subjects: int = Field(12, ge=1, description="largest dose group drawn subject by subject; larger groups "
                                                      "are drawn as the daily median and quartiles")
     flag: Optional[str] = Field(description="ADLB flag drawn as filled red points (null: none)")
     flag_label: str = Field("", description="legend text of the flagged points (default: '<flag> = Y')")
     febrile_neutropenia_flag: Optional[str] = Field(description="ADAE flag of the shaded episodes (null: none)")
-    febrile_neutropenia_label: str = "Febrile neutropenia"
-    transfusions: Optional[Transfusions] = None
+    febrile_neutropenia_label: str = Field("Febrile neutropenia", description="legend text of the shaded episodes")
+    transfusions: Optional[Transfusions] = Field(None, description="mark the days of CM transfusions (null: none)")
 
 
 class Plots(Strict):
-    dpi: int = Field(100, ge=50, le=300)
-    km_width: float = 6.0
-    km_height: float = 4.0
-    blood_counts: Optional[BloodCounts] = None
+    dpi: int = Field(100, ge=50, le=300, description="resolution of the PNG figures, dots per inch")
+    km_width: float = Field(6.0, description="width of the Kaplan-Meier figures, inches")
+    km_height: float = Field(4.0, description="height of the Kaplan-Meier plot, inches (the number-at-risk table "
+                                               "is added below)")
+    blood_counts: Optional[BloodCounts] = Field(None, description="the blood-count figures per dose group (null: "
+                                                                  "none)")
     embed: bool = Field(True, description="embed PNGs in report.html (else link plots/*.png)")
 
 
 class ReportConfig(Strict):
-    title: str
-    groups: Groups = Groups()
-    populations: Populations = Populations()
-    window: DayWindow
+    title: str = Field(description="title of report.html")
+    groups: Groups = Field(Groups(), description="the ADSL variables forming the dose groups")
+    populations: Populations = Field(Populations(), description="the ADSL population flags")
+    window: DayWindow = Field(description="the days counted from an ADSL anchor date (e.g. chemotherapy day 1) "
+                                          "that every windowed outcome uses")
     ae_day: str = Field(pattern=VAR, description="ADAE day counted from the window anchor")
     lab_day: str = Field(pattern=VAR, description="ADLB day counted from the window anchor")
     last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
     proportion_conf_level: float = Field(0.95, gt=0, lt=1, description="confidence level of the exact "
                                                                         "(Clopper-Pearson) limits of every incidence")
-    outcomes: list[Outcome] = Field(min_length=1)  # type: ignore[valid-type]
-    febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = None
+    outcomes: list[Outcome] = Field(  # type: ignore[valid-type]
+        min_length=1, description="the outcome measures, each chosen by kind; numbers unique; one report section, "
+                                  "ARD rows and RTF table each")
+    febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = Field(
+        None, description="derived febrile neutropenia compared with the reported AE (null: not run)")
     labels: dict[str, str] = Field(default_factory=dict, description="plain names of the variables the "
                                    "report's labels mention (e.g. CHEMSDT: chemotherapy day 1), shown in report.html")
     rtf_tables: bool = Field(True, description="write rtf/outcome_NN.rtf, one table per outcome measure")
-    plots: Plots = Plots()
+    plots: Plots = Field(Plots(), description="what the figures show and their size")
 
     @model_validator(mode="after")
     def _unique(self) -> "ReportConfig":

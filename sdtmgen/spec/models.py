@@ -51,40 +51,52 @@ def printable_ascii(value: Optional[str]) -> Optional[str]:
 
 
 class Visit(Strict):
-    visitnum: float
-    visit: str = Field(max_length=200)
+    visitnum: float = Field(description="VISITNUM of the planned visit (TV, SV and every dataset the visits derivation "
+                                       "fills); unique among the visits; also orders the visits")
+    visit: str = Field(max_length=200, description="VISIT name (printable ASCII); a raw folder with this name "
+                                                  "(trimmed, any case) is this visit")
     day: Optional[int] = Field(default=None, description="planned study day (VISITDY)")
     collected: list[str] = Field(default_factory=list, description="EDC folder names of this visit")
-    window_before: Optional[int] = None
-    window_after: Optional[int] = None
-    start_rule: str = ""
-    end_rule: str = ""
+    window_before: Optional[int] = Field(default=None, description="days before the planned day the visit may take "
+                                                                  "place; documentation only: no derivation, check or "
+                                                                  "output uses it")
+    window_after: Optional[int] = Field(default=None, description="days after the planned day the visit may take "
+                                                                 "place; documentation only, as window_before")
+    start_rule: str = Field(default="", description="TV.TVSTRL: the rule starting the visit, in words (printable "
+                                                    "ASCII); empty: TVSTRL null")
+    end_rule: str = Field(default="", description="TV.TVENRL: the rule ending the visit, in words; empty: TVENRL null")
 
     _ascii = field_validator("visit", "start_rule", "end_rule")(printable_ascii)
 
 
 class UnplannedVisits(Strict):
-    visit: str = "UNSCHEDULED"
-    description: str = "Unscheduled visit"
-    collected: list[str] = Field(default_factory=lambda: ["Unscheduled"])
+    visit: str = Field(default="UNSCHEDULED", description="VISIT text of an unscheduled visit, followed by its "
+                                                          "VISITNUM (e.g. UNSCHEDULED 2.01); alone when the "
+                                                          "visit has no complete date")
+    description: str = Field(default="Unscheduled visit", description="SV.SVUPDES of every unplanned visit")
+    collected: list[str] = Field(default_factory=lambda: ["Unscheduled"],
+                                 description="raw folder names (trimmed, any case) that mean an unplanned visit; "
+                                             "a subject's records of one day are one visit, VISITNUM = the last "
+                                             "planned VISITNUM on or before that day + 0.01 x its rank")
 
     _ascii = field_validator("visit", "description")(printable_ascii)
 
 
 class Element(Strict):
-    etcd: str = Field(max_length=8)
-    element: str = Field(max_length=200)
-    epoch: str
-    start_rule: str = ""
-    end_rule: str = ""
+    etcd: str = Field(max_length=8, description="ETCD, the element code (TE, TA, SE); arms list elements by it; "
+                                                "unique")
+    element: str = Field(max_length=200, description="ELEMENT, the element name (TE, TA, SE); unique")
+    epoch: str = Field(description="EPOCH of the element (TA.EPOCH, and SE.EPOCH of the subject's elements)")
+    start_rule: str = Field(default="", description="TE.TESTRL: the rule starting the element, in words")
+    end_rule: str = Field(default="", description="TE.TEENRL: the rule ending the element, in words")
     duration: Optional[str] = Field(default=None, description="planned duration, ISO 8601 (TEDUR)")
 
     _ascii = field_validator("etcd", "element", "epoch", "start_rule", "end_rule", "duration")(printable_ascii)
 
 
 class Arm(Strict):
-    armcd: str = Field(max_length=20)
-    arm: str = Field(max_length=200)
+    armcd: str = Field(max_length=20, description="ARMCD of the planned arm (TA, TV); unique")
+    arm: str = Field(max_length=200, description="ARM, the arm's name (TA, TV); unique")
     elements: list[str] = Field(description="ETCDs in planned order")
 
     _ascii = field_validator("armcd", "arm")(printable_ascii)
@@ -185,20 +197,32 @@ class RawSource(Strict):
 
 
 class StudySpec(Strict):
-    studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$")
-    title: str
-    sponsor: str
-    protocol: str = ""
-    registry_id: str = ""
+    studyid: str = Field(pattern=r"^[A-Za-z0-9_-]{1,20}$",
+                         description="STUDYID of every dataset, the prefix of USUBJID, and the define.xml StudyName "
+                                     "(1-20 letters, digits, _ or -)")
+    title: str = Field(description="the study's title: define.xml StudyDescription (white space collapsed), "
+                                   "annotated CRF and reviewer's guide")
+    sponsor: str = Field(description="sponsor name: define.xml Originator, annotated CRF, reviewer's guide and "
+                                     "the report's subtitle")
+    protocol: str = Field(default="", description="protocol name or number: define.xml ProtocolName, annotated "
+                                                  "CRF (which use the studyid when it is empty), reviewer's guide")
+    registry_id: str = Field(default="", description="trial registry identifier (e.g. an NCT number), shown "
+                                                     "in the report's subtitle and the reviewer's guide")
     raw: Union[str, RawSource] = Field(description="default raw export folder (or {format, path, options}), "
                                                    "relative to the spec folder")
-    sdtmig_version: str = "3.4"
-    sdtm_version: str = "2.0"
-    visits: list[Visit]
-    unplanned_visits: UnplannedVisits = UnplannedVisits()
-    elements: list[Element] = Field(default_factory=list)
-    arms: list[Arm] = Field(default_factory=list)
-    standards: Standards = Field(default_factory=Standards)
+    sdtmig_version: str = Field(default="3.4", description="SDTMIG version the SDTM define.xml cites; must equal "
+                                                           "standards.sdtmig unless standards.sdtmig_file is given")
+    sdtm_version: str = Field(default="2.0", description="SDTM model version, shown in the reviewer's guide")
+    visits: list[Visit] = Field(description="the planned visits (TV, SV, VISITNUM/VISIT of the mapped records); "
+                                            "a raw folder name must lead to one visit")
+    unplanned_visits: UnplannedVisits = Field(default=UnplannedVisits(),
+                                              description="how unscheduled visits are named and recognised")
+    elements: list[Element] = Field(default_factory=list, description="the planned elements (TE; SE and TA take "
+                                                                      "their names and epochs from here)")
+    arms: list[Arm] = Field(default_factory=list, description="the planned arms and their elements in order (TA; "
+                                                              "TV has one record per visit and arm)")
+    standards: Standards = Field(default_factory=Standards, description="versions of the standards (IG metadata, "
+                                                                        "CT packages, CTCAE) and sponsor files")
     transliteration: dict[str, str] = Field(
         default_factory=dict, description="single non-ASCII characters -> ASCII text, applied to every mapped value")
     review: dict[str, ReviewCheck] = Field(
@@ -280,19 +304,37 @@ class StudySpec(Strict):
 
 
 class Variable(Strict):
-    name: str = Field(pattern=NAME)
-    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
-    type: Literal["Char", "Num"]
+    name: str = Field(pattern=NAME, description="variable name: 1-8 characters, upper-case letters, digits, _ "
+                                                "(XPT name, define.xml Name)")
+    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$",
+                       description="variable label, printable ASCII, at most 40 characters (XPT label, define.xml "
+                                   "Description)")
+    type: Literal["Char", "Num"] = Field(description="XPT type: Char (text) or Num (8-byte number; dates stay "
+                                                     "ISO 8601 text in SDTM)")
     length: Optional[int] = Field(default=None, ge=1, le=200, description="Char only; default = longest value")
-    role: str = ""
-    core: Literal["Req", "Exp", "Perm", "Cond"]
-    origin: Literal["Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available"] = "Collected"
-    codelist: Optional[str] = None
-    format: Optional[str] = None
-    significant_digits: Optional[int] = None
+    role: str = Field(default="", description="SDTM role (Identifier, Topic, Timing, ...): the define.xml ItemRef "
+                                              "Role of SDTM datasets; not written for ADaM")
+    core: Literal["Req", "Exp", "Perm", "Cond"] = Field(
+        description="Req: define.xml Mandatory=Yes and a missing value is an error; Exp, Perm, Cond: Mandatory=No")
+    origin: Literal["Collected", "Derived", "Assigned", "Protocol", "Predecessor", "Not Available"] = Field(
+        default="Collected", description="define.xml def:Origin Type (a term of the Define-XML CT); Collected "
+                                         "variables get the annotated CRF's page references; Predecessor takes its "
+                                         "text from method or comment (DATASET.VARIABLE)")
+    codelist: Optional[str] = Field(default=None, description="id of the terminology.yaml codelist of its values: "
+                                                              "the codelist rule's default, the value checks "
+                                                              "(SCH-CT, SCH-CT-EXT) and the define.xml CodeListRef")
+    format: Optional[str] = Field(default=None, description="SAS display format (DATE9., 8.2, $CHAR20.) stored in "
+                                                            "the XPT file and define.xml def:DisplayFormat; an ADaM "
+                                                            "numeric date without a date format is reported "
+                                                            "(ADAM-DATE-FMT)")
+    significant_digits: Optional[int] = Field(
+        default=None, description="Num only: define.xml DataType float with this SignificantDigits; default: "
+                                  "integer when every value is whole, else float with the most decimals found")
     method: Optional[str] = Field(default=None, description="how it is derived, in words (define.xml MethodDef)")
-    comment: Optional[str] = None
-    crf_pages: list[int] = Field(default_factory=list)
+    comment: Optional[str] = Field(default=None, description="a note on the variable: define.xml def:CommentDef")
+    crf_pages: list[int] = Field(default_factory=list, description="not used by a build: define.xml cites the "
+                                                                   "pages of the annotated CRF the build writes "
+                                                                   "(sdtm/acrf.pdf)")
     dictionary: Optional[str] = Field(
         default=None, description="id of the external dictionary (terminology.dictionaries) that codes this variable, "
                                   "e.g. MEDDRA; define.xml ExternalCodeList")
@@ -302,9 +344,13 @@ class Lookup(Strict):
     """Columns of another raw form joined onto this source's rows, available as ``FORM.COLUMN``."""
 
     form: str = Field(pattern=FORM, description="raw file name without .csv, in the raw folder")
-    key: list[str] = Field(default_factory=lambda: ["SUBJECT"])
-    columns: list[str]
-    take: Literal["unique", "first", "last"] = "unique"
+    key: list[str] = Field(default_factory=lambda: ["SUBJECT"], description="columns of both forms the rows are "
+                                                                            "joined on (left join: rows without a "
+                                                                            "match get empty values)")
+    columns: list[str] = Field(description="columns of the other form to bring in, read as FORM.COLUMN")
+    take: Literal["unique", "first", "last"] = Field(
+        default="unique", description="unique: more than one row per key in the other form is an error; first, "
+                                      "last: the first or last such row in file order")
 
 
 class Unpivot(Strict):
@@ -312,19 +358,27 @@ class Unpivot(Strict):
 
     measurements: list[dict[str, str]] = Field(
         description="each {test: <test name>, result: <column>, unit: <column>} (unit optional)")
-    test_column: str = "_TEST"
-    result_column: str = "_RESULT"
-    unit_column: str = "_UNIT"
+    test_column: str = Field(default="_TEST", description="column holding each measurement's test name")
+    result_column: str = Field(default="_RESULT", description="column holding each measurement's result")
+    unit_column: str = Field(default="_UNIT", description="column holding each measurement's unit (empty without "
+                                                      "a unit column)")
 
 
 class Source(Strict):
     form: str = Field(pattern=FORM, description="raw file name without .csv")
-    where: Optional[Condition] = None
-    exclude_reason: str = ""
-    lookups: list[Lookup] = Field(default_factory=list)
-    unpivot: Optional[Unpivot] = None
+    where: Optional[Condition] = Field(default=None, description="only rows meeting this condition are mapped; "
+                                                                 "the others are counted as excluded in "
+                                                                 "reports/reconciliation.csv")
+    exclude_reason: str = Field(default="", description="why rows outside where are excluded, as the reconciliation "
+                                                        "report says; default: outside the source's 'where' "
+                                                        "condition")
+    lookups: list[Lookup] = Field(default_factory=list, description="other forms joined onto the rows before where "
+                                                                    "and the mapping")
+    unpivot: Optional[Unpivot] = Field(default=None, description="turn a wide form into one row per measurement, "
+                                                                 "after where")
     drop_empty: Optional[str] = Field(default=None, description="after unpivot, drop rows with this column empty")
-    map: dict[str, MappingRuleSpec]  # type: ignore[valid-type]
+    map: dict[str, MappingRuleSpec] = Field(  # type: ignore[valid-type]
+        description="target variable (or _TEMPORARY column) -> the mapping rule giving its values")
 
     @model_validator(mode="after")
     def _targets(self) -> "Source":
@@ -337,27 +391,34 @@ class Source(Strict):
 
 
 class SuppQual(Strict):
-    qnam: str = Field(pattern=NAME)
-    qlabel: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
+    qnam: str = Field(pattern=NAME, description="SUPP--.QNAM, the qualifier's name (1-8 characters)")
+    qlabel: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$",
+                        description="SUPP--.QLABEL, printable ASCII, at most 40 characters")
     column: Optional[str] = Field(default=None, pattern=TEMP,
                                   description="the temporary column mapped in the sources (none for a domain "
                                               "taken from a delivered SDTM dataset: its SUPP file holds the values)")
-    qorig: str = "CRF"
-    qeval: str = ""
-    codelist: Optional[str] = None
+    qorig: str = Field(default="CRF", description="SUPP--.QORIG; the define.xml origin of its value-level item "
+                                                  "follows it")
+    qeval: str = Field(default="", description="SUPP--.QEVAL (who evaluated the value); empty for collected data")
+    codelist: Optional[str] = Field(default=None, description="id of a terminology.yaml codelist of its values, "
+                                                              "cited by its define.xml value-level item")
 
 
 class ValueLevel(Strict):
     """Metadata of a variable that depends on another's value (LBORRES where LBTESTCD = NEUT)."""
 
-    variable: str
-    where_variable: str
-    where_value: str
-    label: Optional[str] = None
-    type: Literal["Char", "Num"] = "Char"
-    codelist: Optional[str] = None
-    unit: Optional[str] = None
-    origin: str = "Collected"
+    variable: str = Field(description="the variable described (e.g. LBORRES)")
+    where_variable: str = Field(description="the variable whose value selects the records (e.g. LBTESTCD)")
+    where_value: str = Field(description="that variable's value (e.g. NEUT): define.xml WhereClauseDef")
+    label: Optional[str] = Field(default=None, description="description of the value-level item; default: the "
+                                                           "variable's label for the test's name")
+    type: Literal["Char", "Num"] = Field(default="Char", description="Char on a Num variable makes the item's "
+                                                                     "DataType text; otherwise the data decide")
+    codelist: Optional[str] = Field(default=None, description="id of a terminology.yaml codelist for these "
+                                                              "records' values (define.xml CodeListRef)")
+    unit: Optional[str] = Field(default=None, description="unit added to the description in brackets")
+    origin: str = Field(default="Collected", description="define.xml def:Origin Type of the item when given; "
+                                                         "when left out, the variable's origin")
 
     _ascii = field_validator("label")(printable_ascii)
 
@@ -399,18 +460,29 @@ class SdtmSource(Strict):
 
 
 class DomainSpec(DatasetSpecBase):
-    domain: str = Field(pattern=r"^[A-Z]{2,8}$")
+    domain: str = Field(pattern=r"^[A-Z]{2,8}$", description="dataset name and DOMAIN value (2-8 upper-case "
+                                                            "letters); files are named in lower case (dm.xpt)")
     source: Optional[SdtmSource] = Field(
         default=None, description="take the domain from a delivered SDTM dataset instead of mapping raw forms")
-    label: str = Field(max_length=40)
-    dataset_class: str = Field(alias="class")
-    structure: str
-    keys: list[str]
-    variables: list[Variable]
-    sources: list[Source] = Field(default_factory=list)
-    derivations: list[DerivationSpec] = Field(default_factory=list)  # type: ignore[valid-type]
-    supplemental: list[SuppQual] = Field(default_factory=list)
-    value_level: list[ValueLevel] = Field(default_factory=list)
+    label: str = Field(max_length=40, description="dataset label, printable ASCII, at most 40 characters (XPT, "
+                                                 "define.xml Description)")
+    dataset_class: str = Field(alias="class", description="SDTM observation class (e.g. EVENTS, FINDINGS, TRIAL "
+                                                          "DESIGN): define.xml def:Class (a Define-XML CT term) "
+                                                          "and the datasets' order")
+    structure: str = Field(description="one record per ... (define.xml def:Structure, reviewer's guide)")
+    keys: list[str] = Field(description="key variables in order: records are sorted by them, --SEQ numbered in "
+                                        "their order, the combination must be unique; define.xml KeySequence")
+    variables: list[Variable] = Field(description="the dataset's variables in output order; each needs a mapping "
+                                                  "or a derivation")
+    sources: list[Source] = Field(default_factory=list, description="raw forms mapped into records, one block per "
+                                                                    "form; their records are stacked")
+    derivations: list[DerivationSpec] = Field(  # type: ignore[valid-type]
+        default_factory=list, description="registered SDTM derivations run in this order after the mapping")
+    supplemental: list[SuppQual] = Field(default_factory=list, description="supplemental qualifiers, written to "
+                                                                           "SUPP<domain>")
+    value_level: list[ValueLevel] = Field(default_factory=list, description="define.xml value-level metadata "
+                                                                            "beyond what the data give (Findings "
+                                                                            "results get it by test automatically)")
 
     _ascii = field_validator("label")(printable_ascii)
 
@@ -458,13 +530,20 @@ class DomainSpec(DatasetSpecBase):
 class AdamDatasetSpec(DatasetSpecBase):
     """One ADaM dataset: metadata, variables and the registered derivations that build it, in order."""
 
-    dataset: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$")
-    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$")
-    dataset_class: str = Field(alias="class")
-    structure: str
-    keys: list[str]
-    variables: list[Variable]
-    derivations: list[AdamDerivationSpec] = Field(min_length=1)  # type: ignore[valid-type]
+    dataset: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$", description="dataset name (e.g. ADSL, ADLB); files are "
+                                                                     "named in lower case (adsl.xpt)")
+    label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$",
+                       description="dataset label, printable ASCII, at most 40 characters (XPT, define.xml)")
+    dataset_class: str = Field(alias="class", description="ADaM class (SUBJECT LEVEL ANALYSIS DATASET, BASIC DATA "
+                                                          "STRUCTURE, OCCURRENCE DATA STRUCTURE, ADAM OTHER): "
+                                                          "define.xml def:Class")
+    structure: str = Field(description="one record per ... (define.xml def:Structure, reviewer's guide)")
+    keys: list[str] = Field(description="key variables in order: records are sorted by them, the combination must "
+                                        "be unique; define.xml KeySequence")
+    variables: list[Variable] = Field(description="the dataset's variables in output order; each must be produced "
+                                                  "by a derivation")
+    derivations: list[AdamDerivationSpec] = Field(  # type: ignore[valid-type]
+        min_length=1, description="registered ADaM derivations run in this order; the first creates the records")
 
     @property
     def domain(self) -> str:

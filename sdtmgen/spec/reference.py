@@ -89,12 +89,47 @@ def schema(kind: str) -> dict[str, Any]:
     spec_file = SPEC_FILES[kind]
     model = spec_file.model()
     inner = model.model_json_schema(by_alias=True)
+    _describe_registered(inner.get("$defs", {}))
     if not spec_file.key:
         return inner
     defs = inner.pop("$defs", {})
     defs[model.__name__] = inner
-    return {"$defs": defs, "additionalProperties": False, "properties": {spec_file.key: {"$ref": f"#/$defs/{model.__name__}"}},
+    return {"$defs": defs, "additionalProperties": False,
+            "properties": {spec_file.key: {"$ref": f"#/$defs/{model.__name__}", "description": spec_file.description}},
             "required": [spec_file.key], "title": spec_file.path, "type": "object"}
+
+
+#: the keys of a condition that are not operators (the operators are described by their registry entries)
+_CONDITION_KEYS = {
+    "column": "the column a column operator tests (equals, in, missing, matches, ...); all, any and not take none",
+    "ignore_case": "text comparisons (equals, in, the column and variable comparisons, matches) ignore case; "
+                   "default: exact",
+}
+
+
+def _describe_registered(defs: dict[str, Any]) -> None:
+    """Descriptions the models leave to the registries, added to a JSON Schema's definitions: the key naming a
+    registry entry (``rule: codelist``, ``derive: visits``) says what that entry does, and each key of a
+    condition says what it tests (an editor shows them as the spec is typed)."""
+    from sdtmgen.conditions import CONDITIONS
+
+    named: dict[str, tuple[str, Entry[Any]]] = {}
+    for registry in families():
+        for entry in registry.entries():
+            if registry.key and isinstance(entry.item, type) and entry.params is entry.item:
+                named[entry.item.__name__] = (registry.key, entry)
+    for name, definition in defs.items():
+        properties = definition.get("properties", {})
+        if name in named:
+            key, entry = named[name]
+            if key in properties and not properties[key].get("description"):
+                properties[key]["description"] = f"{entry.name}: {entry.description}"
+    condition = defs.get("Condition", {}).get("properties", {})
+    operators = {entry.name: entry.description for entry in CONDITIONS.entries()}
+    for key, value in condition.items():
+        text = operators.get(key) or _CONDITION_KEYS.get(key)
+        if text and not value.get("description"):
+            value["description"] = text
 
 
 def families() -> list[Registry[Any]]:

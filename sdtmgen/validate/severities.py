@@ -28,7 +28,9 @@ LOCKED = frozenset({"IG-REQ"})
 class DataQualitySetting(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    severity: Literal["error", "warning", "off"]
+    severity: Literal["error", "warning", "off"] = Field(
+        description="the rule's findings become errors (the build fails) or warnings (reported) with the reason "
+                    "added to their message; off: they are left out")
     reason: str = Field(min_length=3, max_length=1000, pattern=r"\S",
                         description="why the study sets this severity (shown in the conformance report)")
 
