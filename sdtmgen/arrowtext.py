@@ -45,8 +45,13 @@ def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
 
 
 def repeat_text(value: str | None, n: int) -> pa.Array:
-    """``n`` times the same text (or missing); a ``take`` is ~15x faster than ``pa.repeat``."""
-    return pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+    """``n`` times the same text (or missing), built from its buffers: the offsets step by the value's
+    length over its bytes repeated (~5x faster than a ``take`` of one value, ~75x than ``pa.repeat``)."""
+    if value is None:
+        return pa.nulls(n, pa.large_string())
+    data = value.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
 
 
 def constant_text(value: str | None, index: pd.Index) -> pd.Series:
@@ -54,8 +59,45 @@ def constant_text(value: str | None, index: pd.Index) -> pd.Series:
     return text_series(repeat_text(value, len(index)), index)
 
 
+# bytes a value's first or last byte must not be for trimming to leave it unchanged: ASCII controls,
+# space and DEL, and every byte of a multi-byte character (Unicode white space is non-ASCII)
+_EDGE_MAY_TRIM = np.zeros(256, dtype=bool)
+_EDGE_MAY_TRIM[:0x21] = True
+_EDGE_MAY_TRIM[0x7F:] = True
+
+
+def _edges_untrimmable(chunk: pa.Array) -> np.ndarray | None:
+    """Per value, whether it is empty, when no value of ``chunk`` could lose anything to trimming
+    (judged from the first and last byte of each value); None when some could."""
+    offsets_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[chunk.offset: chunk.offset + len(chunk) + 1]
+    empty = offsets[:-1] == offsets[1:]
+    if buffers[2] is None or not buffers[2].size:
+        return empty
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    last = len(data) - 1
+    # (an empty value reads a neighbour's byte: it is not looked at)
+    edge = _EDGE_MAY_TRIM[data[np.minimum(offsets[:-1], last)]] | _EDGE_MAY_TRIM[data[np.maximum(offsets[1:] - 1, 0)]]
+    edge &= ~empty
+    if chunk.null_count:
+        edge &= np.asarray(chunk.is_valid())
+    return None if edge.any() else empty
+
+
 def blank_as_missing(array: pa.ChunkedArray) -> pa.ChunkedArray:
     """Trimmed text with empty values as missing (the meaning of an empty raw cell)."""
+    if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
+        # the usual case: nothing to trim (raw values are trimmed when read), so only the empty
+        # values are made missing, found from the offsets without copying the text
+        empties = [_edges_untrimmable(chunk) for chunk in array.chunks]
+        if all(e is not None for e in empties):
+            empty = np.concatenate(empties) if empties else np.zeros(0, dtype=bool)
+            if array.null_count:
+                empty &= np.asarray(array.is_valid())
+            if not empty.any():
+                return array
+            return pc.if_else(pa.array(empty), pa.scalar(None, array.type), array)
     trimmed = pc.utf8_trim_whitespace(array)
     blank = pc.equal(trimmed, "")
     if not pc.any(blank).as_py():
