@@ -45,13 +45,8 @@ def text_series(array: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
 
 
 def repeat_text(value: str | None, n: int) -> pa.Array:
-    """``n`` times the same text (or missing), built from its buffers: the offsets step by the value's
-    length over its bytes repeated (~5x faster than a ``take`` of one value, ~75x than ``pa.repeat``)."""
-    if value is None:
-        return pa.nulls(n, pa.large_string())
-    data = value.encode("utf-8")
-    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
+    """``n`` times the same text (or missing); a ``take`` is ~15x faster than ``pa.repeat``."""
+    return pa.array([value], pa.large_string()).take(pa.array(np.zeros(n, dtype=np.int64)))
 
 
 def constant_text(value: str | None, index: pd.Index) -> pd.Series:
