@@ -90,8 +90,8 @@ def blank_as_missing(array: pa.ChunkedArray) -> pa.ChunkedArray:
             empty = np.concatenate(empties) if empties else np.zeros(0, dtype=bool)
             if array.null_count:
                 empty &= np.asarray(array.is_valid())
-            if not empty.any():
-                return array
+            if not empty.any():  # a compact copy: the raw form the values came from is freed whole
+                return pa.chunked_array([array.combine_chunks()], array.type)
             return pc.if_else(pa.array(empty), pa.scalar(None, array.type), array)
     trimmed = pc.utf8_trim_whitespace(array)
     blank = pc.equal(trimmed, "")
