@@ -54,8 +54,45 @@ def constant_text(value: str | None, index: pd.Index) -> pd.Series:
     return text_series(repeat_text(value, len(index)), index)
 
 
+# bytes a value's first or last byte must not be for trimming to leave it unchanged: ASCII controls,
+# space and DEL, and every byte of a multi-byte character (Unicode white space is non-ASCII)
+_EDGE_MAY_TRIM = np.zeros(256, dtype=bool)
+_EDGE_MAY_TRIM[:0x21] = True
+_EDGE_MAY_TRIM[0x7F:] = True
+
+
+def _edges_untrimmable(chunk: pa.Array) -> np.ndarray | None:
+    """Per value, whether it is empty, when no value of ``chunk`` could lose anything to trimming
+    (judged from the first and last byte of each value); None when some could."""
+    offsets_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    buffers = chunk.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offsets_type)[chunk.offset: chunk.offset + len(chunk) + 1]
+    empty = offsets[:-1] == offsets[1:]
+    if buffers[2] is None or not buffers[2].size:
+        return empty
+    data = np.frombuffer(buffers[2], dtype=np.uint8)
+    last = len(data) - 1
+    # (an empty value reads a neighbour's byte: it is not looked at)
+    edge = _EDGE_MAY_TRIM[data[np.minimum(offsets[:-1], last)]] | _EDGE_MAY_TRIM[data[np.maximum(offsets[1:] - 1, 0)]]
+    edge &= ~empty
+    if chunk.null_count:
+        edge &= np.asarray(chunk.is_valid())
+    return None if edge.any() else empty
+
+
 def blank_as_missing(array: pa.ChunkedArray) -> pa.ChunkedArray:
     """Trimmed text with empty values as missing (the meaning of an empty raw cell)."""
+    if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
+        # the usual case: nothing to trim (raw values are trimmed when read), so only the empty
+        # values are made missing, found from the offsets without copying the text
+        empties = [_edges_untrimmable(chunk) for chunk in array.chunks]
+        if all(e is not None for e in empties):
+            empty = np.concatenate(empties) if empties else np.zeros(0, dtype=bool)
+            if array.null_count:
+                empty &= np.asarray(array.is_valid())
+            if not empty.any():  # a compact copy: the raw form the values came from is freed whole
+                return pa.chunked_array([array.combine_chunks()], array.type)
+            return pc.if_else(pa.array(empty), pa.scalar(None, array.type), array)
     trimmed = pc.utf8_trim_whitespace(array)
     blank = pc.equal(trimmed, "")
     if not pc.any(blank).as_py():

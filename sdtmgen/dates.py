@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.arrowtext import Distinct, arrow_text, concat_text, text_series
+from sdtmgen.columns.ordering import dense_codes
 
 MONTHS = {m: i for i, m in enumerate(
     ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], start=1)}
@@ -348,7 +349,9 @@ def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Se
     own_time = iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool)
     stem = date_stem(iso).mask(own_time)
     width = len(times.values) + 1
-    pair_codes, pairs = pd.factorize((dates.codes + 1) * width + (times.codes + 1))
+    # pair numbers are dense (distinct dates x distinct times): coded by marking the numbers seen, not by
+    # hashing one per row; the pairs' order in their table is irrelevant, each row takes its own pair
+    pair_codes, pairs = dense_codes((dates.codes + 1) * width + (times.codes + 1), (len(dates.values) + 1) * width)
     date_at = pa.array(np.asarray(pairs // width - 1, dtype=np.int64))
     time_at = pa.array(np.asarray(pairs % width - 1, dtype=np.int64))
     date_text = concat_text(arrow_text(iso), pa.nulls(1, pa.large_string()))

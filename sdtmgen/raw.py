@@ -275,7 +275,9 @@ def _has_control_or_break(data: bytes, multiline: bool, line_ends: int) -> bool:
     """Whether some value may hold a control character, a tab or a line break (a scan of the bytes)."""
     if multiline or b"\t" in data or b"\x7f" in data:
         return True
-    below_space = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 32))
+    raw = np.frombuffer(data, dtype=np.uint8)
+    block = 1 << 20  # counted a block at a time: no file-sized mask to allocate and fault in
+    below_space = sum(int(np.count_nonzero(raw[i:i + block] < 32)) for i in range(0, len(raw), block))
     return below_space != line_ends  # a C0 control other than line ends
 
 

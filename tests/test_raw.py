@@ -174,3 +174,13 @@ def test_any_file_is_read_exactly_or_refused_with_its_name(tmp_path_factory, wid
     changed = sum(v != normalised(v) for row in expected for v in row)
     assert changed == sum(len(n.sources) if len(n.sources) < 10 else int(n.message.split()[0])
                           for n in form.notes), "every changed value is reported"
+
+
+def test_control_characters_found_anywhere_in_a_large_file():
+    """The scan for control characters counts the bytes below a space block by block: one beyond the
+    first block is found, and line ends alone are not taken for one."""
+    from sdtmgen.raw import _has_control_or_break
+
+    body = b"a,b\n" * 400_000  # 1.6 MB, two blocks
+    assert not _has_control_or_break(body, False, body.count(b"\n"))
+    assert _has_control_or_break(body[:1_500_000] + b"\x01" + body[1_500_000:], False, body.count(b"\n"))

@@ -49,26 +49,45 @@ def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: s
     return joined
 
 
-def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str]) -> pd.DataFrame:
+def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str],
+             drop_empty: str | None = None) -> tuple[pd.DataFrame, int | None]:
     """One row per raw row and measurement, in (raw row, measurement) order.
 
     Built by index arithmetic on Arrow arrays: the ``carry`` columns are repeated per
     measurement, and each result/unit column is one ``take`` over the measurement columns laid
     end to end, so no cell becomes a Python object.
+
+    ``drop_empty``: when it names a column of the result, the rows where it is blank are left out
+    before anything is taken (each column is copied once, not taken and then filtered); the second
+    value is then how many raw rows are left with no row, else None.
     """
     k, n = len(spec.measurements), len(frame)
-    long = frame[carry].take(np.repeat(np.arange(n), k)).reset_index(drop=True)
-    order = pa.array((np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel())
+    rows = np.repeat(np.arange(n), k)  # the raw row and the measurement of each long row
+    which = np.tile(np.arange(k), n)
+    position = which * n + rows  # its value in the measurement columns laid end to end
 
-    def interleaved(columns: list[str | None]) -> pd.Series:
-        parts = [arrow_text(frame[c]) if c else repeat_text("", n) for c in columns]
-        return text_series(concat_text(*parts).take(order), long.index)
+    def laid(columns: list[str | None]) -> pa.ChunkedArray:
+        return concat_text(*(arrow_text(frame[c]) if c else repeat_text("", n) for c in columns))
 
     tests = pa.array([m["test"] for m in spec.measurements], pa.large_string())
-    long[spec.test_column] = text_series(tests.take(pa.array(np.tile(np.arange(k), n))), long.index)
-    long[spec.result_column] = interleaved([m["result"] for m in spec.measurements])
-    long[spec.unit_column] = interleaved([m.get("unit") for m in spec.measurements])
-    return long
+    results = laid([m["result"] for m in spec.measurements])
+    units = laid([m.get("unit") for m in spec.measurements])
+    emptied = None
+    blank = {spec.test_column: lambda: is_blank(pa.chunked_array([tests]))[which],
+             spec.result_column: lambda: is_blank(results)[position],
+             spec.unit_column: lambda: is_blank(units)[position]}
+    if drop_empty in carry:
+        blank[drop_empty] = lambda: is_blank(arrow_text(frame[drop_empty]))[rows]
+    if drop_empty in blank:
+        keep = ~blank[drop_empty]()
+        rows, which, position = rows[keep], which[keep], position[keep]
+        raw_rows = frame["_ROW"].to_numpy()
+        emptied = _count_distinct(raw_rows) - _count_distinct(raw_rows[rows])
+    long = frame[carry].take(rows).reset_index(drop=True)
+    long[spec.test_column] = text_series(tests.take(pa.array(which)), long.index)
+    long[spec.result_column] = text_series(results.take(pa.array(position)), long.index)
+    long[spec.unit_column] = text_series(units.take(pa.array(position)), long.index)
+    return long, emptied
 
 
 def _columns_read(source: Source) -> set[str]:
@@ -117,9 +136,13 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
             reasons[source.exclude_reason or "outside the source's 'where' condition"] = int((~keep).sum())
         frame = frame[keep]
     frame = frame.reset_index(drop=True)
+    emptied = None
     if source.unpivot:
-        frame = _unpivot(frame, source.unpivot, [c for c in frame.columns if c in read or c in LINEAGE])
-    if source.drop_empty:
+        frame, emptied = _unpivot(frame, source.unpivot, [c for c in frame.columns if c in read or c in LINEAGE],
+                                  source.drop_empty)
+        if emptied:  # the empty rows were left out while unpivoting
+            reasons[f"no value in {source.drop_empty} (nothing collected)"] = emptied
+    if source.drop_empty and emptied is None:
         keep = ~is_blank(arrow_text(frame[source.drop_empty]))
         rows = frame["_ROW"].to_numpy()
         emptied = _count_distinct(rows) - _count_distinct(rows[keep])  # raw rows left with no record

@@ -247,3 +247,21 @@ def test_finalise_types_blanks_and_key_order():
     assert data["XXTEXT"].isna().tolist() == [True, False, True]
     assert str(data["XXTEXT"].dtype) == "string" and data["XXNONE"].dtype == "float64"
     assert lineage["_ROW"].tolist() == [2, 3, 4] and isinstance(data.index, pd.RangeIndex)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_visit_order_from_visit_names_ranks_like_order_codes(seed):
+    """SV's visit key read per visit-name code gives order_codes' ranks, also when a name carries two
+    numbers (then every number is factorised) and for records without a visit name (code -1)."""
+    from sdtmgen.columns.ordering import order_codes
+    from sdtmgen.sdtm.derivations.trial_design import _visit_order
+
+    rng = np.random.default_rng(seed)
+    names = int(rng.integers(1, 8))
+    per_name = rng.choice([1.0, 2.0, 3.5, 0.0, 10.0, 2.01], size=names + 1)
+    codes = rng.integers(-1, names, size=int(rng.integers(0, 40))).astype(np.int32)
+    numbers = per_name[codes]
+    if seed % 3 == 0 and len(numbers):
+        numbers[0] = 99.0  # one name, two numbers
+    assert [a.tolist() if isinstance(a, np.ndarray) else a for a in _visit_order(numbers, codes, names)] == \
+        [a.tolist() if isinstance(a, np.ndarray) else a for a in order_codes(pd.Series(numbers), na_first=False)]

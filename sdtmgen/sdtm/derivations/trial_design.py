@@ -6,8 +6,10 @@ from typing import Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from sdtmgen.arrowtext import arrow_text as as_chunks, concat_text
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, register_derivation
 from sdtmgen.columns.text import STRING, arrow_text, missing_text, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
@@ -104,16 +106,16 @@ class SubjectVisits(Derivation):
         # SVSTDTC/SVENDTC are the visit's first and last record date-times as collected (a visit
         # starting before the first dose on the day treatment starts is in the epoch before it);
         # a date without a time counts as the day's start for the first and its end for the last
-        dtc_code, dtcs = codes_over([f[col] for f, col in zip(frames, self.domains.values())])
         # (one value per record of LB, VS ...: 4.6 M at 10,000 subjects, where the SDTM step peaks;
-        # codes fit 32 bits, and the record times are kept only for the records with a visit)
-        subject_code, visit_code, dtc_code = (c.astype(np.int32) for c in (subject_code, visit_code, dtc_code))
+        # codes fit 32 bits, and the record times are kept only for the records with a visit; the
+        # dates themselves are taken as text for the first and last records only)
+        subject_code, visit_code = (c.astype(np.int32) for c in (subject_code, visit_code))
         first_at = np.concatenate([iso_to_minutes(f[col]) for f, col in zip(frames, self.domains.values())])
         rows = np.flatnonzero(~np.isnan(visitnum) & (first_at != MISSING))
         first_at = first_at[rows]
         last_at = np.concatenate([day_end_minutes(f[col]) for f, col in zip(frames, self.domains.values())])[rows]
         subject_key = np.where(subject_code[rows] < 0, len(subjects), subject_code[rows]).astype(np.int64)  # packed
-        visit_key, n_visits = order_codes(pd.Series(visitnum[rows]), na_first=False)
+        visit_key, n_visits = _visit_order(visitnum[rows], visit_code[rows], len(visits))
         low = first_at.min() if len(rows) else 0
         span = int(last_at.max() - low + 1) if len(rows) else 1
         group = [(subject_key, len(subjects) + 1), (visit_key, n_visits)]
@@ -129,12 +131,12 @@ class SubjectVisits(Derivation):
             (visit_key[by_first][1:] != visit_key[by_first][:-1])
         first = ordered[starts]
         last = rows[by_last][np.append(starts[1:], True)] if len(rows) else rows
-        dtc_text = dtcs.astype("string[pyarrow]")
+        dtc_text = concat_text(*(as_chunks(f[col]) for f, col in zip(frames, self.domains.values())))
         sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string[pyarrow]"), subject_code[first]),
                            "VISITNUM": visitnum[first],
                            "VISIT": take_text(visits.astype("string[pyarrow]"), visit_code[first]),
-                           "SVSTDTC": take_text(dtc_text, dtc_code[first]),
-                           "SVENDTC": take_text(dtc_text, dtc_code[last])})
+                           "SVSTDTC": pd.arrays.ArrowStringArray(dtc_text.take(pa.array(first))),
+                           "SVENDTC": pd.arrays.ArrowStringArray(dtc_text.take(pa.array(last)))})
         sv = pd.concat([sv, _missed_visits(ctx, sv)], ignore_index=True)
         planned_day = {float(v.visitnum): float(v.day) for v in ctx.study.visits if v.day is not None}
         sv["VISITDY"] = sv["VISITNUM"].map(planned_day)
@@ -153,6 +155,24 @@ class SubjectVisits(Derivation):
         sv.insert(0, "DOMAIN", pd.Series("SV", index=sv.index, dtype=STRING))
         sv.insert(0, "STUDYID", pd.Series(ctx.study.studyid, index=sv.index, dtype=STRING))
         ctx.frame = sv
+
+
+def _visit_order(visitnum: np.ndarray, visit_code: np.ndarray, n_codes: int) -> tuple[np.ndarray, int]:
+    """``order_codes`` of the (non-missing) visit numbers: ranks 0..k-1 of their distinct values, and k.
+
+    A visit number is normally one per visit name, so it is read per name code (a few dozen values)
+    instead of hashing millions of floats; when it is not, every number is factorised.
+    """
+    per_code = np.full(n_codes + 1, np.nan)  # (code -1, a missing VISIT, is the last slot)
+    per_code[visit_code] = visitnum
+    if len(visitnum) and not (per_code[visit_code] == visitnum).all():
+        return order_codes(pd.Series(visitnum), na_first=False)
+    seen = np.zeros(n_codes + 1, dtype=bool)
+    seen[visit_code] = True
+    distinct, rank = np.unique(per_code[seen], return_inverse=True)
+    code_rank = np.zeros(n_codes + 1, dtype=np.int64)
+    code_rank[seen] = rank
+    return code_rank[visit_code], len(distinct) + 1  # (as order_codes counts missing in)
 
 
 def _missed_visits(ctx: DeriveContext, sv: pd.DataFrame) -> pd.DataFrame:
