@@ -18,7 +18,6 @@ from sdtmgen.finalise import finalise
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.spec.models import AdamDatasetSpec, Spec
 from sdtmgen.terminology import Terminology
-from sdtmgen.validate import column_codes
 from sdtmgen.validate.schema import validate_dataset
 
 
@@ -103,7 +102,6 @@ def sdtm_read_later(spec: Spec, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.D
 
 def build_adam(spec: Spec, sdtm_datasets: dict[str, pd.DataFrame]) -> AdamResult:
     """ADaM datasets from the (final) SDTM datasets; the SDTM frames are only read, never modified."""
-    column_codes.clear()  # nothing of the SDTM package's validation is read again
     datasets = dict(sdtm_datasets)
     findings: list[Finding] = []
     run_adam_derivations(spec, datasets, findings)

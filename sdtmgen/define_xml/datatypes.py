@@ -21,8 +21,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.validate.column_codes import factorised
-
 from .distinct import unique_present
 
 NUM_LENGTH = 8
@@ -76,7 +74,7 @@ def _ascii_present_text(values: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    distinct = pa.array(factorised(values)[1].array)  # in order of first appearance, codes shared
+    distinct = pa.array(pd.unique(values)).drop_null()  # in order of first appearance
     if pc.all(pc.string_is_ascii(distinct)).as_py() is False:
         return None
     stripped = pc.ascii_trim(distinct, characters=_ASCII_SPACE)

@@ -17,8 +17,6 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.validate.column_codes import factorised
-
 _INT32_KEYS = 2**31  # combination keys below this hash as int32 (about 3x faster than int64)
 _MAX_KEY = 2**62
 _SMALL_KEYS = 2**20  # up to this many possible combinations (or one per record) are counted in an array
@@ -48,11 +46,7 @@ class DistinctValues:
     def _factorise(self, column: str) -> tuple[np.ndarray, int]:
         """(code of each record, -1 when missing; number of distinct values)."""
         if column not in self._codes:
-            series = self.frame[column]
-            if isinstance(series.array, pd.arrays.ArrowStringArray):  # codes shared with the validation
-                codes, uniques = factorised(series)
-            else:
-                codes, uniques = series.factorize()
+            codes, uniques = self.frame[column].factorize()
             dtype = np.int32 if len(uniques) < _INT32_KEYS - 1 else np.int64
             self._codes[column] = (codes.astype(dtype, copy=False), len(uniques))
             self._values.setdefault(column, _plain(pd.Series(uniques, copy=False)))
@@ -69,8 +63,6 @@ class DistinctValues:
             series = self.frame[column]
             if len(series) < _FEW:
                 self._values[column] = pd.Series(list(unique_present(series)), dtype=object)
-            elif isinstance(series.array, pd.arrays.ArrowStringArray):
-                self._values[column] = pd.Series(factorised(series)[1], copy=False)
             else:
                 uniques = _plain(pd.Series(pd.unique(series), copy=False))
                 self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)

@@ -21,7 +21,6 @@ import pandas as pd
 from lxml import etree
 
 from sdtmgen.errors import Finding
-from sdtmgen.validate import column_codes
 from sdtmgen.xpt import read_xpt_columns
 
 from .checks import check_define, observe_folder
@@ -79,15 +78,7 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
     Returns warnings (named stylesheet missing, derived variables without method text) and any
     DEFINE-* errors where the written define.xml disagrees with the dataset files.
     """
-    try:
-        return _write_define_package(Path(folder), spec, datasets, specs, lengths, standard, created)
-    finally:
-        column_codes.clear()  # the codes shared since the validation of these datasets: the last reader is done
-
-
-def _write_define_package(folder: Path, spec: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
-                          lengths: dict[tuple[str, str], int] | None, standard: str,
-                          created: datetime | None) -> list[Finding]:
+    folder = Path(folder)
     findings: list[Finding] = []
     source, notes = stylesheet_source(spec)
     findings += notes

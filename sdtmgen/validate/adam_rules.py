@@ -19,7 +19,6 @@ import pandas as pd
 from sdtmgen.spec.models import AdamDatasetSpec
 from sdtmgen.validate.conformance import (ADAM_STRUCTURES, Hit, NotRun, Package, _blank, _placeholder,
                                           conformance_rule)
-from sdtmgen.validate.column_codes import factorised
 
 #: every ADaM rule id, as ``validate_adam`` runs them (the ADAMIG-* ones live in conformance.py)
 ADAM_RULE_IDS = ["ADAM-ADSL-DM", "ADAM-ADSL-ONE", "ADAM-AVAL", "ADAM-CNSR", "ADAM-DATE-FMT", "ADAM-DATE-NUM",
@@ -65,10 +64,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def _factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """(code of each record, -1 when missing; the distinct values): one hash pass, Arrow's for text (whose
-    codes are shared with the schema checks and define.xml)."""
-    if isinstance(values.array, pd.arrays.ArrowStringArray):
-        return factorised(values)
+    """(code of each record, -1 when missing; the distinct values): one hash pass, Arrow's for text."""
     codes, distinct = pd.factorize(values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy(),
                                    use_na_sentinel=True)
     return codes, pd.Index(distinct)
@@ -82,8 +78,7 @@ def _shared_codes(asked: tuple[np.ndarray, pd.Index], known: pd.Series) -> tuple
     known_codes, known_values = _factorised(known)
     missing = len(known_values)  # the code of a missing value on both sides
     at = np.append(known_values.get_indexer(asked_values), missing)  # code -1 (missing) picks the last entry
-    return (at[asked_codes].astype(np.int64, copy=False),
-            np.where(known_codes < 0, missing, known_codes).astype(np.int64, copy=False))
+    return at[asked_codes].astype(np.int64, copy=False), np.where(known_codes < 0, missing, known_codes)
 
 
 @conformance_rule("ADAM-ADSL-ONE", "error", "ADSL has more than one record for a subject, or a record without USUBJID")

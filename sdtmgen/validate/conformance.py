@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from sdtmgen.errors import Finding
 from sdtmgen.registry import Registry
 from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
-from sdtmgen.validate.column_codes import factorised
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import none_blank
 
@@ -47,8 +46,9 @@ class Package:
         frame = self.datasets[dataset]
         cached = self._distinct.get((dataset, column))
         if cached is None or cached[0] is not frame:
-            codes, uniques = factorised(frame[column])  # int32: half the memory of the usual int64
-            cached = (frame, codes, pd.Series(uniques.array))
+            codes, uniques = pd.factorize(frame[column].array, use_na_sentinel=True)
+            small = np.int32 if len(uniques) < 2**31 - 1 else np.int64  # half the memory of the usual int64
+            cached = (frame, codes.astype(small), pd.Series(uniques))
             self._distinct[(dataset, column)] = cached
         return cached[1], cached[2]
 

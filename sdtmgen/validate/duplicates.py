@@ -12,8 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdtmgen.validate.column_codes import factorised
-
 
 def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """``frame.duplicated(keys, keep=False)`` as a mask: every record of a repeated key (missing equals missing)."""
@@ -36,14 +34,13 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
 def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
     if isinstance(values.array, pd.arrays.ArrowStringArray):
-        # the text's codes (shared with the other checks and rules) turned into ranks in Arrow's binary
-        # order, missing last: comparing integers instead of the text of every record with the next
-        codes, uniques = factorised(values)
-        rank = np.empty(len(uniques) + 1, dtype=np.int32)
-        rank[pc.sort_indices(pa.array(uniques.array)).to_numpy()] = np.arange(len(uniques), dtype=np.int32)
-        rank[-1] = len(uniques)  # code -1
-        ranks = rank[codes]
-        return ranks[:-1] < ranks[1:], ranks[:-1] == ranks[1:]
+        text = pa.array(values.array)
+        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+        this, after = text.slice(0, len(text) - 1), text.slice(1)
+        this_missing = this.is_null().to_numpy(zero_copy_only=False)
+        after_missing = after.is_null().to_numpy(zero_copy_only=False)
+        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
+        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
     elif values.dtype == np.float64:
         numbers = values.to_numpy()
         this, after = numbers[:-1], numbers[1:]

@@ -30,7 +30,6 @@ from pandera.engines.pandas_engine import Engine
 
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
-from sdtmgen.validate.column_codes import factorised
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
 from sdtmgen.errors import Finding
@@ -207,16 +206,7 @@ def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...
     """Records and distinct values failing the check (missing values are not checked), or None."""
     if check.all_pass is not None and check.all_pass(column):
         return None
-    if check.per_distinct and isinstance(column.array, pd.arrays.ArrowStringArray):
-        # the column's codes are shared with the other checks of it and with the conformance rules
-        codes, uniques = factorised(column)
-        distinct = pd.Series(uniques.array)
-        failing = ~np.asarray(check.test(distinct), dtype=bool)
-        if not failing.any():
-            return None
-        bad = distinct[failing]
-        labels = column.index[np.append(failing, False)[codes]]  # code -1 (missing) is never checked
-    elif check.per_distinct:
+    if check.per_distinct:
         distinct = pd.Series(column.unique()).dropna()
         bad = distinct[~np.asarray(check.test(distinct), dtype=bool)]
         if bad.empty:
