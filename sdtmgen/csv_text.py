@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,19 +47,43 @@ def _quote(text: pa.Array) -> pa.Array:
     return pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text)
 
 
-def _field_text(values: pd.Series) -> pa.Array | None:
-    """The CSV text of one column; None for dtypes this writer does not format like pandas."""
+def _field_text(values: pd.Series, end: str = "") -> pa.Array | None:
+    """The CSV text of one column followed by ``end`` (the last column's: the line's end); None for dtypes
+    this writer does not format like pandas."""
     dtype = values.dtype
     if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return pc.fill_null(pc.cast(pa.array(values), pa.large_string()), "")
+        text = pc.fill_null(pc.cast(pa.array(values), pa.large_string()), "")
+        return _ended(text, end)
     if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-        try:
-            text = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # object column holding non-text values
-            return None
-        coded = pc.dictionary_encode(pc.fill_null(text, ""))  # neutralise and quote each distinct value once
-        return pc.take(_quote(neutralise(coded.dictionary)), coded.indices)
+        coded = _str_objects_coded(values) if dtype == object else None
+        if coded is None:
+            try:
+                text = pa.array(values.astype("string[pyarrow]"), type=pa.large_string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError):  # object column holding non-text values
+                return None
+            coded = pc.dictionary_encode(pc.fill_null(text, ""))
+        # neutralised, quoted and ended once per distinct value
+        return pc.take(_ended(_quote(neutralise(coded.dictionary)), end), coded.indices)
     return None
+
+
+def _ended(text: pa.Array, end: str) -> pa.Array:
+    if not end:
+        return text
+    return pc.binary_join_element_wise(text, pa.scalar("", pa.large_string()), pa.scalar(end, pa.large_string()))
+
+
+def _str_objects_coded(values: pd.Series) -> pa.DictionaryArray | None:
+    """An object column of Python strings (and missing values) as Arrow dictionary codes, missing as "",
+    with only the distinct strings converted (the lineage's raw file names: a few values, millions of
+    records); None when it holds anything else. Equal objects share a code, and a ``str`` equals only a
+    ``str``, so the codes are those of the text."""
+    codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=True)
+    if not all(type(u) is str for u in uniques):
+        return None
+    dictionary = pa.array([*uniques, ""], type=pa.large_string())  # the last entry: missing
+    indices = np.where(codes < 0, len(uniques), codes).astype(np.int32, copy=False)
+    return pa.DictionaryArray.from_arrays(pa.array(indices), dictionary)
 
 
 def _neutralised_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,18 +118,18 @@ def write_csv(path: Path, frame: pd.DataFrame) -> None:
         return
     header = ",".join(_quote(neutralise(pa.array([str(c)], pa.large_string())))[0].as_py()
                       for c in frame.columns) + "\n"
-    comma, newline, empty = (pa.scalar(t, pa.large_string()) for t in (",", "\n", ""))
+    comma = pa.scalar(",", pa.large_string())
     with open(path, "wb") as fh:
         fh.write(header.encode("utf-8"))
         for start in range(0, max(len(frame), 1), CHUNK_ROWS):
             rows = frame.iloc[start:start + CHUNK_ROWS]
-            fields = [_field_text(rows[c]) for c in frame.columns]
+            last = len(frame.columns) - 1  # every line ends with "\n", written with the last field
+            fields = [_field_text(rows[c], "\n" if i == last else "") for i, c in enumerate(frame.columns)]
             if any(f is None for f in fields):  # a column pandas formats: the whole file by pandas
                 fh.close()
                 _pandas_csv(path, frame)
                 return
             lines = pc.binary_join_element_wise(*fields, comma)
-            lines = pc.binary_join_element_wise(lines, empty, newline)  # every line ends with "\n"
             for chunk in lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]:
                 if len(chunk):
                     offsets = chunk.buffers()[1]

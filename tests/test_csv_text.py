@@ -117,3 +117,15 @@ def test_ard_csv_neutralises_formula_terms(tmp_path):
     assert back.loc[0, "variable_level"] == "'=HYPERLINK(\"http://x\")"
     assert back.loc[0, "group2_level"] == "'@SUM(1,2)"
     assert back.loc[1, "stat"] == "-1.500000" and back.loc[1, "stat_fmt"] == "-1.5"
+
+
+def test_object_columns_of_strings_and_of_mixed_values_match_pandas(tmp_path):
+    # strings only (the lineage's raw file names): coded once per distinct value; mixed values: 1 == 1.0 == True
+    # would share a code, so such a column is converted value by value
+    frames = [pd.DataFrame({"n": range(4), "file": ["=cmd()", None, "ae.csv", "=cmd()"]}, dtype=object),
+              pd.DataFrame({"n": range(4), "mixed": [1, "1", 1.0, True]})]
+    for i, frame in enumerate(frames):
+        ours = tmp_path / f"ours{i}.csv"
+        write_csv(ours, frame)
+        expected = pandas_bytes(frame, tmp_path / f"pandas{i}.csv")
+        assert ours.read_bytes() == (expected.replace(b"=cmd()", b"'=cmd()") if i == 0 else expected)

@@ -118,8 +118,10 @@ class Inputs:
         """
         position = subject_positions(frame["USUBJID"], self.subjects["USUBJID"])
         keep = position >= 0
-        rows, position = frame[keep], position[keep]
-        return rows.assign(**{name: self.subjects[name].to_numpy()[position] for name in SUBJECT_COLUMNS})
+        rows, position = frame[keep].copy(deep=False), position[keep]  # (assign would copy the rows again)
+        for name in SUBJECT_COLUMNS:
+            rows[name] = self.subjects[name].to_numpy()[position]
+        return rows
 
 
 SUBJECT_COLUMNS = ("GROUP", "ANCHOR", "WEND", "DLTEVL")

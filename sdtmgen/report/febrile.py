@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sdtmgen.dates import iso_sas_date
 from sdtmgen.report.ard import Ard
@@ -42,7 +44,8 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     })
     frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
     # ISO 8601 text sorts in time order; a reading's neighbours are those of its subject in that order
-    frame = frame.sort_values(["USUBJID", "TEXT"], kind="stable").reset_index(drop=True)
+    order = np.lexsort((_sort_ranks(frame["TEXT"].to_numpy()), _sort_ranks(frame["USUBJID"].to_numpy())))
+    frame = frame.iloc[order].reset_index(drop=True)  # = sort_values(["USUBJID", "TEXT"], kind="stable")
     position = np.arange(len(frame))
     warm = frame["TEMP"].to_numpy() >= check.sustained
     frame, position = frame[warm].reset_index(drop=True), position[warm]
@@ -67,6 +70,12 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     return frame[keep].reset_index(drop=True)
 
 
+def _sort_ranks(texts: np.ndarray) -> np.ndarray:
+    """Dense rank of each text (Python strings) in sorted order, equal texts equal ranks: sorted by Arrow
+    (UTF-8 byte order, which is Python's order of str) instead of comparing Python objects."""
+    return pc.rank(pa.array(texts, type=pa.large_string()), sort_keys="ascending", tiebreaker="dense").to_numpy()
+
+
 def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportConfig) -> pd.DataFrame:
     """Fever readings on window days with a low ANC in reach: one row per subject and fever day (the
     hottest reading), with the lowest ANC that matched."""
@@ -76,11 +85,11 @@ def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportCo
     lb = inputs.adlb
     require(lb, "ADLB", ["PARAMCD", "AVAL", "ADT"])
     anc = inputs.group_of(lb[text_is(lb["PARAMCD"], check.anc_paramcd)])  # the parameter's rows first: fewer to copy
-    anc = pd.DataFrame({"USUBJID": anc["USUBJID"].astype(str).to_numpy(),
-                        "ANC_DATE": pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float),
-                        "ANC": pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float),
-                        "ANCHOR": anc["ANCHOR"].to_numpy(float)})
-    low = anc[anc["ANC"] < check.anc_below].dropna(subset=["ANC_DATE"])
+    value = pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float)
+    date = pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float)
+    kept = (value < check.anc_below) & ~np.isnan(date)  # only the low values with a date are read on
+    low = pd.DataFrame({"USUBJID": anc["USUBJID"][kept].astype(str).to_numpy(), "ANC_DATE": date[kept],
+                        "ANC": value[kept]})
     # every (fever, low ANC) pair of a subject within reach; a few rows per subject
     pairs = fever.merge(low[["USUBJID", "ANC_DATE", "ANC"]], on="USUBJID", how="inner")
     gap = pairs["ANC_DATE"] - pairs["DATE"]

@@ -62,3 +62,23 @@ def test_example_flags_the_subject_reported_only_as_pneumonia(spec, example_raw,
     assert float(first["ANC"]) < 0.5 and "PNEUMONIA" in first["AES_THAT_DAY"]
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "UCMSC-EXO-AML-01-01-003" in page and "fn_check.csv" in page
+
+
+def test_fevers_do_not_depend_on_the_order_of_the_readings():
+    # S1: 38.1-38.2 C for 70 min (sustained), then 38.1 C after a cool reading (a new run: too short);
+    # S2: one 38.4 C reading, a date without a time and a missing date; readings given in any order
+    from sdtmgen.report.config import load_report_config
+    from sdtmgen.report.febrile import fevers
+
+    check = load_report_config("specs").febrile_neutropenia_check
+    rows = [("S1", "2025-01-02T08:00", 38.1), ("S1", "2025-01-02T08:40", 38.2), ("S1", "2025-01-02T09:10", 38.1),
+            ("S1", "2025-01-02T09:30", 37.0), ("S1", "2025-01-02T09:50", 38.1), ("S2", "2025-01-03", 38.4),
+            ("S2", "2025-01-03T07:00", 37.2), ("S2", None, 39.0), ("S10", "2025-01-01T00:00", 36.9)]
+    vs = pd.DataFrame(rows, columns=["USUBJID", "VSDTC", "VSSTRESN"]).assign(VSTESTCD="TEMP")
+    vs = vs.astype({"USUBJID": "string[pyarrow]", "VSDTC": "string[pyarrow]", "VSTESTCD": "string[pyarrow]"})
+    expected = fevers(vs, check)
+    assert expected["TEXT"].tolist() == ["2025-01-02T08:00", "2025-01-02T08:40", "2025-01-02T09:10", "2025-01-03"]
+    assert expected["USUBJID"].tolist() == ["S1", "S1", "S1", "S2"]
+    for seed in range(5):
+        shuffled = vs.sample(frac=1, random_state=seed).reset_index(drop=True)
+        pd.testing.assert_frame_equal(fevers(shuffled, check), expected)
