@@ -575,6 +575,46 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
                 and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
                 and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
+            # shortest path: ItemOID="<the item that followed the previous one last time>" Value="..."/>,
+            # the ItemOID compared with the expected name only (a name the loop interned holds no '&', '<',
+            # tab, line end or DEL; a '"' is refused here), not scanned first
+            previous = state[S_PREVIOUS]
+            slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
+            form_row = stack_row[depth - 1]
+            if (slot >= 0 and slots[slot, SLOT_LAST] < form_row and counts[4] < len(items) and i + 19 < n
+                    and buf[i + 10] == 73 and buf[i + 11] == 116 and buf[i + 12] == 101 and buf[i + 13] == 109
+                    and buf[i + 14] == 79 and buf[i + 15] == 73 and buf[i + 16] == 68 and buf[i + 17] == 61
+                    and buf[i + 18] == 34):  # ItemOID="
+                item = slots[slot, SLOT_ITEM]
+                at = name_off[item]
+                size = name_off[item + 1] - at
+                k = i + 19
+                if k + size + 12 < n:
+                    for m in range(size):
+                        if names[at + m] != buf[k + m] or buf[k + m] == 34:
+                            size = -1
+                            break
+                if size >= 0 and k + size + 12 < n:
+                    k += size
+                    if (buf[k] == 34 and buf[k + 1] == 32 and buf[k + 2] == 86 and buf[k + 3] == 97
+                            and buf[k + 4] == 108 and buf[k + 5] == 117 and buf[k + 6] == 101 and buf[k + 7] == 61
+                            and buf[k + 8] == 34):  # " Value="
+                        k += 9
+                        value_s = k
+                        while k < n and PLAIN[buf[k]]:
+                            k += 1
+                        if k + 2 < n and buf[k] == 34 and buf[k + 1] == 47 and buf[k + 2] == 62:  # "/>
+                            row = counts[4]
+                            state[S_PREVIOUS] = slot
+                            slots[slot, SLOT_LAST] = form_row
+                            items[row, 0] = slot
+                            items[row, 1] = form_row
+                            items[row, 2] = value_s
+                            items[row, 3] = k
+                            items[row, 4] = 0
+                            counts[4] += 1
+                            i = k + 3
+                            continue
             end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
             if end >= 0:  # the usual form, read here; any other the general path below reads
                 # most often the item that followed the previous one last time: checked here, as a call

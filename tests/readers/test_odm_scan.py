@@ -246,3 +246,20 @@ def test_numba_starts_without_importing_scipy_linalg(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["5", "False", "5.0"]
+
+
+def test_the_shortest_item_path_refuses_a_quote_an_expected_name_holds(tmp_path):
+    """The shortest path compares an ItemOID with the name it expects instead of scanning it: a name read
+    single-quoted may hold a '"', which in a double-quoted ItemOID ends the value there - malformed XML."""
+    rows = ('<ItemGroupData ItemGroupOID="IG.AE"><ItemData ItemOID=\'IT."A\' Value="1"/>'
+            '<ItemData ItemOID="IT.B" Value="2"/></ItemGroupData>\n')
+    twice = ('<SubjectData SubjectKey="01-003"><FormData FormOID="F.Q">' + rows + rows.replace("'IT.\"A'", '"IT."A"')
+             + '</FormData></SubjectData>\n')
+    good = _write(tmp_path, BODY.replace("</ClinicalData>", twice.replace('"IT."A"', "'IT.\"A'") + "</ClinicalData>"),
+                  name="good.xml")
+    assert scan(good).item_count == 8 + 4  # read by the loop, the second group along the shortest path
+    bad = _write(tmp_path, BODY.replace("</ClinicalData>", twice + "</ClinicalData>"), name="bad.xml")
+    with pytest.raises(NeedsParser):
+        scan(bad)
+    with pytest.raises(RawDataError, match=r"bad.xml line 2\d"):
+        OdmReader(bad).forms()
