@@ -21,7 +21,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 OK, NEEDS_PARSER = 0, 1
 MAX_DEPTH, MAX_NAME, MAX_ATTRS = 256, 96, 64
@@ -88,6 +90,30 @@ def start() -> None:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
     _started = True
+
+
+@intrinsic
+def _word(typingctx, buf, i):
+    """The 8 bytes at buf[i:i + 8] as one little-endian uint64, read unaligned (the caller checks the bounds):
+    fixed parts of a tag compared 8 bytes at a time."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        at = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = builder.bitcast(builder.gep(array.data, [at]), ir.IntType(64).as_pointer())
+        return builder.load(pointer, align=1)
+    return types.uint64(buf, i), codegen
+
+
+def _bytes_word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text, "little"))
+
+
+W_ITEM_1, W_ITEM_2, W_ITEM_3 = _bytes_word(b"<ItemDat"), _bytes_word(b"a ItemOI"), _bytes_word(b'D="')
+W_VALUE = _bytes_word(b'" Value=')
+W_LOW, W_HIGH, W_QUOTES = (np.uint64(0x0101010101010101), np.uint64(0x8080808080808080),
+                           np.uint64(0x2222222222222222))
+#: the low ``i`` bytes of a word
+W_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
 
 
 def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -572,49 +598,54 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         if capture >= 0:
             items[capture, 3] = i
             capture = -1
-        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
-                and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
-                and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
-            # shortest path: ItemOID="<the item that followed the previous one last time>" Value="..."/>,
-            # the ItemOID compared with the expected name only (a name the loop interned holds no '&', '<',
-            # tab, line end or DEL; a '"' is refused here), not scanned first
+        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 64 < n and _word(buf, i) == W_ITEM_1
+                and _word(buf, i + 8) == W_ITEM_2 and (_word(buf, i + 16) & W_MASKS[3]) == W_ITEM_3):
+            # shortest path: <ItemData ItemOID="<the item that followed the previous one last time>" Value="..."/>,
+            # the fixed parts compared 8 bytes at a time, the ItemOID compared with the expected name only (a
+            # name the loop interned holds no '&', '<', tab, line end or DEL; a '"' is refused here), not
+            # scanned first; anything else (or too near the chunk's end) is left to the paths below
             previous = state[S_PREVIOUS]
             slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
             form_row = stack_row[depth - 1]
-            if (slot >= 0 and slots[slot, SLOT_LAST] < form_row and counts[4] < len(items) and i + 19 < n
-                    and buf[i + 10] == 73 and buf[i + 11] == 116 and buf[i + 12] == 101 and buf[i + 13] == 109
-                    and buf[i + 14] == 79 and buf[i + 15] == 73 and buf[i + 16] == 68 and buf[i + 17] == 61
-                    and buf[i + 18] == 34):  # ItemOID="
+            if slot >= 0 and slots[slot, SLOT_LAST] < form_row and counts[4] < len(items):
                 item = slots[slot, SLOT_ITEM]
                 at = name_off[item]
                 size = name_off[item + 1] - at
                 k = i + 19
-                if k + size + 12 < n:
-                    for m in range(size):
-                        if names[at + m] != buf[k + m] or buf[k + m] == 34:
+                if k + size + 32 < n and at + size + 8 <= len(names):
+                    for m in range(0, size, 8):
+                        word = _word(buf, k + m)
+                        mask = W_MASKS[min(size - m, 8)]
+                        quotes = word ^ W_QUOTES  # a zero byte where a '"' is
+                        if ((word ^ _word(names, at + m)) & mask) != 0 or ((quotes - W_LOW) & ~quotes & W_HIGH
+                                                                         & mask) != 0:
                             size = -1
                             break
-                if size >= 0 and k + size + 12 < n:
-                    k += size
-                    if (buf[k] == 34 and buf[k + 1] == 32 and buf[k + 2] == 86 and buf[k + 3] == 97
-                            and buf[k + 4] == 108 and buf[k + 5] == 117 and buf[k + 6] == 101 and buf[k + 7] == 61
-                            and buf[k + 8] == 34):  # " Value="
-                        k += 9
-                        value_s = k
-                        while k < n and PLAIN[buf[k]]:
-                            k += 1
-                        if k + 2 < n and buf[k] == 34 and buf[k + 1] == 47 and buf[k + 2] == 62:  # "/>
-                            row = counts[4]
-                            state[S_PREVIOUS] = slot
-                            slots[slot, SLOT_LAST] = form_row
-                            items[row, 0] = slot
-                            items[row, 1] = form_row
-                            items[row, 2] = value_s
-                            items[row, 3] = k
-                            items[row, 4] = 0
-                            counts[4] += 1
-                            i = k + 3
-                            continue
+                    if size >= 0:
+                        k += size
+                        if _word(buf, k) == W_VALUE and buf[k + 8] == 34:
+                            k += 9
+                            value_s = k
+                            while k < n and PLAIN[buf[k]]:
+                                k += 1
+                            if k + 2 < n and buf[k] == 34 and buf[k + 1] == 47 and buf[k + 2] == 62:  # "/>
+                                row = counts[4]
+                                state[S_PREVIOUS] = slot
+                                slots[slot, SLOT_LAST] = form_row
+                                items[row, 0] = slot
+                                items[row, 1] = form_row
+                                items[row, 2] = value_s
+                                items[row, 3] = k
+                                items[row, 4] = 0
+                                counts[4] += 1
+                                i = k + 3
+                                if i < n and buf[i] == 10:  # the line end that follows it, as the text path would
+                                    line += 1
+                                    i += 1
+                                continue
+        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
+                and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
+                and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
             end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
             if end >= 0:  # the usual form, read here; any other the general path below reads
                 # most often the item that followed the previous one last time: checked here, as a call
