@@ -110,6 +110,9 @@ def _bytes_word(text: bytes) -> np.uint64:
 
 W_ITEM_1, W_ITEM_2, W_ITEM_3 = _bytes_word(b"<ItemDat"), _bytes_word(b"a ItemOI"), _bytes_word(b'D="')
 W_VALUE = _bytes_word(b'" Value=')
+W_GROUP_END_1, W_GROUP_END_2 = _bytes_word(b"</ItemGr"), _bytes_word(b"oupData>")
+W_GROUP_1, W_GROUP_2, W_GROUP_3, W_GROUP_4 = (_bytes_word(b"<ItemGro"), _bytes_word(b"upData I"),
+                                              _bytes_word(b"temGroup"), _bytes_word(b'OID="'))
 W_LOW, W_HIGH, W_QUOTES = (np.uint64(0x0101010101010101), np.uint64(0x8080808080808080),
                            np.uint64(0x2222222222222222))
 #: the low ``i`` bytes of a word
@@ -681,6 +684,16 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 counts[4] += 1
                 i = end
                 continue
+        if (depth > 1 and stack_id[depth - 1] == E_GROUP and stack_len[depth - 1] == 13 and i + 16 < n
+                and _word(buf, i) == W_GROUP_END_1 and _word(buf, i + 8) == W_GROUP_END_2):
+            # </ItemGroupData> closing an unprefixed ItemGroupData (13 bytes, the one name of that length
+            # the element can have), and its line end
+            depth -= 1
+            i += 16
+            if buf[i] == 10:
+                line += 1
+                i += 1
+            continue
         if i + 1 >= n:
             return NEEDS_PARSER
         c = buf[i + 1]
@@ -714,10 +727,22 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             continue
         if c == 33 or c == 63:  # comment, CDATA, DOCTYPE, processing instruction
             return NEEDS_PARSER
-        end, local = _qname(buf, i + 1, n)
+        quick = -1  # the end of the usual <ItemGroupData ItemGroupOID="..."> in a form, its attributes read here
+        if (depth > 0 and stack_id[depth - 1] == E_FORM and i + 64 < n and _word(buf, i) == W_GROUP_1
+                and _word(buf, i + 8) == W_GROUP_2 and _word(buf, i + 16) == W_GROUP_3
+                and (_word(buf, i + 24) & W_MASKS[5]) == W_GROUP_4):
+            k = i + 29
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k + 1 < n and buf[k] == 34 and buf[k + 1] == 62:
+                quick = k + 2
+        if quick >= 0:
+            end, local = i + 14, i + 1
+        else:
+            end, local = _qname(buf, i + 1, n)
         if end < 0:
             return NEEDS_PARSER
-        element = _lookup(buf, local, end, elements, element_offsets) + 1
+        element = E_GROUP if quick >= 0 else _lookup(buf, local, end, elements, element_offsets) + 1
         if element == 0 and end - local > 8:
             if _lookup(buf, local, local + 8, elements, element_offsets) == 0:
                 element = E_TYPED
@@ -726,9 +751,9 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             a_end[t] = -1
             a_flag[t] = 0
         count = 0
-        k = end
+        k = end if quick < 0 else quick
         empty = False
-        while True:
+        while quick < 0:  # the attributes, up to the tag's end
             spaced = False
             while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
                 if buf[k] == 10:
