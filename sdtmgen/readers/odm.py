@@ -124,24 +124,30 @@ class OdmReader:
 
     def _cells(self, cells: "_Cells", n: int) -> pa.Array:
         """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
-        datas, starts, size = [], [], 0
-        for piece, _ in cells.pieces:  # the pieces' bytes joined, in one copy, with 64-bit offsets
+        parts, count, size = [], 0, 0
+        for piece, _ in cells.pieces:
             _, offsets, data = piece.buffers()
             at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
-            datas.append(np.frombuffer(data, dtype=np.uint8)[at[0]:at[-1]] if data is not None and data.size
-                         else np.zeros(0, dtype=np.uint8))
-            starts.append(at[:-1] + np.int64(size - at[0]))
+            parts.append((at, data))
+            count += len(piece)
             size += int(at[-1] - at[0])
+        # the pieces' bytes joined in one copy, each cell's start written once (64 bits) where it goes
+        joined = np.empty(size, dtype=np.uint8)
         offsets = np.empty(n + 1, dtype=np.int64)
-        cell_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-        if len(cell_starts) == n:
-            offsets[:n] = cell_starts
-        else:  # rows lacking the item: an empty value, where the next value starts
+        cell_starts = offsets if count == n else np.empty(count, dtype=np.int64)
+        position = byte = 0
+        for at, data in parts:
+            m, first, last = len(at) - 1, int(at[0]), int(at[-1])
+            np.add(at[:-1], np.int64(byte - first), out=cell_starts[position:position + m])
+            if last > first:
+                joined[byte:byte + last - first] = np.frombuffer(data, dtype=np.uint8)[first:last]
+            position += m
+            byte += last - first
+        if count != n:  # rows lacking the item: an empty value, where the next value starts
             row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
             K.spread(offsets, row.astype(np.int64), cell_starts, size)
         offsets[n] = size
-        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)
-                                                                                          if datas else b""))
+        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
         if self.decode and cells.item in self._meta.item_codelist:
             decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
             encoded = values.dictionary_encode()
