@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from sdtmgen.readers import odm_kernel as K
 
 CHUNK = 1 << 23  # 8 MiB of XML at a time: memory stays bounded whatever the file's size
+ARENA = 1 << 25  # the chunks' value buffers are cut from blocks of 32 MiB (see _Arena)
 
 XML_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[0-9]+["']"""
                       rb"""(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["'](?P<enc>[A-Za-z0-9._-]+)["'])?"""
@@ -128,6 +129,21 @@ def _read_chunks(path: Path, size: int):
             have -= cut
 
 
+class _Arena:
+    """Consecutive pieces of large blocks: the buffers each chunk's cells are kept in for the whole read
+    (~1 MiB each, ~400 MiB at 10,000 subjects). Allocated one by one, each of their pages was a fault of its
+    own (~100,000 at 10,000 subjects); numpy asks the system for huge pages for blocks of 4 MiB or more."""
+
+    def __init__(self, dtype):
+        self.dtype, self.block, self.used = np.dtype(dtype), np.empty(0, dtype=dtype), 0
+
+    def take(self, n: int) -> np.ndarray:
+        if self.used + n > len(self.block):
+            self.block, self.used = np.empty(max(n, ARENA // self.dtype.itemsize), dtype=self.dtype), 0
+        self.used += n
+        return self.block[self.used - n:self.used]
+
+
 @dataclass
 class Scanned:
     """What the fast path read: each form's rows (one per ItemGroupData) and, per column (a form's item,
@@ -178,6 +194,8 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     study_ranges: list[tuple[int, int]] = []
     tables: dict[str, np.ndarray] = {}
     empty, no_rows = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
+    value_arena, offset_arena = _Arena(np.uint8), _Arena(np.int32)
+    cell_rows = no_rows  # reused: a column's rows are copied out only where they do not follow each other
     for offset, view in _chunks(path, chunk):
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
         high = int(view.max()) if len(view) else 0  # below 128: ASCII
@@ -225,8 +243,9 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
             size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect, edged)
             if size < 0:
                 raise NeedsParser("a reference to a character XML does not allow")
-            value_data, offsets, cell_rows = (np.empty(size, dtype=np.uint8), np.empty(m + 1, dtype=np.int32),
-                                              np.empty(m, dtype=np.int32))
+            value_data, offsets = value_arena.take(size), offset_arena.take(m + 1)
+            if len(cell_rows) < m:
+                cell_rows = np.empty(len(cells), dtype=np.int32)
             K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect, edged)
             values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
             at = 0
