@@ -248,14 +248,15 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                 cell_rows = np.empty(len(cells), dtype=np.int32)
             K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect, edged)
             values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
-            at = 0
-            for slot in range(len(slot_count)):
-                n = int(slot_count[slot])
-                if n:  # rows: the first, when they follow each other (most columns), else each
-                    rows = cell_rows[at:at + n]
-                    first = int(rows[0])
-                    pieces[slot].append((values.slice(at, n), first if rows[-1] - first + 1 == n else rows.copy()))
-                    at += n
+            present = np.flatnonzero(slot_count)
+            ends = np.cumsum(slot_count[present])
+            starts = ends - slot_count[present]
+            firsts = cell_rows[starts]
+            following = (cell_rows[ends - 1] - firsts + 1 == slot_count[present]).tolist()
+            for slot, at, end, first, follows in zip(present.tolist(), starts.tolist(), ends.tolist(),
+                                                     firsts.tolist(), following):
+                # rows: the first, when they follow each other (most columns), else each
+                pieces[slot].append((values.slice(at, end - at), first if follows else cell_rows[at:end].copy()))
         del cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
