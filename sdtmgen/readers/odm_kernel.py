@@ -38,7 +38,8 @@ A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NUL
 # state slots
 S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
 S_NAMES, S_SLOTS, S_ITEMS, S_PREVIOUS = 10, 11, 12, 13
-STATE_SIZE = 14
+S_HIGH = 14  # the chunk holds a byte above 127 (then the reader checks it is UTF-8)
+STATE_SIZE = 15
 #: FormOIDs and ItemOIDs are interned as the loop meets them (a few hundred in an export; more, or more
 #: bytes, is read by the parser); each (form, item) pair is a column, a "slot"
 MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
@@ -117,6 +118,23 @@ W_LOW, W_HIGH, W_QUOTES = (np.uint64(0x0101010101010101), np.uint64(0x8080808080
                            np.uint64(0x2222222222222222))
 #: the low ``i`` bytes of a word
 W_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
+
+
+@_compiled
+def _high(buf, s, e):
+    """1 if a byte of buf[s:e] is above 127 (8 at a time), else 0."""
+    n = len(buf)
+    m = s
+    while m < e:
+        if m + 8 <= n:
+            if _word(buf, m) & W_HIGH & W_MASKS[min(e - m, 8)]:
+                return 1
+            m += 8
+        else:
+            if buf[m] >= 128:
+                return 1
+            m += 1
+    return 0
 
 
 def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -566,6 +584,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
     names_s = np.empty(MAX_ATTRS, dtype=np.int64)
     names_e = np.empty(MAX_ATTRS, dtype=np.int64)
     capture = -1  # the item whose text is being read
+    high = 0
     i = start
     while i < n:
         c = buf[i]
@@ -584,6 +603,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                     items[capture, 4] |= FIX
             elif c == 127 and capture >= 0:
                 items[capture, 4] |= FIX
+            elif c >= 128:
+                high = 1
             elif c == 38:
                 k = _entity(buf, i, n)
                 if k < 0:
@@ -632,6 +653,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                             while k < n and PLAIN[buf[k]]:
                                 k += 1
                             if k + 2 < n and buf[k] == 34 and buf[k + 1] == 47 and buf[k + 2] == 62:  # "/>
+                                high |= _high(buf, value_s, k)
                                 row = counts[4]
                                 state[S_PREVIOUS] = slot
                                 slots[slot, SLOT_LAST] = form_row
@@ -651,6 +673,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
             end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
             if end >= 0:  # the usual form, read here; any other the general path below reads
+                high |= _high(buf, i, end)
                 # most often the item that followed the previous one last time: checked here, as a call
                 # passing every table costs more than the check (numba does not inline it)
                 if counts[4] >= len(items):  # the tables are sized from the chunk: never, but never overrun
@@ -714,6 +737,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 k += 1
             if k >= n or buf[k] != 62:
                 return NEEDS_PARSER
+            high |= _high(buf, i, k)
             depth -= 1
             if stack_id[depth] == E_STUDY:
                 if counts[5] >= len(studies):
@@ -736,6 +760,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 k += 1
             if k + 1 < n and buf[k] == 34 and buf[k + 1] == 62:
                 quick = k + 2
+                high |= _high(buf, i + 29, k)
         if quick >= 0:
             end, local = i + 14, i + 1
         else:
@@ -840,6 +865,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 a_flag[which] = flag
             k += 1
         # the start tag ends at k - 1: its line is `line`
+        if quick < 0:
+            high |= _high(buf, i, k)
         parent = stack_id[depth - 1] if depth > 0 else -1
         if depth == 0:
             if state[S_ROOT] != 0:
@@ -973,6 +1000,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         items[capture, 3] = n
     state[S_DEPTH] = depth
     state[S_LINE] = line
+    state[S_HIGH] = high
     state[S_SUBJECTS] += counts[0]
     state[S_EVENTS] += counts[1]
     state[S_FORMS] += counts[2]

@@ -198,7 +198,6 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     cell_rows = no_rows  # reused: a column's rows are copied out only where they do not follow each other
     for offset, view in _chunks(path, chunk):
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
-        high = int(view.max()) if len(view) else 0  # below 128: ASCII
         if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
             if len(view) >= 1 << 31:  # the items' table holds positions in the chunk as 32-bit integers
                 raise NeedsParser("a run of 2 GiB without a tag")
@@ -212,7 +211,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                               studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
         if status != K.OK:
             raise NeedsParser("outside the subset the scanner reads")
-        if high >= 128:
+        if state[K.S_HIGH]:  # the loop saw a byte above 127: the chunk must be UTF-8
             try:
                 pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
                                                  pa.py_buffer(view)).validate(full=True)

@@ -263,3 +263,31 @@ def test_the_shortest_item_path_refuses_a_quote_an_expected_name_holds(tmp_path)
         scan(bad)
     with pytest.raises(RawDataError, match=r"bad.xml line 2\d"):
         OdmReader(bad).forms()
+
+
+@pytest.mark.parametrize("where", ["value", "other item", "group", "text", "element", "end tag", "subject"])
+def test_a_byte_that_is_not_utf8_is_found_on_every_path_of_the_loop(tmp_path, where):
+    """The loop notes where it meets a byte above 127 (on each of its paths) and only such chunks are
+    checked to be UTF-8: a stray Latin-1 byte anywhere sends the file to lxml, which names its line."""
+    rows = ''.join(f'<ItemGroupData ItemGroupOID="IG.Q"><ItemData ItemOID="IT.A" Value="{v}"/>'
+                   f'<ItemData ItemOID="IT.B" Value="x"/></ItemGroupData>\n' for v in range(3))
+    body = BODY.replace("</ClinicalData>", '<SubjectData SubjectKey="01-009"><FormData FormOID="F.Q">\n' + rows
+                        + "</FormData></SubjectData>\n</ClinicalData>")
+    good = _write(tmp_path, body, name="good.xml")
+    assert len(scan(good).names) > 0
+    bad = {"value": ('Value="2"/>', 'Value="2\xe9"/>'),  # the shortest path
+           "other item": ('ItemOID="IT.B" Value="x"/></ItemGroupData>\n</FormData>',
+                          'ItemOID="IT.C" Value="x\xe9"/></ItemGroupData>\n</FormData>'),
+           "group": ('<ItemGroupData ItemGroupOID="IG.Q"><ItemData ItemOID="IT.A" Value="2"',
+                     '<ItemGroupData ItemGroupOID="IG.\xe9"><ItemData ItemOID="IT.A" Value="2"'),
+           "text": ('</FormData></SubjectData>\n</ClinicalData>', '</FormData></SubjectData>\n\xe9</ClinicalData>'),
+           "element": ('<FormData FormOID="F.Q">', '<FormData FormOID="F.Q"><X\xe9/>'),
+           "end tag": ('<FormData FormOID="F.Q">', '<FormData FormOID="F.Q"><X\xe9></X\xe9>'),
+           "subject": ('SubjectKey="01-009"', 'SubjectKey="01-00\xe9"')}[where]
+    assert body.count(bad[0]) == 1
+    path = tmp_path / "bad.xml"
+    path.write_bytes((HEAD + body.replace(bad[0], bad[1])).encode("utf-8").replace("\xe9".encode(), b"\xe9"))
+    with pytest.raises(NeedsParser):
+        scan(path)
+    with pytest.raises(RawDataError, match=r"bad.xml"):
+        OdmReader(path).forms()
