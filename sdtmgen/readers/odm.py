@@ -353,16 +353,18 @@ class OdmReader:
         """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
         checks as in _assemble: declared items first, then items in the order they first appear."""
         self.item_count = scanned.item_count
-        ids, firsts = np.unique(scanned.group_form, return_index=True)
+        # each form's rows, the forms in the order they first appear (no sort of the 2 M groups)
+        form_rows = {int(f): np.flatnonzero(scanned.group_form == f)
+                     for f in np.flatnonzero(np.bincount(scanned.group_form))} if len(scanned.group_form) else {}
         slots = scanned.slots
         forms: dict[str, tuple] = {}
-        for f in ids[np.argsort(firsts, kind="stable")]:
+        for f in sorted(form_rows, key=lambda f: form_rows[f][0]):
             oid = scanned.names[f]
             name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
             if name in forms:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
-            rows = np.flatnonzero(scanned.group_form == f)
+            rows = form_rows[f]
             take = pa.array(rows, type=pa.int64())
             visits = scanned.group_event[rows]
             named = [meta.event_names.get(e, e) for e in scanned.events]
