@@ -373,7 +373,7 @@ class OdmReader:
                 "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
                 "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
                 "RECORDPOSITION": scanned.repeat.take(take)}
-            named = [named[e] for e in np.unique(visits)]  # the names this form's rows hold
+            named = [named[e] for e in np.flatnonzero(np.bincount(visits))]  # the names this form's rows hold
             for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                          for item in meta.group_items.get(group, [])):
                 if item not in FIXED:
