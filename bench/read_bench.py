@@ -105,6 +105,7 @@ def main() -> None:
           f"grown by the read {odm['growth'] / csv['growth']:.2f}x ({odm['growth']:.0f} / {csv['growth']:.0f} MiB)")
     # each ODM read against the CSV read just before it (the two met about the same load)
     print("ODM / CSV CPU, run by run:", [round(o["cpu"] / c["cpu"], 2) for c, o in zip(runs["csv"], runs["odm"])])
+    print("ODM / CSV wall, run by run:", [round(o["wall"] / c["wall"], 2) for c, o in zip(runs["csv"], runs["odm"])])
 
 
 if __name__ == "__main__":

@@ -124,24 +124,30 @@ class OdmReader:
 
     def _cells(self, cells: "_Cells", n: int) -> pa.Array:
         """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
-        datas, starts, size = [], [], 0
-        for piece, _ in cells.pieces:  # the pieces' bytes joined, in one copy, with 64-bit offsets
+        parts, count, size = [], 0, 0
+        for piece, _ in cells.pieces:
             _, offsets, data = piece.buffers()
             at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
-            datas.append(np.frombuffer(data, dtype=np.uint8)[at[0]:at[-1]] if data is not None and data.size
-                         else np.zeros(0, dtype=np.uint8))
-            starts.append(at[:-1] + np.int64(size - at[0]))
+            parts.append((at, data))
+            count += len(piece)
             size += int(at[-1] - at[0])
+        # the pieces' bytes joined in one copy, each cell's start written once (64 bits) where it goes
+        joined = np.empty(size, dtype=np.uint8)
         offsets = np.empty(n + 1, dtype=np.int64)
-        cell_starts = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-        if len(cell_starts) == n:
-            offsets[:n] = cell_starts
-        else:  # rows lacking the item: an empty value, where the next value starts
+        cell_starts = offsets if count == n else np.empty(count, dtype=np.int64)
+        position = byte = 0
+        for at, data in parts:
+            m, first, last = len(at) - 1, int(at[0]), int(at[-1])
+            np.add(at[:-1], np.int64(byte - first), out=cell_starts[position:position + m])
+            if last > first:
+                joined[byte:byte + last - first] = np.frombuffer(data, dtype=np.uint8)[first:last]
+            position += m
+            byte += last - first
+        if count != n:  # rows lacking the item: an empty value, where the next value starts
             row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
             K.spread(offsets, row.astype(np.int64), cell_starts, size)
         offsets[n] = size
-        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.concatenate(datas)
-                                                                                          if datas else b""))
+        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
         if self.decode and cells.item in self._meta.item_codelist:
             decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
             encoded = values.dictionary_encode()
@@ -347,16 +353,18 @@ class OdmReader:
         """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
         checks as in _assemble: declared items first, then items in the order they first appear."""
         self.item_count = scanned.item_count
-        ids, firsts = np.unique(scanned.group_form, return_index=True)
+        # each form's rows, the forms in the order they first appear (no sort of the 2 M groups)
+        form_rows = {int(f): np.flatnonzero(scanned.group_form == f)
+                     for f in np.flatnonzero(np.bincount(scanned.group_form))} if len(scanned.group_form) else {}
         slots = scanned.slots
         forms: dict[str, tuple] = {}
-        for f in ids[np.argsort(firsts, kind="stable")]:
+        for f in sorted(form_rows, key=lambda f: form_rows[f][0]):
             oid = scanned.names[f]
             name = self._plain(meta.form_names.get(oid, oid) if self.form_by == "name" else oid)
             if name in forms:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
-            rows = np.flatnonzero(scanned.group_form == f)
+            rows = form_rows[f]
             take = pa.array(rows, type=pa.int64())
             visits = scanned.group_event[rows]
             named = [meta.event_names.get(e, e) for e in scanned.events]
@@ -365,7 +373,7 @@ class OdmReader:
                 "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
                 "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
                 "RECORDPOSITION": scanned.repeat.take(take)}
-            named = [named[e] for e in np.unique(visits)]  # the names this form's rows hold
+            named = [named[e] for e in np.flatnonzero(np.bincount(visits))]  # the names this form's rows hold
             for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                          for item in meta.group_items.get(group, [])):
                 if item not in FIXED:

@@ -18,8 +18,12 @@ followed the previous item last time (inline: a numba call passing every table c
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 OK, NEEDS_PARSER = 0, 1
 MAX_DEPTH, MAX_NAME, MAX_ATTRS = 256, 96, 64
@@ -34,7 +38,8 @@ A_SUBJECT, A_EVENT, A_FORM, A_FORM_REPEAT, A_GROUP_REPEAT, A_OID, A_VALUE, A_NUL
 # state slots
 S_DEPTH, S_LINE, S_ROOT, S_SUBJECTS, S_EVENTS, S_FORMS, S_GROUPS, S_ROOT_START, S_ROOT_END, S_STUDIES = range(10)
 S_NAMES, S_SLOTS, S_ITEMS, S_PREVIOUS = 10, 11, 12, 13
-STATE_SIZE = 14
+S_HIGH = 14  # the chunk holds a byte above 127 (then the reader checks it is UTF-8)
+STATE_SIZE = 15
 #: FormOIDs and ItemOIDs are interned as the loop meets them (a few hundred in an export; more, or more
 #: bytes, is read by the parser); each (form, item) pair is a column, a "slot"
 MAX_NAMES, NAME_BYTES, MAX_SLOTS, HASH_SIZE = 1 << 15, 1 << 21, 1 << 15, 1 << 16
@@ -59,6 +64,77 @@ def _compiled(function):
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:  # "cannot cache function ...: no locator available"
         return njit(nogil=True)(function)
+
+
+_started = False
+
+
+def start() -> None:
+    """Load numba's compiled code for this process, without letting numba import scipy.linalg.
+
+    numba's first call in a process loads the registries of its CPU target, among them numba.np.arraymath,
+    which imports scipy.linalg (and with it numpy.f2py) only to learn whether a BLAS is there: ~0.15 CPU s
+    and ~0.3 s of waiting for files, half of numba's start, for a loop that uses no BLAS. Where scipy.linalg
+    is not imported yet, that first call is made with it hidden, so numba notes no BLAS for its own
+    inner products (np.cov and the like; sdtmgen compiles none); np.dot and numba's linear algebra still
+    import scipy.linalg when compiled. Where it is already imported (it costs nothing then) nothing is hidden."""
+    global _started
+    if _started:
+        return
+    hidden = [name for name in ("scipy", "scipy.linalg") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # an import of it fails at once
+    try:
+        last_tag(np.zeros(2, dtype=np.uint8), 2)
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    _started = True
+
+
+@intrinsic
+def _word(typingctx, buf, i):
+    """The 8 bytes at buf[i:i + 8] as one little-endian uint64, read unaligned (the caller checks the bounds):
+    fixed parts of a tag compared 8 bytes at a time."""
+    def codegen(context, builder, signature, args):
+        array = context.make_array(signature.args[0])(context, builder, args[0])
+        at = context.cast(builder, args[1], signature.args[1], types.intp)
+        pointer = builder.bitcast(builder.gep(array.data, [at]), ir.IntType(64).as_pointer())
+        return builder.load(pointer, align=1)
+    return types.uint64(buf, i), codegen
+
+
+def _bytes_word(text: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(text, "little"))
+
+
+W_ITEM_1, W_ITEM_2, W_ITEM_3 = _bytes_word(b"<ItemDat"), _bytes_word(b"a ItemOI"), _bytes_word(b'D="')
+W_VALUE = _bytes_word(b'" Value=')
+W_GROUP_END_1, W_GROUP_END_2 = _bytes_word(b"</ItemGr"), _bytes_word(b"oupData>")
+W_GROUP_1, W_GROUP_2, W_GROUP_3, W_GROUP_4 = (_bytes_word(b"<ItemGro"), _bytes_word(b"upData I"),
+                                              _bytes_word(b"temGroup"), _bytes_word(b'OID="'))
+W_LOW, W_HIGH, W_QUOTES = (np.uint64(0x0101010101010101), np.uint64(0x8080808080808080),
+                           np.uint64(0x2222222222222222))
+#: the low ``i`` bytes of a word
+W_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(9)], dtype=np.uint64)
+
+
+@_compiled
+def _high(buf, s, e):
+    """1 if a byte of buf[s:e] is above 127 (8 at a time), else 0."""
+    n = len(buf)
+    m = s
+    while m < e:
+        if m + 8 <= n:
+            if _word(buf, m) & W_HIGH & W_MASKS[min(e - m, 8)]:
+                return 1
+            m += 8
+        else:
+            if buf[m] >= 128:
+                return 1
+            m += 1
+    return 0
 
 
 def _table(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -508,6 +584,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
     names_s = np.empty(MAX_ATTRS, dtype=np.int64)
     names_e = np.empty(MAX_ATTRS, dtype=np.int64)
     capture = -1  # the item whose text is being read
+    high = 0
     i = start
     while i < n:
         c = buf[i]
@@ -526,6 +603,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                     items[capture, 4] |= FIX
             elif c == 127 and capture >= 0:
                 items[capture, 4] |= FIX
+            elif c >= 128:
+                high = 1
             elif c == 38:
                 k = _entity(buf, i, n)
                 if k < 0:
@@ -543,11 +622,58 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         if capture >= 0:
             items[capture, 3] = i
             capture = -1
+        if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 64 < n and _word(buf, i) == W_ITEM_1
+                and _word(buf, i + 8) == W_ITEM_2 and (_word(buf, i + 16) & W_MASKS[3]) == W_ITEM_3):
+            # shortest path: <ItemData ItemOID="<the item that followed the previous one last time>" Value="..."/>,
+            # the fixed parts compared 8 bytes at a time, the ItemOID compared with the expected name only (a
+            # name the loop interned holds no '&', '<', tab, line end or DEL; a '"' is refused here), not
+            # scanned first; anything else (or too near the chunk's end) is left to the paths below
+            previous = state[S_PREVIOUS]
+            slot = form_rows[stack_code[depth - 1], 1] if previous < 0 else slots[previous, SLOT_NEXT]
+            form_row = stack_row[depth - 1]
+            if slot >= 0 and slots[slot, SLOT_LAST] < form_row and counts[4] < len(items):
+                item = slots[slot, SLOT_ITEM]
+                at = name_off[item]
+                size = name_off[item + 1] - at
+                k = i + 19
+                if k + size + 32 < n and at + size + 8 <= len(names):
+                    for m in range(0, size, 8):
+                        word = _word(buf, k + m)
+                        mask = W_MASKS[min(size - m, 8)]
+                        quotes = word ^ W_QUOTES  # a zero byte where a '"' is
+                        if ((word ^ _word(names, at + m)) & mask) != 0 or ((quotes - W_LOW) & ~quotes & W_HIGH
+                                                                         & mask) != 0:
+                            size = -1
+                            break
+                    if size >= 0:
+                        k += size
+                        if _word(buf, k) == W_VALUE and buf[k + 8] == 34:
+                            k += 9
+                            value_s = k
+                            while k < n and PLAIN[buf[k]]:
+                                k += 1
+                            if k + 2 < n and buf[k] == 34 and buf[k + 1] == 47 and buf[k + 2] == 62:  # "/>
+                                high |= _high(buf, value_s, k)
+                                row = counts[4]
+                                state[S_PREVIOUS] = slot
+                                slots[slot, SLOT_LAST] = form_row
+                                items[row, 0] = slot
+                                items[row, 1] = form_row
+                                items[row, 2] = value_s
+                                items[row, 3] = k
+                                items[row, 4] = 0
+                                counts[4] += 1
+                                i = k + 3
+                                if i < n and buf[i] == 10:  # the line end that follows it, as the text path would
+                                    line += 1
+                                    i += 1
+                                continue
         if (depth > 0 and stack_id[depth - 1] == E_GROUP and i + 10 < n and buf[i + 1] == 73 and buf[i + 2] == 116
                 and buf[i + 3] == 101 and buf[i + 4] == 109 and buf[i + 5] == 68 and buf[i + 6] == 97
                 and buf[i + 7] == 116 and buf[i + 8] == 97 and buf[i + 9] == 32):  # <ItemData in a group
             end, oid_s, oid_e, value_s, value_e = _simple_item(buf, i + 9, n)
             if end >= 0:  # the usual form, read here; any other the general path below reads
+                high |= _high(buf, i, end)
                 # most often the item that followed the previous one last time: checked here, as a call
                 # passing every table costs more than the check (numba does not inline it)
                 if counts[4] >= len(items):  # the tables are sized from the chunk: never, but never overrun
@@ -581,6 +707,16 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 counts[4] += 1
                 i = end
                 continue
+        if (depth > 1 and stack_id[depth - 1] == E_GROUP and stack_len[depth - 1] == 13 and i + 16 < n
+                and _word(buf, i) == W_GROUP_END_1 and _word(buf, i + 8) == W_GROUP_END_2):
+            # </ItemGroupData> closing an unprefixed ItemGroupData (13 bytes, the one name of that length
+            # the element can have), and its line end
+            depth -= 1
+            i += 16
+            if buf[i] == 10:
+                line += 1
+                i += 1
+            continue
         if i + 1 >= n:
             return NEEDS_PARSER
         c = buf[i + 1]
@@ -601,6 +737,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 k += 1
             if k >= n or buf[k] != 62:
                 return NEEDS_PARSER
+            high |= _high(buf, i, k)
             depth -= 1
             if stack_id[depth] == E_STUDY:
                 if counts[5] >= len(studies):
@@ -614,10 +751,23 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             continue
         if c == 33 or c == 63:  # comment, CDATA, DOCTYPE, processing instruction
             return NEEDS_PARSER
-        end, local = _qname(buf, i + 1, n)
+        quick = -1  # the end of the usual <ItemGroupData ItemGroupOID="..."> in a form, its attributes read here
+        if (depth > 0 and stack_id[depth - 1] == E_FORM and i + 64 < n and _word(buf, i) == W_GROUP_1
+                and _word(buf, i + 8) == W_GROUP_2 and _word(buf, i + 16) == W_GROUP_3
+                and (_word(buf, i + 24) & W_MASKS[5]) == W_GROUP_4):
+            k = i + 29
+            while k < n and PLAIN[buf[k]]:
+                k += 1
+            if k + 1 < n and buf[k] == 34 and buf[k + 1] == 62:
+                quick = k + 2
+                high |= _high(buf, i + 29, k)
+        if quick >= 0:
+            end, local = i + 14, i + 1
+        else:
+            end, local = _qname(buf, i + 1, n)
         if end < 0:
             return NEEDS_PARSER
-        element = _lookup(buf, local, end, elements, element_offsets) + 1
+        element = E_GROUP if quick >= 0 else _lookup(buf, local, end, elements, element_offsets) + 1
         if element == 0 and end - local > 8:
             if _lookup(buf, local, local + 8, elements, element_offsets) == 0:
                 element = E_TYPED
@@ -626,9 +776,9 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
             a_end[t] = -1
             a_flag[t] = 0
         count = 0
-        k = end
+        k = end if quick < 0 else quick
         empty = False
-        while True:
+        while quick < 0:  # the attributes, up to the tag's end
             spaced = False
             while k < n and (buf[k] == 32 or buf[k] == 9 or buf[k] == 10 or buf[k] == 13):
                 if buf[k] == 10:
@@ -715,6 +865,8 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
                 a_flag[which] = flag
             k += 1
         # the start tag ends at k - 1: its line is `line`
+        if quick < 0:
+            high |= _high(buf, i, k)
         parent = stack_id[depth - 1] if depth > 0 else -1
         if depth == 0:
             if state[S_ROOT] != 0:
@@ -848,6 +1000,7 @@ def scan_chunk(buf, start, state, stack_id, stack_index, stack_code, stack_row, 
         items[capture, 3] = n
     state[S_DEPTH] = depth
     state[S_LINE] = line
+    state[S_HIGH] = high
     state[S_SUBJECTS] += counts[0]
     state[S_EVENTS] += counts[1]
     state[S_FORMS] += counts[2]

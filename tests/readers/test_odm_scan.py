@@ -1,6 +1,8 @@
 """The ODM reader's compiled fast path reads what lxml reads, cell for cell and line for line, and hands
 everything else to lxml."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,3 +234,60 @@ def test_a_file_that_cannot_be_mapped_is_read_in_pieces_the_same(tmp_path, monke
     assert read.line.tolist() == mapped.line.tolist() and read.repeat.equals(mapped.repeat)
     assert ([sum((v.to_pylist() for v, _ in p), []) for p in read.pieces]
             == [sum((v.to_pylist() for v, _ in p), []) for p in mapped.pieces])
+
+
+def test_numba_starts_without_importing_scipy_linalg(tmp_path):
+    """numba's first call would import scipy.linalg (~0.3 s) only to look for a BLAS the loop does not use:
+    the read starts numba with it hidden, and leaves it importable afterwards."""
+    path = _write(tmp_path, BODY)
+    code = ("import sys; from pathlib import Path; from sdtmgen.readers.odm import OdmReader; "
+            "print(len(OdmReader(Path(sys.argv[1])).read('f_ae').frame), 'scipy.linalg' in sys.modules); "
+            "import scipy.linalg; print(scipy.linalg.norm([3.0, 4.0]))")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["5", "False", "5.0"]
+
+
+def test_the_shortest_item_path_refuses_a_quote_an_expected_name_holds(tmp_path):
+    """The shortest path compares an ItemOID with the name it expects instead of scanning it: a name read
+    single-quoted may hold a '"', which in a double-quoted ItemOID ends the value there - malformed XML."""
+    rows = ('<ItemGroupData ItemGroupOID="IG.AE"><ItemData ItemOID=\'IT."A\' Value="1"/>'
+            '<ItemData ItemOID="IT.B" Value="2"/></ItemGroupData>\n')
+    twice = ('<SubjectData SubjectKey="01-003"><FormData FormOID="F.Q">' + rows + rows.replace("'IT.\"A'", '"IT."A"')
+             + '</FormData></SubjectData>\n')
+    good = _write(tmp_path, BODY.replace("</ClinicalData>", twice.replace('"IT."A"', "'IT.\"A'") + "</ClinicalData>"),
+                  name="good.xml")
+    assert scan(good).item_count == 8 + 4  # read by the loop, the second group along the shortest path
+    bad = _write(tmp_path, BODY.replace("</ClinicalData>", twice + "</ClinicalData>"), name="bad.xml")
+    with pytest.raises(NeedsParser):
+        scan(bad)
+    with pytest.raises(RawDataError, match=r"bad.xml line 2\d"):
+        OdmReader(bad).forms()
+
+
+@pytest.mark.parametrize("where", ["value", "other item", "group", "text", "element", "end tag", "subject"])
+def test_a_byte_that_is_not_utf8_is_found_on_every_path_of_the_loop(tmp_path, where):
+    """The loop notes where it meets a byte above 127 (on each of its paths) and only such chunks are
+    checked to be UTF-8: a stray Latin-1 byte anywhere sends the file to lxml, which names its line."""
+    rows = ''.join(f'<ItemGroupData ItemGroupOID="IG.Q"><ItemData ItemOID="IT.A" Value="{v}"/>'
+                   f'<ItemData ItemOID="IT.B" Value="x"/></ItemGroupData>\n' for v in range(3))
+    body = BODY.replace("</ClinicalData>", '<SubjectData SubjectKey="01-009"><FormData FormOID="F.Q">\n' + rows
+                        + "</FormData></SubjectData>\n</ClinicalData>")
+    good = _write(tmp_path, body, name="good.xml")
+    assert len(scan(good).names) > 0
+    bad = {"value": ('Value="2"/>', 'Value="2\xe9"/>'),  # the shortest path
+           "other item": ('ItemOID="IT.B" Value="x"/></ItemGroupData>\n</FormData>',
+                          'ItemOID="IT.C" Value="x\xe9"/></ItemGroupData>\n</FormData>'),
+           "group": ('<ItemGroupData ItemGroupOID="IG.Q"><ItemData ItemOID="IT.A" Value="2"',
+                     '<ItemGroupData ItemGroupOID="IG.\xe9"><ItemData ItemOID="IT.A" Value="2"'),
+           "text": ('</FormData></SubjectData>\n</ClinicalData>', '</FormData></SubjectData>\n\xe9</ClinicalData>'),
+           "element": ('<FormData FormOID="F.Q">', '<FormData FormOID="F.Q"><X\xe9/>'),
+           "end tag": ('<FormData FormOID="F.Q">', '<FormData FormOID="F.Q"><X\xe9></X\xe9>'),
+           "subject": ('SubjectKey="01-009"', 'SubjectKey="01-00\xe9"')}[where]
+    assert body.count(bad[0]) == 1
+    path = tmp_path / "bad.xml"
+    path.write_bytes((HEAD + body.replace(bad[0], bad[1])).encode("utf-8").replace("\xe9".encode(), b"\xe9"))
+    with pytest.raises(NeedsParser):
+        scan(path)
+    with pytest.raises(RawDataError, match=r"bad.xml"):
+        OdmReader(path).forms()
