@@ -413,6 +413,8 @@ class RawExport:
     _reader: object = field(default=None, repr=False)  # the reader of an export other than CSV forms
 
     _dialect: CsvDialect = field(default=RFC4180, repr=False)
+    #: callables ``(file name, frame)`` run on each form when first read (sdtm.subject_level compares values)
+    on_read: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         from sdtmgen.readers import detect, open_reader
@@ -492,6 +494,8 @@ class RawExport:
         frame["_ROW"] = read.lines  # physical line of the row's first line in the file (header = 1)
         if form not in self.forms:
             self.notes += read.notes
+            for observe in self.on_read:
+                observe(self.file_name(form), frame)
         self._frames[form] = frame
         self.forms[form] = len(frame)
         return frame

@@ -16,6 +16,7 @@ from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
+from sdtmgen.sdtm.subject_level import SubjectLevel
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.loader import spec_location
 from sdtmgen.readers import SdtmPackage
@@ -98,6 +99,9 @@ def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
     datasets: dict[str, pd.DataFrame] = {}
     form_errors: dict[tuple[str, str, str], list[str]] = {}
     delivered: dict[str, pd.DataFrame | None] = {}  # domains taken from delivered SDTM -> their SUPP (or None)
+    subject_level = SubjectLevel.of(spec)  # DM values repeated on other forms, compared as each form is read
+    if subject_level is not None:
+        raw.on_read.append(subject_level.observe)
     for domain in spec.domains:
         if domain.source is not None:  # a delivered SDTM dataset (readers.sdtm_source)
             try:
@@ -116,6 +120,9 @@ def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
         if frame is not None:
             datasets[domain.domain] = frame
     findings += raw.notes  # normalisations made while reading (RAW-WHITESPACE)
+    if subject_level is not None:
+        raw.on_read.remove(subject_level.observe)
+        findings += subject_level.findings()
     for (rule, file, message), domains in form_errors.items():
         findings.append(Finding(rule=rule, severity="error", dataset=", ".join(domains), message=message,
                                 sources=(file,) if file else ()))
