@@ -273,8 +273,14 @@ def without_repeats(findings: list[Finding]) -> list[Finding]:
     rows: a date that could not be read is also a missing date, a record without its subject
     number also lacks its --SEQ."""
     reported: dict[tuple[str, str], set[str]] = {}
+    given: dict[tuple[str, str], set[str]] = {}  # values of the spec found wrong (no raw rows), per variable
     out = []
     for finding in findings:
+        if finding.severity == "error" and finding.cells and not finding.sources:  # a spec text, located in the spec
+            given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
+        elif finding.severity == "error" and finding.sources and finding.values and set(finding.values) <= given.get(
+                (finding.dataset, finding.variable), set()):
+            continue  # the same spec text again, on the records that carry it
         if finding.severity == "error" and finding.cells:  # a raw-data error, with its cells
             reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
         elif finding.severity == "error" and finding.sources and any(
