@@ -125,6 +125,8 @@ class SubjectLevel:
         return out
 
 
-def _codes(values: pa.Array) -> tuple[np.ndarray, list]:
+def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
