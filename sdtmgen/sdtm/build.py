@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -271,11 +271,27 @@ def _repeated_keys(finding: Finding):
 def without_repeats(findings: list[Finding]) -> list[Finding]:
     """Drop later errors that only repeat an error of the mapping or derivations on the same raw
     rows: a date that could not be read is also a missing date, a record without its subject
-    number also lacks its --SEQ."""
+    number also lacks its --SEQ. A finding naming the same cells under the same rule as an earlier one
+    (one raw column read by two variables: EXSTDAT for EXSTDTC and EXENDTC, COHORT for ARMCD and ARM)
+    is said once: the earlier one names both variables."""
     reported: dict[tuple[str, str], set[str]] = {}
     given: dict[tuple[str, str], set[str]] = {}  # values of the spec found wrong (no raw rows), per variable
+    first: dict[tuple, int] = {}  # (rule, severity, dataset, cells) -> position in out
     out = []
     for finding in findings:
+        if finding.cells and (finding.rule, finding.severity, finding.dataset, finding.cells) in first:
+            if finding.severity == "error" and finding.sources:
+                reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
+            if finding.severity == "error" and not finding.sources:
+                given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
+            at = first[(finding.rule, finding.severity, finding.dataset, finding.cells)]
+            earlier = out[at]
+            also = "" if finding.message == earlier.message else f"; {finding.variable}: {finding.message}"
+            out[at] = replace(earlier, variable=f"{earlier.variable}, {finding.variable}",
+                              message=earlier.message + also)
+            continue
+        if finding.cells:
+            first[(finding.rule, finding.severity, finding.dataset, finding.cells)] = len(out)
         if finding.severity == "error" and finding.cells and not finding.sources:  # a spec text, located in the spec
             given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
         elif finding.severity == "error" and finding.sources and finding.values and set(finding.values) <= given.get(
