@@ -346,8 +346,17 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
     """One raw form: text columns (header names trimmed), the physical line of each row, normalisations made."""
     name = name or path.name
     data = path.read_bytes()
-    if not dialect.utf8 and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-        data = _decoded(data, name, dialect)
+    if not dialect.utf8:
+        import codecs
+
+        wide = codecs.lookup(dialect.encoding).name.startswith(("utf-16", "utf-32"))
+        if data.startswith(b"\xef\xbb\xbf") and not wide:  # decoded as declared, it would garble the header
+            raise RawDataError(f"{name} line 1: the file starts with a UTF-8 byte order mark, but study.yaml "
+                               f"declares encoding {dialect.encoding} (raw: options: encoding)\n"
+                               f"  what to do: re-export the form in {dialect.encoding}, or remove the encoding "
+                               f"option if the export is UTF-8")
+        if wide or data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+            data = _decoded(data, name, dialect)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
