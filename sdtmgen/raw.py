@@ -151,6 +151,13 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
             raise RawDataError(f"{name} line 1: column {n} appears twice in the header (columns {seen[n]} and {i}); "
                                f"neither would be read reliably\n  what to do: rename or remove one of them")
         seen[n] = i
+    folded: dict[str, int] = {}
+    for i, n in enumerate(names, start=1):
+        first = folded.setdefault(n.casefold(), i)
+        if first != i:
+            raise RawDataError(f"{name} line 1: columns {names[first - 1]} ({first}) and {n} ({i}) of the header differ "
+                               f"only by case; SAS, ODM and most EDCs take them for one column, so which one the "
+                               f"spec reads is a guess\n  what to do: rename or remove one of them")
     return names
 
 
