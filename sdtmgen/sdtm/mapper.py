@@ -188,7 +188,7 @@ def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule, origin: tupl
 
 
 def _made_by_spec(text: pd.Series, ctx: MapContext, rule, bad: np.ndarray) -> np.ndarray:
-    """Of the ``bad`` cells, those whose non-ASCII characters no raw input cell of the row holds."""
+    """Of the ``bad`` cells, those whose non-ASCII characters no raw input cell of the row holds (in any case)."""
     at = np.flatnonzero(bad)
     inputs = [ctx.frame[c].to_numpy()[at] for c in sorted(rule.columns()) if c in ctx.frame]
     out = np.zeros(len(bad), dtype=bool)
@@ -197,8 +197,8 @@ def _made_by_spec(text: pd.Series, ctx: MapContext, rule, bad: np.ndarray) -> np
         cells = tuple(str(column[k]) for column in inputs if isinstance(column[k], str))
         key = (value, cells)
         if key not in seen:
-            held = set("".join(cells))
-            seen[key] = not any(ch in held for ch in str(value) if ord(ch) > 127)
+            held = set("".join(cells).casefold())  # the rule may have changed the case (upper: true)
+            seen[key] = not any(all(c in held for c in ch.casefold()) for ch in str(value) if ord(ch) > 127)
         out[at[k]] = seen[key]
     return out
 
