@@ -268,6 +268,10 @@ def _repeated_keys(finding: Finding):
             yield finding.dataset[4:], "USUBJID"
 
 
+#: a rule whose findings repeat another's on the same records: said once, by the other, which names both
+SAME_CHECK = {"IG-REQ": "SCH-REQUIRED"}
+
+
 def without_repeats(findings: list[Finding]) -> list[Finding]:
     """Drop later errors that only repeat an error of the mapping or derivations on the same raw
     rows: a date that could not be read is also a missing date, a record without its subject
@@ -277,8 +281,15 @@ def without_repeats(findings: list[Finding]) -> list[Finding]:
     reported: dict[tuple[str, str], set[str]] = {}
     given: dict[tuple[str, str], set[str]] = {}  # values of the spec found wrong (no raw rows), per variable
     first: dict[tuple, int] = {}  # (rule, severity, dataset, cells) -> position in out
+    said: dict[tuple[str, str, str], tuple[int, set[str]]] = {}  # (rule, dataset, variable) -> position, raw rows
     out = []
     for finding in findings:
+        same = SAME_CHECK.get(finding.rule)
+        if same is not None and finding.sources and (same, finding.dataset, finding.variable) in said:
+            at, rows = said[(same, finding.dataset, finding.variable)]
+            if set(finding.sources) <= rows:  # the same missing values, found by the SDTMIG's rule too
+                out[at] = replace(out[at], message=f"{out[at].message} (also {finding.rule}: {finding.message})")
+                continue
         if finding.cells and (finding.rule, finding.severity, finding.dataset, finding.cells) in first:
             if finding.severity == "error" and finding.sources:
                 reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
@@ -290,8 +301,6 @@ def without_repeats(findings: list[Finding]) -> list[Finding]:
             out[at] = replace(earlier, variable=f"{earlier.variable}, {finding.variable}",
                               message=earlier.message + also)
             continue
-        if finding.cells:
-            first[(finding.rule, finding.severity, finding.dataset, finding.cells)] = len(out)
         if finding.severity == "error" and finding.cells and not finding.sources:  # a spec text, located in the spec
             given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
         elif finding.severity == "error" and finding.sources and finding.values and set(finding.values) <= given.get(
@@ -302,5 +311,9 @@ def without_repeats(findings: list[Finding]) -> list[Finding]:
         elif finding.severity == "error" and finding.sources and any(
                 set(finding.sources) <= reported.get(key, set()) for key in _repeated_keys(finding)):
             continue
+        if finding.cells:
+            first[(finding.rule, finding.severity, finding.dataset, finding.cells)] = len(out)
+        if finding.rule in SAME_CHECK.values() and finding.sources:
+            said[(finding.rule, finding.dataset, finding.variable)] = (len(out), set(finding.sources))
         out.append(finding)
     return out
