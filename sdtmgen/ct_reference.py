@@ -48,7 +48,12 @@ CSV_COLUMNS = {
     "cdisc synonym(s)": "synonyms", "synonym(s)": "synonyms", "synonyms": "synonyms", "synonym": "synonyms",
     "codelist extensible (yes/no)": "extensible", "extensible": "extensible",
     "codelist name": "codelist_name", "codelist_name": "codelist_name",
+    # sdtm.oak's study CT (ct_spec): one row per collected text; raw_codelist names the eCRF's list (not kept)
+    "term_value": "value", "collected_value": "collected", "term_preferred_term": "decode",
+    "term_synonyms": "synonyms", "raw_codelist": "raw_codelist",
 }
+#: columns that make a file sdtm.oak's study CT layout
+OAK_COLUMNS = {"codelist_code", "term_value", "collected_value"}
 C_CODE = re.compile(r"^C\d+$")
 CODELIST_ID = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -115,11 +120,19 @@ def ct_version_problem(version: str) -> str | None:
 
 # ---- CSV codelist files --------------------------------------------------------------------------
 
-def read_codelist_csv(path: Path, shown: str | None = None, select: Iterable[str] | None = None) -> list[Codelist]:
+def read_codelist_csv(path: Path, shown: str | None = None, select: Iterable[str] | None = None,
+                      version: str | None = None) -> list[Codelist]:
     """The codelists of a CSV/TSV codelist file, in file order; SpecError naming file, line and value.
 
     ``select``: only these codelists (ids or C-codes), each of which must be in the file; the others are
     not checked (a whole NCI CT export can be read for the few codelists a study takes from it).
+
+    sdtm.oak's study CT layout (``codelist_code``, ``term_code``, ``term_value``, ``collected_value``,
+    ``term_preferred_term``, ``term_synonyms``, optional ``raw_codelist``; detected from the header) has one
+    row per collected text and no codelist rows: the rows of one term are merged, each collected text
+    becoming a synonym of the term, and a codelist's id, name and extensibility are those of its C-code in
+    the packaged NCI CT ``version`` (default: the newest packaged); a term code that is not an NCI C-code
+    (a sponsor's, e.g. V00224) makes a sponsor term, allowed in an extensible codelist only.
     """
     shown = shown or str(path)
     text = read_sponsor_text(path, "codelist file", shown)
@@ -144,7 +157,49 @@ def read_codelist_csv(path: Path, shown: str | None = None, select: Iterable[str
             rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise SpecError(f"{shown}:{reader.line_num}: codelist file cannot be read as CSV ({exc})") from None
+    if OAK_COLUMNS <= {" ".join(h.split()).lower() for h in header}:
+        rows = _oak_rows(rows, shown, version)
     return _codelists_from_rows(rows, shown, None if select is None else list(select))
+
+
+def _oak_rows(rows: list[tuple[int, dict[str, str]]], shown: str,
+              version: str | None) -> list[tuple[int, dict[str, str]]]:
+    """sdtm.oak's rows as the plain layout: one row per term (its collected texts added to its synonyms, a
+    code that is not a C-code dropped: a sponsor term), and a codelist row per C-code from the NCI CT."""
+    from sdtmgen.standards import versions
+
+    version = version or versions("ct")[-1]
+    terms: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+    problems: list[str] = []
+    for line, row in rows:
+        key = (row.get("codelist", ""), row.get("value", ""))
+        texts = _synonyms(row.get("synonyms", "")) + _synonyms(row.get("collected", ""))
+        code = row.get("code", "") if C_CODE.match(row.get("code", "")) else ""
+        if key not in terms:
+            terms[key] = (line, {"codelist": key[0], "value": key[1], "code": code, "decode": row.get("decode", ""),
+                                 "synonyms": "; ".join(texts)})
+            continue
+        first_line, merged = terms[key]
+        if code != merged["code"]:
+            problems.append(f"{shown}:{line}: codelist {key[0]}: term {key[1]!r} has code {row.get('code')!r} here "
+                            f"and {merged['code'] or 'none'} at line {first_line}")
+        merged["synonyms"] = "; ".join(_synonyms(merged["synonyms"]) + [t for t in texts
+                                                                          if t not in _synonyms(merged["synonyms"])])
+    heads: dict[str, tuple[int, dict[str, str]]] = {}
+    for line, row in terms.values():
+        code = row["codelist"]
+        if code in heads or not C_CODE.match(code):
+            continue  # a codelist named otherwise is a sponsor codelist, as in the plain layout
+        nci = nci_codelist(version, code)
+        if nci is None:
+            problems.append(f"{shown}:{line}: codelist {code} is not in NCI SDTM CT {version} (packaged with "
+                            f"sdtmgen): its id, name and extensibility are unknown")
+            continue
+        heads[code] = (line, {"codelist": "", "code": code, "value": nci.id, "codelist_name": nci.name,
+                              "extensible": "Yes" if nci.extensible else "No"})
+    if problems:
+        raise SpecError("invalid codelist file\n" + "\n".join(problems))
+    return list(heads.values()) + sorted(terms.values(), key=lambda item: item[0])
 
 
 def _yes_no(text: str, at: str, problems: list[str]) -> bool:
@@ -301,7 +356,7 @@ def _resolve_entry(entry: CodelistRef, folder: Path, version: str, at: Callable[
             return None
         try:
             found = read_codelist_csv(path, shown=f"{folder / origin}",
-                                      select=None if entry.codelist is None else [entry.codelist])
+                                      select=None if entry.codelist is None else [entry.codelist], version=version)
         except SpecError as exc:
             problems.append(f"{at('file')}: codelist file {origin}: " + str(exc).replace("invalid codelist file\n", ""))
             return None

@@ -436,11 +436,13 @@ def parse_iso_datetime(iso: pd.Series) -> pd.Series:
 
 
 def parse_iso_clock(iso: pd.Series) -> pd.Series:
-    """Seconds after midnight of ISO 8601 values that carry a time (``THH:MM[:SS]``); NaN otherwise."""
+    """Seconds after midnight of ISO 8601 values that carry a time (``THH[:MM[:SS]]``: missing minutes and
+    seconds are 00, as :func:`impute_clock` reads them); NaN otherwise."""
     text = iso.astype("string[pyarrow]")
     timed = (text.str.slice(10, 11) == "T").fillna(False)
     hours = pd.to_numeric(text.str.slice(11, 13).where(timed), errors="coerce")
     minutes = pd.to_numeric(text.str.slice(14, 16).where(timed), errors="coerce")
+    minutes = minutes.mask(hours.notna() & minutes.isna(), 0)
     seconds = pd.to_numeric(text.str.slice(17, 19).where(timed & (text.str.len() >= 19)), errors="coerce")
     return (hours * 3600 + minutes * 60 + seconds.fillna(0)).astype("float64")
 

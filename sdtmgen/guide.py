@@ -39,7 +39,9 @@ E = ElementMaker(makeelement=lxml_html.html_parser.makeelement)
 #: findings that record how the build handled a data problem (not a conformance failure)
 HANDLED = {"RAW-WHITESPACE": "leading/trailing spaces, tabs, line breaks removed; inner tabs/line breaks made one space",
            "RAW-UNUSED": "raw form read by no spec source: its rows are not in the package",
-           "TEXT-SPLIT": "text beyond 200 bytes moved to SUPP-- records (SDTMIG 4.5.3.2)"}
+           "TEXT-SPLIT": "text beyond 200 bytes moved to SUPP-- records (SDTMIG 4.5.3.2)",
+           "RAW-SUBJECT-CONFLICT": "a subject-level value differing between a subject's forms or rows: DM takes the "
+                                   "DM form's (or the lookup's first/last row), every value listed"}
 
 CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:2em;color:#222;max-width:75em}

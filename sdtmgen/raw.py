@@ -151,6 +151,13 @@ def _header(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> list[str]:
             raise RawDataError(f"{name} line 1: column {n} appears twice in the header (columns {seen[n]} and {i}); "
                                f"neither would be read reliably\n  what to do: rename or remove one of them")
         seen[n] = i
+    folded: dict[str, int] = {}
+    for i, n in enumerate(names, start=1):
+        first = folded.setdefault(n.casefold(), i)
+        if first != i:
+            raise RawDataError(f"{name} line 1: columns {names[first - 1]} ({first}) and {n} ({i}) of the header differ "
+                               f"only by case; SAS, ODM and most EDCs take them for one column, so which one the "
+                               f"spec reads is a guess\n  what to do: rename or remove one of them")
     return names
 
 
@@ -348,8 +355,17 @@ def read_form(path: Path, name: str | None = None, dialect: CsvDialect = RFC4180
     """One raw form: text columns (header names trimmed), the physical line of each row, normalisations made."""
     name = name or path.name
     data = path.read_bytes()
-    if not dialect.utf8 and data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
-        data = _decoded(data, name, dialect)
+    if not dialect.utf8:
+        import codecs
+
+        wide = codecs.lookup(dialect.encoding).name.startswith(("utf-16", "utf-32"))
+        if data.startswith(b"\xef\xbb\xbf") and not wide:  # decoded as declared, it would garble the header
+            raise RawDataError(f"{name} line 1: the file starts with a UTF-8 byte order mark, but study.yaml "
+                               f"declares encoding {dialect.encoding} (raw: options: encoding)\n"
+                               f"  what to do: re-export the form in {dialect.encoding}, or remove the encoding "
+                               f"option if the export is UTF-8")
+        if wide or data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+            data = _decoded(data, name, dialect)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data[:4096].strip(b" \t\r\n") and not data.strip(b" \t\r\n"):
@@ -415,6 +431,8 @@ class RawExport:
     _reader: object = field(default=None, repr=False)  # the reader of an export other than CSV forms
 
     _dialect: CsvDialect = field(default=RFC4180, repr=False)
+    #: callables ``(file name, frame)`` run on each form when first read (sdtm.subject_level compares values)
+    on_read: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         from sdtmgen.readers import detect, open_reader
@@ -494,6 +512,8 @@ class RawExport:
         frame["_ROW"] = read.lines  # physical line of the row's first line in the file (header = 1)
         if form not in self.forms:
             self.notes += read.notes
+            for observe in self.on_read:
+                observe(self.file_name(form), frame)
         self._frames[form] = frame
         self.forms[form] = len(frame)
         return frame

@@ -106,6 +106,8 @@ def test_broken_export_gets_its_defined_outcome(case, tmp_path, spec_folder, exa
         assert result.exit_code == 1, text
         for fragment in expect["contains"]:
             assert fragment in text, f"{fragment!r} not in:\n{text}"
+        for fragment in expect.get("not_contains", []):  # e.g. a spec's text blamed on raw cells
+            assert fragment not in text, f"{fragment!r} in:\n{text}"
         assert not out.exists(), "a failed build must not write output"
         return
     assert result.exit_code == 0, text

@@ -475,3 +475,45 @@ def test_a_codelist_file_behind_a_link_out_of_the_spec_folder_is_refused(spec_co
     line = add_codelists(spec_copy, "  - {file: ct/codes.csv, codelist: SEVCAT}\n")
     message = spec_error(spec_copy)
     assert f"terminology.yaml:{line}: file ct/codes.csv: {spec_copy / 'ct'} is a symbolic link" in message
+
+
+OAK_CT = Path(__file__).resolve().parents[1] / "examples" / "oak-cm" / "oak" / "sdtm_ct.csv"
+
+
+def test_ct_import_reads_sdtm_oak_study_ct():
+    """sdtm.oak's study CT layout (codelist_code, term_code, term_value, collected_value, term_preferred_term,
+    term_synonyms) was refused ('no value column'): every collected text -> submission value pair of the
+    shipped file is now a synonym of its term, codelists named by the packaged NCI CT."""
+    result = CliRunner().invoke(main, ["ct", "import", "--csv", str(OAK_CT)])
+    assert result.exit_code == 0, result.output
+    written = {c["code"] if "code" in c else c["id"]: c for c in yaml.safe_load(result.output)}
+    with OAK_CT.open(encoding="utf-8", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    for pair in pairs:  # every row of the file, as its term's synonym (or the term itself)
+        terms = {t["value"]: t for t in written[pair["codelist_code"]]["terms"]}
+        term = terms[pair["term_value"]]
+        assert pair["collected_value"] in [term["value"], *term.get("synonyms", [])], pair
+        if pair["term_code"].startswith("C"):
+            assert term["code"] == pair["term_code"]
+    assert written["C71113"]["id"] == "FREQ" and written["C66728"]["extensible"] is False
+    route = {t["value"]: t for t in written["C66729"]["terms"]}
+    assert route["ORAL"]["synonyms"] == ["Intraoral Route of Administration", "PO", "PO (Oral)"]
+    vsall = next(t for t in written["C66741"]["terms"] if t["value"] == "VSALL")  # V00224: a sponsor term
+    assert "code" not in vsall and vsall["extended"] is True
+    assert written["VISIT"]["terms"][1] == {"value": "VISIT 1", "synonyms": ["Visit 1"]}
+    # the terms the example's terminology.yaml writes by hand, as its synonyms
+    frequency = {t["value"]: t["synonyms"] for t in written["C71113"]["terms"]}
+    assert "QD (Every Day)" in frequency["QD"] and "BID (Twice a Day)" in frequency["BID"]
+
+
+@pytest.mark.parametrize("rows,message", [
+    ("C66742,C49488,Y,Yes,Yes,\nC66742,C12345,Y,YES,Yes,\n", "term 'Y' has code 'C12345' here and C49488 at line 2"),
+    ("C99999998,C49488,Y,Yes,Yes,\n", "codelist C99999998 is not in NCI SDTM CT"),
+    ("C66742,V001,MAYBE,Maybe,,\n", "is not extensible: sponsor term 'MAYBE'"),
+])
+def test_sdtm_oak_study_ct_problems_name_the_line(tmp_path, rows, message):
+    source = tmp_path / "ct.csv"
+    source.write_text("codelist_code,term_code,term_value,collected_value,term_preferred_term,term_synonyms\n" + rows,
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["ct", "import", "--csv", str(source)])
+    assert result.exit_code == 1 and message in result.output, result.output

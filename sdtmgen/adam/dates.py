@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, present, register_adam_derivation,
                                relative_day, text_from_codes)
 from sdtmgen.conditions import Condition
-from sdtmgen.dates import (TIME_FLAG_LEVELS, Imputation, date_range, impute_clock, impute_in_range, parse_iso_clock,
+from sdtmgen.dates import (TIME_FLAG_LEVELS, Imputation, date_range, impute_clock, impute_in_range,
                            parse_iso_date, to_sas_date)
 
 
@@ -100,11 +100,20 @@ class ImputeDate(AdamDerivation):
 class AnalysisDate(AdamDerivation):
     derive: Literal["analysis_date"]
     target: str = Field("ADT", description="the SAS date variable (missing unless the date is complete)")
-    datetime_target: Optional[str] = Field(None, description="e.g. ADTM; empty when no time was collected")
+    datetime_target: Optional[str] = Field(None, description="e.g. ADTM; empty when no time was collected; a time "
+                                                             "without minutes (T10) is kept at the hour, minutes 00")
     source: str = Field(description="ISO 8601 variable of this dataset, e.g. a copy of LBDTC")
+    time_flag: Optional[str] = Field(None, description="time imputation flag of datetime_target (e.g. ATMF): M when "
+                                                       "the minutes were imputed (hour only), empty otherwise")
+
+    @model_validator(mode="after")
+    def _flag_needs_datetime(self) -> "AnalysisDate":
+        if self.time_flag and not self.datetime_target:
+            raise ValueError("time_flag needs a datetime_target (a SAS date has no time)")
+        return self
 
     def produces(self) -> set[str]:
-        return {self.target} | ({self.datetime_target} if self.datetime_target else set())
+        return {self.target} | {name for name in (self.datetime_target, self.time_flag) if name}
 
     def apply(self, ctx: AdamContext) -> None:
         frame = ctx.frame
@@ -113,8 +122,21 @@ class AnalysisDate(AdamDerivation):
         days = distinct.map(lambda iso: to_sas_date(parse_iso_date(iso)).to_numpy(dtype=float))
         frame[self.target] = days
         if self.datetime_target:
-            clock = distinct.map(lambda iso: parse_iso_clock(iso).to_numpy(dtype=float))
+            # the hour is kept when the minutes are missing, as impute_date and subject_date keep it
+            clock = distinct.map(lambda iso: _collected_clock(iso)[0])
             frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
+            if self.time_flag:
+                level = distinct.map(lambda iso: _collected_clock(iso)[1])
+                timed = ~np.isnan(days * 86400.0 + clock)
+                frame[self.time_flag] = text_from_codes(np.where(timed, level, -1).astype(int), TIME_FLAG_LEVELS)
+
+
+def _collected_clock(iso: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(seconds after midnight, time flag level) of the values that carry at least an hour: the missing minutes
+    (and seconds) are 00, the level M; NaN and -1 without a time."""
+    clock, level = impute_clock(iso, "first")
+    timed = level < 2
+    return np.where(timed, clock, np.nan), np.where(timed, level, -1).astype(float)
 
 
 @register_adam_derivation("relative_day", "days from an anchor date: anchor = day 1, the day before = -1 (no day 0)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +16,7 @@ from sdtmgen.raw import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
+from sdtmgen.sdtm.subject_level import SubjectLevel
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
 from sdtmgen.spec.loader import spec_location
 from sdtmgen.readers import SdtmPackage
@@ -98,6 +99,9 @@ def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
     datasets: dict[str, pd.DataFrame] = {}
     form_errors: dict[tuple[str, str, str], list[str]] = {}
     delivered: dict[str, pd.DataFrame | None] = {}  # domains taken from delivered SDTM -> their SUPP (or None)
+    subject_level = SubjectLevel.of(spec)  # DM values repeated on other forms, compared as each form is read
+    if subject_level is not None:
+        raw.on_read.append(subject_level.observe)
     for domain in spec.domains:
         if domain.source is not None:  # a delivered SDTM dataset (readers.sdtm_source)
             try:
@@ -116,6 +120,9 @@ def map_sdtm(spec: Spec, raw: RawExport) -> MappedSdtm:
         if frame is not None:
             datasets[domain.domain] = frame
     findings += raw.notes  # normalisations made while reading (RAW-WHITESPACE)
+    if subject_level is not None:
+        raw.on_read.remove(subject_level.observe)
+        findings += subject_level.findings()
     for (rule, file, message), domains in form_errors.items():
         findings.append(Finding(rule=rule, severity="error", dataset=", ".join(domains), message=message,
                                 sources=(file,) if file else ()))
@@ -261,17 +268,52 @@ def _repeated_keys(finding: Finding):
             yield finding.dataset[4:], "USUBJID"
 
 
+#: a rule whose findings repeat another's on the same records: said once, by the other, which names both
+SAME_CHECK = {"IG-REQ": "SCH-REQUIRED"}
+
+
 def without_repeats(findings: list[Finding]) -> list[Finding]:
     """Drop later errors that only repeat an error of the mapping or derivations on the same raw
     rows: a date that could not be read is also a missing date, a record without its subject
-    number also lacks its --SEQ."""
+    number also lacks its --SEQ. A finding naming the same cells under the same rule as an earlier one
+    (one raw column read by two variables: EXSTDAT for EXSTDTC and EXENDTC, COHORT for ARMCD and ARM)
+    is said once: the earlier one names both variables."""
     reported: dict[tuple[str, str], set[str]] = {}
+    given: dict[tuple[str, str], set[str]] = {}  # values of the spec found wrong (no raw rows), per variable
+    first: dict[tuple, int] = {}  # (rule, severity, dataset, cells) -> position in out
+    said: dict[tuple[str, str, str], tuple[int, set[str]]] = {}  # (rule, dataset, variable) -> position, raw rows
     out = []
     for finding in findings:
+        same = SAME_CHECK.get(finding.rule)
+        if same is not None and finding.sources and (same, finding.dataset, finding.variable) in said:
+            at, rows = said[(same, finding.dataset, finding.variable)]
+            if set(finding.sources) <= rows:  # the same missing values, found by the SDTMIG's rule too
+                out[at] = replace(out[at], message=f"{out[at].message} (also {finding.rule}: {finding.message})")
+                continue
+        if finding.cells and (finding.rule, finding.severity, finding.dataset, finding.cells) in first:
+            if finding.severity == "error" and finding.sources:
+                reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
+            if finding.severity == "error" and not finding.sources:
+                given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
+            at = first[(finding.rule, finding.severity, finding.dataset, finding.cells)]
+            earlier = out[at]
+            also = "" if finding.message == earlier.message else f"; {finding.variable}: {finding.message}"
+            out[at] = replace(earlier, variable=f"{earlier.variable}, {finding.variable}",
+                              message=earlier.message + also)
+            continue
+        if finding.severity == "error" and finding.cells and not finding.sources:  # a spec text, located in the spec
+            given.setdefault((finding.dataset, finding.variable), set()).update(finding.values)
+        elif finding.severity == "error" and finding.sources and finding.values and set(finding.values) <= given.get(
+                (finding.dataset, finding.variable), set()):
+            continue  # the same spec text again, on the records that carry it
         if finding.severity == "error" and finding.cells:  # a raw-data error, with its cells
             reported.setdefault((finding.dataset, finding.variable), set()).update(finding.sources)
         elif finding.severity == "error" and finding.sources and any(
                 set(finding.sources) <= reported.get(key, set()) for key in _repeated_keys(finding)):
             continue
+        if finding.cells:
+            first[(finding.rule, finding.severity, finding.dataset, finding.cells)] = len(out)
+        if finding.rule in SAME_CHECK.values() and finding.sources:
+            said[(finding.rule, finding.dataset, finding.variable)] = (len(out), set(finding.sources))
         out.append(finding)
     return out

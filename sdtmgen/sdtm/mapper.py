@@ -160,7 +160,7 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
                          findings=findings, factorised=factorised, mapped=columns)
         values = rule.run(ctx)
         if values.dtype != "float64":
-            values = _to_ascii(values, spec, ctx, rule)
+            values = _to_ascii(values, spec, ctx, rule, (domain, source))
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
     columns["_FILE"] = frame["_FILE"].to_numpy()
     columns["_ROW"] = frame["_ROW"].to_numpy()
@@ -178,8 +178,10 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     return out, count
 
 
-def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule) -> pd.Series:
-    """Apply the study's transliteration table; any character still outside ASCII is an error."""
+def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule, origin: tuple | None = None) -> pd.Series:
+    """Apply the study's transliteration table; any character still outside ASCII is an error, blamed on the
+    raw cell that holds it, or on the spec (``origin``: the domain and source) when no input cell of the row
+    holds it: a constant of the rule or a codelist term or decode of terminology.yaml."""
     text = as_arrow_text(values)
     bad = non_ascii(text)
     if bad.any() and spec.study.transliteration:  # rare: translate only the cells that need it
@@ -187,6 +189,12 @@ def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule) -> pd.Series
         text = text.copy()
         text[bad] = fixed
         bad = non_ascii(text)
+    if bad.any():
+        bad = np.asarray(bad, dtype=bool)
+        made = _made_by_spec(text, ctx, rule, bad)
+        if made.any():
+            _spec_not_ascii(text[made], spec, ctx, rule, origin)
+            bad &= ~made
     if bad.any():
         columns = sorted(rule.columns()) or ["(value)"]
         rows = ctx.frame["_ROW"].to_numpy()[bad]
@@ -200,6 +208,54 @@ def _to_ascii(values: pd.Series, spec: Spec, ctx: MapContext, rule) -> pd.Series
             hint="translate the text in the EDC, or add the characters to the study's "
                  "'transliteration' table in study.yaml"))
     return text
+
+
+def _made_by_spec(text: pd.Series, ctx: MapContext, rule, bad: np.ndarray) -> np.ndarray:
+    """Of the ``bad`` cells, those whose non-ASCII characters no raw input cell of the row holds (in any case)."""
+    at = np.flatnonzero(bad)
+    inputs = [ctx.frame[c].to_numpy()[at] for c in sorted(rule.columns()) if c in ctx.frame]
+    out = np.zeros(len(bad), dtype=bool)
+    seen: dict[tuple, bool] = {}
+    for k, value in enumerate(text.to_numpy()[at]):  # only the cells in error
+        cells = tuple(str(column[k]) for column in inputs if isinstance(column[k], str))
+        key = (value, cells)
+        if key not in seen:
+            held = set("".join(cells).casefold())  # the rule may have changed the case (upper: true)
+            seen[key] = not any(all(c in held for c in ch.casefold()) for ch in str(value) if ord(ch) > 127)
+        out[at[k]] = seen[key]
+    return out
+
+
+def _spec_not_ascii(shown: pd.Series, spec: Spec, ctx: MapContext, rule, origin: tuple | None) -> None:
+    """A non-ASCII constant of the spec, named by its spec file, line and key (not by the raw rows using it)."""
+    from sdtmgen.spec.loader import spec_location
+
+    texts = sorted({str(v) for v in shown})
+    where = []
+    codelist_id = getattr(rule, "codelist_id", None)
+    if codelist_id is not None and origin is not None:
+        variable = origin[0].variable(ctx.target) if ctx.target in {v.name for v in origin[0].variables} else None
+        cl = codelist_id(variable.codelist if variable is not None else None)
+        for k, codelist in enumerate(spec.terminology.codelists):
+            if codelist.id != cl:
+                continue
+            for term in codelist.terms:
+                for key, text in (("value", term.value), ("decode", term.decode)):
+                    if text is not None and text in texts:
+                        where.append(f"{spec_location(spec.terminology, ('codelists', k))}: codelist {cl}, "
+                                     f"term {term.value!r}, {key}: {text!r}")
+    if origin is not None and not where:
+        domain, source = origin
+        i = next((n for n, s in enumerate(domain.sources) if s is source), 0)
+        where.append(f"{spec_location(domain, ('sources', i, 'map', ctx.target))}: sources.{i}.map.{ctx.target}: "
+                     + ", ".join(repr(t) for t in texts))
+    located = "; ".join(dict.fromkeys(where)) or f"the {ctx.domain} spec, {ctx.target}"
+    ctx.findings.append(Finding(
+        rule="ascii", severity="error", dataset=ctx.domain, variable=ctx.target,
+        message=f"{located}: text given by the spec is not ASCII, which XPT v5 cannot carry (no raw cell holds it)",
+        values=tuple(texts), cells=tuple(dict.fromkeys(where)),
+        hint="write the spec's text in ASCII, or add the characters to the study's 'transliteration' table "
+             "in study.yaml"))
 
 
 def map_domain(spec: Spec, domain: DomainSpec, raw: RawExport, findings: list[Finding],

@@ -243,7 +243,7 @@ class StudySpec(Strict):
         default_factory=dict, description="rule id -> why its findings are acceptable for this study, shown beside "
                                           "them in reports/reviewers-guide.html; ids from the rule catalogue "
                                           "(reports/conformance.txt), the build's notes (RAW-WHITESPACE, RAW-UNUSED, "
-                                          "TEXT-SPLIT) or CDISC CORE rules (CORE-NNNNNN)")
+                                          "TEXT-SPLIT, RAW-SUBJECT-CONFLICT) or CDISC CORE rules (CORE-NNNNNN)")
 
     @model_validator(mode="after")
     def _unique(self) -> "StudySpec":

@@ -71,3 +71,28 @@ def test_partial_date_sets_date_and_time_flags(run_step, sas):
     assert out["AENDTM"].iloc[0] == sas("2024-06-30")[0] * 86400 + 86399
     assert out["AENDTM"].iloc[1] == sas("2024-06-03")[0] * 86400 + 10 * 3600 + 59 * 60 + 59
     assert list(out["AENTMF"].fillna("-")) == ["H", "M", "-", "H", "-", "-"]
+
+
+def test_analysis_datetime_keeps_an_hour_without_minutes_and_flags_it(run_step, sas):
+    """analysis_date read 2020-03-04T10 as no time (ADTM missing) where impute_date and subject_date keep the hour."""
+    frame = pd.DataFrame({"USUBJID": ["S-1"] * 5,
+                          "_DTC": ["2024-03-10T10", "2024-03-10T10:30", "2024-03-10", "2024-03", None]})
+    step = {"derive": "analysis_date", "target": "ADT", "datetime_target": "ADTM", "source": "_DTC"}
+    out, _ = run_step({**step, "time_flag": "ATMF"}, frame)
+    day = sas("2024-03-10")[0] * 86400
+    np.testing.assert_array_equal(out["ADTM"].to_numpy(), [day + 10 * 3600, day + 10 * 3600 + 1800,
+                                                           np.nan, np.nan, np.nan])
+    assert list(out["ATMF"].fillna("-")) == ["M", "-", "-", "-", "-"]
+    plain, _ = run_step(step, frame)  # no flag declared: the same datetimes
+    np.testing.assert_array_equal(plain["ADTM"].to_numpy(), out["ADTM"].to_numpy())
+    with pytest.raises(pydantic.ValidationError, match="time_flag needs a datetime_target"):
+        ADAM_DERIVATIONS["analysis_date"].model_validate(
+            {"derive": "analysis_date", "target": "ADT", "source": "_DTC", "time_flag": "ATMF"})
+
+
+def test_an_hour_without_minutes_is_not_midnight_in_an_iso_datetime():
+    from sdtmgen.dates import iso_datetime
+
+    got = iso_datetime(pd.Series(["2024-03-10T10", "2024-03-10T10:30", "2024-03-10", None], dtype="string[pyarrow]"))
+    assert got.tolist()[:3] == [pd.Timestamp("2024-03-10 10:00"), pd.Timestamp("2024-03-10 10:30"),
+                                pd.Timestamp("2024-03-10")]

@@ -32,8 +32,9 @@ def _reference_timestamps(values: pd.Series) -> pd.Series:
     text = values.astype("string[pyarrow]")
     date_ok = text.str.match(r"^\d{4}-\d{2}-\d{2}").fillna(False)
     stamp = pd.to_datetime(text.str.slice(0, 10).where(date_ok), format="%Y-%m-%d", errors="coerce")
-    clock = text.str.extract(r"T(\d{2}):(\d{2})")
-    minutes = (pd.to_numeric(clock[0], errors="coerce") * 60 + pd.to_numeric(clock[1], errors="coerce")).fillna(0)
+    clock = text.str.extract(r"T(\d{2})(?::(\d{2}))?")  # an hour alone (T11) is 11:00, not midnight
+    hours = pd.to_numeric(clock[0], errors="coerce")
+    minutes = (hours * 60 + pd.to_numeric(clock[1], errors="coerce").where(hours.isna(), lambda m: m.fillna(0))).fillna(0)
     return stamp + pd.to_timedelta(minutes, unit="m")
 
 

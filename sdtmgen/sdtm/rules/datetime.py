@@ -72,7 +72,8 @@ class Iso8601(MappingRule):
             if not n_impossible:
                 message, hint = "not a valid date: no format of the rule reads it", add + ", or correct the date in the EDC"
             elif not n_unread:
-                message, hint = "not a valid date", "correct the date in the EDC; impossible dates cannot be submitted"
+                message, hint = "not a valid date", ("correct the date in the EDC; impossible dates cannot be submitted "
+                                                     "(30 FEB; a year before 1800 or after 2200)")
             else:
                 message = (f"not a valid date: {n_unread} row(s) in a layout none of the rule's formats has, "
                            f"{n_impossible} impossible")
