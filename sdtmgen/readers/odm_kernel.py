@@ -18,8 +18,6 @@ followed the previous item last time (inline: a numba call passing every table c
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -64,33 +62,6 @@ def _compiled(function):
         return njit(cache=True, nogil=True)(function)
     except RuntimeError:  # "cannot cache function ...: no locator available"
         return njit(nogil=True)(function)
-
-
-_started = False
-
-
-def start() -> None:
-    """Load numba's compiled code for this process, without letting numba import scipy.linalg.
-
-    numba's first call in a process loads the registries of its CPU target, among them numba.np.arraymath,
-    which imports scipy.linalg (and with it numpy.f2py) only to learn whether a BLAS is there: ~0.15 CPU s
-    and ~0.3 s of waiting for files, half of numba's start, for a loop that uses no BLAS. Where scipy.linalg
-    is not imported yet, that first call is made with it hidden, so numba notes no BLAS for its own
-    inner products (np.cov and the like; sdtmgen compiles none); np.dot and numba's linear algebra still
-    import scipy.linalg when compiled. Where it is already imported (it costs nothing then) nothing is hidden."""
-    global _started
-    if _started:
-        return
-    hidden = [name for name in ("scipy", "scipy.linalg") if name not in sys.modules]
-    for name in hidden:
-        sys.modules[name] = None  # type: ignore[assignment]  # an import of it fails at once
-    try:
-        last_tag(np.zeros(2, dtype=np.uint8), 2)
-    finally:
-        for name in hidden:
-            if sys.modules.get(name, 0) is None:
-                del sys.modules[name]
-    _started = True
 
 
 @intrinsic

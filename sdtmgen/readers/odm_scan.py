@@ -171,7 +171,6 @@ class Scanned:
 def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     """Read the ClinicalData of an ODM file, or raise NeedsParser."""
     path = Path(path)
-    K.start()
     state = np.zeros(K.STATE_SIZE, dtype=np.int64)
     state[K.S_LINE] = 1
     stacks = [np.zeros(K.MAX_DEPTH, dtype=np.int64) for _ in range(4)]  # id, index, code, row

@@ -1,8 +1,6 @@
 """The ODM reader's compiled fast path reads what lxml reads, cell for cell and line for line, and hands
 everything else to lxml."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -234,18 +232,6 @@ def test_a_file_that_cannot_be_mapped_is_read_in_pieces_the_same(tmp_path, monke
     assert read.line.tolist() == mapped.line.tolist() and read.repeat.equals(mapped.repeat)
     assert ([sum((v.to_pylist() for v, _ in p), []) for p in read.pieces]
             == [sum((v.to_pylist() for v, _ in p), []) for p in mapped.pieces])
-
-
-def test_numba_starts_without_importing_scipy_linalg(tmp_path):
-    """numba's first call would import scipy.linalg (~0.3 s) only to look for a BLAS the loop does not use:
-    the read starts numba with it hidden, and leaves it importable afterwards."""
-    path = _write(tmp_path, BODY)
-    code = ("import sys; from pathlib import Path; from sdtmgen.readers.odm import OdmReader; "
-            "print(len(OdmReader(Path(sys.argv[1])).read('f_ae').frame), 'scipy.linalg' in sys.modules); "
-            "import scipy.linalg; print(scipy.linalg.norm([3.0, 4.0]))")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["5", "False", "5.0"]
 
 
 def test_the_shortest_item_path_refuses_a_quote_an_expected_name_holds(tmp_path):
