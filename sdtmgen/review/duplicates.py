@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.review import ReviewContext, ReviewHit, register_check
+from sdtmgen.review.registry import ReviewContext, ReviewHit, register_check
 
 
 def _normalised(values: pd.Series) -> pd.Series:

@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.review import ReviewContext, ReviewHit, register_check
+from sdtmgen.review.registry import ReviewContext, ReviewHit, register_check
 
 _NON_FINITE_TEXT = r"^\s*[+-]?(?:nan|inf|infinity)\s*$"
 

@@ -139,7 +139,6 @@ def families() -> list[Registry[Any]]:
     from sdtmgen.conditions import CONDITIONS
     from sdtmgen.readers import READERS
     from sdtmgen.review import REVIEW_CHECKS
-    from sdtmgen.review import checks  # noqa: F401  (registers the checks)
     from sdtmgen.sdtm.derivations.base import DERIVATIONS
     from sdtmgen.sdtm.rules.base import RULES
     from sdtmgen.validate.conformance import RULES as CONFORMANCE

@@ -1,3 +1,0 @@
-"""Imports every family of data-review checks, so that they register."""
-
-from sdtmgen.review import consistency, duplicates, plausibility  # noqa: F401
