@@ -41,7 +41,7 @@ def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings
                                findings=findings))
         return step.produces() | ({"USUBJID"} if step.creates_records() else set())
 
-    from sdtmgen.spec.loader import spec_location
+    from sdtmgen.spec.source import spec_location
 
     run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations",
                             locate=lambda name, k: spec_location(adam[name], ("derivations", k)))

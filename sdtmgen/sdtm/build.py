@@ -18,7 +18,7 @@ from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.mapper import SourceCount, map_domain
 from sdtmgen.sdtm.subject_level import SubjectLevel
 from sdtmgen.sdtm.suppqual import build_supp, split_long_text, supp_spec
-from sdtmgen.spec.loader import spec_location
+from sdtmgen.spec.source import spec_location
 from sdtmgen.readers import SdtmPackage
 from sdtmgen.spec.models import DomainSpec, SdtmSource, Spec
 

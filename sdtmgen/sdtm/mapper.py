@@ -228,7 +228,7 @@ def _made_by_spec(text: pd.Series, ctx: MapContext, rule, bad: np.ndarray) -> np
 
 def _spec_not_ascii(shown: pd.Series, spec: Spec, ctx: MapContext, rule, origin: tuple | None) -> None:
     """A non-ASCII constant of the spec, named by its spec file, line and key (not by the raw rows using it)."""
-    from sdtmgen.spec.loader import spec_location
+    from sdtmgen.spec.source import spec_location
 
     texts = sorted({str(v) for v in shown})
     where = []

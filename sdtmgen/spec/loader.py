@@ -23,28 +23,9 @@ from pydantic import BaseModel, ValidationError
 from sdtmgen.adam.checks import adam_reference_problems
 from sdtmgen.errors import SpecError
 from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec, Spec, StudySpec
+from sdtmgen.spec.source import attach_source, source_of, spec_location
+from sdtmgen.spec.source import line_of as _line_of
 from sdtmgen.terminology import Terminology
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Follow a pydantic error location through the YAML node tree to a line number."""
-    line = node.start_mark.line + 1 if node is not None else None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == part), None)
-            if match is None:
-                key = next((k for k, v in node.value if k.value == part), None)
-                if key is None:
-                    continue  # a union tag in the location, not a key
-                node = key
-            else:
-                node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-        else:
-            continue
-        line = node.start_mark.line + 1
-    return line
 
 
 #: Largest number of YAML nodes a spec file may expand to, aliases counted at every use (the
@@ -204,7 +185,7 @@ def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> An
     if problems:
         raise SpecError("invalid spec\n" + "\n".join(
             f"{path}:{_line_of(node, loc) or 1}: {message}" for loc, message in problems))
-    NODES[id(result)] = (path, node)
+    attach_source(result, path, node)
     return result
 
 
@@ -226,16 +207,6 @@ def _non_finite(value: Any, loc: tuple) -> list[tuple[tuple, float]]:
     return []
 
 
-NODES: dict[int, tuple[Path, yaml.Node | None]] = {}
-"""Where each loaded model came from, so later checks can name file and line."""
-
-
-def spec_location(model: Any, loc: tuple) -> str:
-    """``file:line`` of a location (keys and list positions) inside a loaded model's spec file."""
-    path, node = NODES.get(id(model), (None, None))
-    return f"{path}:{_line_of(node, loc) or 1}" if path else "spec"
-
-
 _where = spec_location
 
 
@@ -251,7 +222,7 @@ def load_terminology(folder: str | Path, ct_version: str | None = None) -> Termi
     if ct_version is None:
         ct_version = str(load_model(folder / "study.yaml", StudySpec, key="study").standards.ct)
     resolved = resolve_terminology(terminology, folder, ct_version, lambda loc: spec_location(terminology, loc))
-    NODES[id(resolved)] = NODES.pop(id(terminology))
+    attach_source(resolved, *source_of(terminology))
     return resolved
 
 

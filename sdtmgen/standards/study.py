@@ -64,7 +64,7 @@ def check_standards(spec: Any) -> None:
     for key in ("sdtmig_file", "adamig_file", "ctcae_file", "define_stylesheet"):
         sponsor_file(folder, standards, key)
     from sdtmgen.define_xml.standards import define_ct_problems
-    from sdtmgen.spec.loader import _where
+    from sdtmgen.spec.source import spec_location as _where
 
     problems = define_ct_problems(spec, _where)
     if problems:
