@@ -7,7 +7,7 @@ are typed.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal, Optional, Union
+from typing import ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -460,6 +460,8 @@ class SdtmSource(Strict):
 
 
 class DomainSpec(DatasetSpecBase):
+    #: which standard the dataset follows, for code that must not import this module (the rule modules)
+    standard: ClassVar[str] = "SDTM"
     domain: str = Field(pattern=r"^[A-Z]{2,8}$", description="dataset name and DOMAIN value (2-8 upper-case "
                                                             "letters); files are named in lower case (dm.xpt)")
     source: Optional[SdtmSource] = Field(
@@ -530,6 +532,8 @@ class DomainSpec(DatasetSpecBase):
 class AdamDatasetSpec(DatasetSpecBase):
     """One ADaM dataset: metadata, variables and the registered derivations that build it, in order."""
 
+    #: which standard the dataset follows, for code that must not import this module (the rule modules)
+    standard: ClassVar[str] = "ADaM"
     dataset: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,7}$", description="dataset name (e.g. ADSL, ADLB); files are "
                                                                      "named in lower case (adsl.xpt)")
     label: str = Field(max_length=40, pattern=r"^[\x20-\x7e]*$",

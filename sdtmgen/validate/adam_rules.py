@@ -11,14 +11,15 @@ warnings where the sponsor's judgement applies.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 
-from sdtmgen.spec.models import AdamDatasetSpec
-from sdtmgen.validate.conformance import (ADAM_STRUCTURES, Hit, NotRun, Package, _blank, _placeholder,
-                                          conformance_rule)
+from sdtmgen.validate.rule_base import ADAM_STRUCTURES, Hit, NotRun, Package, _blank, _placeholder, conformance_rule
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sdtmgen.spec.models import AdamDatasetSpec
 
 #: every ADaM rule id, as ``validate_adam`` runs them (the ADAMIG-* ones live in conformance.py)
 ADAM_RULE_IDS = ["ADAM-ADSL-DM", "ADAM-ADSL-ONE", "ADAM-AVAL", "ADAM-CNSR", "ADAM-DATE-FMT", "ADAM-DATE-NUM",
@@ -39,7 +40,7 @@ SHOWN = 10  # offending values shown per finding
 def _adam(package: Package, structure: str | None = None) -> Iterable[tuple[str, AdamDatasetSpec, pd.DataFrame]]:
     """(name, spec, frame) of the package's ADaM datasets, of one class (spec ``class``) if given."""
     for name, spec in package.specs.items():
-        if isinstance(spec, AdamDatasetSpec) and name in package.datasets:
+        if spec.standard == "ADaM" and name in package.datasets:
             if structure is None or spec.dataset_class.upper() == structure:
                 yield name, spec, package.datasets[name]
 

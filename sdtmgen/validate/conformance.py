@@ -1,140 +1,29 @@
-"""Cross-dataset conformance rules, kept in one registry.
+"""Cross-dataset conformance rules, kept in one registry (``sdtmgen.validate.rule_base``).
 
 A rule is a function registered with its id, severity and message; it receives the whole
 package and returns the offending records. The build runs every registered rule and writes the
-results to the conformance report.
+results to the conformance report. This module holds the SDTM rules and the ADaMIG metadata rules,
+and imports ``adam_rules`` so that importing it completes the registry.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sdtmgen.errors import Finding
-from sdtmgen.registry import Registry
-from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
+from sdtmgen.validate.rule_base import (ADAM_STRUCTURES, LOCKED, RULES, ConformanceRule, Hit,  # noqa: F401
+                                        NotRun, Package, _blank, _placeholder, conformance_rule,
+                                        not_run_finding, run_rules)
 from sdtmgen.validate.duplicates import duplicated_rows
-from sdtmgen.validate.textbuffers import none_blank
+from sdtmgen.validate.textbuffers import none_blank  # noqa: F401
 
-
-@dataclass
-class Package:
-    """What the rules see: every dataset with its spec and lineage."""
-
-    datasets: dict[str, pd.DataFrame]
-    specs: dict[str, DomainSpec]
-    lineage: dict[str, pd.DataFrame] = field(default_factory=dict)
-    ig: pd.DataFrame | None = None          # SDTMIG variable metadata (dataset, name, label, core)
-    adamig: pd.DataFrame | None = None      # ADaMIG variable metadata (dataset = data structure name)
-    unplanned_visit: str = "UNSCHEDULED"    # VISIT prefix of unplanned visits
-    sdtm: dict[str, pd.DataFrame] | None = None  # SDTM datasets an ADaM package derives from (ADAM-SRC, ADAM-ADSL-DM)
-
-    _distinct: dict = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def distinct(self, dataset: str, column: str) -> tuple[np.ndarray, pd.Series]:
-        """Codes (-1: missing) and distinct values of a column, computed once for all the rules.
-
-        Rules test each distinct value (subject, date, epoch) once and spread the answer to the
-        records through the codes, instead of comparing text record by record.
-        """
-        frame = self.datasets[dataset]
-        cached = self._distinct.get((dataset, column))
-        if cached is None or cached[0] is not frame:
-            codes, uniques = pd.factorize(frame[column].array, use_na_sentinel=True)
-            small = np.int32 if len(uniques) < 2**31 - 1 else np.int64  # half the memory of the usual int64
-            cached = (frame, codes.astype(small), pd.Series(uniques))
-            self._distinct[(dataset, column)] = cached
-        return cached[1], cached[2]
-
-    def sources(self, dataset: str, mask: np.ndarray) -> tuple[str, ...]:
-        lin = self.lineage.get(dataset)
-        if lin is None or "_FILE" not in lin:
-            return ()
-        picked = lin[mask]
-        return tuple(f"{f}:{r}" for f, r in zip(picked["_FILE"], picked["_ROW"]))
-
-
-@dataclass(frozen=True)
-class Hit:
-    """Offending records of one dataset for one rule."""
-
-    dataset: str
-    variable: str
-    mask: np.ndarray
-    values: tuple[str, ...] = ()
-    detail: str = ""
-    dataset_level: bool = False  # about the dataset or its metadata, not particular records
-    not_run: bool = False        # the rule could not check this dataset (``detail`` says why)
-
-
-@dataclass(frozen=True)
-class ConformanceRule:
-    id: str
-    severity: str
-    message: str
-    check: Callable[[Package], Iterable[Hit]]
-
-
-RULES: Registry[ConformanceRule] = Registry(
-    "conformance rule", title="Conformance rules",
-    where="run on every build; study.yaml `data_quality: {<id>: {severity, reason}}` sets a study's severity")
-
-
-def _setting_example(rule_id: str) -> str:
-    """How a study sets the rule's severity (study.yaml), or explains its findings where it cannot."""
-    from sdtmgen.validate.severities import LOCKED
-
-    if rule_id in LOCKED or rule_id.startswith("FDA"):
-        return f'justifications: {{{rule_id}: "why the findings are acceptable for this study"}}'
-    return f'data_quality: {{{rule_id}: {{severity: warning, reason: "site-confirmed values, query 17"}}}}'
-
-
-def conformance_rule(rule_id: str, severity: str, message: str):
-    """Function decorator: register a conformance rule (its id, default severity and message)."""
-
-    def wrap(fn: Callable[[Package], Iterable[Hit]]):
-        RULES.add(rule_id, ConformanceRule(rule_id, severity, message, fn), message, example=_setting_example(rule_id),
-                  severity=severity, family=fn.__module__.rsplit(".", 1)[-1])
-        return fn
-
-    return wrap
-
-
-class NotRun(Exception):
-    """Raised by a rule that cannot run on this package (the message says why, e.g. no IG metadata)."""
-
-
-def not_run_finding(rule_id: str, reason: str, dataset: str = "*") -> Finding:
-    """A rule that could not run: a warning, listed as 'not run' (never 'pass') in the conformance report."""
-    return Finding(rule=rule_id, severity="warning", dataset=dataset, message=f"not run: {reason}", not_run=True)
-
-
-def run_rules(package: Package, rule_ids: Iterable[str] | None = None) -> list[Finding]:
-    findings: list[Finding] = []
-    for rule in (RULES[i] for i in (rule_ids or sorted(RULES))):
-        try:
-            hits = list(rule.check(package))
-        except NotRun as reason:
-            findings.append(not_run_finding(rule.id, str(reason)))
-            continue
-        for hit in hits:
-            if hit.not_run:
-                findings.append(not_run_finding(rule.id, hit.detail, hit.dataset))
-                continue
-            if not hit.mask.any():
-                continue
-            rows = () if hit.dataset_level else tuple(int(i) + 1 for i in np.flatnonzero(hit.mask))
-            findings.append(Finding(rule=rule.id, severity=rule.severity, dataset=hit.dataset,
-                                    variable=hit.variable, message=rule.message + (f" ({hit.detail})" if hit.detail else ""),
-                                    rows=rows, values=hit.values,
-                                    sources=() if hit.dataset_level else package.sources(hit.dataset, hit.mask)))
-    return findings
+if TYPE_CHECKING:  # pragma: no cover
+    from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
 
 
 def _subject_datasets(package: Package):
@@ -468,18 +357,6 @@ def _ig_rows(package: Package, name: str) -> pd.DataFrame | None:
     return rows if len(rows) else None
 
 
-def _blank(values: pd.Series) -> np.ndarray:
-    """Missing, or text that is empty once stripped (tested once per distinct value)."""
-    blank = values.isna().to_numpy(dtype=bool)
-    if values.dtype.kind in "biufcmM" or none_blank(values):  # numbers and dates never print as blank text
-        return blank
-    distinct = pd.Series(values.unique()).dropna()
-    empty = distinct[(distinct.astype("string[pyarrow]").str.strip() == "").to_numpy(dtype=bool)]
-    if len(empty):
-        blank |= values.isin(empty).to_numpy(dtype=bool)
-    return blank
-
-
 @conformance_rule("IG-REQ", "error", "SDTMIG Required variable is absent or has missing values")
 def ig_required(package: Package) -> Iterable[Hit]:
     _require_ig(package)
@@ -523,17 +400,12 @@ def ig_labels(package: Package) -> Iterable[Hit]:
                           detail=f"spec says {var.label!r}, SDTMIG says {labels[var.name]!r}", dataset_level=True)
 
 
-#: ADaM dataset class (spec ``class``) -> the ADaMIG 1.3 data structure its variables are listed under
-ADAM_STRUCTURES = {"SUBJECT LEVEL ANALYSIS DATASET": "Subject-Level Analysis Dataset",
-                   "BASIC DATA STRUCTURE": "Basic Data Structure"}
-
-
 def _adam_ig_rows(package: Package) -> Iterable[tuple[str, AdamDatasetSpec, pd.DataFrame]]:
     """(name, spec, ADaMIG rows) of each ADaM dataset whose class ADaMIG 1.3 lists (ADSL, BDS).
 
     Other classes (e.g. OCCDS, described in its own document) are not in the metadata and are not
     checked. No ADaM dataset: nothing to check; ADaM datasets but no metadata: not run."""
-    adam = [(n, s) for n, s in package.specs.items() if isinstance(s, AdamDatasetSpec)]
+    adam = [(n, s) for n, s in package.specs.items() if s.standard == "ADaM"]
     if adam and package.adamig is None:
         raise NotRun("no ADaMIG variable metadata was given (study.yaml standards.adamig)")
     for name, spec in adam:
@@ -541,16 +413,6 @@ def _adam_ig_rows(package: Package) -> Iterable[tuple[str, AdamDatasetSpec, pd.D
         rows = package.adamig[package.adamig["dataset"] == structure] if structure else None
         if rows is not None and len(rows) and name in package.datasets:
             yield name, spec, rows
-
-
-def _placeholder(name: str) -> re.Pattern | None:
-    """An ADaMIG name with placeholders (TRTxxP, ANLzzFL, CRITy) as a pattern of the names it stands for.
-
-    xx and zz stand for two digits, y and w for one (1-9); None for any other lower-case letter."""
-    pattern = re.sub(r"[yw]", "#", re.sub(r"xx|zz", "%", name))
-    if not re.fullmatch(r"[A-Z0-9_%#]+", pattern):
-        return None
-    return re.compile(pattern.replace("%", r"\d\d").replace("#", "[1-9]") + "$")
 
 
 @conformance_rule("ADAMIG-REQ", "error", "ADaMIG Required variable is absent or has missing values")

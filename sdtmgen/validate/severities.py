@@ -21,8 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sdtmgen.errors import Finding
 
-LOCKED = frozenset({"IG-REQ"})
-"""Rules a study cannot change (Required variables); rule ids starting with ``FDA`` are locked too."""
+from sdtmgen.validate.rule_base import LOCKED  # noqa: F401  (rules a study cannot change)
 
 
 class DataQualitySetting(BaseModel):
