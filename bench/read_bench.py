@@ -3,7 +3,7 @@
 Usage:  python bench/read_bench.py [--subjects 10000] [--seed 7] [--repeat 3] [--work DIR] [--keep]
 
 Simulates the example study once per format (``sdtmgen simulate --format csv|odm``, same seed), then
-reads every form of each export through ``sdtmgen.raw.RawExport`` - what ``sdtmgen build`` does - in a
+reads every form of each export through ``sdtmgen.raw_export.RawExport`` - what ``sdtmgen build`` does - in a
 fresh process per read, CSV and ODM alternating so that both meet the same load on a shared machine.
 Prints, per format, the median wall and CPU time of the reads (imports excluded, the ODM loop's compiled
 code loaded from numba's cache included) and the highest peak RSS (``ru_maxrss``, interpreter and imports
@@ -28,7 +28,7 @@ CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
 import numpy, pandas, pyarrow  # imports are not part of the read
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 path = Path(sys.argv[1])
 if path.is_file():
     import sdtmgen.readers.odm, sdtmgen.readers.odm_kernel  # numba too: only where the build would import it

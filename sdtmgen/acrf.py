@@ -44,7 +44,7 @@ Annotation = tuple[str, str, str]
 def form_fields(raw_folder: Path, source: object = None) -> dict[str, list[str]]:
     """Each raw form -> its columns: the header row of each CSV form, or the forms an EDC export's
     reader (ODM, REDCap; ``source`` as study.yaml's ``raw``, or detected) gives."""
-    from sdtmgen.raw import RawExport
+    from sdtmgen.raw_export import RawExport
 
     export = RawExport(Path(raw_folder), source)
     if export.reader_forms() is not None:

@@ -13,7 +13,7 @@ from sdtmgen.adam.build import build_adam, sdtm_read_later, validate_adam
 from sdtmgen.errors import Finding, SpecError
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import check_target, prepare_target
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.report.config import load_report_config
 from sdtmgen.review import run_review
 from sdtmgen.runner import RunContext, Stage

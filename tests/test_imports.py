@@ -145,19 +145,6 @@ def test_a_cycle_through_a_package_init_is_found():
     assert find_cycle(import_graph(files)) is None
 
 
-#: Function-level imports that still close a cycle, each to be removed by moving the shared piece (issue 13:
-#: one registry, configuration and source locations owned by the spec package). The list may only shrink:
-#: an edge that no longer exists must be deleted here, and any other cycle fails the test.
-KNOWN_CYCLE_EDGES = {
-    ("sdtmgen.raw", "sdtmgen.readers"):
-        "RawExport opens the EDC export's reader (ODM, REDCap) on first use; the readers reuse raw's CSV cell checks",
-}
-
-
 def test_the_package_has_no_import_cycle():
-    graph = import_graph()
-    for (source, target), why in KNOWN_CYCLE_EDGES.items():
-        assert target in graph[source], f"{source} -> {target} is gone ({why}): delete it from KNOWN_CYCLE_EDGES"
-        graph[source].discard(target)
-    cycle = find_cycle(graph)
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)

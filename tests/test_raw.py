@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawExport, read_form, read_form_csv
+from sdtmgen.raw import read_form, read_form_csv
+from sdtmgen.raw_export import RawExport
 
 
 def normalised(value: str) -> str:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.sdtm.mapper import _forms_read, map_domain
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "raw"

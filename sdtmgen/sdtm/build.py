@@ -12,7 +12,7 @@ from sdtmgen.columns import memo
 from sdtmgen.errors import Finding, RawDataError, SdtmgenError
 from sdtmgen.finalise import finalise
 from sdtmgen.findings_text import SKIPPED_RULE
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.sdtm.derivations import DeriveContext
 from sdtmgen.sdtm.mapper import SourceCount, map_domain

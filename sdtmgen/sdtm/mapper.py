@@ -11,7 +11,7 @@ import pyarrow as pa
 from sdtmgen.arrowtext import Distinct, arrow_text, as_arrow_text, concat_text, is_blank, repeat_text, text_series
 from sdtmgen.textcheck import non_ascii
 from sdtmgen.errors import Finding, RawDataError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.sdtm.rules import MapContext
 from sdtmgen.sdtm.rules.base import CELLS_KEPT
 from sdtmgen.spec.models import DomainSpec, Lookup, Source, Spec, Unpivot

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from sdtmgen.cli import main
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.readers import detect
 from sdtmgen.spec.models import RawSource, StudySpec
 

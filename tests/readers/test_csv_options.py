@@ -8,7 +8,7 @@ import re
 import pytest
 
 from sdtmgen.errors import RawDataError, SpecError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.spec.loader import load_spec
 from sdtmgen.spec.models import RawSource
 

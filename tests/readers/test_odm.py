@@ -6,7 +6,7 @@ import pytest
 from lxml import etree
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.readers import detect
 from sdtmgen.readers.odm import OdmReader
 

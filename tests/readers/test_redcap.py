@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sdtmgen.errors import RawDataError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.readers import detect
 from sdtmgen.readers.redcap import RedcapReader
 

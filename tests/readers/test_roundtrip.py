@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 from sdtmgen.pipeline import build
-from sdtmgen.raw import RawExport, read_form
+from sdtmgen.raw import read_form
+from sdtmgen.raw_export import RawExport
 from sdtmgen.simulate import load_simulation_params, simulate_study
 from sdtmgen.spec.loader import load_spec
 

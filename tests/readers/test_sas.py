@@ -12,7 +12,8 @@ import pytest
 
 from sdtmgen.errors import RawDataError
 from sdtmgen.pipeline import build
-from sdtmgen.raw import RawExport, read_form
+from sdtmgen.raw import read_form
+from sdtmgen.raw_export import RawExport
 from sdtmgen.readers import detect
 from sdtmgen.readers.sas import render_numeric
 from sdtmgen.spec.models import RawSource

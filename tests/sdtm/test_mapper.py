@@ -7,7 +7,7 @@ import pytest
 
 from sdtmgen.errors import RawDataError
 from sdtmgen.findings_text import format_findings
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.sdtm.mapper import map_domain, map_source
 from sdtmgen.spec.models import DomainSpec, Spec, StudySpec
 from sdtmgen.terminology import Terminology

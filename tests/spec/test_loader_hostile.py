@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from sdtmgen.errors import RawDataError, SpecError
-from sdtmgen.raw import RawExport
+from sdtmgen.raw_export import RawExport
 from sdtmgen.spec.loader import MAX_NODES, load_model, load_spec
 from sdtmgen.spec.models import DomainSpec, StudySpec
 
