@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+from sdtmgen.columns import memo
 from sdtmgen.errors import BuildError, Finding, raise_on_warnings
 from sdtmgen.memory import release_unused_memory
 
@@ -136,7 +137,7 @@ class Runner:
         return [s.name for s in self.stages]
 
     def run(self, ctx: RunContext) -> RunContext:
-        with ctx.resources:
+        with ctx.resources, memo.scope():  # column results shared by this run's steps only
             for stage in self.stages:
                 self._run(stage, ctx)
         return ctx

@@ -5,13 +5,19 @@ Several steps read the same column of a domain: USUBJID in every subject lookup 
 arrays are immutable, so a result computed from one can be remembered under the array's identity
 and handed to the next step that asks. The memo holds the array only weakly: a result goes when
 its column does (e.g. when --SEQ reorders the frame), so it never keeps old columns alive.
-``run_derivations`` clears it when it finishes; a limit bounds it for any other caller.
+
+The memo belongs to a run: ``scope()`` opens one (the stage runner does, for each build or report),
+held in a context variable, so two builds in two threads of one program never see each other's
+entries; outside a scope every call computes its result. ``run_derivations`` clears the entries when
+it finishes (their memory is needed next), and a limit bounds them.
 """
 
 from __future__ import annotations
 
 import weakref
-from typing import Callable, TypeVar
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,7 +28,20 @@ from sdtmgen.columns.text import arrow_text
 T = TypeVar("T")
 
 _LIMIT = 64
-_entries: dict[tuple[int, str], tuple[weakref.ref, object]] = {}
+_Entries = dict[tuple[int, str], tuple[weakref.ref, object]]
+_current: ContextVar[_Entries | None] = ContextVar("sdtmgen_column_memo", default=None)
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """Share results between the steps run inside (one run); the entries go when it closes."""
+    entries: _Entries = {}
+    token = _current.set(entries)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+        entries.clear()
 
 
 def _arrow_identity(values: pd.Series):
@@ -39,22 +58,26 @@ def _read_only(result):
 
 def shared(values: pd.Series, kind: str, compute: Callable[[], T]) -> T:
     """``compute()``, or what it returned for this very column before (numpy results are read-only)."""
-    identity = _arrow_identity(values)
+    entries = _current.get()
+    identity = _arrow_identity(values) if entries is not None else None
     if identity is None:
         return compute()
     key = (id(identity), kind)
-    entry = _entries.get(key)
+    entry = entries.get(key)
     if entry is not None and entry[0]() is identity:
         return entry[1]  # type: ignore[return-value]
     result = _read_only(compute())
-    _entries[key] = (weakref.ref(identity, lambda _, key=key: _entries.pop(key, None)), result)
-    while len(_entries) > _LIMIT:
-        del _entries[next(iter(_entries))]
+    entries[key] = (weakref.ref(identity, lambda _, key=key: entries.pop(key, None)), result)
+    while len(entries) > _LIMIT:
+        del entries[next(iter(entries))]
     return result
 
 
 def clear() -> None:
-    _entries.clear()
+    """Drop the current run's entries (nothing outside a run)."""
+    entries = _current.get()
+    if entries is not None:
+        entries.clear()
 
 
 def dictionary_encoded(values: pd.Series):

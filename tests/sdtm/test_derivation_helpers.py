@@ -214,8 +214,7 @@ def test_element_epochs_match_merge_asof_including_ties():
     assert list(pd.Series(got).fillna("-")) == ["-", "LATER", "SCREENING", "-", "-", "-", "-"]
 
 
-def test_memo_shares_results_per_arrow_array_and_protects_them():
-    memo.clear()
+def test_memo_shares_results_per_arrow_array_within_a_run_and_protects_them():
     calls = []
     values = pd.Series(["a", "b"], dtype="string[pyarrow]")
 
@@ -223,14 +222,39 @@ def test_memo_shares_results_per_arrow_array_and_protects_them():
         calls.append(1)
         return np.array([1, 2])
 
-    first = memo.shared(values, "k", compute)
-    assert memo.shared(values, "k", compute) is first and len(calls) == 1
-    with pytest.raises(ValueError):
-        first[0] = 5
-    assert memo.shared(pd.Series(["a", "b"], dtype="string[pyarrow]"), "k", compute) is not first
-    assert memo.shared(pd.Series(["a"], dtype=object), "k", compute) is not first
-    assert len(calls) == 3
-    memo.clear()
+    with memo.scope():
+        first = memo.shared(values, "k", compute)
+        assert memo.shared(values, "k", compute) is first and len(calls) == 1
+        with pytest.raises(ValueError):
+            first[0] = 5
+        assert memo.shared(pd.Series(["a", "b"], dtype="string[pyarrow]"), "k", compute) is not first
+        assert memo.shared(pd.Series(["a"], dtype=object), "k", compute) is not first
+        assert len(calls) == 3
+        memo.clear()
+        assert memo.shared(values, "k", compute) is not first and len(calls) == 4
+    # outside a run nothing is kept: every call computes
+    assert memo.shared(values, "k", compute) is not memo.shared(values, "k", compute) and len(calls) == 6
+
+
+def test_two_runs_in_two_threads_do_not_share_memo_entries():
+    import threading
+
+    values = pd.Series(["a", "b"], dtype="string[pyarrow]")
+    seen: dict[str, object] = {}
+    ready = threading.Barrier(2)
+
+    def run(name: str) -> None:
+        with memo.scope():
+            seen[name] = memo.shared(values, "k", lambda: np.array([len(name)]))
+            ready.wait()  # both runs hold an entry for the same array at once
+            seen[name + " again"] = memo.shared(values, "k", lambda: np.array([-1]))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("one", "three")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [int(seen[k][0]) for k in ("one", "one again", "three", "three again")] == [3, 3, 5, 5]
 
 
 def test_finalise_types_blanks_and_key_order():
