@@ -14,7 +14,6 @@ from sdtmgen.errors import Finding, SpecError
 from sdtmgen.memory import release_unused_memory
 from sdtmgen.output import check_target, prepare_target
 from sdtmgen.raw_export import RawExport
-from sdtmgen.report.config import load_report_config
 from sdtmgen.review import run_review
 from sdtmgen.runner import RunContext, Stage
 from sdtmgen.sdtm.build import SdtmResult, derive_sdtm, map_sdtm, package_spec, without_repeats
@@ -84,7 +83,7 @@ class LoadSpec(Stage):
 
     def run(self, ctx: RunContext) -> None:
         spec = ctx.spec if isinstance(ctx.spec, Spec) else load_spec(ctx.spec)
-        cfg = load_report_config(spec.folder)
+        cfg = spec.report
         if cfg is None and self.require_report:
             raise SpecError(f"{Path(spec.folder) / 'report.yaml'}: not found; the report needs it")
         ctx["spec"], ctx["report_config"], ctx["raw_folder"] = spec, cfg, resolve_raw(spec, ctx.raw)

@@ -65,7 +65,7 @@ def full_analyses(spec, example_raw) -> set[str]:
     """The analyses of the example's results, every form complete."""
     from sdtmgen.adam.build import build_adam
     from sdtmgen.report.build import make_report, report_datasets
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
     from sdtmgen.sdtm.build import build_sdtm
 
     sdtm = build_sdtm(spec, example_raw)

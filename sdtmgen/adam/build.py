@@ -81,10 +81,9 @@ def sdtm_read_later(spec: Spec, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.D
                 whole.add(source)
     if all_read_whole:
         whole |= set(read)
-    from sdtmgen.report.config import load_report_config
     from sdtmgen.report.data import needed_columns, optional_columns
 
-    cfg = load_report_config(spec.folder)
+    cfg = spec.report
     if cfg is not None:
         for columns in (needed_columns(cfg), optional_columns(cfg)):
             for name, names in columns.items():

@@ -47,9 +47,7 @@ def stylesheet_source(spec: Any) -> tuple[Path | None, list[Finding]]:
 
 def report_config(spec: Any) -> Any:
     """The study's report.yaml (None without one): the ADaM define describes its results (ARM 1.0)."""
-    from sdtmgen.report.config import load_report_config
-
-    return load_report_config(spec.folder)
+    return getattr(spec, "report", None)
 
 
 def xpt_lengths(folder: Path) -> dict[tuple[str, str], int]:

@@ -1,6 +1,6 @@
 """Results: the analysis results dataset (ARD), the HTML report and its figures, from ADaM.
 
-One concept per module: ``config`` (report.yaml), ``data`` (inputs and groups), ``ard`` (the
+One concept per module (the configuration, report.yaml, is part of the spec: ``sdtmgen.spec.report``): ``data`` (inputs and groups), ``ard`` (the
 long-form results dataset), ``incidence``, ``durations`` (episodes), ``km`` (Kaplan-Meier),
 ``dlt`` (DLTs, 3+3, MTD), ``plots`` (figures from the frames), ``draw`` (figures from plain data),
 ``worker`` (the process drawing them), ``html``, ``build`` (the report folder).
@@ -9,10 +9,9 @@ The names below are loaded on first use, so that the figure worker, which import
 only, does not load pandas.
 """
 
-__all__ = ["Report", "ReportConfig", "load_report_config", "make_report", "write_report"]
+__all__ = ["Report", "make_report", "write_report"]
 
-_FROM = {"Report": "build", "make_report": "build", "write_report": "build", "ReportConfig": "config",
-         "load_report_config": "config"}
+_FROM = {"Report": "build", "make_report": "build", "write_report": "build"}
 
 
 def __getattr__(name: str) -> object:

@@ -19,7 +19,7 @@ from sdtmgen.csv_text import write_csv
 
 from sdtmgen.report import dlt, durations, febrile, incidence, km, plots
 from sdtmgen.report.ard import Ard, write_ard, write_ard_json
-from sdtmgen.report.config import BloodCounts, ReportConfig, load_report_config
+from sdtmgen.spec.report import BloodCounts, ReportConfig
 from sdtmgen.report.data import Inputs, prepare
 from sdtmgen.report.datasets import DATASETS, report_datasets  # noqa: F401  (also imported from here)
 from sdtmgen.report.html import Figure, render
@@ -274,10 +274,10 @@ def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Ma
                   progress=None, cfg: ReportConfig | None = None) -> Report | None:
     """The build's report step: ``folder`` (``<out>/report``) when the spec has a report.yaml and ADaM exists.
 
-    ``cfg``: the report configuration loaded with the spec (read from the spec folder when not given).
+    ``cfg``: the report configuration (the spec's report.yaml when not given).
     Returns the report written, or None when there is none to write.
     """
-    cfg = cfg if cfg is not None else load_report_config(spec.folder)
+    cfg = cfg if cfg is not None else spec.report
     if cfg is None or not adam:
         return None
     if progress:

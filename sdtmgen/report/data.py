@@ -15,7 +15,7 @@ import pandas as pd
 
 from sdtmgen.dates import iso_sas_date, study_day
 from sdtmgen.errors import SdtmgenError
-from sdtmgen.report.config import ReportConfig
+from sdtmgen.spec.report import ReportConfig
 
 
 

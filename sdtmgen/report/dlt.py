@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
-from sdtmgen.report.config import Dlt, Mtd, ThreePlusThree
+from sdtmgen.spec.report import Dlt, Mtd, ThreePlusThree
 from sdtmgen.report.data import Inputs, distinct_texts, is_y, text_is
 
 NOT_DETERMINED = "not determined"

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
-from sdtmgen.report.config import EpisodeDuration, ReportConfig
+from sdtmgen.spec.report import EpisodeDuration, ReportConfig
 from sdtmgen.report.data import Inputs, is_y, relative_day
 
 EPISODE_COLUMNS = ["USUBJID", "GROUP", "START", "END", "START_DAY", "END_DAY", "DURATION", "CUT", "RECORDS"]

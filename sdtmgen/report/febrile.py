@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from sdtmgen.dates import iso_sas_date
 from sdtmgen.report.ard import Ard
-from sdtmgen.report.config import FebrileNeutropeniaCheck, ReportConfig
+from sdtmgen.spec.report import FebrileNeutropeniaCheck, ReportConfig
 from sdtmgen.report.data import Inputs, is_y, relative_day, require, text_is
 from sdtmgen.report.incidence import add_incidence, in_window, window_text
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
-from sdtmgen.report.config import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
+from sdtmgen.spec.report import AeSummary, EventIncidence, LabIncidence, ReportConfig, SubjectFlags
 from sdtmgen.report.data import (Inputs, distinct_texts, is_y, iso_to_sas, per_distinct, relative_day, require,
                                  text_is)
 

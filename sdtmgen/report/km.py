@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.report.ard import Ard
-from sdtmgen.report.config import Recovery
+from sdtmgen.spec.report import Recovery
 from sdtmgen.report.data import Inputs, text_is
 
 PROBS = (0.25, 0.5, 0.75)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.report import draw
-from sdtmgen.report.config import BloodCounts, ReportConfig
+from sdtmgen.spec.report import BloodCounts, ReportConfig
 from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, text_is
 from sdtmgen.report.km import KmFit
 

@@ -23,6 +23,8 @@ from pydantic import BaseModel, ValidationError
 from sdtmgen.adam.checks import adam_reference_problems
 from sdtmgen.errors import SpecError
 from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec, Spec, StudySpec
+from sdtmgen.spec.report import FILE as REPORT_FILE
+from sdtmgen.spec.report import ReportConfig
 from sdtmgen.spec.source import attach_source, source_of, spec_location
 from sdtmgen.spec.source import line_of as _line_of
 from sdtmgen.terminology import Terminology
@@ -239,12 +241,22 @@ def load_spec(folder: str | Path) -> Spec:
         raise SpecError(f"{folder / 'sdtm'}: no domain specs (*.yaml) found")
     domains = [load_model(path, DomainSpec) for path in domain_files]
     adam = [load_model(path, AdamDatasetSpec) for path in adam_files]
-    spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder), adam=adam)
+    report = load_report_config(folder)
+    spec = Spec(study=study, terminology=terminology, domains=domains, folder=str(folder), adam=adam, report=report)
     check_references(spec)
     from sdtmgen.standards.study import check_standards
 
     check_standards(spec)
     return spec
+
+
+def load_report_config(spec_folder: str | Path) -> ReportConfig | None:
+    """``<spec>/report.yaml`` or None when the study has no report configuration."""
+    path = Path(spec_folder) / REPORT_FILE
+    if not path.is_file():
+        return None
+    confine_spec_files(Path(spec_folder), [path])
+    return load_model(path, ReportConfig, key="report")
 
 
 def confine_spec_files(folder: Path, files: list[Path]) -> None:

@@ -17,6 +17,7 @@ from sdtmgen.readers import READERS
 from sdtmgen.sdtm.derivations import DERIVATIONS
 from sdtmgen.validate.severities import DataQualitySetting, setting_problems
 from sdtmgen.sdtm.rules import RULES
+from sdtmgen.spec.report import ReportConfig
 from sdtmgen.terminology import Terminology
 
 NAME = r"^[A-Z][A-Z0-9_]{0,7}$"
@@ -571,7 +572,8 @@ class AdamDatasetSpec(DatasetSpecBase):
 
 
 class Spec(BaseModel):
-    """A whole study: metadata, terminology and the domains."""
+    """A whole study: metadata, terminology, the domains, the ADaM datasets and the results' configuration,
+    every file of the spec folder loaded and checked together (``sdtmgen.load_spec``)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -580,6 +582,7 @@ class Spec(BaseModel):
     domains: list[DomainSpec]
     folder: str
     adam: list[AdamDatasetSpec] = []
+    report: Optional[ReportConfig] = None  # report.yaml; None: the study has no results to compute
 
     def domain(self, name: str) -> DomainSpec:
         for d in self.domains:

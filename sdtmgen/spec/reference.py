@@ -58,7 +58,7 @@ def _adam() -> type[BaseModel]:
 
 
 def _report() -> type[BaseModel]:
-    from sdtmgen.report.config import ReportConfig
+    from sdtmgen.spec.report import ReportConfig
     return ReportConfig
 
 

@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 
 from sdtmgen.define_xml.checks import check_define, observe_folder
-from sdtmgen.report.config import load_report_config
+from sdtmgen.spec.loader import load_report_config
 from sdtmgen.xpt import read_xpt
 
 NS = {"odm": "http://www.cdisc.org/ns/odm/v1.3", "def": "http://www.cdisc.org/ns/def/v2.1",

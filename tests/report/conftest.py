@@ -214,7 +214,7 @@ def datasets() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def report_config():
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
 
     cfg = load_report_config(ROOT / "specs")
     assert cfg is not None

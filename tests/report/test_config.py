@@ -7,8 +7,9 @@ import shutil
 import pytest
 
 from sdtmgen.errors import SpecError
-from sdtmgen.report import load_report_config, make_report
+from sdtmgen.report import make_report
 from sdtmgen.report.data import ReportDataError
+from sdtmgen.spec.loader import load_report_config
 
 
 def test_the_study_config_covers_the_16_outcome_measures(report_config):
@@ -21,6 +22,22 @@ def test_the_study_config_covers_the_16_outcome_measures(report_config):
 
 def test_no_report_yaml_means_no_report(tmp_path):
     assert load_report_config(tmp_path) is None
+
+
+def test_the_spec_loads_report_yaml_with_the_other_files_and_stops_on_its_errors(spec_folder, tmp_path):
+    """report.yaml is part of the spec: sdtmgen.load_spec returns it checked, and an error in it stops the
+    load (before any raw data is read), naming the file and line."""
+    from sdtmgen.spec.loader import load_spec
+
+    assert load_spec(spec_folder).report == load_report_config(spec_folder)
+    folder = tmp_path / "spec"
+    shutil.copytree(spec_folder, folder)
+    path = folder / "report.yaml"
+    path.write_text(path.read_text().replace("  ae_day: CADY", "  ae_dya: CADY", 1))
+    with pytest.raises(SpecError, match=r"report\.yaml:\d+: ae_dya: Extra inputs are not permitted"):
+        load_spec(folder)
+    path.unlink()
+    assert load_spec(folder).report is None
 
 
 def copy_with(spec_folder, tmp_path, old: str, new: str):

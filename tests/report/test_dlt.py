@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdtmgen.report.config import ThreePlusThree
+from sdtmgen.spec.report import ThreePlusThree
 from sdtmgen.report.dlt import NOT_DETERMINED, DoseCount, decide, determine_mtd
 
 RULES = ThreePlusThree(cohort_size=3, expanded_size=6, escalate_max_dlt=0, stop_min_dlt=2, mtd_max_dlt=1,

@@ -47,7 +47,7 @@ def test_the_thresholds_come_from_the_spec(study, report_config, stat):
 def test_example_flags_the_subject_reported_only_as_pneumonia(spec, example_raw, tmp_path):
     from sdtmgen.adam.build import build_adam
     from sdtmgen.report.build import make_report, report_datasets, write_report
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
     from sdtmgen.sdtm.build import build_sdtm
 
     sdtm = build_sdtm(spec, example_raw)
@@ -67,7 +67,7 @@ def test_example_flags_the_subject_reported_only_as_pneumonia(spec, example_raw,
 def test_fevers_do_not_depend_on_the_order_of_the_readings():
     # S1: 38.1-38.2 C for 70 min (sustained), then 38.1 C after a cool reading (a new run: too short);
     # S2: one 38.4 C reading, a date without a time and a missing date; readings given in any order
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
     from sdtmgen.report.febrile import fevers
 
     check = load_report_config("specs").febrile_neutropenia_check

@@ -65,7 +65,7 @@ def _results(spec, raw: Path, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(ard.csv as written, the ADTTE records of the safety population with their dose group)."""
     from sdtmgen.adam.build import build_adam
     from sdtmgen.report.build import make_report, report_datasets, write_report
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
     from sdtmgen.sdtm.build import build_sdtm
 
     cfg = load_report_config(spec.folder)
@@ -123,7 +123,7 @@ def _compare(ard: pd.DataFrame, r: pd.DataFrame, cfg) -> int:
 
 @pytest.fixture(scope="session")
 def report_cfg(spec):
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
 
     return load_report_config(spec.folder)
 

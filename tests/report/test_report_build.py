@@ -102,9 +102,11 @@ def test_the_build_step_is_skipped_without_adam_or_report_yaml(tmp_path, spec_fo
     from types import SimpleNamespace
 
     from sdtmgen.report.build import write_results
+    from sdtmgen.spec.loader import load_report_config
 
-    with_config = SimpleNamespace(folder=str(spec_folder))
-    without_config = SimpleNamespace(folder=str(tmp_path))
+    with_config = SimpleNamespace(folder=str(spec_folder), report=load_report_config(spec_folder))
+    without_config = SimpleNamespace(folder=str(tmp_path), report=load_report_config(tmp_path))
+    assert with_config.report is not None and without_config.report is None
     assert write_results(tmp_path / "a", with_config, {}, {}) is None  # no ADaM datasets
     assert write_results(tmp_path / "b", without_config, {}, frames) is None  # no report.yaml
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -14,7 +14,7 @@ import pytest
 def zero_dose_build(spec, example_raw, tmp_path_factory):
     from sdtmgen.adam.build import build_adam
     from sdtmgen.report.build import make_report, report_datasets
-    from sdtmgen.report.config import load_report_config
+    from sdtmgen.spec.loader import load_report_config
     from sdtmgen.sdtm.build import build_sdtm
 
     raw = tmp_path_factory.mktemp("zero_dose") / "raw"

@@ -8,7 +8,6 @@ reach the report only through ADaM flags and parameters.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -349,14 +348,3 @@ class ReportConfig(Strict):
 
     def outcome(self, kind: str):
         return next((o for o in self.outcomes if o.kind == kind), None)
-
-
-def load_report_config(spec_folder: str | Path) -> ReportConfig | None:
-    """``<spec>/report.yaml`` or None when the study has no report configuration."""
-    from sdtmgen.spec.loader import confine_spec_files, load_model
-
-    path = Path(spec_folder) / FILE
-    if not path.is_file():
-        return None
-    confine_spec_files(Path(spec_folder), [path])
-    return load_model(path, ReportConfig, key="report")
