@@ -349,7 +349,7 @@ def child_simulate(args: argparse.Namespace) -> dict:
     if args.overrides and args.overrides != "none":
         import yaml
 
-        from sdtmgen.simulate.params import SimulationParams
+        from sdtmgen.spec.simulation import SimulationParams
 
         merged = merge_overrides(params.model_dump(mode="python", by_alias=True),
                                  yaml.safe_load(Path(args.overrides).read_text(encoding="utf-8")) or {})

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sdtmgen.simulate import disposition, events, forms, history, kinetics, labs, schedule, subjects, vitals
 from sdtmgen.simulate.forms import FORM_COLUMNS
-from sdtmgen.simulate.params import SimulationParams, load_simulation_params
+from sdtmgen.spec.simulation import SimulationParams, load_simulation_params
 
 __all__ = ["FORM_COLUMNS", "SimulationParams", "load_simulation_params", "simulate_study"]
 

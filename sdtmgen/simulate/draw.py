@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from sdtmgen.simulate.params import minutes
+from sdtmgen.spec.simulation import minutes
 
 
 def uniform(rng: np.random.Generator, span: Sequence[float], size) -> np.ndarray:

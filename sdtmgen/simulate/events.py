@@ -17,7 +17,7 @@ import pandas as pd
 from sdtmgen.simulate import draw
 from sdtmgen.simulate.disposition import DIED, Disposition
 from sdtmgen.simulate.kinetics import Window
-from sdtmgen.simulate.params import SERIOUS_CRITERIA, AEScenario, EventTiming, SimulationParams
+from sdtmgen.spec.simulation import SERIOUS_CRITERIA, AEScenario, EventTiming, SimulationParams
 from sdtmgen.simulate.subjects import Subjects
 
 LAST_MINUTE = 24 * 60 - 1

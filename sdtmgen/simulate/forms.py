@@ -15,7 +15,7 @@ import pandas as pd
 from sdtmgen.simulate import draw
 from sdtmgen.simulate.events import serious_flags
 from sdtmgen.simulate.labs import NEVER, TransfusionLog
-from sdtmgen.simulate.params import SERIOUS_CRITERIA, SimulationParams, minutes
+from sdtmgen.spec.simulation import SERIOUS_CRITERIA, SimulationParams, minutes
 from sdtmgen.simulate.schedule import Schedule
 from sdtmgen.simulate.subjects import Subjects, birth_dates, consent_versions
 from sdtmgen.simulate.text import chemo_day_offset, format_dates, format_number, format_times

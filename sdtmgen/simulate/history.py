@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.simulate import draw
-from sdtmgen.simulate.params import SimulationParams
+from sdtmgen.spec.simulation import SimulationParams
 from sdtmgen.simulate.subjects import Subjects
 from sdtmgen.simulate.text import format_dates
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdtmgen.simulate import draw
-from sdtmgen.simulate.params import BloodCounts, LabWindow
+from sdtmgen.spec.simulation import BloodCounts, LabWindow
 
 GRID_DAYS = 200  # daily grid (chemo days 1..GRID_DAYS) on which windows are found
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from sdtmgen.simulate import draw
 from sdtmgen.simulate.kinetics import Curve, true_values
-from sdtmgen.simulate.params import SimulationParams, Transfusion
+from sdtmgen.spec.simulation import SimulationParams, Transfusion
 from sdtmgen.simulate.schedule import Schedule
 from sdtmgen.simulate.subjects import Subjects
 from sdtmgen.simulate.text import chemo_day_offset, format_dates, format_fixed, format_number, format_times

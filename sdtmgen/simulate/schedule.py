@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdtmgen.simulate import draw
-from sdtmgen.simulate.params import SimulationParams, Visit
+from sdtmgen.spec.simulation import SimulationParams, Visit
 
 
 @dataclass

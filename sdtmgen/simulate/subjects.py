@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdtmgen.simulate import draw
-from sdtmgen.simulate.params import SimulationParams
+from sdtmgen.spec.simulation import SimulationParams
 from sdtmgen.simulate.text import epoch_day
 
 

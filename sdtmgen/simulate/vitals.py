@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from sdtmgen.simulate import draw
-from sdtmgen.simulate.params import SimulationParams, VitalMeasure
+from sdtmgen.spec.simulation import SimulationParams, VitalMeasure
 from sdtmgen.simulate.schedule import Schedule
 from sdtmgen.simulate.subjects import Subjects
 from sdtmgen.simulate.text import chemo_day_offset, format_dates, format_fixed, format_times

@@ -63,7 +63,7 @@ def _report() -> type[BaseModel]:
 
 
 def _simulation() -> type[BaseModel]:
-    from sdtmgen.simulate.params import SimulationParams
+    from sdtmgen.spec.simulation import SimulationParams
     return SimulationParams
 
 

@@ -203,7 +203,7 @@ def test_non_ascii_text_in_spec_records_fails_at_load(spec_folder, tmp_path):
 
 
 def test_the_simulation_spec_gets_the_same_checks(spec_folder, tmp_path):
-    from sdtmgen.simulate.params import load_simulation_params
+    from sdtmgen.spec.simulation import load_simulation_params
 
     path = tmp_path / "simulation.yaml"
     text = (spec_folder / "simulation.yaml").read_text(encoding="utf-8")
