@@ -6,3 +6,5 @@ which need this registry).
 
 from sdtmgen.adam import adsl, dates, grading, labs, occurrences, records, tte  # noqa: F401
 from sdtmgen.adam.base import ADAM_DERIVATIONS, AdamContext, AdamDerivation, register_adam_derivation  # noqa: F401
+
+__all__ = ["ADAM_DERIVATIONS", "AdamContext", "AdamDerivation", "register_adam_derivation"]

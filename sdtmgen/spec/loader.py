@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -64,7 +64,7 @@ def _expanded_size(root: yaml.Node, path: Path) -> None:
         return
     # name where the expansion happens: follow the largest child while it is over the limit, up to
     # the first alias (a child that starts before its parent: the anchor it names is defined earlier)
-    node, where, anchor = root, [], ""
+    node, where, anchor = root, list[str](), ""
     while True:
         over = [(label, c) for label, c in _labelled_children(node) if size[id(c)] > MAX_NODES]
         if not over:
@@ -161,7 +161,7 @@ def read_yaml(path: Path) -> Any:
     return _read(path)[0]
 
 
-def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> Any:
+def load_model(path: Path, model: type[M], key: str | None = None) -> M:
     data, node = _read(path)
     if key is not None:
         if not isinstance(data, dict) or key not in data:
@@ -191,7 +191,7 @@ def load_model(path: Path, model: type[BaseModel], key: str | None = None) -> An
     return result
 
 
-def _non_finite(value: Any, loc: tuple) -> list[tuple[tuple, float]]:
+def _non_finite(value: Any, loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], float]]:
     """Every infinite or NaN number of a loaded model, with its location (YAML keys and list positions).
 
     YAML reads ``.inf``, ``.nan`` and ``1.0e400`` as such floats, and pydantic turns the text ``1e400``
@@ -210,6 +210,9 @@ def _non_finite(value: Any, loc: tuple) -> list[tuple[tuple, float]]:
 
 
 _where = spec_location
+
+#: a spec file's model
+M = TypeVar("M", bound=BaseModel)
 
 
 def load_terminology(folder: str | Path, ct_version: str | None = None) -> Terminology:
@@ -293,10 +296,11 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                     if step.codelist is not None and step.codelist not in codelists:
                         problems.append(f"{_where(domain, ('sources', i, 'map', target))}: {target}: "
                                         f"'then' step uses unknown codelist {step.codelist}")
-                if getattr(rule, "codelist_id", None) is None:
+                codelist_id = getattr(rule, "codelist_id", None)  # rules that map through a codelist
+                if codelist_id is None:
                     continue
                 var_cl = domain.variable(target).codelist if target in variables[domain.domain] else None
-                cl_id = rule.codelist_id(var_cl)
+                cl_id = codelist_id(var_cl)
                 where = _where(domain, ("sources", i, "map", target))
                 if cl_id is None:
                     problems.append(f"{where}: {target}: codelist rule needs a codelist")
@@ -304,11 +308,12 @@ def check_references(spec: Spec, files: dict[str, Path] | None = None) -> None:
                     problems.append(f"{where}: {target}: unknown codelist {cl_id}")
         for k, step in enumerate(domain.derivations):
             where = _where(domain, ("derivations", k))
-            for other, var in sorted(step.needs()):
+            for other, needed in sorted(step.needs()):
                 if other not in variables:
                     problems.append(f"{where}: derivation {step.derivation_name} needs domain {other}, which has no spec")
-                elif var not in variables[other] and var != "USUBJID" and not var.startswith("_"):
-                    problems.append(f"{where}: derivation {step.derivation_name} needs {other}.{var}, not a variable of {other}")
+                elif needed not in variables[other] and needed != "USUBJID" and not needed.startswith("_"):
+                    problems.append(f"{where}: derivation {step.derivation_name} needs {other}.{needed}, "
+                                    f"not a variable of {other}")
             for el in getattr(step, "elements", []) or []:
                 if getattr(el, "etcd", None) and el.etcd not in etcds:
                     problems.append(f"{where}: element {el.etcd} is not among the study's elements")

@@ -7,7 +7,7 @@ are typed.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import ClassVar, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,10 +24,16 @@ NAME = r"^[A-Z][A-Z0-9_]{0,7}$"
 TEMP = r"^_[A-Z][A-Z0-9_]*$"
 
 # the registries (sdtmgen.registry) give the spec its vocabulary: one model per registered rule or step
-MappingRuleSpec = RULES.union()
-DerivationSpec = DERIVATIONS.union()
-AdamDerivationSpec = ADAM_DERIVATIONS.union()
-RawFormat = Literal[("auto", *READERS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # a union made at run time: type checkers see the base class every member derives from
+    from sdtmgen.adam.base import AdamDerivation as AdamDerivationSpec
+    from sdtmgen.sdtm.derivations.base import Derivation as DerivationSpec
+    from sdtmgen.sdtm.rules.base import MappingRule as MappingRuleSpec
+    RawFormat = str
+else:
+    MappingRuleSpec = RULES.union()
+    DerivationSpec = DERIVATIONS.union()
+    AdamDerivationSpec = ADAM_DERIVATIONS.union()
+    RawFormat = Literal[("auto", *READERS)]
 
 
 class Strict(BaseModel):
@@ -166,7 +172,7 @@ class ReviewCheck(Strict):
 
     @field_validator("severity", mode="before")
     @classmethod
-    def _off(cls, value):
+    def _off(cls, value: Any) -> Any:
         """YAML 1.1 reads a bare ``off`` as false."""
         return "off" if value is False else value
 
@@ -174,7 +180,7 @@ class ReviewCheck(Strict):
 class RawSource(Strict):
     """Where the raw export is and how to read it (``raw: {format: odm, path: ../edc/export.xml}``)."""
 
-    format: RawFormat = Field(  # type: ignore[valid-type]
+    format: RawFormat = Field(
         default="auto", description="csv: one <form>.csv per form; odm: CDISC ODM 1.3 XML; redcap: records CSV + "
                                     "data dictionary; sas: one <form>.sas7bdat or <form>.xpt per form; sdtm: an "
                                     "SDTM package of <domain>.xpt files taken as delivered (ADaM from existing "
@@ -269,13 +275,13 @@ class StudySpec(Strict):
         return self
 
 
-    def problems(self) -> list[tuple[tuple, str]]:
+    def problems(self) -> list[tuple[tuple[Any, ...], str]]:
         """Names that must lead to one thing, as (location in study:, message); the loader adds lines.
 
         A raw folder name (compared trimmed and upper-cased, as the visits derivation does) naming two
         planned visits, or a planned and the unplanned visit, would be mapped to one of them silently.
         """
-        found: list[tuple[tuple, str]] = []
+        found: list[tuple[tuple[Any, ...], str]] = []
         owner: dict[str, int] = {}
         for i, visit in enumerate(self.visits):
             for j, name in enumerate([visit.visit, *visit.collected]):
@@ -378,7 +384,7 @@ class Source(Strict):
     unpivot: Optional[Unpivot] = Field(default=None, description="turn a wide form into one row per measurement, "
                                                                  "after where")
     drop_empty: Optional[str] = Field(default=None, description="after unpivot, drop rows with this column empty")
-    map: dict[str, MappingRuleSpec] = Field(  # type: ignore[valid-type]
+    map: dict[str, MappingRuleSpec] = Field(
         description="target variable (or _TEMPORARY column) -> the mapping rule giving its values")
 
     @model_validator(mode="after")
@@ -427,15 +433,19 @@ class ValueLevel(Strict):
 class DatasetSpecBase(Strict):
     """What SDTM and ADaM dataset specs share: variables, keys and their consistency checks."""
 
+    if TYPE_CHECKING:  # declared by each subclass (their order in the schema is the subclass's)
+        variables: list[Variable]
+        keys: list[str]
+
     def variable(self, name: str) -> Variable:
         for var in self.variables:
             if var.name == name:
                 return var
         raise KeyError(name)
 
-    def variable_problems(self) -> list[tuple[tuple, str]]:
+    def variable_problems(self) -> list[tuple[tuple[Any, ...], str]]:
         """Variables listed twice and keys that are not variables."""
-        found: list[tuple[tuple, str]] = []
+        found: list[tuple[tuple[Any, ...], str]] = []
         names = [v.name for v in self.variables]
         for j, name in enumerate(names):
             if name in names[:j]:
@@ -479,7 +489,7 @@ class DomainSpec(DatasetSpecBase):
                                                   "or a derivation")
     sources: list[Source] = Field(default_factory=list, description="raw forms mapped into records, one block per "
                                                                     "form; their records are stacked")
-    derivations: list[DerivationSpec] = Field(  # type: ignore[valid-type]
+    derivations: list[DerivationSpec] = Field(
         default_factory=list, description="registered SDTM derivations run in this order after the mapping")
     supplemental: list[SuppQual] = Field(default_factory=list, description="supplemental qualifiers, written to "
                                                                            "SUPP<domain>")
@@ -489,7 +499,7 @@ class DomainSpec(DatasetSpecBase):
 
     _ascii = field_validator("label")(printable_ascii)
 
-    def problems(self) -> list[tuple[tuple, str]]:
+    def problems(self) -> list[tuple[tuple[Any, ...], str]]:
         """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
         found = self.variable_problems()
         names = [v.name for v in self.variables]
@@ -547,7 +557,7 @@ class AdamDatasetSpec(DatasetSpecBase):
                                         "be unique; define.xml KeySequence")
     variables: list[Variable] = Field(description="the dataset's variables in output order; each must be produced "
                                                   "by a derivation")
-    derivations: list[AdamDerivationSpec] = Field(  # type: ignore[valid-type]
+    derivations: list[AdamDerivationSpec] = Field(
         min_length=1, description="registered ADaM derivations run in this order; the first creates the records")
 
     @property
@@ -555,7 +565,7 @@ class AdamDatasetSpec(DatasetSpecBase):
         """The dataset name (what the SDTM validators call the domain)."""
         return self.dataset
 
-    def problems(self) -> list[tuple[tuple, str]]:
+    def problems(self) -> list[tuple[tuple[Any, ...], str]]:
         """Cross-field inconsistencies as (location in the file, message); the loader adds lines."""
         found = self.variable_problems()
         names = [v.name for v in self.variables]

@@ -116,8 +116,9 @@ def _describe_registered(defs: dict[str, Any]) -> None:
     named: dict[str, tuple[str, Entry[Any]]] = {}
     for registry in families():
         for entry in registry.entries():
-            if registry.key and isinstance(entry.item, type) and entry.params is entry.item:
-                named[entry.item.__name__] = (registry.key, entry)
+            params = entry.params
+            if registry.key and params is not None and params is entry.item:  # the entry is its own model
+                named[params.__name__] = (registry.key, entry)
     for name, definition in defs.items():
         properties = definition.get("properties", {})
         if name in named:
@@ -138,10 +139,12 @@ def families() -> list[Registry[Any]]:
     from sdtmgen.adam.base import ADAM_DERIVATIONS
     from sdtmgen.conditions import CONDITIONS
     from sdtmgen.readers import READERS
-    from sdtmgen.review import REVIEW_CHECKS
+    import sdtmgen.review  # noqa: F401  (imports every family of data-review checks)
+    import sdtmgen.validate.conformance  # noqa: F401  (imports every conformance rule module)
+    from sdtmgen.review.registry import REVIEW_CHECKS
     from sdtmgen.sdtm.derivations.base import DERIVATIONS
     from sdtmgen.sdtm.rules.base import RULES
-    from sdtmgen.validate.conformance import RULES as CONFORMANCE
+    from sdtmgen.validate.rule_base import RULES as CONFORMANCE
     from sdtmgen.validate.schema import SCHEMA_RULES
 
     return [READERS, RULES, CONDITIONS, DERIVATIONS, ADAM_DERIVATIONS, SCHEMA_RULES, CONFORMANCE, REVIEW_CHECKS]

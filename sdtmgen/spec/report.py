@@ -8,7 +8,7 @@ reach the report only through ADaM flags and parameters.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -322,7 +322,7 @@ class ReportConfig(Strict):
     last_contact: Optional[str] = Field(None, description="ADSL date where ongoing episodes end if before the window end")
     proportion_conf_level: float = Field(0.95, gt=0, lt=1, description="confidence level of the exact "
                                                                         "(Clopper-Pearson) limits of every incidence")
-    outcomes: list[Outcome] = Field(  # type: ignore[valid-type]
+    outcomes: list[Outcome] = Field(
         min_length=1, description="the outcome measures, each chosen by kind; numbers unique; one report section, "
                                   "ARD rows and RTF table each")
     febrile_neutropenia_check: Optional[FebrileNeutropeniaCheck] = Field(
@@ -346,5 +346,5 @@ class ReportConfig(Strict):
             raise ValueError("an 'mtd' outcome needs a 'dlt' outcome (the DLT flag)")
         return self
 
-    def outcome(self, kind: str):
+    def outcome(self, kind: str) -> Any:
         return next((o for o in self.outcomes if o.kind == kind), None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -36,7 +36,7 @@ def _time(text: str) -> str:
     return text
 
 
-def _weights(weights: dict) -> dict:
+def _weights(weights: dict[Any, float]) -> dict[Any, float]:
     if not weights:
         raise ValueError("needs at least one value")
     if any(w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
@@ -525,7 +525,8 @@ class SimulationParams(Strict):
                 problems.append(f"medical history {list(item.terms)}: unknown medication '{item.medication}'")
         # the export's class text and level-2 code must name one class each (CMCLAS/CMCLASCD one-to-one)
         classes: dict[str, set[str]] = {}
-        for med in [self.chemotherapy, *self.medications.values()]:
+        meds: list[Chemotherapy | Medication] = [self.chemotherapy, *self.medications.values()]
+        for med in meds:
             classes.setdefault(med.atc_code[:3], set()).add(med.atc_class)
         problems += [f"ATC level-2 code {code}: more than one class text {sorted(texts)}"
                      for code, texts in sorted(classes.items()) if len(texts) > 1]

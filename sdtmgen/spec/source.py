@@ -37,7 +37,7 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def attach_source(model: Any, path: Path, node: yaml.Node | None) -> None:
+def attach_source(model: Any, path: Path | None, node: yaml.Node | None) -> None:
     """Note on ``model`` the file and YAML node it was read from."""
     object.__setattr__(model, _ATTRIBUTE, (path, node))
 
@@ -47,7 +47,7 @@ def source_of(model: Any) -> tuple[Path | None, yaml.Node | None]:
     return getattr(model, _ATTRIBUTE, (None, None))
 
 
-def spec_location(model: Any, loc: tuple) -> str:
+def spec_location(model: Any, loc: tuple[Any, ...]) -> str:
     """``file:line`` of a location (keys and list positions) inside a loaded model's spec file."""
     path, node = source_of(model)
     return f"{path}:{line_of(node, loc) or 1}" if path else "spec"
