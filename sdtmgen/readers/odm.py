@@ -70,9 +70,9 @@ def _codes(arrays: list) -> tuple[np.ndarray, list[str]]:
 
 @dataclass
 class _Cells:
-    """A column the fast path read, joined when its form is read: pieces (values, rows), its ItemOID."""
+    """A column the fast path read (one value per row of its form) and its ItemOID."""
 
-    pieces: list
+    values: pa.Array
     item: str
     plain: bool = False  # no value holds a control character, tab or line break (the loop saw none)
     edged: bool = True  # some value may start or end with a space
@@ -114,7 +114,7 @@ class OdmReader:
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines, *known = forms[form]
         seen = dict(known[0]) if known else {}  # what the fast path saw of its columns (K.SUSPECT, K.EDGED bits)
-        columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
+        columns = {c: (self._cells(v) if isinstance(v, _Cells) else v) for c, v in rows.items()}
         seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) for c, v in rows.items()
                      if isinstance(v, _Cells) and not (self.decode and v.item in self._meta.item_codelist)})
         plain = {c for c, bits in seen.items() if not bits & K.SUSPECT}
@@ -122,32 +122,9 @@ class OdmReader:
         return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
                          clean=frozenset(clean))
 
-    def _cells(self, cells: "_Cells", n: int) -> pa.Array:
-        """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
-        parts, count, size = [], 0, 0
-        for piece, _ in cells.pieces:
-            _, offsets, data = piece.buffers()
-            at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
-            parts.append((at, data))
-            count += len(piece)
-            size += int(at[-1] - at[0])
-        # the pieces' bytes joined in one copy, each cell's start written once (64 bits) where it goes
-        joined = np.empty(size, dtype=np.uint8)
-        offsets = np.empty(n + 1, dtype=np.int64)
-        cell_starts = offsets if count == n else np.empty(count, dtype=np.int64)
-        position = byte = 0
-        for at, data in parts:
-            m, first, last = len(at) - 1, int(at[0]), int(at[-1])
-            np.add(at[:-1], np.int64(byte - first), out=cell_starts[position:position + m])
-            if last > first:
-                joined[byte:byte + last - first] = np.frombuffer(data, dtype=np.uint8)[first:last]
-            position += m
-            byte += last - first
-        if count != n:  # rows lacking the item: an empty value, where the next value starts
-            row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
-            K.spread(offsets, row.astype(np.int64), cell_starts, size)
-        offsets[n] = size
-        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
+    def _cells(self, cells: "_Cells") -> pa.Array:
+        """One column the fast path read (its cells already where they stay, one per row), decoded."""
+        values = cells.values
         if self.decode and cells.item in self._meta.item_codelist:
             decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
             encoded = values.dictionary_encode()
@@ -392,7 +369,7 @@ class OdmReader:
                 if columns.get(column) is not None:
                     raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
                                        file=self.path.name, rule="raw-form")
-                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot],
+                columns[column] = _Cells(scanned.cells[slot], item, plain=not scanned.suspect[slot],
                                          edged=bool(scanned.edged[slot]))
             n = len(rows)
             seen = {c: 0 for c, v in columns.items() if v is None}  # declared, in no row: empty values

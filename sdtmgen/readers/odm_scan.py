@@ -31,7 +31,6 @@ import pyarrow.compute as pc
 from sdtmgen.readers import odm_kernel as K
 
 CHUNK = 1 << 23  # 8 MiB of XML at a time: memory stays bounded whatever the file's size
-ARENA = 1 << 25  # the chunks' value buffers are cut from blocks of 32 MiB (see _Arena)
 
 XML_DECL = re.compile(rb"""<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[0-9]+["']"""
                       rb"""(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*["'](?P<enc>[A-Za-z0-9._-]+)["'])?"""
@@ -129,25 +128,71 @@ def _read_chunks(path: Path, size: int):
             have -= cut
 
 
-class _Arena:
-    """Consecutive pieces of large blocks: the buffers each chunk's cells are kept in for the whole read
-    (~1 MiB each, ~400 MiB at 10,000 subjects). Allocated one by one, each of their pages was a fault of its
-    own (~100,000 at 10,000 subjects); numpy asks the system for huge pages for blocks of 4 MiB or more."""
+class _Columns:
+    """Each column's final buffers (value bytes, an offset per row of its form), written by K.gather through
+    the table ``table`` (K.C_* fields) as the chunks are read, so that every cell is copied once, from the file
+    to where it stays. A column's buffers are sized from how fast it grew so far, projected to the end of the
+    file with a margin; one that fills up is moved to larger ones (rare once the first chunk has been read).
+    Room never written costs address space only: the system gives a page to a process when it is written."""
 
-    def __init__(self, dtype):
-        self.dtype, self.block, self.used = np.dtype(dtype), np.empty(0, dtype=dtype), 0
+    START = 1 << 12  # the first buffers of a column: 4 KiB of values, 512 offsets
+    MARGIN = 1.25
 
-    def take(self, n: int) -> np.ndarray:
-        if self.used + n > len(self.block):
-            self.block, self.used = np.empty(max(n, ARENA // self.dtype.itemsize), dtype=self.dtype), 0
-        self.used += n
-        return self.block[self.used - n:self.used]
+    def __init__(self, size: int):
+        self.size = max(size, 1)  # the file's bytes: how far a column's growth so far is projected
+        self.table = np.zeros((K.MAX_SLOTS, K.COLUMN_FIELDS), dtype=np.int64)
+        self.data: list[np.ndarray] = []
+        self.offsets: list[np.ndarray] = []
+        self.since: list[int] = []  # where in the file each column was first met
+
+    def add(self, count: int, position: int) -> None:
+        """Buffers for the columns the loop met since the last call (up to ``count`` columns)."""
+        while len(self.data) < count:
+            self.since.append(position)
+            self._put(len(self.data), np.empty(self.START, dtype=np.uint8), np.empty(self.START // 8, dtype=np.int64))
+
+    def _put(self, slot: int, data: np.ndarray, offsets: np.ndarray) -> None:
+        if slot == len(self.data):
+            self.data.append(data)
+            self.offsets.append(offsets)
+        self.data[slot], self.offsets[slot] = data, offsets
+        row = self.table[slot]
+        row[K.C_DATA], row[K.C_DATA_SIZE] = data.ctypes.data, len(data)
+        row[K.C_OFFSETS], row[K.C_OFFSETS_SIZE] = offsets.ctypes.data, len(offsets)
+
+    def grow(self, slot: int, position: int, data_needed: int, rows_needed: int) -> None:
+        """Larger buffers for ``slot``, which reached ``position`` in the file and needs room for
+        ``data_needed`` value bytes and ``rows_needed`` offsets: its growth so far projected to the file's end."""
+        since = self.since[slot]
+        scale = self.MARGIN * (self.size - since) / max(position - since, 1)
+        old_data, old_offsets = self.data[slot], self.offsets[slot]
+        used, rows = int(self.table[slot, K.C_BYTES]), int(self.table[slot, K.C_ROWS])
+        data, offsets = old_data, old_offsets
+        if data_needed > len(old_data):
+            data = np.empty(int(max(data_needed * scale, 2 * len(old_data), data_needed)), dtype=np.uint8)
+            data[:used] = old_data[:used]
+        if rows_needed > len(old_offsets):
+            offsets = np.empty(int(max(rows_needed * scale, 2 * len(old_offsets), rows_needed)), dtype=np.int64)
+            offsets[:rows] = old_offsets[:rows]
+        self._put(slot, data, offsets)
+
+    def array(self, slot: int, n: int) -> pa.Array:
+        """Column ``slot`` as an Arrow large-string array of its form's ``n`` rows (rows after its last cell
+        empty), on its own buffers."""
+        used, rows = int(self.table[slot, K.C_BYTES]), int(self.table[slot, K.C_ROWS])
+        offsets = self.offsets[slot]
+        if n + 1 > len(offsets):  # rows after its last cell: room for their offsets
+            offsets = np.empty(n + 1, dtype=np.int64)
+            offsets[:rows] = self.offsets[slot][:rows]
+        offsets = offsets[:n + 1]
+        offsets[rows:] = used
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(self.data[slot][:used]))
 
 
 @dataclass
 class Scanned:
     """What the fast path read: each form's rows (one per ItemGroupData) and, per column (a form's item,
-    a "slot"), its cells in file order as pieces of the chunks' value buffers, with the row of each."""
+    a "slot"), its cells as an Arrow array, one per row of its form."""
 
     names: list  # interned FormOIDs and ItemOIDs (ids index it)
     group_form: np.ndarray  # form id of each group, document order
@@ -158,7 +203,7 @@ class Scanned:
     repeat: pa.Array
     line: np.ndarray
     slots: np.ndarray  # per slot: K.SLOT_* columns
-    pieces: list  # per slot: [(values, rows: each cell's row, or the first row when they follow each other)]
+    cells: list  # per slot: its values, one per row of its form (Arrow large strings)
     suspect: np.ndarray  # per slot: some value may hold a control character, tab or line break
     edged: np.ndarray  # per slot: some value starts or ends with a space
     subject_seen: int  # K.SUSPECT, K.EDGED bits of the SubjectKeys, of the repeat keys
@@ -183,7 +228,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     form_rows[:, 1] = -1  # no first column yet
     slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
     slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
-    pieces: list[list] = [[] for _ in range(K.MAX_SLOTS)]
+    columns = _Columns(path.stat().st_size)
     suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
     edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
@@ -192,9 +237,6 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     study_start = None
     study_ranges: list[tuple[int, int]] = []
     tables: dict[str, np.ndarray] = {}
-    empty, no_rows = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int32)
-    value_arena, offset_arena = _Arena(np.uint8), _Arena(np.int32)
-    cell_rows = no_rows  # reused: a column's rows are copied out only where they do not follow each other
     for offset, view in _chunks(path, chunk):
         start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
         if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
@@ -203,7 +245,6 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
             tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
                       (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9))}
             tables["items"] = np.empty((len(view) // K.SHORTEST["items"] + 2, 5), dtype=np.int32)  # half the bytes
-            lengths = np.empty(len(tables["items"]), dtype=np.int64)
         counts = np.zeros(6, dtype=np.int64)
         status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
                               tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
@@ -236,25 +277,16 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         group_parts.append(([groups[:, c].astype(np.int32) for c in (0, 1, 2, 7)], groups[:, 6].copy(), strings))
         cells = tables["items"]
         m = int(counts[4])
-        if m:
-            slot_count = np.zeros(int(state[K.S_SLOTS]), dtype=np.int64)
-            size = K.gather(view, cells, m, True, slot_count, lengths, empty, no_rows, no_rows, suspect, edged)
-            if size < 0:
+        columns.add(int(state[K.S_SLOTS]), offset)
+        at = 0
+        while at < m:  # each cell written where it stays; a column without room for the next is enlarged
+            at = K.gather(view, cells, at, m, columns.table, suspect, edged)
+            if at < 0:
                 raise NeedsParser("a reference to a character XML does not allow")
-            value_data, offsets = value_arena.take(size), offset_arena.take(m + 1)
-            if len(cell_rows) < m:
-                cell_rows = np.empty(len(cells), dtype=np.int32)
-            K.gather(view, cells, m, False, slot_count, lengths, value_data, offsets, cell_rows, suspect, edged)
-            values = pa.StringArray.from_buffers(m, pa.py_buffer(offsets), pa.py_buffer(value_data))
-            present = np.flatnonzero(slot_count)
-            ends = np.cumsum(slot_count[present])
-            starts = ends - slot_count[present]
-            firsts = cell_rows[starts]
-            following = (cell_rows[ends - 1] - firsts + 1 == slot_count[present]).tolist()
-            for slot, at, end, first, follows in zip(present.tolist(), starts.tolist(), ends.tolist(),
-                                                     firsts.tolist(), following):
-                # rows: the first, when they follow each other (most columns), else each
-                pieces[slot].append((values.slice(at, end - at), first if follows else cell_rows[at:end].copy()))
+            if at < m:
+                slot = int(cells[at, 0])
+                columns.grow(slot, offset + int(cells[at, 2]), int(columns.table[slot, K.C_BYTES] + cells[at, 3] - cells[at, 2]),
+                             int(cells[at, 1]) + 2)
         del cells, view
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
@@ -278,7 +310,8 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         group_form=group_form, subjects=keys, group_subject=subject, events=events, group_event=group_event,
         repeat=repeat,
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
-        slots=slots[:int(state[K.S_SLOTS])].copy(), pieces=pieces[:int(state[K.S_SLOTS])],
+        slots=slots[:int(state[K.S_SLOTS])].copy(),
+        cells=[columns.array(slot, int(form_rows[slots[slot, K.SLOT_FORM], 0])) for slot in range(int(state[K.S_SLOTS]))],
         suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
         subject_seen=seen["subject"], repeat_seen=seen["repeat"],
         item_count=int(state[K.S_ITEMS]),

@@ -109,6 +109,23 @@ def test_crlf_files_and_the_generated_example(tmp_path, monkeypatch):
     _same(*_both(tmp_path / "odm" / "export.xml", monkeypatch))
 
 
+def test_columns_moved_to_larger_buffers_as_they_fill_keep_every_cell(tmp_path, monkeypatch):
+    """Each column's cells are written straight into its final buffers, enlarged when full: started at one
+    byte here, every column is enlarged many times, mid-chunk and across chunk cuts, offsets and values."""
+    from sdtmgen.readers import odm_scan
+
+    params = load_simulation_params(SPECS / "simulation.yaml")
+    simulate_study(params, n_subjects=8, seed=5, out_dir=tmp_path / "odm", fmt="odm")
+    path = tmp_path / "odm" / "export.xml"
+    monkeypatch.setattr(odm_scan._Columns, "START", 1)
+    grown = []
+    grow = odm_scan._Columns.grow
+    monkeypatch.setattr(odm_scan._Columns, "grow", lambda self, *a: grown.append(a) or grow(self, *a))
+    monkeypatch.setattr(odm_module, "scan", lambda p: scan(p, chunk=1000))
+    _same(*_both(path, monkeypatch))
+    assert len(grown) > 100
+
+
 @pytest.mark.parametrize("project", ["odm/odmlib-odm-data-snapshot.xml", "redcap/repeating-instruments/project.xml"])
 def test_reference_exports_take_the_fast_path(reference, monkeypatch, project):
     path = reference / "edc-exports" / project
@@ -230,8 +247,7 @@ def test_a_file_that_cannot_be_mapped_is_read_in_pieces_the_same(tmp_path, monke
     read = scan(path, chunk=97)
     assert read.item_count == mapped.item_count == 8
     assert read.line.tolist() == mapped.line.tolist() and read.repeat.equals(mapped.repeat)
-    assert ([sum((v.to_pylist() for v, _ in p), []) for p in read.pieces]
-            == [sum((v.to_pylist() for v, _ in p), []) for p in mapped.pieces])
+    assert [c.to_pylist() for c in read.cells] == [c.to_pylist() for c in mapped.cells]
 
 
 def test_the_shortest_item_path_refuses_a_quote_an_expected_name_holds(tmp_path):
