@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +81,8 @@ def _lengths(strings: pa.Array) -> np.ndarray:
 def _chunks(path: Path, size: int):
     """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
     The file is mapped into memory (the loop reads the system's cached pages, no copy) and each piece's pages
-    are released once it is read; where it cannot be mapped it is read into one buffer. A piece is valid
-    until the next one is asked for."""
+    are released once it is read; where it cannot be mapped it is read into two buffers in turn. A piece is
+    valid until the one after the next is asked for (its cells are written out while the next is scanned)."""
     try:
         with path.open("rb") as handle:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
@@ -90,6 +91,7 @@ def _chunks(path: Path, size: int):
         return
     whole = np.frombuffer(mapped, dtype=np.uint8)
     start, length, page = 0, len(whole), mmap.ALLOCATIONGRANULARITY
+    done = 0  # the pieces before this one have been read
     while start < length:
         end = min(start + size, length)
         cut = 0
@@ -100,14 +102,15 @@ def _chunks(path: Path, size: int):
         if end < length:
             end = start + cut
         yield start, whole[start:end]
-        if hasattr(mapped, "madvise"):  # the piece's pages leave the process (they stay in the system's cache)
-            mapped.madvise(mmap.MADV_DONTNEED, start // page * page, end // page * page - start // page * page)
-        start = end
+        if hasattr(mapped, "madvise"):  # the previous piece's pages leave the process (not the system's cache)
+            mapped.madvise(mmap.MADV_DONTNEED, done // page * page, start // page * page - done // page * page)
+        done, start = start, end
 
 
 def _read_chunks(path: Path, size: int):
-    """_chunks without mmap: the file read into one buffer (no copy of a piece but the bytes after its last '<')."""
-    buffer = np.empty(2 * size + 1, dtype=np.uint8)
+    """_chunks without mmap: the file read into two buffers in turn (no copy of a piece but the bytes after
+    its last '<'), so that a piece stays as it is while the next one is read."""
+    buffer, spare = (np.empty(2 * size + 1, dtype=np.uint8) for _ in range(2))
     have, offset = 0, 0
     with path.open("rb") as handle:
         while True:
@@ -124,7 +127,10 @@ def _read_chunks(path: Path, size: int):
                 continue
             yield offset, buffer[:cut]
             offset += cut
-            buffer[:have - cut] = buffer[cut:have].copy()
+            if len(spare) < len(buffer):
+                spare = np.empty(len(buffer), dtype=np.uint8)
+            spare[:have - cut] = buffer[cut:have]
+            buffer, spare = spare, buffer
             have -= cut
 
 
@@ -144,6 +150,22 @@ class _Columns:
         self.data: list[np.ndarray] = []
         self.offsets: list[np.ndarray] = []
         self.since: list[int] = []  # where in the file each column was first met
+        self.suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
+        self.edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
+
+    def write(self, view: np.ndarray, cells: np.ndarray, m: int, count: int, offset: int) -> None:
+        """The chunk's cells (``cells[:m]``, the chunk at ``offset`` in the file) written into their columns
+        (``count`` met so far), each where it stays; a column without room for the next is enlarged."""
+        self.add(count, offset)
+        at = 0
+        while at < m:
+            at = K.gather(view, cells, at, m, self.table, self.suspect, self.edged)
+            if at < 0:
+                raise NeedsParser("a reference to a character XML does not allow")
+            if at < m:
+                slot = int(cells[at, 0])
+                self.grow(slot, offset + int(cells[at, 2]),
+                          int(self.table[slot, K.C_BYTES] + cells[at, 3] - cells[at, 2]), int(cells[at, 1]) + 2)
 
     def add(self, count: int, position: int) -> None:
         """Buffers for the columns the loop met since the last call (up to ``count`` columns)."""
@@ -229,65 +251,62 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     slots = np.zeros((K.MAX_SLOTS, K.SLOT_COLUMNS), dtype=np.int64)
     slot_hash = np.zeros(K.HASH_SIZE, dtype=np.int64)
     columns = _Columns(path.stat().st_size)
-    suspect = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a reference, tab, line end or DEL
-    edged = np.zeros(K.MAX_SLOTS, dtype=bool)  # a value with a space at its start or end
     subject_keys, event_oids, form_repeats, group_parts = [], [], [], []
     seen = {"subject": 0, "": 0, "repeat": 0}  # what the loop saw of the keys (K.SUSPECT, K.EDGED)
     root = b""
     study_start = None
     study_ranges: list[tuple[int, int]] = []
     tables: dict[str, np.ndarray] = {}
-    for offset, view in _chunks(path, chunk):
-        start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
-        if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
-            if len(view) >= 1 << 31:  # the items' table holds positions in the chunk as 32-bit integers
-                raise NeedsParser("a run of 2 GiB without a tag")
-            tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
-                      (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9))}
-            tables["items"] = np.empty((len(view) // K.SHORTEST["items"] + 2, 5), dtype=np.int32)  # half the bytes
-        counts = np.zeros(6, dtype=np.int64)
-        status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
-                              tables["subjects"], tables["events"], tables["forms"], tables["groups"], tables["items"],
-                              studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
-        if status != K.OK:
-            raise NeedsParser("outside the subset the scanner reads")
-        if state[K.S_HIGH]:  # the loop saw a byte above 127: the chunk must be UTF-8
-            try:
-                pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
-                                                 pa.py_buffer(view)).validate(full=True)
-            except pa.ArrowInvalid:
-                raise NeedsParser("not UTF-8") from None
-        if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
-            root = bytes(view[state[K.S_ROOT_START]:state[K.S_ROOT_END]])
-        for kind, position in studies_out[:counts[5]]:
-            if kind == 1:
-                study_start = offset + int(position)
-            elif study_start is not None:
-                study_ranges.append((study_start, offset + int(position)))
-                study_start = None
-        subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
-        for out, kind, (table, at) in ((subject_keys, "subject", (subjects, 0)), (event_oids, "", (events, 0)),
-                                       (form_repeats, "repeat", (forms, 3))):
-            strings, found = _slices(view, table[:, at], table[:, at + 1], table[:, at + 2])
-            seen[kind] |= found
-            out.append(strings)
-        groups = tables["groups"][:counts[3]]
-        strings, found = _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])
-        seen["repeat"] |= found
-        group_parts.append(([groups[:, c].astype(np.int32) for c in (0, 1, 2, 7)], groups[:, 6].copy(), strings))
-        cells = tables["items"]
-        m = int(counts[4])
-        columns.add(int(state[K.S_SLOTS]), offset)
-        at = 0
-        while at < m:  # each cell written where it stays; a column without room for the next is enlarged
-            at = K.gather(view, cells, at, m, columns.table, suspect, edged)
-            if at < 0:
-                raise NeedsParser("a reference to a character XML does not allow")
-            if at < m:
-                slot = int(cells[at, 0])
-                columns.grow(slot, offset + int(cells[at, 2]), int(columns.table[slot, K.C_BYTES] + cells[at, 3] - cells[at, 2]),
-                             int(cells[at, 1]) + 2)
-        del cells, view
+    items: list[np.ndarray] = []
+    writing = None
+    with ThreadPoolExecutor(max_workers=1) as writer:  # leaves once the thread has written the last cells
+        for number, (offset, view) in enumerate(_chunks(path, chunk)):
+            start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
+            if not tables or len(tables["forms"]) < len(view) // K.SHORTEST["forms"] + 2:  # kept for the next chunk
+                if len(view) >= 1 << 31:  # the items' table holds positions in the chunk as 32-bit integers
+                    raise NeedsParser("a run of 2 GiB without a tag")
+                tables = {name: np.empty((len(view) // K.SHORTEST[name] + 2, width), dtype=np.int64) for name, width in
+                          (("subjects", 3), ("events", 3), ("forms", 6), ("groups", 9))}
+                items = [np.empty((len(view) // K.SHORTEST["items"] + 2, 5), dtype=np.int32) for _ in range(2)]  # 32 bits
+            counts = np.zeros(6, dtype=np.int64)
+            cells = items[number % 2]
+            status = K.scan_chunk(view, start, state, *stacks, stack_name, stack_len, *K.ELEMENT_TABLE, *K.ATTR_TABLE,
+                                  tables["subjects"], tables["events"], tables["forms"], tables["groups"], cells,
+                                  studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
+            if status != K.OK:
+                raise NeedsParser("outside the subset the scanner reads")
+            if state[K.S_HIGH]:  # the loop saw a byte above 127: the chunk must be UTF-8
+                try:
+                    pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
+                                                     pa.py_buffer(view)).validate(full=True)
+                except pa.ArrowInvalid:
+                    raise NeedsParser("not UTF-8") from None
+            if not root and state[K.S_ROOT] != 0:  # the chunk where the root element starts
+                root = bytes(view[state[K.S_ROOT_START]:state[K.S_ROOT_END]])
+            for kind, position in studies_out[:counts[5]]:
+                if kind == 1:
+                    study_start = offset + int(position)
+                elif study_start is not None:
+                    study_ranges.append((study_start, offset + int(position)))
+                    study_start = None
+            subjects, events, forms = (tables[t][:counts[i]] for i, t in enumerate(("subjects", "events", "forms")))
+            for out, kind, (table, at) in ((subject_keys, "subject", (subjects, 0)), (event_oids, "", (events, 0)),
+                                           (form_repeats, "repeat", (forms, 3))):
+                strings, found = _slices(view, table[:, at], table[:, at + 1], table[:, at + 2])
+                seen[kind] |= found
+                out.append(strings)
+            groups = tables["groups"][:counts[3]]
+            strings, found = _slices(view, groups[:, 3], groups[:, 4], groups[:, 5])
+            seen["repeat"] |= found
+            group_parts.append(([groups[:, c].astype(np.int32) for c in (0, 1, 2, 7)], groups[:, 6].copy(), strings))
+            # the chunk's cells are written out by a second thread while this one scans the next chunk (the
+            # compiled functions release the GIL); the items' table alternates between two
+            if writing is not None:
+                writing.result()
+            writing = writer.submit(columns.write, view, cells, int(counts[4]), int(state[K.S_SLOTS]), offset)
+            del cells, view
+        if writing is not None:
+            writing.result()
     if state[K.S_ROOT] != 2 or state[K.S_DEPTH] != 0 or study_start is not None:
         raise NeedsParser("the root element is not closed")
     # each group's context from the tables of its ancestors (which may lie in earlier chunks)
@@ -312,7 +331,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         line=np.concatenate([g[1] for g in group_parts]) if group_parts else np.zeros(0, dtype=np.int64),
         slots=slots[:int(state[K.S_SLOTS])].copy(),
         cells=[columns.array(slot, int(form_rows[slots[slot, K.SLOT_FORM], 0])) for slot in range(int(state[K.S_SLOTS]))],
-        suspect=suspect[:int(state[K.S_SLOTS])].copy(), edged=edged[:int(state[K.S_SLOTS])].copy(),
+        suspect=columns.suspect[:int(state[K.S_SLOTS])].copy(), edged=columns.edged[:int(state[K.S_SLOTS])].copy(),
         subject_seen=seen["subject"], repeat_seen=seen["repeat"],
         item_count=int(state[K.S_ITEMS]),
         ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
