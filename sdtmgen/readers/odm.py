@@ -36,7 +36,7 @@ from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.raw import SUSPECT
 from sdtmgen.readers.common import make_form
 from sdtmgen.readers import odm_kernel as K
-from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan
+from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan, take
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 FIXED_SET = frozenset(FIXED)
@@ -342,14 +342,13 @@ class OdmReader:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
             rows = form_rows[f]
-            take = pa.array(rows, type=pa.int64())
             visits = scanned.group_event[rows]
             named = [meta.event_names.get(e, e) for e in scanned.events]
             lines = scanned.line[rows]
             columns: dict[str, object] = {
-                "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
-                "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
-                "RECORDPOSITION": scanned.repeat.take(take)}
+                "SUBJECT": take(scanned.subjects, scanned.group_subject[rows]),
+                "VISIT": take(pa.array(named, type=pa.large_string()), visits),
+                "RECORDPOSITION": take(scanned.repeat, rows)}
             named = [named[e] for e in np.flatnonzero(np.bincount(visits))]  # the names this form's rows hold
             for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                          for item in meta.group_items.get(group, [])):

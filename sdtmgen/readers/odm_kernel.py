@@ -353,6 +353,25 @@ SHORTEST = {"subjects": 13, "events": 16, "forms": 10, "groups": 15, "items": 22
 
 
 @_compiled
+def take_strings(offsets, data, index, out_offsets, out_data):
+    """Strings ``index`` of a large-string array (offsets, data) as a new one: writes out_offsets and, unless
+    out_data is empty, the bytes to out_data; returns the bytes they take."""
+    write = len(out_data) > 0
+    q = 0
+    out_offsets[0] = 0
+    for i in range(len(index)):
+        j = index[i]
+        start = offsets[j]
+        size = offsets[j + 1] - start
+        if write:
+            for k in range(size):
+                out_data[q + k] = data[start + k]
+        q += size
+        out_offsets[i + 1] = q
+    return q
+
+
+@_compiled
 def last_tag(buf, end):
     """Position of the last '<' in buf[1:end], 0 if none."""
     for i in range(end - 1, 0, -1):

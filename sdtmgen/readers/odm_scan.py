@@ -78,6 +78,22 @@ def _lengths(strings: pa.Array) -> np.ndarray:
     return np.diff(offsets)
 
 
+def take(strings: pa.Array, index: np.ndarray) -> pa.Array:
+    """``strings.take(index)`` for a large-string array without nulls, by a compiled loop (Arrow's take costs
+    ~2 times as much on the short values of the SUBJECT, VISIT and RECORDPOSITION columns)."""
+    if strings.null_count or not len(index):
+        return strings.take(pa.array(index))
+    _, offsets, data = strings.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64)[strings.offset:strings.offset + len(strings) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(1, dtype=np.uint8)
+    out_offsets = np.empty(len(index) + 1, dtype=np.int64)
+    size = K.take_strings(offsets, data, index, out_offsets, np.empty(0, dtype=np.uint8))
+    out_data = np.empty(size, dtype=np.uint8)
+    if size:
+        K.take_strings(offsets, data, index, out_offsets, out_data)
+    return pa.LargeStringArray.from_buffers(len(index), pa.py_buffer(out_offsets), pa.py_buffer(out_data))
+
+
 def _chunks(path: Path, size: int):
     """(file offset, bytes as a uint8 array) pieces of the file, each but the last ending just before a '<'.
     The file is mapped into memory (the loop reads the system's cached pages, no copy) and each piece's pages

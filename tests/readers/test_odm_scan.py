@@ -3,6 +3,8 @@ everything else to lxml."""
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from sdtmgen.errors import RawDataError
@@ -293,3 +295,13 @@ def test_a_byte_that_is_not_utf8_is_found_on_every_path_of_the_loop(tmp_path, wh
         scan(path)
     with pytest.raises(RawDataError, match=r"bad.xml"):
         OdmReader(path).forms()
+
+
+@pytest.mark.parametrize("values", [["01-001", "", "01-002", "é"], ["", ""], ["a", None, "b"]])
+def test_the_compiled_take_of_the_subject_visit_and_position_columns_is_arrows(values):
+    from sdtmgen.readers.odm_scan import take
+
+    strings = pa.array(["x"] + values, type=pa.large_string()).slice(1)  # an array that starts at an offset
+    index = np.array([len(values) - 1, 0, 0, 1, len(values) - 1], dtype=np.int64)
+    assert take(strings, index).equals(strings.take(pa.array(index)))
+    assert take(strings, index[:0]).equals(strings.take(pa.array(index[:0])))
