@@ -100,6 +100,7 @@ class OdmReader:
         self._meta = Metadata()
         self.notes: list[Finding] = []
         self.item_count = 0
+        self._wide = K.WIDE  # the fast path tells when no byte of the file is above 127
 
     def file_name(self, form: str) -> str:
         return self.path.name
@@ -115,12 +116,16 @@ class OdmReader:
         rows, lines, *known = forms[form]
         seen = dict(known[0]) if known else {}  # what the fast path saw of its columns (K.SUSPECT, K.EDGED bits)
         columns = {c: (self._cells(v) if isinstance(v, _Cells) else v) for c, v in rows.items()}
-        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) for c, v in rows.items()
+        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) | self._wide
+                     for c, v in rows.items()
                      if isinstance(v, _Cells) and not (self.decode and v.item in self._meta.item_codelist)})
         plain = {c for c, bits in seen.items() if not bits & K.SUSPECT}
-        clean = {c for c in plain if not seen[c] & K.EDGED}
+        # clean: no edge space, and ASCII (the loop looks for spaces only; an invisible character such as a
+        # no-break space at an edge is looked for by the shared checks); ASCII: no reference either (plain)
+        ascii = {c for c in plain if not seen[c] & K.WIDE}
+        clean = {c for c in ascii if not seen[c] & K.EDGED}
         return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
-                         clean=frozenset(clean))
+                         clean=frozenset(clean), ascii=frozenset(ascii))
 
     def _cells(self, cells: "_Cells") -> pa.Array:
         """One column the fast path read (its cells already where they stay, one per row), decoded."""
@@ -330,6 +335,7 @@ class OdmReader:
         """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
         checks as in _assemble: declared items first, then items in the order they first appear."""
         self.item_count = scanned.item_count
+        self._wide = 0 if scanned.ascii else K.WIDE  # what the fast path saw of the file's bytes
         # each form's rows, the forms in the order they first appear (no sort of the 2 M groups)
         form_rows = {int(f): np.flatnonzero(scanned.group_form == f)
                      for f in np.flatnonzero(np.bincount(scanned.group_form))} if len(scanned.group_form) else {}
@@ -376,7 +382,9 @@ class OdmReader:
                        for c, v in columns.items()}
             visit_seen = ((K.SUSPECT if any(re.search(SUSPECT, e) for e in named) else 0)
                           | (K.EDGED if any(e[:1] == " " or e[-1:] == " " for e in named) else 0))
-            seen.update({"SUBJECT": scanned.subject_seen, "VISIT": visit_seen, "RECORDPOSITION": scanned.repeat_seen})
+            visit_seen |= 0 if all(e.isascii() for e in named) else K.WIDE  # names from the metadata, decoded
+            seen.update({"SUBJECT": scanned.subject_seen | self._wide, "VISIT": visit_seen,
+                         "RECORDPOSITION": scanned.repeat_seen | self._wide})
             forms[name] = (columns, lines, seen)
         return forms
 

@@ -50,6 +50,8 @@ SLOT_COLUMNS = 7
 FIX = 1
 #: what the loop tells of a column: a value may hold a control character, tab or line end; one has an edge space
 SUSPECT, EDGED = 1, 2
+#: (for the reader) a value may hold a character outside ASCII: the file holds a byte above 127
+WIDE = 4
 TYPED_FLAG = 2
 
 

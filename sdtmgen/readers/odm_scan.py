@@ -246,6 +246,7 @@ class Scanned:
     edged: np.ndarray  # per slot: some value starts or ends with a space
     subject_seen: int  # K.SUSPECT, K.EDGED bits of the SubjectKeys, of the repeat keys
     repeat_seen: int
+    ascii: bool = False  # no byte of the file is above 127
     item_count: int = 0
     ignored: dict = field(default_factory=dict)
     metadata: bytes = b""
@@ -275,6 +276,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
     tables: dict[str, np.ndarray] = {}
     items: list[np.ndarray] = []
     writing = None
+    high = 0  # a byte above 127 in some chunk
     with ThreadPoolExecutor(max_workers=1) as writer:  # leaves once the thread has written the last cells
         for number, (offset, view) in enumerate(_chunks(path, chunk)):
             start = _head(bytes(view[:1 << 16])) if offset == 0 else 0
@@ -291,6 +293,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
                                   studies_out, counts, ignored, names, name_off, name_hash, form_rows, slots, slot_hash)
             if status != K.OK:
                 raise NeedsParser("outside the subset the scanner reads")
+            high |= int(state[K.S_HIGH])
             if state[K.S_HIGH]:  # the loop saw a byte above 127: the chunk must be UTF-8
                 try:
                     pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(view)], dtype=np.int64)),
@@ -348,7 +351,7 @@ def scan(path: Path, chunk: int = CHUNK) -> Scanned:
         slots=slots[:int(state[K.S_SLOTS])].copy(),
         cells=[columns.array(slot, int(form_rows[slots[slot, K.SLOT_FORM], 0])) for slot in range(int(state[K.S_SLOTS]))],
         suspect=columns.suspect[:int(state[K.S_SLOTS])].copy(), edged=columns.edged[:int(state[K.S_SLOTS])].copy(),
-        subject_seen=seen["subject"], repeat_seen=seen["repeat"],
+        subject_seen=seen["subject"], repeat_seen=seen["repeat"], ascii=not high,
         item_count=int(state[K.S_ITEMS]),
         ignored={name: int(n) for name, n in zip(IGNORED, ignored) if n})
     with path.open("rb") as handle:

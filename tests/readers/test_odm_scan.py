@@ -305,3 +305,22 @@ def test_the_compiled_take_of_the_subject_visit_and_position_columns_is_arrows(v
     index = np.array([len(values) - 1, 0, 0, 1, len(values) - 1], dtype=np.int64)
     assert take(strings, index).equals(strings.take(pa.array(index)))
     assert take(strings, index[:0]).equals(strings.take(pa.array(index[:0])))
+
+
+@pytest.mark.parametrize("term, key", [("&#160;Rash", "01-002"), ("Rash", "01-002&#8203;"), ("\u00a0Rash", "01-002"),
+                                       ("Rash", "01-002\u200b")])
+def test_invisible_edges_are_looked_for_unless_a_column_can_only_hold_ascii(tmp_path, monkeypatch, term, key):
+    """In a file without a byte above 127 a column without references holds ASCII only and its edges are not
+    searched for invisible characters (as for an ASCII CSV file); one written as a reference, or in a UTF-8
+    file, is still found, trimmed and reported, as lxml's path does."""
+    body = (f'<SubjectData SubjectKey="{key}"><StudyEventData StudyEventOID="SE.1"><FormData FormOID="F.AE">'
+            f'<ItemGroupData ItemGroupOID="IG.AE"><ItemData ItemOID="IT.TERM" Value="{term}"/>'
+            '<ItemData ItemOID="IT.SEV" Value="1"/></ItemGroupData></FormData></StudyEventData></SubjectData>\n'
+            '</ClinicalData></ODM>\n')
+    path = _write(tmp_path, body)
+    forms, reference = _both(path, monkeypatch)
+    _same(forms, reference)
+    form = forms["f_ae"]
+    assert form.frame["IT.TERM"].tolist() == ["Rash"] and form.frame["SUBJECT"].tolist() == ["01-002"]
+    assert {n.variable for n in form.notes if n.rule == "RAW-WHITESPACE"} == {
+        "export.xml:" + ("IT.TERM" if term != "Rash" else "SUBJECT")}
