@@ -11,7 +11,7 @@ with lxml instead (which names the line of an error).
 Output: spans (start, end) of attribute values and texts in the chunk, per SubjectData, StudyEventData,
 FormData and ItemGroupData, with global indices linking them; per item its column (slot) and row in its
 form and the span of its value; state (open elements, interned OIDs, columns) carried between chunks.
-``gather`` then copies a chunk's values out grouped by column. The usual ``<ItemData ItemOID=".."
+``gather`` then writes a chunk's values into their columns' final buffers. The usual ``<ItemData ItemOID=".."
 Value=".."/>`` takes a short path, and the column of an item is first checked against the one that
 followed the previous item last time (inline: a numba call passing every table costs more than the check).
 """

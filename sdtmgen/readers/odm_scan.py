@@ -5,10 +5,11 @@ ItemData to Python (lxml's iterparse) reads it ~20 times slower than Arrow reads
 file is mapped into memory and read in chunks of ``CHUNK`` bytes, each cut before a ``<`` so that no tag
 is split, and a numba loop (sdtmgen.readers.odm_kernel) walks each chunk once, checking the XML it reads.
 It interns FormOIDs and ItemOIDs as it meets them and files each item under its column (a form's item, a
-"slot"), with its row in the form and the span of its value; the cells of a chunk are then gathered per
-column into one Arrow string buffer (values with a reference, tab or line end normalised as an XML parser
-would), so each cell is held once, in file order, until its form is read. The keys of each group
-(SubjectKey, StudyEventOID, repeat keys) are copied out the same way.
+"slot"), with its row in the form and the span of its value; a second compiled pass, run by a second
+thread while the loop scans the next chunk, then writes each cell of the chunk straight into its column's
+final buffers (values with a reference, tab or line end normalised as an XML parser would), so each cell is
+copied once and a column is an Arrow array when the file has been read. The keys of each group
+(SubjectKey, StudyEventOID, repeat keys) are copied out per chunk.
 
 Anything outside the subset the loop reads (a DOCTYPE, comment, CDATA section or processing
 instruction, another encoding, an error of any kind) raises ``NeedsParser``, and the reader reads the
