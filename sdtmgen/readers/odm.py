@@ -36,7 +36,7 @@ from sdtmgen.errors import Finding, RawDataError
 from sdtmgen.raw import SUSPECT
 from sdtmgen.readers.common import make_form
 from sdtmgen.readers import odm_kernel as K
-from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan
+from sdtmgen.readers.odm_scan import IGNORED, Clinical, NeedsParser, Scanned, scan, take
 
 FIXED = ("SUBJECT", "VISIT", "RECORDPOSITION")
 FIXED_SET = frozenset(FIXED)
@@ -70,9 +70,9 @@ def _codes(arrays: list) -> tuple[np.ndarray, list[str]]:
 
 @dataclass
 class _Cells:
-    """A column the fast path read, joined when its form is read: pieces (values, rows), its ItemOID."""
+    """A column the fast path read (one value per row of its form) and its ItemOID."""
 
-    pieces: list
+    values: pa.Array
     item: str
     plain: bool = False  # no value holds a control character, tab or line break (the loop saw none)
     edged: bool = True  # some value may start or end with a space
@@ -100,6 +100,7 @@ class OdmReader:
         self._meta = Metadata()
         self.notes: list[Finding] = []
         self.item_count = 0
+        self._wide = K.WIDE  # the fast path tells when no byte of the file is above 127
 
     def file_name(self, form: str) -> str:
         return self.path.name
@@ -114,40 +115,21 @@ class OdmReader:
                                f"{', '.join(sorted(forms)) or 'none'}", file=self.path.name, rule="raw-form")
         rows, lines, *known = forms[form]
         seen = dict(known[0]) if known else {}  # what the fast path saw of its columns (K.SUSPECT, K.EDGED bits)
-        columns = {c: (self._cells(v, len(lines)) if isinstance(v, _Cells) else v) for c, v in rows.items()}
-        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) for c, v in rows.items()
+        columns = {c: (self._cells(v) if isinstance(v, _Cells) else v) for c, v in rows.items()}
+        seen.update({c: (0 if v.plain else K.SUSPECT) | (K.EDGED if v.edged else 0) | self._wide
+                     for c, v in rows.items()
                      if isinstance(v, _Cells) and not (self.decode and v.item in self._meta.item_codelist)})
         plain = {c for c, bits in seen.items() if not bits & K.SUSPECT}
-        clean = {c for c in plain if not seen[c] & K.EDGED}
+        # clean: no edge space, and ASCII (the loop looks for spaces only; an invisible character such as a
+        # no-break space at an edge is looked for by the shared checks); ASCII: no reference either (plain)
+        ascii = {c for c in plain if not seen[c] & K.WIDE}
+        clean = {c for c in ascii if not seen[c] & K.EDGED}
         return make_form(columns, np.asarray(lines, dtype=np.int64), self.path.name, plain=frozenset(plain),
-                         clean=frozenset(clean))
+                         clean=frozenset(clean), ascii=frozenset(ascii))
 
-    def _cells(self, cells: "_Cells", n: int) -> pa.Array:
-        """One column the fast path read: its pieces joined, an empty value in rows that lack it, decoded."""
-        parts, count, size = [], 0, 0
-        for piece, _ in cells.pieces:
-            _, offsets, data = piece.buffers()
-            at = np.frombuffer(offsets, dtype=np.int32)[piece.offset:piece.offset + len(piece) + 1]
-            parts.append((at, data))
-            count += len(piece)
-            size += int(at[-1] - at[0])
-        # the pieces' bytes joined in one copy, each cell's start written once (64 bits) where it goes
-        joined = np.empty(size, dtype=np.uint8)
-        offsets = np.empty(n + 1, dtype=np.int64)
-        cell_starts = offsets if count == n else np.empty(count, dtype=np.int64)
-        position = byte = 0
-        for at, data in parts:
-            m, first, last = len(at) - 1, int(at[0]), int(at[-1])
-            np.add(at[:-1], np.int64(byte - first), out=cell_starts[position:position + m])
-            if last > first:
-                joined[byte:byte + last - first] = np.frombuffer(data, dtype=np.uint8)[first:last]
-            position += m
-            byte += last - first
-        if count != n:  # rows lacking the item: an empty value, where the next value starts
-            row = np.concatenate([np.arange(r, r + len(v)) if isinstance(r, int) else r for v, r in cells.pieces])
-            K.spread(offsets, row.astype(np.int64), cell_starts, size)
-        offsets[n] = size
-        values = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(joined))
+    def _cells(self, cells: "_Cells") -> pa.Array:
+        """One column the fast path read (its cells already where they stay, one per row), decoded."""
+        values = cells.values
         if self.decode and cells.item in self._meta.item_codelist:
             decoded = self._meta.codelists.get(self._meta.item_codelist[cells.item], {})
             encoded = values.dictionary_encode()
@@ -353,6 +335,7 @@ class OdmReader:
         """The forms from what the fast path read: columns as _Cells, joined when a form is read. Columns and
         checks as in _assemble: declared items first, then items in the order they first appear."""
         self.item_count = scanned.item_count
+        self._wide = 0 if scanned.ascii else K.WIDE  # what the fast path saw of the file's bytes
         # each form's rows, the forms in the order they first appear (no sort of the 2 M groups)
         form_rows = {int(f): np.flatnonzero(scanned.group_form == f)
                      for f in np.flatnonzero(np.bincount(scanned.group_form))} if len(scanned.group_form) else {}
@@ -365,14 +348,13 @@ class OdmReader:
                 raise RawDataError(f"{self.path.name}: forms {oid} and another both become form '{name}'",
                                    file=self.path.name, rule="raw-form")
             rows = form_rows[f]
-            take = pa.array(rows, type=pa.int64())
             visits = scanned.group_event[rows]
             named = [meta.event_names.get(e, e) for e in scanned.events]
             lines = scanned.line[rows]
             columns: dict[str, object] = {
-                "SUBJECT": scanned.subjects.take(pa.array(scanned.group_subject[rows])),
-                "VISIT": pa.array(named, type=pa.large_string()).take(pa.array(visits)),
-                "RECORDPOSITION": scanned.repeat.take(take)}
+                "SUBJECT": take(scanned.subjects, scanned.group_subject[rows]),
+                "VISIT": take(pa.array(named, type=pa.large_string()), visits),
+                "RECORDPOSITION": take(scanned.repeat, rows)}
             named = [named[e] for e in np.flatnonzero(np.bincount(visits))]  # the names this form's rows hold
             for item in (self._column(item, meta.item_names) for group in meta.form_groups.get(oid, [])
                          for item in meta.group_items.get(group, [])):
@@ -392,7 +374,7 @@ class OdmReader:
                 if columns.get(column) is not None:
                     raise RawDataError(f"{self.path.name}: items of form {oid} share the column name {column}",
                                        file=self.path.name, rule="raw-form")
-                columns[column] = _Cells(scanned.pieces[slot], item, plain=not scanned.suspect[slot],
+                columns[column] = _Cells(scanned.cells[slot], item, plain=not scanned.suspect[slot],
                                          edged=bool(scanned.edged[slot]))
             n = len(rows)
             seen = {c: 0 for c, v in columns.items() if v is None}  # declared, in no row: empty values
@@ -400,7 +382,9 @@ class OdmReader:
                        for c, v in columns.items()}
             visit_seen = ((K.SUSPECT if any(re.search(SUSPECT, e) for e in named) else 0)
                           | (K.EDGED if any(e[:1] == " " or e[-1:] == " " for e in named) else 0))
-            seen.update({"SUBJECT": scanned.subject_seen, "VISIT": visit_seen, "RECORDPOSITION": scanned.repeat_seen})
+            visit_seen |= 0 if all(e.isascii() for e in named) else K.WIDE  # names from the metadata, decoded
+            seen.update({"SUBJECT": scanned.subject_seen | self._wide, "VISIT": visit_seen,
+                         "RECORDPOSITION": scanned.repeat_seen | self._wide})
             forms[name] = (columns, lines, seen)
         return forms
 

@@ -11,7 +11,7 @@ with lxml instead (which names the line of an error).
 Output: spans (start, end) of attribute values and texts in the chunk, per SubjectData, StudyEventData,
 FormData and ItemGroupData, with global indices linking them; per item its column (slot) and row in its
 form and the span of its value; state (open elements, interned OIDs, columns) carried between chunks.
-``gather`` then copies a chunk's values out grouped by column. The usual ``<ItemData ItemOID=".."
+``gather`` then writes a chunk's values into their columns' final buffers. The usual ``<ItemData ItemOID=".."
 Value=".."/>`` takes a short path, and the column of an item is first checked against the one that
 followed the previous item last time (inline: a numba call passing every table costs more than the check).
 """
@@ -50,6 +50,8 @@ SLOT_COLUMNS = 7
 FIX = 1
 #: what the loop tells of a column: a value may hold a control character, tab or line end; one has an edge space
 SUSPECT, EDGED = 1, 2
+#: (for the reader) a value may hold a character outside ASCII: the file holds a byte above 127
+WIDE = 4
 TYPED_FLAG = 2
 
 
@@ -353,17 +355,22 @@ SHORTEST = {"subjects": 13, "events": 16, "forms": 10, "groups": 15, "items": 22
 
 
 @_compiled
-def spread(offsets, rows, starts, size):
-    """Offsets of a column some rows lack: the start of each cell (``starts``) at its row (``rows``, rising),
-    a row without a cell empty (the start of the next cell, or ``size``)."""
-    j = len(rows) - 1
-    following = size
-    for r in range(len(offsets) - 2, -1, -1):
-        if j >= 0 and rows[j] == r:
-            following = starts[j]
-            j -= 1
-        offsets[r] = following
-    offsets[len(offsets) - 1] = size
+def take_strings(offsets, data, index, out_offsets, out_data):
+    """Strings ``index`` of a large-string array (offsets, data) as a new one: writes out_offsets and, unless
+    out_data is empty, the bytes to out_data; returns the bytes they take."""
+    write = len(out_data) > 0
+    q = 0
+    out_offsets[0] = 0
+    for i in range(len(index)):
+        j = index[i]
+        start = offsets[j]
+        size = offsets[j + 1] - start
+        if write:
+            for k in range(size):
+                out_data[q + k] = data[start + k]
+        q += size
+        out_offsets[i + 1] = q
+    return q
 
 
 @_compiled
@@ -482,58 +489,64 @@ def spans(buf, lo, hi, flags, data, offsets):
     return seen
 
 
+#: columns of the column table ``gather`` writes through: where a column's value bytes and its offsets (one
+#: per row of its form, 64 bits) are kept, how many each holds, bytes written, rows given an offset
+C_DATA, C_DATA_SIZE, C_OFFSETS, C_OFFSETS_SIZE, C_BYTES, C_ROWS = range(6)
+COLUMN_FIELDS = 6
+
+
+@intrinsic
+def _bytes_at(typingctx, address):
+    """The uint8 array at a memory address (a column's value buffer, held alive by the reader)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+    return types.CPointer(types.uint8)(types.int64), codegen
+
+
+@intrinsic
+def _int64s_at(typingctx, address):
+    """The int64 array at a memory address (a column's offsets, held alive by the reader)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+    return types.CPointer(types.int64)(types.int64), codegen
+
+
 @_compiled
-def gather(buf, items, m, counting, slot_count, lengths, data, offsets, rows, suspect, edged):
-    """The chunk's cells grouped by column (slot), file order within each: ``data``/``offsets`` an Arrow
-    string array of the values (normalised where flagged), ``rows`` each cell's row in its form;
-    slot_count[s] cells of slot s (starting where the previous slot ends); the slots of flagged values are
-    marked ``suspect``, those of values with a space at an edge ``edged``. Called first ``counting``: counts the cells, writes each value's length to
-    ``lengths`` and returns the bytes they take, or -1 for a reference to a character XML does not allow;
-    then writes the values."""
-    if counting:
-        total = 0
-        for r in range(m):
-            slot_count[items[r, 0]] += 1
-            size = items[r, 3] - items[r, 2]
-            if items[r, 4] & FIX:
-                size = _normalise(buf, items[r, 2], items[r, 3], items[r, 4] & TYPED_FLAG, data, 0, False)
-                if size < 0:
-                    return -1
-            lengths[r] = size
-            total += size
-        return total
-    size = np.zeros(len(slot_count), dtype=np.int64)
-    for r in range(m):
-        size[items[r, 0]] += lengths[r]
-    at = np.empty(len(slot_count), dtype=np.int64)
-    byte = np.empty(len(slot_count), dtype=np.int64)
-    a = 0
-    b = 0
-    for s in range(len(slot_count)):
-        at[s] = a
-        byte[s] = b
-        a += slot_count[s]
-        b += size[s]
-    offsets[m] = b
-    for r in range(m):
+def gather(buf, items, first, m, columns, suspect, edged):
+    """Writes the values of items[first:m] straight into their columns' final buffers (``columns``: one row
+    per slot, C_* fields; values normalised as XML gives them where flagged), each row of a column given its
+    offset - a row the item skips an empty value - so that a column is an Arrow large-string array once its
+    form's last offset is written. Marks the slots of flagged values ``suspect``, those of values with a
+    space at an edge ``edged``. Returns m when done; the item reached when its column's buffers are too
+    small (the caller enlarges them and calls again from there); -1 for a reference to a character XML
+    does not allow."""
+    for r in range(first, m):
         s = items[r, 0]
-        p = at[s]
-        at[s] = p + 1
+        row = items[r, 1]
         start = items[r, 2]
-        q = byte[s]
-        offsets[p] = q
+        end = items[r, 3]
+        q = columns[s, C_BYTES]
+        # the value is at most its bytes in the file (normalising only shortens it); one offset after the row
+        if q + (end - start) > columns[s, C_DATA_SIZE] or row + 2 > columns[s, C_OFFSETS_SIZE]:
+            return r
+        offsets = _int64s_at(columns[s, C_OFFSETS])
+        for k in range(columns[s, C_ROWS], row + 1):
+            offsets[k] = q
+        data = _bytes_at(columns[s, C_DATA])
         if items[r, 4] & FIX:
             suspect[s] = True
-            _normalise(buf, start, items[r, 3], items[r, 4] & TYPED_FLAG, data, q, True)
+            q = _normalise(buf, start, end, items[r, 4] & TYPED_FLAG, data, q, True)
+            if q < 0:
+                return -1
         else:
-            size = lengths[r]
-            for k in range(size):
+            for k in range(end - start):
                 data[q + k] = buf[start + k]
-            if size and (buf[start] == 32 or buf[start + size - 1] == 32):
+            if end > start and (buf[start] == 32 or buf[end - 1] == 32):
                 edged[s] = True
-        byte[s] = q + lengths[r]
-        rows[p] = items[r, 1]
-    return 0
+            q += end - start
+        columns[s, C_BYTES] = q
+        columns[s, C_ROWS] = row + 1
+    return m
 
 
 @_compiled
