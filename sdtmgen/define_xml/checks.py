@@ -35,6 +35,7 @@ the variable it qualifies, not as a mask over all records.
 from __future__ import annotations
 
 import json
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,6 +90,12 @@ class ObservedDataset:
         return self._frame[names] if self._frame is not None else self.read(names)
 
 
+#: while columns are read ahead, the interpreter hands the GIL to a waiting thread after this long (Python's
+#: default: 5 ms): the reader needs it only for moments between numpy, pandas and file calls, but each time it
+#: waits until the builder, busy in Python, is asked to let go -- with 5 ms a read took ~3-10x its time
+SWITCH_INTERVAL = 0.0005
+
+
 class ReadAhead:
     """Columns of a package's XPT files read on a background thread while define.xml is being built.
 
@@ -108,6 +115,8 @@ class ReadAhead:
         self.folder = Path(folder)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="define-read")
         self._reads: dict[Path, Future[pd.DataFrame]] = {}
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
 
     def start(self, dataset: str, columns: Iterable[str]) -> None:
         path = self.folder / f"{dataset.lower()}.xpt"
@@ -137,6 +146,7 @@ class ReadAhead:
         """Wait for the read in progress, drop those not started and what was not taken."""
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._reads.clear()
+        sys.setswitchinterval(self._switch)
 
     def __enter__(self) -> ReadAhead:
         return self

@@ -7,9 +7,11 @@ or the read fails, the check reads the file itself and reports what it always re
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from sdtmgen.define_xml.checks import ReadAhead, check_define, observe_folder
+from sdtmgen.define_xml.checks import SWITCH_INTERVAL, ReadAhead, check_define, observe_folder
 from sdtmgen.pipeline import build
 from sdtmgen.xpt import read_xpt_columns
 
@@ -42,10 +44,13 @@ def _dm(package):
 
 def test_columns_read_ahead_are_the_files_columns(package):
     path = _dm(package)
+    switch = sys.getswitchinterval()
     with ReadAhead(path.parent) as ahead:
+        assert sys.getswitchinterval() == min(switch, SWITCH_INTERVAL)
         ahead.start("DM", {"SEX", "AGE", "NOT_IN_THE_FILE"})
         got = ahead.take(path, ["AGE", "SEX"])
         assert ahead.take(path, ["AGE", "SEX"]) is None  # forgotten once taken
+    assert sys.getswitchinterval() == switch
     expected, _ = read_xpt_columns(path, columns=["AGE", "SEX"], categorical=True)
     assert list(got.columns) == ["AGE", "SEX"]
     for column in expected.columns:
