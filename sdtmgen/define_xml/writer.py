@@ -77,7 +77,7 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
         method_oids = {var.name: method_for(ctx, name, spec, var) for var in spec.variables}
         vlm = value_level(ctx, name, frame, spec, {m.name: m for m in metas}, method_oids, distinct)
         for var, meta in zip(spec.variables, metas):
-            added = (adam_codelist_id(ctx, name, frame, var) if ctx.is_adam and not getattr(var, "codelist", None)
+            added = (adam_codelist_id(ctx, name, frame, var, distinct) if ctx.is_adam and not getattr(var, "codelist", None)
                      and not getattr(var, "dictionary", None) else None)
             items.append(ItemDef(ctx, meta, origin=variable_origin(ctx, name, var),
                                  codelist_oid=codelist_ref(ctx, name, var, partial(distinct.values, var.name),
