@@ -23,7 +23,9 @@ read only for the variables a check looks at (a codelist, value-level metadata a
 of its where clauses, integer Num variables), XPT columns as categoricals (``read_xpt_columns(...,
 categorical=True)``: each distinct value decoded once). The values come from the files, not
 from the frames the writer was given: the guarantee is about what was written, so a writer
-that lost or changed values is caught; the read costs one pass over each file.
+that lost or changed values is caught; the read costs one pass over each file. In a build
+(``package.write_define_package``) that pass runs on a thread while define.xml is being built
+(:class:`ReadAhead`): each file's columns are read as soon as its dataset is described.
 
 Every data check depends only on which values occur (a where clause: which values occur
 together with which), so it runs on the distinct values and distinct combinations of columns
