@@ -33,6 +33,7 @@ import pandas as pd
 from sdtmgen.terminology import Codelist, Term
 
 from .codelist import format_number
+from .distinct import DistinctValues
 
 #: ADaMIG's placeholders in variable names: xx two digits (01-99), w / y one digit, * any prefix
 _PLACEHOLDERS = (("*", "[A-Z0-9]*"), ("xx", r"\d\d"), ("w", r"\d"), ("y", r"\d"), ("zz", r"\d\d"))
@@ -126,11 +127,14 @@ class DataCodelist:
     data_type: str = "text"
     terms: dict[str, tuple[Any, str | None]] = field(default_factory=dict)  # value -> (order key, decode)
 
-    def add(self, frame: pd.DataFrame, variable: str, decode: str | None, order: str | None) -> None:
+    def add(self, frame: pd.DataFrame, variable: str, decode: str | None, order: str | None,
+            distinct: DistinctValues | None = None) -> None:
+        """The distinct (value, decode, order) of ``frame`` as terms; ``distinct``: the frame's columns
+        factorised (the define.xml builder's, shared with its other judgements of the dataset)."""
         columns = [c for c in dict.fromkeys([variable, decode, order]) if c and c in frame.columns]
         if variable not in frame.columns:
             return
-        rows = frame[columns].drop_duplicates()
+        rows = distinct.rows(columns) if distinct is not None else frame[columns].drop_duplicates()
         rows = rows[rows[variable].notna()]
         numeric = self.data_type != "text"
         for record in rows.itertuples(index=False):  # distinct combinations only: a handful
@@ -166,16 +170,19 @@ class DataCodelist:
 
 
 def _data_codelist(ctx: Any, codelist_id: str, name: str, data_type: str, frame: pd.DataFrame, variable: str,
-                   decode: str | None, order: str | None) -> str:
+                   decode: str | None, order: str | None, distinct: DistinctValues | None = None) -> str:
     holder = ctx.extra_codelists.get(codelist_id)
     if not isinstance(holder, DataCodelist):
         holder = ctx.extra_codelists[codelist_id] = DataCodelist(codelist_id, name, data_type)
-    holder.add(frame, variable, decode, order)
+    holder.add(frame, variable, decode, order, distinct)
     return codelist_id
 
 
-def adam_codelist_id(ctx: Any, dataset: str, frame: pd.DataFrame, var: Any) -> str | None:
-    """The codelist id an ADaM variable without a spec codelist gets (registered in ``ctx``), or None."""
+def adam_codelist_id(ctx: Any, dataset: str, frame: pd.DataFrame, var: Any,
+                     distinct: DistinctValues | None = None) -> str | None:
+    """The codelist id an ADaM variable without a spec codelist gets (registered in ``ctx``), or None.
+
+    ``distinct``: the frame's columns factorised once for the whole dataset (``DistinctValues``)."""
     name = var.name
     version = str(getattr(ctx, "ig_version", "") or "")
     code = ig_codelist_code(name, version) if version else None
@@ -196,9 +203,9 @@ def adam_codelist_id(ctx: Any, dataset: str, frame: pd.DataFrame, var: Any) -> s
         labels = {"PARAMCD": "Parameter Code", "PARAM": "Parameter", "PARAMN": "Parameter (N)"}
         decode = "PARAM" if name != "PARAM" else None
         return _data_codelist(ctx, f"{dataset}.{name}", f"{labels[name]} ({dataset})",
-                              "integer" if var.type == "Num" else "text", frame, name, decode, "PARAMN")
+                              "integer" if var.type == "Num" else "text", frame, name, decode, "PARAMN", distinct)
     if var.type == "Char" and _TREATMENT.match(name):
-        return _data_codelist(ctx, name, var.label, "text", frame, name, None, f"{name}N")
+        return _data_codelist(ctx, name, var.label, "text", frame, name, None, f"{name}N", distinct)
     if var.type == "Num" and _TREATMENT_N.match(name):
-        return _data_codelist(ctx, name, var.label, "integer", frame, name, name[:-1], name)
+        return _data_codelist(ctx, name, var.label, "integer", frame, name, name[:-1], name, distinct)
     return None

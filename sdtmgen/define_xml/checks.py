@@ -23,7 +23,9 @@ read only for the variables a check looks at (a codelist, value-level metadata a
 of its where clauses, integer Num variables), XPT columns as categoricals (``read_xpt_columns(...,
 categorical=True)``: each distinct value decoded once). The values come from the files, not
 from the frames the writer was given: the guarantee is about what was written, so a writer
-that lost or changed values is caught; the read costs one pass over each file.
+that lost or changed values is caught; the read costs one pass over each file. In a build
+(``package.write_define_package``) that pass runs on a thread while define.xml is being built
+(:class:`ReadAhead`): each file's columns are read as soon as its dataset is described.
 
 Every data check depends only on which values occur (a where clause: which values occur
 together with which), so it runs on the distinct values and distinct combinations of columns
@@ -35,8 +37,11 @@ the variable it qualifies, not as a mask over all records.
 from __future__ import annotations
 
 import json
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -87,12 +92,108 @@ class ObservedDataset:
         return self._frame[names] if self._frame is not None else self.read(names)
 
 
-def observe_xpt(path: Path) -> ObservedDataset:
+#: while columns are read ahead, the interpreter hands the GIL to a waiting thread after this long (Python's
+#: default: 5 ms): the reader needs it only for moments between numpy, pandas and file calls, but each time it
+#: waits until the builder, busy in Python, is asked to let go -- with 5 ms a read took ~3-10x its time
+SWITCH_INTERVAL = 0.0005
+
+
+class ReadAhead:
+    """Columns of a package's XPT files read on a background thread while define.xml is being built.
+
+    The check reads back, from each data file, the variables a check looks at (``_checked_columns``).
+    Which those are is known only from define.xml; ``start`` is given the elements made for one dataset
+    as the builder finishes it (``columns_to_check``: the variables those elements give a codelist,
+    value-level metadata or the integer type, and the columns of their where clauses), and reads those
+    columns of the dataset's file on one thread, one file after another. The reader spends its time in
+    file reads, numpy and pandas' hash tables, mostly without the GIL, so it runs beside the builder on
+    a second core. ``take`` hands the check a file's columns when they are the ones it asks for (else
+    None: the check reads the file itself, as it always did); a read that failed is left to the check's
+    own read to report. What is read is the file as written (the files are complete before define.xml
+    is built): the check still compares define.xml with the files, not with the frames it was made from.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="define-read")
+        self._reads: dict[Path, Future[pd.DataFrame]] = {}
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
+
+    def start(self, dataset: str, columns: Iterable[str]) -> None:
+        path = self.folder / f"{dataset.lower()}.xpt"
+        wanted = set(columns)
+        if wanted and path.is_file() and path not in self._reads:
+            self._reads[path] = self._pool.submit(self._read, path, wanted)
+
+    @staticmethod
+    def _read(path: Path, wanted: set[str]) -> pd.DataFrame:
+        _, meta = read_xpt_columns(path, metadata_only=True)
+        return read_xpt_columns(path, columns=[c for c in meta.column_names if c in wanted], categorical=True)[0]
+
+    def take(self, path: Path, columns: list[str]) -> pd.DataFrame | None:
+        """The columns (in file order) of ``path`` when they were read ahead, else None; forgotten once taken."""
+        read = self._reads.pop(Path(path), None)
+        if read is None:
+            return None
+        try:
+            frame = read.result()
+        except Exception:  # noqa: BLE001 - the check's own read of the file reports what is wrong with it
+            return None
+        if list(frame.columns) == columns:
+            return frame
+        return frame[columns] if set(columns) <= set(frame.columns) else None
+
+    def close(self) -> None:
+        """Wait for the read in progress, drop those not started and what was not taken."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._reads.clear()
+        sys.setswitchinterval(self._switch)
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.close()
+
+
+def columns_to_check(elements: Iterable[etree._Element]) -> set[str]:
+    """The variables whose values the check will read, judged from the elements made for one dataset
+    (its ItemDefs, value-level ItemDefs, ValueListDefs and WhereClauseDefs): the read-ahead's guess of
+    ``_checked_columns``, which decides on the written define.xml. Variables with a codelist, value-level
+    metadata or DataType integer, and the variables the where clauses test (looked up among these ItemDefs)."""
+    names: dict[str, str] = {}
+    wanted: set[str] = set()
+    clauses = []
+    for element in elements:
+        kind = _local(element.tag)
+        if kind == "ItemDef":
+            name = element.get("Name") or ""
+            names[element.get("OID") or ""] = name
+            if (element.get("DataType") == "integer" or element.find("odm:CodeListRef", XPATH_NS) is not None
+                    or element.find("def:ValueListRef", XPATH_NS) is not None):
+                wanted.add(name)
+        elif kind == "WhereClauseDef":
+            clauses.append(element)
+    for clause in clauses:
+        for check in clause.findall("odm:RangeCheck", XPATH_NS):
+            name = names.get(check.get(define("ItemOID")) or "")
+            if name:
+                wanted.add(name)
+    return wanted
+
+
+def observe_xpt(path: Path, ahead: ReadAhead | None = None) -> ObservedDataset:
     _, meta = read_xpt_columns(path, metadata_only=True)
     variables = [ObservedVariable(name=c, label=meta.column_names_to_labels.get(c) or "", type=meta.types[c],
                                   length=meta.lengths[c]) for c in meta.column_names]
 
     def read(columns: list[str] | None) -> pd.DataFrame:
+        if columns and ahead is not None:  # (no column: nothing to read ahead)
+            frame = ahead.take(path, columns)
+            if frame is not None:
+                return frame
         return read_xpt_columns(path, columns=columns, categorical=True)[0]
 
     return ObservedDataset(name=meta.table_name, label=meta.file_label, variables=variables, file=path.name,
@@ -123,13 +224,18 @@ def observe_dataset_json(path: Path) -> ObservedDataset:
 READERS = {"xpt": observe_xpt, "json": observe_dataset_json, "ndjson": observe_dataset_json}
 
 
-def observe_folder(folder: Path, ext: str | None = None) -> dict[str, ObservedDataset]:
-    """The datasets of a package folder in one format (``ext``; default: XPT, else Dataset-JSON, else NDJSON)."""
+def observe_folder(folder: Path, ext: str | None = None, ahead: ReadAhead | None = None) -> dict[str, ObservedDataset]:
+    """The datasets of a package folder in one format (``ext``; default: XPT, else Dataset-JSON, else NDJSON).
+
+    ``ahead``: XPT columns read ahead (``ReadAhead``), taken when they are the ones a check reads."""
     folder = Path(folder)
     for candidate in [ext] if ext else list(READERS):
         files = sorted(folder.glob(f"*.{candidate}"))
         if files:
-            found = [READERS[candidate](p) for p in files]
+            if candidate == "xpt":
+                found = [observe_xpt(p, ahead) for p in files]
+            else:
+                found = [READERS[candidate](p) for p in files]
             return {d.name: d for d in found}
     return {}
 
@@ -432,5 +538,5 @@ def check_define(define_xml: str | Path | etree._ElementTree, observed: dict[str
     return findings
 
 
-__all__ = ["ISO_TYPES", "ObservedDataset", "ObservedVariable", "check_define", "observe_dataset_json",
-           "observe_folder", "observe_xpt"]
+__all__ = ["ISO_TYPES", "ObservedDataset", "ObservedVariable", "ReadAhead", "check_define", "columns_to_check",
+           "observe_dataset_json", "observe_folder", "observe_xpt"]

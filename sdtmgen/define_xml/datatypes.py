@@ -199,11 +199,22 @@ def num_type(values: pd.Series | None, declared_digits: int | None = None) -> tu
     return "float", max(1, number_decimals(present_numbers(values)))
 
 
+_WHOLE_STEP = 1 << 16  # numbers judged this many at a time: small scratch memory, and a fraction stops early
+
+
 def _whole_numbers(values: pd.Series | None) -> bool:
     """Every finite value is a whole number (true when there are none)."""
     if values is not None and values.dtype == np.float64:  # the usual column: no copies, no filtering
         numbers = values.to_numpy()
-        return not np.any(numbers - np.floor(numbers) > 0)  # NaN and inf give NaN: not > 0
+        scratch = np.empty(min(len(numbers), _WHOLE_STEP))
+        for start in range(0, len(numbers), _WHOLE_STEP):
+            part = numbers[start:start + _WHOLE_STEP]
+            fraction = np.floor(part, out=scratch[:len(part)])
+            with np.errstate(invalid="ignore"):  # inf - inf
+                np.subtract(part, fraction, out=fraction)
+            if np.any(fraction > 0):  # NaN and inf give NaN: not > 0
+                return False
+        return True
     nums = present_numbers(values)
     return len(nums) == 0 or bool(np.all(nums == np.floor(nums)))
 

@@ -35,6 +35,7 @@ class DistinctValues:
         self.frame = frame
         self._codes: dict[str, tuple[np.ndarray, int]] = {}
         self._values: dict[str, pd.Series] = {}
+        self._arange: np.ndarray | None = None
         if factorised_categoricals:
             for column in frame.columns:
                 series = frame[column]
@@ -42,6 +43,13 @@ class DistinctValues:
                     categories = series.cat.categories
                     self._codes[column] = (series.cat.codes.to_numpy(), len(categories))
                     self._values[column] = pd.Series(np.asarray(categories))
+
+    def _positions(self) -> np.ndarray:
+        """0 .. records - 1 (int32 when that holds them), made once for all the combinations asked for."""
+        if self._arange is None:
+            rows = len(self.frame)
+            self._arange = np.arange(rows, dtype=np.int32 if rows < _INT32_KEYS - 1 else np.int64)
+        return self._arange
 
     def _factorise(self, column: str) -> tuple[np.ndarray, int]:
         """(code of each record, -1 when missing; number of distinct values)."""
@@ -87,8 +95,9 @@ class DistinctValues:
             size *= width
         rows = len(key)
         if size <= max(rows, _SMALL_KEYS):  # few possible combinations: the first record of each, by position
-            first = np.full(size, rows, dtype=np.int64)
-            np.minimum.at(first, key, np.arange(rows))
+            positions = self._positions()
+            first = np.full(size, rows, dtype=positions.dtype)
+            np.minimum.at(first, key, positions)
             return np.sort(first[first < rows])
         return np.flatnonzero(~pd.Series(key, copy=False).duplicated().to_numpy())
 

@@ -23,7 +23,7 @@ from lxml import etree
 from sdtmgen.errors import Finding
 from sdtmgen.xpt import read_xpt_columns
 
-from .checks import check_define, observe_folder
+from .checks import ReadAhead, check_define, columns_to_check, observe_folder
 from .html import write_define_html
 from .writer import write_define
 
@@ -86,13 +86,16 @@ def write_define_package(folder: str | Path, spec: Any, datasets: dict[str, pd.D
         href = STYLESHEET_NAME
     if lengths is None:
         lengths = xpt_lengths(folder)
-    findings += write_define(folder / "define.xml", study=spec.study, terminology=spec.terminology,
-                             datasets=datasets, specs=specs, standard=standard, lengths=lengths,
-                             stylesheet_href=href, data_ext=data_extension(folder), created=created,
-                             results=report_config(spec) if standard.upper().startswith("ADAM") else None)
-    tree = etree.parse(str(folder / "define.xml"))
-    write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
-    formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]
-    for i, ext in enumerate(formats):  # the leaves point at the first format; every format is checked
-        findings += check_define(tree, observe_folder(folder, ext), spec.terminology, folder if i == 0 else None)
+    with ReadAhead(folder) as ahead:  # the XPT columns the check reads, read while define.xml is built
+        findings += write_define(folder / "define.xml", study=spec.study, terminology=spec.terminology,
+                                 datasets=datasets, specs=specs, standard=standard, lengths=lengths,
+                                 stylesheet_href=href, data_ext=data_extension(folder), created=created,
+                                 results=report_config(spec) if standard.upper().startswith("ADAM") else None,
+                                 described=lambda name, elements: ahead.start(name, columns_to_check(elements)))
+        tree = etree.parse(str(folder / "define.xml"))
+        write_define_html(folder / HTML_NAME, tree, {name: len(frame) for name, frame in datasets.items()})
+        formats = [ext for ext in DATA_EXTENSIONS if any(folder.glob(f"*.{ext}"))]
+        for i, ext in enumerate(formats):  # the leaves point at the first format; every format is checked
+            findings += check_define(tree, observe_folder(folder, ext, ahead), spec.terminology,
+                                     folder if i == 0 else None)
     return findings

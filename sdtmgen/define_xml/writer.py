@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 from lxml import etree
@@ -53,27 +53,31 @@ def mdv_oid(study: Any, standard: str) -> str:
 def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFrame], specs: dict[str, Any],
                  standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
-                 created: datetime | str | None = None,
-                 annotated_crf: bool = False, results: Any = None) -> tuple[etree._ElementTree, list[Finding]]:
+                 created: datetime | str | None = None, annotated_crf: bool = False, results: Any = None,
+                 described: Callable[[str, list[etree._Element]], None] | None = None,
+                 ) -> tuple[etree._ElementTree, list[Finding]]:
     """The define.xml tree for ``datasets`` (described by ``specs``) and the notes made on the way.
 
     ``annotated_crf``: the annotated CRF (``ACRF_HREF``) is in the package, so collected variables
     get page references into it; without it no reference to it is written.
     ``results``: the study's report configuration (report.yaml); for an ADaM define it adds the
     Analysis Results Metadata (:mod:`.arm`) of its outcome measures.
+    ``described(name, elements)``: called as each dataset is described, with the elements made for it
+    (its ItemDefs, value-level ItemDefs, ValueListDefs and WhereClauseDefs; the package reads the
+    file's values for the check meanwhile).
     """
     ctx = DefineContext(study=study, terminology=terminology, standard=standard, datasets=datasets, specs=specs,
                         lengths=dict(lengths or {}), data_ext=data_ext, annotated_crf=annotated_crf)
     standards = Standards(ctx)
     groups, items, value_lists, where_clauses = [], [], [], {}
     for name in dataset_order(specs, [n for n in datasets if n in specs]):
-        frame, spec = datasets[name], specs[name]
+        frame, spec, first = datasets[name], specs[name], len(items)
         distinct = DistinctValues(frame)  # each column factorised once, for all the judgements below
         metas = describe_dataset(name, frame, spec, ctx.lengths, distinct)
         method_oids = {var.name: method_for(ctx, name, spec, var) for var in spec.variables}
         vlm = value_level(ctx, name, frame, spec, {m.name: m for m in metas}, method_oids, distinct)
         for var, meta in zip(spec.variables, metas):
-            added = (adam_codelist_id(ctx, name, frame, var) if ctx.is_adam and not getattr(var, "codelist", None)
+            added = (adam_codelist_id(ctx, name, frame, var, distinct) if ctx.is_adam and not getattr(var, "codelist", None)
                      and not getattr(var, "dictionary", None) else None)
             items.append(ItemDef(ctx, meta, origin=variable_origin(ctx, name, var),
                                  codelist_oid=codelist_ref(ctx, name, var, partial(distinct.values, var.name),
@@ -84,6 +88,8 @@ def build_define(*, study: Any, terminology: Any, datasets: dict[str, pd.DataFra
         value_lists += vlm.value_lists
         where_clauses.update(vlm.where_clauses)
         groups.append(ItemGroupDef(ctx, name, spec, metas, method_oids, comment_for(ctx, name, spec, "DATASET")))
+        if described is not None:
+            described(name, items[first:] + vlm.value_lists + list(vlm.where_clauses.values()))
     if ctx.undocumented_methods:
         ctx.findings.append(Finding(
             rule="DEFINE-METHOD", severity="warning", dataset="*", values=tuple(ctx.undocumented_methods),
@@ -155,14 +161,17 @@ def define_bytes(tree: etree._ElementTree) -> bytes:
 def write_define(path: str | Path, *, study: Any, terminology: Any, datasets: dict[str, pd.DataFrame],
                  specs: dict[str, Any], standard: str = "SDTMIG", lengths: dict[tuple[str, str], int] | None = None,
                  stylesheet_href: str | None = None, data_ext: str = "xpt",
-                 created: datetime | str | None = None, results: Any = None) -> list[Finding]:
+                 created: datetime | str | None = None, results: Any = None,
+                 described: Callable[[str, list[etree._Element]], None] | None = None) -> list[Finding]:
     """Write define.xml for the datasets; returns the notes made on the way (warnings).
 
     Page references to the annotated CRF are written only when it is beside define.xml.
+    ``described``: see ``build_define``.
     """
     tree, findings = build_define(study=study, terminology=terminology, datasets=datasets, specs=specs,
                                   standard=standard, lengths=lengths, stylesheet_href=stylesheet_href,
                                   data_ext=data_ext, created=created,
-                                  annotated_crf=(Path(path).parent / ACRF_HREF).is_file(), results=results)
+                                  annotated_crf=(Path(path).parent / ACRF_HREF).is_file(), results=results,
+                                  described=described)
     Path(path).write_bytes(define_bytes(tree))
     return findings

@@ -20,7 +20,10 @@ check needs -- which values occur, and which occur together -- at a fraction of 
 memory. (Num values are always converted this way, once per distinct value.)
 
 The observations are read in blocks of about a megabyte, keeping only the bytes of the wanted
-columns, so reading a few columns of a large file needs memory for those columns only.
+columns, so reading a few columns of a large file needs memory for those columns only. A
+categorical read holds even less: it factorises 262,144 records at a time and keeps only each
+column's codes (1-2 bytes a record for a few thousand distinct values) and distinct values, so
+its memory is about that of the Categoricals it returns, not of the columns' bytes.
 
 Meant for reading back large files this package wrote (define.xml checks, tests); it reads files
 of one member, as :func:`write_xpt` writes them.
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,6 +45,7 @@ __all__ = ["XptMeta", "read_xpt_columns", "ibm_to_ieee"]
 _BLANK = 0x20
 _ROWS_PER_BLOCK = 262_144  # decode in blocks: bounds the temporary (rows, length) arrays
 _BLOCK_BYTES = 1 << 20  # observations are read about a megabyte at a time
+_SEGMENT_ROWS = 262_144  # categorical reads: records factorised this many at a time (bounds the bytes held)
 
 
 @dataclass(frozen=True)
@@ -143,22 +147,33 @@ def _record_count(fh, offset: int, reclen: int) -> int:
     return 0
 
 
-def _read_columns(fh, offset: int, reclen: int, n: int, fields: list[tuple[int, int]]) -> list[np.ndarray]:
-    """For each ``(position, width)``, the ``width`` bytes at ``position`` of every record as ``n``
-    contiguous byte strings (numpy ``V<width>``), read block by block. A field may reach past its
-    variable (into the next one, or past the record: the buffer has room): callers mask it."""
-    out = [np.empty(n, dtype=f"V{width}") for _, width in fields]
+def _segments(fh, offset: int, reclen: int, n: int, fields: list[tuple[int, int]],
+              segment_rows: int) -> Iterator[list[np.ndarray]]:
+    """For each ``(position, width)``, the ``width`` bytes at ``position`` of every record as contiguous byte
+    strings (numpy ``V<width>``), ``segment_rows`` records (rounded to whole blocks) at a time; the
+    observations are read block by block. The arrays of one segment are reused for the next: callers
+    take what they need before asking for the next. A field may reach past its variable (into the next
+    one, or past the record: the buffer has room): callers mask it."""
     block_rows = max(1, _BLOCK_BYTES // reclen) if reclen else 1
+    segment_rows = max(1, -(-segment_rows // block_rows)) * block_rows
+    held = [np.empty(min(segment_rows, n), dtype=f"V{width}") for _, width in fields]
     buffer = np.zeros(block_rows * reclen + 8, dtype=np.uint8)
     fh.seek(offset)
-    for start in range(0, n, block_rows):
-        rows = min(block_rows, n - start)
-        if fh.readinto(memoryview(buffer)[: rows * reclen]) != rows * reclen:
-            raise ValueError(f"{fh.name}: file ends inside observation {start + 1}")
-        for (position, _), column in zip(fields, out):  # one field of every record: a strided view
-            column[start:start + rows] = np.ndarray((rows,), dtype=column.dtype, buffer=buffer, offset=position,
-                                                    strides=(reclen,))
-    return out
+    for first in range(0, n, segment_rows):
+        size = min(segment_rows, n - first)
+        for start in range(0, size, block_rows):
+            rows = min(block_rows, size - start)
+            if fh.readinto(memoryview(buffer)[: rows * reclen]) != rows * reclen:
+                raise ValueError(f"{fh.name}: file ends inside observation {first + start + 1}")
+            for (position, _), column in zip(fields, held):  # one field of every record: a strided view
+                column[start:start + rows] = np.ndarray((rows,), dtype=column.dtype, buffer=buffer, offset=position,
+                                                        strides=(reclen,))
+        yield [column[:size] for column in held]
+
+
+def _read_columns(fh, offset: int, reclen: int, n: int, fields: list[tuple[int, int]]) -> list[np.ndarray]:
+    """``_segments`` of the whole file: each field of every record, as ``n`` contiguous byte strings."""
+    return next(_segments(fh, offset, reclen, n, fields, n), None) or [np.empty(0, dtype=f"V{w}") for _, w in fields]
 
 
 def _key_width(length: int) -> int:
@@ -166,20 +181,20 @@ def _key_width(length: int) -> int:
     return next((k for k in (1, 2, 4, 8) if length <= k), length)
 
 
-def _numbers(raw: np.ndarray, categorical: bool = False) -> np.ndarray | pd.Categorical:
-    """IBM doubles (``V<length>``; lengths 3-7: truncated fraction) -> float64 (or a Categorical of
-    them, missing values as NaN codes); each distinct value is converted once."""
+def _number_keys(raw: np.ndarray) -> np.ndarray:
+    """IBM doubles (``V<length>``; lengths 3-7: truncated fraction) -> their 8 bytes as integers (zero padded)."""
     width = raw.dtype.itemsize
     if width != 8:
         padded = np.zeros((len(raw), 8), dtype=np.uint8)
         padded[:, :width] = raw.view(np.uint8).reshape(-1, width)
         raw = padded.view("V8").reshape(-1)
-    codes, distinct = pd.factorize(raw.view("<u8"))  # the bits, as any integer
-    numbers = ibm_to_ieee(np.asarray(distinct, dtype="<u8").view(">u8"))
-    if not categorical:
-        return numbers[codes]
-    renumber, categories = pd.factorize(numbers)  # the missing values (., .A-.Z, ._) are one NaN: code -1
-    return _categorical(codes, renumber, pd.Index(categories, dtype=np.float64))
+    return raw.view("<u8")
+
+
+def _numbers(raw: np.ndarray) -> np.ndarray:
+    """IBM doubles (``V<length>``) -> float64, SAS missing values as NaN; each distinct value converted once."""
+    codes, distinct = pd.factorize(_number_keys(raw))  # the bits, as any integer
+    return ibm_to_ieee(np.asarray(distinct, dtype="<u8").view(">u8"))[codes]
 
 
 def _categorical(codes: np.ndarray, renumber: np.ndarray, categories: pd.Index) -> pd.Categorical:
@@ -203,32 +218,90 @@ def _texts(raw: np.ndarray, encoding: str | None) -> pd.arrays.ArrowStringArray:
     return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string()))
 
 
-def _categories(raw: np.ndarray, length: int, encoding: str | None) -> pd.Categorical:
-    """Fixed-width text (``raw``: ``V<_key_width(length)>``) -> Categorical; only the distinct values are decoded.
+def _code_dtype(count: int) -> type:
+    """The narrowest integer type for codes 0 .. count - 1 (as pandas keeps a Categorical's codes)."""
+    return next((t for t in (np.int8, np.int16, np.int32) if count < np.iinfo(t).max), np.int64)
 
-    Up to 8 bytes the value is an integer key (the bytes past ``length`` masked off), longer ones
-    are dictionary-encoded by Arrow as fixed-size binary: one hash pass either way.
-    """
+
+def _keys(raw: np.ndarray, ns) -> np.ndarray:
+    """One segment of a field (``V<width>``) as hashable keys: Num the 8 bytes as an integer; Char up to 8
+    bytes an integer of ``_key_width`` bytes (the bytes past the variable masked off), longer text as is."""
+    if ns.ntype == 1:
+        return _number_keys(raw)
+    width = raw.dtype.itemsize
+    if width > 8:
+        return raw
+    keys = raw.view(f"<u{width}")
+    if ns.nlng < width:
+        keys = keys & np.array((1 << 8 * ns.nlng) - 1, dtype=keys.dtype)
+    return keys
+
+
+def _factorise(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each key, the distinct keys in order of first appearance): integers by pandas, fixed-width
+    bytes (``V<width>``) by Arrow's dictionary encoding as fixed-size binary. One hash pass either way."""
+    if keys.dtype.kind != "V":
+        codes, distinct = pd.factorize(keys)
+        return codes, np.asarray(distinct, dtype=keys.dtype)
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n, width = len(raw), raw.dtype.itemsize
-    if n == 0 or length == 0:
-        return pd.Categorical([""] * n)
-    if width <= 8:
-        keys = raw.view(f"<u{width}")
-        if length < width:
-            keys = keys & np.array((1 << 8 * length) - 1, dtype=keys.dtype)
-        codes, distinct = pd.factorize(keys)
-        distinct = np.asarray(distinct, dtype=f"<u{width}").view(np.uint8).reshape(-1, width)[:, :length]
-    else:
-        encoded = pc.dictionary_encode(pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n,
-                                                                            [None, pa.py_buffer(raw)]))
-        codes = encoded.indices.to_numpy()
-        distinct = np.frombuffer(encoded.dictionary.buffers()[1], dtype=np.uint8)
-        distinct = distinct[: len(encoded.dictionary) * width].reshape(-1, width)
-    texts = pd.arrays.ArrowStringArray(pa.chunked_array([_decode_char(np.ascontiguousarray(distinct), encoding)]))
-    # "A" padded with blanks and "A" padded with NULs are one value: renumber the distinct texts
+    width = keys.dtype.itemsize
+    keys = np.ascontiguousarray(keys)
+    encoded = pc.dictionary_encode(pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(keys),
+                                                                        [None, pa.py_buffer(keys)]))
+    distinct = np.frombuffer(encoded.dictionary.buffers()[1], dtype=keys.dtype, count=len(encoded.dictionary))
+    return encoded.indices.to_numpy(), distinct.copy()  # nothing left pointing into ``keys``
+
+
+def _read_categoricals(fh, offset: int, reclen: int, n: int, namestrs: list, encoding: str | None) -> dict:
+    """Every variable of ``namestrs`` as a Categorical (see ``read_xpt_columns``), the records read and
+    factorised ``_SEGMENT_ROWS`` at a time: only one segment's bytes of the wanted fields are held, with
+    each column's codes so far (the narrowest integers for the segment's distinct keys) and distinct keys.
+    The distinct keys of all segments, in segment order, are then factorised once more: that numbers
+    them in order of first appearance in the file, and the segment codes are renumbered."""
+    fields = [(ns.npos, ns.nlng if ns.ntype == 1 else _key_width(ns.nlng)) for ns in namestrs]
+    parts: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in namestrs]
+    for segment in _segments(fh, offset, reclen, n, fields, _SEGMENT_ROWS):
+        for ns, raw, (codes, keys) in zip(namestrs, segment, parts):
+            if ns.ntype == 1 or ns.nlng:
+                found, distinct = _factorise(_keys(raw, ns))
+                codes.append(found.astype(_code_dtype(len(distinct)), copy=False))
+                keys.append(distinct)
+    out: dict[str, pd.Categorical] = {}
+    for ns, (_, width), (codes, keys) in zip(namestrs, fields, parts):
+        if ns.ntype != 1 and (n == 0 or ns.nlng == 0):
+            out[ns.nname] = pd.Categorical([""] * n)
+            continue
+        if ns.ntype == 1:
+            empty = np.empty(0, dtype="<u8")
+        else:
+            empty = np.empty(0, dtype=f"V{width}" if width > 8 else f"<u{width}")
+        renumber_keys, distinct = _factorise(np.concatenate(keys) if keys else empty)
+        dtype = _code_dtype(len(distinct))
+        merged = np.empty(n, dtype=dtype)
+        row = key = 0
+        for found, seen in zip(codes, keys):  # the segment's codes -> codes of the distinct keys of the file
+            np.take(renumber_keys[key:key + len(seen)].astype(dtype), found, out=merged[row:row + len(found)])
+            row, key = row + len(found), key + len(seen)
+        del codes[:], keys[:]
+        out[ns.nname] = _category_values(merged, distinct, ns, encoding)
+    return out
+
+
+def _category_values(codes: np.ndarray, distinct: np.ndarray, ns, encoding: str | None) -> pd.Categorical:
+    """The Categorical of a column from its codes and distinct keys: only the distinct values decoded.
+    Keys that decode to one value ("A" padded with blanks or with NULs; the SAS missing numbers, all NaN)
+    become one category."""
+    import pyarrow as pa
+
+    if ns.ntype == 1:
+        numbers = ibm_to_ieee(distinct.view(">u8"))
+        renumber, categories = pd.factorize(numbers)  # the missing values (., .A-.Z, ._) are one NaN: code -1
+        return _categorical(codes, renumber, pd.Index(categories, dtype=np.float64))
+    width = distinct.dtype.itemsize
+    as_bytes = distinct.view(np.uint8).reshape(-1, width)[:, :ns.nlng]
+    texts = pd.arrays.ArrowStringArray(pa.chunked_array([_decode_char(np.ascontiguousarray(as_bytes), encoding)]))
     renumber, categories = pd.factorize(texts)
     return _categorical(codes, renumber, pd.Index(np.asarray(categories, dtype=object)))
 
@@ -265,16 +338,12 @@ def read_xpt_columns(path: str | os.PathLike[str], columns: Sequence[str] | None
         if metadata_only:
             return pd.DataFrame(columns=wanted), meta
         namestrs = [ns for ns in layout.namestrs if ns.nname in set(wanted)]
-        keyed = [categorical and ns.ntype != 1 for ns in namestrs]
-        raw = _read_columns(fh, layout.data_offset, reclen, n,
-                            [(ns.npos, _key_width(ns.nlng) if key else ns.nlng) for ns, key in zip(namestrs, keyed)])
+        if categorical:
+            return pd.DataFrame(_read_categoricals(fh, layout.data_offset, reclen, n, namestrs, encoding),
+                                columns=wanted), meta
+        raw = _read_columns(fh, layout.data_offset, reclen, n, [(ns.npos, ns.nlng) for ns in namestrs])
     out: dict[str, object] = {}
-    for ns, key in zip(namestrs, keyed):
+    for ns in namestrs:
         column = raw.pop(0)  # each column's bytes are freed once decoded
-        if ns.ntype == 1:
-            out[ns.nname] = _numbers(column, categorical)
-        elif key:
-            out[ns.nname] = _categories(column, ns.nlng, encoding)
-        else:
-            out[ns.nname] = _texts(column, encoding)
+        out[ns.nname] = _numbers(column) if ns.ntype == 1 else _texts(column, encoding)
     return pd.DataFrame(out, columns=wanted), meta

@@ -132,3 +132,18 @@ def test_a_where_clause_over_several_columns_is_checked_on_their_combinations(sd
                              if f.rule == "DEFINE-LENGTH"]
     assert [f.variable for f in found["IN"]] == ["LBORRES"] and "WC.LB.LBTESTCD.HGB" in found["IN"][0].message
     assert found["NOTIN"] == []
+
+
+@pytest.mark.parametrize("size", [0, 5, 65_536, 200_001])
+def test_num_type_is_integer_only_when_every_value_is_whole(size):
+    """Whole numbers are judged a block of numbers at a time: a fraction in the last block counts too."""
+    from sdtmgen.define_xml.datatypes import num_type
+
+    numbers = np.arange(size, dtype=float)
+    if size:
+        numbers[size // 3] = np.nan
+        numbers[-1] = np.inf
+    assert num_type(pd.Series(numbers)) == ("integer", None)
+    if size:
+        numbers[-2] = 7.25
+        assert num_type(pd.Series(numbers)) == ("float", 2)

@@ -97,14 +97,22 @@ def test_ibm_missing_values_and_truncated_numbers():
     assert out[3:].tolist() == [1.0, -1.0, 0.0]
 
 
-def test_categorical_read_equals_the_plain_read(tmp_path):
-    """Every Char width (integer keys up to 8 bytes, Arrow beyond), NUL padding and missing numbers."""
+@pytest.mark.parametrize("segment", [None, (700, 97)], ids=["one-segment", "many-segments"])
+def test_categorical_read_equals_the_plain_read(tmp_path, monkeypatch, segment):
+    """Every Char width (integer keys up to 8 bytes, Arrow beyond), NUL padding and missing numbers; read
+    in one segment, and in segments of a few blocks (values first seen in a later segment, codes renumbered)."""
+    if segment is not None:
+        import sdtmgen.xpt.reader as reader
+
+        monkeypatch.setattr(reader, "_BLOCK_BYTES", segment[0])  # 9 records (77 bytes each) a block
+        monkeypatch.setattr(reader, "_SEGMENT_ROWS", segment[1])  # 11 blocks a segment, the last one short
     n = 2000
     rng = np.random.default_rng(11)
     frame = pd.DataFrame({f"C{w}": pd.Series(["", "a", "b" * w, "ab"[: min(w, 2)] + " " * (w > 3)])
                           .iloc[rng.integers(0, 4, n)].reset_index(drop=True) for w in (1, 2, 3, 4, 5, 7, 8, 9, 30)})
     frame["N"] = np.array([np.nan, 1.0, -2.5, 0.0, 1e-300])[rng.integers(0, 5, n)]
     frame.loc[n - 1, "C1"] = "z"  # last record not all blank
+    frame.loc[n - 300, ["C4", "C9", "C30", "N"]] = ["zz", "late", "a late value", 7.25]  # first seen late
     variables = [XptVariable(c, c, "Num" if c == "N" else "Char", None if c == "N" else int(c[1:]))
                  for c in frame.columns]
     path = tmp_path / "w.xpt"
