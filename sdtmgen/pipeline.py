@@ -368,7 +368,7 @@ class WriteResults(Stage):
     """report/ (ard.csv, report.html, plots/) when the spec has a report.yaml and ADaM datasets."""
 
     name = "results"
-    needs = ("spec", "work", "report_config", "sdtm_datasets", "adam")
+    needs = ("spec", "work", "sdtm_datasets", "adam")
     gives = ("results",)
 
     def run(self, ctx: RunContext) -> None:
@@ -377,8 +377,7 @@ class WriteResults(Stage):
         adam, work = ctx["adam"], ctx["work"]
         ctx["results"] = None
         if adam.datasets:
-            report = write_results(work / "report", ctx["spec"], ctx["sdtm_datasets"], adam.datasets, ctx.say,
-                                   ctx["report_config"])
+            report = write_results(work / "report", ctx["spec"], ctx["sdtm_datasets"], adam.datasets, ctx.say)
             if report is not None:
                 write_marker(work / "report", "report")  # `sdtmgen report` may replace it later
                 ctx["results"] = report

@@ -69,11 +69,11 @@ class PrepareOutput(Stage):
 
 
 class LoadSpec(Stage):
-    """The spec and every configuration file beside it (report.yaml), checked before any data is read; and
-    where the raw export is. ``require_report``: no report.yaml is an error (``sdtmgen report``)."""
+    """The spec, every file of it (report.yaml too) checked before any data is read; and where the raw
+    export is. ``require_report``: no report.yaml is an error (``sdtmgen report``)."""
 
     name = "load spec"
-    gives = ("spec", "report_config", "raw_folder")
+    gives = ("spec", "raw_folder")
 
     def __init__(self, say: bool = True, require_report: bool = False) -> None:
         self.say, self.require_report = say, require_report
@@ -83,10 +83,9 @@ class LoadSpec(Stage):
 
     def run(self, ctx: RunContext) -> None:
         spec = ctx.spec if isinstance(ctx.spec, Spec) else load_spec(ctx.spec)
-        cfg = spec.report
-        if cfg is None and self.require_report:
+        if spec.report is None and self.require_report:
             raise SpecError(f"{Path(spec.folder) / 'report.yaml'}: not found; the report needs it")
-        ctx["spec"], ctx["report_config"], ctx["raw_folder"] = spec, cfg, resolve_raw(spec, ctx.raw)
+        ctx["spec"], ctx["raw_folder"] = spec, resolve_raw(spec, ctx.raw)
 
 
 class CheckOutput(Stage):

@@ -271,13 +271,12 @@ def subtitle_of(spec) -> str:
 
 
 def write_results(folder: Path, spec, sdtm: Mapping[str, pd.DataFrame], adam: Mapping[str, pd.DataFrame],
-                  progress=None, cfg: ReportConfig | None = None) -> Report | None:
+                  progress=None) -> Report | None:
     """The build's report step: ``folder`` (``<out>/report``) when the spec has a report.yaml and ADaM exists.
 
-    ``cfg``: the report configuration (the spec's report.yaml when not given).
     Returns the report written, or None when there is none to write.
     """
-    cfg = cfg if cfg is not None else spec.report
+    cfg = spec.report
     if cfg is None or not adam:
         return None
     if progress:
@@ -295,11 +294,11 @@ class ComputeResults(Stage):
     """The results (ARD, page, figures) in memory, when the spec has a report.yaml and ADaM datasets."""
 
     name = "results"
-    needs = ("spec", "report_config", "sdtm_datasets", "adam")
+    needs = ("spec", "sdtm_datasets", "adam")
     gives = ("results",)
 
     def run(self, ctx: RunContext) -> None:
-        cfg, adam = ctx["report_config"], ctx["adam"]
+        cfg, adam = ctx["spec"].report, ctx["adam"]
         ctx["results"] = None
         if cfg is None or adam is None or not adam.datasets:
             return
