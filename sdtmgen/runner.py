@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from sdtmgen.columns import memo
 from sdtmgen.errors import BuildError, Finding, raise_on_warnings
-from sdtmgen.memory import release_unused_memory
+from sdtmgen.memory import arrow_pool, release_unused_memory
 
 Progress = Callable[[str], None]
 
@@ -137,7 +137,8 @@ class Runner:
         return [s.name for s in self.stages]
 
     def run(self, ctx: RunContext) -> RunContext:
-        with ctx.resources, memo.scope():  # column results shared by this run's steps only
+        # column results shared by this run's steps only; Arrow's jemalloc pool while it runs (sdtmgen.memory)
+        with arrow_pool(), ctx.resources, memo.scope():
             for stage in self.stages:
                 self._run(stage, ctx)
         return ctx

@@ -42,12 +42,14 @@ def written(spec_folder, tmp_path_factory):
 
 
 def test_build_in_memory_writes_nothing_and_leaves_pandas_options_alone(tmp_path, spec_folder, example_raw):
-    script = ("import json, pandas as pd\n"
-              "before = {k: pd.get_option(k) for k in ('mode.string_storage', 'future.infer_string')}\n"
+    script = ("import json, pandas as pd, pyarrow as pa\n"
+              "def state(): return {**{k: pd.get_option(k) for k in ('mode.string_storage', 'future.infer_string')},\n"
+              "                     'arrow pool': pa.default_memory_pool().backend_name}\n"
+              "before = state()\n"
               "import sdtmgen\n"
-              "imported = {k: pd.get_option(k) for k in before}\n"
+              "imported = state()\n"
               f"r = sdtmgen.build({str(spec_folder)!r})\n"
-              "after = {k: pd.get_option(k) for k in before}\n"
+              "after = state()\n"
               "print(json.dumps([list(r.sdtm['DM'].shape), before, imported, after]))\n")
     before = _listing(tmp_path, spec_folder, example_raw)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -56,7 +58,7 @@ def test_build_in_memory_writes_nothing_and_leaves_pandas_options_alone(tmp_path
     assert done.returncode == 0, done.stderr
     shape, options, imported, after = json.loads(done.stdout.splitlines()[-1])
     assert shape[0] == 9 and shape[1] > 10  # the example's 9 subjects
-    assert imported == options and after == options  # import and build change no pandas option
+    assert imported == options and after == options  # import and build change no pandas option, nor Arrow's pool
     assert _listing(tmp_path, spec_folder, example_raw) == before  # nothing written anywhere
 
 
