@@ -5,6 +5,7 @@ stages below, in the order that keeps the fewest frames alive."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import os
@@ -147,7 +148,9 @@ class PendingFiles:
 
         self.count = len(names)
         self._pool = ThreadPoolExecutor(max_workers=XPT_WRITERS, thread_name_prefix="xpt")
-        self._futures = [self._pool.submit(write, name) for name in names]
+        # each in a copy of the run's context: the writers hand their text columns' encodings to define.xml
+        # (sdtmgen.columns.memo); a context can be entered by one thread at a time, hence one copy per file
+        self._futures = [self._pool.submit(contextvars.copy_context().run, write, name) for name in names]
 
     def wait(self) -> None:
         try:

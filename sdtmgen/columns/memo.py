@@ -14,6 +14,7 @@ it finishes (their memory is needed next), and a limit bounds them.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -30,6 +31,7 @@ T = TypeVar("T")
 _LIMIT = 64
 _Entries = dict[tuple[int, str], tuple[weakref.ref, object]]
 _current: ContextVar[_Entries | None] = ContextVar("sdtmgen_column_memo", default=None)
+_lock = threading.Lock()  # the XPT writer threads hand results over too (``hand_over``)
 
 
 @contextmanager
@@ -67,10 +69,18 @@ def shared(values: pd.Series, kind: str, compute: Callable[[], T]) -> T:
     if entry is not None and entry[0]() is identity:
         return entry[1]  # type: ignore[return-value]
     result = _read_only(compute())
-    entries[key] = (weakref.ref(identity, lambda _, key=key: entries.pop(key, None)), result)
-    while len(entries) > _LIMIT:
-        del entries[next(iter(entries))]
+    _put(entries, key, identity, result)
     return result
+
+
+def _put(entries: _Entries, key: tuple[int, str], identity: object, result: object) -> None:
+    with _lock:
+        entries[key] = (weakref.ref(identity, lambda _, key=key: entries.pop(key, None)), result)
+        while len(entries) > _LIMIT:
+            try:
+                entries.pop(next(iter(entries)), None)
+            except RuntimeError:  # an entry's column went meanwhile (its weakref callback): look again
+                continue
 
 
 def clear() -> None:
@@ -84,3 +94,25 @@ def dictionary_encoded(values: pd.Series):
     """The Arrow dictionary encoding of a text column (distinct values + an index per record), shared
     by everything that reads the column per distinct value: codes, sort order, dates."""
     return shared(values, "dictionary", lambda: pc.dictionary_encode(arrow_text(values)))
+
+
+def hand_over(values: pd.Series, kind: str, result: object) -> None:
+    """Leave ``result`` for the next step that ``take``s it for this very column (nothing outside a run).
+
+    One stage's encoding of a column handed to a later one instead of made again: the XPT writer, which
+    dictionary-encodes each text column on its thread, hands (codes, distinct values) to define.xml."""
+    entries = _current.get()
+    identity = _arrow_identity(values) if entries is not None else None
+    if entries is not None and identity is not None:
+        _put(entries, (id(identity), kind), identity, _read_only(result))
+
+
+def take(values: pd.Series, kind: str) -> object | None:
+    """What was handed over for this very column, removed (its memory goes with the taker), or None."""
+    entries = _current.get()
+    identity = _arrow_identity(values) if entries is not None else None
+    if entries is None or identity is None:
+        return None
+    with _lock:
+        entry = entries.pop((id(identity), kind), None)
+    return entry[1] if entry is not None and entry[0]() is identity else None

@@ -17,6 +17,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from sdtmgen.columns import memo
+from sdtmgen.xpt.writer import ENCODING
+
 _INT32_KEYS = 2**31  # combination keys below this hash as int32 (about 3x faster than int64)
 _MAX_KEY = 2**62
 _SMALL_KEYS = 2**20  # up to this many possible combinations (or one per record) are counted in an array
@@ -51,9 +54,22 @@ class DistinctValues:
             self._arange = np.arange(rows, dtype=np.int32 if rows < _INT32_KEYS - 1 else np.int64)
         return self._arange
 
+    def _handed_over(self, column: str) -> bool:
+        """Take the encoding of ``column`` the XPT writer made when it wrote the same column (the build writes
+        the files first): the codes and distinct values pandas' factorize would give, made on the writer's
+        thread instead of again here (sdtmgen.xpt.writer ``ENCODING``). False when there is none."""
+        found = memo.take(self.frame[column], ENCODING)
+        if found is None:
+            return False
+        codes, uniques = found  # type: ignore[misc]
+        dtype = np.int32 if len(uniques) < _INT32_KEYS - 1 else np.int64
+        self._codes[column] = (codes.astype(dtype), len(uniques))
+        self._values.setdefault(column, _plain(pd.Series(uniques, copy=False)))
+        return True
+
     def _factorise(self, column: str) -> tuple[np.ndarray, int]:
         """(code of each record, -1 when missing; number of distinct values)."""
-        if column not in self._codes:
+        if column not in self._codes and not self._handed_over(column):
             codes, uniques = self.frame[column].factorize()
             dtype = np.int32 if len(uniques) < _INT32_KEYS - 1 else np.int64
             self._codes[column] = (codes.astype(dtype, copy=False), len(uniques))
@@ -67,13 +83,14 @@ class DistinctValues:
         """
         if column not in self.frame.columns:
             return None
-        if column not in self._values:  # without the codes a hash pass is cheaper still
-            series = self.frame[column]
-            if len(series) < _FEW:
-                self._values[column] = pd.Series(list(unique_present(series)), dtype=object)
-            else:
-                uniques = _plain(pd.Series(pd.unique(series), copy=False))
-                self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)
+        if column in self._values:
+            return self._values[column]
+        series = self.frame[column]
+        if len(series) < _FEW:
+            self._values[column] = pd.Series(list(unique_present(series)), dtype=object)
+        elif not self._handed_over(column):  # else a hash pass, without codes
+            uniques = _plain(pd.Series(pd.unique(series), copy=False))
+            self._values[column] = uniques[uniques.notna().to_numpy()].reset_index(drop=True)
         return self._values[column]
 
     def first_rows(self, columns: list[str]) -> np.ndarray:

@@ -41,7 +41,12 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 import numpy as np
 import pandas as pd
 
+from sdtmgen.columns import memo
+
 from .ibm_float import SAS_MISSING, ieee_to_ibm
+
+#: the ``memo`` kind under which a text column's dictionary encoding is handed over (codes, distinct values)
+ENCODING = "dictionary codes"
 
 __all__ = ["XptError", "XptVariable", "write_xpt", "read_xpt", "parse_format", "DEFAULT_CREATED"]
 
@@ -276,8 +281,12 @@ def _arrow_dictionary(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     if n >= 2 * _SAMPLE_ROWS and len(encoded.dictionary) > _DICTIONARY_MAX_RATIO * n:
         return None
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    small = np.int16 if len(encoded.dictionary) < 2**15 else np.int32
-    return codes.astype(small, copy=False), encoded.dictionary.to_numpy(zero_copy_only=False)
+    small = next(t for t in (np.int8, np.int16, np.int32) if len(encoded.dictionary) <= np.iinfo(t).max)
+    codes = codes.astype(small, copy=False)
+    # the same encoding pandas' factorize gives (codes, -1 missing; distinct values in order of appearance),
+    # handed to define.xml (sdtmgen.define_xml.distinct) instead of made again there; nothing outside a run
+    memo.hand_over(series, ENCODING, (codes, type(series.array)(encoded.dictionary)))
+    return codes, encoded.dictionary.to_numpy(zero_copy_only=False)
 
 
 def _length_problem(why: str, var: XptVariable, limit: int) -> str:

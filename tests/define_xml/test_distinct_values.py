@@ -147,3 +147,34 @@ def test_num_type_is_integer_only_when_every_value_is_whole(size):
     if size:
         numbers[-2] = 7.25
         assert num_type(pd.Series(numbers)) == ("float", 2)
+
+
+def test_the_xpt_writers_encoding_is_taken_over_and_gives_what_factorising_gives(tmp_path, monkeypatch):
+    """In a run, writing the XPT file hands each Arrow text column's dictionary encoding to define.xml's
+    DistinctValues, which then makes none itself and still gives what factorising the columns gives."""
+    from sdtmgen.columns import memo
+
+    frame = _frame(5000, 3, wide=3000)  # T, W: Arrow text (W: ~3000 distinct values)
+    for column in ("T", "O"):  # XPT text is ASCII
+        frame[column] = frame[column].replace("é", "e")
+    frame.loc[7, "W"] = None
+    variables = [XptVariable("T", "t", "Char"), XptVariable("N", "n", "Num"), XptVariable("O", "o", "Char"),
+                 XptVariable("K", "k", "Char"), XptVariable("W", "w", "Char")]
+    expected = DistinctValues(frame)
+    wanted = {c: expected.values(c).tolist() for c in ("T", "W")}
+    first = expected.first_rows(["T", "W"])
+    with memo.scope():
+        write_xpt(tmp_path / "x.xpt", frame[["T", "N", "O", "K", "W"]].copy(deep=False), dataset_name="X",
+                  dataset_label="x", variables=variables)
+        calls = []
+        real = pd.Series.factorize
+        monkeypatch.setattr(pd.Series, "factorize", lambda self, *a, **k: calls.append(self.name) or real(self, *a, **k))
+        distinct = DistinctValues(frame)
+        assert {c: distinct.values(c).tolist() for c in ("T", "W")} == wanted
+        assert distinct.values("T").dtype == expected.values("T").dtype
+        np.testing.assert_array_equal(distinct.first_rows(["T", "W"]), first)
+        assert calls == []  # both text columns came from the writer
+        assert DistinctValues(frame).first_rows(["T", "W"]).tolist() == first.tolist()  # taken once, then made
+        assert calls == ["T", "W"]
+    with memo.scope():  # outside the run that wrote it nothing is handed over
+        assert memo.take(frame["T"], "dictionary codes") is None
