@@ -14,7 +14,7 @@ import pandas as pd
 
 from sdtmgen.report import draw
 from sdtmgen.spec.report import BloodCounts, ReportConfig
-from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, text_is
+from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, subject_positions, text_is
 from sdtmgen.report.km import KmFit
 
 COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
@@ -102,15 +102,20 @@ def window_values(inputs: Inputs, cfg: ReportConfig) -> pd.DataFrame:
         return per_distinct(paramcd, lambda u: [paramcds.index(v) if v in paramcds else -1 for v in u.astype(str)],
                             dtype=np.int64).to_numpy()
 
-    lb = inputs.group_of(inputs.adlb[panel_of(inputs.adlb["PARAMCD"]) >= 0])
-    panel = panel_of(lb["PARAMCD"])
-    day = pd.to_numeric(lb[cfg.lab_day], errors="coerce").to_numpy(float)
-    aval = pd.to_numeric(lb["AVAL"], errors="coerce").to_numpy(float)
-    keep = (day >= cfg.window.first_day) & (day <= cfg.window.last_day) & ~np.isnan(aval)
-    flag = is_y(lb[bc.flag]).to_numpy() if bc.flag else np.zeros(len(lb), dtype=bool)
-    return pd.DataFrame({"USUBJID": lb["USUBJID"].to_numpy()[keep], "GROUP": lb["GROUP"].to_numpy()[keep],
-                         "_PANEL": panel[keep], "_DAY": day[keep], "_AVAL": aval[keep],
-                         "_FLAG": flag[keep]})
+    adlb = inputs.adlb
+    # judged on the whole columns (per distinct value, by subject position), rows taken once at the end: no
+    # intermediate frames, and the subjects' USUBJID/GROUP texts shared, not made again for every record
+    position = subject_positions(adlb["USUBJID"], inputs.subjects["USUBJID"])
+    panel = panel_of(adlb["PARAMCD"])
+    day = pd.to_numeric(adlb[cfg.lab_day], errors="coerce").to_numpy(float)
+    aval = pd.to_numeric(adlb["AVAL"], errors="coerce").to_numpy(float)
+    keep = np.flatnonzero((panel >= 0) & (position >= 0) & (day >= cfg.window.first_day)
+                          & (day <= cfg.window.last_day) & ~np.isnan(aval))
+    flag = is_y(adlb[bc.flag]).to_numpy()[keep] if bc.flag else np.zeros(len(keep), dtype=bool)
+    at = position[keep]
+    return pd.DataFrame({"USUBJID": inputs.subjects["USUBJID"].to_numpy(dtype=object)[at],
+                         "GROUP": inputs.subjects["GROUP"].to_numpy(dtype=object)[at],
+                         "_PANEL": panel[keep], "_DAY": day[keep], "_AVAL": aval[keep], "_FLAG": flag})
 
 
 THRESHOLD_COLOR = draw.THRESHOLD_COLOR
