@@ -36,19 +36,18 @@ STATUS = {(True, True): "derived and reported", (True, False): "derived only: no
 def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     """USUBJID, TEXT (the ISO date/time), DATE (SAS), TEMP and RULE of the readings that make a fever."""
     require(vs, "VS", ["USUBJID", check.testcd_variable, check.result, check.datetime])
-    temp = vs[text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool)]
-    frame = pd.DataFrame({
-        "USUBJID": temp["USUBJID"].astype(str).to_numpy(),
-        "TEXT": temp[check.datetime].astype("string[pyarrow]").fillna("").to_numpy(),
-        "TEMP": pd.to_numeric(temp[check.result], errors="coerce").to_numpy(float),
-    })
-    frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
-    # ISO 8601 text sorts in time order; a reading's neighbours are those of its subject in that order
-    order = np.lexsort((_sort_ranks(frame["TEXT"].to_numpy()), _sort_ranks(frame["USUBJID"].to_numpy())))
-    frame = frame.iloc[order].reset_index(drop=True)  # = sort_values(["USUBJID", "TEXT"], kind="stable")
-    position = np.arange(len(frame))
-    warm = frame["TEMP"].to_numpy() >= check.sustained
-    frame, position = frame[warm].reset_index(drop=True), position[warm]
+    rows = np.flatnonzero(text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool))
+    temp = pd.to_numeric(vs[check.result].take(rows), errors="coerce").to_numpy(float)
+    rows, temp = rows[~np.isnan(temp)], temp[~np.isnan(temp)]
+    # ranks and order from the subjects' codes and the Arrow text, without a text object per reading; only
+    # the readings at or above ``sustained`` are then taken (``position``: their place among all, in order)
+    subject_codes, subject_texts = _subject_codes(vs["USUBJID"].take(rows))
+    text = vs[check.datetime].take(rows).astype("string[pyarrow]").fillna("")
+    order = np.lexsort((_sort_ranks(text.array), _sort_ranks(subject_texts)[subject_codes]))
+    position = np.flatnonzero(temp[order] >= check.sustained)
+    chosen = order[position]  # = sort_values(["USUBJID", "TEXT"], kind="stable"), then the warm ones
+    frame = pd.DataFrame({"USUBJID": subject_texts[subject_codes[chosen]],
+                          "TEXT": text.take(chosen).to_numpy(), "TEMP": temp[chosen]})
     text = frame["TEXT"].astype("string[pyarrow]")
     timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
     stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
@@ -70,10 +69,22 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     return frame[keep].reset_index(drop=True)
 
 
-def _sort_ranks(texts: np.ndarray) -> np.ndarray:
-    """Dense rank of each text (Python strings) in sorted order, equal texts equal ranks: sorted by Arrow
-    (UTF-8 byte order, which is Python's order of str) instead of comparing Python objects."""
-    return pc.rank(pa.array(texts, type=pa.large_string()), sort_keys="ascending", tiebreaker="dense").to_numpy()
+def _sort_ranks(texts) -> np.ndarray:
+    """Dense rank of each text (Python strings, or an Arrow-backed string array) in sorted order, equal texts
+    equal ranks: sorted by Arrow (UTF-8 byte order, which is Python's order of str) instead of comparing
+    Python objects."""
+    if isinstance(texts, pd.api.extensions.ExtensionArray) and hasattr(texts, "_pa_array"):
+        array = texts._pa_array
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    else:
+        array = pa.array(texts, type=pa.large_string())
+    return pc.rank(array, sort_keys="ascending", tiebreaker="dense").to_numpy()
+
+
+def _subject_codes(usubjid: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values as text: ``astype(str)``), one text per subject not per record."""
+    codes, uniques = pd.factorize(usubjid, use_na_sentinel=False)
+    return codes, np.asarray(pd.Series(uniques, dtype=object).astype(str), dtype=object)
 
 
 def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportConfig) -> pd.DataFrame:
