@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from sdtmgen.dates import iso_sas_date
 from sdtmgen.report.ard import Ard
 from sdtmgen.spec.report import FebrileNeutropeniaCheck, ReportConfig
-from sdtmgen.report.data import Inputs, is_y, relative_day, require, text_is
+from sdtmgen.report.data import Inputs, is_y, relative_day, require, subject_positions, text_is
 from sdtmgen.report.incidence import add_incidence, in_window, window_text
 
 LISTING_COLUMNS = ["USUBJID", "GROUP", "FEVER_DTC", "FEVER_DAY", "TEMP", "FEVER_RULE", "ANC", "ANC_DAY",
@@ -95,16 +95,25 @@ def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportCo
     fever = fever[in_window(fever["DAY"], cfg)]
     lb = inputs.adlb
     require(lb, "ADLB", ["PARAMCD", "AVAL", "ADT"])
-    anc = inputs.group_of(lb[text_is(lb["PARAMCD"], check.anc_paramcd)])  # the parameter's rows first: fewer to copy
-    value = pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float)
-    date = pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float)
-    kept = (value < check.anc_below) & ~np.isnan(date)  # only the low values with a date are read on
-    low = pd.DataFrame({"USUBJID": anc["USUBJID"][kept].astype(str).to_numpy(), "ANC_DATE": date[kept],
-                        "ANC": value[kept]})
-    # every (fever, low ANC) pair of a subject within reach; a few rows per subject
-    pairs = fever.merge(low[["USUBJID", "ANC_DATE", "ANC"]], on="USUBJID", how="inner")
-    gap = pairs["ANC_DATE"] - pairs["DATE"]
-    pairs = pairs[(gap >= -check.anc_days_before) & (gap <= check.anc_days_after)]
+    # the low ANC values with a date, of safety subjects (by position in the subjects: no text per record)
+    rows = np.flatnonzero(text_is(lb["PARAMCD"], check.anc_paramcd).to_numpy(bool))
+    subject = subject_positions(lb["USUBJID"], inputs.subjects["USUBJID"])[rows]
+    value = pd.to_numeric(lb["AVAL"].take(rows), errors="coerce").to_numpy(float)
+    date = pd.to_numeric(lb["ADT"].take(rows), errors="coerce").to_numpy(float)
+    kept = (subject >= 0) & (value < check.anc_below) & ~np.isnan(date)  # only these are read on
+    subject, value, date = subject[kept], value[kept], date[kept]
+    # every (fever, low ANC) pair of a subject within reach, in the order of an inner merge on USUBJID (each
+    # fever in turn, its subject's low values in their order); a few rows per subject
+    by_subject = np.argsort(subject, kind="stable")
+    fever_subject = subject_positions(fever["USUBJID"], inputs.subjects["USUBJID"])
+    first = np.searchsorted(subject[by_subject], fever_subject, side="left")
+    count = np.searchsorted(subject[by_subject], fever_subject, side="right") - first
+    left = np.repeat(np.arange(len(fever)), count)
+    right = by_subject[np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))]
+    gap = date[right] - fever["DATE"].to_numpy(float)[left]
+    near = np.flatnonzero((gap >= -check.anc_days_before) & (gap <= check.anc_days_after))
+    pairs = fever.iloc[left[near]].reset_index(drop=True).assign(ANC_DATE=date[right[near]], ANC=value[right[near]])
+    pairs.index = near  # as the merged frame's row numbers
     if pairs.empty:
         return pd.DataFrame(columns=[*LISTING_COLUMNS[:8], "DATE"])
     pairs = pairs.sort_values(["USUBJID", "DATE", "TEMP", "ANC"], ascending=[True, True, False, True], kind="stable")
