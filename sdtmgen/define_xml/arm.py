@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from lxml import etree
 
@@ -99,12 +100,13 @@ def _defines_flag(frames: dict[str, Any], paramcd: str, flag: str, memo: dict | 
     return bool(filled[flags[rows]].any())
 
 
-def _param(frames: dict[str, Any], dataset: str, paramcd: str) -> str:
+def _param(frames: dict[str, Any], dataset: str, paramcd: str, memo: dict | None = None) -> str:
     """The dataset's PARAM text of ``paramcd`` ("PARAM (PARAMCD)"), or the code when it has no record."""
     frame = frames.get(dataset)
     if frame is None or "PARAM" not in frame or "PARAMCD" not in frame:
         return paramcd
-    found = frame.loc[frame["PARAMCD"].astype(str).str.strip() == paramcd, "PARAM"].dropna()
+    codes, names, _ = _stripped(frame, "PARAMCD", {} if memo is None else memo)  # per distinct value
+    found = frame["PARAM"].take(np.flatnonzero((names == paramcd)[codes])).dropna()
     return f"{str(found.iloc[0]).strip()} ({paramcd})" if len(found) else paramcd
 
 
@@ -117,7 +119,7 @@ def _results(outcome: Any, cfg: Any, frames: dict[str, Any], memo: dict | None =
     window = f"chemotherapy days {cfg.window.first_day}-{cfg.window.last_day} (day 1 = ADSL {cfg.window.anchor})"
     kind = outcome.kind
     if kind == "recovery":
-        return [Result(p, f"{outcome.title}: {_param(frames, 'ADTTE', p)}", km,
+        return [Result(p, f"{outcome.title}: {_param(frames, 'ADTTE', p, memo)}", km,
                        f"sdtmgen.report.km: ADTTE records with PARAMCD = {p} of the safety population "
                        f"({cfg.populations.safety} = Y), by {group}: Kaplan-Meier fit of AVAL (days) with "
                        f"CNSR = 1 censored; median and quartiles with Brookmeyer-Crowley limits, S(t) at days "

@@ -138,13 +138,14 @@ def _frame(datasets: Mapping[str, pd.DataFrame], name: str, keep: set[str], numb
     if frame is None:
         return pd.DataFrame()
     columns = [c for c in frame.columns if c in keep]
-    out = pd.DataFrame(index=frame.index)
+    out = {}
     for column in columns:
         values = frame[column]
         textual = pd.api.types.is_string_dtype(values.dtype) or pd.api.types.is_object_dtype(values.dtype)
         categorise = textual and column not in numbers and not isinstance(values.dtype, pd.CategoricalDtype)
         out[column] = values.astype("category") if categorise else values
-    return out
+    # copy=False: the columns kept as they are (not copied into one block: the report only reads them)
+    return pd.DataFrame(out, index=frame.index, copy=False)
 
 
 def needed_columns(cfg: ReportConfig) -> dict[str, set[str]]:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from sdtmgen.dates import iso_sas_date
 from sdtmgen.report.ard import Ard
 from sdtmgen.spec.report import FebrileNeutropeniaCheck, ReportConfig
-from sdtmgen.report.data import Inputs, is_y, relative_day, require, text_is
+from sdtmgen.report.data import Inputs, is_y, relative_day, require, subject_positions, text_is
 from sdtmgen.report.incidence import add_incidence, in_window, window_text
 
 LISTING_COLUMNS = ["USUBJID", "GROUP", "FEVER_DTC", "FEVER_DAY", "TEMP", "FEVER_RULE", "ANC", "ANC_DAY",
@@ -36,19 +36,18 @@ STATUS = {(True, True): "derived and reported", (True, False): "derived only: no
 def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     """USUBJID, TEXT (the ISO date/time), DATE (SAS), TEMP and RULE of the readings that make a fever."""
     require(vs, "VS", ["USUBJID", check.testcd_variable, check.result, check.datetime])
-    temp = vs[text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool)]
-    frame = pd.DataFrame({
-        "USUBJID": temp["USUBJID"].astype(str).to_numpy(),
-        "TEXT": temp[check.datetime].astype("string[pyarrow]").fillna("").to_numpy(),
-        "TEMP": pd.to_numeric(temp[check.result], errors="coerce").to_numpy(float),
-    })
-    frame = frame[~np.isnan(frame["TEMP"].to_numpy())]
-    # ISO 8601 text sorts in time order; a reading's neighbours are those of its subject in that order
-    order = np.lexsort((_sort_ranks(frame["TEXT"].to_numpy()), _sort_ranks(frame["USUBJID"].to_numpy())))
-    frame = frame.iloc[order].reset_index(drop=True)  # = sort_values(["USUBJID", "TEXT"], kind="stable")
-    position = np.arange(len(frame))
-    warm = frame["TEMP"].to_numpy() >= check.sustained
-    frame, position = frame[warm].reset_index(drop=True), position[warm]
+    rows = np.flatnonzero(text_is(vs[check.testcd_variable], check.testcd).to_numpy(bool))
+    temp = pd.to_numeric(vs[check.result].take(rows), errors="coerce").to_numpy(float)
+    rows, temp = rows[~np.isnan(temp)], temp[~np.isnan(temp)]
+    # ranks and order from the subjects' codes and the Arrow text, without a text object per reading; only
+    # the readings at or above ``sustained`` are then taken (``position``: their place among all, in order)
+    subject_codes, subject_texts = _subject_codes(vs["USUBJID"].take(rows))
+    text = vs[check.datetime].take(rows).astype("string[pyarrow]").fillna("")
+    order = np.lexsort((_sort_ranks(text.array), _sort_ranks(subject_texts)[subject_codes]))
+    position = np.flatnonzero(temp[order] >= check.sustained)
+    chosen = order[position]  # = sort_values(["USUBJID", "TEXT"], kind="stable"), then the warm ones
+    frame = pd.DataFrame({"USUBJID": subject_texts[subject_codes[chosen]],
+                          "TEXT": text.take(chosen).to_numpy(), "TEMP": temp[chosen]})
     text = frame["TEXT"].astype("string[pyarrow]")
     timed = text.str.len().fillna(0).ge(16).to_numpy(bool)
     stamp = pd.to_datetime(text.str.slice(0, 16), format="%Y-%m-%dT%H:%M", errors="coerce").where(timed)
@@ -70,10 +69,22 @@ def fevers(vs: pd.DataFrame, check: FebrileNeutropeniaCheck) -> pd.DataFrame:
     return frame[keep].reset_index(drop=True)
 
 
-def _sort_ranks(texts: np.ndarray) -> np.ndarray:
-    """Dense rank of each text (Python strings) in sorted order, equal texts equal ranks: sorted by Arrow
-    (UTF-8 byte order, which is Python's order of str) instead of comparing Python objects."""
-    return pc.rank(pa.array(texts, type=pa.large_string()), sort_keys="ascending", tiebreaker="dense").to_numpy()
+def _sort_ranks(texts) -> np.ndarray:
+    """Dense rank of each text (Python strings, or an Arrow-backed string array) in sorted order, equal texts
+    equal ranks: sorted by Arrow (UTF-8 byte order, which is Python's order of str) instead of comparing
+    Python objects."""
+    if isinstance(texts, pd.api.extensions.ExtensionArray) and hasattr(texts, "_pa_array"):
+        array = texts._pa_array
+        array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    else:
+        array = pa.array(texts, type=pa.large_string())
+    return pc.rank(array, sort_keys="ascending", tiebreaker="dense").to_numpy()
+
+
+def _subject_codes(usubjid: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values as text: ``astype(str)``), one text per subject not per record."""
+    codes, uniques = pd.factorize(usubjid, use_na_sentinel=False)
+    return codes, np.asarray(pd.Series(uniques, dtype=object).astype(str), dtype=object)
 
 
 def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportConfig) -> pd.DataFrame:
@@ -84,16 +95,25 @@ def derived_events(inputs: Inputs, check: FebrileNeutropeniaCheck, cfg: ReportCo
     fever = fever[in_window(fever["DAY"], cfg)]
     lb = inputs.adlb
     require(lb, "ADLB", ["PARAMCD", "AVAL", "ADT"])
-    anc = inputs.group_of(lb[text_is(lb["PARAMCD"], check.anc_paramcd)])  # the parameter's rows first: fewer to copy
-    value = pd.to_numeric(anc["AVAL"], errors="coerce").to_numpy(float)
-    date = pd.to_numeric(anc["ADT"], errors="coerce").to_numpy(float)
-    kept = (value < check.anc_below) & ~np.isnan(date)  # only the low values with a date are read on
-    low = pd.DataFrame({"USUBJID": anc["USUBJID"][kept].astype(str).to_numpy(), "ANC_DATE": date[kept],
-                        "ANC": value[kept]})
-    # every (fever, low ANC) pair of a subject within reach; a few rows per subject
-    pairs = fever.merge(low[["USUBJID", "ANC_DATE", "ANC"]], on="USUBJID", how="inner")
-    gap = pairs["ANC_DATE"] - pairs["DATE"]
-    pairs = pairs[(gap >= -check.anc_days_before) & (gap <= check.anc_days_after)]
+    # the low ANC values with a date, of safety subjects (by position in the subjects: no text per record)
+    rows = np.flatnonzero(text_is(lb["PARAMCD"], check.anc_paramcd).to_numpy(bool))
+    subject = subject_positions(lb["USUBJID"], inputs.subjects["USUBJID"])[rows]
+    value = pd.to_numeric(lb["AVAL"].take(rows), errors="coerce").to_numpy(float)
+    date = pd.to_numeric(lb["ADT"].take(rows), errors="coerce").to_numpy(float)
+    kept = (subject >= 0) & (value < check.anc_below) & ~np.isnan(date)  # only these are read on
+    subject, value, date = subject[kept], value[kept], date[kept]
+    # every (fever, low ANC) pair of a subject within reach, in the order of an inner merge on USUBJID (each
+    # fever in turn, its subject's low values in their order); a few rows per subject
+    by_subject = np.argsort(subject, kind="stable")
+    fever_subject = subject_positions(fever["USUBJID"], inputs.subjects["USUBJID"])
+    first = np.searchsorted(subject[by_subject], fever_subject, side="left")
+    count = np.searchsorted(subject[by_subject], fever_subject, side="right") - first
+    left = np.repeat(np.arange(len(fever)), count)
+    right = by_subject[np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))]
+    gap = date[right] - fever["DATE"].to_numpy(float)[left]
+    near = np.flatnonzero((gap >= -check.anc_days_before) & (gap <= check.anc_days_after))
+    pairs = fever.iloc[left[near]].reset_index(drop=True).assign(ANC_DATE=date[right[near]], ANC=value[right[near]])
+    pairs.index = near  # as the merged frame's row numbers
     if pairs.empty:
         return pd.DataFrame(columns=[*LISTING_COLUMNS[:8], "DATE"])
     pairs = pairs.sort_values(["USUBJID", "DATE", "TEMP", "ANC"], ascending=[True, True, False, True], kind="stable")

@@ -31,11 +31,13 @@ Counts = dict[str, tuple[int, int]]  # level -> (subjects, records)
 
 
 def level_counts(inputs: Inputs, records: pd.DataFrame) -> Counts:
+    """(distinct non-missing USUBJID, records) per level, from the subjects' codes: no frame copied per level."""
     group = records["GROUP"].to_numpy()
+    subject = pd.factorize(records["USUBJID"])[0]  # missing: -1, not a subject
     counts = {}
     for level in inputs.levels:
-        hits = records if level == inputs.overall else records[group == level]
-        counts[level] = (int(hits["USUBJID"].nunique()), len(hits))
+        hits = subject if level == inputs.overall else subject[group == level]
+        counts[level] = (len(np.unique(hits[hits >= 0])), len(hits))
     return counts
 
 
@@ -45,16 +47,35 @@ def counts_by(inputs: Inputs, records: pd.DataFrame, keys: list[str]) -> dict[tu
     Records with a missing key are left out; combinations without records are absent.
     """
     frame = records.dropna(subset=keys)
-    key_text = {k: frame[k].astype(str).to_numpy() for k in keys}
-    table = pd.DataFrame({**key_text, "GROUP": frame["GROUP"].to_numpy(), "USUBJID": frame["USUBJID"].to_numpy()})
+    # each key made text once per distinct value; the combinations counted on integer codes
+    key = np.zeros(len(frame), dtype=np.int64)
+    parts: list[np.ndarray] = []
+    for k in keys:
+        codes, uniques = pd.factorize(frame[k])
+        text_codes, texts = pd.factorize(pd.Series(np.asarray(uniques, dtype=object), dtype=object).astype(str))
+        row_codes = text_codes[codes]
+        key = _dense(key * len(texts) + row_codes)
+        parts.append(np.asarray(texts, dtype=object)[row_codes])
+    group_codes, levels = pd.factorize(frame["GROUP"].to_numpy())
+    subject = pd.factorize(frame["USUBJID"])[0]  # missing: -1, counted in the size, not as a subject
+    width = int(subject.max(initial=0)) + 1
     out: dict[tuple[str, ...], Counts] = {}
-    for by_level, level_keys in ((True, [*keys, "GROUP"]), (False, keys)):
-        grouped = table.groupby(level_keys, sort=False)["USUBJID"].agg(["nunique", "size"])
-        for key, (subjects, size) in zip(grouped.index, grouped.to_numpy()):
-            key = key if isinstance(key, tuple) else (key,)
-            level = key[-1] if by_level else inputs.overall
-            out.setdefault(key[:-1] if by_level else key, {})[level] = (int(subjects), int(size))
+    for by_level in (True, False):
+        rows = np.flatnonzero(group_codes >= 0) if by_level else np.arange(len(frame))
+        combo = _dense(key[rows] * len(levels) + group_codes[rows]) if by_level else key
+        first, size = np.unique(combo, return_index=True, return_counts=True)[1:]
+        known = subject[rows] >= 0
+        pairs = np.unique(combo[known] * width + subject[rows][known])
+        subjects = np.bincount(pairs // width, minlength=len(first))
+        for at, n_subjects, n in zip(rows[first], subjects, size):
+            level = levels[group_codes[at]] if by_level else inputs.overall
+            out.setdefault(tuple(part[at] for part in parts), {})[level] = (int(n_subjects), int(n))
     return out
+
+
+def _dense(key: np.ndarray) -> np.ndarray:
+    """Codes renumbered 0..k-1 in sorted order (the next key column multiplies them without overflow)."""
+    return np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
 def add_counts(ard: Ard, inputs: Inputs, outcome: int, analysis: str, analysis_label: str, variable: str,

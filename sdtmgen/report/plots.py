@@ -14,7 +14,7 @@ import pandas as pd
 
 from sdtmgen.report import draw
 from sdtmgen.spec.report import BloodCounts, ReportConfig
-from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, text_is
+from sdtmgen.report.data import Inputs, is_y, iso_to_sas, per_distinct, relative_day, subject_positions, text_is
 from sdtmgen.report.km import KmFit
 
 COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
@@ -102,15 +102,20 @@ def window_values(inputs: Inputs, cfg: ReportConfig) -> pd.DataFrame:
         return per_distinct(paramcd, lambda u: [paramcds.index(v) if v in paramcds else -1 for v in u.astype(str)],
                             dtype=np.int64).to_numpy()
 
-    lb = inputs.group_of(inputs.adlb[panel_of(inputs.adlb["PARAMCD"]) >= 0])
-    panel = panel_of(lb["PARAMCD"])
-    day = pd.to_numeric(lb[cfg.lab_day], errors="coerce").to_numpy(float)
-    aval = pd.to_numeric(lb["AVAL"], errors="coerce").to_numpy(float)
-    keep = (day >= cfg.window.first_day) & (day <= cfg.window.last_day) & ~np.isnan(aval)
-    flag = is_y(lb[bc.flag]).to_numpy() if bc.flag else np.zeros(len(lb), dtype=bool)
-    return pd.DataFrame({"USUBJID": lb["USUBJID"].to_numpy()[keep], "GROUP": lb["GROUP"].to_numpy()[keep],
-                         "_PANEL": panel[keep], "_DAY": day[keep], "_AVAL": aval[keep],
-                         "_FLAG": flag[keep]})
+    adlb = inputs.adlb
+    # judged on the whole columns (per distinct value, by subject position), rows taken once at the end: no
+    # intermediate frames, and the subjects' USUBJID/GROUP texts shared, not made again for every record
+    position = subject_positions(adlb["USUBJID"], inputs.subjects["USUBJID"])
+    panel = panel_of(adlb["PARAMCD"])
+    day = pd.to_numeric(adlb[cfg.lab_day], errors="coerce").to_numpy(float)
+    aval = pd.to_numeric(adlb["AVAL"], errors="coerce").to_numpy(float)
+    keep = np.flatnonzero((panel >= 0) & (position >= 0) & (day >= cfg.window.first_day)
+                          & (day <= cfg.window.last_day) & ~np.isnan(aval))
+    flag = is_y(adlb[bc.flag]).to_numpy()[keep] if bc.flag else np.zeros(len(keep), dtype=bool)
+    at = position[keep]
+    return pd.DataFrame({"USUBJID": inputs.subjects["USUBJID"].to_numpy(dtype=object)[at],
+                         "GROUP": inputs.subjects["GROUP"].to_numpy(dtype=object)[at],
+                         "_PANEL": panel[keep], "_DAY": day[keep], "_AVAL": aval[keep], "_FLAG": flag})
 
 
 THRESHOLD_COLOR = draw.THRESHOLD_COLOR
@@ -223,6 +228,55 @@ def daily_summary(values: pd.DataFrame) -> pd.DataFrame:
     A subject contributes one value per day (the median of that day's values) and counts as flagged
     when any of that day's values is; quartiles interpolate linearly between order statistics.
     """
+    aval = values["_AVAL"].to_numpy(float)
+    if np.isnan(aval).any() or np.isnan(values["_DAY"].to_numpy(float)).any() or values["GROUP"].isna().any():
+        return _daily_summary_grouped(values)
+    # the records ordered by (group, panel, day, subject) on one integer key; a subject's values of a day are
+    # ordered by value only where there are three or more; the quartiles of a day from a partition of its
+    # subjects' medians. The arithmetic is that of pandas' grouped median and linear quantile (the same
+    # numbers as _daily_summary_grouped)
+    group, groups = pd.factorize(values["GROUP"].to_numpy(), sort=True)
+    panel, panels = pd.factorize(values["_PANEL"].to_numpy(), sort=True)
+    day, days = pd.factorize(values["_DAY"].to_numpy(), sort=True)
+    subject, subjects = pd.factorize(values["USUBJID"])
+    width = max(len(subjects), 1)
+    key = ((group.astype(np.int64) * len(panels) + panel) * len(days) + day) * width + subject
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.intp)
+    n = np.diff(np.r_[starts, len(key)])
+    several = np.repeat(n >= 3, n)
+    if several.any():
+        at = np.flatnonzero(several)
+        order[at] = order[at][np.lexsort((aval[order[at]], key[at]))]
+    aval, flag = aval[order], values["_FLAG"].to_numpy(bool)[order]
+    upper = aval[starts + n // 2]
+    lower = aval[starts + np.maximum(n // 2 - 1, 0)]
+    median = np.where(n % 2 == 1, upper, (upper + lower) / 2)
+    flagged = np.logical_or.reduceat(flag, starts).astype(np.int64) if len(starts) else np.zeros(0, dtype=np.int64)
+    day_key = key[starts] // width  # of each subject's daily value, in order
+    firsts = np.flatnonzero(np.r_[True, day_key[1:] != day_key[:-1]]) if len(day_key) else starts[:0]
+    ends = np.r_[firsts[1:], len(day_key)]
+    quantiles = np.empty((len(firsts), 3))
+    for row, (a, b) in enumerate(zip(firsts, ends)):
+        places = [q * float(b - a - 1) for q in (0.25, 0.5, 0.75)]
+        kth = sorted({k for place in places for k in (int(place), min(int(place) + 1, b - a - 1))})
+        part = np.partition(median[a:b], kth)
+        for j, place in enumerate(places):
+            value, frac = part[int(place)], place % 1
+            quantiles[row, j] = value if frac == 0.0 else value + (part[int(place) + 1] - value) * frac
+    per_day = day_key[firsts]
+    rest = per_day // len(days) if len(days) else per_day
+    return pd.DataFrame({"GROUP": np.asarray(groups, dtype=object)[rest // max(len(panels), 1)],
+                         "_PANEL": np.asarray(panels)[rest % max(len(panels), 1)],
+                         "_DAY": np.asarray(days)[per_day % len(days) if len(days) else per_day],
+                         "N": np.diff(np.r_[firsts, len(day_key)]).astype(np.int64),
+                         "FLAGGED": np.add.reduceat(flagged, firsts) if len(firsts) else np.zeros(0, dtype=np.int64),
+                         "Q1": quantiles[:, 0], "MEDIAN": quantiles[:, 1], "Q3": quantiles[:, 2]})
+
+
+def _daily_summary_grouped(values: pd.DataFrame) -> pd.DataFrame:
+    """``daily_summary`` through pandas' grouping (values with missing keys or values)."""
     subject = pd.factorize(values["USUBJID"])[0]
     per_subject = (values.assign(_SUBJECT=subject)
                    .groupby(["GROUP", "_PANEL", "_DAY", "_SUBJECT"], sort=True)
