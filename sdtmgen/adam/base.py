@@ -201,6 +201,10 @@ class Codes:
 
     @classmethod
     def of(cls, values: pd.Series) -> "Codes":
+        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+            # Arrow text: the run's shared encoding of the column (PARAMCD is read by baseline, criteria, grades...)
+            codes, names = ordering.factorize(values)
+            return cls(codes, pd.Index(names))
         return cls(*pd.factorize(values))
 
     def rows_with(self, value: str) -> np.ndarray:

@@ -128,6 +128,7 @@ class Recovery(AdamDerivation):
         param = Codes.of(labs[self.param].astype("string[pyarrow]"))
         parts = []
         near: dict[tuple[str, str], np.ndarray] = {}  # endpoints of one lab and transfusion rule share it
+        given: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # the transfusions of a rule, read once for every lab
         for ep in self.endpoints:
             rows = np.flatnonzero(usable & param.rows_with(ep.lab))
             rows = rows[_time_order(subject[rows], when[rows], seq[rows])]
@@ -135,7 +136,7 @@ class Recovery(AdamDerivation):
             tf = ep.transfusion_free
             key = (ep.lab, tf.model_dump_json() if tf is not None else "")
             if key not in near:
-                near[key] = self._supported(ctx, tf, assessments, subjects)
+                near[key] = self._supported(ctx, tf, assessments, subjects, given)
             parts.append(self._endpoint(ep, assessments, near[key]))
         records = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         order = np.lexsort((records["PARAMN"], records["_SUBJECT"]))
@@ -148,20 +149,25 @@ class Recovery(AdamDerivation):
         ctx.frame = out
 
     def _supported(self, ctx: AdamContext, tf: Optional[TransfusionFree], data: "Assessments",
-                   subjects: pd.Index) -> np.ndarray:
-        """True where a matching transfusion started in the ``days_before`` days before the assessment."""
+                   subjects: pd.Index, given: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """True where a matching transfusion started in the ``days_before`` days before the assessment;
+        ``given`` keeps each rule's transfusions (subject code, SAS datetime) for the next lab."""
         if tf is None or not len(data.subject):
             return np.zeros(len(data.subject), dtype=bool)
-        given = ctx.source(tf.dataset)
-        keep = tf.where.evaluate(given)
-        given_at = to_sas_datetime(iso_datetime(given[tf.date][keep])).to_numpy(dtype=float)
-        given_to = first_positions(given["USUBJID"][keep], pd.Series(subjects))
-        known = (given_to >= 0) & ~np.isnan(given_at)
+        rule = tf.model_dump_json(include={"dataset", "date", "where"})
+        if rule not in given:
+            source = ctx.source(tf.dataset)
+            keep = tf.where.evaluate(source)
+            at = to_sas_datetime(iso_datetime(source[tf.date][keep])).to_numpy(dtype=float)
+            to = first_positions(source["USUBJID"][keep], pd.Series(subjects))
+            known = (to >= 0) & ~np.isnan(at)
+            given[rule] = to[known], at[known]
+        given_to, given_at = given[rule]
         # the latest transfusion strictly before each assessment
-        last = latest_before(data.subject, data.when, given_to[known], given_at[known])
+        last = latest_before(data.subject, data.when, given_to, given_at)
         found = last >= 0
         near = np.zeros(len(data.subject), dtype=bool)
-        near[found] = data.when[found] - given_at[known][last[found]] <= tf.days_before * DAY_SECONDS
+        near[found] = data.when[found] - given_at[last[found]] <= tf.days_before * DAY_SECONDS
         return near
 
     def _endpoint(self, ep: Endpoint, data: "Assessments", supported: np.ndarray) -> dict[str, np.ndarray]:
