@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, DatasetVariable, Params, first_positions,
                                register_adam_derivation, relative_day, take_rows)
+from sdtmgen.columns import ordering
 from sdtmgen.conditions import Condition
 from sdtmgen.dates import iso_datetime, to_sas_datetime
 
@@ -105,7 +106,7 @@ class Recovery(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         labs = ctx.source(self.source)
         # subjects as codes in USUBJID order: records sort and group by integers, not text
-        subject, subjects = pd.factorize(labs["USUBJID"], sort=True)
+        subject, subjects = _sorted_codes(labs["USUBJID"])
         anchor_src = ctx.source(self.anchor.dataset)
         start_of = take_rows(pd.Series(anchor_src[self.anchor.variable].to_numpy(dtype=float)),
                              first_positions(pd.Series(subjects), anchor_src["USUBJID"]))
@@ -212,6 +213,19 @@ class Recovery(AdamDerivation):
             "SRCDOM": np.full(size, self.source_domain, dtype=object),
             "SRCVAR": np.full(size, self.source_variable, dtype=object), "SRCSEQ": data.seq[chosen],
         }
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``; for Arrow text from the run's shared encoding of the column (the
+    2.1 M ADLB subjects, encoded by seq already), only its distinct values sorted."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return pd.factorize(values, sort=True)
+    codes, uniques = ordering.factorize(values)
+    order = np.asarray(uniques.argsort())
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return (np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1),
+            pd.Index(uniques.take(order)))
 
 
 @dataclass

@@ -71,16 +71,20 @@ def _factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, pd.Index(distinct)
 
 
-def _subject_codes(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
-    """USUBJID as codes (-1 missing) and its distinct values: Arrow text's dictionary encoding, shared by the
+def _shared_factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Text as codes (-1 missing) and its distinct values: Arrow text's dictionary encoding, shared by the
     rules (and steps) reading the same column in one run, so the records are hashed once, not once a rule."""
     from sdtmgen.columns.ordering import factorize
 
-    subject = frame["USUBJID"]
-    if not (isinstance(subject.dtype, pd.StringDtype) and subject.dtype.storage == "pyarrow"):
-        subject = _text(subject)
-    codes, uniques = factorize(subject)
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = _text(values)
+    codes, uniques = factorize(values)
     return np.asarray(codes), pd.Index(uniques)
+
+
+def _subject_codes(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """USUBJID as shared codes (see ``_shared_factorised``)."""
+    return _shared_factorised(frame["USUBJID"])
 
 
 def _same_as_subject(mine: pd.Series, theirs: pd.Series, at: np.ndarray) -> np.ndarray | None:
@@ -169,8 +173,8 @@ def param_one_to_one(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package):
         if "PARAMCD" in frame and "PARAM" in frame:
             # on codes (0: missing): the distinct (PARAMCD, PARAM) pairs, then how many pairs each side is in
-            code = _factorised(_text(frame["PARAMCD"]))[0].astype(np.int64) + 1
-            param = _factorised(_text(frame["PARAM"]))[0].astype(np.int64) + 1
+            code = _shared_factorised(frame["PARAMCD"])[0].astype(np.int64) + 1
+            param = _shared_factorised(frame["PARAM"])[0].astype(np.int64) + 1
             width = int(param.max(initial=0)) + 1
             pairs = pd.unique(code * width + param)  # (numpy's unique hashes slower here)
             per_code = np.bincount(pairs // width, minlength=int(code.max(initial=0)) + 1)
@@ -383,11 +387,23 @@ def source_resolves(package: Package) -> Iterable[Hit]:
             subject_asked, seq_asked = subject_asked[rows], seq_asked[rows]
             width = int(seq_known.max(initial=0)) + 2
             found = (subject_asked >= 0) & (seq_asked >= 0)
-            found &= pd.Index(subject_asked * width + seq_asked).isin(subject_known * width + seq_known)
+            found &= _pairs_in(subject_asked * width + seq_asked, subject_known * width + seq_known, found)
             if seq_col is not None:  # a record-level source: SRCSEQ must name one of the subject's records
                 found &= seqs[0][rows] >= 0
             bad[rows] |= ~found
         yield Hit(name, "SRCSEQ", bad, _shown(frame, bad, *[c for c in ("SRCDOM", "SRCVAR", "SRCSEQ") if c in frame]))
+
+
+def _pairs_in(asked: np.ndarray, known: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Whether each ``asked`` key (where ``valid``; non-negative integers) is among the ``known`` ones: a table
+    of flags indexed by key when the keys are dense enough (subject x --SEQ codes), else a hash lookup."""
+    keys = np.where(valid, asked, 0)
+    space = int(max(keys.max(initial=0), known.max(initial=0))) + 1
+    if space > 8 * (len(keys) + len(known)) + (1 << 20):
+        return pd.Index(keys).isin(known)
+    table = np.zeros(space, dtype=bool)
+    table[known] = True
+    return table[keys]
 
 
 def _types(rows: pd.DataFrame) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
