@@ -152,11 +152,29 @@ def first_positions(values: pd.Series, table: pd.Series) -> np.ndarray:
     """Position in ``table`` of each value (its first occurrence there), -1 where it does not occur."""
     values, table = pd.Series(values, copy=False), pd.Series(table, copy=False)
     if isinstance(values.dtype, pd.StringDtype) and isinstance(table.dtype, pd.StringDtype):
-        found = pc.index_in(_arrow_text(values), value_set=_arrow_text(table))
+        text = _arrow_text(values)
+        runs = _run_starts(text)
+        if runs is not None:  # records grouped by value (SDTM by USUBJID): one lookup per run of equal values
+            found = np.asarray(pc.index_in(text.take(pa.array(runs)), value_set=_arrow_text(table)).fill_null(-1),
+                               dtype=np.intp)
+            return np.repeat(found, np.diff(np.append(runs, len(text))))
+        found = pc.index_in(text, value_set=_arrow_text(table))
         return np.asarray(found.fill_null(-1), dtype=np.intp)
     first = np.flatnonzero(~table.duplicated().to_numpy())
     found = pd.Index(table.iloc[first]).get_indexer(values)
     return np.where(found >= 0, first[found.clip(0)] if len(first) else -1, -1)
+
+
+def _run_starts(text: pa.Array) -> np.ndarray | None:
+    """First record of each run of equal neighbouring values (a missing value is a run of its own), when
+    the runs are long enough for a lookup per run to pay (comparing neighbours costs a third of hashing)."""
+    n = len(text)
+    if n < 4096:
+        return None
+    changes = np.asarray(pc.not_equal(text.slice(1), text.slice(0, n - 1)).fill_null(True), dtype=bool)
+    if changes.sum() > n // 8:
+        return None
+    return np.flatnonzero(np.r_[True, changes])
 
 
 def group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -201,6 +219,10 @@ class Codes:
 
     @classmethod
     def of(cls, values: pd.Series) -> "Codes":
+        if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+            # Arrow text: the run's shared encoding of the column (PARAMCD is read by baseline, criteria, grades...)
+            codes, names = ordering.factorize(values)
+            return cls(codes, pd.Index(names))
         return cls(*pd.factorize(values))
 
     def rows_with(self, value: str) -> np.ndarray:

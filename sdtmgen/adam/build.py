@@ -14,7 +14,8 @@ import pandas as pd
 
 from sdtmgen.adam.base import AdamContext
 from sdtmgen.errors import Finding, SpecError
-from sdtmgen.finalise import finalise
+from sdtmgen.adam.records import Seq
+from sdtmgen.finalise import LINEAGE_COLUMNS, finalise
 from sdtmgen.scheduling import run_in_dependency_order
 from sdtmgen.spec.models import AdamDatasetSpec, Spec
 from sdtmgen.terminology import Terminology
@@ -32,19 +33,41 @@ class AdamResult:
 def run_adam_derivations(spec: Spec, datasets: dict[str, pd.DataFrame], findings: list[Finding]) -> None:
     adam = {d.dataset: d for d in spec.adam}
     available = {(name, col) for name, frame in datasets.items() for col in frame.columns}
+    read_by_steps = {pair for d in spec.adam for step in d.derivations for pair in step.needs()}
 
     def run(name: str, step) -> set[str]:
         if not step.creates_records() and name not in datasets:
             raise SpecError(f"ADaM {name}: derivation {step.derivation_name} runs before any "
                             f"step has created the records")
+        last = step is adam[name].derivations[-1]
+        if last and isinstance(step, Seq):  # the records are moved once more: without the columns nobody reads
+            _drop_unread(adam[name], datasets, read_by_steps, keep={step.by})
         step.apply(AdamContext(dataset=adam[name], datasets=datasets, study=spec.study, spec_folder=Path(spec.folder),
                                findings=findings))
+        if last:
+            _drop_unread(adam[name], datasets, read_by_steps)
         return step.produces() | ({"USUBJID"} if step.creates_records() else set())
 
     from sdtmgen.spec.source import spec_location
 
     run_in_dependency_order({d.dataset: d.derivations for d in spec.adam}, available, run, "ADaM derivations",
                             locate=lambda name, k: spec_location(adam[name], ("derivations", k)))
+
+
+def _drop_unread(dataset: AdamDatasetSpec, datasets: dict[str, pd.DataFrame], read_by_steps: set[tuple[str, str]],
+                 keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Once the dataset's own steps no longer read them, its helper columns (e.g. ADLB's copies of LBDTC and
+    LBSTRESC, ~180 MiB at 10,000 subjects) go before the build's peak instead of at finalise: kept are the
+    spec's variables and keys, the lineage and what the steps of other datasets read. A frame shared with
+    another dataset is left as it is."""
+    name = dataset.dataset
+    frame = datasets.get(name)
+    if frame is None or any(frame is other for other_name, other in datasets.items() if other_name != name):
+        return
+    kept = ({v.name for v in dataset.variables} | set(dataset.keys) | set(LINEAGE_COLUMNS) | set(keep)
+            | {variable for other, variable in read_by_steps if other == name})
+    for column in [c for c in frame.columns if c not in kept]:
+        del frame[column]  # (pandas splits a block rather than copying it)
 
 
 def sdtm_read_later(spec: Spec, sdtm: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

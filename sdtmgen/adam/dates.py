@@ -16,6 +16,8 @@ from typing import Literal, Optional
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Distinct, flag_array, present, register_adam_derivation,
@@ -122,11 +124,13 @@ class AnalysisDate(AdamDerivation):
         days = distinct.map(lambda iso: to_sas_date(parse_iso_date(iso)).to_numpy(dtype=float))
         frame[self.target] = days
         if self.datetime_target:
-            # the hour is kept when the minutes are missing, as impute_date and subject_date keep it
-            clock = distinct.map(lambda iso: _collected_clock(iso)[0])
+            # the hour is kept when the minutes are missing, as impute_date and subject_date keep it;
+            # the times read once per distinct value, for the clock and the flag both
+            clock_of, level_of = _collected_clock(distinct.values)
+            clock = distinct.expand(clock_of)
             frame[self.datetime_target] = days * 86400.0 + clock  # NaN when there is no time
             if self.time_flag:
-                level = distinct.map(lambda iso: _collected_clock(iso)[1])
+                level = distinct.expand(level_of)
                 timed = ~np.isnan(days * 86400.0 + clock)
                 frame[self.time_flag] = text_from_codes(np.where(timed, level, -1).astype(int), TIME_FLAG_LEVELS)
 
@@ -134,7 +138,7 @@ class AnalysisDate(AdamDerivation):
 def _collected_clock(iso: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(seconds after midnight, time flag level) of the values that carry at least an hour: the missing minutes
     (and seconds) are 00, the level M; NaN and -1 without a time."""
-    clock, level = impute_clock(iso, "first")
+    clock, level = _ascii_clock(iso)
     timed = level < 2
     return np.where(timed, clock, np.nan), np.where(timed, level, -1).astype(float)
 
@@ -209,3 +213,30 @@ class Duration(AdamDerivation):
             unit = pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
             unit[~np.isnan(days)] = self.unit
             frame[self.unit_target] = unit.array
+
+
+_CLOCK = r"T(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
+
+
+def _ascii_clock(iso: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``impute_clock(iso, "first")`` with the time read by Arrow's regular expressions rather than one Python
+    match per value (~10x faster on the ~160,000 distinct LB date-times at 10,000 subjects). Arrow's \\d is
+    ASCII only, Python's any Unicode digit: values with other characters take ``impute_clock`` itself."""
+    text = pd.Series(iso, copy=False).astype("string[pyarrow]").str.strip()
+    arrow = pa.array(text.array)
+    if not pc.all(pc.fill_null(pc.string_is_ascii(arrow), True)).as_py():
+        return impute_clock(iso, "first")
+    parts = pc.extract_regex(arrow, _CLOCK)  # null where no time matches; "" for a part not there
+
+    def number(name: str) -> np.ndarray:
+        field = pc.struct_field(parts, name)
+        return pd.to_numeric(pd.Series(pd.arrays.ArrowStringArray(pc.if_else(pc.equal(field, ""), None, field)
+                                                                  .cast(pa.large_string()))),
+                             errors="coerce").to_numpy(dtype=float)
+
+    hour, minute, second = number("hour"), number("minute"), number("second")
+    seconds = np.where(np.isnan(hour), 0, hour) * 3600 + np.where(np.isnan(minute), 0, minute) * 60 \
+        + np.where(np.isnan(second), 0, second)
+    level = np.select([np.isnan(hour), np.isnan(minute)], [2, 1], -1)
+    missing = text.isna().to_numpy() | (text == "").fillna(True).to_numpy()
+    return np.where(missing, np.nan, seconds), np.where(missing, -1, level)

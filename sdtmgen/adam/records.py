@@ -11,7 +11,8 @@ from pydantic import Field, model_validator
 from sdtmgen.adam.base import AdamContext, AdamDerivation, register_adam_derivation, take_rows, text_from_codes
 from sdtmgen.conditions import Condition
 from sdtmgen.errors import SpecError
-from sdtmgen.finalise import number_records
+from sdtmgen.columns.ordering import cumcount, factorize, move_records, take_records
+from sdtmgen.finalise import record_order
 
 
 @register_adam_derivation("source_records", "the dataset's records: one per record of an SDTM (or ADaM) dataset, "
@@ -147,4 +148,32 @@ class Seq(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         # records taken from SDTM are usually in key order already; another dataset's frame is copied, not moved
         shared = any(ctx.frame is other for name, other in ctx.datasets.items() if name != ctx.name)
-        ctx.frame = number_records(ctx.frame, ctx.dataset.keys, self.target, self.by, shared=shared)
+        ctx.frame = _number_records(ctx.frame, ctx.dataset.keys, self.target, self.by, shared=shared)
+
+
+def _number_records(frame: pd.DataFrame, keys: list[str], target: str, by: str, shared: bool) -> pd.DataFrame:
+    """``sdtmgen.finalise.number_records`` (same order, same numbers) with ``by`` encoded before the records
+    move -- its encoding is usually the run's shared one already (baseline, subject lookups) -- and the
+    groups counted in one pass when each is one run of records (by sorted first: USUBJID), instead of
+    encoding the moved 2.1 M ADLB subjects again and sorting their codes."""
+    codes, _ = factorize(frame[by])
+    order = record_order(frame, [k for k in keys if k != target])
+    if shared:
+        taken = take_records(frame, order)
+        frame = taken.copy(deep=False) if taken is frame else taken  # a column added here stays here
+    else:
+        frame = move_records(frame, order)
+    codes = np.asarray(codes) if order is None else np.asarray(codes)[order]
+    frame[target] = np.where(codes >= 0, _cumcount(codes) + 1.0, np.nan)
+    return frame
+
+
+def _cumcount(codes: np.ndarray) -> np.ndarray:
+    """``sdtmgen.columns.ordering.cumcount``: 0, 1, 2... within each code in row order; without its sort
+    when the codes never decrease (each group one run of records)."""
+    n = len(codes)
+    if n and not (codes[1:] >= codes[:-1]).all():
+        return cumcount(codes)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = codes[1:] != codes[:-1]
+    return np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 
 from sdtmgen.adam.base import (AdamContext, AdamDerivation, Codes, DatasetVariable, Params, first_positions,
                                register_adam_derivation, relative_day, take_rows)
+from sdtmgen.columns import ordering
 from sdtmgen.conditions import Condition
 from sdtmgen.dates import iso_datetime, to_sas_datetime
 
@@ -105,7 +106,7 @@ class Recovery(AdamDerivation):
     def apply(self, ctx: AdamContext) -> None:
         labs = ctx.source(self.source)
         # subjects as codes in USUBJID order: records sort and group by integers, not text
-        subject, subjects = pd.factorize(labs["USUBJID"], sort=True)
+        subject, subjects = _sorted_codes(labs["USUBJID"])
         anchor_src = ctx.source(self.anchor.dataset)
         start_of = take_rows(pd.Series(anchor_src[self.anchor.variable].to_numpy(dtype=float)),
                              first_positions(pd.Series(subjects), anchor_src["USUBJID"]))
@@ -128,6 +129,7 @@ class Recovery(AdamDerivation):
         param = Codes.of(labs[self.param].astype("string[pyarrow]"))
         parts = []
         near: dict[tuple[str, str], np.ndarray] = {}  # endpoints of one lab and transfusion rule share it
+        given: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # the transfusions of a rule, read once for every lab
         for ep in self.endpoints:
             rows = np.flatnonzero(usable & param.rows_with(ep.lab))
             rows = rows[_time_order(subject[rows], when[rows], seq[rows])]
@@ -135,7 +137,7 @@ class Recovery(AdamDerivation):
             tf = ep.transfusion_free
             key = (ep.lab, tf.model_dump_json() if tf is not None else "")
             if key not in near:
-                near[key] = self._supported(ctx, tf, assessments, subjects)
+                near[key] = self._supported(ctx, tf, assessments, subjects, given)
             parts.append(self._endpoint(ep, assessments, near[key]))
         records = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         order = np.lexsort((records["PARAMN"], records["_SUBJECT"]))
@@ -148,20 +150,25 @@ class Recovery(AdamDerivation):
         ctx.frame = out
 
     def _supported(self, ctx: AdamContext, tf: Optional[TransfusionFree], data: "Assessments",
-                   subjects: pd.Index) -> np.ndarray:
-        """True where a matching transfusion started in the ``days_before`` days before the assessment."""
+                   subjects: pd.Index, given: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """True where a matching transfusion started in the ``days_before`` days before the assessment;
+        ``given`` keeps each rule's transfusions (subject code, SAS datetime) for the next lab."""
         if tf is None or not len(data.subject):
             return np.zeros(len(data.subject), dtype=bool)
-        given = ctx.source(tf.dataset)
-        keep = tf.where.evaluate(given)
-        given_at = to_sas_datetime(iso_datetime(given[tf.date][keep])).to_numpy(dtype=float)
-        given_to = first_positions(given["USUBJID"][keep], pd.Series(subjects))
-        known = (given_to >= 0) & ~np.isnan(given_at)
+        rule = tf.model_dump_json(include={"dataset", "date", "where"})
+        if rule not in given:
+            source = ctx.source(tf.dataset)
+            keep = tf.where.evaluate(source)
+            at = to_sas_datetime(iso_datetime(source[tf.date][keep])).to_numpy(dtype=float)
+            to = first_positions(source["USUBJID"][keep], pd.Series(subjects))
+            known = (to >= 0) & ~np.isnan(at)
+            given[rule] = to[known], at[known]
+        given_to, given_at = given[rule]
         # the latest transfusion strictly before each assessment
-        last = latest_before(data.subject, data.when, given_to[known], given_at[known])
+        last = latest_before(data.subject, data.when, given_to, given_at)
         found = last >= 0
         near = np.zeros(len(data.subject), dtype=bool)
-        near[found] = data.when[found] - given_at[known][last[found]] <= tf.days_before * DAY_SECONDS
+        near[found] = data.when[found] - given_at[last[found]] <= tf.days_before * DAY_SECONDS
         return near
 
     def _endpoint(self, ep: Endpoint, data: "Assessments", supported: np.ndarray) -> dict[str, np.ndarray]:
@@ -206,6 +213,19 @@ class Recovery(AdamDerivation):
             "SRCDOM": np.full(size, self.source_domain, dtype=object),
             "SRCVAR": np.full(size, self.source_variable, dtype=object), "SRCSEQ": data.seq[chosen],
         }
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values, sort=True)``; for Arrow text from the run's shared encoding of the column (the
+    2.1 M ADLB subjects, encoded by seq already), only its distinct values sorted."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return pd.factorize(values, sort=True)
+    codes, uniques = ordering.factorize(values)
+    order = np.asarray(uniques.argsort())
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[order] = np.arange(len(order))
+    return (np.where(codes >= 0, rank[np.maximum(codes, 0)] if len(rank) else -1, -1),
+            pd.Index(uniques.take(order)))
 
 
 @dataclass

@@ -71,12 +71,49 @@ def _factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return codes, pd.Index(distinct)
 
 
-def _shared_codes(asked: tuple[np.ndarray, pd.Index], known: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the ``asked`` records (factorised) and of ``known`` in ``known``'s numbering, missing a value
-    of its own (as a merge matches it); -1 where an asked value is not among the known ones. Only the
-    distinct asked values are looked up."""
+def _shared_factorised(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Text as codes (-1 missing) and its distinct values: Arrow text's dictionary encoding, shared by the
+    rules (and steps) reading the same column in one run, so the records are hashed once, not once a rule."""
+    from sdtmgen.columns.ordering import factorize
+
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = _text(values)
+    codes, uniques = factorize(values)
+    return np.asarray(codes), pd.Index(uniques)
+
+
+def _subject_codes(frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """USUBJID as shared codes (see ``_shared_factorised``)."""
+    return _shared_factorised(frame["USUBJID"])
+
+
+def _same_as_subject(mine: pd.Series, theirs: pd.Series, at: np.ndarray) -> np.ndarray | None:
+    """Per record, whether ``mine`` equals ``theirs`` at the subject's row ``at`` (-1: none, compares as missing),
+    both missing counting as equal; compared on numbers, or on codes of the few distinct texts instead of
+    building the subject's text on every record. None for other types (the caller compares the values)."""
+    if mine.dtype == np.float64 and theirs.dtype == np.float64:
+        values = theirs.to_numpy()
+        expected = np.where(at >= 0, values[np.maximum(at, 0)] if len(values) else np.nan, np.nan)
+        actual = mine.to_numpy()
+        return (actual == expected) | (np.isnan(actual) & np.isnan(expected))
+    text = [isinstance(v.dtype, pd.StringDtype) and v.dtype.storage == "pyarrow" for v in (mine, theirs)]
+    if not all(text):
+        return None
+    their_codes, their_values = _factorised(theirs)  # per subject; -1 missing
+    my_codes, my_values = _factorised(mine)
+    # my distinct values in their numbering: -1 missing, -2 a value no subject has
+    mine_as_theirs = np.append(np.where((found := their_values.get_indexer(my_values)) >= 0, found, -2), -1)[my_codes]
+    expected = np.append(their_codes, -1)[at]
+    return mine_as_theirs == expected
+
+
+def _shared_codes(asked: tuple[np.ndarray, pd.Index],
+                  known: pd.Series | tuple[np.ndarray, pd.Index]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the ``asked`` records (factorised) and of ``known`` (or its factorisation) in ``known``'s
+    numbering, missing a value of its own (as a merge matches it); -1 where an asked value is not among the
+    known ones. Only the distinct asked values are looked up."""
     asked_codes, asked_values = asked
-    known_codes, known_values = _factorised(known)
+    known_codes, known_values = known if isinstance(known, tuple) else _factorised(known)
     missing = len(known_values)  # the code of a missing value on both sides
     at = np.append(known_values.get_indexer(asked_values), missing)  # code -1 (missing) picks the last entry
     return at[asked_codes].astype(np.int64, copy=False), np.where(known_codes < 0, missing, known_codes)
@@ -114,7 +151,8 @@ def subjects_in_adsl(package: Package) -> Iterable[Hit]:
     known = set(_text(adsl["USUBJID"]).dropna())
     for name, spec, frame in _adam(package):
         if spec.dataset_class.upper() != "SUBJECT LEVEL ANALYSIS DATASET" and "USUBJID" in frame:
-            mask = ~_text(frame["USUBJID"]).isin(known).to_numpy(dtype=bool)
+            codes, subjects = _subject_codes(frame)  # each distinct subject looked up once
+            mask = np.append(~pd.Series(subjects, dtype=object).isin(known).to_numpy(dtype=bool), True)[codes]
             yield Hit(name, "USUBJID", mask, _shown(frame, mask))
 
 
@@ -135,8 +173,8 @@ def param_one_to_one(package: Package) -> Iterable[Hit]:
     for name, _spec, frame in _adam(package):
         if "PARAMCD" in frame and "PARAM" in frame:
             # on codes (0: missing): the distinct (PARAMCD, PARAM) pairs, then how many pairs each side is in
-            code = _factorised(_text(frame["PARAMCD"]))[0].astype(np.int64) + 1
-            param = _factorised(_text(frame["PARAM"]))[0].astype(np.int64) + 1
+            code = _shared_factorised(frame["PARAMCD"])[0].astype(np.int64) + 1
+            param = _shared_factorised(frame["PARAM"])[0].astype(np.int64) + 1
             width = int(param.max(initial=0)) + 1
             pairs = pd.unique(code * width + param)  # (numpy's unique hashes slower here)
             per_code = np.bincount(pairs // width, minlength=int(code.max(initial=0)) + 1)
@@ -276,8 +314,16 @@ def treatment_matches_adsl(package: Package) -> Iterable[Hit]:
     for name, spec, frame in _adam(package):
         if spec.dataset_class.upper() == "SUBJECT LEVEL ANALYSIS DATASET" or "USUBJID" not in frame:
             continue
-        at = index.get_indexer(_text(frame["USUBJID"]))
+        # the subject's ADSL record: each distinct subject looked up once (a missing one matches a missing one)
+        codes, subjects = _subject_codes(frame)
+        missing_at = int(np.flatnonzero(index.isna())[0]) if index.hasnans else -1
+        at = np.append(index.get_indexer(pd.Index(subjects, dtype=index.dtype)), missing_at)[codes]
         for col in [c for c in frame.columns if TREATMENT.match(c) and c in first.columns and c not in ("TRTP", "TRTA")]:
+            same = _same_as_subject(frame[col], first[col], at)
+            if same is not None:
+                mask = ~same & (at >= 0)  # subjects not in ADSL: ADAM-SUBJ-ADSL
+                yield Hit(name, col, mask, _shown(frame, mask, col))
+                continue
             mine = frame[col].reset_index(drop=True)
             theirs = first[col].reset_index(drop=True).reindex(at).reset_index(drop=True)
             if mine.dtype.kind == "f" or theirs.dtype.kind == "f":
@@ -299,6 +345,8 @@ def _seq_column(source: pd.DataFrame, dataset: str) -> str | None:
 @conformance_rule("ADAM-SRC", "error",
                   "SRCDOM/SRCVAR/SRCSEQ do not resolve to a variable and record of the subject in the source dataset")
 def source_resolves(package: Package) -> Iterable[Hit]:
+    # a source column's factorisation, for every dataset pointing at it (ADLB and ADTTE both at LB)
+    known: dict[tuple[str, str], tuple[np.ndarray, pd.Index]] = {}
     for name, _spec, frame in _adam(package):
         if "SRCDOM" not in frame:
             continue
@@ -307,16 +355,16 @@ def source_resolves(package: Package) -> Iterable[Hit]:
             continue
         sources = {**package.sdtm, **{n: f for n, _s, f in _adam(package)}}
         dom = _text(frame["SRCDOM"])
+        dom_codes, dom_values = _factorised(dom)
         var = _text(frame["SRCVAR"]) if "SRCVAR" in frame else pd.Series(pd.NA, index=frame.index, dtype="string[pyarrow]")
         seq = pd.to_numeric(frame["SRCSEQ"], errors="coerce") if "SRCSEQ" in frame else pd.Series(np.nan, index=frame.index)
-        subject = _text(frame["USUBJID"])
         bad = np.zeros(len(frame), dtype=bool)
         # SRCVAR or SRCSEQ without SRCDOM points nowhere
         bad |= (dom.isna() & (var.notna() | seq.notna())).to_numpy(dtype=bool)
         var_codes, var_values = _factorised(var)
-        subjects, seqs = _factorised(subject), _factorised(seq)  # once, whatever the number of sources
-        for source_name in dom.dropna().unique():  # a handful of source datasets, not rows
-            rows = (dom == source_name).fillna(False).to_numpy(dtype=bool)
+        subjects, seqs = _subject_codes(frame), _factorised(seq)  # once, whatever the number of sources
+        for code, source_name in enumerate(dom_values):  # a handful of source datasets, not rows
+            rows = dom_codes == code
             source = sources.get(source_name)
             if source is None:
                 bad |= rows
@@ -327,19 +375,35 @@ def source_resolves(package: Package) -> Iterable[Hit]:
             seq_col = _seq_column(source, source_name)
             # (USUBJID, SEQ) of the asked records among the source's, as integer pairs in the source's
             # numbering (a missing value matches a missing value, as a merge on the columns would)
-            subject_asked, subject_known = _shared_codes(subjects, _text(source["USUBJID"]))
+            if (source_name, "USUBJID") not in known:
+                known[source_name, "USUBJID"] = _subject_codes(source)
+            subject_asked, subject_known = _shared_codes(subjects, known[source_name, "USUBJID"])
             if seq_col:
-                seq_asked, seq_known = _shared_codes(seqs, pd.to_numeric(source[seq_col], errors="coerce"))
+                if (source_name, seq_col) not in known:
+                    known[source_name, seq_col] = _factorised(pd.to_numeric(source[seq_col], errors="coerce"))
+                seq_asked, seq_known = _shared_codes(seqs, known[source_name, seq_col])
             else:  # no record-level source: the subject alone
                 seq_asked, seq_known = np.zeros(len(subject_asked), np.int64), np.zeros(len(subject_known), np.int64)
             subject_asked, seq_asked = subject_asked[rows], seq_asked[rows]
             width = int(seq_known.max(initial=0)) + 2
             found = (subject_asked >= 0) & (seq_asked >= 0)
-            found &= pd.Index(subject_asked * width + seq_asked).isin(subject_known * width + seq_known)
+            found &= _pairs_in(subject_asked * width + seq_asked, subject_known * width + seq_known, found)
             if seq_col is not None:  # a record-level source: SRCSEQ must name one of the subject's records
                 found &= seqs[0][rows] >= 0
             bad[rows] |= ~found
         yield Hit(name, "SRCSEQ", bad, _shown(frame, bad, *[c for c in ("SRCDOM", "SRCVAR", "SRCSEQ") if c in frame]))
+
+
+def _pairs_in(asked: np.ndarray, known: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Whether each ``asked`` key (where ``valid``; non-negative integers) is among the ``known`` ones: a table
+    of flags indexed by key when the keys are dense enough (subject x --SEQ codes), else a hash lookup."""
+    keys = np.where(valid, asked, 0)
+    space = int(max(keys.max(initial=0), known.max(initial=0))) + 1
+    if space > 8 * (len(keys) + len(known)) + (1 << 20):
+        return pd.Index(keys).isin(known)
+    table = np.zeros(space, dtype=bool)
+    table[known] = True
+    return table[keys]
 
 
 def _types(rows: pd.DataFrame) -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sdtmgen.adam.base import Codes, Distinct, first_positions, flag_array, group_codes, text_from_codes
 from sdtmgen.dates import iso_datetime
@@ -54,3 +55,18 @@ def test_codes_mark_the_records_holding_a_value():
     codes = Codes.of(pd.Series(["HGB", "PLAT", None, "HGB"], dtype="string[pyarrow]"))
     assert codes.rows_with("HGB").tolist() == [True, False, False, True]
     assert not codes.rows_with("NEUT").any()
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_first_positions_of_grouped_text_as_of_scattered(grouped):
+    """Records in runs of one subject (as SDTM's are) are looked up once per run; the positions are those of
+    a lookup per record: the first occurrence in the table, -1 for a value not there or missing."""
+
+    rng = np.random.default_rng(3)
+    names = np.array(["S-1", "S-2", "S-3", "S-9", None], dtype=object)
+    picks = rng.integers(0, 5, 20000)
+    values = pd.Series(names[np.sort(picks) if grouped else picks], dtype="string[pyarrow]")
+    table = pd.Series(["S-3", "S-1", None, "S-2", "S-1"], dtype="string[pyarrow]")
+    expected = {"S-3": 0, "S-1": 1, None: 2, "S-2": 3, "S-9": -1}
+    got = first_positions(values, table)
+    assert got.tolist() == [expected[None if pd.isna(v) else v] for v in values]

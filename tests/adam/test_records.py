@@ -79,3 +79,22 @@ def test_dataset_spec_needs_records_first():
 def test_unknown_derivation_is_a_spec_error():
     with pytest.raises(ValidationError):
         AdamDatasetSpec.model_validate(_dataset([{"derive": "no_such_step"}]))
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_seq_numbers_as_finalise_number_records(grouped):
+    """The seq step's own numbering (subjects encoded before the move, runs counted without a sort) gives
+    the order and numbers of sdtmgen.finalise.number_records, subjects in runs or not, some missing."""
+    from sdtmgen.adam.records import _number_records
+    from sdtmgen.finalise import number_records
+
+    rng = np.random.default_rng(7)
+    subjects = np.array(["S-1", "S-2", "S-3", None], dtype=object)  # grouped: runs in key order (no sort)
+    subject = np.sort(rng.integers(0, 4, 400)) if grouped else rng.integers(0, 4, 400)
+    frame = pd.DataFrame({"USUBJID": pd.array(subjects[subject], dtype="string[pyarrow]"),
+                          "PARAMN": rng.integers(1, 4, 400).astype(float), "ADT": rng.integers(0, 30, 400) * 1.0})
+    keys = ["USUBJID", "PARAMN", "ADT", "ASEQ"]
+    expected = number_records(frame.copy(), keys, "ASEQ")
+    got = _number_records(frame.copy(), keys, "ASEQ", "USUBJID", shared=False)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["ASEQ"].isna().sum() == (subject == 3).sum() and got["ASEQ"].max() > 50

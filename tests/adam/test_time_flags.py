@@ -96,3 +96,20 @@ def test_an_hour_without_minutes_is_not_midnight_in_an_iso_datetime():
     got = iso_datetime(pd.Series(["2024-03-10T10", "2024-03-10T10:30", "2024-03-10", None], dtype="string[pyarrow]"))
     assert got.tolist()[:3] == [pd.Timestamp("2024-03-10 10:00"), pd.Timestamp("2024-03-10 10:30"),
                                 pd.Timestamp("2024-03-10")]
+
+
+def test_analysis_time_read_by_arrow_as_by_impute_clock():
+    """analysis_date reads times with Arrow's regular expressions; they must read as sdtmgen.dates.impute_clock does,
+    partial, odd and non-ASCII values included (those go to impute_clock itself)."""
+    from sdtmgen.adam.dates import _ascii_clock
+    from sdtmgen.dates import impute_clock
+
+    values = ["T", "T1", "T12:3", "2024-01-01T10:20:30", "  T10 ", "", None, "T10:20:30:40", "xT1:22", "2024-01-01",
+              "2024-01-01T", "2024-01-01T25:61", "T123", "T1:2:3", "2024-01-01T10:20:3", "TT10", " ",
+              "2024-01-01T10:20:30.5", "2024-01-01T07:05:00+01:00"]
+    for case in (values, [], [None], ["T\u0661\u0662:30", "T10"]):
+        iso = pd.Series(case, dtype="string[pyarrow]")
+        (clock, level), (expected_clock, expected_level) = _ascii_clock(iso), impute_clock(iso, "first")
+        np.testing.assert_array_equal(clock, expected_clock)
+        np.testing.assert_array_equal(level, expected_level)
+    assert _ascii_clock(pd.Series(values, dtype="string[pyarrow]"))[1][3] == -1  # a complete time: no flag

@@ -210,12 +210,21 @@ def test_date_variables_have_a_date_format(adam, sdtm, variable, fmt):
 
 
 @pytest.mark.parametrize("dataset,variable,value", [("ADAE", "TRT01A", "Another arm"), ("ADLB", "TRTSDT", 1.0),
-                                                    ("ADTTE", "TRT01PN", 99.0)])
+                                                    ("ADTTE", "TRT01PN", 99.0), ("ADLB", "TRT01P", None),
+                                                    ("ADLB", "TRTSDT", np.nan)])
 def test_treatment_variables_match_adsl(adam, sdtm, dataset, variable, value):
     frame = set_at(copy(adam, dataset), 2, variable, value)
     [f] = only(run(adam, sdtm, {dataset: frame}), "ADAM-TRT-ADSL")
     assert (f.dataset, f.variable, f.rows, f.severity) == (dataset, variable, (3,), "error")
     assert f.values[0].startswith(f"{frame['USUBJID'].iloc[2]}: ")
+
+
+def test_treatment_of_another_subject_differs_from_adsl(adam, sdtm):
+    adlb, adsl = copy(adam, "ADLB"), adam.datasets["ADSL"]
+    mine = adlb["TRT01P"].iloc[4]
+    other = adsl.loc[adsl["TRT01P"] != mine, "TRT01P"].iloc[0]  # an arm of the study, not this subject's
+    [f] = only(run(adam, sdtm, {"ADLB": set_at(adlb, 4, "TRT01P", other)}), "ADAM-TRT-ADSL")
+    assert (f.variable, f.rows, f.values) == ("TRT01P", (5,), (f"{adlb['USUBJID'].iloc[4]}: {other}",))
 
 
 @pytest.mark.parametrize("dataset,column,value", [("ADLB", "SRCSEQ", 99999.0), ("ADLB", "SRCDOM", "XX"),
