@@ -87,12 +87,13 @@ def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str],
         rows, which, position = rows[keep], which[keep], position[keep]
         raw_rows = frame["_ROW"].to_numpy()
         emptied = _count_distinct(raw_rows) - _count_distinct(raw_rows[rows])
-    long = frame[carry].take(rows).reset_index(drop=True)
-    long[spec.test_column] = text_series(tests.take(pa.array(which)), long.index)
+    # int32 positions (half the memory of int64 ones), kept while the source's rules run
+    rows, which = rows.astype(np.int32), which.astype(np.int32)
+    at, measurement = rows, which
+    long = frame[carry].take(at).reset_index(drop=True)
+    long[spec.test_column] = text_series(tests.take(pa.array(measurement)), long.index)
     long[spec.result_column] = text_series(results.take(pa.array(position)), long.index)
     long[spec.unit_column] = text_series(units.take(pa.array(position)), long.index)
-    # int32 positions: half the memory of the int64 ones while the source's rules run
-    at, measurement = rows.astype(np.int32), which.astype(np.int32)
     unpivoted = {c: (frame[c], at) for c in carry if c not in LINEAGE and isinstance(frame[c].dtype, pd.StringDtype)}
     unpivoted[spec.test_column] = (text_series(pa.chunked_array([tests]), pd.RangeIndex(k)), measurement)
     return long, emptied, unpivoted
@@ -163,6 +164,8 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     variables = {v.name: v for v in domain.variables}
     file_name = raw.file_name(source.form)
     factorised: dict[str, Distinct] = {}
+    # a column's codes are dropped after the last rule reading it (each is an int64 per record)
+    last_read = {column: target for target, rule in source.map.items() for column in rule.columns()}
     for target, rule in source.map.items():
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
@@ -171,6 +174,9 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         if values.dtype != "float64":
             values = _to_ascii(values, spec, ctx, rule, (domain, source))
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
+        for column in [c for c, last in last_read.items() if last == target]:
+            factorised.pop(column, None)
+            unpivoted.pop(column, None)
     columns["_FILE"] = frame["_FILE"].to_numpy()
     columns["_ROW"] = frame["_ROW"].to_numpy()
     out = pd.DataFrame(columns, index=frame.index, copy=False)  # the mapped columns are new: no second copy

@@ -141,10 +141,10 @@ def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
 
 
 def _row_codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """An integer per row, equal for equal values (missing: -1)."""
+    """An integer per row (int32, as Arrow's dictionary indices), equal for equal values (missing: -1)."""
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):  # chunks may have dictionaries of their own
         encoded = encoded.unify_dictionaries()
         return np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
-                              or [np.zeros(0, dtype=np.int64)]).astype(np.int64)
-    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+                              or [np.zeros(0, dtype=np.int32)])
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
