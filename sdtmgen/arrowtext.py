@@ -139,3 +139,13 @@ def spread_flags(distinct: Distinct, per_value: np.ndarray, missing: bool = Fals
     if not per_value.any():
         return distinct.codes < 0 if missing else np.zeros(len(distinct.codes), dtype=bool)
     return np.append(per_value, missing)[distinct.codes]
+
+
+def spread_text_by_codes(distinct: Distinct, per_value: pd.Series, index: pd.Index) -> pd.Series:
+    """``distinct.spread_text``; when no row is missing (the usual raw column: empty cells are text), the
+    codes index the values directly, without a second per-row index array."""
+    codes = distinct.codes
+    if len(codes) and int(codes.min()) >= 0:
+        table = concat_text(arrow_text(per_value)).combine_chunks()
+        return text_series(table.take(pa.array(codes)), index)
+    return distinct.spread_text(per_value, index)

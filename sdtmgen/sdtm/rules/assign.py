@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
-from sdtmgen.arrowtext import constant_text, spread_flags
+from sdtmgen.arrowtext import constant_text, spread_flags, spread_text_by_codes
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
 
@@ -106,7 +106,7 @@ class Usubjid(MappingRule):
             ctx.fail("usubjid", self.column, f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
                      spread_flags(distinct, too_long), hint="correct the subject number in the EDC")
             usubjid = usubjid.mask(too_long)  # the cell is reported; left missing, it reaches no dataset key
-        return distinct.spread_text(usubjid, ctx.frame.index)
+        return spread_text_by_codes(distinct, usubjid, ctx.frame.index)
 
 
 @register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)",

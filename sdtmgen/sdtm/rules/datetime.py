@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sdtmgen.dates import (DEFAULT_YEAR_PIVOT, DateFormatError, DateFormats, join_date_time, parse_distinct_dates,
                            parse_distinct_times)
-from sdtmgen.arrowtext import spread_flags
+from sdtmgen.arrowtext import spread_flags, spread_text_by_codes
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
@@ -83,7 +83,7 @@ class Iso8601(MappingRule):
             iso = iso.copy()
             iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
         if not self.time:
-            return dates.spread_text(iso, index)
+            return spread_text_by_codes(dates, iso, index)
         times = ctx.distinct(self.time)
         hhmm, bad = parse_distinct_times(times)
         bad_time = spread_flags(times, bad)
