@@ -266,42 +266,9 @@ def _blank(text: pd.Series) -> np.ndarray:
     return (text.isna() | (text == "")).to_numpy(dtype=bool)
 
 
-#: the readings of the values parsed so far, per date formats (or "time"): a value is read by itself alone,
-#: and the same dates recur in every form and column of a study (a visit's day), so each is parsed once per
-#: process; bounded, as the values are distinct texts, not records
-_READINGS: dict[object, dict[str, tuple]] = {}
-_READINGS_LIMIT = 200_000
-
-
-def _readings(key: object, values: pd.Series, parse: Callable[[pd.Series], list[tuple]]) -> list[tuple]:
-    """``parse``'s reading (a tuple) of each value of ``values`` (distinct, non-missing), new values parsed."""
-    known = _READINGS.setdefault(key, {})
-    texts = values.tolist()
-    new = [text for text in texts if text not in known]
-    if new:
-        if sum(len(v) for v in _READINGS.values()) + len(new) > _READINGS_LIMIT:
-            _READINGS.clear()
-            known = _READINGS.setdefault(key, {})
-            new = texts
-        known.update(zip(new, parse(pd.Series(new, dtype="string[pyarrow]"))))
-    return [known[text] for text in texts]
-
-
 def parse_distinct_dates(distinct: Distinct, formats: DateFormats | None = None) -> ParsedDates:
     """The distinct values of a date column parsed, one entry per ``distinct.values``."""
-    formats = formats or DEFAULT_FORMATS
-
-    def parse(new: pd.Series) -> list[tuple]:
-        parsed = _parse_collected_dates(new, formats)
-        return list(zip(parsed.iso.astype(object).where(parsed.iso.notna(), None).tolist(), parsed.invalid.tolist(),
-                        parsed.partial.tolist(), parsed.unread.tolist()))
-
-    values = distinct.values
-    read = _readings(formats, values, parse)
-    iso, invalid, partial, unread = (list(part) for part in zip(*read)) if read else ([], [], [], [])
-    return ParsedDates(iso=pd.Series(iso, index=values.index, dtype="string[pyarrow]"),
-                       invalid=np.array(invalid, dtype=bool), partial=np.array(partial, dtype=bool),
-                       unread=np.array(unread, dtype=bool))
+    return _parse_collected_dates(distinct.values, formats)
 
 
 def _parse_collected_dates(values: pd.Series, formats: "DateFormats | None" = None) -> ParsedDates:
@@ -367,14 +334,7 @@ def date_stem(iso: pd.Series) -> pd.Series:
 
 def parse_distinct_times(distinct: Distinct) -> tuple[pd.Series, np.ndarray]:
     """The distinct values of a time column parsed, one entry per ``distinct.values``."""
-    def parse(new: pd.Series) -> list[tuple]:
-        hhmm, bad = _parse_collected_times(new)
-        return list(zip(hhmm.astype(object).where(hhmm.notna(), None).tolist(), bad.tolist()))
-
-    values = distinct.values
-    read = _readings("time", values, parse)
-    hhmm, bad = (list(part) for part in zip(*read)) if read else ([], [])
-    return pd.Series(hhmm, index=values.index, dtype="string[pyarrow]"), np.array(bad, dtype=bool)
+    return _parse_collected_times(distinct.values)
 
 
 def join_date_time(dates: Distinct, iso: pd.Series, times: Distinct, hhmm: pd.Series,
