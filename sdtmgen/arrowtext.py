@@ -129,3 +129,23 @@ class Distinct:
         """Per-distinct-value flags back to one flag per row (``missing`` for missing rows)."""
         table = np.append(np.asarray(per_value, dtype=bool), missing)
         return table[np.where(self.codes < 0, len(per_value), self.codes)]
+
+
+def spread_flags(distinct: Distinct, per_value: np.ndarray, missing: bool = False) -> np.ndarray:
+    """``distinct.spread_mask``, without a pass over the rows when no distinct value is flagged (the usual
+    case of a mask of problems: unmatched terms, invalid dates), and indexing by the codes directly
+    (code -1, missing, reads the flag appended last)."""
+    per_value = np.asarray(per_value, dtype=bool)
+    if not per_value.any():
+        return distinct.codes < 0 if missing else np.zeros(len(distinct.codes), dtype=bool)
+    return np.append(per_value, missing)[distinct.codes]
+
+
+def spread_text_by_codes(distinct: Distinct, per_value: pd.Series, index: pd.Index) -> pd.Series:
+    """``distinct.spread_text``; when no row is missing (the usual raw column: empty cells are text), the
+    codes index the values directly, without a second per-row index array."""
+    codes = distinct.codes
+    if len(codes) and int(codes.min()) >= 0:
+        table = concat_text(arrow_text(per_value)).combine_chunks()
+        return text_series(table.take(pa.array(codes)), index)
+    return distinct.spread_text(per_value, index)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from sdtmgen.arrowtext import Distinct
+from sdtmgen.arrowtext import Distinct, spread_flags, spread_text_by_codes
 
 
 class Term(BaseModel):
@@ -203,7 +203,7 @@ def map_to_codelist(values: pd.Series, codelist: Codelist, output: str = "value"
     """
     distinct = distinct or Distinct.of(values)
     mapped, unmatched = _map_distinct(distinct.values, codelist, output)
-    return distinct.spread_text(mapped, values.index), distinct.spread_mask(unmatched)
+    return spread_text_by_codes(distinct, mapped, values.index), spread_flags(distinct, unmatched)
 
 
 def _map_distinct(values: pd.Series, codelist: Codelist, output: str) -> tuple[pd.Series, np.ndarray]:

@@ -50,7 +50,7 @@ def _join_lookup(frame: pd.DataFrame, raw: RawExport, lookup: Lookup, used_by: s
 
 
 def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str],
-             drop_empty: str | None = None) -> tuple[pd.DataFrame, int | None]:
+             drop_empty: str | None = None) -> tuple[pd.DataFrame, int | None, dict[str, tuple[pd.Series, np.ndarray]]]:
     """One row per raw row and measurement, in (raw row, measurement) order.
 
     Built by index arithmetic on Arrow arrays: the ``carry`` columns are repeated per
@@ -60,6 +60,10 @@ def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str],
     ``drop_empty``: when it names a column of the result, the rows where it is blank are left out
     before anything is taken (each column is copied once, not taken and then filtered); the second
     value is then how many raw rows are left with no row, else None.
+
+    The third value gives, for the carried text columns and the test column, the column before unpivoting
+    and the position in it of each long row: a rule that factorises one of them factorises the short
+    column and takes its codes (``MapContext.distinct``), instead of hashing every long row's text.
     """
     k, n = len(spec.measurements), len(frame)
     rows = np.repeat(np.arange(n), k)  # the raw row and the measurement of each long row
@@ -83,11 +87,16 @@ def _unpivot(frame: pd.DataFrame, spec: Unpivot, carry: list[str],
         rows, which, position = rows[keep], which[keep], position[keep]
         raw_rows = frame["_ROW"].to_numpy()
         emptied = _count_distinct(raw_rows) - _count_distinct(raw_rows[rows])
-    long = frame[carry].take(rows).reset_index(drop=True)
-    long[spec.test_column] = text_series(tests.take(pa.array(which)), long.index)
+    # int32 positions (half the memory of int64 ones), kept while the source's rules run
+    rows, which = rows.astype(np.int32), which.astype(np.int32)
+    at, measurement = rows, which
+    long = frame[carry].take(at).reset_index(drop=True)
+    long[spec.test_column] = text_series(tests.take(pa.array(measurement)), long.index)
     long[spec.result_column] = text_series(results.take(pa.array(position)), long.index)
     long[spec.unit_column] = text_series(units.take(pa.array(position)), long.index)
-    return long, emptied
+    unpivoted = {c: (frame[c], at) for c in carry if c not in LINEAGE and isinstance(frame[c].dtype, pd.StringDtype)}
+    unpivoted[spec.test_column] = (text_series(pa.chunked_array([tests]), pd.RangeIndex(k)), measurement)
+    return long, emptied, unpivoted
 
 
 def _columns_read(source: Source) -> set[str]:
@@ -137,8 +146,9 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
         frame = frame[keep]
     frame = frame.reset_index(drop=True)
     emptied = None
+    unpivoted: dict[str, tuple[pd.Series, np.ndarray]] = {}
     if source.unpivot:
-        frame, emptied = _unpivot(frame, source.unpivot, [c for c in frame.columns if c in read or c in LINEAGE],
+        frame, emptied, unpivoted = _unpivot(frame, source.unpivot, [c for c in frame.columns if c in read or c in LINEAGE],
                                   source.drop_empty)
         if emptied:  # the empty rows were left out while unpivoting
             reasons[f"no value in {source.drop_empty} (nothing collected)"] = emptied
@@ -154,14 +164,19 @@ def map_source(spec: Spec, domain: DomainSpec, source: Source, raw: RawExport,
     variables = {v.name: v for v in domain.variables}
     file_name = raw.file_name(source.form)
     factorised: dict[str, Distinct] = {}
+    # a column's codes are dropped after the last rule reading it (each is an int64 per record)
+    last_read = {column: target for target, rule in source.map.items() for column in rule.columns()}
     for target, rule in source.map.items():
         ctx = MapContext(frame=frame, form_file=file_name, domain=domain.domain, target=target,
                          study=spec.study, terminology=spec.terminology, variable=variables.get(target),
-                         findings=findings, factorised=factorised, mapped=columns)
+                         findings=findings, factorised=factorised, mapped=columns, unpivoted=unpivoted)
         values = rule.run(ctx)
         if values.dtype != "float64":
             values = _to_ascii(values, spec, ctx, rule, (domain, source))
         columns[target] = values.to_numpy() if values.dtype == "float64" else values.array
+        for column in [c for c, last in last_read.items() if last == target]:
+            factorised.pop(column, None)
+            unpivoted.pop(column, None)
     columns["_FILE"] = frame["_FILE"].to_numpy()
     columns["_ROW"] = frame["_ROW"].to_numpy()
     out = pd.DataFrame(columns, index=frame.index, copy=False)  # the mapped columns are new: no second copy

@@ -80,13 +80,21 @@ class SubjectLevel:
             return
         subjects = pa.array(frame[self.key].array).cast(pa.large_string())
         lines = frame["_ROW"].to_numpy()
+        has_subject = pc.greater(pc.utf8_length(pc.fill_null(subjects, "")), 0)
+        s_rows = _row_codes(subjects)  # integer codes per row: a form is scanned without copying its text
         for column in present:
             values = pa.array(frame[column].array).cast(pa.large_string())
             filled = pc.and_(pc.invert(pc.is_null(values)), pc.greater(pc.utf8_length(values), 0))
-            filled = pc.and_(filled, pc.greater(pc.utf8_length(pc.fill_null(subjects, "")), 0))
+            filled = pc.and_(filled, has_subject)
             at = np.flatnonzero(filled.to_numpy(zero_copy_only=False))
             if not len(at):
                 continue
+            # only the first row of each run of one (subject, value) pair can be a pair's first row; the
+            # first row of every subject and of every value is one, so the codes below are as over all rows
+            s_at, v_at = s_rows[at], _row_codes(values)[at]
+            starts = np.ones(len(at), dtype=bool)
+            starts[1:] = (s_at[1:] != s_at[:-1]) | (v_at[1:] != v_at[:-1])
+            at = at[starts]
             s_codes, s_names = _codes(subjects.take(pa.array(at)))
             v_codes, v_names = _codes(values.take(pa.array(at)))
             pair = s_codes.astype(np.int64) * (len(v_names) + 1) + v_codes
@@ -130,3 +138,13 @@ def _codes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
         values = values.combine_chunks()
     encoded = pc.dictionary_encode(values)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _row_codes(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An integer per row (int32, as Arrow's dictionary indices), equal for equal values (missing: -1)."""
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):  # chunks may have dictionaries of their own
+        encoded = encoded.unify_dictionaries()
+        return np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in encoded.chunks]
+                              or [np.zeros(0, dtype=np.int32)])
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)

@@ -224,3 +224,39 @@ def test_a_condition_compares_a_raw_column_with_a_variable_mapped_before_it(raw)
     assert xxser({"column": "TERM", "not_equals_variable": "XXTERM"}) == ["Y", "Y", "Y"]
     assert xxser({"column": "SER", "equals_column": "KEEP"}) == ["N", "N", "N"]
     assert xxser({"column": "SER", "not_equals_column": "KEEP"}) == ["Y", "Y", "Y"]
+
+
+def test_unpivoted_rules_read_carried_columns_by_their_codes(tmp_path):
+    # the subject, the date and the test name are factorised before the unpivot repeats them: each record
+    # still gets its own raw row's values, and a value only on a row the unpivot leaves out is not reported
+    (tmp_path / "vs.csv").write_text(
+        "SUBJECT,DAT,SYSBP,DIABP\n"
+        "001,12 MAR 2025,120,80\n"
+        "002,30 FEB 2025,,\n"
+        "003,01 APR 2025,,70\n"
+        "001,31 APR 2025,110,\n", encoding="utf-8")
+    terminology = Terminology.model_validate({"ct_package": "2025-03-28", "codelists": [
+        {"id": "VSTESTCD", "name": "Vital Signs Test Code", "extensible": False, "terms": [
+            {"value": "SYSBP", "decode": "Systolic Blood Pressure"},
+            {"value": "DIABP", "decode": "Diastolic Blood Pressure"}]}]})
+    variables = [var("USUBJID"), var("VSTESTCD", codelist="VSTESTCD"), var("VSTEST"), var("VSORRES"), var("VSDTC")]
+    source = {"form": "vs", "unpivot": {"measurements": [{"test": "Systolic Blood Pressure", "result": "SYSBP"},
+                                                          {"test": "Diastolic Blood Pressure", "result": "DIABP"}]},
+              "drop_empty": "_RESULT",
+              "map": {"USUBJID": {"rule": "usubjid"}, "VSTESTCD": {"rule": "codelist", "column": "_TEST"},
+                      "VSTEST": {"rule": "codelist", "column": "_TEST", "codelist": "VSTESTCD", "output": "decode"},
+                      "VSORRES": {"rule": "assign", "column": "_RESULT"},
+                      "VSDTC": {"rule": "iso8601", "date": "DAT"}}}
+    domain = domain_spec([source], variables)
+    spec = Spec.model_construct(study=STUDY, terminology=terminology, domains=[domain], folder=".")
+    findings: list = []
+    out, count = map_source(spec, domain, domain.sources[0], RawExport(tmp_path), findings)
+    assert out["USUBJID"].tolist() == ["STUDY-1-001", "STUDY-1-001", "STUDY-1-003", "STUDY-1-001"]
+    assert out["VSTESTCD"].tolist() == ["SYSBP", "DIABP", "DIABP", "SYSBP"]
+    assert out["VSTEST"].tolist() == ["Systolic Blood Pressure", "Diastolic Blood Pressure",
+                                      "Diastolic Blood Pressure", "Systolic Blood Pressure"]
+    assert out["VSDTC"].fillna("").tolist() == ["2025-03-12", "2025-03-12", "2025-04-01", ""]
+    assert out["_ROW"].tolist() == [2, 2, 4, 5]
+    assert (count.rows_read, count.rows_mapped, count.rows_excluded) == (4, 3, 1)
+    [invalid] = [f for f in findings if f.rule == "iso8601"]
+    assert invalid.cells == ("vs.csv row 5, column DAT: '31 APR 2025'",)  # not row 3's 30 FEB: it has no record

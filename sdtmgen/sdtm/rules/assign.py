@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
-from sdtmgen.arrowtext import constant_text
+from sdtmgen.arrowtext import constant_text, spread_flags, spread_text_by_codes
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, as_text, register_rule
 
 
@@ -59,7 +59,7 @@ class Number(MappingRule):
             has_point = text.str.contains(".", regex=False).fillna(False)
             text = text.where(~has_point, "?").str.replace(",", ".", regex=False)
         numbers = pd.to_numeric(text, errors="coerce").astype("float64").to_numpy()
-        bad = distinct.spread_mask(text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
+        bad = spread_flags(distinct, text.notna().to_numpy(dtype=bool) & ~np.isfinite(numbers))
         if bad.any():
             ctx.fail("number", self.column, "value is not a finite number"
                      + (" (a decimal comma? see the rule's decimal option)" if self.decimal == "." else ""), bad,
@@ -93,18 +93,20 @@ class Usubjid(MappingRule):
         return {self.column}
 
     def apply(self, ctx: MapContext) -> pd.Series:
-        subject = as_text(ctx.frame[self.column], ctx.frame.index)
-        missing = subject.isna().to_numpy(dtype=bool)
+        # built once per distinct subject number (a subject has many records), then spread to the rows
+        distinct = ctx.distinct(self.column)
+        subject = as_text(distinct.values, distinct.values.index)
+        missing = spread_flags(distinct, subject.isna().to_numpy(dtype=bool), missing=True)
         if missing.any():
             ctx.fail("usubjid", self.column, "subject number is empty", missing,
                      hint="every raw record needs its subject number")
         usubjid = (ctx.study.studyid + self.separator + subject).astype("string[pyarrow]")
         too_long = (usubjid.str.len().fillna(0) > MAX_KEY_LENGTH).to_numpy(dtype=bool)
         if too_long.any():  # a key cannot be split into SUPP-- like long text: it identifies records
-            ctx.fail("usubjid", self.column, f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters", too_long,
-                     hint="correct the subject number in the EDC")
+            ctx.fail("usubjid", self.column, f"subject number makes a USUBJID longer than {MAX_KEY_LENGTH} characters",
+                     spread_flags(distinct, too_long), hint="correct the subject number in the EDC")
             usubjid = usubjid.mask(too_long)  # the cell is reported; left missing, it reaches no dataset key
-        return usubjid
+        return spread_text_by_codes(distinct, usubjid, ctx.frame.index)
 
 
 @register_rule("record_position", "the raw line number of a log form, as text (for --SPID/--REFID)",

@@ -161,11 +161,19 @@ class MapContext(StepContext):
     findings: list[Finding] = field(default_factory=list)
     factorised: dict[str, Distinct] = field(default_factory=dict)  # shared by a source's rules
     mapped: dict[str, Any] = field(default_factory=dict)  # variables mapped before this one from the same rows
+    #: unpivoted sources: column -> (the column before unpivoting, the position in it of each row)
+    unpivoted: dict[str, tuple[pd.Series, np.ndarray]] = field(default_factory=dict)
 
     def distinct(self, column: str) -> Distinct:
-        """The raw column factorised, once per source however many rules read it."""
+        """The raw column factorised, once per source however many rules read it. A column repeated by
+        an unpivot is factorised before it was repeated (its table may hold values no row has left)."""
         if column not in self.factorised:
-            self.factorised[column] = Distinct.of(self.frame[column])
+            if column in self.unpivoted:
+                short, at = self.unpivoted[column]
+                encoded = Distinct.of(short)
+                self.factorised[column] = Distinct(codes=encoded.codes[at], values=encoded.values)
+            else:
+                self.factorised[column] = Distinct.of(self.frame[column])
         return self.factorised[column]
 
     def sources(self, mask: np.ndarray) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sdtmgen.dates import (DEFAULT_YEAR_PIVOT, DateFormatError, DateFormats, join_date_time, parse_distinct_dates,
                            parse_distinct_times)
+from sdtmgen.arrowtext import spread_flags, spread_text_by_codes
 from sdtmgen.sdtm.rules.base import MapContext, MappingRule, register_rule
 
 
@@ -60,12 +61,12 @@ class Iso8601(MappingRule):
         dates = ctx.distinct(self.date)
         formats = self.date_formats()
         parsed = parse_distinct_dates(dates, formats)
-        invalid = dates.spread_mask(parsed.invalid)
+        invalid = spread_flags(dates, parsed.invalid)
         iso = parsed.iso
         if invalid.any():
             # a value no format reads (its layout is not listed: the spec's to fix) is told apart from an
             # impossible date in a listed layout (the data's); one finding names every cell of either kind
-            unread = dates.spread_mask(parsed.unread) if parsed.unread is not None else np.zeros_like(invalid)
+            unread = spread_flags(dates, parsed.unread) if parsed.unread is not None else np.zeros_like(invalid)
             n_unread, n_impossible = int(unread.sum()), int((invalid & ~unread).sum())
             add = ("add the value's layout to the rule's formats (tokens YYYY, YY, MON, MM, DD, HH, SS; literals "
                    "- / . : , T and space; [...] optional) and its words for an unknown part to unknown")
@@ -82,22 +83,26 @@ class Iso8601(MappingRule):
             iso = iso.copy()
             iso[parsed.invalid] = pd.NA  # reported (the build stops): derivations see no date
         if not self.time:
-            return dates.spread_text(iso, index)
+            return spread_text_by_codes(dates, iso, index)
         times = ctx.distinct(self.time)
         hhmm, bad = parse_distinct_times(times)
-        bad_time = times.spread_mask(bad)
+        bad_time = spread_flags(times, bad)
         if bad_time.any():
             ctx.fail("iso8601", self.time, "not a valid time (expected HH:MM, 24 hour)", bad_time,
                      hint="correct the time in the EDC")
-        has_time = times.spread_mask(hhmm.notna().to_numpy(dtype=bool))
         # a time is kept with any date whose year is known (partial dates too); without one it has nothing
-        # to attach to. A date value with its own time keeps that one.
-        has_year = dates.spread_mask(iso.str.match(r"\d{4}").fillna(False).to_numpy(dtype=bool))
-        own_time = dates.spread_mask(iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool))
-        orphan = has_time & ~has_year & ~invalid  # an invalid date is reported already
-        if orphan.any():
-            ctx.warn("TIME-WITHOUT-DATE", self.time, "time collected without a date (or with an unknown year); the time is not submitted", orphan)
-        overridden = has_time & own_time
-        if overridden.any():
-            ctx.warn("TIME-IN-DATE", self.time, f"the date column {self.date} carries its own time; the time column is not used", overridden)
+        # to attach to. A date value with its own time keeps that one. (Rows are looked at only when some
+        # date has no year or its own time.)
+        no_year = spread_flags(dates, ~iso.str.match(r"\d{4}").fillna(False).to_numpy(dtype=bool), missing=True)
+        own_time = spread_flags(dates, iso.str.contains("T", regex=False).fillna(False).to_numpy(dtype=bool))
+        if no_year.any() or own_time.any():
+            has_time = spread_flags(times, hhmm.notna().to_numpy(dtype=bool))
+            orphan = has_time & no_year & ~invalid  # an invalid date is reported already
+            if orphan.any():
+                ctx.warn("TIME-WITHOUT-DATE", self.time, "time collected without a date (or with an unknown year); "
+                         "the time is not submitted", orphan)
+            overridden = has_time & own_time
+            if overridden.any():
+                ctx.warn("TIME-IN-DATE", self.time, f"the date column {self.date} carries its own time; the time "
+                         f"column is not used", overridden)
         return join_date_time(dates, iso, times, hhmm, index)
