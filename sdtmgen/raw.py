@@ -222,6 +222,10 @@ def _check_quotes(data: bytes, name: str, dialect: CsvDialect = RFC4180) -> None
             f"  what to do: re-export with every quote inside a value doubled and the value quoted")
 
 
+#: files at least this large are parsed on Arrow's threads (smaller ones are one or two blocks: no gain)
+_THREADED_BYTES = 4 << 20
+
+
 def _parse(data: bytes, names: list[str], name: str,
            dialect: CsvDialect = RFC4180) -> tuple[pa.Table, list[tuple[int, int, bool]]]:
     """All rows as text, and (record number, fields, over several lines) of each row with the wrong number of fields."""
@@ -231,11 +235,12 @@ def _parse(data: bytes, names: list[str], name: str,
         wrong.append((row.number, row.actual_columns, "\n" in row.text or "\r" in row.text))
         return "skip"
 
-    def read(block_size: int) -> pa.Table:
+    def read(block_size: int, threads: bool = False) -> pa.Table:
         wrong.clear()
         return pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(use_threads=False, column_names=names, skip_rows=1, block_size=block_size),
+            read_options=pacsv.ReadOptions(use_threads=threads, column_names=names, skip_rows=1,
+                                           block_size=block_size),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=note,
                                              delimiter=dialect.delimiter, quote_char=dialect.quotechar),
             convert_options=pacsv.ConvertOptions(
@@ -244,7 +249,12 @@ def _parse(data: bytes, names: list[str], name: str,
 
     try:
         try:
-            table = read(1 << 20)
+            # a large file is parsed on Arrow's threads (the build's second core is idle while it maps); they
+            # cannot number the rows, so a file with a row of the wrong width is read again on one thread
+            threads = len(data) >= _THREADED_BYTES
+            table = read(1 << 20, threads)
+            if threads and wrong:
+                table = read(1 << 20)
         except pa.ArrowInvalid as exc:
             if "straddl" not in str(exc):
                 raise

@@ -185,3 +185,26 @@ def test_control_characters_found_anywhere_in_a_large_file():
     body = b"a,b\n" * 400_000  # 1.6 MB, two blocks
     assert not _has_control_or_break(body, False, body.count(b"\n"))
     assert _has_control_or_break(body[:1_500_000] + b"\x01" + body[1_500_000:], False, body.count(b"\n"))
+
+
+@pytest.mark.parametrize("content,message", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_files_stop_the_same_when_parsed_on_threads(tmp_path, monkeypatch, content, message):
+    """Large files are parsed on Arrow's threads: every refusal and its message stay the same."""
+    monkeypatch.setattr("sdtmgen.raw._THREADED_BYTES", 0)
+    path = tmp_path / "form.csv"
+    path.write_bytes(content)
+    with pytest.raises(RawDataError) as error:
+        read_form_csv(path)
+    assert message in str(error.value)
+
+
+def test_a_cut_row_deep_in_a_large_file_is_named_by_its_line(tmp_path):
+    """Arrow's threads cannot number rows: a large file with a row of the wrong width is read again on one
+    thread, so the error still names the line (here in the fifth 1 MiB block)."""
+    rows = [b"01-%06d,2024-01-%02d,%d" % (i, i % 28 + 1, i) for i in range(400_000)]
+    rows[300_000] = b"01-300000,2024-01-01"
+    path = tmp_path / "hem.csv"
+    path.write_bytes(b"SUBJECT,DATE,VALUE\n" + b"\n".join(rows) + b"\n")
+    assert path.stat().st_size > 8 << 20
+    with pytest.raises(RawDataError, match=r"hem.csv line 300002: 2 field\(s\), the header has 3"):
+        read_form_csv(path)
