@@ -32,9 +32,6 @@ def _subject_datasets(package: Package):
             yield name, frame
 
 
-_NO_DAY = np.iinfo(np.int64).min  # day number of a missing or partial date
-
-
 def _spread(per_value: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
     """Per-record values from per-distinct-value ones (code -1, a missing value, gets ``missing``)."""
     return np.append(per_value, np.asarray([missing], dtype=per_value.dtype))[codes]
@@ -178,15 +175,21 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
             if found is None:
                 continue
             reference, ref_subjects, ref_missing = found
-            # calendar days of the distinct dates and of the subjects' reference dates, spread to the records
+            # calendar days of the distinct dates and of the subjects' reference dates (NaN: unknown), each
+            # found once per distinct value and spread to the records
             subject, subjects = package.distinct(name, "USUBJID")
             date, dates = package.distinct(name, dtc)
-            in_ref = _spread(ref_subjects.get_indexer(subjects.astype(object)), subject, ref_missing)
-            start = _spread(reference, in_ref, _NO_DAY)
-            day = _spread(_day_numbers(dates), date, _NO_DAY)
-            expected = _study_day(day, start)
+            # each subject's row in the reference dataset; the last entry, for a missing USUBJID (code -1), is
+            # the row without USUBJID; row -1 (none) is the NaN appended to the reference days
+            in_ref = np.append(ref_subjects.get_indexer(subjects.astype(object)), ref_missing)
+            start = np.append(reference, np.nan)[in_ref][subject]
+            expected = _study_day(_spread(_day_numbers(dates), date, np.nan), start)
+            del start
             actual = frame[dy].to_numpy(dtype=float)
-            mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
+            mask = expected != actual
+            unknown = np.isnan(expected)
+            unknown &= np.isnan(actual)
+            mask[unknown] = False  # both missing agree
             yield Hit(name, dy, mask)
 
 
@@ -200,24 +203,56 @@ def _study_day_inputs(spec: DomainSpec | None, dy: str) -> tuple[str, str, str]:
 
 
 def _day_numbers(iso: pd.Series) -> np.ndarray:
-    """Days since 1970 of complete ISO 8601 dates, as ``sdtmgen.dates.iso_date`` reads them (not the
-    SDTM derivations' fast reader); else _NO_DAY."""
-    from sdtmgen.dates import iso_date
+    """Days since 1970 (float) of complete ISO 8601 dates: the first 10 characters of a value at least 10 long
+    read as ``%Y-%m-%d``; NaN when partial, missing or not a date.
 
-    stamps = iso_date(iso.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
-    return np.where(np.isnat(stamps), _NO_DAY, stamps.astype("datetime64[D]").astype(np.int64))
+    Read here on purpose, not by ``sdtmgen.dates`` nor the derivations' reader (see :func:`_study_day`): the
+    plain form (digits ``YYYY-MM-DD``, years 1678-2261) is read from the text bytes with numpy's calendar;
+    any other value of 10 or more bytes (rare) by pandas' strict ``%Y-%m-%d`` parser."""
+    text = pa.array(iso.astype("string[pyarrow]").array)
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    text = text.cast(pa.large_string())
+    out = np.full(len(text), np.nan)
+    if not len(text):
+        return out
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1]
+    data = text.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    present = ~text.is_null().to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(present & (np.diff(offsets) >= 10))  # fewer bytes: fewer characters, never a date
+    if not len(rows):
+        return out
+    head = data[offsets[rows][:, None] + np.arange(10)].astype(np.int64) - ord("0")  # the first 10 bytes
+    digits = np.delete(head, [4, 7], axis=1)
+    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
+    month = digits[:, 4] * 10 + digits[:, 5]
+    day = digits[:, 6] * 10 + digits[:, 7]
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    month_days = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+    plain = (((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-") - ord("0"))
+             & (head[:, 7] == ord("-") - ord("0")) & (year >= 1678) & (year <= 2261)
+             & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days))
+    out[rows[plain]] = (first[plain].astype("datetime64[D]").astype(np.int64) + day[plain] - 1)
+    other = rows[~plain]
+    if len(other):  # what pandas makes of the rest: a date, or NaT
+        odd = pd.Series(text.take(pa.array(other)).to_pylist(), dtype="string[pyarrow]").str.slice(0, 10)
+        odd = odd.where((odd.str.len() >= 10).fillna(False))
+        stamps = pd.to_datetime(odd, format="%Y-%m-%d", errors="coerce", cache=False).to_numpy(dtype="datetime64[ns]")
+        out[other] = np.where(np.isnat(stamps), np.nan, stamps.astype("datetime64[D]").astype(np.int64))
+    return out
 
 
 def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0).
+    """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0); NaN when either
+    is unknown. ``day`` (float day numbers) is overwritten with the answer.
 
     Written here a second time on purpose (double programming): the build's --DY comes from
     ``sdtmgen.dates.study_day`` on days read by the derivations' date parser, and this check recomputes it
     from the ISO text with its own reading (``_day_numbers``) and arithmetic, so that a defect in the
     build's code cannot hide itself. Do not replace it with a call to the build's function."""
-    known = (day != _NO_DAY) & (start != _NO_DAY)
-    delta = np.where(known, day - start, 0)
-    return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan)
+    delta = np.subtract(day, start, out=day)
+    delta += delta >= 0
+    return delta
 
 
 @conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
