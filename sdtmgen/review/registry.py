@@ -84,11 +84,11 @@ class ReviewContext:
         """Days since 1970 of the complete ISO 8601 dates of a column (NaN: partial or missing)."""
         key = (dataset, column)
         if key not in self._days:
-            from sdtmgen.dates import iso_date
+            from sdtmgen.validate.rule_base import day_numbers
 
-            stamps = iso_date(self.datasets[dataset][column].reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
-            days = stamps.astype("datetime64[D]").astype(np.int64).astype(float)
-            self._days[key] = np.where(np.isnat(stamps), np.nan, days)
+            # each distinct date read once (as ``sdtmgen.dates.iso_date`` reads it), then spread to the records
+            codes, dates = pd.factorize(self.datasets[dataset][column].array, use_na_sentinel=True)
+            self._days[key] = np.append(day_numbers(pd.Series(dates)), np.nan)[codes]
         return self._days[key]
 
     def subject_rows(self, dataset: str) -> np.ndarray:

@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 from sdtmgen.validate.rule_base import (ADAM_STRUCTURES, LOCKED, RULES, ConformanceRule, Hit,  # noqa: F401
                                         NotRun, Package, _blank, _placeholder, conformance_rule,
                                         not_run_finding, run_rules)
+from sdtmgen.validate.rule_base import day_numbers as _day_numbers
+from sdtmgen.validate.rule_base import iso_text, plain_days, text_head
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import none_blank  # noqa: F401
 
@@ -44,6 +46,16 @@ def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
         found = pc.is_in(target, value_set=pa.array(known.array).drop_null().cast(target.type))
         return found.to_numpy(zero_copy_only=False)
     return values.isin(set(known.dropna())).to_numpy(dtype=bool)
+
+
+def _position_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """``pd.Index(known).get_indexer(values)`` of distinct ``known`` (-1: not one of them, or missing), by Arrow's
+    hash lookup for Arrow text."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(known.array, pd.arrays.ArrowStringArray):
+        target = pa.array(values.array)
+        found = pc.index_in(target, value_set=pa.array(known.array).cast(target.type))
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pd.Index(known.astype(object)).get_indexer(values.astype(object))
 
 
 def _text(values: pd.Series) -> list[str]:
@@ -202,46 +214,6 @@ def _study_day_inputs(spec: DomainSpec | None, dy: str) -> tuple[str, str, str]:
     return dy[:-2] + "DTC", "DM", "RFSTDTC"
 
 
-def _day_numbers(iso: pd.Series) -> np.ndarray:
-    """Days since 1970 (float) of complete ISO 8601 dates: the first 10 characters of a value at least 10 long
-    read as ``%Y-%m-%d``; NaN when partial, missing or not a date.
-
-    Read here on purpose, not by ``sdtmgen.dates`` nor the derivations' reader (see :func:`_study_day`): the
-    plain form (digits ``YYYY-MM-DD``, years 1678-2261) is read from the text bytes with numpy's calendar;
-    any other value of 10 or more bytes (rare) by pandas' strict ``%Y-%m-%d`` parser."""
-    text = pa.array(iso.astype("string[pyarrow]").array)
-    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    text = text.cast(pa.large_string())
-    out = np.full(len(text), np.nan)
-    if not len(text):
-        return out
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1]
-    data = text.buffers()[2]
-    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
-    present = ~text.is_null().to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(present & (np.diff(offsets) >= 10))  # fewer bytes: fewer characters, never a date
-    if not len(rows):
-        return out
-    head = data[offsets[rows][:, None] + np.arange(10)].astype(np.int64) - ord("0")  # the first 10 bytes
-    digits = np.delete(head, [4, 7], axis=1)
-    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-    month = digits[:, 4] * 10 + digits[:, 5]
-    day = digits[:, 6] * 10 + digits[:, 7]
-    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
-    month_days = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
-    plain = (((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-") - ord("0"))
-             & (head[:, 7] == ord("-") - ord("0")) & (year >= 1678) & (year <= 2261)
-             & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days))
-    out[rows[plain]] = (first[plain].astype("datetime64[D]").astype(np.int64) + day[plain] - 1)
-    other = rows[~plain]
-    if len(other):  # what pandas makes of the rest: a date, or NaT
-        odd = pd.Series(text.take(pa.array(other)).to_pylist(), dtype="string[pyarrow]").str.slice(0, 10)
-        odd = odd.where((odd.str.len() >= 10).fillna(False))
-        stamps = pd.to_datetime(odd, format="%Y-%m-%d", errors="coerce", cache=False).to_numpy(dtype="datetime64[ns]")
-        out[other] = np.where(np.isnat(stamps), np.nan, stamps.astype("datetime64[D]").astype(np.int64))
-    return out
-
-
 def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
     """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0); NaN when either
     is unknown. ``day`` (float day numbers) is overwritten with the answer.
@@ -257,7 +229,7 @@ def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 @conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
 def epoch_consistent(package: Package) -> Iterable[Hit]:
-    from sdtmgen.sdtm.derivations.timing import day_end_timestamp, iso_to_timestamp
+    from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
 
     se = package.datasets.get("SE")
     if se is None or se.empty:
@@ -274,16 +246,77 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
             continue
         subject, subjects = package.distinct(name, "USUBJID")
         date, dates = package.distinct(name, dtc)
-        element = _element_at(se["USUBJID"], se_start, subjects, subject, day_end_timestamp(dates).to_numpy(), date)
-        expected = np.where(element >= 0, se_epoch[element], -1)
-        # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         epoch, values = package.distinct(name, "EPOCH")
+        # records repeat (subject, date, EPOCH) a lot: each distinct combination is checked once
+        combination, (subject, date, epoch) = _combinations(subject, date, epoch)
+        element = _element_at(se["USUBJID"], se_start, subjects, subject, _day_end_times(dates), date)
+        expected = np.where(element >= 0, se_epoch[element], -1)
+        # each EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         values = values.astype("string[pyarrow]").astype(object)
         known = epochs.get_indexer(values)
         actual = _spread(np.where(known >= 0, known, -3), epoch, -2)
-        mask = ~(((expected == -1) & (actual == -2)) | (expected == actual))
-        shown = ["<missing>" if c < 0 else values.iloc[c] for c in np.unique(epoch[mask])]
-        yield Hit(name, "EPOCH", mask, tuple(sorted(set(shown)))[:10])
+        wrong = ~(((expected == -1) & (actual == -2)) | (expected == actual))
+        shown = ["<missing>" if c < 0 else values.iloc[c] for c in np.unique(epoch[wrong])]
+        yield Hit(name, "EPOCH", wrong[combination], tuple(sorted(set(shown)))[:10])
+
+
+def _day_end_times(dates: pd.Series) -> np.ndarray:
+    """``timing.day_end_timestamp`` of distinct dates, as datetime64[ns]: how the build's EPOCH derivation places a
+    date among the elements (a date alone is its day's last minute, a time keeps its minute, seconds are dropped).
+
+    The plain forms ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM`` and ``YYYY-MM-DDTHH:MM:SS`` are read from the text
+    bytes; any other value of 10 or more bytes goes to ``day_end_timestamp`` itself."""
+    from sdtmgen.sdtm.derivations.timing import day_end_timestamp
+
+    text, offsets, data, present = iso_text(dates)
+    lengths = np.diff(offsets)
+    minutes = np.full(len(text), np.iinfo(np.int64).min)  # the int64 of NaT
+    odd = present & (lengths >= 10)  # shorter text cannot hold a complete date
+    for width in (10, 16, 19):
+        rows = np.flatnonzero(present & (lengths == width))
+        if not len(rows):
+            continue
+        head = text_head(data, offsets[rows], width)
+        days, plain = plain_days(head)
+        if width == 10:
+            clock = np.full(len(rows), 1439)
+        else:
+            hour, minute = head[:, 11] * 10 + head[:, 12], head[:, 14] * 10 + head[:, 15]
+            clock = hour * 60 + minute
+            fields = head[:, [11, 12, 14, 15] + ([17, 18] if width == 19 else [])]
+            plain &= ((fields >= 0) & (fields <= 9)).all(axis=1) & (hour < 24) & (minute < 60)
+            plain &= (head[:, 10] == ord("T") - ord("0")) & (head[:, 13] == ord(":") - ord("0"))
+            if width == 19:
+                plain &= (head[:, 16] == ord(":") - ord("0")) & (head[:, 17] * 10 + head[:, 18] < 60)
+        minutes[rows[plain]] = days[plain] * 1440 + clock[plain]
+        odd[rows[plain]] = False
+    times = np.where(minutes == np.iinfo(np.int64).min, minutes, minutes * 60_000_000_000).view("datetime64[ns]")
+    if odd.any():
+        others = pd.Series(text.filter(pa.array(odd)).to_pylist(), dtype="string[pyarrow]")
+        times[odd] = day_end_timestamp(others).to_numpy(dtype="datetime64[ns]")
+    return times
+
+
+def _combinations(*codes: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per record, a code of its distinct combination of the codes (-1: missing, kept); and the codes of each
+    combination."""
+    spans = [int(c.max(initial=-1)) + 2 for c in codes]
+    if len(codes) > 2 and np.prod(np.asarray(spans, dtype=float)) >= 2.0 ** 62:  # one number would overflow
+        pairs, first, second = _pair_codes(codes[0], codes[1])
+        combination, (pair, *rest) = _combinations(pairs, *codes[2:])
+        return combination, [first[pair], second[pair], *rest]
+    key = codes[0].astype(np.int64) + 1
+    for c, span in zip(codes[1:], spans[1:]):
+        key *= span
+        key += c
+        key += 1
+    combination, keys = pd.factorize(key)
+    del key
+    parts = []
+    for span in reversed(spans[1:]):
+        parts.append(keys % span - 1)
+        keys = keys // span
+    return combination, [keys - 1, *reversed(parts)]
 
 
 def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Series, subject: np.ndarray,
@@ -299,7 +332,7 @@ def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Serie
     known = np.flatnonzero(~np.isnat(times))
     if not len(rows) or not len(known):
         return out
-    position = pd.Index(subjects.astype(object)).get_indexer(se_subjects.iloc[rows].astype(object))
+    position = _position_in(se_subjects.iloc[rows], subjects)
     se_subject = np.where(se_subjects.iloc[rows].isna().to_numpy(), -1, np.where(position < 0, -2, position))
     # one sortable integer per (subject, time): subject code * number of distinct times + time rank
     _, rank = np.unique(np.concatenate([se_start[rows], times[known]]), return_inverse=True)
