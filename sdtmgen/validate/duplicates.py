@@ -2,7 +2,9 @@
 
 The build sorts every dataset by its keys (and --SEQ follows the subject's order), so records
 with equal keys are neighbours: comparing each record with the next finds them in one pass and
-proves the order on the way. A frame that is not in key order is hashed by pandas instead.
+proves the order on the way. The order is tested only where it matters: where the earlier keys
+are equal and this key changes (a few boundaries), not on every pair. A frame that is not in key
+order is hashed by pandas instead.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
         return np.zeros(len(frame), dtype=bool)
     same = np.ones(len(frame) - 1, dtype=bool)  # record i and i + 1 have equal keys so far
     for key in keys:
-        compared = _compare_with_next(frame[key])
-        if compared is None or (same & ~compared[0] & ~compared[1]).any():  # not sorted by the keys
+        values = _comparable(frame[key])
+        if values is None:
             return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
-        same &= compared[1]
+        equal = _equal_to_next(values)
+        changes = np.flatnonzero(same & ~equal)  # earlier keys equal, this one differs: must sort before the next
+        if len(changes) and not _before_next(values, changes).all():  # not sorted by the keys
+            return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
+        same &= equal
         if not same.any():
             break
     duplicated = np.zeros(len(frame), dtype=bool)
@@ -31,24 +37,41 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return duplicated
 
 
-def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
+def _comparable(values: pd.Series) -> pa.Array | np.ndarray | None:
+    """Arrow text (one array) or float/integer numbers; None for other types."""
     if isinstance(values.array, pd.arrays.ArrowStringArray):
         text = pa.array(values.array)
-        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-        this, after = text.slice(0, len(text) - 1), text.slice(1)
-        this_missing = this.is_null().to_numpy(zero_copy_only=False)
-        after_missing = after.is_null().to_numpy(zero_copy_only=False)
-        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
-        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
-    elif values.dtype == np.float64:
-        numbers = values.to_numpy()
-        this, after = numbers[:-1], numbers[1:]
-        this_missing, after_missing = np.isnan(this), np.isnan(after)
-        before, equal = this < after, this == after
-    elif values.dtype.kind in "iu":  # integer codes: nothing missing
-        numbers = values.to_numpy()
-        return numbers[:-1] < numbers[1:], numbers[:-1] == numbers[1:]
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if values.dtype == np.float64 or values.dtype.kind in "iu":
+        return values.to_numpy()
+    return None
+
+
+def _missing(values: pa.Array | np.ndarray) -> np.ndarray:
+    if isinstance(values, np.ndarray):
+        return np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
+    return values.is_null().to_numpy(zero_copy_only=False)
+
+
+def _equal_to_next(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Each value equals the next (missing equals missing)."""
+    missing = _missing(values)
+    both_missing = missing[:-1] & missing[1:]
+    if isinstance(values, np.ndarray):
+        return (values[:-1] == values[1:]) | both_missing
+    this, after = values.slice(0, len(values) - 1), values.slice(1)
+    return pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False) | both_missing
+
+
+def _before_next(values: pa.Array | np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The values at positions ``at`` sort before their next value (missing values last)."""
+    if isinstance(values, np.ndarray):
+        this, after = values[at], values[at + 1]
     else:
-        return None
-    return before | (~this_missing & after_missing), equal | (this_missing & after_missing)
+        this, after = values.take(pa.array(at)), values.take(pa.array(at + 1))
+    this_missing, after_missing = _missing(this), _missing(after)
+    if isinstance(values, np.ndarray):
+        before = this < after
+    else:
+        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
+    return before | (~this_missing & after_missing)
