@@ -31,7 +31,7 @@ from pandera.engines.pandas_engine import Engine
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
 from sdtmgen.validate.duplicates import duplicated_rows
-from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
+from sdtmgen.validate.textbuffers import all_ascii, all_plain_iso, all_within_bytes
 from sdtmgen.errors import Finding
 from sdtmgen.registry import Registry
 from sdtmgen.spec.models import DomainSpec, Variable
@@ -121,7 +121,7 @@ def value_checks(var: Variable, terminology: Terminology, severity: str) -> list
         checks += [ValueCheck("SCH-ASCII", _is_ascii, all_pass=all_ascii),
                    ValueCheck("SCH-LENGTH", _fits_in_bytes, all_pass=_all_fit_in_bytes)]
         if var.name.endswith("DTC"):
-            checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True))
+            checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True, all_pass=all_plain_iso))
     if var.codelist:
         codelist = terminology.get(var.codelist)
         if codelist.extensible == (severity == "warning"):
@@ -202,12 +202,15 @@ def _rows(labels) -> tuple[int, ...]:
     return tuple((np.unique(np.asarray(labels, dtype=np.int64)) + 1).tolist())
 
 
-def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
-    """Records and distinct values failing the check (missing values are not checked), or None."""
-    if check.all_pass is not None and check.all_pass(column):
+def _value_failure(check: ValueCheck, column: pd.Series,
+                   distinct: pd.Series | None = None) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    """Records and distinct values failing the check (missing values are not checked), or None.
+
+    ``distinct``: the column's distinct values when known; a check that holds for each holds for the column."""
+    if check.all_pass is not None and ((distinct is not None and check.all_pass(distinct)) or check.all_pass(column)):
         return None
     if check.per_distinct:
-        distinct = pd.Series(column.unique()).dropna()
+        distinct = pd.Series(column.unique()).dropna() if distinct is None else distinct
         bad = distinct[~np.asarray(check.test(distinct), dtype=bool)]
         if bad.empty:
             return None
@@ -222,15 +225,26 @@ def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...
 
 
 def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
-                       severity: str) -> list[Failure]:
-    """What Pandera reports for a dataset with nothing structural to report, from the same checks."""
+                       severity: str, distinct: dict[str, pd.Series] | None = None) -> list[Failure]:
+    """What Pandera reports for a dataset with nothing structural to report, from the same checks.
+
+    ``distinct``: the distinct values of Arrow text columns that a check tests value by value (codelists,
+    ISO 8601), found once for both severities; the whole-column proofs (ASCII, length) then run on them."""
+    distinct = {} if distinct is None else distinct
     failures: list[Failure] = []
     for var in spec.variables:
         column = frame[var.name]
         if severity == "error" and var.core == "Req" and column.hasnans:
             failures.append((var.name, NOT_NULL, _rows(frame.index[column.isna().to_numpy(dtype=bool)]), ()))
-        for check in value_checks(var, terminology, severity):
-            failed = _value_failure(check, column)
+        checks = value_checks(var, terminology, severity)
+        values = None
+        if checks and isinstance(column.array, pd.arrays.ArrowStringArray) and any(
+                c.per_distinct for level in ("error", "warning") for c in value_checks(var, terminology, level)):
+            if var.name not in distinct:
+                distinct[var.name] = pd.Series(column.unique()).dropna()
+            values = distinct[var.name]
+        for check in checks:
+            failed = _value_failure(check, column, values)
             if failed is not None:
                 failures.append((var.name, check.rule, *failed))
     if severity == "error" and spec.keys:
@@ -243,7 +257,13 @@ def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Termi
 def validate_dataset(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                      lineage: pd.DataFrame | None = None) -> list[Finding]:
     """Run the generated schemas; return findings (errors and warnings), never raise."""
-    failures_of = _failures_as_built if _as_built(spec, frame) else _failures_by_pandera
+    if _as_built(spec, frame):
+        distinct: dict[str, pd.Series] = {}  # per column, for both severities
+
+        def failures_of(spec, frame, terminology, severity):
+            return _failures_as_built(spec, frame, terminology, severity, distinct)
+    else:
+        failures_of = _failures_by_pandera
     findings: list[Finding] = []
     for severity in ("error", "warning"):
         for column, check, rows, values in failures_of(spec, frame, terminology, severity):

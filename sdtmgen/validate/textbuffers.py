@@ -57,3 +57,30 @@ def none_blank(values: pd.Series) -> bool:
         if ((first < 0x21) | (first > 0x7E)).any():
             return False
     return True
+
+
+_DIGIT, _PLAIN_ISO = "0", {10: "0000-00-00", 16: "0000-00-00T00:00", 19: "0000-00-00T00:00:00"}
+
+
+def all_plain_iso(values: pd.Series) -> bool:
+    """Every value is a plain ISO 8601 date or date-time (``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm``,
+    ``YYYY-MM-DDThh:mm:ss``, ASCII digits), shapes the SDTM ISO 8601 pattern accepts; the calendar is not
+    checked (neither does the pattern). Values with missing ones among them are not proven."""
+    buffers = text_buffers(values)
+    if buffers is None or any(nulls for _, _, nulls in buffers):
+        return False
+    for offsets, data, _ in buffers:
+        starts, lengths = offsets[:-1], np.diff(offsets)
+        if not np.isin(lengths, list(_PLAIN_ISO)).all():
+            return False
+        for width, shape in _PLAIN_ISO.items():
+            at = starts[lengths == width]
+            if not len(at):
+                continue
+            text = data[at[:, None] + np.arange(width)]
+            digit = np.frombuffer(shape.encode(), dtype=np.uint8) == ord(_DIGIT)
+            if not (text[:, ~digit] == np.frombuffer(shape.encode(), dtype=np.uint8)[~digit]).all():
+                return False
+            if not ((text[:, digit] >= ord("0")) & (text[:, digit] <= ord("9"))).all():
+                return False
+    return True
