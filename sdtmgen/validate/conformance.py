@@ -22,7 +22,7 @@ from sdtmgen.validate.rule_base import (ADAM_STRUCTURES, LOCKED, RULES, Conforma
 from sdtmgen.validate.rule_base import day_numbers as _day_numbers
 from sdtmgen.validate.rule_base import iso_text, plain_days, text_head
 from sdtmgen.validate.duplicates import duplicated_rows
-from sdtmgen.validate.textbuffers import none_blank  # noqa: F401
+from sdtmgen.validate.textbuffers import all_ascii, none_blank, text_buffers  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
@@ -102,6 +102,51 @@ def _compare_iso(start: pd.Series, end: pd.Series) -> np.ndarray:
     return out
 
 
+_PREFIX_MASKS = [np.array([(~0 << (8 * (8 - min(max(w - half * 8, 0), 8)))) & 0xFFFFFFFFFFFFFFFF if w > half * 8 else 0
+                           for w in range(17)], dtype=np.uint64) for half in (0, 1)]
+"""Per width w (0-16): masks of the first w bytes in the two big-endian 8-byte halves of 16 bytes."""
+
+
+def _prefix_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each value as ``_compare_iso`` reads it (the text before an unknown month '---'): its first 16 bytes,
+    zero-padded, as two big-endian numbers, and its length (capped at 16; 0 when missing). None when some
+    text is not ASCII (then characters are not bytes)."""
+    text = values.astype("string[pyarrow]").str.replace(r"---.*$", "", regex=True)
+    if not all_ascii(text):
+        return None
+    lengths = np.minimum(text.str.len().fillna(0).to_numpy(dtype=np.int64), 16)
+    buffers = text_buffers(text)
+    offsets, data = (buffers[0][0], buffers[0][1]) if buffers and len(buffers) == 1 else (None, None)
+    if offsets is None or not len(data):
+        if lengths.any():
+            return None
+        zero = np.zeros(len(text), dtype=np.uint64)
+        return zero, zero, lengths
+    at = np.minimum(offsets[:-1, None] + np.arange(16), len(data) - 1)
+    head = np.where(np.arange(16) < lengths[:, None], data[at], 0).astype(np.uint8)
+    numbers = head.view(">u8").astype(np.uint64)
+    return numbers[:, 0], numbers[:, 1], lengths
+
+
+def _end_before_start(start_values: pd.Series, first: np.ndarray, end_values: pd.Series,
+                      last: np.ndarray) -> np.ndarray | None:
+    """``_compare_iso`` of the pairs (``first`` into the distinct starts, ``last`` into the distinct ends, -1:
+    missing), from 16-byte numbers of each distinct value: the end's first w bytes sort before the start's,
+    w the shorter length (at most 16, at least 4). None when some text is not ASCII."""
+    start, end = _prefix_numbers(start_values), _prefix_numbers(end_values)
+    if start is None or end is None:
+        return None
+    s_hi, s_lo, s_len = (np.append(a, np.zeros(1, a.dtype))[first] for a in start)  # code -1: missing, length 0
+    e_hi, e_lo, e_len = (np.append(a, np.zeros(1, a.dtype))[last] for a in end)
+    width = np.minimum(s_len, e_len)
+    high, low = _PREFIX_MASKS[0][width], _PREFIX_MASKS[1][width]
+    s_hi &= high
+    e_hi &= high
+    s_lo &= low
+    e_lo &= low
+    return (width >= 4) & ((e_hi < s_hi) | ((e_hi == s_hi) & (e_lo < s_lo)))
+
+
 @conformance_rule("XD-START-END", "error", "end date/time is before start date/time")
 def start_before_end(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
@@ -112,7 +157,10 @@ def start_before_end(package: Package) -> Iterable[Hit]:
                 starts, start_values = package.distinct(name, start)
                 ends, end_values = package.distinct(name, end)
                 pairs, first, last = _pair_codes(starts, ends)
-                mask = _compare_iso(_at(start_values, first), _at(end_values, last))[pairs]
+                before = _end_before_start(start_values, first, end_values, last)
+                if before is None:  # text other than ASCII: compared as text
+                    before = _compare_iso(_at(start_values, first), _at(end_values, last))
+                mask = before[pairs]
                 shown = frame.iloc[np.flatnonzero(mask)[:10]]
                 yield Hit(name, end, mask, tuple(f"{a} > {b}" for a, b in zip(shown[start], shown[end])))
 
