@@ -417,9 +417,12 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
         visit, values = package.distinct(name, "VISIT")
         values = values.astype("string[pyarrow]")
         number = frame["VISITNUM"].to_numpy(dtype=float)
-        planned_name = _spread(names.get_indexer(values.astype(object)), visit, -1)
-        unplanned = _spread(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), visit, False)
-        mask = ~in_tv[planned_name, _position(numbers, number)] & ~unplanned & ~np.isnan(number)
+        # accepted[visit code, VISITNUM position]: planned in TV, or an unplanned visit (last row: VISIT missing)
+        planned_name = np.append(names.get_indexer(values.astype(object)), -1)
+        unplanned = np.append(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), False)
+        accepted = in_tv[planned_name] | unplanned[:, None]
+        mask = ~accepted[visit, _position(numbers, number)]
+        mask &= ~np.isnan(number)
         shown = pd.DataFrame({"N": number[mask], "V": visit[mask]}).drop_duplicates()
         text = _at(values, shown["V"].to_numpy())
         yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(shown["N"], text)}))[:10])
@@ -428,8 +431,9 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
 def _position(numbers: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each value in the sorted ``numbers``; len(numbers) when it is not one of them."""
     at = np.searchsorted(numbers, values)
-    found = at < len(numbers)
-    found[found] = numbers[at[found]] == values[found]
+    if not len(numbers):
+        return at
+    found = numbers[np.minimum(at, len(numbers) - 1)] == values
     return np.where(found, at, len(numbers))
 
 
