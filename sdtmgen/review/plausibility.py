@@ -165,7 +165,7 @@ def _any_control_byte(array) -> bool:
         data = chunk.buffers()[2] if len(chunk.buffers()) > 2 else None
         if data is not None and data.size:
             raw = np.frombuffer(data, dtype=np.uint8)
-            if ((raw < 0x20) | (raw == 0x7F)).any():
+            if raw.min() < 0x20 or (raw == 0x7F).any():  # two passes without a temporary of the first
                 return True
     return False
 

@@ -53,6 +53,9 @@ def none_blank(values: pd.Series) -> bool:
         starts, lengths = offsets[:-1], np.diff(offsets)
         if nulls or (lengths <= 0).any():
             return False
+        text = data[offsets[0]: offsets[-1]]
+        if text.min(initial=0x21) >= 0x21 and text.max(initial=0x7E) <= 0x7E:  # no value holds a blank at all
+            continue
         first = data[starts]
         if ((first < 0x21) | (first > 0x7E)).any():
             return False
