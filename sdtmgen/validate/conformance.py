@@ -20,7 +20,7 @@ from sdtmgen.validate.rule_base import (ADAM_STRUCTURES, LOCKED, RULES, Conforma
                                         NotRun, Package, _blank, _placeholder, conformance_rule,
                                         not_run_finding, run_rules)
 from sdtmgen.validate.rule_base import day_numbers as _day_numbers
-from sdtmgen.validate.rule_base import iso_text, plain_days, text_head
+from sdtmgen.validate.rule_base import head_number, iso_text, plain_days, text_head
 from sdtmgen.validate.duplicates import duplicated_rows
 from sdtmgen.validate.textbuffers import all_ascii, none_blank, text_buffers  # noqa: F401
 
@@ -329,13 +329,14 @@ def _day_end_times(dates: pd.Series) -> np.ndarray:
         if width == 10:
             clock = np.full(len(rows), 1439)
         else:
-            hour, minute = head[:, 11] * 10 + head[:, 12], head[:, 14] * 10 + head[:, 15]
+            hour, ok = head_number(head, (11, 12))
+            plain &= ok
+            minute, ok = head_number(head, (14, 15))
+            plain &= ok & (hour < 24) & (minute < 60) & (head[:, 10] == ord("T")) & (head[:, 13] == ord(":"))
             clock = hour * 60 + minute
-            fields = head[:, [11, 12, 14, 15] + ([17, 18] if width == 19 else [])]
-            plain &= ((fields >= 0) & (fields <= 9)).all(axis=1) & (hour < 24) & (minute < 60)
-            plain &= (head[:, 10] == ord("T") - ord("0")) & (head[:, 13] == ord(":") - ord("0"))
             if width == 19:
-                plain &= (head[:, 16] == ord(":") - ord("0")) & (head[:, 17] * 10 + head[:, 18] < 60)
+                second, ok = head_number(head, (17, 18))
+                plain &= ok & (second < 60) & (head[:, 16] == ord(":"))
         minutes[rows[plain]] = days[plain] * 1440 + clock[plain]
         odd[rows[plain]] = False
     times = np.where(minutes == np.iinfo(np.int64).min, minutes, minutes * 60_000_000_000).view("datetime64[ns]")

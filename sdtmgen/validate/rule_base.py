@@ -165,23 +165,40 @@ def iso_text(iso: pd.Series) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarr
 
 
 def plain_days(head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Days since 1970 of ``YYYY-MM-DD`` in the first 10 columns of ``head`` (bytes minus ord('0'), one row per
-    value), by numpy's calendar; and which rows are such a date (ASCII digits, a real date, years 1678-2261)."""
-    digits = np.delete(head[:, :10], [4, 7], axis=1)
-    year = digits[:, 0] * 1000 + digits[:, 1] * 100 + digits[:, 2] * 10 + digits[:, 3]
-    month = digits[:, 4] * 10 + digits[:, 5]
-    day = digits[:, 6] * 10 + digits[:, 7]
+    """Days since 1970 of ``YYYY-MM-DD`` in the first 10 bytes of each row of ``head`` (see :func:`text_head`),
+    by numpy's calendar; and which rows are such a date (ASCII digits, a real date, years 1678-2261)."""
+    year, plain = head_number(head, range(0, 4))
+    month, ok = head_number(head, range(5, 7))
+    plain &= ok
+    day, ok = head_number(head, range(8, 10))
+    plain &= ok & (head[:, 4] == ord("-")) & (head[:, 7] == ord("-"))
     first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
     month_days = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
-    plain = (((digits >= 0) & (digits <= 9)).all(axis=1) & (head[:, 4] == ord("-") - ord("0"))
-             & (head[:, 7] == ord("-") - ord("0")) & (year >= 1678) & (year <= 2261)
-             & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days))
+    plain &= (year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
     return first.astype("datetime64[D]").astype(np.int64) + day - 1, plain
 
 
+def head_number(head: np.ndarray, columns: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal number in these byte columns of ``head``, and whether they are all ASCII digits."""
+    value = np.zeros(len(head), dtype=np.int64)
+    digits = np.ones(len(head), dtype=bool)
+    for k in columns:
+        digit = head[:, k].astype(np.int64) - ord("0")
+        digits &= (digit >= 0) & (digit <= 9)
+        value *= 10
+        value += digit
+    return value, digits
+
+
 def text_head(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """The first ``width`` bytes of the values starting at ``starts`` (each at least that long), minus ord('0')."""
-    return data[starts[:, None] + np.arange(width)].astype(np.int64) - ord("0")
+    """The first ``width`` bytes (uint8) of the values starting at ``starts`` (each at least that long), gathered
+    a block of values at a time (the positions of a block are a temporary ``width`` times its size)."""
+    out = np.empty((len(starts), width), dtype=np.uint8)
+    step = 1 << 16
+    for block in range(0, len(starts), step):
+        at = starts[block: block + step]
+        out[block: block + len(at)] = data[at[:, None] + np.arange(width)]
+    return out
 
 
 def day_numbers(iso: pd.Series) -> np.ndarray:

@@ -207,8 +207,11 @@ def _value_failure(check: ValueCheck, column: pd.Series,
     """Records and distinct values failing the check (missing values are not checked), or None.
 
     ``distinct``: the column's distinct values when known; a check that holds for each holds for the column."""
-    if check.all_pass is not None and ((distinct is not None and check.all_pass(distinct)) or check.all_pass(column)):
-        return None
+    if check.all_pass is not None:
+        if distinct is not None and check.all_pass(distinct):
+            return None
+        if not (check.per_distinct and distinct is not None) and check.all_pass(column):
+            return None  # (a check run per distinct value is proven on those only)
     if check.per_distinct:
         distinct = pd.Series(column.unique()).dropna() if distinct is None else distinct
         bad = distinct[~np.asarray(check.test(distinct), dtype=bool)]

@@ -77,13 +77,13 @@ def all_plain_iso(values: pd.Series) -> bool:
         if not np.isin(lengths, list(_PLAIN_ISO)).all():
             return False
         for width, shape in _PLAIN_ISO.items():
+            form = np.frombuffer(shape.encode(), dtype=np.uint8)
+            digit = form == ord(_DIGIT)
             at = starts[lengths == width]
-            if not len(at):
-                continue
-            text = data[at[:, None] + np.arange(width)]
-            digit = np.frombuffer(shape.encode(), dtype=np.uint8) == ord(_DIGIT)
-            if not (text[:, ~digit] == np.frombuffer(shape.encode(), dtype=np.uint8)[~digit]).all():
-                return False
-            if not ((text[:, digit] >= ord("0")) & (text[:, digit] <= ord("9"))).all():
-                return False
+            for block in range(0, len(at), 1 << 16):  # the byte positions of a block are a small temporary
+                text = data[at[block: block + (1 << 16), None] + np.arange(width)]
+                if not (text[:, ~digit] == form[~digit]).all():
+                    return False
+                if not ((text[:, digit] >= ord("0")) & (text[:, digit] <= ord("9"))).all():
+                    return False
     return True
