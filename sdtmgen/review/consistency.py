@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.review.registry import ReviewContext, ReviewHit, register_check
+from sdtmgen.review.registry import ReviewContext, ReviewHit, distinct_days, register_check
 
 
 def _is(values: pd.Series, text: str) -> np.ndarray:
@@ -25,15 +25,13 @@ def _date_column(name: str, frame: pd.DataFrame) -> str | None:
 
 @register_check("DR-AFTER-DEATH", "warning", "record dated after the subject's death (DM.DTHDTC)")
 def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
-    from sdtmgen.dates import iso_date
-
     dm = ctx.datasets.get("DM")
     if dm is None or "DTHDTC" not in dm:
         return
     died = _present(dm["DTHDTC"])
     if not died.any():
         return
-    death_day = pd.Series(iso_date(dm.loc[died, "DTHDTC"]).to_numpy(), index=dm.loc[died, "USUBJID"].astype(object))
+    death_day = pd.Series(distinct_days(dm.loc[died, "DTHDTC"]), index=dm.loc[died, "USUBJID"].astype(object))
     death_text = pd.Series(dm.loc[died, "DTHDTC"].astype(str).to_numpy(), index=death_day.index)
     for name, frame in sorted(ctx.datasets.items()):
         if name in ("DM", "DS") or name.startswith("SUPP") or "USUBJID" not in frame:
@@ -46,8 +44,7 @@ def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
         if not of_dead.any():
             continue
         subjects = frame.loc[of_dead, "USUBJID"].astype(object).to_numpy()
-        dates = iso_date(frame.loc[of_dead, column]).to_numpy()
-        later = dates > death_day.reindex(subjects).to_numpy()  # NaT compares False
+        later = distinct_days(frame.loc[of_dead, column]) > death_day.reindex(subjects).to_numpy()  # NaN: False
         mask = np.zeros(len(frame), dtype=bool)
         mask[np.flatnonzero(of_dead)[later]] = True
         if mask.any():
@@ -93,7 +90,9 @@ def not_done_with_result(ctx: ReviewContext) -> Iterable[ReviewHit]:
     for name, frame in sorted(ctx.datasets.items()):
         stat, result = f"{name}STAT", f"{name}ORRES"
         if stat in frame and result in frame:
-            mask = _is(frame[stat], "NOT DONE") & _present(frame[result])
+            mask = _is(frame[stat], "NOT DONE")
+            if mask.any():  # a result is looked for on the NOT DONE records only
+                mask[mask] = _present(frame[result][mask])
             yield ReviewHit(name, result, mask)
 
 
