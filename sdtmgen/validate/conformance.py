@@ -211,9 +211,9 @@ def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
                   "--DY does not match the date and its reference date (the spec's study_day reference, "
                   "DM.RFSTDTC by default)")
 def study_day_consistent(package: Package) -> Iterable[Hit]:
-    references: dict[tuple[str, str], tuple[np.ndarray, pd.Index, int] | None] = {}
+    references: dict[tuple[str, str], tuple[np.ndarray, pd.Series, int] | None] = {}
 
-    def reference_days(domain: str, variable: str) -> tuple[np.ndarray, pd.Index, int] | None:
+    def reference_days(domain: str, variable: str) -> tuple[np.ndarray, pd.Series, int] | None:
         """Day numbers of each subject's reference date, the subjects, and the row of a missing USUBJID."""
         if (domain, variable) not in references:
             ref = package.datasets.get(domain)
@@ -223,7 +223,8 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
                 first = ref.drop_duplicates("USUBJID")
                 # a missing USUBJID takes the reference date of the record without USUBJID, if there is one
                 missing = next(iter(np.flatnonzero(first["USUBJID"].isna().to_numpy())), -1)
-                references[(domain, variable)] = (_day_numbers(first[variable]), pd.Index(first["USUBJID"]), missing)
+                references[(domain, variable)] = (_day_numbers(first[variable]), first["USUBJID"].reset_index(drop=True),
+                                                  missing)
         return references[(domain, variable)]
 
     for name, frame in _subject_datasets(package):
@@ -241,7 +242,7 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
             date, dates = package.distinct(name, dtc)
             # each subject's row in the reference dataset; the last entry, for a missing USUBJID (code -1), is
             # the row without USUBJID; row -1 (none) is the NaN appended to the reference days
-            in_ref = np.append(ref_subjects.get_indexer(subjects.astype(object)), ref_missing)
+            in_ref = np.append(_position_in(subjects, ref_subjects), ref_missing)
             start = np.append(reference, np.nan)[in_ref][subject]
             expected = _study_day(_spread(_day_numbers(dates), date, np.nan), start)
             del start
@@ -383,14 +384,16 @@ def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Serie
         return out
     position = _position_in(se_subjects.iloc[rows], subjects)
     se_subject = np.where(se_subjects.iloc[rows].isna().to_numpy(), -1, np.where(position < 0, -2, position))
-    # one sortable integer per (subject, time): subject code * number of distinct times + time rank
-    _, rank = np.unique(np.concatenate([se_start[rows], times[known]]), return_inverse=True)
-    span = int(rank.max()) + 1
+    # one sortable integer per (subject, time): subject code * span + time rank, the rank of a time being the
+    # number of distinct SE starts on or before it (so an SE start is on or before a time exactly when its
+    # rank is at most the time's)
+    starts = np.unique(se_start[rows])
+    span = len(starts) + 1
     time_rank = np.full(len(times), -1, dtype=np.int64)
-    time_rank[known] = rank[len(rows):]
+    time_rank[known] = np.searchsorted(starts, times[known], side="right")
     record_rank = _spread(time_rank, time, -1)
     timed = np.flatnonzero(record_rank >= 0)
-    se_key = se_subject * span + rank[:len(rows)]
+    se_key = se_subject * span + np.searchsorted(starts, se_start[rows], side="right")
     order = np.argsort(se_key, kind="stable")
     se_key, rows, se_subject = se_key[order], rows[order], se_subject[order]
     at = np.searchsorted(se_key, subject[timed].astype(np.int64) * span + record_rank[timed], side="right") - 1
