@@ -25,8 +25,8 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
         if values is None:
             return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
         equal = _equal_to_next(values)
-        changes = np.flatnonzero(same & ~equal)  # earlier keys equal, this one differs: must sort before the next
-        if len(changes) and not _before_next(values, changes).all():  # not sorted by the keys
+        changes = same & ~equal  # earlier keys equal, this one differs: must sort before the next
+        if not _in_order(values, changes):  # not sorted by the keys
             return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
         same &= equal
         if not same.any():
@@ -47,35 +47,43 @@ def _comparable(values: pd.Series) -> pa.Array | np.ndarray | None:
     return None
 
 
-def _missing(values: pa.Array | np.ndarray) -> np.ndarray:
+def _missing(values: pa.Array | np.ndarray) -> np.ndarray | None:
+    """Which values are missing; None when none can be (integers)."""
     if isinstance(values, np.ndarray):
-        return np.isnan(values) if values.dtype.kind == "f" else np.zeros(len(values), dtype=bool)
-    return values.is_null().to_numpy(zero_copy_only=False)
+        return np.isnan(values) if values.dtype.kind == "f" else None
+    return values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
 
 
 def _equal_to_next(values: pa.Array | np.ndarray) -> np.ndarray:
     """Each value equals the next (missing equals missing)."""
-    missing = _missing(values)
-    both_missing = missing[:-1] & missing[1:]
     if isinstance(values, np.ndarray):
-        return (values[:-1] == values[1:]) | both_missing
-    this, after = values.slice(0, len(values) - 1), values.slice(1)
-    return pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False) | both_missing
+        equal = values[:-1] == values[1:]
+    else:
+        this, after = values.slice(0, len(values) - 1), values.slice(1)
+        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
+    missing = _missing(values)
+    if missing is not None:
+        equal |= missing[:-1] & missing[1:]
+    return equal
 
 
-def _before_next(values: pa.Array | np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The values at positions ``at`` sort before their next value (missing values last)."""
-    if len(at) > len(values) // 8:  # many: compare all neighbours at once, then pick
+def _in_order(values: pa.Array | np.ndarray, changes: np.ndarray) -> bool:
+    """Each value where ``changes`` is True sorts before its next value (missing values last)."""
+    count = np.count_nonzero(changes)
+    if not count:
+        return True
+    if count > len(changes) // 8:  # many: compare all neighbours at once
         if isinstance(values, np.ndarray):
             this, after = values[:-1], values[1:]
         else:
             this, after = values.slice(0, len(values) - 1), values.slice(1)
-        return _ordered(this, after)[at]
+        return not (changes & ~_ordered(this, after)).any()
+    at = np.flatnonzero(changes)
     if isinstance(values, np.ndarray):
         this, after = values[at], values[at + 1]
     else:
         this, after = values.take(pa.array(at)), values.take(pa.array(at + 1))
-    return _ordered(this, after)
+    return bool(_ordered(this, after).all())
 
 
 def _ordered(this: pa.Array | np.ndarray, after: pa.Array | np.ndarray) -> np.ndarray:
@@ -84,4 +92,7 @@ def _ordered(this: pa.Array | np.ndarray, after: pa.Array | np.ndarray) -> np.nd
         before = this < after
     else:
         before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
-    return before | (~_missing(this) & _missing(after))
+    this_missing, after_missing = _missing(this), _missing(after)
+    if after_missing is not None:
+        before |= after_missing if this_missing is None else (~this_missing & after_missing)
+    return before
