@@ -58,6 +58,18 @@ def _position_in(values: pd.Series, known: pd.Series) -> np.ndarray:
     return pd.Index(known.astype(object)).get_indexer(values.astype(object))
 
 
+def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
+    """``values.isin(known)`` (a missing value matches a missing one) without pandas' list of Python strings
+    that Arrow text takes."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(known.array, pd.arrays.ArrowStringArray):
+        target = pa.array(values.array)
+        if not len(known):
+            return pd.Series(np.zeros(len(values), dtype=bool), index=values.index)
+        found = pc.is_in(target, value_set=pa.array(known.array).cast(target.type))
+        return pd.Series(found.to_numpy(zero_copy_only=False).astype(bool), index=values.index)
+    return values.isin(known)
+
+
 def _text(values: pd.Series) -> list[str]:
     """The values as ``astype(str)`` writes them (missing -> '<NA>')."""
     return values.astype(str).tolist()
@@ -183,7 +195,7 @@ def supp_parent(package: Package) -> Iterable[Hit]:
         for var in idvar.unique():
             rows = idvar == var
             if var == "":
-                found = supp.loc[rows, "USUBJID"].isin(parent["USUBJID"])
+                found = _isin(supp.loc[rows, "USUBJID"], parent["USUBJID"])
             else:
                 values = parent[var]
                 text = values.astype("Int64").astype("string[pyarrow]") if values.dtype.kind == "f" else values.astype("string[pyarrow]")
