@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
-from pandera.engines.pandas_engine import Engine
 
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
@@ -36,6 +34,9 @@ from sdtmgen.errors import Finding
 from sdtmgen.registry import Registry
 from sdtmgen.spec.models import DomainSpec, Variable
 from sdtmgen.terminology import Terminology
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa  # loaded when a schema is built (a dataset not as built), not on import
 
 MAX_TEXT_BYTES = 200
 
@@ -143,6 +144,8 @@ def _dtype(var: Variable):
 
 def build_schema(spec: DomainSpec, terminology: Terminology, severity: str = "error") -> pa.DataFrameSchema:
     """The schema of one dataset; severity 'error' or 'warning' selects which checks it holds."""
+    import pandera.pandas as pa
+
     columns = {}
     for var in spec.variables:
         checks = [pa.Check(c.test, name=c.rule, ignore_na=True) for c in value_checks(var, terminology, severity)]
@@ -173,6 +176,8 @@ Failure = tuple[str, str, tuple[int, ...], tuple[str, ...]]
 
 def _failures_by_pandera(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                          severity: str) -> list[Failure]:
+    import pandera.pandas as pa
+
     try:
         build_schema(spec, terminology, severity).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -194,6 +199,10 @@ def _dtype_matches(expected, actual) -> bool:
     """Pandera's own dtype test, for dtypes it decides without looking at the values."""
     if actual == object:
         return False
+    if actual == expected:  # the very dtype: Pandera's test passes (and Pandera need not be loaded)
+        return True
+    from pandera.engines.pandas_engine import Engine
+
     return Engine.dtype(expected).check(Engine.dtype(actual)) is True
 
 
