@@ -7,7 +7,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from sdtmgen.review.registry import ReviewContext, ReviewHit, register_check
+from sdtmgen.review.registry import ReviewContext, ReviewHit, distinct_days, register_check
 
 
 def _is(values: pd.Series, text: str) -> np.ndarray:
@@ -25,15 +25,13 @@ def _date_column(name: str, frame: pd.DataFrame) -> str | None:
 
 @register_check("DR-AFTER-DEATH", "warning", "record dated after the subject's death (DM.DTHDTC)")
 def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
-    from sdtmgen.dates import iso_date
-
     dm = ctx.datasets.get("DM")
     if dm is None or "DTHDTC" not in dm:
         return
     died = _present(dm["DTHDTC"])
     if not died.any():
         return
-    death_day = pd.Series(iso_date(dm.loc[died, "DTHDTC"]).to_numpy(), index=dm.loc[died, "USUBJID"].astype(object))
+    death_day = pd.Series(distinct_days(dm.loc[died, "DTHDTC"]), index=dm.loc[died, "USUBJID"].astype(object))
     death_text = pd.Series(dm.loc[died, "DTHDTC"].astype(str).to_numpy(), index=death_day.index)
     for name, frame in sorted(ctx.datasets.items()):
         if name in ("DM", "DS") or name.startswith("SUPP") or "USUBJID" not in frame:
@@ -42,16 +40,38 @@ def after_death(ctx: ReviewContext) -> Iterable[ReviewHit]:
         if column is None:
             continue
         # only the records of subjects who died are dated
-        of_dead = frame["USUBJID"].isin(death_day.index).to_numpy(dtype=bool)
-        if not of_dead.any():
-            continue
-        subjects = frame.loc[of_dead, "USUBJID"].astype(object).to_numpy()
-        dates = iso_date(frame.loc[of_dead, column]).to_numpy()
-        later = dates > death_day.reindex(subjects).to_numpy()  # NaT compares False
+        dead_row = _dead_subject_rows(frame["USUBJID"], death_day)
+        if dead_row is None:
+            of_dead = frame["USUBJID"].isin(death_day.index).to_numpy(dtype=bool)
+            if not of_dead.any():
+                continue
+            died_on = death_day.reindex(frame.loc[of_dead, "USUBJID"].astype(object).to_numpy()).to_numpy()
+        else:
+            of_dead = dead_row >= 0
+            if not of_dead.any():
+                continue
+            died_on = death_day.to_numpy()[dead_row[of_dead]]
+        later = distinct_days(frame.loc[of_dead, column]) > died_on  # NaN: False
+        subjects = frame.loc[of_dead, "USUBJID"].iloc[np.flatnonzero(later)].astype(object).to_numpy()
         mask = np.zeros(len(frame), dtype=bool)
         mask[np.flatnonzero(of_dead)[later]] = True
         if mask.any():
-            yield ReviewHit(name, column, mask, pd.Series("DTHDTC " + death_text.reindex(subjects[later]).to_numpy()))
+            yield ReviewHit(name, column, mask, pd.Series("DTHDTC " + death_text.reindex(subjects).to_numpy()))
+
+
+def _dead_subject_rows(subjects: pd.Series, death_day: pd.Series) -> np.ndarray | None:
+    """Per record, the row of its subject in ``death_day`` (-1: did not die), by Arrow's hash lookup; None for
+    other than Arrow text, or a dead subject listed twice or missing (then pandas' lookup decides as before)."""
+    if (not isinstance(subjects.array, pd.arrays.ArrowStringArray) or not death_day.index.is_unique
+            or death_day.index.hasnans):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = pa.array(subjects.array)
+    dead = pa.array(list(death_day.index), type=target.type, from_pandas=True)
+    found = pc.index_in(target, value_set=dead, skip_nulls=True)
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @register_check("DR-AE-ONGOING-END", "warning", "AE collected as ongoing but has an end date")
@@ -93,7 +113,9 @@ def not_done_with_result(ctx: ReviewContext) -> Iterable[ReviewHit]:
     for name, frame in sorted(ctx.datasets.items()):
         stat, result = f"{name}STAT", f"{name}ORRES"
         if stat in frame and result in frame:
-            mask = _is(frame[stat], "NOT DONE") & _present(frame[result])
+            mask = _is(frame[stat], "NOT DONE")
+            if mask.any():  # a result is looked for on the NOT DONE records only
+                mask[mask] = _present(frame[result][mask])
             yield ReviewHit(name, result, mask)
 
 

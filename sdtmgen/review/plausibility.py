@@ -42,7 +42,10 @@ def non_finite_lab_result(ctx: ReviewContext) -> Iterable[ReviewHit]:
     if lb is None:
         return
     text = lb["LBORRES"].astype("string[pyarrow]")
-    mask = text.str.contains(_NON_FINITE_TEXT, case=False, regex=True).fillna(False).to_numpy(dtype=bool)
+    # the pattern tested once per distinct result, and only the records of matching ones looked up
+    distinct = pd.Series(text.unique()).dropna()
+    matching = distinct[distinct.str.contains(_NON_FINITE_TEXT, case=False, regex=True).to_numpy(dtype=bool)]
+    mask = text.isin(matching).fillna(False).to_numpy(dtype=bool) if len(matching) else np.zeros(len(lb), dtype=bool)
     if "LBSTRESN" in lb:
         result = _numbers(lb["LBSTRESN"])
         mask |= np.isinf(result)
@@ -165,7 +168,7 @@ def _any_control_byte(array) -> bool:
         data = chunk.buffers()[2] if len(chunk.buffers()) > 2 else None
         if data is not None and data.size:
             raw = np.frombuffer(data, dtype=np.uint8)
-            if ((raw < 0x20) | (raw == 0x7F)).any():
+            if raw.min() < 0x20 or (raw == 0x7F).any():  # two passes without a temporary of the first
                 return True
     return False
 

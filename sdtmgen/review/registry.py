@@ -84,11 +84,7 @@ class ReviewContext:
         """Days since 1970 of the complete ISO 8601 dates of a column (NaN: partial or missing)."""
         key = (dataset, column)
         if key not in self._days:
-            from sdtmgen.dates import iso_date
-
-            stamps = iso_date(self.datasets[dataset][column].reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
-            days = stamps.astype("datetime64[D]").astype(np.int64).astype(float)
-            self._days[key] = np.where(np.isnat(stamps), np.nan, days)
+            self._days[key] = distinct_days(self.datasets[dataset][column])
         return self._days[key]
 
     def subject_rows(self, dataset: str) -> np.ndarray:
@@ -111,3 +107,12 @@ class ReviewContext:
         """Days since 1970 of DM's ``dm_column`` date for each record of ``dataset``."""
         rows = self.subject_rows(dataset)
         return np.append(self.days("DM", dm_column), np.nan)[np.where(rows < 0, -1, rows)]
+
+
+def distinct_days(values: pd.Series) -> np.ndarray:
+    """Days since 1970 (NaN: partial or missing) of ISO 8601 values as ``sdtmgen.dates.iso_date`` reads them, each
+    distinct value read once (by ``validate.rule_base.day_numbers``) and spread to the records."""
+    from sdtmgen.validate.rule_base import day_numbers
+
+    codes, dates = pd.factorize(values.array, use_na_sentinel=True)
+    return np.append(day_numbers(pd.Series(dates)), np.nan)[codes]

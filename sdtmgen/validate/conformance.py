@@ -19,8 +19,10 @@ import pyarrow.compute as pc
 from sdtmgen.validate.rule_base import (ADAM_STRUCTURES, LOCKED, RULES, ConformanceRule, Hit,  # noqa: F401
                                         NotRun, Package, _blank, _placeholder, conformance_rule,
                                         not_run_finding, run_rules)
+from sdtmgen.validate.rule_base import day_numbers as _day_numbers
+from sdtmgen.validate.rule_base import head_number, iso_text, plain_days, text_head
 from sdtmgen.validate.duplicates import duplicated_rows
-from sdtmgen.validate.textbuffers import none_blank  # noqa: F401
+from sdtmgen.validate.textbuffers import all_ascii, none_blank, text_buffers  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from sdtmgen.spec.models import AdamDatasetSpec, DomainSpec
@@ -30,9 +32,6 @@ def _subject_datasets(package: Package):
     for name, frame in package.datasets.items():
         if "USUBJID" in frame.columns and name != "DM":
             yield name, frame
-
-
-_NO_DAY = np.iinfo(np.int64).min  # day number of a missing or partial date
 
 
 def _spread(per_value: np.ndarray, codes: np.ndarray, missing) -> np.ndarray:
@@ -47,6 +46,28 @@ def _is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
         found = pc.is_in(target, value_set=pa.array(known.array).drop_null().cast(target.type))
         return found.to_numpy(zero_copy_only=False)
     return values.isin(set(known.dropna())).to_numpy(dtype=bool)
+
+
+def _position_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """``pd.Index(known).get_indexer(values)`` of distinct ``known`` (-1: not one of them, or missing), by Arrow's
+    hash lookup for Arrow text."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(known.array, pd.arrays.ArrowStringArray):
+        target = pa.array(values.array)
+        found = pc.index_in(target, value_set=pa.array(known.array).cast(target.type))
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return pd.Index(known.astype(object)).get_indexer(values.astype(object))
+
+
+def _isin(values: pd.Series, known: pd.Series) -> pd.Series:
+    """``values.isin(known)`` (a missing value matches a missing one) without pandas' list of Python strings
+    that Arrow text takes."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray) and isinstance(known.array, pd.arrays.ArrowStringArray):
+        target = pa.array(values.array)
+        if not len(known):
+            return pd.Series(np.zeros(len(values), dtype=bool), index=values.index)
+        found = pc.is_in(target, value_set=pa.array(known.array).cast(target.type))
+        return pd.Series(found.to_numpy(zero_copy_only=False).astype(bool), index=values.index)
+    return values.isin(known)
 
 
 def _text(values: pd.Series) -> list[str]:
@@ -93,6 +114,51 @@ def _compare_iso(start: pd.Series, end: pd.Series) -> np.ndarray:
     return out
 
 
+_PREFIX_MASKS = [np.array([(~0 << (8 * (8 - min(max(w - half * 8, 0), 8)))) & 0xFFFFFFFFFFFFFFFF if w > half * 8 else 0
+                           for w in range(17)], dtype=np.uint64) for half in (0, 1)]
+"""Per width w (0-16): masks of the first w bytes in the two big-endian 8-byte halves of 16 bytes."""
+
+
+def _prefix_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each value as ``_compare_iso`` reads it (the text before an unknown month '---'): its first 16 bytes,
+    zero-padded, as two big-endian numbers, and its length (capped at 16; 0 when missing). None when some
+    text is not ASCII (then characters are not bytes)."""
+    text = values.astype("string[pyarrow]").str.replace(r"---.*$", "", regex=True)
+    if not all_ascii(text):
+        return None
+    lengths = np.minimum(text.str.len().fillna(0).to_numpy(dtype=np.int64), 16)
+    buffers = text_buffers(text)
+    offsets, data = (buffers[0][0], buffers[0][1]) if buffers and len(buffers) == 1 else (None, None)
+    if offsets is None or not len(data):
+        if lengths.any():
+            return None
+        zero = np.zeros(len(text), dtype=np.uint64)
+        return zero, zero, lengths
+    at = np.minimum(offsets[:-1, None] + np.arange(16), len(data) - 1)
+    head = np.where(np.arange(16) < lengths[:, None], data[at], 0).astype(np.uint8)
+    numbers = head.view(">u8").astype(np.uint64)
+    return numbers[:, 0], numbers[:, 1], lengths
+
+
+def _end_before_start(start_values: pd.Series, first: np.ndarray, end_values: pd.Series,
+                      last: np.ndarray) -> np.ndarray | None:
+    """``_compare_iso`` of the pairs (``first`` into the distinct starts, ``last`` into the distinct ends, -1:
+    missing), from 16-byte numbers of each distinct value: the end's first w bytes sort before the start's,
+    w the shorter length (at most 16, at least 4). None when some text is not ASCII."""
+    start, end = _prefix_numbers(start_values), _prefix_numbers(end_values)
+    if start is None or end is None:
+        return None
+    s_hi, s_lo, s_len = (np.append(a, np.zeros(1, a.dtype))[first] for a in start)  # code -1: missing, length 0
+    e_hi, e_lo, e_len = (np.append(a, np.zeros(1, a.dtype))[last] for a in end)
+    width = np.minimum(s_len, e_len)
+    high, low = _PREFIX_MASKS[0][width], _PREFIX_MASKS[1][width]
+    s_hi &= high
+    e_hi &= high
+    s_lo &= low
+    e_lo &= low
+    return (width >= 4) & ((e_hi < s_hi) | ((e_hi == s_hi) & (e_lo < s_lo)))
+
+
 @conformance_rule("XD-START-END", "error", "end date/time is before start date/time")
 def start_before_end(package: Package) -> Iterable[Hit]:
     for name, frame in package.datasets.items():
@@ -103,7 +169,10 @@ def start_before_end(package: Package) -> Iterable[Hit]:
                 starts, start_values = package.distinct(name, start)
                 ends, end_values = package.distinct(name, end)
                 pairs, first, last = _pair_codes(starts, ends)
-                mask = _compare_iso(_at(start_values, first), _at(end_values, last))[pairs]
+                before = _end_before_start(start_values, first, end_values, last)
+                if before is None:  # text other than ASCII: compared as text
+                    before = _compare_iso(_at(start_values, first), _at(end_values, last))
+                mask = before[pairs]
                 shown = frame.iloc[np.flatnonzero(mask)[:10]]
                 yield Hit(name, end, mask, tuple(f"{a} > {b}" for a, b in zip(shown[start], shown[end])))
 
@@ -126,7 +195,7 @@ def supp_parent(package: Package) -> Iterable[Hit]:
         for var in idvar.unique():
             rows = idvar == var
             if var == "":
-                found = supp.loc[rows, "USUBJID"].isin(parent["USUBJID"])
+                found = _isin(supp.loc[rows, "USUBJID"], parent["USUBJID"])
             else:
                 values = parent[var]
                 text = values.astype("Int64").astype("string[pyarrow]") if values.dtype.kind == "f" else values.astype("string[pyarrow]")
@@ -154,9 +223,9 @@ def _at(values: pd.Series, codes: np.ndarray) -> pd.Series:
                   "--DY does not match the date and its reference date (the spec's study_day reference, "
                   "DM.RFSTDTC by default)")
 def study_day_consistent(package: Package) -> Iterable[Hit]:
-    references: dict[tuple[str, str], tuple[np.ndarray, pd.Index, int] | None] = {}
+    references: dict[tuple[str, str], tuple[np.ndarray, pd.Series, int] | None] = {}
 
-    def reference_days(domain: str, variable: str) -> tuple[np.ndarray, pd.Index, int] | None:
+    def reference_days(domain: str, variable: str) -> tuple[np.ndarray, pd.Series, int] | None:
         """Day numbers of each subject's reference date, the subjects, and the row of a missing USUBJID."""
         if (domain, variable) not in references:
             ref = package.datasets.get(domain)
@@ -166,7 +235,8 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
                 first = ref.drop_duplicates("USUBJID")
                 # a missing USUBJID takes the reference date of the record without USUBJID, if there is one
                 missing = next(iter(np.flatnonzero(first["USUBJID"].isna().to_numpy())), -1)
-                references[(domain, variable)] = (_day_numbers(first[variable]), pd.Index(first["USUBJID"]), missing)
+                references[(domain, variable)] = (_day_numbers(first[variable]), first["USUBJID"].reset_index(drop=True),
+                                                  missing)
         return references[(domain, variable)]
 
     for name, frame in _subject_datasets(package):
@@ -178,15 +248,21 @@ def study_day_consistent(package: Package) -> Iterable[Hit]:
             if found is None:
                 continue
             reference, ref_subjects, ref_missing = found
-            # calendar days of the distinct dates and of the subjects' reference dates, spread to the records
+            # calendar days of the distinct dates and of the subjects' reference dates (NaN: unknown), each
+            # found once per distinct value and spread to the records
             subject, subjects = package.distinct(name, "USUBJID")
             date, dates = package.distinct(name, dtc)
-            in_ref = _spread(ref_subjects.get_indexer(subjects.astype(object)), subject, ref_missing)
-            start = _spread(reference, in_ref, _NO_DAY)
-            day = _spread(_day_numbers(dates), date, _NO_DAY)
-            expected = _study_day(day, start)
+            # each subject's row in the reference dataset; the last entry, for a missing USUBJID (code -1), is
+            # the row without USUBJID; row -1 (none) is the NaN appended to the reference days
+            in_ref = np.append(_position_in(subjects, ref_subjects), ref_missing)
+            start = np.append(reference, np.nan)[in_ref][subject]
+            expected = _study_day(_spread(_day_numbers(dates), date, np.nan), start)
+            del start
             actual = frame[dy].to_numpy(dtype=float)
-            mask = ~((np.isnan(expected) & np.isnan(actual)) | (expected == actual))
+            mask = expected != actual
+            unknown = np.isnan(expected)
+            unknown &= np.isnan(actual)
+            mask[unknown] = False  # both missing agree
             yield Hit(name, dy, mask)
 
 
@@ -199,30 +275,22 @@ def _study_day_inputs(spec: DomainSpec | None, dy: str) -> tuple[str, str, str]:
     return dy[:-2] + "DTC", "DM", "RFSTDTC"
 
 
-def _day_numbers(iso: pd.Series) -> np.ndarray:
-    """Days since 1970 of complete ISO 8601 dates, as ``sdtmgen.dates.iso_date`` reads them (not the
-    SDTM derivations' fast reader); else _NO_DAY."""
-    from sdtmgen.dates import iso_date
-
-    stamps = iso_date(iso.reset_index(drop=True)).to_numpy(dtype="datetime64[ns]")
-    return np.where(np.isnat(stamps), _NO_DAY, stamps.astype("datetime64[D]").astype(np.int64))
-
-
 def _study_day(day: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0).
+    """SDTM --DY: day - start + 1 on or after the start, day - start before (no day 0); NaN when either
+    is unknown. ``day`` (float day numbers) is overwritten with the answer.
 
     Written here a second time on purpose (double programming): the build's --DY comes from
     ``sdtmgen.dates.study_day`` on days read by the derivations' date parser, and this check recomputes it
     from the ISO text with its own reading (``_day_numbers``) and arithmetic, so that a defect in the
     build's code cannot hide itself. Do not replace it with a call to the build's function."""
-    known = (day != _NO_DAY) & (start != _NO_DAY)
-    delta = np.where(known, day - start, 0)
-    return np.where(known, np.where(delta >= 0, delta + 1, delta), np.nan)
+    delta = np.subtract(day, start, out=day)
+    delta += delta >= 0
+    return delta
 
 
 @conformance_rule("XD-EPOCH-SE", "error", "EPOCH differs from the subject element (SE) the record's date falls in")
 def epoch_consistent(package: Package) -> Iterable[Hit]:
-    from sdtmgen.sdtm.derivations.timing import day_end_timestamp, iso_to_timestamp
+    from sdtmgen.sdtm.derivations.timing import iso_to_timestamp
 
     se = package.datasets.get("SE")
     if se is None or se.empty:
@@ -239,16 +307,78 @@ def epoch_consistent(package: Package) -> Iterable[Hit]:
             continue
         subject, subjects = package.distinct(name, "USUBJID")
         date, dates = package.distinct(name, dtc)
-        element = _element_at(se["USUBJID"], se_start, subjects, subject, day_end_timestamp(dates).to_numpy(), date)
-        expected = np.where(element >= 0, se_epoch[element], -1)
-        # each record's EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         epoch, values = package.distinct(name, "EPOCH")
+        # records repeat (subject, date, EPOCH) a lot: each distinct combination is checked once
+        combination, (subject, date, epoch) = _combinations(subject, date, epoch)
+        element = _element_at(se["USUBJID"], se_start, subjects, subject, _day_end_times(dates), date)
+        expected = np.where(element >= 0, se_epoch[element], -1)
+        # each EPOCH as a position among SE's epochs: -2 missing, -3 not one of them
         values = values.astype("string[pyarrow]").astype(object)
         known = epochs.get_indexer(values)
         actual = _spread(np.where(known >= 0, known, -3), epoch, -2)
-        mask = ~(((expected == -1) & (actual == -2)) | (expected == actual))
-        shown = ["<missing>" if c < 0 else values.iloc[c] for c in np.unique(epoch[mask])]
-        yield Hit(name, "EPOCH", mask, tuple(sorted(set(shown)))[:10])
+        wrong = ~(((expected == -1) & (actual == -2)) | (expected == actual))
+        shown = ["<missing>" if c < 0 else values.iloc[c] for c in np.unique(epoch[wrong])]
+        yield Hit(name, "EPOCH", wrong[combination], tuple(sorted(set(shown)))[:10])
+
+
+def _day_end_times(dates: pd.Series) -> np.ndarray:
+    """``timing.day_end_timestamp`` of distinct dates, as datetime64[ns]: how the build's EPOCH derivation places a
+    date among the elements (a date alone is its day's last minute, a time keeps its minute, seconds are dropped).
+
+    The plain forms ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM`` and ``YYYY-MM-DDTHH:MM:SS`` are read from the text
+    bytes; any other value of 10 or more bytes goes to ``day_end_timestamp`` itself."""
+    from sdtmgen.sdtm.derivations.timing import day_end_timestamp
+
+    text, offsets, data, present = iso_text(dates)
+    lengths = np.diff(offsets)
+    minutes = np.full(len(text), np.iinfo(np.int64).min)  # the int64 of NaT
+    odd = present & (lengths >= 10)  # shorter text cannot hold a complete date
+    for width in (10, 16, 19):
+        rows = np.flatnonzero(present & (lengths == width))
+        if not len(rows):
+            continue
+        head = text_head(data, offsets[rows], width)
+        days, plain = plain_days(head)
+        if width == 10:
+            clock = np.full(len(rows), 1439)
+        else:
+            hour, ok = head_number(head, (11, 12))
+            plain &= ok
+            minute, ok = head_number(head, (14, 15))
+            plain &= ok & (hour < 24) & (minute < 60) & (head[:, 10] == ord("T")) & (head[:, 13] == ord(":"))
+            clock = hour * 60 + minute
+            if width == 19:
+                second, ok = head_number(head, (17, 18))
+                plain &= ok & (second < 60) & (head[:, 16] == ord(":"))
+        minutes[rows[plain]] = days[plain] * 1440 + clock[plain]
+        odd[rows[plain]] = False
+    times = np.where(minutes == np.iinfo(np.int64).min, minutes, minutes * 60_000_000_000).view("datetime64[ns]")
+    if odd.any():
+        others = pd.Series(text.filter(pa.array(odd)).to_pylist(), dtype="string[pyarrow]")
+        times[odd] = day_end_timestamp(others).to_numpy(dtype="datetime64[ns]")
+    return times
+
+
+def _combinations(*codes: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per record, a code of its distinct combination of the codes (-1: missing, kept); and the codes of each
+    combination."""
+    spans = [int(c.max(initial=-1)) + 2 for c in codes]
+    if len(codes) > 2 and np.prod(np.asarray(spans, dtype=float)) >= 2.0 ** 62:  # one number would overflow
+        pairs, first, second = _pair_codes(codes[0], codes[1])
+        combination, (pair, *rest) = _combinations(pairs, *codes[2:])
+        return combination, [first[pair], second[pair], *rest]
+    key = codes[0].astype(np.int64) + 1
+    for c, span in zip(codes[1:], spans[1:]):
+        key *= span
+        key += c
+        key += 1
+    combination, keys = pd.factorize(key)
+    del key
+    parts = []
+    for span in reversed(spans[1:]):
+        parts.append(keys % span - 1)
+        keys = keys // span
+    return combination, [keys - 1, *reversed(parts)]
 
 
 def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Series, subject: np.ndarray,
@@ -264,16 +394,18 @@ def _element_at(se_subjects: pd.Series, se_start: np.ndarray, subjects: pd.Serie
     known = np.flatnonzero(~np.isnat(times))
     if not len(rows) or not len(known):
         return out
-    position = pd.Index(subjects.astype(object)).get_indexer(se_subjects.iloc[rows].astype(object))
+    position = _position_in(se_subjects.iloc[rows], subjects)
     se_subject = np.where(se_subjects.iloc[rows].isna().to_numpy(), -1, np.where(position < 0, -2, position))
-    # one sortable integer per (subject, time): subject code * number of distinct times + time rank
-    _, rank = np.unique(np.concatenate([se_start[rows], times[known]]), return_inverse=True)
-    span = int(rank.max()) + 1
+    # one sortable integer per (subject, time): subject code * span + time rank, the rank of a time being the
+    # number of distinct SE starts on or before it (so an SE start is on or before a time exactly when its
+    # rank is at most the time's)
+    starts = np.unique(se_start[rows])
+    span = len(starts) + 1
     time_rank = np.full(len(times), -1, dtype=np.int64)
-    time_rank[known] = rank[len(rows):]
+    time_rank[known] = np.searchsorted(starts, times[known], side="right")
     record_rank = _spread(time_rank, time, -1)
     timed = np.flatnonzero(record_rank >= 0)
-    se_key = se_subject * span + rank[:len(rows)]
+    se_key = se_subject * span + np.searchsorted(starts, se_start[rows], side="right")
     order = np.argsort(se_key, kind="stable")
     se_key, rows, se_subject = se_key[order], rows[order], se_subject[order]
     at = np.searchsorted(se_key, subject[timed].astype(np.int64) * span + record_rank[timed], side="right") - 1
@@ -301,9 +433,12 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
         visit, values = package.distinct(name, "VISIT")
         values = values.astype("string[pyarrow]")
         number = frame["VISITNUM"].to_numpy(dtype=float)
-        planned_name = _spread(names.get_indexer(values.astype(object)), visit, -1)
-        unplanned = _spread(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), visit, False)
-        mask = ~in_tv[planned_name, _position(numbers, number)] & ~unplanned & ~np.isnan(number)
+        # accepted[visit code, VISITNUM position]: planned in TV, or an unplanned visit (last row: VISIT missing)
+        planned_name = np.append(names.get_indexer(values.astype(object)), -1)
+        unplanned = np.append(values.str.startswith(package.unplanned_visit).to_numpy(dtype=bool), False)
+        accepted = in_tv[planned_name] | unplanned[:, None]
+        mask = ~accepted[visit, _position(numbers, number)]
+        mask &= ~np.isnan(number)
         shown = pd.DataFrame({"N": number[mask], "V": visit[mask]}).drop_duplicates()
         text = _at(values, shown["V"].to_numpy())
         yield Hit(name, "VISIT", mask, tuple(sorted({f"{n:g}/{v}" for n, v in zip(shown["N"], text)}))[:10])
@@ -312,8 +447,9 @@ def visits_in_tv(package: Package) -> Iterable[Hit]:
 def _position(numbers: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Position of each value in the sorted ``numbers``; len(numbers) when it is not one of them."""
     at = np.searchsorted(numbers, values)
-    found = at < len(numbers)
-    found[found] = numbers[at[found]] == values[found]
+    if not len(numbers):
+        return at
+    found = numbers[np.minimum(at, len(numbers) - 1)] == values
     return np.where(found, at, len(numbers))
 
 

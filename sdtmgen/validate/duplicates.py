@@ -2,7 +2,9 @@
 
 The build sorts every dataset by its keys (and --SEQ follows the subject's order), so records
 with equal keys are neighbours: comparing each record with the next finds them in one pass and
-proves the order on the way. A frame that is not in key order is hashed by pandas instead.
+proves the order on the way. The order is tested only where it matters: where the earlier keys
+are equal and this key changes (a few boundaries), not on every pair. A frame that is not in key
+order is hashed by pandas instead.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
         return np.zeros(len(frame), dtype=bool)
     same = np.ones(len(frame) - 1, dtype=bool)  # record i and i + 1 have equal keys so far
     for key in keys:
-        compared = _compare_with_next(frame[key])
-        if compared is None or (same & ~compared[0] & ~compared[1]).any():  # not sorted by the keys
+        values = _comparable(frame[key])
+        if values is None:
             return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
-        same &= compared[1]
+        equal = _equal_to_next(values)
+        changes = same & ~equal  # earlier keys equal, this one differs: must sort before the next
+        if not _in_order(values, changes):  # not sorted by the keys
+            return frame.duplicated(keys, keep=False).to_numpy(dtype=bool)
+        same &= equal
         if not same.any():
             break
     duplicated = np.zeros(len(frame), dtype=bool)
@@ -31,24 +37,62 @@ def duplicated_rows(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return duplicated
 
 
-def _compare_with_next(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """(sorts before, equal to) the next value, missing values last and equal; None for other types."""
+def _comparable(values: pd.Series) -> pa.Array | np.ndarray | None:
+    """Arrow text (one array) or float/integer numbers; None for other types."""
     if isinstance(values.array, pd.arrays.ArrowStringArray):
         text = pa.array(values.array)
-        text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-        this, after = text.slice(0, len(text) - 1), text.slice(1)
-        this_missing = this.is_null().to_numpy(zero_copy_only=False)
-        after_missing = after.is_null().to_numpy(zero_copy_only=False)
-        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
-        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
-    elif values.dtype == np.float64:
-        numbers = values.to_numpy()
-        this, after = numbers[:-1], numbers[1:]
-        this_missing, after_missing = np.isnan(this), np.isnan(after)
-        before, equal = this < after, this == after
-    elif values.dtype.kind in "iu":  # integer codes: nothing missing
-        numbers = values.to_numpy()
-        return numbers[:-1] < numbers[1:], numbers[:-1] == numbers[1:]
+        return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if values.dtype == np.float64 or values.dtype.kind in "iu":
+        return values.to_numpy()
+    return None
+
+
+def _missing(values: pa.Array | np.ndarray) -> np.ndarray | None:
+    """Which values are missing; None when none can be (integers)."""
+    if isinstance(values, np.ndarray):
+        return np.isnan(values) if values.dtype.kind == "f" else None
+    return values.is_null().to_numpy(zero_copy_only=False) if values.null_count else None
+
+
+def _equal_to_next(values: pa.Array | np.ndarray) -> np.ndarray:
+    """Each value equals the next (missing equals missing)."""
+    if isinstance(values, np.ndarray):
+        equal = values[:-1] == values[1:]
     else:
-        return None
-    return before | (~this_missing & after_missing), equal | (this_missing & after_missing)
+        this, after = values.slice(0, len(values) - 1), values.slice(1)
+        equal = pc.fill_null(pc.equal(this, after), False).to_numpy(zero_copy_only=False)
+    missing = _missing(values)
+    if missing is not None:
+        equal |= missing[:-1] & missing[1:]
+    return equal
+
+
+def _in_order(values: pa.Array | np.ndarray, changes: np.ndarray) -> bool:
+    """Each value where ``changes`` is True sorts before its next value (missing values last)."""
+    count = np.count_nonzero(changes)
+    if not count:
+        return True
+    if count > len(changes) // 8:  # many: compare all neighbours at once
+        if isinstance(values, np.ndarray):
+            this, after = values[:-1], values[1:]
+        else:
+            this, after = values.slice(0, len(values) - 1), values.slice(1)
+        return not (changes & ~_ordered(this, after)).any()
+    at = np.flatnonzero(changes)
+    if isinstance(values, np.ndarray):
+        this, after = values[at], values[at + 1]
+    else:
+        this, after = values.take(pa.array(at)), values.take(pa.array(at + 1))
+    return bool(_ordered(this, after).all())
+
+
+def _ordered(this: pa.Array | np.ndarray, after: pa.Array | np.ndarray) -> np.ndarray:
+    """``this`` sorts before ``after``, value by value (missing values last)."""
+    if isinstance(this, np.ndarray):
+        before = this < after
+    else:
+        before = pc.fill_null(pc.less(this, after), False).to_numpy(zero_copy_only=False)
+    this_missing, after_missing = _missing(this), _missing(after)
+    if after_missing is not None:
+        before |= after_missing if this_missing is None else (~this_missing & after_missing)
+    return before

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sdtmgen.errors import Finding
 from sdtmgen.registry import Registry
@@ -149,6 +150,79 @@ def _blank(values: pd.Series) -> np.ndarray:
         blank |= values.isin(empty).to_numpy(dtype=bool)
     return blank
 
+
+def iso_text(iso: pd.Series) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray]:
+    """The values as one Arrow large_string array, its offsets and data bytes, and which are present."""
+    text = pa.array(iso.astype("string[pyarrow]").array)
+    text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    text = text.cast(pa.large_string())
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset: text.offset + len(text) + 1] \
+        if len(text) else np.zeros(1, dtype=np.int64)
+    data = text.buffers()[2] if len(text) else None
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    present = ~text.is_null().to_numpy(zero_copy_only=False)
+    return text, offsets, data, present
+
+
+def plain_days(head: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970 of ``YYYY-MM-DD`` in the first 10 bytes of each row of ``head`` (see :func:`text_head`),
+    by numpy's calendar; and which rows are such a date (ASCII digits, a real date, years 1678-2261)."""
+    year, plain = head_number(head, range(0, 4))
+    month, ok = head_number(head, range(5, 7))
+    plain &= ok
+    day, ok = head_number(head, range(8, 10))
+    plain &= ok & (head[:, 4] == ord("-")) & (head[:, 7] == ord("-"))
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    month_days = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+    plain &= (year >= 1678) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
+    return first.astype("datetime64[D]").astype(np.int64) + day - 1, plain
+
+
+def head_number(head: np.ndarray, columns: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The decimal number in these byte columns of ``head``, and whether they are all ASCII digits."""
+    value = np.zeros(len(head), dtype=np.int64)
+    digits = np.ones(len(head), dtype=bool)
+    for k in columns:
+        digit = head[:, k].astype(np.int64) - ord("0")
+        digits &= (digit >= 0) & (digit <= 9)
+        value *= 10
+        value += digit
+    return value, digits
+
+
+def text_head(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The first ``width`` bytes (uint8) of the values starting at ``starts`` (each at least that long), gathered
+    a block of values at a time (the positions of a block are a temporary ``width`` times its size)."""
+    out = np.empty((len(starts), width), dtype=np.uint8)
+    step = 1 << 16
+    for block in range(0, len(starts), step):
+        at = starts[block: block + step]
+        out[block: block + len(at)] = data[at[:, None] + np.arange(width)]
+    return out
+
+
+def day_numbers(iso: pd.Series) -> np.ndarray:
+    """Days since 1970 (float) of complete ISO 8601 dates: the first 10 characters of a value at least 10 long
+    read as ``%Y-%m-%d``; NaN when partial, missing or not a date.
+
+    Read here on purpose, not by ``sdtmgen.dates`` nor the derivations' reader (XD-DY-RFSTDTC checks the
+    derivations' --DY with it, see ``conformance._study_day``; the data review reads dates with it): the
+    plain form (digits ``YYYY-MM-DD``, years 1678-2261) is read from the text bytes with numpy's calendar;
+    any other value of 10 or more bytes (rare) by pandas' strict ``%Y-%m-%d`` parser."""
+    text, offsets, data, present = iso_text(iso)
+    out = np.full(len(text), np.nan)
+    rows = np.flatnonzero(present & (np.diff(offsets) >= 10))  # fewer bytes: fewer characters, never a date
+    if not len(rows):
+        return out
+    days, plain = plain_days(text_head(data, offsets[rows], 10))
+    out[rows[plain]] = days[plain]
+    other = rows[~plain]
+    if len(other):  # what pandas makes of the rest: a date, or NaT
+        odd = pd.Series(text.take(pa.array(other)).to_pylist(), dtype="string[pyarrow]").str.slice(0, 10)
+        odd = odd.where((odd.str.len() >= 10).fillna(False))
+        stamps = pd.to_datetime(odd, format="%Y-%m-%d", errors="coerce", cache=False).to_numpy(dtype="datetime64[ns]")
+        out[other] = np.where(np.isnat(stamps), np.nan, stamps.astype("datetime64[D]").astype(np.int64))
+    return out
 
 
 #: ADaM dataset class (spec ``class``) -> the ADaMIG 1.3 data structure its variables are listed under

@@ -19,23 +19,24 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 import pyarrow
 import pyarrow.compute as pc
-from pandera.engines.pandas_engine import Engine
 
 from sdtmgen.dates import ISO8601_PATTERN
 from sdtmgen.textcheck import non_ascii
 from sdtmgen.validate.duplicates import duplicated_rows
-from sdtmgen.validate.textbuffers import all_ascii, all_within_bytes
+from sdtmgen.validate.textbuffers import all_ascii, all_plain_iso, all_within_bytes
 from sdtmgen.errors import Finding
 from sdtmgen.registry import Registry
 from sdtmgen.spec.models import DomainSpec, Variable
 from sdtmgen.terminology import Terminology
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandera.pandas as pa  # loaded when a schema is built (a dataset not as built), not on import
 
 MAX_TEXT_BYTES = 200
 
@@ -109,7 +110,13 @@ def _fits_ibm_float(values: pd.Series) -> pd.Series:
 
 
 def _all_fit_ibm_float(values: pd.Series) -> bool:
-    return not (np.abs(values.to_numpy(dtype=float)) >= IBM_MAX).any()
+    numbers = values.to_numpy(dtype=float)
+    if not len(numbers):
+        return True
+    # the largest and smallest numbers (missing ones skipped) answer without a temporary column
+    if np.fmax.reduce(numbers) < IBM_MAX and np.fmin.reduce(numbers) > -IBM_MAX:
+        return True
+    return not (np.abs(numbers) >= IBM_MAX).any()
 
 
 def value_checks(var: Variable, terminology: Terminology, severity: str) -> list[ValueCheck]:
@@ -121,7 +128,7 @@ def value_checks(var: Variable, terminology: Terminology, severity: str) -> list
         checks += [ValueCheck("SCH-ASCII", _is_ascii, all_pass=all_ascii),
                    ValueCheck("SCH-LENGTH", _fits_in_bytes, all_pass=_all_fit_in_bytes)]
         if var.name.endswith("DTC"):
-            checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True))
+            checks.append(ValueCheck("SCH-ISO8601", _is_iso8601, per_distinct=True, all_pass=all_plain_iso))
     if var.codelist:
         codelist = terminology.get(var.codelist)
         if codelist.extensible == (severity == "warning"):
@@ -137,6 +144,8 @@ def _dtype(var: Variable):
 
 def build_schema(spec: DomainSpec, terminology: Terminology, severity: str = "error") -> pa.DataFrameSchema:
     """The schema of one dataset; severity 'error' or 'warning' selects which checks it holds."""
+    import pandera.pandas as pa
+
     columns = {}
     for var in spec.variables:
         checks = [pa.Check(c.test, name=c.rule, ignore_na=True) for c in value_checks(var, terminology, severity)]
@@ -167,6 +176,8 @@ Failure = tuple[str, str, tuple[int, ...], tuple[str, ...]]
 
 def _failures_by_pandera(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                          severity: str) -> list[Failure]:
+    import pandera.pandas as pa
+
     try:
         build_schema(spec, terminology, severity).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -188,6 +199,10 @@ def _dtype_matches(expected, actual) -> bool:
     """Pandera's own dtype test, for dtypes it decides without looking at the values."""
     if actual == object:
         return False
+    if actual == expected:  # the very dtype: Pandera's test passes (and Pandera need not be loaded)
+        return True
+    from pandera.engines.pandas_engine import Engine
+
     return Engine.dtype(expected).check(Engine.dtype(actual)) is True
 
 
@@ -202,12 +217,18 @@ def _rows(labels) -> tuple[int, ...]:
     return tuple((np.unique(np.asarray(labels, dtype=np.int64)) + 1).tolist())
 
 
-def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
-    """Records and distinct values failing the check (missing values are not checked), or None."""
-    if check.all_pass is not None and check.all_pass(column):
-        return None
+def _value_failure(check: ValueCheck, column: pd.Series,
+                   distinct: pd.Series | None = None) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    """Records and distinct values failing the check (missing values are not checked), or None.
+
+    ``distinct``: the column's distinct values when known; a check that holds for each holds for the column."""
+    if check.all_pass is not None:
+        if distinct is not None and check.all_pass(distinct):
+            return None
+        if not (check.per_distinct and distinct is not None) and check.all_pass(column):
+            return None  # (a check run per distinct value is proven on those only)
     if check.per_distinct:
-        distinct = pd.Series(column.unique()).dropna()
+        distinct = pd.Series(column.unique()).dropna() if distinct is None else distinct
         bad = distinct[~np.asarray(check.test(distinct), dtype=bool)]
         if bad.empty:
             return None
@@ -222,15 +243,26 @@ def _value_failure(check: ValueCheck, column: pd.Series) -> tuple[tuple[int, ...
 
 
 def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
-                       severity: str) -> list[Failure]:
-    """What Pandera reports for a dataset with nothing structural to report, from the same checks."""
+                       severity: str, distinct: dict[str, pd.Series] | None = None) -> list[Failure]:
+    """What Pandera reports for a dataset with nothing structural to report, from the same checks.
+
+    ``distinct``: the distinct values of Arrow text columns that a check tests value by value (codelists,
+    ISO 8601), found once for both severities; the whole-column proofs (ASCII, length) then run on them."""
+    distinct = {} if distinct is None else distinct
     failures: list[Failure] = []
     for var in spec.variables:
         column = frame[var.name]
         if severity == "error" and var.core == "Req" and column.hasnans:
             failures.append((var.name, NOT_NULL, _rows(frame.index[column.isna().to_numpy(dtype=bool)]), ()))
-        for check in value_checks(var, terminology, severity):
-            failed = _value_failure(check, column)
+        checks = value_checks(var, terminology, severity)
+        values = None
+        if checks and isinstance(column.array, pd.arrays.ArrowStringArray) and any(
+                c.per_distinct for level in ("error", "warning") for c in value_checks(var, terminology, level)):
+            if var.name not in distinct:
+                distinct[var.name] = pd.Series(column.unique()).dropna()
+            values = distinct[var.name]
+        for check in checks:
+            failed = _value_failure(check, column, values)
             if failed is not None:
                 failures.append((var.name, check.rule, *failed))
     if severity == "error" and spec.keys:
@@ -243,7 +275,13 @@ def _failures_as_built(spec: DomainSpec, frame: pd.DataFrame, terminology: Termi
 def validate_dataset(spec: DomainSpec, frame: pd.DataFrame, terminology: Terminology,
                      lineage: pd.DataFrame | None = None) -> list[Finding]:
     """Run the generated schemas; return findings (errors and warnings), never raise."""
-    failures_of = _failures_as_built if _as_built(spec, frame) else _failures_by_pandera
+    if _as_built(spec, frame):
+        distinct: dict[str, pd.Series] = {}  # per column, for both severities
+
+        def failures_of(spec, frame, terminology, severity):
+            return _failures_as_built(spec, frame, terminology, severity, distinct)
+    else:
+        failures_of = _failures_by_pandera
     findings: list[Finding] = []
     for severity in ("error", "warning"):
         for column, check, rows, values in failures_of(spec, frame, terminology, severity):

@@ -38,7 +38,18 @@ def all_ascii(values: pd.Series) -> bool:
 def all_within_bytes(values: pd.Series, limit: int) -> bool:
     """No value spans more than ``limit`` bytes."""
     buffers = text_buffers(values)
-    return buffers is not None and all(np.diff(offsets).max(initial=0) <= limit for offsets, _, _ in buffers)
+    return buffers is not None and all(_longest(offsets) <= limit for offsets, _, _ in buffers)
+
+
+def _longest(offsets: np.ndarray) -> int:
+    """The longest value's byte length, a block of offsets at a time (the differences stay in cache)."""
+    if len(offsets) < 2 or offsets[-1] - offsets[0] <= 0:
+        return 0
+    step, longest = 1 << 16, 0
+    for block in range(0, len(offsets) - 1, step):
+        part = offsets[block: block + step + 1]
+        longest = max(longest, int(np.subtract(part[1:], part[:-1]).max()))
+    return longest
 
 
 def none_blank(values: pd.Series) -> bool:
@@ -53,7 +64,37 @@ def none_blank(values: pd.Series) -> bool:
         starts, lengths = offsets[:-1], np.diff(offsets)
         if nulls or (lengths <= 0).any():
             return False
+        text = data[offsets[0]: offsets[-1]]
+        if text.min(initial=0x21) >= 0x21 and text.max(initial=0x7E) <= 0x7E:  # no value holds a blank at all
+            continue
         first = data[starts]
         if ((first < 0x21) | (first > 0x7E)).any():
             return False
+    return True
+
+
+_DIGIT, _PLAIN_ISO = "0", {10: "0000-00-00", 16: "0000-00-00T00:00", 19: "0000-00-00T00:00:00"}
+
+
+def all_plain_iso(values: pd.Series) -> bool:
+    """Every value is a plain ISO 8601 date or date-time (``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm``,
+    ``YYYY-MM-DDThh:mm:ss``, ASCII digits), shapes the SDTM ISO 8601 pattern accepts; the calendar is not
+    checked (neither does the pattern). Values with missing ones among them are not proven."""
+    buffers = text_buffers(values)
+    if buffers is None or any(nulls for _, _, nulls in buffers):
+        return False
+    for offsets, data, _ in buffers:
+        starts, lengths = offsets[:-1], np.diff(offsets)
+        if not np.isin(lengths, list(_PLAIN_ISO)).all():
+            return False
+        for width, shape in _PLAIN_ISO.items():
+            form = np.frombuffer(shape.encode(), dtype=np.uint8)
+            digit = form == ord(_DIGIT)
+            at = starts[lengths == width]
+            for block in range(0, len(at), 1 << 16):  # the byte positions of a block are a small temporary
+                text = data[at[block: block + (1 << 16), None] + np.arange(width)]
+                if not (text[:, ~digit] == form[~digit]).all():
+                    return False
+                if not ((text[:, digit] >= ord("0")) & (text[:, digit] <= ord("9"))).all():
+                    return False
     return True
