@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.columns import memo
-from sdtmgen.columns.text import arrow_text
+from sdtmgen.columns.text import arrow_text, valid_mask
 
 _PACK_LIMIT = 2 ** 62
 
@@ -29,10 +29,20 @@ def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
     def from_dictionary():
         encoded = memo.dictionary_encoded(values)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-        return codes, pd.Index(pd.arrays.ArrowStringArray(encoded.dictionary))
+        return dictionary_codes(encoded.indices), pd.Index(pd.arrays.ArrowStringArray(encoded.dictionary))
 
     return memo.shared(values, "factorize", from_dictionary)
+
+
+def dictionary_codes(indices: pa.Array) -> np.ndarray:
+    """The integer indices of a dictionary encoding as intp, missing -> -1 (read from the buffers: one
+    copy, where filling the nulls first and converting would make three)."""
+    raw = np.frombuffer(indices.buffers()[1], dtype=indices.type.to_pandas_dtype())[
+        indices.offset: indices.offset + len(indices)]
+    codes = raw.astype(np.intp)
+    if indices.null_count:
+        codes[~valid_mask(indices)] = -1
+    return codes
 
 
 def with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -73,12 +83,12 @@ def order_codes(values: pd.Series, na_first: bool = True) -> tuple[np.ndarray, i
             return numbers.astype(np.int64) - low, high - low + 1
     codes, uniques = factorize(values)
     n = len(uniques)
-    rank = np.empty(n, dtype=np.int64)
-    rank[uniques.argsort()] = np.arange(n)
-    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)] if n else -1)
-    if na_first:
-        return codes + 1, n + 1
-    return np.where(codes < 0, n, codes), n + 1
+    # the code of each distinct value (its rank, after missing or before it), missing's in the last
+    # slot, which code -1 reads: one gather per record
+    table = np.empty(n + 1, dtype=np.int64)
+    table[uniques.argsort()] = np.arange(1, n + 1) if na_first else np.arange(n)
+    table[n] = 0 if na_first else n
+    return table[codes], n + 1
 
 
 def pack(columns: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
@@ -90,7 +100,9 @@ def pack(columns: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
         if key is None:
             key, span = codes, size
         elif span * size < _PACK_LIMIT:
-            key, span = key * size + codes, span * size
+            key = key * size  # (a new array: the codes given are not changed)
+            key += codes
+            span *= size
         else:
             keys.append(key)
             key, span = codes, size

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sdtmgen.finalise import finalise, number_records, record_order
@@ -193,6 +194,22 @@ def test_blank_to_missing_masks_empty_and_whitespace_only_text():
     pd.testing.assert_series_equal(got, expected)
     untouched = pd.Series(["a", "b"], dtype="string[pyarrow]")
     assert blank_to_missing(untouched) is untouched.array
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_blank_to_missing_on_sliced_arrays_with_trailing_empties_and_nulls(kind):
+    """Buffers read directly: an offset into the array, empty values at the very end of the data,
+    nulls whose offsets point past it, 32- and 64-bit offsets, every ASCII control byte."""
+    cells = ["a", "", None, " ", "\x7f", "b", "\x01x", "~", "!", None, "\u2003", "c ", "", ""]
+    cells += [chr(c) for c in range(0x21)] + [chr(c) + "z" for c in range(0x20, 0x80)]
+    for start in range(4):
+        arr = pa.array(["pad"] * start + cells, kind).slice(start)
+        values = pd.Series(pd.arrays.ArrowStringArray(arr))
+        expected = pd.Series(cells, dtype="string[pyarrow]")
+        expected = expected.mask(expected.str.strip() == "")
+        pd.testing.assert_series_equal(pd.Series(blank_to_missing(values)), expected)
+    empty = pd.Series(pd.arrays.ArrowStringArray(pa.array(["", "", None], kind)))
+    assert pd.Series(blank_to_missing(empty)).isna().all()
 
 
 def test_text_helpers_are_arrow_backed():
