@@ -14,7 +14,7 @@ from sdtmgen.finalise import finalise, number_records, record_order
 from sdtmgen.columns import memo
 from sdtmgen.columns.text import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.columns.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_records,
+from sdtmgen.columns.ordering import (already_sorted, cumcount, factorize, group_codes, key_order, lookup, move_records,
                                                take_records)
 from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
 from sdtmgen.spec.models import DomainSpec, Variable
@@ -307,3 +307,16 @@ def test_visit_order_from_visit_names_ranks_like_order_codes(seed):
         numbers[0] = 99.0  # one name, two numbers
     assert [a.tolist() if isinstance(a, np.ndarray) else a for a in _visit_order(numbers, codes, names)] == \
         [a.tolist() if isinstance(a, np.ndarray) else a for a in order_codes(pd.Series(numbers), na_first=False)]
+
+
+def test_factorize_of_object_text_matches_pandas_with_equal_values_in_distinct_objects():
+    """Object columns are factorised by object identity first: equal strings held in different objects,
+    None and NaN, repeated objects and mixed types give pandas' codes and table, in order of appearance."""
+    parts = ["fi", "le"]
+    cells = ["".join(parts), "other.csv", "".join(parts), None, np.nan, "other.csv", "file", 3, 3.0]
+    for values in (pd.Series(cells, dtype=object), pd.Series(["same.csv"] * 4, dtype=object),
+                   pd.Series([None, None], dtype=object), pd.Series(cells * 3, dtype=object).iloc[::2]):
+        codes, uniques = factorize(values)
+        expected_codes, expected = pd.factorize(values, use_na_sentinel=True)
+        assert codes.tolist() == expected_codes.tolist()
+        assert uniques.tolist() == expected.tolist() and uniques.dtype == expected.dtype
