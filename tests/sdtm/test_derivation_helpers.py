@@ -16,7 +16,8 @@ from sdtmgen.columns.text import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
 from sdtmgen.columns.ordering import (already_sorted, cumcount, factorize, group_codes, key_order, lookup, move_records,
                                                take_records)
-from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
+from sdtmgen.sdtm.derivations.timing import (day_end_minutes, element_epochs, iso_to_days, iso_to_minutes,
+                                             iso_to_timestamp)
 from sdtmgen.spec.models import DomainSpec, Variable
 
 ISO_VALUES = [
@@ -320,3 +321,19 @@ def test_factorize_of_object_text_matches_pandas_with_equal_values_in_distinct_o
         expected_codes, expected = pd.factorize(values, use_na_sentinel=True)
         assert codes.tolist() == expected_codes.tolist()
         assert uniques.tolist() == expected.tolist() and uniques.dtype == expected.dtype
+
+
+def test_day_end_minutes_reads_a_date_without_time_as_its_last_minute():
+    """Worked out per distinct value: the same as reading each record (its minutes, + 1439 where the
+    text is a date of 10 characters), for dates, date-times, partial dates, missing and odd text."""
+    values = pd.Series(["2024-03-05", "2024-03-05T10:30", None, "2024-03", "2024-03-05", "", "2024-02-30",
+                        "2024-03-05T10:30:15", "x" * 10, "2024-03-05T24:00"] * 3, dtype="string[pyarrow]")
+    got = day_end_minutes(values)
+    minutes = iso_to_minutes(values)
+    date_only = (values.str.len() == 10).fillna(False).to_numpy(dtype=bool)
+    assert got.tolist() == np.where(date_only & (minutes != MISSING), minutes + 1439, minutes).tolist()
+    assert got[0] == iso_to_minutes(pd.Series(["2024-03-05T23:59"], dtype="string[pyarrow]"))[0]
+    assert got[2] == MISSING and got[3] == MISSING
+    with memo.scope():  # the shared encoding, with an index slot per missing value
+        assert day_end_minutes(values).tolist() == got.tolist()
+        assert day_end_minutes(values.iloc[2:3]).tolist() == [MISSING]
