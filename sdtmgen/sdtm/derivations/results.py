@@ -205,9 +205,11 @@ class ReferenceRangeIndicator(Derivation):
         value = frame[self.result].to_numpy(dtype=float)
         low = frame[self.low].to_numpy(dtype=float)
         high = frame[self.high].to_numpy(dtype=float)
-        out = np.full(len(frame), None, dtype=object)
+        # the position of each record's text in (normal, low, high), -1: none; no Python string per record
+        out = np.full(len(frame), -1, dtype=np.intp)
         known = ~np.isnan(value) & (~np.isnan(low) | ~np.isnan(high))
-        out[known] = self.normal_value
-        out[known & ~np.isnan(low) & (value < low)] = self.low_value
-        out[known & ~np.isnan(high) & (value > high)] = self.high_value
-        frame[self.target] = pd.array(out, dtype="string[pyarrow]")
+        out[known] = 0
+        out[known & ~np.isnan(low) & (value < low)] = 1
+        out[known & ~np.isnan(high) & (value > high)] = 2
+        frame[self.target] = take_text(pd.Series([self.normal_value, self.low_value, self.high_value],
+                                                 dtype="string[pyarrow]"), out)
