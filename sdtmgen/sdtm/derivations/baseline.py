@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow.compute as pc
 from pydantic import Field
 
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.columns.text import arrow_text, flag
 from sdtmgen.sdtm.derivations.isodates import MISSING
-from sdtmgen.columns import memo
-from sdtmgen.columns.ordering import dictionary_codes, group_codes, pack, stable_order
+from sdtmgen.columns.ordering import group_codes, pack, stable_order
 from sdtmgen.sdtm.derivations.timing import iso_to_minutes, subject_positions
 
 
@@ -47,17 +45,11 @@ class BaselineFlag(Derivation):
         ref_text = subjects[self.reference.variable]
         ref = np.where(found, iso_to_minutes(ref_text)[take] if len(subjects) else MISSING, MISSING)
         ref_timed = found & (_has_time(ref_text)[take] if len(subjects) else False)
-        # the record dates read once per distinct value (minutes, day start, whether timed), then
-        # spread by the column's shared encoding (slot -1, the last one: missing)
-        encoded = memo.dictionary_encoded(frame[self.date])
-        distinct = pd.Series(pd.arrays.ArrowStringArray(encoded.dictionary))
-        minutes = np.append(iso_to_minutes(distinct), MISSING)
-        codes = dictionary_codes(encoded.indices)
-        timed = np.append(_has_time(distinct), False)[codes]
+        when = iso_to_minutes(frame[self.date])
         # compare at date level when either side has no time: a record of the reference day without
         # a time counts as pre-dose, and so does any record of that day when the reference has no time
-        by_date = ~(timed & ref_timed)
-        when = np.where(by_date, _day_start(minutes)[codes], minutes[codes])
+        by_date = ~(_has_time(frame[self.date]) & ref_timed)
+        when = np.where(by_date, _day_start(when), when)
         ref_cmp = np.where(by_date, _day_start(ref), ref)
         result = arrow_text(frame[self.result])
         has_result = np.asarray(pc.greater(pc.binary_length(result), 0).fill_null(False))
