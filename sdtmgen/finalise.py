@@ -57,12 +57,17 @@ def number_records(frame: pd.DataFrame, keys: list[str], target: str, by: str = 
     so that the records never exist twice in memory.
     """
     order = record_order(frame, [k for k in keys if k != target], likely_sorted)
+    # the groups read before the move, where ``by`` (a key, usually) is encoded already, and moved
+    # with the records: the moved column would be encoded again (a groupby on the text would make a
+    # Python string per record)
+    codes, _ = factorize(frame[by])
+    if order is not None:
+        codes = codes[order]
     if shared:
         taken = take_records(frame, order)
         frame = taken.copy(deep=False) if taken is frame else taken  # a column added here stays here
     else:
         frame = move_records(frame, order)
-    codes, _ = factorize(frame[by])  # (a groupby on the text would make a Python string per record)
     frame[target] = np.where(codes >= 0, cumcount(codes) + 1.0, np.nan)
     return frame
 

@@ -10,13 +10,15 @@ neighbouring rows tells cheaply.
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sdtmgen.columns import memo
-from sdtmgen.columns.text import arrow_text
+from sdtmgen.columns.text import arrow_text, valid_mask
 
 _PACK_LIMIT = 2 ** 62
 
@@ -24,15 +26,45 @@ _PACK_LIMIT = 2 ** 62
 def factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` (missing -> -1, distinct values in order of appearance); for Arrow text the
     column's shared dictionary encoding."""
+    if isinstance(values.dtype, np.dtype) and values.dtype == object and len(values):
+        return _object_factorize(values)
     if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
         return pd.factorize(values, use_na_sentinel=True)
 
     def from_dictionary():
         encoded = memo.dictionary_encoded(values)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-        return codes, pd.Index(pd.arrays.ArrowStringArray(encoded.dictionary))
+        return dictionary_codes(encoded.indices), pd.Index(pd.arrays.ArrowStringArray(encoded.dictionary))
 
     return memo.shared(values, "factorize", from_dictionary)
+
+
+def _object_factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` of an object column (e.g. ``_FILE``: one Python string repeated on every
+    record) by the identity of its objects first: the same object is the same value, so hashing the
+    pointers (or seeing they are all one) and then the few distinct objects gives the same codes and
+    table in order of appearance, without hashing and comparing a Python string per record."""
+    objects = np.ascontiguousarray(values.to_numpy(dtype=object))
+    n = len(objects)
+    identities = np.ctypeslib.as_array((ctypes.c_ssize_t * n).from_address(objects.ctypes.data)).copy()
+    if (identities == identities[0]).all():
+        inverse, first = np.zeros(n, dtype=np.intp), np.zeros(1, dtype=np.intp)
+    else:
+        inverse, _ = pd.factorize(identities)
+        # codes come in order of appearance: an object is first seen where the running maximum grows
+        first = np.flatnonzero(np.diff(np.maximum.accumulate(inverse), prepend=-1) > 0)
+    codes, uniques = pd.factorize(pd.Series(objects[first], dtype=object), use_na_sentinel=True)
+    return codes[inverse], uniques
+
+
+def dictionary_codes(indices: pa.Array) -> np.ndarray:
+    """The integer indices of a dictionary encoding as intp, missing -> -1 (read from the buffers: one
+    copy, where filling the nulls first and converting would make three)."""
+    raw = np.frombuffer(indices.buffers()[1], dtype=indices.type.to_pandas_dtype())[
+        indices.offset: indices.offset + len(indices)]
+    codes = raw.astype(np.intp)
+    if indices.null_count:
+        codes[~valid_mask(indices)] = -1
+    return codes
 
 
 def with_missing(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -73,12 +105,12 @@ def order_codes(values: pd.Series, na_first: bool = True) -> tuple[np.ndarray, i
             return numbers.astype(np.int64) - low, high - low + 1
     codes, uniques = factorize(values)
     n = len(uniques)
-    rank = np.empty(n, dtype=np.int64)
-    rank[uniques.argsort()] = np.arange(n)
-    codes = np.where(codes < 0, -1, rank[np.maximum(codes, 0)] if n else -1)
-    if na_first:
-        return codes + 1, n + 1
-    return np.where(codes < 0, n, codes), n + 1
+    # the code of each distinct value (its rank, after missing or before it), missing's in the last
+    # slot, which code -1 reads: one gather per record
+    table = np.empty(n + 1, dtype=np.int64)
+    table[uniques.argsort()] = np.arange(1, n + 1) if na_first else np.arange(n)
+    table[n] = 0 if na_first else n
+    return table[codes], n + 1
 
 
 def pack(columns: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
@@ -90,7 +122,9 @@ def pack(columns: list[tuple[np.ndarray, int]]) -> list[np.ndarray]:
         if key is None:
             key, span = codes, size
         elif span * size < _PACK_LIMIT:
-            key, span = key * size + codes, span * size
+            key = key * size  # (a new array: the codes given are not changed)
+            key += codes
+            span *= size
         else:
             keys.append(key)
             key, span = codes, size
@@ -114,9 +148,20 @@ def _neighbours(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.nda
         text = arrow_text(values)
         a, b = (text.slice(0, n - 1), text.slice(1)) if every else (text.take(pa.array(rows)),
                                                                     text.take(pa.array(rows + 1)))
-        a_missing, b_missing = np.asarray(a.is_null()), np.asarray(b.is_null())
-        less = np.asarray(pc.less(a, b).fill_null(False))
-        equal = np.asarray(pc.equal(a, b).fill_null(False))
+        a_missing, b_missing = ~valid_mask(a), ~valid_mask(b)
+        equal = pc.equal(a, b)
+        equal = np.asarray(equal.fill_null(False) if equal.null_count else equal)
+        # text is compared for order only where it differs: in sorted records most neighbours
+        # are equal in the leading keys (study, subject, test), so one kernel call instead of two
+        differ = np.flatnonzero(~(equal | a_missing | b_missing))
+        if len(differ) > len(a) // 4:
+            less = pc.less(a, b)
+            less = np.asarray(less.fill_null(False) if less.null_count else less)
+        else:
+            less = np.zeros(len(a), dtype=bool)
+            if len(differ):
+                at = pa.array(differ)
+                less[differ] = np.asarray(pc.less(a.take(at), b.take(at)))
     else:
         if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iufbmM":
             numbers = values.to_numpy()
@@ -177,10 +222,15 @@ def move_records(frame: pd.DataFrame, order: np.ndarray | None) -> pd.DataFrame:
     if order is None:
         return take_records(frame, None)
     columns = {}
+    positions = pa.array(order)  # made once: pandas' take converts and bounds-checks it per column
     for name in list(frame.columns):
         values = frame[name]
-        columns[name] = (values.array.take(order) if isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-                         else values.to_numpy()[order])
+        if isinstance(values.array, pd.arrays.ArrowStringArray) and values.dtype.na_value is pd.NA:
+            columns[name] = pd.arrays.ArrowStringArray(values.array._pa_array.take(positions))
+        elif isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
+            columns[name] = values.array.take(order)
+        else:
+            columns[name] = values.to_numpy()[order]
         del values
         del frame[name]
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)  # (a dict is copied by default)

@@ -14,11 +14,6 @@ import pyarrow.compute as pc
 
 STRING = pd.StringDtype("pyarrow")
 
-# first bytes of text that may strip to "": ASCII controls and space, and any non-ASCII lead byte
-_MAY_START_BLANK = np.zeros(256, dtype=bool)
-_MAY_START_BLANK[:0x21] = True
-_MAY_START_BLANK[0x7F:] = True
-
 
 def arrow_text(values) -> pa.Array:
     """The values (Series or array) as one contiguous Arrow (large_)string array, without copying
@@ -68,23 +63,46 @@ def take_text(values, positions: np.ndarray) -> pd.api.extensions.ExtensionArray
     return as_text(values).take(positions, allow_fill=True)
 
 
+def valid_mask(arr: pa.Array) -> np.ndarray:
+    """True where ``arr`` has a value, read from its validity bitmap (no Arrow kernel, no copy per value)."""
+    bitmap = arr.buffers()[0]
+    if bitmap is None or not arr.null_count:
+        return np.ones(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), count=arr.offset + len(arr), bitorder="little")
+    return bits[arr.offset:].view(bool)
+
+
+def _blank_candidates(arr: pa.Array) -> np.ndarray:
+    """Rows of a string array that are empty or start with a byte that may begin white space (ASCII
+    controls, space, any non-ASCII byte), missing values left out: the only rows that may be blank."""
+    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=offset_type)[arr.offset: arr.offset + len(arr) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    size = buffers[2].size if buffers[2] is not None else 0
+    if not size or not len(arr):
+        maybe = np.ones(len(arr), dtype=bool)
+    else:
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        if starts[-1] >= size:  # trailing empty values start at the end of the data: read a neighbour's byte
+            starts = np.minimum(starts, size - 1)
+        # the first bytes of text that may strip to "": ASCII controls and space (< 0x21), DEL and any
+        # non-ASCII lead byte (>= 0x7F); one compare, as (byte - 0x21) wraps round for the first ones
+        maybe = np.subtract(np.take(data, starts), 0x21, dtype=np.uint8) >= 0x7F - 0x21
+        maybe |= offsets[:-1] == ends
+    if arr.null_count:
+        maybe &= valid_mask(arr)
+    return np.flatnonzero(maybe)
+
+
 def blank_to_missing(values: pd.Series) -> pd.api.extensions.ExtensionArray:
     """Text with empty or all-whitespace values made missing (SAS has no empty-vs-missing distinction).
 
     Only values starting with whitespace (or a non-ASCII byte) or empty can be blank, so only those
-    few are stripped and compared.
+    few are stripped and compared; the rest is read from the Arrow buffers without a kernel call.
     """
     text = as_text(values)
-    arr = arrow_text(text)
-    offsets, lengths, data = text_buffers(arr)
-    if len(data):
-        first = data[np.minimum(offsets, len(data) - 1)]  # the first byte (of a neighbour when empty)
-        maybe = _MAY_START_BLANK[first] | (lengths == 0)
-    else:
-        maybe = np.ones(len(arr), dtype=bool)
-    if arr.null_count:
-        maybe &= ~np.asarray(arr.is_null())
-    rows = np.flatnonzero(maybe)
+    rows = _blank_candidates(arrow_text(text))
     if not len(rows):
         return text
     stripped = pd.Series(text.take(rows)).str.strip()

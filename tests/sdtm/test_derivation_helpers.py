@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sdtmgen.finalise import finalise, number_records, record_order
 from sdtmgen.columns import memo
 from sdtmgen.columns.text import blank_to_missing, flag, take_text
 from sdtmgen.sdtm.derivations.isodates import MISSING, date_numbers
-from sdtmgen.columns.ordering import (already_sorted, cumcount, group_codes, key_order, lookup, move_records,
+from sdtmgen.columns.ordering import (already_sorted, cumcount, factorize, group_codes, key_order, lookup, move_records,
                                                take_records)
-from sdtmgen.sdtm.derivations.timing import element_epochs, iso_to_days, iso_to_minutes, iso_to_timestamp
+from sdtmgen.sdtm.derivations.timing import (day_end_minutes, element_epochs, iso_to_days, iso_to_minutes,
+                                             iso_to_timestamp)
 from sdtmgen.spec.models import DomainSpec, Variable
 
 ISO_VALUES = [
@@ -195,6 +197,22 @@ def test_blank_to_missing_masks_empty_and_whitespace_only_text():
     assert blank_to_missing(untouched) is untouched.array
 
 
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_blank_to_missing_on_sliced_arrays_with_trailing_empties_and_nulls(kind):
+    """Buffers read directly: an offset into the array, empty values at the very end of the data,
+    nulls whose offsets point past it, 32- and 64-bit offsets, every ASCII control byte."""
+    cells = ["a", "", None, " ", "\x7f", "b", "\x01x", "~", "!", None, "\u2003", "c ", "", ""]
+    cells += [chr(c) for c in range(0x21)] + [chr(c) + "z" for c in range(0x20, 0x80)]
+    for start in range(4):
+        arr = pa.array(["pad"] * start + cells, kind).slice(start)
+        values = pd.Series(pd.arrays.ArrowStringArray(arr))
+        expected = pd.Series(cells, dtype="string[pyarrow]")
+        expected = expected.mask(expected.str.strip() == "")
+        pd.testing.assert_series_equal(pd.Series(blank_to_missing(values)), expected)
+    empty = pd.Series(pd.arrays.ArrowStringArray(pa.array(["", "", None], kind)))
+    assert pd.Series(blank_to_missing(empty)).isna().all()
+
+
 def test_text_helpers_are_arrow_backed():
     assert pd.Series(flag(np.array([True, False]), "Y")).tolist() == ["Y", pd.NA]
     taken = take_text(pd.Series(["x", "y"], dtype=object), np.array([1, -1, 0]))
@@ -290,3 +308,32 @@ def test_visit_order_from_visit_names_ranks_like_order_codes(seed):
         numbers[0] = 99.0  # one name, two numbers
     assert [a.tolist() if isinstance(a, np.ndarray) else a for a in _visit_order(numbers, codes, names)] == \
         [a.tolist() if isinstance(a, np.ndarray) else a for a in order_codes(pd.Series(numbers), na_first=False)]
+
+
+def test_factorize_of_object_text_matches_pandas_with_equal_values_in_distinct_objects():
+    """Object columns are factorised by object identity first: equal strings held in different objects,
+    None and NaN, repeated objects and mixed types give pandas' codes and table, in order of appearance."""
+    parts = ["fi", "le"]
+    cells = ["".join(parts), "other.csv", "".join(parts), None, np.nan, "other.csv", "file", 3, 3.0]
+    for values in (pd.Series(cells, dtype=object), pd.Series(["same.csv"] * 4, dtype=object),
+                   pd.Series([None, None], dtype=object), pd.Series(cells * 3, dtype=object).iloc[::2]):
+        codes, uniques = factorize(values)
+        expected_codes, expected = pd.factorize(values, use_na_sentinel=True)
+        assert codes.tolist() == expected_codes.tolist()
+        assert uniques.tolist() == expected.tolist() and uniques.dtype == expected.dtype
+
+
+def test_day_end_minutes_reads_a_date_without_time_as_its_last_minute():
+    """Worked out per distinct value: the same as reading each record (its minutes, + 1439 where the
+    text is a date of 10 characters), for dates, date-times, partial dates, missing and odd text."""
+    values = pd.Series(["2024-03-05", "2024-03-05T10:30", None, "2024-03", "2024-03-05", "", "2024-02-30",
+                        "2024-03-05T10:30:15", "x" * 10, "2024-03-05T24:00"] * 3, dtype="string[pyarrow]")
+    got = day_end_minutes(values)
+    minutes = iso_to_minutes(values)
+    date_only = (values.str.len() == 10).fillna(False).to_numpy(dtype=bool)
+    assert got.tolist() == np.where(date_only & (minutes != MISSING), minutes + 1439, minutes).tolist()
+    assert got[0] == iso_to_minutes(pd.Series(["2024-03-05T23:59"], dtype="string[pyarrow]"))[0]
+    assert got[2] == MISSING and got[3] == MISSING
+    with memo.scope():  # the shared encoding, with an index slot per missing value
+        assert day_end_minutes(values).tolist() == got.tolist()
+        assert day_end_minutes(values.iloc[2:3]).tolist() == [MISSING]

@@ -15,9 +15,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sdtmgen.columns import memo
-from sdtmgen.columns.text import text_buffers
+from sdtmgen.columns.text import text_buffers, valid_mask
 
 MISSING = np.iinfo(np.int64).min
 """Sentinel for "no complete date" in the integer results (the int64 value of NaT)."""
@@ -83,9 +84,17 @@ def _spread(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _per_distinct(values: pd.Series, parse: Callable[[pa.Array], np.ndarray]) -> np.ndarray:
     """Run ``parse`` once per distinct value (dates repeat across the tests of a visit) and spread it."""
     encoded = memo.dictionary_encoded(values)
-    parsed = np.append(parse(encoded.dictionary), MISSING)
-    indices = encoded.indices.fill_null(len(encoded.dictionary))
-    return parsed[indices.to_numpy(zero_copy_only=False)]
+    parsed = parse(encoded.dictionary)
+    indices = encoded.indices
+    # the indices read in place (the slots of missing values hold any index: clipped, then set)
+    positions = np.frombuffer(indices.buffers()[1], dtype=indices.type.to_pandas_dtype())[
+        indices.offset: indices.offset + len(indices)]
+    if not len(parsed):
+        return np.full(len(indices), MISSING, dtype=np.int64)
+    result = parsed.take(positions, mode="clip")
+    if indices.null_count:
+        result[~valid_mask(indices)] = MISSING
+    return result
 
 
 def _with_fallback(arr: pa.Array, result: np.ndarray, odd: np.ndarray,
@@ -131,30 +140,43 @@ def iso_minutes(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) 
     Read here: ``YYYY-MM-DD``, ``YYYY-MM-DDTHH:MM``, ``YYYY-MM-DDTHH:MM:SS``; other text that may
     hold a date goes to ``fallback``, which returns minutes (or ``MISSING``) per value.
     """
+    return _per_distinct(values, lambda arr: _minutes(arr, fallback))
+
+
+def iso_day_end_minutes(values: pd.Series, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """``iso_minutes``, with a date without a time (10 characters) read as its day's last minute;
+    worked out per distinct value."""
     def parse(arr: pa.Array) -> np.ndarray:
-        starts, lengths, data = text_buffers(arr)
-        rows = np.flatnonzero((lengths == 10) | (lengths == 16) | (lengths == 19))
-        at, length = starts[rows], lengths[rows]
-        days, shaped, valid, year = _parse_dates(data, at)
-        minutes = np.zeros(len(rows), dtype=np.int64)
-        timed = np.flatnonzero(length >= 16)
-        t_at = at[timed]
-        hour, h_ok = _number(data, t_at, 11, 2)
-        minute, mi_ok = _number(data, t_at, 14, 2)
-        t_ok = h_ok & mi_ok & _is(data, t_at, 10, "T") & _is(data, t_at, 13, ":")
-        secs = np.flatnonzero(length[timed] == 19)
-        _, s_ok = _number(data, t_at[secs], 17, 2)
-        t_ok[secs] &= s_ok & _is(data, t_at[secs], 16, ":")
-        minutes[timed] = hour * 60 + minute
-        shaped[timed] &= t_ok
-        read = shaped & ((year >= _FIRST_YEAR) & (year <= _LAST_YEAR) | ~valid)
-        result = _spread(len(arr), rows[read], np.where(valid[read], days[read] * 1440 + minutes[read], MISSING))
-        # shorter text cannot hold a complete date
-        odd = lengths >= 10
-        odd[rows[read]] = False
-        return _with_fallback(arr, result, odd, fallback)
+        minutes = _minutes(arr, fallback)
+        date_only = np.asarray(pc.equal(pc.utf8_length(arr), 10).fill_null(False), dtype=bool)
+        return np.where(date_only & (minutes != MISSING), minutes + 1439, minutes)
 
     return _per_distinct(values, parse)
+
+
+def _minutes(arr: pa.Array, fallback: Callable[[pd.Series], np.ndarray]) -> np.ndarray:
+    """``iso_minutes`` of each value of a string array (the distinct values of a column)."""
+    starts, lengths, data = text_buffers(arr)
+    rows = np.flatnonzero((lengths == 10) | (lengths == 16) | (lengths == 19))
+    at, length = starts[rows], lengths[rows]
+    days, shaped, valid, year = _parse_dates(data, at)
+    minutes = np.zeros(len(rows), dtype=np.int64)
+    timed = np.flatnonzero(length >= 16)
+    t_at = at[timed]
+    hour, h_ok = _number(data, t_at, 11, 2)
+    minute, mi_ok = _number(data, t_at, 14, 2)
+    t_ok = h_ok & mi_ok & _is(data, t_at, 10, "T") & _is(data, t_at, 13, ":")
+    secs = np.flatnonzero(length[timed] == 19)
+    _, s_ok = _number(data, t_at[secs], 17, 2)
+    t_ok[secs] &= s_ok & _is(data, t_at[secs], 16, ":")
+    minutes[timed] = hour * 60 + minute
+    shaped[timed] &= t_ok
+    read = shaped & ((year >= _FIRST_YEAR) & (year <= _LAST_YEAR) | ~valid)
+    result = _spread(len(arr), rows[read], np.where(valid[read], days[read] * 1440 + minutes[read], MISSING))
+    # shorter text cannot hold a complete date
+    odd = lengths >= 10
+    odd[rows[read]] = False
+    return _with_fallback(arr, result, odd, fallback)
 
 
 def minutes_to_timestamps(minutes: np.ndarray, index: pd.Index) -> pd.Series:

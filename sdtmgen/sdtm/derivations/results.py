@@ -121,14 +121,16 @@ class StandardResults(Derivation):
         unreadable = parts[1].notna().to_numpy(dtype=bool) & ~np.isfinite(result_number)  # e.g. 1e400
         self._check_finite(ctx, self.orres, unreadable[result], "result is not a finite number")
         result_qualified = parts[0].notna().to_numpy(dtype=bool)
-        standard = scaled(result_number[result], factor)
-        converted = np.isfinite(result_number[result]) & np.isfinite(factor)  # else reported above, or by _check
-        self._check_finite(ctx, self.orres, converted & ~np.isfinite(standard),
-                           "the result in the standard unit is not a finite number (overflow)")
-        # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
-        frame[self.stresn] = np.where(result_qualified[result], np.nan, standard)
+        # the standard result of each distinct (result, test and unit) combination, spread by its code
         combo, combos = dense_codes(result * len(pairs) + pair, len(text) * len(pairs))
         of_result = combos // len(pairs)
+        number, combo_factor = result_number[of_result], pair_factor[combos % len(pairs)]
+        standard = scaled(number, combo_factor)
+        converted = np.isfinite(number) & np.isfinite(combo_factor)  # else reported above, or by _check
+        self._check_finite(ctx, self.orres, (converted & ~np.isfinite(standard))[combo],
+                           "the result in the standard unit is not a finite number (overflow)")
+        # a plain number gets STRESN; a qualified one ("<0.1") keeps its text in STRESC only
+        frame[self.stresn] = np.where(result_qualified[of_result], np.nan, standard)[combo]
         stresc = self._standard_text(text.take(of_result), parts[0].take(of_result).to_numpy(dtype=object),
                                      result_number[of_result], pair_factor[combos % len(pairs)])
         frame[self.stresc] = take_text(stresc, combo)
@@ -205,9 +207,11 @@ class ReferenceRangeIndicator(Derivation):
         value = frame[self.result].to_numpy(dtype=float)
         low = frame[self.low].to_numpy(dtype=float)
         high = frame[self.high].to_numpy(dtype=float)
-        out = np.full(len(frame), None, dtype=object)
+        # the position of each record's text in (normal, low, high), -1: none; no Python string per record
+        out = np.full(len(frame), -1, dtype=np.intp)
         known = ~np.isnan(value) & (~np.isnan(low) | ~np.isnan(high))
-        out[known] = self.normal_value
-        out[known & ~np.isnan(low) & (value < low)] = self.low_value
-        out[known & ~np.isnan(high) & (value > high)] = self.high_value
-        frame[self.target] = pd.array(out, dtype="string[pyarrow]")
+        out[known] = 0
+        out[known & ~np.isnan(low) & (value < low)] = 1
+        out[known & ~np.isnan(high) & (value > high)] = 2
+        frame[self.target] = take_text(pd.Series([self.normal_value, self.low_value, self.high_value],
+                                                 dtype="string[pyarrow]"), out)

@@ -11,7 +11,8 @@ from pydantic import Field
 from sdtmgen.dates import parse_iso_datetime, study_day
 from sdtmgen.sdtm.derivations.base import DeriveContext, Derivation, VariableRef, register_derivation
 from sdtmgen.columns.text import take_text
-from sdtmgen.sdtm.derivations.isodates import MISSING, iso_days, iso_minutes, minutes_to_timestamps
+from sdtmgen.sdtm.derivations.isodates import (MISSING, iso_day_end_minutes, iso_days, iso_minutes,
+                                                minutes_to_timestamps)
 from sdtmgen.columns.ordering import lookup
 
 _NS_PER_MINUTE = 60_000_000_000
@@ -98,9 +99,7 @@ def day_end_minutes(iso: pd.Series) -> np.ndarray:
     """Minutes of complete dates for comparison with date-times: a date without a time stands for its
     whole day, so it is read as the day's last minute (an element starting that day, at any time,
     contains it); values with a time keep their minute."""
-    minutes = iso_to_minutes(iso)
-    date_only = (iso.astype("string[pyarrow]").str.len() == 10).fillna(False).to_numpy(dtype=bool)
-    return np.where(date_only & (minutes != MISSING), minutes + 1439, minutes)
+    return iso_day_end_minutes(iso, _fallback_minutes)  # (per distinct value)
 
 
 def day_end_timestamp(iso: pd.Series) -> pd.Series:

@@ -119,18 +119,25 @@ class SubjectVisits(Derivation):
         low = first_at.min() if len(rows) else 0
         span = int(last_at.max() - low + 1) if len(rows) else 1
         group = [(subject_key, len(subjects) + 1), (visit_key, n_visits)]
-        # first and last record per subject and visit by sorting (no per-group Python); both sorts
-        # order the groups alike, so their starts line up
+        # first record per subject and visit by sorting (no per-group Python): the earliest, of
+        # records at the same time the first one
         by_first = stable_order(pack([*group, (first_at - low, span)]))
         del first_at
-        by_last = stable_order(pack([*group, (last_at - low, span)]))
-        del last_at
         ordered = rows[by_first]
         starts = np.ones(len(rows), dtype=bool)
         starts[1:] = (subject_key[by_first][1:] != subject_key[by_first][:-1]) | \
             (visit_key[by_first][1:] != visit_key[by_first][:-1])
         first = ordered[starts]
-        last = rows[by_last][np.append(starts[1:], True)] if len(rows) else rows
+        # last record: the latest, of records at the same time the last one (the highest row), per
+        # group of the same sort (reduceat over its runs; no second sort)
+        last = rows
+        if len(rows):
+            latest = last_at[by_first]
+            del last_at
+            bounds = np.flatnonzero(starts)
+            at_latest = latest == np.maximum.reduceat(latest, bounds)[np.cumsum(starts) - 1]
+            del latest
+            last = np.maximum.reduceat(np.where(at_latest, ordered, -1), bounds)
         dtc_text = concat_text(*(as_chunks(f[col]) for f, col in zip(frames, self.domains.values())))
         sv = pd.DataFrame({"USUBJID": take_text(subjects.astype("string[pyarrow]"), subject_code[first]),
                            "VISITNUM": visitnum[first],
