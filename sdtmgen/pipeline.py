@@ -29,7 +29,7 @@ from sdtmgen.spec.models import DomainSpec, Spec
 from sdtmgen.spec.paths import resolve_spec_path
 from sdtmgen.runner import Hooks, Runner, RunContext, Stage, StopOnErrors
 from sdtmgen.steps import (CheckOutput, DataReview, DeriveAdam, DeriveSdtm, LoadSpec, MapSdtm, PrepareOutput,
-                           ReadRaw, ValidateSdtm)
+                           ReadRaw, ValidateAdam, ValidateSdtm)
 from sdtmgen.steps import load_ig, resolve_raw, validate_sdtm  # noqa: F401  (also imported from here)
 from sdtmgen.standards.study import standards_manifest
 from sdtmgen.timestamps import build_timestamp
@@ -313,30 +313,44 @@ class WriteLineage(Stage):
         ctx["sdtm_datasets"] = ctx["sdtm"].datasets
 
 
-class WriteAdam(Stage):
-    """The ADaM dataset files (after the SDTM define.xml findings join the list, in the order reported): the XPT
-    files are started in the background (``PendingFiles``) and written while the results are computed."""
+class StartAdam(Stage):
+    """The ADaM XPT files started in the background (``PendingFiles``) as soon as the datasets are derived: they
+    are written while the ADaM validation and the results run on the main thread. The validation gate still
+    decides: on an error the files being written are awaited, the rest dropped, and the folder discarded."""
 
-    name = "write ADaM"
-    needs = ("spec", "work", "adam", "sdtm_define", "created")
+    name = "start ADaM files"
+    needs = ("work", "adam", "created")
     gives = ("adam_files",)
 
     def run(self, ctx: RunContext) -> None:
-        ctx.findings += ctx["sdtm_define"]
         adam = ctx["adam"]
         ctx["adam_files"] = None
         if adam.datasets:
             folder = ctx["work"] / "adam"
             folder.mkdir()
-            pending = start_datasets(folder, ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG", ctx.say,
-                                     ctx["created"])
-            if pending is not None:
+            if "xpt" in FORMATS[ctx.formats]:
+                pending = start_xpt_files(folder, adam.datasets, adam.specs, ctx.say, ctx["created"])
                 ctx.resources.callback(pending.close)  # closed before the folder is discarded (last in, first out)
                 ctx["adam_files"] = pending
 
 
+class WriteAdam(Stage):
+    """The ADaM dataset files in the other formats asked for (the XPT files were started before the validation),
+    after the SDTM define.xml findings join the list, in the order reported."""
+
+    name = "write ADaM"
+    needs = ("spec", "work", "adam", "sdtm_define", "created")
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.findings += ctx["sdtm_define"]
+        adam = ctx["adam"]
+        if adam.datasets:
+            write_datasets(ctx["work"] / "adam", ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG",
+                           ctx.say, ctx["created"], xpt=False)
+
+
 class AwaitAdam(Stage):
-    """The ADaM XPT files started by "write ADaM" finished (a writer's error raised here)."""
+    """The ADaM XPT files started by "start ADaM files" finished (a writer's error raised here)."""
 
     name = "ADaM files"
     needs = ("adam_files",)
@@ -411,7 +425,8 @@ def build_stages() -> list[Stage]:
     stop = "nothing was written"
     return [PrepareOutput(), Timestamp(), LoadSpec(), CheckOutput(), ReadRaw(), MapSdtm(), DeriveSdtm(), StartSdtm(),
             ValidateSdtm(), DataReview(), StopOnErrors("validation", stop), WriteSdtm(), WriteDefine("sdtm"), WriteLineage(),
-            DeriveAdam(trim=True), StopOnErrors("validation", stop, strict=False), WriteAdam(), WriteResults(),
+            DeriveAdam(trim=True, validate=False), StartAdam(), ValidateAdam(trim=True),
+            StopOnErrors("validation", stop, strict=False), WriteAdam(), WriteResults(),
             AwaitAdam(), WriteDefine("adam"), AdamDefineFindings(), StopOnErrors("define.xml consistency", stop),
             WriteReports(), Package()]
 

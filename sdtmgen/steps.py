@@ -185,8 +185,8 @@ class DeriveAdam(Stage):
     gives = ("adam",)
     release = True
 
-    def __init__(self, trim: bool = False, only_without_errors: bool = False) -> None:
-        self.trim, self.only_without_errors = trim, only_without_errors
+    def __init__(self, trim: bool = False, only_without_errors: bool = False, validate: bool = True) -> None:
+        self.trim, self.only_without_errors, self.validate = trim, only_without_errors, validate
 
     def message(self, ctx: RunContext) -> str | None:
         return "deriving ADaM"
@@ -199,9 +199,26 @@ class DeriveAdam(Stage):
         if self.trim and not ctx.keep:  # only the SDTM columns ADaM, its checks and the report read again
             sdtm = ctx["sdtm_datasets"] = sdtm_read_later(spec, sdtm)
             release_unused_memory()
-        adam = build_adam(spec, sdtm)
+        ctx["adam"] = build_adam(spec, sdtm)
+        if self.validate:  # else by a ValidateAdam stage of its own (the build starts the files in between)
+            ValidateAdam(self.trim).run(ctx)
+
+
+class ValidateAdam(Stage):
+    """The ADaM datasets validated (``validate_adam``), their findings added; with ``trim`` only the SDTM
+    datasets the results read are kept afterwards, unless the run keeps every dataset (the Python API)."""
+
+    name = "validate ADaM"
+    needs = ("spec", "adam", "sdtm_datasets")
+
+    def __init__(self, trim: bool = False) -> None:
+        self.trim = trim
+
+    def run(self, ctx: RunContext) -> None:
+        spec, sdtm, adam = ctx["spec"], ctx["sdtm_datasets"], ctx["adam"]
+        if adam is None:
+            return
         ctx.findings += validate_adam(adam, spec.terminology, sdtm)
-        ctx["adam"] = adam
         if self.trim and adam.datasets and not ctx.keep:
             from sdtmgen.report.datasets import report_datasets
 

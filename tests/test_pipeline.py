@@ -183,6 +183,39 @@ def test_an_interrupt_while_xpt_files_are_written_in_the_background_leaves_nothi
     assert "dm.xpt" in written  # the SDTM files were written before the interrupt
 
 
+def test_an_adam_validation_error_while_the_adam_files_are_written_leaves_nothing(tmp_path, spec_folder,
+                                                                                   example_raw, monkeypatch):
+    """The ADaM XPT files start before the ADaM validation: an error it finds stops the build, the writers
+    are awaited, and neither the output folder nor a thread is left."""
+    import threading
+    import time
+
+    import sdtmgen.pipeline as pipeline
+    import sdtmgen.steps as steps
+    from sdtmgen.errors import Finding
+
+    real = pipeline.write_xpt
+    written = []
+
+    def slow(path, *args, **kwargs):
+        time.sleep(0.05)
+        real(path, *args, **kwargs)
+        written.append(path.name)
+
+    def finds_an_error(adam, *args, **kwargs):
+        assert (tmp_path / "out").exists() is False and adam.datasets
+        return [Finding(rule="ADAM-TEST", severity="error", dataset="ADSL", variable="USUBJID", message="made up")]
+
+    monkeypatch.setattr(pipeline, "write_xpt", slow)
+    monkeypatch.setattr(steps, "validate_adam", finds_an_error)
+    with pytest.raises(BuildError, match="1 validation error") as failed:
+        build(spec_folder, example_raw, tmp_path / "out")
+    assert [f.rule for f in failed.value.findings if f.severity == "error"] == ["ADAM-TEST"]
+    assert list(tmp_path.iterdir()) == []  # no output, temporary folder or lock
+    assert not [t for t in threading.enumerate() if t.name.startswith("xpt")]
+    assert "adsl.xpt" in written or "adlb.xpt" in written  # ADaM files had been started
+
+
 def test_cli_help_for_every_command():
     runner = CliRunner()
     for args in ([], ["build"], ["simulate"], ["schema"]):
@@ -256,8 +289,8 @@ def test_build_and_report_are_stage_lists_over_one_runner():
 
     assert _main_stages([s.name for s in build_stages()]) == [
         "load spec", "read raw", "map SDTM", "derive SDTM", "start SDTM files", "validate SDTM", "data review",
-        "write SDTM", "SDTM define.xml", "lineage", "ADaM", "write ADaM", "results", "ADaM files", "ADaM define.xml",
-        "reports", "package"]
+        "write SDTM", "SDTM define.xml", "lineage", "ADaM", "start ADaM files", "validate ADaM", "write ADaM", "results",
+        "ADaM files", "ADaM define.xml", "reports", "package"]
     # the report shares the in-memory stages (no data review) and writes only its folder
     assert _main_stages([s.name for s in report_stages()]) == [
         "load spec", "read raw", "map SDTM", "derive SDTM", "validate SDTM", "SDTM datasets", "ADaM", "results",
