@@ -31,6 +31,7 @@ T = TypeVar("T")
 _LIMIT = 64
 _Entries = dict[tuple[int, str], tuple[weakref.ref, object]]
 _current: ContextVar[_Entries | None] = ContextVar("sdtmgen_column_memo", default=None)
+_handed: ContextVar[_Entries | None] = ContextVar("sdtmgen_column_hand_over", default=None)
 _lock = threading.Lock()  # the XPT writer threads hand results over too (``hand_over``)
 
 
@@ -38,12 +39,15 @@ _lock = threading.Lock()  # the XPT writer threads hand results over too (``hand
 def scope() -> Iterator[None]:
     """Share results between the steps run inside (one run); the entries go when it closes."""
     entries: _Entries = {}
-    token = _current.set(entries)
+    handed: _Entries = {}  # not bounded by the limit: each is taken once, or goes with its column
+    token, handed_token = _current.set(entries), _handed.set(handed)
     try:
         yield
     finally:
         _current.reset(token)
+        _handed.reset(handed_token)
         entries.clear()
+        handed.clear()
 
 
 def _arrow_identity(values: pd.Series):
@@ -73,10 +77,10 @@ def shared(values: pd.Series, kind: str, compute: Callable[[], T]) -> T:
     return result
 
 
-def _put(entries: _Entries, key: tuple[int, str], identity: object, result: object) -> None:
+def _put(entries: _Entries, key: tuple[int, str], identity: object, result: object, limit: int = _LIMIT) -> None:
     with _lock:
         entries[key] = (weakref.ref(identity, lambda _, key=key: entries.pop(key, None)), result)
-        while len(entries) > _LIMIT:
+        while len(entries) > limit:
             try:
                 entries.pop(next(iter(entries)), None)
             except RuntimeError:  # an entry's column went meanwhile (its weakref callback): look again
@@ -101,15 +105,15 @@ def hand_over(values: pd.Series, kind: str, result: object) -> None:
 
     One stage's encoding of a column handed to a later one instead of made again: the XPT writer, which
     dictionary-encodes each text column on its thread, hands (codes, distinct values) to define.xml."""
-    entries = _current.get()
+    entries = _handed.get()
     identity = _arrow_identity(values) if entries is not None else None
     if entries is not None and identity is not None:
-        _put(entries, (id(identity), kind), identity, _read_only(result))
+        _put(entries, (id(identity), kind), identity, _read_only(result), limit=1 << 30)
 
 
 def take(values: pd.Series, kind: str) -> object | None:
     """What was handed over for this very column, removed (its memory goes with the taker), or None."""
-    entries = _current.get()
+    entries = _handed.get()
     identity = _arrow_identity(values) if entries is not None else None
     if entries is None or identity is None:
         return None

@@ -285,7 +285,8 @@ def _arrow_dictionary(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None
     codes = codes.astype(small, copy=False)
     # the same encoding pandas' factorize gives (codes, -1 missing; distinct values in order of appearance),
     # handed to define.xml (sdtmgen.define_xml.distinct) instead of made again there; nothing outside a run
-    memo.hand_over(series, ENCODING, (codes, type(series.array)(encoded.dictionary)))
+    if small is np.int8:  # held until define.xml takes it: one byte a record (wider codes cost more than they save)
+        memo.hand_over(series, ENCODING, (codes, type(series.array)(encoded.dictionary)))
     return codes, encoded.dictionary.to_numpy(zero_copy_only=False)
 
 
