@@ -152,29 +152,37 @@ def test_a_failed_build_leaves_the_previous_output_untouched(tmp_path, spec_fold
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder or lock left
 
 
-def test_an_interrupt_while_xpt_files_are_written_in_the_background_leaves_nothing(tmp_path, spec_folder,
-                                                                                     example_raw, monkeypatch):
-    """The SDTM files are written during the validation and the ADaM files during the results: an error on
-    the main thread meanwhile waits for the writers, discards the folder and leaves no thread running."""
-    import threading
+def _slow_writers(monkeypatch) -> list[str]:
+    """The XPT writers made slower (0.05 s a file); the names of the files they finish, in order."""
     import time
 
     import sdtmgen.pipeline as pipeline
-    import sdtmgen.report.build as report_build
 
-    real = pipeline.write_xpt
-    written = []
+    real, written = pipeline.write_xpt, []
 
     def slow(path, *args, **kwargs):
         time.sleep(0.05)
         real(path, *args, **kwargs)
         written.append(path.name)
 
+    monkeypatch.setattr(pipeline, "write_xpt", slow)
+    return written
+
+
+def test_an_interrupt_while_xpt_files_are_written_in_the_background_leaves_nothing(tmp_path, spec_folder,
+                                                                                     example_raw, monkeypatch):
+    """The SDTM files are written during the validation and the ADaM files during the results: an error on
+    the main thread meanwhile waits for the writers, discards the folder and leaves no thread running."""
+    import threading
+
+    import sdtmgen.report.build as report_build
+
+    written = _slow_writers(monkeypatch)
+
     def interrupted(*args, **kwargs):
         assert threading.current_thread() is threading.main_thread()
         raise KeyboardInterrupt("stopped during the results")
 
-    monkeypatch.setattr(pipeline, "write_xpt", slow)
     monkeypatch.setattr(report_build, "write_results", interrupted)
     with pytest.raises(KeyboardInterrupt, match="during the results"):
         build(spec_folder, example_raw, tmp_path / "out")
@@ -188,25 +196,16 @@ def test_an_adam_validation_error_while_the_adam_files_are_written_leaves_nothin
     """The ADaM XPT files start before the ADaM validation: an error it finds stops the build, the writers
     are awaited, and neither the output folder nor a thread is left."""
     import threading
-    import time
 
-    import sdtmgen.pipeline as pipeline
     import sdtmgen.steps as steps
     from sdtmgen.errors import Finding
 
-    real = pipeline.write_xpt
-    written = []
-
-    def slow(path, *args, **kwargs):
-        time.sleep(0.05)
-        real(path, *args, **kwargs)
-        written.append(path.name)
+    written = _slow_writers(monkeypatch)
 
     def finds_an_error(adam, *args, **kwargs):
         assert (tmp_path / "out").exists() is False and adam.datasets
         return [Finding(rule="ADAM-TEST", severity="error", dataset="ADSL", variable="USUBJID", message="made up")]
 
-    monkeypatch.setattr(pipeline, "write_xpt", slow)
     monkeypatch.setattr(steps, "validate_adam", finds_an_error)
     with pytest.raises(BuildError, match="1 validation error") as failed:
         build(spec_folder, example_raw, tmp_path / "out")

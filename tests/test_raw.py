@@ -92,8 +92,12 @@ HOSTILE = {
 }
 
 
+@pytest.mark.parametrize("threads", [False, True], ids=["one thread", "Arrow's threads"])
 @pytest.mark.parametrize("content,message", HOSTILE.values(), ids=HOSTILE.keys())
-def test_hostile_files_stop_with_file_and_line(tmp_path, content, message):
+def test_hostile_files_stop_with_file_and_line(tmp_path, monkeypatch, content, message, threads):
+    """Also when parsed on Arrow's threads (large files are): every refusal and its message stay the same."""
+    if threads:
+        monkeypatch.setattr("sdtmgen.raw._THREADED_BYTES", 0)
     path = tmp_path / "form.csv"
     path.write_bytes(content)
     with pytest.raises(RawDataError) as error:
@@ -185,17 +189,6 @@ def test_control_characters_found_anywhere_in_a_large_file():
     body = b"a,b\n" * 400_000  # 1.6 MB, two blocks
     assert not _has_control_or_break(body, False, body.count(b"\n"))
     assert _has_control_or_break(body[:1_500_000] + b"\x01" + body[1_500_000:], False, body.count(b"\n"))
-
-
-@pytest.mark.parametrize("content,message", HOSTILE.values(), ids=HOSTILE.keys())
-def test_hostile_files_stop_the_same_when_parsed_on_threads(tmp_path, monkeypatch, content, message):
-    """Large files are parsed on Arrow's threads: every refusal and its message stay the same."""
-    monkeypatch.setattr("sdtmgen.raw._THREADED_BYTES", 0)
-    path = tmp_path / "form.csv"
-    path.write_bytes(content)
-    with pytest.raises(RawDataError) as error:
-        read_form_csv(path)
-    assert message in str(error.value)
 
 
 def test_a_cut_row_deep_in_a_large_file_is_named_by_its_line(tmp_path):
