@@ -163,12 +163,6 @@ class PendingFiles:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def write_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress,
-                    created: datetime | None = None) -> None:
-    """One XPT file per dataset, the largest first, XPT_WRITERS at a time (each file is independent)."""
-    start_xpt_files(folder, datasets, specs, say, created).wait()
-
-
 def start_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict, say: Progress,
                     created: datetime | None = None) -> PendingFiles:
     """The XPT files of ``datasets`` started in the background (``PendingFiles``)."""
@@ -176,38 +170,21 @@ def start_xpt_files(folder: Path, datasets: dict[str, pd.DataFrame], specs: dict
     return PendingFiles(folder, datasets, specs, created)
 
 
-def write_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
-                   standard: str, say: Progress, created: datetime | None = None, xpt: bool = True) -> None:
-    """Write every dataset of one package (sdtm/, adam/) in the chosen formats (its define.xml is the next stage).
+def write_json_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
+                        standard: str, say: Progress, created: datetime | None = None) -> None:
+    """The Dataset-JSON (and NDJSON) files of one package (sdtm/, adam/) when ``formats`` asks for them; its XPT
+    files are started separately (``start_xpt_files``), its define.xml is a later stage.
 
-    ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00). ``xpt``: False
-    leaves out the XPT files (started separately, ``start_xpt_files``).
+    ``created``: the instant the file headers carry (None: the fixed 1970-01-01T00:00:00).
     """
-    pending = start_datasets(folder, spec, datasets, specs, formats, standard, say, created, xpt)
-    if pending is not None:
-        pending.wait()
-
-
-def start_datasets(folder: Path, spec: Spec, datasets: dict[str, pd.DataFrame], specs: dict, formats: str,
-                   standard: str, say: Progress, created: datetime | None = None,
-                   xpt: bool = True) -> PendingFiles | None:
-    """``write_datasets`` with the XPT files left being written in the background (None: no XPT asked for);
-    the Dataset-JSON files are written meanwhile."""
     kinds = FORMATS[formats]
-    pending = start_xpt_files(folder, datasets, specs, say, created) if xpt and "xpt" in kinds else None
-    try:
-        for name in sorted(datasets):
-            dspec, stem = specs[name], folder / name.lower()
-            for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
-                if kind in kinds:
-                    say(f"writing {stem.with_suffix(suffix).name}")
-                    write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
-                                       standard=standard, ndjson=kind == "ndjson", created=created)
-    except BaseException:
-        if pending is not None:
-            pending.close()
-        raise
-    return pending
+    for name in sorted(datasets):
+        dspec, stem = specs[name], folder / name.lower()
+        for kind, suffix in (("dataset-json", ".json"), ("ndjson", ".ndjson")):
+            if kind in kinds:
+                say(f"writing {stem.with_suffix(suffix).name}")
+                write_dataset_json(stem.with_suffix(suffix), datasets[name], dspec, study=spec.study, name=name,
+                                   standard=standard, ndjson=kind == "ndjson", created=created)
 
 
 # ------------------------------------------------------------------------------------------
@@ -263,8 +240,8 @@ class WriteSdtm(Stage):
         sdtm = work / "sdtm"
         ctx.say("writing sdtm/acrf.pdf")
         ctx["crf_specs"] = with_pages(result.specs, write_acrf(sdtm / "acrf.pdf", spec, ctx["raw_folder"]))
-        write_datasets(sdtm, spec, result.datasets, ctx["crf_specs"], ctx.formats, "SDTMIG", ctx.say, ctx["created"],
-                       xpt=False)  # the XPT files were started before the validation
+        write_json_datasets(sdtm, spec, result.datasets, ctx["crf_specs"], ctx.formats, "SDTMIG", ctx.say,
+                            ctx["created"])  # the XPT files were started before the validation
         if ctx["sdtm_files"] is not None:
             ctx["sdtm_files"].wait()
 
@@ -345,8 +322,8 @@ class WriteAdam(Stage):
         ctx.findings += ctx["sdtm_define"]
         adam = ctx["adam"]
         if adam.datasets:
-            write_datasets(ctx["work"] / "adam", ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG",
-                           ctx.say, ctx["created"], xpt=False)
+            write_json_datasets(ctx["work"] / "adam", ctx["spec"], adam.datasets, adam.specs, ctx.formats, "ADaMIG",
+                                ctx.say, ctx["created"])
 
 
 class AwaitAdam(Stage):
